@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one command that runs every test on a fresh machine (the README's test command).
+# It installs what the tests need, then runs formatting, lints and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --all-targets
