@@ -1,1 +1,24 @@
+//! The runbook action catalog.
+//!
+//! Every action is one file with a typed input struct (unknown fields rejected, a doc
+//! comment on every field: they become `runbook actions NAME` and the JSON Schema), a
+//! typed output struct and its behaviour on each target. The catalog in [`catalog`] is
+//! the one closed list of actions; adding an action means adding a file and a line there.
 
+pub mod action;
+pub mod catalog;
+pub mod context;
+pub mod duration;
+pub mod error;
+pub mod target;
+
+mod assert;
+mod exec;
+mod log;
+mod sleep;
+
+pub use action::{Action, Effects, ErasedAction};
+pub use catalog::{catalog, find};
+pub use context::{CancelSignal, StepContext, StepReporter};
+pub use error::ActionError;
+pub use target::{Clock, Participant, TargetKind};

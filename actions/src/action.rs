@@ -1,0 +1,97 @@
+//! The action interface: typed input and output, per-target behaviour, and the
+//! type-erased form the engine drives.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::StepContext;
+use crate::error::ActionError;
+
+/// What an action does to the world, which decides how carefully the engine
+/// checkpoints it before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effects {
+    /// Instantaneous and changes nothing outside the run (`log`, `assert`): checkpointed
+    /// once, when it finishes; after a crash it simply runs again.
+    Pure,
+    /// Takes time but changes nothing outside the run (`sleep`, waits): its start is
+    /// recorded (without an fsync) so `status` shows what was running.
+    Observes,
+    /// Changes something outside the run (cloud calls, local programs): its start and
+    /// idempotency key are on disk (fsync) before it runs, so a crash can never lead
+    /// to a second, unrecorded submission.
+    Mutates,
+}
+
+/// An action of the catalog, written once against the target interface.
+pub trait Action: Send + Sync + 'static {
+    /// The typed `with:` of a step (`#[serde(deny_unknown_fields)]`, documented fields).
+    type Input: DeserializeOwned + JsonSchema + Send + 'static;
+    /// The typed outputs, available to later steps as `steps.<id>.outputs`.
+    type Output: Serialize + JsonSchema + Send + 'static;
+    /// The name used in runbooks (`action: submit-job`).
+    const NAME: &'static str;
+    /// One line for `runbook actions`.
+    const SUMMARY: &'static str;
+    const EFFECTS: Effects;
+
+    fn run(
+        &self,
+        input: Self::Input,
+        ctx: &StepContext,
+    ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send;
+}
+
+/// A boxed future of an erased action's outputs.
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, ActionError>> + Send + 'a>>;
+
+/// The object-safe form of [`Action`] that the engine and the CLI work with.
+pub trait ErasedAction: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn effects(&self) -> Effects;
+    /// JSON Schema of the input (`with`), with field docs as descriptions.
+    fn input_schema(&self) -> serde_json::Value;
+    /// JSON Schema of the outputs.
+    fn output_schema(&self) -> serde_json::Value;
+    /// Checks a fully rendered input against the typed struct.
+    fn check_input(&self, input: &serde_json::Value) -> Result<(), String>;
+    fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a>;
+}
+
+impl<A: Action> ErasedAction for A {
+    fn name(&self) -> &'static str {
+        A::NAME
+    }
+    fn summary(&self) -> &'static str {
+        A::SUMMARY
+    }
+    fn effects(&self) -> Effects {
+        A::EFFECTS
+    }
+    fn input_schema(&self) -> serde_json::Value {
+        schemars::schema_for!(A::Input).to_value()
+    }
+    fn output_schema(&self) -> serde_json::Value {
+        schemars::schema_for!(A::Output).to_value()
+    }
+    fn check_input(&self, input: &serde_json::Value) -> Result<(), String> {
+        A::Input::deserialize(input).map(|_| ()).map_err(|e| e.to_string())
+    }
+    fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a> {
+        Box::pin(async move {
+            let typed = A::Input::deserialize(input)
+                .map_err(|e| ActionError::InvalidInput(e.to_string()))?;
+            let output = Action::run(self, typed, ctx).await?;
+            serde_json::to_value(output)
+                .map_err(|e| ActionError::Bug(format!("outputs of `{}` do not serialize: {e}", A::NAME)))
+        })
+    }
+}
+
+use serde::Deserialize as _;

@@ -1,0 +1,64 @@
+//! The closed list of actions. One line per action; `runbook actions`, `runbook schema`
+//! and the validator all read it from here.
+
+use crate::action::ErasedAction;
+
+/// Every action runbooks can use, in the order `runbook actions` lists them.
+pub fn catalog() -> &'static [&'static dyn ErasedAction] {
+    &[
+        &crate::log::Log,
+        &crate::sleep::Sleep,
+        &crate::assert::Assert,
+        &crate::exec::Exec,
+    ]
+}
+
+/// The action called `name`.
+pub fn find(name: &str) -> Option<&'static dyn ErasedAction> {
+    catalog().iter().copied().find(|a| a.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case() {
+        let mut names: Vec<_> = catalog().iter().map(|a| a.name()).collect();
+        for name in &names {
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "`{name}` is not kebab-case"
+            );
+        }
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "duplicate action names");
+    }
+
+    #[test]
+    fn every_input_field_is_documented_and_unknown_fields_are_rejected() {
+        for action in catalog() {
+            let schema = action.input_schema();
+            assert_eq!(
+                schema.get("additionalProperties"),
+                Some(&serde_json::Value::Bool(false)),
+                "`{}` must deny unknown fields",
+                action.name()
+            );
+            let props = schema
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .cloned()
+                .unwrap_or_default();
+            for (field, prop) in props {
+                assert!(
+                    prop.get("description").is_some(),
+                    "field `{field}` of `{}` has no doc comment",
+                    action.name()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! What a running step gets from the engine.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::target::{Clock, Participant, TargetKind};
+
+/// Receives what actions say while they run (`log` messages, `exec` output lines).
+pub trait StepReporter: Send + Sync {
+    fn message(&self, step_key: &str, text: &str);
+}
+
+/// Tells actions that the run is being interrupted, so long waits return promptly
+/// while cloud calls in flight are allowed to finish.
+#[derive(Clone, Debug)]
+pub struct CancelSignal(watch::Receiver<bool>);
+
+impl CancelSignal {
+    pub fn new(rx: watch::Receiver<bool>) -> Self {
+        CancelSignal(rx)
+    }
+
+    /// A signal that never fires (tests, `plan`).
+    pub fn never() -> Self {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        CancelSignal(rx)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes when the run is interrupted.
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.clone();
+        // An error means the sender is gone: nobody can interrupt any more.
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Everything a step's action may use.
+pub struct StepContext {
+    pub run_id: String,
+    /// `low_job` or, for a `for_each` instance, `buckets[2]`.
+    pub step_key: String,
+    pub attempt: u32,
+    /// The key the action passes to the cloud (`clientToken`, `clientRequestToken`);
+    /// the same on resume of an interrupted attempt, new on a retry after failure.
+    pub idempotency_key: String,
+    /// True when this attempt was running when the run stopped and is being re-entered:
+    /// create actions look for what they would create before creating it.
+    pub resumed: bool,
+    pub target: TargetKind,
+    pub clock: Clock,
+    /// This step's place in the target's time (virtual on `sim`).
+    pub participant: Participant,
+    /// The step's `with` before rendering, for messages that quote the author.
+    pub raw_input: serde_json::Value,
+    pub reporter: Arc<dyn StepReporter>,
+    pub cancel: CancelSignal,
+}
+
+impl StepContext {
+    /// Says something on the run's output, attributed to this step.
+    pub fn say(&self, text: &str) {
+        self.reporter.message(&self.step_key, text);
+    }
+
+    /// Sleeps on the target's clock (virtual time on `sim`), returning early with
+    /// [`crate::ActionError::Interrupted`] if the run is interrupted.
+    pub async fn sleep(&self, duration: std::time::Duration) -> Result<(), crate::ActionError> {
+        tokio::select! {
+            () = self.clock.sleep(&self.participant, duration) => Ok(()),
+            () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),
+        }
+    }
+}

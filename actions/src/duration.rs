@@ -1,0 +1,151 @@
+//! Humane durations (`90s`, `10m`, `1h30m`, `250ms`) as runbooks write them, used by
+//! step keys (`timeout`, `retry.delay`) and by action inputs (`sleep.duration`).
+
+use std::fmt;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written the humane way in a runbook (`90s`, `10m`, `1h30m`); a bare number
+/// of seconds is accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct HumaneDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumaneDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Ok(HumaneDuration(Duration::from_secs(s))),
+            Raw::Text(t) => parse_duration(&t).map(HumaneDuration).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for HumaneDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&Humane(self.0).to_string())
+    }
+}
+
+impl JsonSchema for HumaneDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": ["string", "integer"],
+            "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|sec|m|min|h|d))+$",
+            "description": "A duration such as `90s`, `10m` or `1h30m` (a bare integer is seconds)."
+        })
+    }
+}
+
+/// Parses `1h30m`, `90s`, `250ms`, `2d`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("`{text}` lacks a unit after the last number (use s, m, h, d or ms)"))?;
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration (examples: 90s, 10m, 1h30m)"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let seconds = match unit {
+            "ms" => number / 1000.0,
+            "s" | "sec" => number,
+            "m" | "min" => number * 60.0,
+            "h" => number * 3600.0,
+            "d" => number * 86400.0,
+            _ => {
+                return Err(format!(
+                    "unknown unit `{unit}` in `{text}` (use ms, s, m, h or d)"
+                ));
+            }
+        };
+        total += Duration::from_secs_f64(seconds);
+    }
+    Ok(total)
+}
+
+/// Displays a duration the way a person would write it: `1h30m`, `90ms`, `2.5s`.
+pub struct Humane(pub Duration);
+
+impl fmt::Display for Humane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_secs(1) {
+            return write!(f, "{}ms", d.as_millis());
+        }
+        if d < Duration::from_secs(60) {
+            let s = d.as_secs_f64();
+            return if (s - s.round()).abs() < 0.05 {
+                write!(f, "{}s", s.round())
+            } else {
+                write!(f, "{s:.1}s")
+            };
+        }
+        let secs = d.as_secs();
+        let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if s > 0 {
+            write!(f, "{s}s")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_humane_forms() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn rejects_nonsense_with_a_reason() {
+        assert!(parse_duration("10x").expect_err("bad unit").contains("unknown unit `x`"));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn displays_like_people_write() {
+        assert_eq!(Humane(Duration::from_secs(5400)).to_string(), "1h30m");
+        assert_eq!(Humane(Duration::from_millis(120)).to_string(), "120ms");
+        assert_eq!(Humane(Duration::from_millis(2500)).to_string(), "2.5s");
+        assert_eq!(Humane(Duration::from_secs(3)).to_string(), "3s");
+    }
+}

@@ -1,0 +1,147 @@
+//! `exec`: runs a local program, for glue such as `helm` or `kubectl`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Instant;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::duration::{HumaneDuration, Humane};
+use crate::error::ActionError;
+use crate::target::TargetKind;
+
+/// Captured output beyond this many bytes per stream is cut (the state DB keeps outputs).
+const MAX_CAPTURE: usize = 64 * 1024;
+
+/// Runs a local program with arguments (no shell), captures its output, and fails the
+/// step on a non-zero exit code. On `sim` it is refused unless `allow_on_sim: true`,
+/// because a local program would act on the real world while the rest of the run is
+/// simulated.
+pub(crate) struct Exec;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExecInput {
+    /// The program and its arguments, e.g. `[helm, uninstall, karpenter]`. No shell is
+    /// involved; use `[sh, -c, "..."]` for one.
+    argv: Vec<String>,
+    /// Extra environment variables for the program (the runbook's environment is
+    /// inherited).
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Working directory (default: the current directory).
+    #[serde(default)]
+    dir: Option<PathBuf>,
+    /// Kill the program if it runs longer than this (wall-clock time, on every target).
+    #[serde(default)]
+    timeout: Option<HumaneDuration>,
+    /// Text written to the program's standard input.
+    #[serde(default)]
+    stdin: Option<String>,
+    /// Exit codes that count as success (default: `[0]`).
+    #[serde(default)]
+    ok_exit_codes: Option<Vec<i32>>,
+    /// Run even on the `sim` target (for programs that do not touch AWS, such as
+    /// rendering a file).
+    #[serde(default)]
+    allow_on_sim: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ExecOutput {
+    /// The program's exit code.
+    exit_code: i32,
+    /// Standard output (cut after 64 KiB).
+    stdout: String,
+    /// Standard error (cut after 64 KiB).
+    stderr: String,
+    /// Wall-clock milliseconds the program ran.
+    duration_ms: u64,
+}
+
+impl Action for Exec {
+    type Input = ExecInput;
+    type Output = ExecOutput;
+    const NAME: &'static str = "exec";
+    const SUMMARY: &'static str = "Run a local program (argv, env, dir, timeout) and capture its output.";
+    const EFFECTS: Effects = Effects::Mutates;
+
+    async fn run(&self, input: ExecInput, ctx: &StepContext) -> Result<ExecOutput, ActionError> {
+        if ctx.target == TargetKind::Sim && !input.allow_on_sim {
+            return Err(ActionError::Unsupported {
+                action: "exec",
+                target: "sim",
+                reason: "a local program acts on the real world while the run is simulated; set `allow_on_sim: true` if it is safe".into(),
+            });
+        }
+        let Some((program, args)) = input.argv.split_first() else {
+            return Err(ActionError::InvalidInput("`argv` must name a program".into()));
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .envs(&input.env)
+            .stdin(if input.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = &input.dir {
+            command.current_dir(dir);
+        }
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| ActionError::Failed(format!("failed to start `{program}`: {e}")))?;
+        if let (Some(text), Some(mut pipe)) = (&input.stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes())
+                .await
+                .map_err(|e| ActionError::Failed(format!("failed to write stdin of `{program}`: {e}")))?;
+        }
+        let finished = child.wait_with_output();
+        let output = tokio::select! {
+            result = async {
+                match input.timeout {
+                    Some(limit) => tokio::time::timeout(limit.0, finished).await.map_err(|_| {
+                        ActionError::Failed(format!("`{program}` timed out after {} and was killed", Humane(limit.0)))
+                    }),
+                    None => Ok(finished.await),
+                }
+            } => result?,
+            () = ctx.cancel.cancelled() => return Err(ActionError::Interrupted),
+        }
+        .map_err(|e| ActionError::Failed(format!("failed to wait for `{program}`: {e}")))?;
+        let exit_code = output.status.code().unwrap_or(-1);
+        let stdout = capture(&output.stdout);
+        let stderr = capture(&output.stderr);
+        let ok_codes = input.ok_exit_codes.unwrap_or_else(|| vec![0]);
+        if !ok_codes.contains(&exit_code) {
+            let how = match output.status.code() {
+                Some(code) => format!("exited with code {code}"),
+                None => "was killed by a signal".to_string(),
+            };
+            let tail: String = stderr.trim_end().lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let detail = if tail.is_empty() { String::new() } else { format!(": {tail}") };
+            return Err(ActionError::Failed(format!("`{program}` {how}{detail}")));
+        }
+        Ok(ExecOutput {
+            exit_code,
+            stdout,
+            stderr,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+fn capture(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_CAPTURE)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > MAX_CAPTURE {
+        text.push_str("\n[output cut at 64 KiB]");
+    }
+    text
+}

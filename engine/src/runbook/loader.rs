@@ -1,0 +1,831 @@
+//! Loading and validating a runbook: every problem is found before anything runs and
+//! reported with `file:line:col`, the source line and a caret.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use runbook_actions::duration::parse_duration;
+use sha2::{Digest, Sha256};
+
+use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
+use super::with_check::check_with;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::template::{self, is_template};
+use crate::yaml::{self, Node, NodeKind, Pos};
+
+const TOP_KEYS: [&str; 6] = ["name", "description", "params", "vars", "steps", "finally"];
+const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
+const STEP_KEYS: [&str; 9] = [
+    "id",
+    "action",
+    "with",
+    "when",
+    "for_each",
+    "needs",
+    "retry",
+    "timeout",
+    "continue_on_error",
+];
+const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
+const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
+const RUN_FIELDS: [&str; 3] = ["id", "started_at", "target"];
+
+/// A runbook file, loaded and valid.
+pub struct LoadedRunbook {
+    /// The path as the user gave it (for messages).
+    pub display_path: String,
+    /// The canonical path (for matching runs to their runbook).
+    pub path: PathBuf,
+    pub source: String,
+    /// SHA-256 of the file's bytes: a resumed run refuses a changed file.
+    pub content_hash: String,
+    pub runbook: Runbook,
+}
+
+/// Why a runbook could not be loaded: every problem found, renderable with source lines.
+#[derive(Debug)]
+pub struct LoadError {
+    pub file: String,
+    pub source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", d.render(&self.file, &self.source_text))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads, parses and validates a runbook file.
+pub fn load_file(path: &Path) -> Result<LoadedRunbook, LoadError> {
+    let display_path = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LoadError {
+        file: display_path.clone(),
+        source_text: String::new(),
+        diagnostics: vec![Diagnostic::new(format!("failed to read the runbook: {e}"), Pos { line: 0, col: 1 }, 1)],
+    })?;
+    let source = String::from_utf8(bytes.clone()).map_err(|e| LoadError {
+        file: display_path.clone(),
+        source_text: String::new(),
+        diagnostics: vec![Diagnostic::new(format!("the runbook is not UTF-8: {e}"), Pos { line: 1, col: 1 }, 1)],
+    })?;
+    let runbook = load_str(&source).map_err(|diagnostics| LoadError {
+        file: display_path.clone(),
+        source_text: source.clone(),
+        diagnostics,
+    })?;
+    Ok(LoadedRunbook {
+        path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+        display_path,
+        content_hash: hex::encode(Sha256::digest(&bytes)),
+        source,
+        runbook,
+    })
+}
+
+/// Parses and validates runbook text, returning every problem found.
+pub fn load_str(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
+    let root = yaml::parse(source).map_err(|e| vec![Diagnostic::new(format!("invalid YAML: {}", e.message), e.pos, 1)])?;
+    let mut loader = Loader {
+        diags: Vec::new(),
+        env: template::environment(),
+    };
+    let runbook = loader.runbook(&root);
+    match runbook {
+        Some(r) if loader.diags.is_empty() => Ok(r),
+        _ => {
+            let mut diags = loader.diags;
+            diags.sort_by_key(|d| d.pos);
+            diags.dedup();
+            Err(diags)
+        }
+    }
+}
+
+struct Loader {
+    diags: Vec<Diagnostic>,
+    env: Environment<'static>,
+}
+
+/// What templates in one place may refer to.
+struct Scope<'a> {
+    params: &'a BTreeSet<String>,
+    vars: &'a [String],
+    /// Step ids that exist, with whether this place may read them (an ancestor).
+    steps: &'a BTreeMap<String, bool>,
+    has_item: bool,
+    /// What the place is, for messages: "step `a`", "var `x`".
+    place: String,
+}
+
+impl Loader {
+    fn error(&mut self, message: impl Into<String>, node: &Node) {
+        self.diags.push(Diagnostic::new(message, node.pos, node.width()));
+    }
+
+    fn error_help(&mut self, message: impl Into<String>, node: &Node, help: Option<String>) {
+        self.diags.push(Diagnostic::new(message, node.pos, node.width()).with_help(help));
+    }
+
+    fn unknown_keys(&mut self, map: &[(Node, Node)], allowed: &[&str], what: &str) {
+        for (key, _) in map {
+            let name = key.key_text();
+            if !allowed.contains(&name.as_str()) {
+                let list = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                self.diags.push(
+                    Diagnostic::new(
+                        format!("unknown field `{name}` in {what}, expected one of {list}"),
+                        key.pos,
+                        name.chars().count(),
+                    )
+                    .with_help(did_you_mean(&name, allowed.iter().copied())),
+                );
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.error(format!("{what} must be a string, not {}", node.type_name()), node);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> bool {
+        match node.kind {
+            NodeKind::Bool(b) => b,
+            _ => {
+                self.error(format!("{what} must be `true` or `false`, not {}", node.type_name()), node);
+                false
+            }
+        }
+    }
+
+    fn identifier(&mut self, node: &Node, what: &str) -> Option<String> {
+        let name = self.string(node, what)?;
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            let help = Some(format!("use lowercase letters, digits and `_`, e.g. `{}`", suggest_identifier(&name)));
+            self.error_help(format!("{what} `{name}` is not a valid identifier ([a-z][a-z0-9_]*)"), node, help);
+            return None;
+        }
+        Some(name)
+    }
+
+    fn duration(&mut self, node: &Node, what: &str) -> Option<std::time::Duration> {
+        let parsed = match &node.kind {
+            NodeKind::Int(i) if *i >= 0 => Ok(std::time::Duration::from_secs(i.unsigned_abs())),
+            NodeKind::Str { value, .. } => parse_duration(value),
+            _ => Err(format!("must be a duration such as `90s` or `10m`, not {}", node.type_name())),
+        };
+        match parsed {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(format!("{what}: {e}"), node);
+                None
+            }
+        }
+    }
+
+    fn runbook(&mut self, root: &Node) -> Option<Runbook> {
+        let Some(map) = root.as_map() else {
+            self.error(
+                format!("a runbook must be a mapping with `name` and `steps`, not {}", root.type_name()),
+                root,
+            );
+            return None;
+        };
+        self.unknown_keys(map, &TOP_KEYS, "the runbook");
+        let name = match root.get("name") {
+            Some(n) => self.string(n, "`name`"),
+            None => {
+                self.diags.push(Diagnostic::new("missing field `name` in the runbook", root.pos, 1));
+                None
+            }
+        };
+        let description = root.get("description").and_then(|d| self.string(d, "`description`"));
+        let params = root.get("params").map(|p| self.params(p)).unwrap_or_default();
+        let param_names: BTreeSet<String> = params.iter().map(|p| p.name.clone()).collect();
+        let vars = root.get("vars").map(|v| self.vars(v, &param_names)).unwrap_or_default();
+        let var_names: Vec<String> = vars.iter().map(|v| v.name.clone()).collect();
+
+        let steps_node = root.get("steps");
+        if steps_node.is_none() {
+            self.diags.push(Diagnostic::new("missing field `steps` in the runbook", root.pos, 1));
+        }
+        let main_raw = steps_node.map(|s| self.step_list(s, "steps")).unwrap_or_default();
+        let finally_raw = root.get("finally").map(|s| self.step_list(s, "finally")).unwrap_or_default();
+
+        // Ids are unique across both phases.
+        let mut seen: BTreeMap<String, Pos> = BTreeMap::new();
+        for raw in main_raw.iter().chain(finally_raw.iter()) {
+            if let Some(first) = seen.get(&raw.id) {
+                let message = format!("duplicate step id `{}` (first used at line {})", raw.id, first.line);
+                self.error(message, &raw.id_node);
+            } else {
+                seen.insert(raw.id.clone(), raw.id_node.pos);
+            }
+        }
+
+        let main_ids: Vec<String> = main_raw.iter().map(|r| r.id.clone()).collect();
+        let main_deps = self.dependencies(&main_raw, &[]);
+        let finally_deps = self.dependencies(&finally_raw, &main_ids);
+        let main_ancestors = ancestors(&main_deps);
+        let finally_ancestors = ancestors(&finally_deps);
+
+        let mut steps = Vec::new();
+        for (i, raw) in main_raw.iter().enumerate() {
+            let visible: BTreeMap<String, bool> = main_raw
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (r.id.clone(), main_ancestors[i].contains(&j)))
+                .chain(finally_raw.iter().map(|r| (r.id.clone(), false)))
+                .collect();
+            steps.push(self.finish_step(raw, main_deps[i].clone(), false, &param_names, &var_names, &visible));
+        }
+        let mut finally = Vec::new();
+        for (i, raw) in finally_raw.iter().enumerate() {
+            // Finally steps may read every main step (its status tells whether it ran).
+            let visible: BTreeMap<String, bool> = main_raw
+                .iter()
+                .map(|r| (r.id.clone(), true))
+                .chain(
+                    finally_raw
+                        .iter()
+                        .enumerate()
+                        .map(|(j, r)| (r.id.clone(), finally_ancestors[i].contains(&j))),
+                )
+                .collect();
+            finally.push(self.finish_step(raw, finally_deps[i].clone(), true, &param_names, &var_names, &visible));
+        }
+        let steps: Option<Vec<StepDef>> = steps.into_iter().collect();
+        let finally: Option<Vec<StepDef>> = finally.into_iter().collect();
+        Some(Runbook {
+            name: name?,
+            description,
+            params,
+            vars,
+            steps: steps?,
+            finally: finally?,
+        })
+    }
+
+    fn params(&mut self, node: &Node) -> Vec<ParamDef> {
+        let Some(map) = node.as_map() else {
+            self.error(format!("`params` must be a mapping of names to definitions, not {}", node.type_name()), node);
+            return Vec::new();
+        };
+        let mut params = Vec::new();
+        for (key, def) in map {
+            let Some(name) = self.identifier(key, "parameter name") else {
+                continue;
+            };
+            let what = format!("parameter `{name}`");
+            let mut param = ParamDef {
+                name: name.clone(),
+                ty: ParamType::String,
+                default: None,
+                required: false,
+                secret: false,
+                description: None,
+                pos: key.pos,
+            };
+            match &def.kind {
+                NodeKind::Null => {}
+                NodeKind::Map(entries) => {
+                    self.unknown_keys(entries, &PARAM_KEYS, &what);
+                    let explicit_type = def.get("type");
+                    if let Some(t) = explicit_type {
+                        match t.as_str().and_then(ParamType::parse) {
+                            Some(ty) => param.ty = ty,
+                            None => {
+                                let given = t.key_text();
+                                let list = ParamType::ALL.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                                self.error_help(
+                                    format!("unknown type `{given}` of {what}, expected one of {list}"),
+                                    t,
+                                    did_you_mean(&given, ParamType::ALL),
+                                );
+                            }
+                        }
+                    }
+                    if let Some(d) = def.get("default") {
+                        let value = d.to_json();
+                        if explicit_type.is_none() {
+                            param.ty = infer_type(&value);
+                        }
+                        if !param.ty.accepts(&value) && !value.is_null() {
+                            self.error(
+                                format!("the default of {what} is {}, but its type is {}", d.type_name(), param.ty.as_str()),
+                                d,
+                            );
+                        }
+                        param.default = Some(value);
+                    }
+                    if let Some(r) = def.get("required") {
+                        param.required = self.boolean(r, &format!("`required` of {what}"));
+                        if param.required && param.default.is_some() {
+                            self.error(format!("{what} is required and has a default; keep one of them"), r);
+                        }
+                    }
+                    if let Some(s) = def.get("secret") {
+                        param.secret = self.boolean(s, &format!("`secret` of {what}"));
+                    }
+                    if let Some(d) = def.get("description") {
+                        param.description = self.string(d, &format!("`description` of {what}"));
+                    }
+                }
+                _ => self.error(
+                    format!(
+                        "{what} must be a mapping such as `{{ type: string, default: ... }}`, not {}",
+                        def.type_name()
+                    ),
+                    def,
+                ),
+            }
+            params.push(param);
+        }
+        params
+    }
+
+    fn vars(&mut self, node: &Node, params: &BTreeSet<String>) -> Vec<VarDef> {
+        let Some(map) = node.as_map() else {
+            self.error(format!("`vars` must be a mapping of names to values, not {}", node.type_name()), node);
+            return Vec::new();
+        };
+        let mut vars: Vec<VarDef> = Vec::new();
+        let no_steps = BTreeMap::new();
+        for (key, value) in map {
+            let Some(name) = self.identifier(key, "variable name") else {
+                continue;
+            };
+            let earlier: Vec<String> = vars.iter().map(|v| v.name.clone()).collect();
+            let scope = Scope {
+                params,
+                vars: &earlier,
+                steps: &no_steps,
+                has_item: false,
+                place: format!("var `{name}`"),
+            };
+            self.templates_in(value, &scope);
+            vars.push(VarDef {
+                name,
+                value: value.clone(),
+                pos: key.pos,
+            });
+        }
+        vars
+    }
+
+    fn step_list(&mut self, node: &Node, what: &str) -> Vec<RawStep> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.error(format!("`{what}` must be a list of steps, not {}", node.type_name()), node);
+            return Vec::new();
+        };
+        items.iter().filter_map(|item| self.raw_step(item)).collect()
+    }
+
+    fn raw_step(&mut self, node: &Node) -> Option<RawStep> {
+        let Some(map) = node.as_map() else {
+            self.error(format!("a step must be a mapping with `id` and `action`, not {}", node.type_name()), node);
+            return None;
+        };
+        self.unknown_keys(map, &STEP_KEYS, "a step");
+        let Some(id_node) = node.get("id") else {
+            self.diags.push(Diagnostic::new("missing field `id` in a step", node.pos, 1));
+            return None;
+        };
+        let id = self.identifier(id_node, "step id")?;
+        let action = match node.get("action") {
+            None => {
+                self.diags.push(Diagnostic::new(format!("missing field `action` in step `{id}`"), node.pos, 1));
+                None
+            }
+            Some(a) => match a.as_str() {
+                None => {
+                    self.error(format!("`action` of step `{id}` must be a string, not {}", a.type_name()), a);
+                    None
+                }
+                Some(name) => match runbook_actions::find(name) {
+                    Some(found) => Some(found),
+                    None => {
+                        let names = runbook_actions::catalog().iter().map(|a| a.name());
+                        let help = did_you_mean(name, names)
+                            .or_else(|| Some("`runbook actions` lists every action".to_string()));
+                        self.error_help(format!("unknown action `{name}` in step `{id}`"), a, help);
+                        None
+                    }
+                },
+            },
+        };
+        let needs = match node.get("needs") {
+            None => None,
+            Some(n) => match &n.kind {
+                NodeKind::Str { .. } => Some(vec![n.clone()]),
+                NodeKind::Seq(items) => {
+                    let mut list = Vec::new();
+                    for item in items {
+                        if item.as_str().is_some() {
+                            list.push(item.clone());
+                        } else {
+                            self.error(format!("`needs` of step `{id}` lists step ids, not {}", item.type_name()), item);
+                        }
+                    }
+                    Some(list)
+                }
+                _ => {
+                    self.error(format!("`needs` of step `{id}` must be a list of step ids, not {}", n.type_name()), n);
+                    None
+                }
+            },
+        };
+        Some(RawStep {
+            id,
+            id_node: id_node.clone(),
+            action,
+            node: node.clone(),
+            needs,
+        })
+    }
+
+    /// Each step's dependencies: its `needs`, or else every earlier step of its phase
+    /// (file order). Reports unknown names and cycles.
+    fn dependencies(&mut self, raws: &[RawStep], other_phase: &[String]) -> Vec<Vec<usize>> {
+        let index: BTreeMap<&str, usize> = raws.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+        let mut deps = Vec::new();
+        for (i, raw) in raws.iter().enumerate() {
+            let Some(needs) = &raw.needs else {
+                deps.push((0..i).collect());
+                continue;
+            };
+            let mut list = Vec::new();
+            for need in needs {
+                let name = need.as_str().unwrap_or_default();
+                match index.get(name) {
+                    Some(&j) if j == i => self.error(format!("step `{}` needs itself", raw.id), need),
+                    Some(&j) => list.push(j),
+                    None if other_phase.iter().any(|s| s == name) => self.error(
+                        format!("finally step `{}` cannot need `{name}`: finally steps run after all steps anyway", raw.id),
+                        need,
+                    ),
+                    None => {
+                        let help = did_you_mean(name, raws.iter().map(|r| r.id.as_str()));
+                        self.error_help(format!("step `{}` needs `{name}`, which is not a step", raw.id), need, help);
+                    }
+                }
+            }
+            list.sort_unstable();
+            list.dedup();
+            deps.push(list);
+        }
+        if let Some(cycle) = find_cycle(&deps) {
+            let names: Vec<&str> = cycle.iter().map(|&i| raws[i].id.as_str()).collect();
+            let first = &raws[cycle[0]];
+            let at = first.node.get("needs").unwrap_or(&first.id_node).clone();
+            self.error(format!("dependency cycle: {}", names.join(" -> ")), &at);
+            return raws.iter().map(|_| Vec::new()).collect();
+        }
+        deps
+    }
+
+    fn finish_step(
+        &mut self,
+        raw: &RawStep,
+        deps: Vec<usize>,
+        is_finally: bool,
+        params: &BTreeSet<String>,
+        vars: &[String],
+        visible: &BTreeMap<String, bool>,
+    ) -> Option<StepDef> {
+        let node = &raw.node;
+        let id = &raw.id;
+        let for_each = node.get("for_each").cloned();
+        if let Some(items) = &for_each {
+            let ok = matches!(items.kind, NodeKind::Seq(_))
+                || items.as_str().is_some_and(|s| template::lone_expression(s).is_some());
+            if !ok {
+                self.error(
+                    format!(
+                        "`for_each` of step `{id}` must be a list or a lone `{{{{ expression }}}}` giving a list, not {}",
+                        items.type_name()
+                    ),
+                    items,
+                );
+            }
+            let scope = Scope {
+                params,
+                vars,
+                steps: visible,
+                has_item: false,
+                place: format!("`for_each` of step `{id}`"),
+            };
+            self.templates_in(items, &scope);
+        }
+        let scope = Scope {
+            params,
+            vars,
+            steps: visible,
+            has_item: for_each.is_some(),
+            place: format!("step `{id}`"),
+        };
+        let when = node.get("when").cloned();
+        if let Some(w) = &when {
+            match &w.kind {
+                NodeKind::Bool(_) => {}
+                NodeKind::Str { value, .. } if template::lone_expression(value).is_some() => self.templates_in(w, &scope),
+                _ => self.error(
+                    format!("`when` of step `{id}` must be a boolean or a lone `{{{{ expression }}}}`, not {}", w.type_name()),
+                    w,
+                ),
+            }
+        }
+        let with = match node.get("with") {
+            None => Node {
+                kind: NodeKind::Map(Vec::new()),
+                pos: node.pos,
+            },
+            Some(w) if matches!(w.kind, NodeKind::Null) => Node {
+                kind: NodeKind::Map(Vec::new()),
+                pos: w.pos,
+            },
+            Some(w) => w.clone(),
+        };
+        self.templates_in(&with, &scope);
+        if let Some(action) = raw.action {
+            let mut found = Vec::new();
+            check_with(action.name(), &with, &action.input_schema(), &mut found);
+            let literal = !contains_template(&with);
+            if found.is_empty() && literal {
+                if let Err(e) = action.check_input(&with.to_json()) {
+                    found.push(Diagnostic::new(format!("invalid `with` of `{}`: {e}", action.name()), with.pos, 1));
+                }
+            }
+            self.diags.extend(found);
+        }
+        let retry = match node.get("retry") {
+            None => RetryPolicy::default(),
+            Some(r) => self.retry(r, id),
+        };
+        let timeout = node.get("timeout").and_then(|t| self.duration(t, &format!("`timeout` of step `{id}`")));
+        if timeout.is_some_and(|t| t.is_zero()) {
+            if let Some(t) = node.get("timeout") {
+                self.error(format!("`timeout` of step `{id}` must be longer than zero"), t);
+            }
+        }
+        let continue_on_error = node
+            .get("continue_on_error")
+            .is_some_and(|c| self.boolean(c, &format!("`continue_on_error` of step `{id}`")));
+        Some(StepDef {
+            id: id.clone(),
+            action: raw.action?,
+            with,
+            when,
+            for_each,
+            deps,
+            retry,
+            timeout,
+            continue_on_error,
+            is_finally,
+            pos: node.pos,
+        })
+    }
+
+    fn retry(&mut self, node: &Node, id: &str) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        let Some(map) = node.as_map() else {
+            self.error(
+                format!("`retry` of step `{id}` must be a mapping such as `{{ attempts: 3, delay: 5s }}`, not {}", node.type_name()),
+                node,
+            );
+            return policy;
+        };
+        let what = format!("`retry` of step `{id}`");
+        self.unknown_keys(map, &RETRY_KEYS, &what);
+        if let Some(a) = node.get("attempts") {
+            match a.kind {
+                NodeKind::Int(n) if (1..=1000).contains(&n) => policy.attempts = u32::try_from(n).unwrap_or(1),
+                _ => self.error(format!("`attempts` in {what} must be an integer from 1 to 1000"), a),
+            }
+        }
+        if let Some(d) = node.get("delay") {
+            if let Some(delay) = self.duration(d, &format!("`delay` in {what}")) {
+                policy.delay = delay;
+            }
+        }
+        if let Some(b) = node.get("backoff") {
+            match b.kind {
+                NodeKind::Int(n) if n >= 1 => policy.backoff = n as f64,
+                NodeKind::Float(f) if f >= 1.0 => policy.backoff = f,
+                _ => self.error(format!("`backoff` in {what} must be a number of at least 1.0"), b),
+            }
+        }
+        if let Some(m) = node.get("max_delay") {
+            if let Some(max) = self.duration(m, &format!("`max_delay` in {what}")) {
+                policy.max_delay = max;
+            }
+        }
+        policy
+    }
+
+    /// Checks every template string under `node`: syntax, and that each variable it
+    /// reads exists and is visible from here.
+    fn templates_in(&mut self, node: &Node, scope: &Scope<'_>) {
+        match &node.kind {
+            NodeKind::Str { value, .. } if is_template(value) => match template::referenced_variables(&self.env, value) {
+                Err(message) => self.error(format!("{message} in {}", scope.place), node),
+                Ok(paths) => {
+                    for path in paths {
+                        if let Some((message, help)) = check_reference(&path, scope) {
+                            self.error_help(message, node, help);
+                        }
+                    }
+                }
+            },
+            NodeKind::Seq(items) => items.iter().for_each(|n| self.templates_in(n, scope)),
+            NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| self.templates_in(v, scope)),
+            _ => {}
+        }
+    }
+}
+
+struct RawStep {
+    id: String,
+    id_node: Node,
+    action: Option<&'static dyn runbook_actions::ErasedAction>,
+    node: Node,
+    needs: Option<Vec<Node>>,
+}
+
+fn contains_template(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Str { value, .. } => is_template(value),
+        NodeKind::Seq(items) => items.iter().any(contains_template),
+        NodeKind::Map(entries) => entries.iter().any(|(_, v)| contains_template(v)),
+        _ => false,
+    }
+}
+
+/// Whether `path` (a dotted variable path) may be read from `scope`; the problem if not.
+fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<String>)> {
+    let mut parts = path.split('.');
+    let root = parts.next().unwrap_or_default();
+    let second = parts.next();
+    let third = parts.next();
+    let place = &scope.place;
+    match root {
+        "params" => {
+            let name = second?;
+            if scope.params.contains(name) {
+                return None;
+            }
+            Some((
+                format!("undefined parameter `params.{name}` in {place}"),
+                did_you_mean(name, scope.params.iter().map(String::as_str)),
+            ))
+        }
+        "vars" => {
+            let name = second?;
+            if scope.vars.iter().any(|v| v == name) {
+                return None;
+            }
+            Some((
+                format!("undefined variable `vars.{name}` in {place} (vars are computed in order, from params)"),
+                did_you_mean(name, scope.vars.iter().map(String::as_str)),
+            ))
+        }
+        "steps" => {
+            let name = second?;
+            match scope.steps.get(name) {
+                None => Some((
+                    format!("`steps.{name}` in {place} refers to a step that does not exist"),
+                    did_you_mean(name, scope.steps.keys().map(String::as_str)),
+                )),
+                Some(false) => Some((
+                    format!("`steps.{name}` in {place} refers to a step that has not run by then (a later step, or one it does not need)"),
+                    Some(format!("add `needs: [{name}]`, or move the step after `{name}`")),
+                )),
+                Some(true) => match third {
+                    None | Some("outputs" | "status") => None,
+                    Some(other) => Some((
+                        format!("`steps.{name}.{other}` in {place}: a step has `outputs` and `status`"),
+                        did_you_mean(other, ["outputs", "status"]),
+                    )),
+                },
+            }
+        }
+        "item" | "index" if scope.has_item => None,
+        "item" | "index" => Some((format!("`{root}` in {place} is only defined in a step with `for_each`"), None)),
+        "env" => None,
+        "run" => match second {
+            None => None,
+            Some(field) if RUN_FIELDS.contains(&field) => None,
+            Some(field) => Some((
+                format!("`run.{field}` in {place}: `run` has `id`, `started_at` and `target`"),
+                did_you_mean(field, RUN_FIELDS),
+            )),
+        },
+        other => Some((
+            format!("undefined variable `{other}` in {place}; templates can read {}", SCOPES.join(", ")),
+            did_you_mean(other, SCOPES),
+        )),
+    }
+}
+
+fn infer_type(value: &serde_json::Value) -> ParamType {
+    use serde_json::Value;
+    match value {
+        Value::Bool(_) => ParamType::Boolean,
+        Value::Number(n) if n.is_i64() || n.is_u64() => ParamType::Integer,
+        Value::Number(_) => ParamType::Number,
+        Value::Array(_) => ParamType::List,
+        Value::Object(_) => ParamType::Map,
+        Value::String(_) | Value::Null => ParamType::String,
+    }
+}
+
+fn suggest_identifier(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out.insert(0, 's');
+    }
+    out
+}
+
+/// For each step, the set of steps that always finish before it (transitive deps).
+fn ancestors(deps: &[Vec<usize>]) -> Vec<BTreeSet<usize>> {
+    let mut result: Vec<Option<BTreeSet<usize>>> = vec![None; deps.len()];
+    fn visit(i: usize, deps: &[Vec<usize>], result: &mut Vec<Option<BTreeSet<usize>>>, depth: usize) -> BTreeSet<usize> {
+        if let Some(done) = &result[i] {
+            return done.clone();
+        }
+        let mut set = BTreeSet::new();
+        if depth <= deps.len() {
+            for &d in &deps[i] {
+                set.insert(d);
+                set.extend(visit(d, deps, result, depth + 1));
+            }
+        }
+        result[i] = Some(set.clone());
+        set
+    }
+    (0..deps.len()).map(|i| visit(i, deps, &mut result, 0)).collect()
+}
+
+/// A dependency cycle as a list of indices that starts and ends with the same step.
+fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(i: usize, deps: &[Vec<usize>], marks: &mut [Mark], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+        marks[i] = Mark::Active;
+        stack.push(i);
+        for &d in &deps[i] {
+            match marks[d] {
+                Mark::Active => {
+                    let start = stack.iter().position(|&s| s == d).unwrap_or(0);
+                    let mut cycle: Vec<usize> = stack[start..].to_vec();
+                    cycle.push(d);
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(c) = visit(d, deps, marks, stack) {
+                        return Some(c);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        marks[i] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; deps.len()];
+    for i in 0..deps.len() {
+        if marks[i] == Mark::New {
+            if let Some(c) = visit(i, deps, &mut marks, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,9 @@
+//! Runbooks: the format (`model`), loading and validation (`loader`), and the check of
+//! each step's `with:` against its action's input (`with_check`).
+
+mod loader;
+pub mod model;
+mod with_check;
+
+pub use loader::{LoadError, LoadedRunbook, load_file, load_str};
+pub use model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};

@@ -1,0 +1,167 @@
+//! Templating with minijinja: strict undefined variables, and type-preserving rendering
+//! of a scalar that is exactly one `{{ expr }}`.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::yaml::{Node, NodeKind, Pos};
+
+/// The template environment every runbook is rendered with.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env
+}
+
+/// Whether a string contains template syntax at all.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// If `text` is exactly one `{{ expr }}` (surrounding whitespace allowed), the
+/// expression; its value keeps its type (an integer stays an integer).
+pub fn lone_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+/// A template problem, located in the runbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    pub message: String,
+    pub pos: Pos,
+    pub width: usize,
+}
+
+/// Compiles a template string and lists the variables it reads, as dotted paths
+/// (`steps.low_job.outputs.job_id`).
+pub fn referenced_variables(env: &Environment<'_>, text: &str) -> Result<BTreeSet<String>, String> {
+    if let Some(expr) = lone_expression(text) {
+        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
+        Ok(compiled.undeclared_variables(true).into_iter().collect())
+    } else {
+        let compiled = env.template_from_str(text).map_err(|e| describe(&e))?;
+        Ok(compiled.undeclared_variables(true).into_iter().collect())
+    }
+}
+
+/// Renders one string.
+pub fn render_str(env: &Environment<'_>, text: &str, ctx: &Value) -> Result<serde_json::Value, String> {
+    if !is_template(text) {
+        return Ok(serde_json::Value::String(text.to_string()));
+    }
+    if let Some(expr) = lone_expression(text) {
+        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
+        let value = compiled.eval(ctx).map_err(|e| describe(&e))?;
+        if value.is_undefined() {
+            return Err(format!("`{expr}` is undefined"));
+        }
+        return to_json(&value);
+    }
+    env.render_str(text, ctx)
+        .map(serde_json::Value::String)
+        .map_err(|e| describe(&e))
+}
+
+/// Renders every string in a node, keeping the structure.
+pub fn render_node(env: &Environment<'_>, node: &Node, ctx: &Value) -> Result<serde_json::Value, TemplateError> {
+    match &node.kind {
+        NodeKind::Str { value, .. } => render_str(env, value, ctx).map_err(|message| TemplateError {
+            message,
+            pos: node.pos,
+            width: node.width(),
+        }),
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(|n| render_node(env, n, ctx))
+            .collect::<Result<Vec<_>, _>>()
+            .map(serde_json::Value::Array),
+        NodeKind::Map(entries) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in entries {
+                out.insert(k.key_text(), render_node(env, v, ctx)?);
+            }
+            Ok(serde_json::Value::Object(out))
+        }
+        _ => Ok(node.to_json()),
+    }
+}
+
+/// Converts a template value to JSON; values that have no JSON form are an error.
+fn to_json(value: &Value) -> Result<serde_json::Value, String> {
+    serde_json::to_value(value).map_err(|e| format!("the expression's value cannot be used as data: {e}"))
+}
+
+/// One line: what went wrong, without minijinja's internal template names.
+pub fn describe(err: &minijinja::Error) -> String {
+    let mut text = match err.kind() {
+        minijinja::ErrorKind::UndefinedError => "undefined variable".to_string(),
+        minijinja::ErrorKind::SyntaxError => "template syntax error".to_string(),
+        _ => err.kind().to_string(),
+    };
+    if let Some(detail) = err.detail() {
+        text.push_str(": ");
+        text.push_str(detail);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Value {
+        Value::from_serialize(serde_json::json!({
+            "params": {"executors": 2, "name": "eks", "flag": true, "ns": ["a", "b"]},
+        }))
+    }
+
+    #[test]
+    fn a_lone_expression_keeps_its_type() {
+        let env = environment();
+        assert_eq!(render_str(&env, "{{ params.executors }}", &ctx()), Ok(serde_json::json!(2)));
+        assert_eq!(render_str(&env, " {{ params.flag }} ", &ctx()), Ok(serde_json::json!(true)));
+        assert_eq!(render_str(&env, "{{ params.ns }}", &ctx()), Ok(serde_json::json!(["a", "b"])));
+        assert_eq!(render_str(&env, "{{ params.executors > 1 }}", &ctx()), Ok(serde_json::json!(true)));
+    }
+
+    #[test]
+    fn anything_else_renders_to_a_string() {
+        let env = environment();
+        assert_eq!(render_str(&env, "n={{ params.executors }}", &ctx()), Ok(serde_json::json!("n=2")));
+        assert_eq!(
+            render_str(&env, "{{ params.name }}-{{ params.executors }}", &ctx()),
+            Ok(serde_json::json!("eks-2"))
+        );
+    }
+
+    #[test]
+    fn undefined_variables_are_errors_not_empty_strings() {
+        let env = environment();
+        let err = render_str(&env, "x-{{ params.nope }}", &ctx()).expect_err("undefined");
+        assert!(err.contains("undefined"), "{err}");
+        assert!(render_str(&env, "{{ params.nope }}", &ctx()).is_err());
+    }
+
+    #[test]
+    fn lists_referenced_variables_as_paths() {
+        let env = environment();
+        let vars = referenced_variables(&env, "{{ steps.low.outputs.job_id }}-{{ params.x }}").expect("valid");
+        assert!(vars.contains("steps.low.outputs.job_id"), "{vars:?}");
+        assert!(vars.contains("params.x"), "{vars:?}");
+    }
+
+    #[test]
+    fn lone_expression_detection() {
+        assert_eq!(lone_expression("{{ a }}"), Some("a"));
+        assert_eq!(lone_expression("{{ a }} and {{ b }}"), None);
+        assert_eq!(lone_expression("x{{ a }}"), None);
+    }
+}
