@@ -1,0 +1,223 @@
+//! Schema migrations: an append-only list of SQL scripts, tracked by `PRAGMA user_version`.
+//!
+//! Migration `i` (0-based) moves the schema from version `i` to `i + 1`. Never edit or
+//! reorder a released script: add a new one at the end. All pending scripts run in one
+//! exclusive transaction, so a database is either at its old version or at the latest
+//! (the approach of cargo's `src/cargo/util/sqlite.rs`).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StateError;
+
+/// The migrations, oldest first.
+const MIGRATIONS: &[&str] = &[
+    // 1: runs, step attempts, events, simulator snapshots, run locks.
+    r#"
+    CREATE TABLE runs (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        runbook_name    TEXT    NOT NULL,
+        runbook_path    TEXT    NOT NULL,
+        content_hash    TEXT    NOT NULL,
+        params          TEXT    NOT NULL,  -- JSON
+        lock_key        TEXT    NOT NULL,
+        target          TEXT    NOT NULL,
+        status          TEXT    NOT NULL
+            CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+        started_at_ms   INTEGER NOT NULL,
+        finished_at_ms  INTEGER,
+        resumed_at_ms   INTEGER,           -- the latest resume, if any
+        pid             INTEGER NOT NULL,
+        resume_count    INTEGER NOT NULL DEFAULT 0,
+        error           TEXT
+    ) STRICT;
+    CREATE INDEX runs_by_started_at ON runs (started_at_ms);
+    CREATE INDEX runs_by_lock_key ON runs (lock_key, started_at_ms);
+
+    -- One row per (run, step instance, attempt). `id` is the insertion order, so the
+    -- order in which steps first started survives ties and jumps of the clock.
+    CREATE TABLE step_attempts (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step_key        TEXT    NOT NULL,
+        attempt         INTEGER NOT NULL,
+        step_id         TEXT    NOT NULL,
+        item_index      INTEGER,
+        is_finally      INTEGER NOT NULL CHECK (is_finally IN (0, 1)),
+        idempotency_key TEXT    NOT NULL,
+        input           TEXT    NOT NULL,  -- JSON
+        status          TEXT    NOT NULL
+            CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+        outputs         TEXT,              -- JSON
+        error           TEXT,
+        started_at_ms   INTEGER NOT NULL,
+        finished_at_ms  INTEGER,
+        UNIQUE (run_id, step_key, attempt)
+    ) STRICT;
+
+    -- `seq` counts from 1 within each run.
+    CREATE TABLE events (
+        run_id          TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq             INTEGER NOT NULL,
+        at_ms           INTEGER NOT NULL,
+        kind            TEXT    NOT NULL CHECK (kind <> ''),
+        step_key        TEXT,
+        subject         TEXT,
+        data            TEXT    NOT NULL,  -- JSON
+        PRIMARY KEY (run_id, seq)
+    ) STRICT;
+
+    -- Only the latest snapshot of each run is kept.
+    CREATE TABLE snapshots (
+        run_id          TEXT    NOT NULL PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        at_ms           INTEGER NOT NULL,
+        data            BLOB    NOT NULL
+    ) STRICT;
+
+    -- No foreign key to runs: the lock is taken before the run row is created, so a
+    -- refused `runbook run` leaves nothing behind.
+    CREATE TABLE run_locks (
+        lock_key        TEXT    NOT NULL PRIMARY KEY,
+        run_id          TEXT    NOT NULL,
+        pid             INTEGER NOT NULL,
+        since_ms        INTEGER NOT NULL
+    ) STRICT;
+    "#,
+];
+
+/// The schema version this binary creates and understands: the number of migrations.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Refuses a database written by a newer binary, without writing anything to it.
+pub(crate) fn refuse_newer(conn: &Connection, path: &str) -> Result<(), StateError> {
+    let found = user_version(conn).map_err(|source| StateError::Open {
+        path: path.to_owned(),
+        op: "read the schema version",
+        source,
+    })?;
+    check_not_newer(found, path)
+}
+
+fn check_not_newer(found: u32, path: &str) -> Result<(), StateError> {
+    if found > SCHEMA_VERSION {
+        return Err(StateError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]. An up-to-date database is only read.
+pub(crate) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateError> {
+    migrate_to(conn, path, MIGRATIONS)
+}
+
+fn migrate_to(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<(), StateError> {
+    let open_err = |op| {
+        move |source| StateError::Open {
+            path: path.to_owned(),
+            op,
+            source,
+        }
+    };
+    let target = u32::try_from(migrations.len()).unwrap_or(u32::MAX);
+    if user_version(conn).map_err(open_err("read the schema version"))? == target {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(open_err("lock the database for migration"))?;
+    // Another process may have migrated (or a newer binary may have) while we waited.
+    let found = user_version(&tx).map_err(open_err("read the schema version"))?;
+    check_not_newer(found, path)?;
+    for (index, script) in migrations.iter().enumerate().skip(found as usize) {
+        let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        tx.execute_batch(script)
+            .map_err(|source| StateError::Migration {
+                path: path.to_owned(),
+                version,
+                source,
+            })?;
+    }
+    tx.pragma_update(None, "user_version", target)
+        .map_err(open_err("record the schema version"))?;
+    tx.commit().map_err(open_err("commit the migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_names(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn fresh_database_reaches_the_latest_version() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate(&mut conn, ":memory:").expect("migrate");
+        assert_eq!(user_version(&conn).expect("version"), SCHEMA_VERSION);
+        assert_eq!(
+            table_names(&conn),
+            ["events", "run_locks", "runs", "snapshots", "step_attempts"]
+        );
+    }
+
+    #[test]
+    fn pending_migrations_apply_in_order_from_the_current_version() {
+        let scripts = [
+            "CREATE TABLE a (x INTEGER) STRICT;",
+            "ALTER TABLE a ADD COLUMN y INTEGER;",
+        ];
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate_to(&mut conn, ":memory:", &scripts[..1]).expect("first");
+        assert_eq!(user_version(&conn).expect("version"), 1);
+        // Scripts are not idempotent: re-running the first one would fail.
+        migrate_to(&mut conn, ":memory:", &scripts).expect("second");
+        assert_eq!(user_version(&conn).expect("version"), 2);
+        conn.execute("INSERT INTO a (x, y) VALUES (1, 2)", [])
+            .expect("both columns exist");
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        let scripts = [
+            "CREATE TABLE a (x INTEGER) STRICT;",
+            "CREATE TABLE b (x INTEGER) STRICT; THIS IS NOT SQL;",
+        ];
+        let mut conn = Connection::open_in_memory().expect("open");
+        let err = migrate_to(&mut conn, ":memory:", &scripts).expect_err("bad script");
+        assert!(
+            matches!(err, StateError::Migration { version: 2, .. }),
+            "{err:?}"
+        );
+        assert_eq!(user_version(&conn).expect("version"), 0);
+        assert!(table_names(&conn).is_empty(), "{:?}", table_names(&conn));
+    }
+
+    #[test]
+    fn newer_version_is_refused() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("set version");
+        let err = migrate(&mut conn, "state.db").expect_err("newer");
+        assert!(
+            matches!(err, StateError::NewerSchema { found, supported, .. }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+            "{err:?}"
+        );
+        assert!(table_names(&conn).is_empty());
+    }
+}
