@@ -48,7 +48,8 @@ pub trait Action: Send + Sync + 'static {
 }
 
 /// A boxed future of an erased action's outputs.
-pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, ActionError>> + Send + 'a>>;
+pub type RunFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, ActionError>> + Send + 'a>>;
 
 /// The object-safe form of [`Action`] that the engine and the CLI work with.
 pub trait ErasedAction: Send + Sync {
@@ -81,15 +82,18 @@ impl<A: Action> ErasedAction for A {
         schemars::schema_for!(A::Output).to_value()
     }
     fn check_input(&self, input: &serde_json::Value) -> Result<(), String> {
-        A::Input::deserialize(input).map(|_| ()).map_err(|e| e.to_string())
+        A::Input::deserialize(input)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
     fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a> {
         Box::pin(async move {
             let typed = A::Input::deserialize(input)
                 .map_err(|e| ActionError::InvalidInput(e.to_string()))?;
             let output = Action::run(self, typed, ctx).await?;
-            serde_json::to_value(output)
-                .map_err(|e| ActionError::Bug(format!("outputs of `{}` do not serialize: {e}", A::NAME)))
+            serde_json::to_value(output).map_err(|e| {
+                ActionError::Bug(format!("outputs of `{}` do not serialize: {e}", A::NAME))
+            })
         })
     }
 }

@@ -43,7 +43,11 @@ impl Action for Assert {
     const SUMMARY: &'static str = "Fail unless conditions over earlier outputs are true.";
     const EFFECTS: Effects = Effects::Pure;
 
-    async fn run(&self, input: AssertInput, ctx: &StepContext) -> Result<AssertOutput, ActionError> {
+    async fn run(
+        &self,
+        input: AssertInput,
+        ctx: &StepContext,
+    ) -> Result<AssertOutput, ActionError> {
         let values = match input.that {
             OneOrMany::One(v) => vec![v],
             OneOrMany::Many(vs) => vs,
@@ -56,14 +60,19 @@ impl Action for Assert {
                     Some(other) => Some(render_raw(other)),
                     None => None,
                 };
-                let mut text = input.message.clone().unwrap_or_else(|| "assertion failed".into());
+                let mut text = input
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "assertion failed".into());
                 if let Some(expr) = expression {
                     text.push_str(&format!(" (false: {expr})"));
                 }
                 return Err(ActionError::Failed(text));
             }
         }
-        Ok(AssertOutput { checked: values.len() })
+        Ok(AssertOutput {
+            checked: values.len(),
+        })
     }
 }
 

@@ -57,7 +57,7 @@ pub struct StepContext {
     pub target: TargetKind,
     pub clock: Clock,
     /// This step's place in the target's time (virtual on `sim`).
-    pub participant: Participant,
+    pub participant: std::sync::Arc<Participant>,
     /// The step's `with` before rendering, for messages that quote the author.
     pub raw_input: serde_json::Value,
     pub reporter: Arc<dyn StepReporter>,

@@ -22,7 +22,9 @@ impl<'de> Deserialize<'de> for HumaneDuration {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Seconds(s) => Ok(HumaneDuration(Duration::from_secs(s))),
-            Raw::Text(t) => parse_duration(&t).map(HumaneDuration).map_err(serde::de::Error::custom),
+            Raw::Text(t) => parse_duration(&t)
+                .map(HumaneDuration)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -60,15 +62,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{text}` lacks a unit after the last number (use s, m, h, d or ms)"))?;
+            .ok_or_else(|| {
+                format!("`{text}` lacks a unit after the last number (use s, m, h, d or ms)")
+            })?;
         if digits == 0 {
-            return Err(format!("`{text}` is not a duration (examples: 90s, 10m, 1h30m)"));
+            return Err(format!(
+                "`{text}` is not a duration (examples: 90s, 10m, 1h30m)"
+            ));
         }
         let number: f64 = rest[..digits]
             .parse()
             .map_err(|_| format!("`{}` is not a number", &rest[..digits]))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let seconds = match unit {
@@ -136,7 +144,11 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_reason() {
-        assert!(parse_duration("10x").expect_err("bad unit").contains("unknown unit `x`"));
+        assert!(
+            parse_duration("10x")
+                .expect_err("bad unit")
+                .contains("unknown unit `x`")
+        );
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("").is_err());
     }

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::{HumaneDuration, Humane};
+use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
 use crate::target::TargetKind;
 
@@ -68,7 +68,8 @@ impl Action for Exec {
     type Input = ExecInput;
     type Output = ExecOutput;
     const NAME: &'static str = "exec";
-    const SUMMARY: &'static str = "Run a local program (argv, env, dir, timeout) and capture its output.";
+    const SUMMARY: &'static str =
+        "Run a local program (argv, env, dir, timeout) and capture its output.";
     const EFFECTS: Effects = Effects::Mutates;
 
     async fn run(&self, input: ExecInput, ctx: &StepContext) -> Result<ExecOutput, ActionError> {
@@ -80,13 +81,19 @@ impl Action for Exec {
             });
         }
         let Some((program, args)) = input.argv.split_first() else {
-            return Err(ActionError::InvalidInput("`argv` must name a program".into()));
+            return Err(ActionError::InvalidInput(
+                "`argv` must name a program".into(),
+            ));
         };
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
             .envs(&input.env)
-            .stdin(if input.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if input.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -98,9 +105,9 @@ impl Action for Exec {
             .spawn()
             .map_err(|e| ActionError::Failed(format!("failed to start `{program}`: {e}")))?;
         if let (Some(text), Some(mut pipe)) = (&input.stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .await
-                .map_err(|e| ActionError::Failed(format!("failed to write stdin of `{program}`: {e}")))?;
+            pipe.write_all(text.as_bytes()).await.map_err(|e| {
+                ActionError::Failed(format!("failed to write stdin of `{program}`: {e}"))
+            })?;
         }
         let finished = child.wait_with_output();
         let output = tokio::select! {
@@ -124,8 +131,21 @@ impl Action for Exec {
                 Some(code) => format!("exited with code {code}"),
                 None => "was killed by a signal".to_string(),
             };
-            let tail: String = stderr.trim_end().lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            let detail = if tail.is_empty() { String::new() } else { format!(": {tail}") };
+            let tail: String = stderr
+                .trim_end()
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            let detail = if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            };
             return Err(ActionError::Failed(format!("`{program}` {how}{detail}")));
         }
         Ok(ExecOutput {

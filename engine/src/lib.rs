@@ -1,7 +1,14 @@
 //! `runbook`: a workflow engine for templated YAML runbooks that stand up and exercise
 //! Amazon EMR on EKS, with SQLite checkpoints and resume.
 
+pub mod cli;
 pub mod diagnostic;
+pub mod executor;
+pub mod exit;
+pub mod params;
+pub mod progress;
 pub mod runbook;
+pub mod signals;
 pub mod template;
+pub mod timefmt;
 pub mod yaml;

@@ -53,7 +53,11 @@ pub fn referenced_variables(env: &Environment<'_>, text: &str) -> Result<BTreeSe
 }
 
 /// Renders one string.
-pub fn render_str(env: &Environment<'_>, text: &str, ctx: &Value) -> Result<serde_json::Value, String> {
+pub fn render_str(
+    env: &Environment<'_>,
+    text: &str,
+    ctx: &Value,
+) -> Result<serde_json::Value, String> {
     if !is_template(text) {
         return Ok(serde_json::Value::String(text.to_string()));
     }
@@ -71,13 +75,19 @@ pub fn render_str(env: &Environment<'_>, text: &str, ctx: &Value) -> Result<serd
 }
 
 /// Renders every string in a node, keeping the structure.
-pub fn render_node(env: &Environment<'_>, node: &Node, ctx: &Value) -> Result<serde_json::Value, TemplateError> {
+pub fn render_node(
+    env: &Environment<'_>,
+    node: &Node,
+    ctx: &Value,
+) -> Result<serde_json::Value, TemplateError> {
     match &node.kind {
-        NodeKind::Str { value, .. } => render_str(env, value, ctx).map_err(|message| TemplateError {
-            message,
-            pos: node.pos,
-            width: node.width(),
-        }),
+        NodeKind::Str { value, .. } => {
+            render_str(env, value, ctx).map_err(|message| TemplateError {
+                message,
+                pos: node.pos,
+                width: node.width(),
+            })
+        }
         NodeKind::Seq(items) => items
             .iter()
             .map(|n| render_node(env, n, ctx))
@@ -96,7 +106,8 @@ pub fn render_node(env: &Environment<'_>, node: &Node, ctx: &Value) -> Result<se
 
 /// Converts a template value to JSON; values that have no JSON form are an error.
 fn to_json(value: &Value) -> Result<serde_json::Value, String> {
-    serde_json::to_value(value).map_err(|e| format!("the expression's value cannot be used as data: {e}"))
+    serde_json::to_value(value)
+        .map_err(|e| format!("the expression's value cannot be used as data: {e}"))
 }
 
 /// One line: what went wrong, without minijinja's internal template names.
@@ -126,16 +137,31 @@ mod tests {
     #[test]
     fn a_lone_expression_keeps_its_type() {
         let env = environment();
-        assert_eq!(render_str(&env, "{{ params.executors }}", &ctx()), Ok(serde_json::json!(2)));
-        assert_eq!(render_str(&env, " {{ params.flag }} ", &ctx()), Ok(serde_json::json!(true)));
-        assert_eq!(render_str(&env, "{{ params.ns }}", &ctx()), Ok(serde_json::json!(["a", "b"])));
-        assert_eq!(render_str(&env, "{{ params.executors > 1 }}", &ctx()), Ok(serde_json::json!(true)));
+        assert_eq!(
+            render_str(&env, "{{ params.executors }}", &ctx()),
+            Ok(serde_json::json!(2))
+        );
+        assert_eq!(
+            render_str(&env, " {{ params.flag }} ", &ctx()),
+            Ok(serde_json::json!(true))
+        );
+        assert_eq!(
+            render_str(&env, "{{ params.ns }}", &ctx()),
+            Ok(serde_json::json!(["a", "b"]))
+        );
+        assert_eq!(
+            render_str(&env, "{{ params.executors > 1 }}", &ctx()),
+            Ok(serde_json::json!(true))
+        );
     }
 
     #[test]
     fn anything_else_renders_to_a_string() {
         let env = environment();
-        assert_eq!(render_str(&env, "n={{ params.executors }}", &ctx()), Ok(serde_json::json!("n=2")));
+        assert_eq!(
+            render_str(&env, "n={{ params.executors }}", &ctx()),
+            Ok(serde_json::json!("n=2"))
+        );
         assert_eq!(
             render_str(&env, "{{ params.name }}-{{ params.executors }}", &ctx()),
             Ok(serde_json::json!("eks-2"))
@@ -153,7 +179,8 @@ mod tests {
     #[test]
     fn lists_referenced_variables_as_paths() {
         let env = environment();
-        let vars = referenced_variables(&env, "{{ steps.low.outputs.job_id }}-{{ params.x }}").expect("valid");
+        let vars = referenced_variables(&env, "{{ steps.low.outputs.job_id }}-{{ params.x }}")
+            .expect("valid");
         assert!(vars.contains("steps.low.outputs.job_id"), "{vars:?}");
         assert!(vars.contains("params.x"), "{vars:?}");
     }

@@ -29,7 +29,10 @@ pub enum NodeKind {
     Float(f64),
     /// A string; `quoted` tells that the author wrote it in quotes or as a block scalar,
     /// which matters for "did you mean a number?" style checks.
-    Str { value: String, quoted: bool },
+    Str {
+        value: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -99,7 +102,9 @@ impl Node {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Int(i) => Value::from(*i),
-            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            NodeKind::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
             NodeKind::Str { value, .. } => Value::String(value.clone()),
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Map(entries) => Value::Object(
@@ -153,8 +158,17 @@ fn to_pos(m: &Marker) -> Pos {
 
 /// Collections under construction.
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node> },
-    Map { pos: Pos, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
 }
 
 #[derive(Default)]
@@ -208,8 +222,14 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 let node = match self.anchors.get(&id) {
-                    Some(n) => Node { kind: n.kind.clone(), pos },
-                    None => Node { kind: NodeKind::Null, pos },
+                    Some(n) => Node {
+                        kind: n.kind.clone(),
+                        pos,
+                    },
+                    None => Node {
+                        kind: NodeKind::Null,
+                        pos,
+                    },
                 };
                 self.push_value(node, 0);
             }
@@ -226,10 +246,27 @@ impl MarkedEventReceiver for Builder {
             }),
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq { pos, anchor, items }) => {
-                    self.push_value(Node { kind: NodeKind::Seq(items), pos }, anchor);
+                    self.push_value(
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            pos,
+                        },
+                        anchor,
+                    );
                 }
-                Some(Frame::Map { pos, anchor, entries, .. }) => {
-                    self.push_value(Node { kind: NodeKind::Map(entries), pos }, anchor);
+                Some(Frame::Map {
+                    pos,
+                    anchor,
+                    entries,
+                    ..
+                }) => {
+                    self.push_value(
+                        Node {
+                            kind: NodeKind::Map(entries),
+                            pos,
+                        },
+                        anchor,
+                    );
                 }
                 None => {}
             },
@@ -245,7 +282,10 @@ impl MarkedEventReceiver for Builder {
 /// Resolves a plain scalar as YAML 1.2's core schema does; quoted scalars stay strings.
 fn scalar_kind(value: String, style: TScalarStyle) -> NodeKind {
     if style != TScalarStyle::Plain {
-        return NodeKind::Str { value, quoted: true };
+        return NodeKind::Str {
+            value,
+            quoted: true,
+        };
     }
     match value.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
@@ -274,7 +314,10 @@ fn scalar_kind(value: String, style: TScalarStyle) -> NodeKind {
             }
         }
     }
-    NodeKind::Str { value, quoted: false }
+    NodeKind::Str {
+        value,
+        quoted: false,
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +364,11 @@ mod tests {
     #[test]
     fn aliases_copy_the_anchored_node() {
         let node = parse("a: &x {k: v}\nb: *x\n").expect("valid");
-        assert_eq!(node.get("b").and_then(|b| b.get("k")).and_then(Node::as_str), Some("v"));
+        assert_eq!(
+            node.get("b")
+                .and_then(|b| b.get("k"))
+                .and_then(Node::as_str),
+            Some("v")
+        );
     }
 }

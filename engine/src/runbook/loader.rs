@@ -71,12 +71,20 @@ pub fn load_file(path: &Path) -> Result<LoadedRunbook, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| LoadError {
         file: display_path.clone(),
         source_text: String::new(),
-        diagnostics: vec![Diagnostic::new(format!("failed to read the runbook: {e}"), Pos { line: 0, col: 1 }, 1)],
+        diagnostics: vec![Diagnostic::new(
+            format!("failed to read the runbook: {e}"),
+            Pos { line: 0, col: 1 },
+            1,
+        )],
     })?;
     let source = String::from_utf8(bytes.clone()).map_err(|e| LoadError {
         file: display_path.clone(),
         source_text: String::new(),
-        diagnostics: vec![Diagnostic::new(format!("the runbook is not UTF-8: {e}"), Pos { line: 1, col: 1 }, 1)],
+        diagnostics: vec![Diagnostic::new(
+            format!("the runbook is not UTF-8: {e}"),
+            Pos { line: 1, col: 1 },
+            1,
+        )],
     })?;
     let runbook = load_str(&source).map_err(|diagnostics| LoadError {
         file: display_path.clone(),
@@ -94,7 +102,13 @@ pub fn load_file(path: &Path) -> Result<LoadedRunbook, LoadError> {
 
 /// Parses and validates runbook text, returning every problem found.
 pub fn load_str(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
-    let root = yaml::parse(source).map_err(|e| vec![Diagnostic::new(format!("invalid YAML: {}", e.message), e.pos, 1)])?;
+    let root = yaml::parse(source).map_err(|e| {
+        vec![Diagnostic::new(
+            format!("invalid YAML: {}", e.message),
+            e.pos,
+            1,
+        )]
+    })?;
     let mut loader = Loader {
         diags: Vec::new(),
         env: template::environment(),
@@ -129,18 +143,24 @@ struct Scope<'a> {
 
 impl Loader {
     fn error(&mut self, message: impl Into<String>, node: &Node) {
-        self.diags.push(Diagnostic::new(message, node.pos, node.width()));
+        self.diags
+            .push(Diagnostic::new(message, node.pos, node.width()));
     }
 
     fn error_help(&mut self, message: impl Into<String>, node: &Node, help: Option<String>) {
-        self.diags.push(Diagnostic::new(message, node.pos, node.width()).with_help(help));
+        self.diags
+            .push(Diagnostic::new(message, node.pos, node.width()).with_help(help));
     }
 
     fn unknown_keys(&mut self, map: &[(Node, Node)], allowed: &[&str], what: &str) {
         for (key, _) in map {
             let name = key.key_text();
             if !allowed.contains(&name.as_str()) {
-                let list = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                let list = allowed
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 self.diags.push(
                     Diagnostic::new(
                         format!("unknown field `{name}` in {what}, expected one of {list}"),
@@ -157,7 +177,10 @@ impl Loader {
         match node.as_str() {
             Some(s) => Some(s.to_string()),
             None => {
-                self.error(format!("{what} must be a string, not {}", node.type_name()), node);
+                self.error(
+                    format!("{what} must be a string, not {}", node.type_name()),
+                    node,
+                );
                 None
             }
         }
@@ -167,7 +190,10 @@ impl Loader {
         match node.kind {
             NodeKind::Bool(b) => b,
             _ => {
-                self.error(format!("{what} must be `true` or `false`, not {}", node.type_name()), node);
+                self.error(
+                    format!("{what} must be `true` or `false`, not {}", node.type_name()),
+                    node,
+                );
                 false
             }
         }
@@ -179,8 +205,15 @@ impl Loader {
         let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
             && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid {
-            let help = Some(format!("use lowercase letters, digits and `_`, e.g. `{}`", suggest_identifier(&name)));
-            self.error_help(format!("{what} `{name}` is not a valid identifier ([a-z][a-z0-9_]*)"), node, help);
+            let help = Some(format!(
+                "use lowercase letters, digits and `_`, e.g. `{}`",
+                suggest_identifier(&name)
+            ));
+            self.error_help(
+                format!("{what} `{name}` is not a valid identifier ([a-z][a-z0-9_]*)"),
+                node,
+                help,
+            );
             return None;
         }
         Some(name)
@@ -190,7 +223,10 @@ impl Loader {
         let parsed = match &node.kind {
             NodeKind::Int(i) if *i >= 0 => Ok(std::time::Duration::from_secs(i.unsigned_abs())),
             NodeKind::Str { value, .. } => parse_duration(value),
-            _ => Err(format!("must be a duration such as `90s` or `10m`, not {}", node.type_name())),
+            _ => Err(format!(
+                "must be a duration such as `90s` or `10m`, not {}",
+                node.type_name()
+            )),
         };
         match parsed {
             Ok(d) => Some(d),
@@ -204,7 +240,10 @@ impl Loader {
     fn runbook(&mut self, root: &Node) -> Option<Runbook> {
         let Some(map) = root.as_map() else {
             self.error(
-                format!("a runbook must be a mapping with `name` and `steps`, not {}", root.type_name()),
+                format!(
+                    "a runbook must be a mapping with `name` and `steps`, not {}",
+                    root.type_name()
+                ),
                 root,
             );
             return None;
@@ -213,28 +252,52 @@ impl Loader {
         let name = match root.get("name") {
             Some(n) => self.string(n, "`name`"),
             None => {
-                self.diags.push(Diagnostic::new("missing field `name` in the runbook", root.pos, 1));
+                self.diags.push(Diagnostic::new(
+                    "missing field `name` in the runbook",
+                    root.pos,
+                    1,
+                ));
                 None
             }
         };
-        let description = root.get("description").and_then(|d| self.string(d, "`description`"));
-        let params = root.get("params").map(|p| self.params(p)).unwrap_or_default();
+        let description = root
+            .get("description")
+            .and_then(|d| self.string(d, "`description`"));
+        let params = root
+            .get("params")
+            .map(|p| self.params(p))
+            .unwrap_or_default();
         let param_names: BTreeSet<String> = params.iter().map(|p| p.name.clone()).collect();
-        let vars = root.get("vars").map(|v| self.vars(v, &param_names)).unwrap_or_default();
+        let vars = root
+            .get("vars")
+            .map(|v| self.vars(v, &param_names))
+            .unwrap_or_default();
         let var_names: Vec<String> = vars.iter().map(|v| v.name.clone()).collect();
 
         let steps_node = root.get("steps");
         if steps_node.is_none() {
-            self.diags.push(Diagnostic::new("missing field `steps` in the runbook", root.pos, 1));
+            self.diags.push(Diagnostic::new(
+                "missing field `steps` in the runbook",
+                root.pos,
+                1,
+            ));
         }
-        let main_raw = steps_node.map(|s| self.step_list(s, "steps")).unwrap_or_default();
-        let finally_raw = root.get("finally").map(|s| self.step_list(s, "finally")).unwrap_or_default();
+        let main_raw = steps_node
+            .map(|s| self.step_list(s, "steps"))
+            .unwrap_or_default();
+        let finally_raw = root
+            .get("finally")
+            .map(|s| self.step_list(s, "finally"))
+            .unwrap_or_default();
 
         // Ids are unique across both phases.
         let mut seen: BTreeMap<String, Pos> = BTreeMap::new();
         for raw in main_raw.iter().chain(finally_raw.iter()) {
             if let Some(first) = seen.get(&raw.id) {
-                let message = format!("duplicate step id `{}` (first used at line {})", raw.id, first.line);
+                let message = format!(
+                    "duplicate step id `{}` (first used at line {})",
+                    raw.id, first.line
+                );
                 self.error(message, &raw.id_node);
             } else {
                 seen.insert(raw.id.clone(), raw.id_node.pos);
@@ -255,7 +318,14 @@ impl Loader {
                 .map(|(j, r)| (r.id.clone(), main_ancestors[i].contains(&j)))
                 .chain(finally_raw.iter().map(|r| (r.id.clone(), false)))
                 .collect();
-            steps.push(self.finish_step(raw, main_deps[i].clone(), false, &param_names, &var_names, &visible));
+            steps.push(self.finish_step(
+                raw,
+                main_deps[i].clone(),
+                false,
+                &param_names,
+                &var_names,
+                &visible,
+            ));
         }
         let mut finally = Vec::new();
         for (i, raw) in finally_raw.iter().enumerate() {
@@ -270,7 +340,14 @@ impl Loader {
                         .map(|(j, r)| (r.id.clone(), finally_ancestors[i].contains(&j))),
                 )
                 .collect();
-            finally.push(self.finish_step(raw, finally_deps[i].clone(), true, &param_names, &var_names, &visible));
+            finally.push(self.finish_step(
+                raw,
+                finally_deps[i].clone(),
+                true,
+                &param_names,
+                &var_names,
+                &visible,
+            ));
         }
         let steps: Option<Vec<StepDef>> = steps.into_iter().collect();
         let finally: Option<Vec<StepDef>> = finally.into_iter().collect();
@@ -286,7 +363,13 @@ impl Loader {
 
     fn params(&mut self, node: &Node) -> Vec<ParamDef> {
         let Some(map) = node.as_map() else {
-            self.error(format!("`params` must be a mapping of names to definitions, not {}", node.type_name()), node);
+            self.error(
+                format!(
+                    "`params` must be a mapping of names to definitions, not {}",
+                    node.type_name()
+                ),
+                node,
+            );
             return Vec::new();
         };
         let mut params = Vec::new();
@@ -364,7 +447,13 @@ impl Loader {
 
     fn vars(&mut self, node: &Node, params: &BTreeSet<String>) -> Vec<VarDef> {
         let Some(map) = node.as_map() else {
-            self.error(format!("`vars` must be a mapping of names to values, not {}", node.type_name()), node);
+            self.error(
+                format!(
+                    "`vars` must be a mapping of names to values, not {}",
+                    node.type_name()
+                ),
+                node,
+            );
             return Vec::new();
         };
         let mut vars: Vec<VarDef> = Vec::new();
@@ -393,31 +482,54 @@ impl Loader {
 
     fn step_list(&mut self, node: &Node, what: &str) -> Vec<RawStep> {
         let NodeKind::Seq(items) = &node.kind else {
-            self.error(format!("`{what}` must be a list of steps, not {}", node.type_name()), node);
+            self.error(
+                format!("`{what}` must be a list of steps, not {}", node.type_name()),
+                node,
+            );
             return Vec::new();
         };
-        items.iter().filter_map(|item| self.raw_step(item)).collect()
+        items
+            .iter()
+            .filter_map(|item| self.raw_step(item))
+            .collect()
     }
 
     fn raw_step(&mut self, node: &Node) -> Option<RawStep> {
         let Some(map) = node.as_map() else {
-            self.error(format!("a step must be a mapping with `id` and `action`, not {}", node.type_name()), node);
+            self.error(
+                format!(
+                    "a step must be a mapping with `id` and `action`, not {}",
+                    node.type_name()
+                ),
+                node,
+            );
             return None;
         };
         self.unknown_keys(map, &STEP_KEYS, "a step");
         let Some(id_node) = node.get("id") else {
-            self.diags.push(Diagnostic::new("missing field `id` in a step", node.pos, 1));
+            self.diags
+                .push(Diagnostic::new("missing field `id` in a step", node.pos, 1));
             return None;
         };
         let id = self.identifier(id_node, "step id")?;
         let action = match node.get("action") {
             None => {
-                self.diags.push(Diagnostic::new(format!("missing field `action` in step `{id}`"), node.pos, 1));
+                self.diags.push(Diagnostic::new(
+                    format!("missing field `action` in step `{id}`"),
+                    node.pos,
+                    1,
+                ));
                 None
             }
             Some(a) => match a.as_str() {
                 None => {
-                    self.error(format!("`action` of step `{id}` must be a string, not {}", a.type_name()), a);
+                    self.error(
+                        format!(
+                            "`action` of step `{id}` must be a string, not {}",
+                            a.type_name()
+                        ),
+                        a,
+                    );
                     None
                 }
                 Some(name) => match runbook_actions::find(name) {
@@ -442,13 +554,25 @@ impl Loader {
                         if item.as_str().is_some() {
                             list.push(item.clone());
                         } else {
-                            self.error(format!("`needs` of step `{id}` lists step ids, not {}", item.type_name()), item);
+                            self.error(
+                                format!(
+                                    "`needs` of step `{id}` lists step ids, not {}",
+                                    item.type_name()
+                                ),
+                                item,
+                            );
                         }
                     }
                     Some(list)
                 }
                 _ => {
-                    self.error(format!("`needs` of step `{id}` must be a list of step ids, not {}", n.type_name()), n);
+                    self.error(
+                        format!(
+                            "`needs` of step `{id}` must be a list of step ids, not {}",
+                            n.type_name()
+                        ),
+                        n,
+                    );
                     None
                 }
             },
@@ -465,7 +589,11 @@ impl Loader {
     /// Each step's dependencies: its `needs`, or else every earlier step of its phase
     /// (file order). Reports unknown names and cycles.
     fn dependencies(&mut self, raws: &[RawStep], other_phase: &[String]) -> Vec<Vec<usize>> {
-        let index: BTreeMap<&str, usize> = raws.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
         let mut deps = Vec::new();
         for (i, raw) in raws.iter().enumerate() {
             let Some(needs) = &raw.needs else {
@@ -516,7 +644,9 @@ impl Loader {
         let for_each = node.get("for_each").cloned();
         if let Some(items) = &for_each {
             let ok = matches!(items.kind, NodeKind::Seq(_))
-                || items.as_str().is_some_and(|s| template::lone_expression(s).is_some());
+                || items
+                    .as_str()
+                    .is_some_and(|s| template::lone_expression(s).is_some());
             if !ok {
                 self.error(
                     format!(
@@ -571,7 +701,11 @@ impl Loader {
             let literal = !contains_template(&with);
             if found.is_empty() && literal {
                 if let Err(e) = action.check_input(&with.to_json()) {
-                    found.push(Diagnostic::new(format!("invalid `with` of `{}`: {e}", action.name()), with.pos, 1));
+                    found.push(Diagnostic::new(
+                        format!("invalid `with` of `{}`: {e}", action.name()),
+                        with.pos,
+                        1,
+                    ));
                 }
             }
             self.diags.extend(found);
@@ -580,10 +714,15 @@ impl Loader {
             None => RetryPolicy::default(),
             Some(r) => self.retry(r, id),
         };
-        let timeout = node.get("timeout").and_then(|t| self.duration(t, &format!("`timeout` of step `{id}`")));
+        let timeout = node
+            .get("timeout")
+            .and_then(|t| self.duration(t, &format!("`timeout` of step `{id}`")));
         if timeout.is_some_and(|t| t.is_zero()) {
             if let Some(t) = node.get("timeout") {
-                self.error(format!("`timeout` of step `{id}` must be longer than zero"), t);
+                self.error(
+                    format!("`timeout` of step `{id}` must be longer than zero"),
+                    t,
+                );
             }
         }
         let continue_on_error = node
@@ -617,8 +756,13 @@ impl Loader {
         self.unknown_keys(map, &RETRY_KEYS, &what);
         if let Some(a) = node.get("attempts") {
             match a.kind {
-                NodeKind::Int(n) if (1..=1000).contains(&n) => policy.attempts = u32::try_from(n).unwrap_or(1),
-                _ => self.error(format!("`attempts` in {what} must be an integer from 1 to 1000"), a),
+                NodeKind::Int(n) if (1..=1000).contains(&n) => {
+                    policy.attempts = u32::try_from(n).unwrap_or(1)
+                }
+                _ => self.error(
+                    format!("`attempts` in {what} must be an integer from 1 to 1000"),
+                    a,
+                ),
             }
         }
         if let Some(d) = node.get("delay") {
@@ -630,7 +774,10 @@ impl Loader {
             match b.kind {
                 NodeKind::Int(n) if n >= 1 => policy.backoff = n as f64,
                 NodeKind::Float(f) if f >= 1.0 => policy.backoff = f,
-                _ => self.error(format!("`backoff` in {what} must be a number of at least 1.0"), b),
+                _ => self.error(
+                    format!("`backoff` in {what} must be a number of at least 1.0"),
+                    b,
+                ),
             }
         }
         if let Some(m) = node.get("max_delay") {
@@ -645,18 +792,22 @@ impl Loader {
     /// reads exists and is visible from here.
     fn templates_in(&mut self, node: &Node, scope: &Scope<'_>) {
         match &node.kind {
-            NodeKind::Str { value, .. } if is_template(value) => match template::referenced_variables(&self.env, value) {
-                Err(message) => self.error(format!("{message} in {}", scope.place), node),
-                Ok(paths) => {
-                    for path in paths {
-                        if let Some((message, help)) = check_reference(&path, scope) {
-                            self.error_help(message, node, help);
+            NodeKind::Str { value, .. } if is_template(value) => {
+                match template::referenced_variables(&self.env, value) {
+                    Err(message) => self.error(format!("{message} in {}", scope.place), node),
+                    Ok(paths) => {
+                        for path in paths {
+                            if let Some((message, help)) = check_reference(&path, scope) {
+                                self.error_help(message, node, help);
+                            }
                         }
                     }
                 }
-            },
+            }
             NodeKind::Seq(items) => items.iter().for_each(|n| self.templates_in(n, scope)),
-            NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| self.templates_in(v, scope)),
+            NodeKind::Map(entries) => entries
+                .iter()
+                .for_each(|(_, v)| self.templates_in(v, scope)),
             _ => {}
         }
     }
@@ -703,7 +854,9 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
                 return None;
             }
             Some((
-                format!("undefined variable `vars.{name}` in {place} (vars are computed in order, from params)"),
+                format!(
+                    "undefined variable `vars.{name}` in {place} (vars are computed in order, from params)"
+                ),
                 did_you_mean(name, scope.vars.iter().map(String::as_str)),
             ))
         }
@@ -715,20 +868,29 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
                     did_you_mean(name, scope.steps.keys().map(String::as_str)),
                 )),
                 Some(false) => Some((
-                    format!("`steps.{name}` in {place} refers to a step that has not run by then (a later step, or one it does not need)"),
-                    Some(format!("add `needs: [{name}]`, or move the step after `{name}`")),
+                    format!(
+                        "`steps.{name}` in {place} refers to a step that has not run by then (a later step, or one it does not need)"
+                    ),
+                    Some(format!(
+                        "add `needs: [{name}]`, or move the step after `{name}`"
+                    )),
                 )),
                 Some(true) => match third {
                     None | Some("outputs" | "status") => None,
                     Some(other) => Some((
-                        format!("`steps.{name}.{other}` in {place}: a step has `outputs` and `status`"),
+                        format!(
+                            "`steps.{name}.{other}` in {place}: a step has `outputs` and `status`"
+                        ),
                         did_you_mean(other, ["outputs", "status"]),
                     )),
                 },
             }
         }
         "item" | "index" if scope.has_item => None,
-        "item" | "index" => Some((format!("`{root}` in {place} is only defined in a step with `for_each`"), None)),
+        "item" | "index" => Some((
+            format!("`{root}` in {place} is only defined in a step with `for_each`"),
+            None,
+        )),
         "env" => None,
         "run" => match second {
             None => None,
@@ -739,7 +901,10 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
             )),
         },
         other => Some((
-            format!("undefined variable `{other}` in {place}; templates can read {}", SCOPES.join(", ")),
+            format!(
+                "undefined variable `{other}` in {place}; templates can read {}",
+                SCOPES.join(", ")
+            ),
             did_you_mean(other, SCOPES),
         )),
     }
@@ -760,7 +925,13 @@ fn infer_type(value: &serde_json::Value) -> ParamType {
 fn suggest_identifier(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
         out.insert(0, 's');
@@ -771,7 +942,12 @@ fn suggest_identifier(name: &str) -> String {
 /// For each step, the set of steps that always finish before it (transitive deps).
 fn ancestors(deps: &[Vec<usize>]) -> Vec<BTreeSet<usize>> {
     let mut result: Vec<Option<BTreeSet<usize>>> = vec![None; deps.len()];
-    fn visit(i: usize, deps: &[Vec<usize>], result: &mut Vec<Option<BTreeSet<usize>>>, depth: usize) -> BTreeSet<usize> {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        result: &mut Vec<Option<BTreeSet<usize>>>,
+        depth: usize,
+    ) -> BTreeSet<usize> {
         if let Some(done) = &result[i] {
             return done.clone();
         }
@@ -785,7 +961,9 @@ fn ancestors(deps: &[Vec<usize>]) -> Vec<BTreeSet<usize>> {
         result[i] = Some(set.clone());
         set
     }
-    (0..deps.len()).map(|i| visit(i, deps, &mut result, 0)).collect()
+    (0..deps.len())
+        .map(|i| visit(i, deps, &mut result, 0))
+        .collect()
 }
 
 /// A dependency cycle as a list of indices that starts and ends with the same step.
@@ -796,7 +974,12 @@ fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
         Active,
         Done,
     }
-    fn visit(i: usize, deps: &[Vec<usize>], marks: &mut [Mark], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         marks[i] = Mark::Active;
         stack.push(i);
         for &d in &deps[i] {

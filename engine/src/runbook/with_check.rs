@@ -33,7 +33,14 @@ fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     current
 }
 
-fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, diags: &mut Vec<Diagnostic>) {
+fn check(
+    action: &str,
+    path: &str,
+    node: &Node,
+    schema: &Value,
+    root: &Value,
+    diags: &mut Vec<Diagnostic>,
+) {
     let schema = resolve(schema, root);
     // A lone `{{ expr }}` can become any type: only the rendered value can be checked.
     if let NodeKind::Str { value, .. } = &node.kind {
@@ -41,7 +48,11 @@ fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, di
             return;
         }
     }
-    if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+    if let Some(alternatives) = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+    {
         let mut best: Option<Vec<Diagnostic>> = None;
         for alternative in alternatives {
             let mut attempt = Vec::new();
@@ -53,11 +64,19 @@ fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, di
                 best = Some(attempt);
             }
         }
-        if alternatives.len() == 2 && alternatives.iter().any(|a| a.get("type") == Some(&Value::from("null"))) {
+        if alternatives.len() == 2
+            && alternatives
+                .iter()
+                .any(|a| a.get("type") == Some(&Value::from("null")))
+        {
             diags.extend(best.unwrap_or_default());
         } else {
             diags.push(Diagnostic::new(
-                format!("`{path}` of `{action}` is {}, which is not {}", node.type_name(), describe_schema(schema, root)),
+                format!(
+                    "`{path}` of `{action}` is {}, which is not {}",
+                    node.type_name(),
+                    describe_schema(schema, root)
+                ),
                 node.pos,
                 node.width(),
             ));
@@ -73,7 +92,11 @@ fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, di
                 .and_then(|s| did_you_mean(s, allowed.iter().filter_map(Value::as_str)));
             diags.push(
                 Diagnostic::new(
-                    format!("`{path}` of `{action}` must be one of {}, not {}", names.join(", "), show(node)),
+                    format!(
+                        "`{path}` of `{action}` must be one of {}, not {}",
+                        names.join(", "),
+                        show(node)
+                    ),
                     node.pos,
                     node.width(),
                 )
@@ -95,7 +118,11 @@ fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, di
     let types = schema_types(schema);
     if !types.is_empty() && !types.iter().any(|t| node_is(node, t)) {
         diags.push(Diagnostic::new(
-            format!("`{path}` of `{action}` must be {}, not {}", describe_types(&types), show(node)),
+            format!(
+                "`{path}` of `{action}` must be {}, not {}",
+                describe_types(&types),
+                show(node)
+            ),
             node.pos,
             node.width(),
         ));
@@ -106,7 +133,14 @@ fn check(action: &str, path: &str, node: &Node, schema: &Value, root: &Value, di
         NodeKind::Seq(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    check(action, &format!("{path}[{i}]"), item, item_schema, root, diags);
+                    check(
+                        action,
+                        &format!("{path}[{i}]"),
+                        item,
+                        item_schema,
+                        root,
+                        diags,
+                    );
                 }
             }
         }
@@ -129,12 +163,22 @@ fn check_object(
         let name = key.key_text();
         match properties.and_then(|p| p.get(&name)) {
             Some(prop) => {
-                let child = if path == "with" { name.clone() } else { format!("{path}.{name}") };
+                let child = if path == "with" {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
                 check(action, &child, value, prop, root, diags);
             }
             None if closed => {
-                let expected: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                let list = expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                let expected: Vec<&str> = properties
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let list = expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 diags.push(
                     Diagnostic::new(
                         format!("unknown field `{name}` in `{path}` of `{action}`, expected one of {list}"),
@@ -167,7 +211,11 @@ fn check_object(
 fn schema_types(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(String::from).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -207,7 +255,10 @@ fn describe_types(types: &[String]) -> String {
 }
 
 fn describe_schema(schema: &Value, root: &Value) -> String {
-    let alternatives = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array);
+    let alternatives = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array);
     let mut types: Vec<String> = Vec::new();
     for alternative in alternatives.into_iter().flatten() {
         for t in schema_types(resolve(alternative, root)) {
@@ -216,7 +267,11 @@ fn describe_schema(schema: &Value, root: &Value) -> String {
             }
         }
     }
-    if types.is_empty() { "valid here".into() } else { describe_types(&types) }
+    if types.is_empty() {
+        "valid here".into()
+    } else {
+        describe_types(&types)
+    }
 }
 
 fn plain(v: &Value) -> String {

@@ -1,0 +1,146 @@
+//! `runbook actions [NAME]`: the catalog and each action's documentation, generated
+//! from the input and output structs' doc comments (through their JSON Schema).
+
+use serde_json::Value;
+
+use crate::exit::Exit;
+
+#[derive(Debug, clap::Args)]
+pub struct ActionsArgs {
+    /// Document this action
+    pub name: Option<String>,
+}
+
+pub(super) fn actions(args: &ActionsArgs) -> Exit {
+    let Some(name) = &args.name else {
+        let width = runbook_actions::catalog()
+            .iter()
+            .map(|a| a.name().len())
+            .max()
+            .unwrap_or(0);
+        for action in runbook_actions::catalog() {
+            println!("{:<width$}  {}", action.name(), action.summary());
+        }
+        println!("\n`runbook actions NAME` documents one.");
+        return Exit::Ok;
+    };
+    let Some(action) = runbook_actions::find(name) else {
+        let help = crate::diagnostic::did_you_mean(
+            name,
+            runbook_actions::catalog().iter().map(|a| a.name()),
+        );
+        eprintln!(
+            "error: unknown action `{name}`{}",
+            help.map(|h| format!("; {h}")).unwrap_or_default()
+        );
+        return Exit::Usage;
+    };
+    print!("{}", document(action));
+    Exit::Ok
+}
+
+/// The help text of one action.
+pub(crate) fn document(action: &dyn runbook_actions::ErasedAction) -> String {
+    let input = action.input_schema();
+    let output = action.output_schema();
+    let mut out = format!("{}: {}\n", action.name(), action.summary());
+    if let Some(desc) = input.get("description").and_then(Value::as_str) {
+        out.push_str(&format!("\n{}\n", desc.trim()));
+    }
+    let effects = match action.effects() {
+        runbook_actions::Effects::Pure => "none (checkpointed when it finishes)",
+        runbook_actions::Effects::Observes => "none, takes time (its start is recorded)",
+        runbook_actions::Effects::Mutates => {
+            "changes things outside the run (its idempotency key is fsynced before it runs)"
+        }
+    };
+    out.push_str(&format!("\nside effects: {effects}\n"));
+    out.push_str("\ninputs (with:):\n");
+    out.push_str(&fields(&input, true));
+    out.push_str("\noutputs (steps.<id>.outputs):\n");
+    out.push_str(&fields(&output, false));
+    out
+}
+
+fn fields(schema: &Value, show_required: bool) -> String {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return "  (none)\n".into();
+    };
+    let mut out = String::new();
+    for (name, prop) in props {
+        let mut line = format!("  {name}: {}", type_of(prop, schema));
+        if show_required {
+            if required.contains(&name.as_str()) {
+                line.push_str(", required");
+            } else if let Some(default) = prop.get("default") {
+                line.push_str(&format!(", default {default}"));
+            } else {
+                line.push_str(", optional");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(desc) = prop.get("description").and_then(Value::as_str) {
+            for l in desc.lines() {
+                out.push_str(&format!("      {l}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn type_of(prop: &Value, root: &Value) -> String {
+    if let Some(r) = prop.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        if let Some(def) = root.get("$defs").and_then(|d| d.get(name)) {
+            if let Some(values) = def.get("enum").and_then(Value::as_array) {
+                return values
+                    .iter()
+                    .map(|v| v.as_str().map_or(v.to_string(), String::from))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+            }
+            return type_of(def, root);
+        }
+        return name.to_string();
+    }
+    if let Some(alts) = prop
+        .get("anyOf")
+        .or_else(|| prop.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        let names: Vec<String> = alts
+            .iter()
+            .map(|a| type_of(a, root))
+            .filter(|t| t != "null")
+            .collect();
+        return names.join(" | ");
+    }
+    match prop.get("type") {
+        Some(Value::String(t)) => word(t, prop, root),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .map(|t| word(t, prop, root))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        _ => "any".into(),
+    }
+}
+
+fn word(t: &str, prop: &Value, root: &Value) -> String {
+    match t {
+        "array" => match prop.get("items") {
+            Some(items) => format!("list of {}", type_of(items, root)),
+            None => "list".into(),
+        },
+        "object" => "map".into(),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,108 @@
+//! The command line (clap). Each command turns its arguments into a call of a library
+//! function and an exit code; nothing else in the crate knows about clap.
+
+mod docs;
+mod history;
+mod plan;
+mod run;
+pub mod schema;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use runbook_actions::TargetKind;
+
+use crate::exit::Exit;
+use crate::progress::OutputMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Run templated YAML runbooks that stand up and exercise Amazon EMR on EKS, with checkpoints and resume",
+    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, 75 locked by another run, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The state database (runs, checkpoints, events) [default: the platform state dir,
+    /// e.g. ~/.local/state/runbook/state.db]
+    #[arg(long, global = true, env = "RUNBOOK_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Progress spinners on a terminal and plain lines otherwise (auto), timestamped
+    /// lines (plain), or JSON lines (json)
+    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Auto)]
+    pub output: OutputMode,
+    /// Where actions take effect: the simulator (sim) or real AWS (aws)
+    #[arg(long, global = true, env = "RUNBOOK_TARGET", default_value = "sim", value_parser = parse_target)]
+    pub target: TargetKind,
+}
+
+fn parse_target(s: &str) -> Result<TargetKind, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a runbook (validating it first)
+    Run(run::RunArgs),
+    /// Continue an interrupted or failed run where it stopped
+    Resume(run::ResumeArgs),
+    /// Show a run's steps, attempts, outputs and errors
+    Status(history::StatusArgs),
+    /// List recent runs
+    Runs(history::RunsArgs),
+    /// Check runbooks without running anything (exit 2 on any error)
+    Validate(validate::ValidateArgs),
+    /// Print every step's rendered input without running anything
+    Plan(plan::PlanArgs),
+    /// List the actions, or document one
+    Actions(docs::ActionsArgs),
+    /// Print the JSON Schema of the runbook format (for editors)
+    Schema,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let exit = match cli.command {
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Resume(args) => run::resume(&cli.global, args),
+        Command::Status(args) => history::status(&cli.global, &args),
+        Command::Runs(args) => history::runs(&cli.global, &args),
+        Command::Validate(args) => validate::validate(&args),
+        Command::Plan(args) => plan::plan(&cli.global, &args),
+        Command::Actions(args) => docs::actions(&args),
+        Command::Schema => schema::print_schema(),
+    };
+    exit.into()
+}
+
+/// The state DB path: `--state`, `RUNBOOK_STATE`, or the platform's state directory.
+pub fn state_path(global: &Global) -> PathBuf {
+    if let Some(p) = &global.state {
+        return p.clone();
+    }
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("runbook")
+        .join("state.db")
+}
+
+/// Opens the state DB, or says why not.
+pub fn open_store(global: &Global) -> Result<runbook_state::Store, Exit> {
+    let path = state_path(global);
+    runbook_state::Store::open(&path).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Failed
+    })
+}

@@ -1,0 +1,257 @@
+//! `runbook plan`: every step's rendered input, without running anything. Values that
+//! only exist at run time (step outputs) are shown as `<steps.low_job.outputs.job_id>`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr};
+use serde_json::{Map, Value, json};
+
+use super::Global;
+use super::run::compute_vars;
+use crate::exit::Exit;
+use crate::params;
+use crate::progress::OutputMode;
+use crate::runbook::{StepDef, load_file};
+use crate::template;
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The runbook file
+    pub file: PathBuf,
+    /// Set a parameter, as for `run`
+    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// A value known only at run time; renders as `<path>` and grows with attribute access.
+#[derive(Debug)]
+struct Placeholder(String);
+
+impl Object for Placeholder {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        Some(minijinja::Value::from_object(Placeholder(format!(
+            "{}.{key}",
+            self.0
+        ))))
+    }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.0)
+    }
+}
+
+pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
+    let loaded = match load_file(&args.file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let params = match params::parse_sets(&args.sets)
+        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let run = json!({"id": "<run.id>", "started_at": "<run.started_at>", "target": global.target.as_str()});
+    let vars = match compute_vars(&loaded, &params, &run) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let masker = params.masker();
+    let env = template::environment();
+    let environment: Map<String, Value> = std::env::vars()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let steps: std::collections::BTreeMap<String, minijinja::Value> = loaded
+        .runbook
+        .steps
+        .iter()
+        .chain(&loaded.runbook.finally)
+        .map(|s| {
+            (
+                s.id.clone(),
+                minijinja::Value::from_object(Placeholder(format!("steps.{}", s.id))),
+            )
+        })
+        .collect();
+    let context = |item: Option<(minijinja::Value, minijinja::Value)>| {
+        let mut ctx = minijinja::context! {
+            params => minijinja::Value::from_serialize(&params.values),
+            vars => minijinja::Value::from_serialize(&vars),
+            env => minijinja::Value::from_serialize(&environment),
+            run => minijinja::Value::from_serialize(&run),
+            steps => minijinja::Value::from_serialize(&steps),
+        };
+        if let Some((item, index)) = item {
+            ctx = minijinja::context! { item => item, index => index, ..ctx };
+        }
+        ctx
+    };
+    let mut planned = Vec::new();
+    for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
+        planned.push(plan_step(def, &env, &context, &masker));
+    }
+    if global.output == OutputMode::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(planned)).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    println!(
+        "plan of {} ({}) on target {}; nothing is run",
+        loaded.runbook.name, loaded.display_path, global.target
+    );
+    println!("params: {}", params.masked());
+    for (n, step) in planned.iter().enumerate() {
+        println!();
+        print_step(n + 1, step);
+    }
+    Exit::Ok
+}
+
+type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> minijinja::Value + 'a;
+
+fn plan_step(
+    def: &StepDef,
+    env: &minijinja::Environment<'_>,
+    context: &ContextFn<'_>,
+    masker: &params::Masker,
+) -> Value {
+    let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
+        Ok(v) => masker.json(&v),
+        Err(e) => json!(format!(
+            "<cannot render yet: {} at line {}>",
+            e.message, e.pos.line
+        )),
+    };
+    let mut step = json!({
+        "id": def.id,
+        "action": def.action.name(),
+        "phase": if def.is_finally { "finally" } else { "steps" },
+    });
+    if let Some(when) = &def.when {
+        step["when"] = when.to_json();
+    }
+    if let Some(t) = def.timeout {
+        step["timeout"] = json!(runbook_actions::duration::Humane(t).to_string());
+    }
+    if def.retry.attempts > 1 {
+        step["retry_attempts"] = json!(def.retry.attempts);
+    }
+    match &def.for_each {
+        None => step["with"] = render(&context(None)),
+        Some(items_node) => match template::render_node(env, items_node, &context(None)) {
+            Ok(Value::Array(items)) => {
+                let instances: Vec<Value> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        render(&context(Some((
+                            minijinja::Value::from_serialize(item),
+                            minijinja::Value::from(i),
+                        ))))
+                    })
+                    .collect();
+                step["for_each"] = Value::Array(items);
+                step["instances"] = Value::Array(instances);
+            }
+            other => {
+                step["for_each"] = match other {
+                    Ok(v) => v,
+                    Err(_) => items_node.to_json(),
+                };
+                let item = minijinja::Value::from_object(Placeholder("item".into()));
+                let index = minijinja::Value::from_object(Placeholder("index".into()));
+                step["with"] = render(&context(Some((item, index))));
+            }
+        },
+    }
+    step
+}
+
+fn print_step(n: usize, step: &Value) {
+    let id = step["id"].as_str().unwrap_or("?");
+    let action = step["action"].as_str().unwrap_or("?");
+    let phase = if step["phase"] == "finally" {
+        " (finally)"
+    } else {
+        ""
+    };
+    println!("{n:>3}. {id}: {action}{phase}");
+    if let Some(when) = step.get("when") {
+        println!("     when: {}", scalar(when));
+    }
+    if let Some(t) = step.get("timeout") {
+        println!("     timeout: {}", scalar(t));
+    }
+    if let Some(instances) = step.get("instances").and_then(Value::as_array) {
+        println!("     for each of {}:", step["for_each"]);
+        for (i, with) in instances.iter().enumerate() {
+            println!("     [{i}] with:");
+            print_yaml(with, 9);
+        }
+    } else {
+        if let Some(items) = step.get("for_each") {
+            println!("     for each of {}:", scalar(items));
+        }
+        println!("     with:");
+        print_yaml(&step["with"], 7);
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints JSON as indented YAML-like lines, the way the runbook author wrote it.
+fn print_yaml(value: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if map.is_empty() => println!("{pad}{{}}"),
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::Object(m) if !m.is_empty() => {
+                        println!("{pad}{k}:");
+                        print_yaml(v, indent + 2);
+                    }
+                    Value::Array(a) if !a.is_empty() && a.iter().any(|x| x.is_object()) => {
+                        println!("{pad}{k}:");
+                        print_yaml(v, indent + 2);
+                    }
+                    other => println!("{pad}{k}: {}", inline(other)),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                println!("{pad}- {}", inline(item));
+            }
+        }
+        other => println!("{pad}{}", inline(other)),
+    }
+}
+
+fn inline(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.contains('\n') => format!("{s:?}"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,429 @@
+//! `runbook run` and `runbook resume`: load and validate, take the run lock, execute
+//! with checkpoints, and turn the outcome into an exit code.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use runbook_actions::{CancelSignal, Clock, TargetKind};
+use runbook_state::{LockOutcome, NewRun, RunRecord, RunStatus, Store};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Global, open_store};
+use crate::executor::{Execution, Outcome, RunScope, execute};
+use crate::exit::Exit;
+use crate::params::{self, ResolvedParams};
+use crate::progress::reporter_for;
+use crate::runbook::{LoadedRunbook, load_file};
+use crate::{signals, template, timefmt};
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The runbook file
+    pub file: PathBuf,
+    /// Set a parameter (typed as the runbook declares it), e.g. --set executors=3
+    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Continue the latest incomplete run of this runbook and params instead of
+    /// starting a new one (for cron)
+    #[arg(long)]
+    pub resume_incomplete: bool,
+    /// On sim: run the world at N virtual seconds per wall second, to watch a demo live
+    #[arg(long, value_name = "N")]
+    pub sim_speed: Option<f64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The run to resume [default: the latest incomplete run]
+    pub run: Option<String>,
+    /// Resume even though the runbook file changed since the run started
+    #[arg(long)]
+    pub allow_changed: bool,
+    /// Give secret parameters again (they are never stored), e.g. --set api_token=...
+    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// On sim: run the world at N virtual seconds per wall second
+    #[arg(long, value_name = "N")]
+    pub sim_speed: Option<f64>,
+}
+
+pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
+    let loaded = match load_file(&args.file) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprint!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let params = match params::parse_sets(&args.sets)
+        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let mut store = match open_store(global) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let lock_key = lock_key(&loaded, &params, global.target);
+    if args.resume_incomplete {
+        match store.latest_incomplete_run(Some(&lock_key)) {
+            Ok(Some(record)) => {
+                if record.content_hash != loaded.content_hash {
+                    eprintln!(
+                        "error: the latest incomplete run {} was started from a different version of {}; resume it with `runbook resume {} --allow-changed`, or start afresh without --resume-incomplete",
+                        record.id, loaded.display_path, record.id
+                    );
+                    return Exit::Usage;
+                }
+                return drive(store, &record, loaded, params, true, global, args.sim_speed);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+    }
+    let now = Clock::Real.now_ms();
+    let run_id = new_run_id(now);
+    if let Err(exit) = take_lock(&mut store, &lock_key, &run_id, now) {
+        return exit;
+    }
+    let record = NewRun {
+        id: run_id.clone(),
+        runbook_name: loaded.runbook.name.clone(),
+        runbook_path: loaded.path.display().to_string(),
+        content_hash: loaded.content_hash.clone(),
+        params: params.masked(),
+        lock_key: lock_key.clone(),
+        target: global.target.as_str().to_string(),
+        started_at_ms: now,
+        pid: std::process::id(),
+    };
+    let created = store.create_run(&record).and_then(|()| store.run(&run_id));
+    match created {
+        Ok(Some(run)) => drive(store, &run, loaded, params, false, global, args.sim_speed),
+        Ok(None) => {
+            eprintln!(
+                "error: internal error (a bug in runbook): run {run_id} vanished after it was created"
+            );
+            Exit::Failed
+        }
+        Err(e) => {
+            let _ = store.release_lock(&lock_key, &run_id);
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
+pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
+    let store = match open_store(global) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let found = match &args.run {
+        Some(id) => store.run(id),
+        None => store.latest_incomplete_run(None),
+    };
+    let record = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            match &args.run {
+                Some(id) => eprintln!(
+                    "error: no run `{id}` in {}; `runbook runs` lists them",
+                    super::state_path(global).display()
+                ),
+                None => eprintln!("error: there is no incomplete run to resume"),
+            }
+            return Exit::Usage;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    if record.status == RunStatus::Succeeded {
+        println!("run {} already succeeded; nothing to resume", record.id);
+        return Exit::Ok;
+    }
+    let loaded = match load_file(std::path::Path::new(&record.runbook_path)) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprint!("{e}");
+            return Exit::Usage;
+        }
+    };
+    if loaded.content_hash != record.content_hash && !args.allow_changed {
+        eprintln!(
+            "error: {} changed since run {} started; resuming could mix two versions of the runbook.\n  = help: use `runbook resume {} --allow-changed` if the change is safe, or start a new run",
+            loaded.display_path, record.id, record.id
+        );
+        return Exit::Usage;
+    }
+    let params = match params::parse_sets(&args.sets)
+        .and_then(|s| params::resolve(&loaded.runbook.params, &s, Some(&record.params)))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    drive(store, &record, loaded, params, true, global, args.sim_speed)
+}
+
+fn take_lock(store: &mut Store, lock_key: &str, run_id: &str, now: i64) -> Result<(), Exit> {
+    match store.acquire_lock(lock_key, run_id, std::process::id(), now, &pid_alive) {
+        Ok(LockOutcome::Acquired { taken_over_from }) => {
+            if let Some(stale) = taken_over_from.filter(|h| h.run_id != run_id) {
+                eprintln!(
+                    "note: took over the lock of run {} (pid {} no longer runs)",
+                    stale.run_id, stale.pid
+                );
+            }
+            Ok(())
+        }
+        Ok(LockOutcome::Held(holder)) => {
+            eprintln!(
+                "error: run {} (pid {}, started {} UTC) is already running this runbook with these params; exiting with 75 so cron tries again later",
+                holder.run_id,
+                holder.pid,
+                timefmt::short(holder.since_ms)
+            );
+            Err(Exit::Locked)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(Exit::Failed)
+        }
+    }
+}
+
+/// Whether a process still runs (signal 0 checks without sending anything).
+fn pid_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        Ok(()) => true,
+        Err(errno) => errno == nix::errno::Errno::EPERM,
+    }
+}
+
+/// Identifies (runbook file, params, target): one run of it at a time per state DB.
+/// Secret values are not part of it, so nothing derived from them is stored.
+fn lock_key(loaded: &LoadedRunbook, params: &ResolvedParams, target: TargetKind) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(loaded.path.display().to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(params.masked().to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(target.as_str().as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+/// `20261125-174001-3fa2`: sortable by start time, unique enough per state DB.
+fn new_run_id(now_ms: i64) -> String {
+    let suffix: u16 = rand::random();
+    format!("{}-{suffix:04x}", timefmt::compact(now_ms))
+}
+
+/// Computes `vars` in order from params, env and run.
+pub(super) fn compute_vars(
+    loaded: &LoadedRunbook,
+    params: &ResolvedParams,
+    run: &Value,
+) -> Result<Map<String, Value>, String> {
+    let env = template::environment();
+    let environment: Map<String, Value> = std::env::vars()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let mut vars = Map::new();
+    for var in &loaded.runbook.vars {
+        let ctx = minijinja::Value::from_serialize(json!({
+            "params": params.values,
+            "vars": vars,
+            "env": environment,
+            "run": run,
+        }));
+        let value = template::render_node(&env, &var.value, &ctx).map_err(|e| {
+            format!(
+                "failed to compute var `{}`: {} (at {}:{}:{})",
+                var.name, e.message, loaded.display_path, e.pos.line, e.pos.col
+            )
+        })?;
+        vars.insert(var.name.clone(), value);
+    }
+    Ok(vars)
+}
+
+/// Executes a created (or resumed) run to its end and records how it ended.
+fn drive(
+    mut store: Store,
+    record: &RunRecord,
+    loaded: Arc<LoadedRunbook>,
+    params: ResolvedParams,
+    resumed: bool,
+    global: &Global,
+    sim_speed: Option<f64>,
+) -> Exit {
+    let target: TargetKind = match record.target.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: run {}: {e}", record.id);
+            return Exit::Failed;
+        }
+    };
+    let pid = std::process::id();
+    if resumed {
+        if let Err(exit) = take_lock(
+            &mut store,
+            &record.lock_key,
+            &record.id,
+            Clock::Real.now_ms(),
+        ) {
+            return exit;
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return Exit::Failed;
+        }
+    };
+    let run_value = json!({
+        "id": record.id,
+        "started_at": timefmt::rfc3339_ms(record.started_at_ms),
+        "target": target.as_str(),
+    });
+    let vars = match compute_vars(&loaded, &params, &run_value) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let _ = store.set_run_status(
+                &record.id,
+                RunStatus::Failed,
+                Some(Clock::Real.now_ms()),
+                Some(&e),
+            );
+            let _ = store.release_lock(&record.lock_key, &record.id);
+            return Exit::Usage;
+        }
+    };
+    let prior: BTreeMap<_, _> = if resumed {
+        match store.latest_attempts(&record.id) {
+            Ok(list) => list.into_iter().map(|r| (r.step_key.clone(), r)).collect(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+    } else {
+        BTreeMap::new()
+    };
+    let virtual_start = if resumed {
+        match store.events(&record.id) {
+            Ok(events) => events.iter().map(|e| e.at_ms).max().unwrap_or(0),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+    } else {
+        0
+    };
+    if resumed {
+        if let Err(e) = store.mark_run_resumed(&record.id, pid, Clock::Real.now_ms()) {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    }
+    let lock_key = record.lock_key.clone();
+    let run_id = record.id.clone();
+    let store = Arc::new(Mutex::new(store));
+    let outcome = runtime.block_on(async {
+        let clock = match target {
+            TargetKind::Sim => Clock::Virtual(runbook_actions::target::VirtualClock::new(
+                u64::try_from(virtual_start).unwrap_or(0),
+                sim_speed,
+            )),
+            TargetKind::Aws => Clock::Real,
+        };
+        let reporter = reporter_for(global.output, clock.clone());
+        let cancel = match signals::install(Arc::clone(&reporter)) {
+            Ok(rx) => CancelSignal::new(rx),
+            Err(e) => {
+                eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}); an interrupted run is still resumable");
+                CancelSignal::never()
+            }
+        };
+        let step_ids: Vec<&str> = loaded
+            .runbook
+            .steps
+            .iter()
+            .chain(loaded.runbook.finally.iter())
+            .map(|s| s.id.as_str())
+            .collect();
+        let scope = RunScope::new(&params.values, vars, run_value, &step_ids);
+        let exec = Arc::new(Execution {
+            run_id: run_id.clone(),
+            masker: params.masker(),
+            runbook: Arc::clone(&loaded),
+            params,
+            scope,
+            target,
+            clock,
+            store: Arc::clone(&store),
+            reporter: Arc::clone(&reporter),
+            cancel,
+            prior,
+        });
+        reporter.run_started(&run_id, &loaded.display_path, target.as_str(), resumed);
+        let started = Instant::now();
+        let outcome = execute(exec).await;
+        let (status, detail) = match &outcome {
+            Outcome::Succeeded => ("succeeded", None),
+            Outcome::Failed { step, error } => ("failed", Some(format!("step {step} failed: {error}"))),
+            Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
+        };
+        reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
+        outcome
+    });
+    let mut store = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Clock::Real.now_ms();
+    let (status, error, exit) = match &outcome {
+        Outcome::Succeeded => (RunStatus::Succeeded, None, Exit::Ok),
+        Outcome::Failed { step, error } => (
+            RunStatus::Failed,
+            Some(format!("step {step} failed: {error}")),
+            Exit::Failed,
+        ),
+        Outcome::Interrupted => (RunStatus::Interrupted, None, Exit::Interrupted),
+    };
+    let finished_at = (status != RunStatus::Interrupted).then_some(now);
+    if let Err(e) = store.set_run_status(&run_id, status, finished_at, error.as_deref()) {
+        eprintln!("error: {e}");
+    }
+    if let Err(e) = store.release_lock(&lock_key, &run_id) {
+        eprintln!("warning: {e}");
+    }
+    if exit == Exit::Failed {
+        eprintln!("hint: fix the cause, then `runbook resume {run_id}` retries the failed step");
+    }
+    exit
+}

@@ -1,0 +1,42 @@
+//! Executing a runbook: the scheduler that runs ready steps (file order, or the DAG
+//! that `needs` makes) concurrently, and the step runner that checkpoints every attempt.
+
+mod scheduler;
+mod scope;
+mod step_runner;
+
+pub use scheduler::{Outcome, execute};
+pub use scope::{RunScope, StepView};
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use runbook_actions::{CancelSignal, Clock, TargetKind};
+use runbook_state::{StepRecord, Store};
+
+use crate::params::{Masker, ResolvedParams};
+use crate::progress::Reporter;
+use crate::runbook::LoadedRunbook;
+
+/// Everything a run needs while it executes.
+pub struct Execution {
+    pub run_id: String,
+    pub runbook: Arc<LoadedRunbook>,
+    pub params: ResolvedParams,
+    pub masker: Masker,
+    pub scope: RunScope,
+    pub target: TargetKind,
+    pub clock: Clock,
+    pub store: Arc<Mutex<Store>>,
+    pub reporter: Arc<dyn Reporter>,
+    pub cancel: CancelSignal,
+    /// The latest attempt of each step key recorded before this invocation (resume).
+    pub prior: BTreeMap<String, StepRecord>,
+}
+
+impl Execution {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        // Every store call is one transaction: a panic elsewhere leaves no half-state.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

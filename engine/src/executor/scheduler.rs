@@ -1,0 +1,133 @@
+//! The scheduler: launches every step whose dependencies are done, concurrently, and
+//! decides how the run ends. Steps without `needs` depend on every earlier step, so a
+//! runbook without `needs` runs in file order.
+
+use std::sync::Arc;
+
+use runbook_actions::Participant;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::Execution;
+use super::scope::StepView;
+use super::step_runner::{StepEnd, run_step};
+use crate::runbook::StepDef;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded,
+    /// The first step that failed (without `continue_on_error`), and why.
+    Failed {
+        step: String,
+        error: String,
+    },
+    /// SIGINT/SIGTERM: steps in flight were left to be re-entered on resume.
+    Interrupted,
+}
+
+/// Runs the main steps, then (unless interrupted) the `finally` steps.
+pub async fn execute(exec: Arc<Execution>) -> Outcome {
+    let main = run_phase(&exec, false).await;
+    if main == Outcome::Interrupted {
+        return main;
+    }
+    let finally = run_phase(&exec, true).await;
+    match (main, finally) {
+        (Outcome::Failed { step, error }, _) => Outcome::Failed { step, error },
+        (_, other) => other,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    Waiting,
+    Running,
+    Done,
+}
+
+async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
+    let steps: &[StepDef] = if finally {
+        &exec.runbook.runbook.finally
+    } else {
+        &exec.runbook.runbook.steps
+    };
+    let mut state = vec![State::Waiting; steps.len()];
+    let mut running: JoinSet<(usize, StepEnd, Value, Arc<Participant>)> = JoinSet::new();
+    let scheduler = exec.clock.enter();
+    let mut failure: Option<(String, String)> = None;
+    let mut interrupted = false;
+    // Participants of finished steps leave the clock only after the steps they
+    // unblock have been launched, so virtual time cannot jump past their start.
+    let mut finished_participants: Vec<Arc<Participant>> = Vec::new();
+    loop {
+        if exec.cancel.is_cancelled() {
+            interrupted = true;
+        }
+        if failure.is_none() && !interrupted {
+            for i in 0..steps.len() {
+                if state[i] == State::Waiting
+                    && steps[i].deps.iter().all(|&d| state[d] == State::Done)
+                {
+                    state[i] = State::Running;
+                    let participant = Arc::new(exec.clock.enter());
+                    let exec = Arc::clone(exec);
+                    exec.scope.set_step(
+                        &steps[i].id,
+                        StepView {
+                            status: "running",
+                            outputs: Value::Null,
+                        },
+                    );
+                    running.spawn(async move {
+                        let def = if finally {
+                            &exec.runbook.runbook.finally[i]
+                        } else {
+                            &exec.runbook.runbook.steps[i]
+                        };
+                        let (end, outputs) = run_step(&exec, def, &participant).await;
+                        (i, end, outputs, participant)
+                    });
+                }
+            }
+        }
+        finished_participants.clear();
+        let Some(joined) = exec.clock.wait_for(&scheduler, running.join_next()).await else {
+            break;
+        };
+        let (i, end, outputs, participant) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                failure.get_or_insert((
+                    "?".into(),
+                    format!("internal error (a bug in runbook): a step task failed: {e}"),
+                ));
+                continue;
+            }
+        };
+        finished_participants.push(participant);
+        state[i] = State::Done;
+        let def = &steps[i];
+        let status = match &end {
+            StepEnd::Succeeded(_) => "succeeded",
+            StepEnd::Failed(_) => "failed",
+            StepEnd::Skipped => "skipped",
+            StepEnd::Interrupted => "running",
+        };
+        exec.scope.set_step(&def.id, StepView { status, outputs });
+        match end {
+            StepEnd::Failed(error) if !def.continue_on_error => {
+                failure.get_or_insert((def.id.clone(), error));
+            }
+            StepEnd::Interrupted => interrupted = true,
+            _ => {}
+        }
+    }
+    if interrupted {
+        Outcome::Interrupted
+    } else if let Some((step, error)) = failure {
+        Outcome::Failed { step, error }
+    } else {
+        Outcome::Succeeded
+    }
+}

@@ -1,0 +1,459 @@
+//! Running one step: `when`, `for_each` instances, rendering, attempts with retry and
+//! timeout, and the checkpoint of every attempt.
+//!
+//! The checkpoint order is the heart of resume: an action with outside effects has its
+//! rendered input and idempotency key on disk (fsynced) before it runs, and its outputs
+//! are written in the same transaction as its status. A step found `running` on resume
+//! is re-entered with the same attempt number and key; a step that failed gets a new
+//! attempt and a new key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use runbook_actions::duration::Humane;
+use runbook_actions::{ActionError, Effects, Participant, StepContext};
+use runbook_state::{NewEvent, StepFinish, StepRecord, StepStart, StepStatus};
+use serde_json::{Value, json};
+
+use super::Execution;
+use crate::progress::{Shown, StepSink};
+use crate::runbook::StepDef;
+use crate::template;
+
+/// How a step (or one `for_each` instance) ended.
+#[derive(Debug, Clone)]
+pub(super) enum StepEnd {
+    Succeeded(Value),
+    Failed(String),
+    Skipped,
+    /// The run is being interrupted; the attempt stays `running` for resume.
+    Interrupted,
+}
+
+/// Runs a whole step: every `for_each` instance in order, or the step itself.
+pub(super) async fn run_step(
+    exec: &Execution,
+    def: &StepDef,
+    participant: &Arc<Participant>,
+) -> (StepEnd, Value) {
+    let Some(items_node) = &def.for_each else {
+        let end = run_instance(exec, def, def.id.clone(), None, participant).await;
+        let outputs = match &end {
+            StepEnd::Succeeded(v) => v.clone(),
+            _ => Value::Null,
+        };
+        return (end, outputs);
+    };
+    let items = match template::render_node(
+        &crate::template::environment(),
+        items_node,
+        &exec.scope.context(None),
+    ) {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => {
+            let error = format!("`for_each` gave {}, not a list", json_type(&other));
+            return (
+                fail_unstarted(exec, def, &def.id, None, &error),
+                Value::Null,
+            );
+        }
+        Err(e) => {
+            let error = located(exec, &e.message, e.pos);
+            return (
+                fail_unstarted(exec, def, &def.id, None, &error),
+                Value::Null,
+            );
+        }
+    };
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut failure = None;
+    for (index, item) in items.iter().enumerate() {
+        let key = format!("{}[{index}]", def.id);
+        match run_instance(exec, def, key, Some((item, index)), participant).await {
+            StepEnd::Succeeded(v) => outputs.push(v),
+            StepEnd::Skipped => outputs.push(Value::Null),
+            StepEnd::Interrupted => return (StepEnd::Interrupted, Value::Array(outputs)),
+            StepEnd::Failed(e) => {
+                outputs.push(Value::Null);
+                if !def.continue_on_error {
+                    return (StepEnd::Failed(e), Value::Array(outputs));
+                }
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    let end = match failure {
+        Some(e) => StepEnd::Failed(e),
+        None => StepEnd::Succeeded(Value::Array(outputs.clone())),
+    };
+    (end, Value::Array(outputs))
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn located(exec: &Execution, message: &str, pos: crate::yaml::Pos) -> String {
+    format!(
+        "{message} (at {}:{}:{})",
+        exec.runbook.display_path, pos.line, pos.col
+    )
+}
+
+/// A random idempotency key: 32 hex digits with a prefix, within the 64 characters
+/// EMR's `clientToken` allows.
+fn new_idempotency_key() -> String {
+    let bits: u128 = rand::rng().random();
+    format!("rb-{bits:032x}")
+}
+
+/// Records and reports a failure that happened before any attempt could start
+/// (a template that does not render).
+fn fail_unstarted(
+    exec: &Execution,
+    def: &StepDef,
+    key: &str,
+    index: Option<usize>,
+    error: &str,
+) -> StepEnd {
+    let now = runbook_actions::Clock::Real.now_ms();
+    let error = exec.masker.text(error);
+    let attempt = exec.prior.get(key).map_or(1, |r| r.attempt + 1);
+    let start = step_start(
+        def,
+        key,
+        index,
+        attempt,
+        new_idempotency_key(),
+        json!({"action": def.action.name()}),
+        now,
+        false,
+    );
+    let finish = StepFinish {
+        status: StepStatus::Failed,
+        outputs: None,
+        error: Some(error.clone()),
+        finished_at_ms: now,
+    };
+    let events = [event(
+        exec,
+        "step.failed",
+        key,
+        json!({"attempt": attempt, "error": error}),
+    )];
+    if let Err(e) = exec
+        .store()
+        .record_attempt(&exec.run_id, &start, &finish, &events, None)
+    {
+        return StepEnd::Failed(format!("{error}; and failed to record it: {e}"));
+    }
+    let shown = if def.continue_on_error {
+        Shown::FailedContinuing
+    } else {
+        Shown::Failed
+    };
+    exec.reporter
+        .step_finished(key, shown, Duration::ZERO, Some(&error));
+    StepEnd::Failed(error)
+}
+
+#[expect(clippy::too_many_arguments, reason = "a plain record constructor")]
+fn step_start(
+    def: &StepDef,
+    key: &str,
+    index: Option<usize>,
+    attempt: u32,
+    idempotency_key: String,
+    input: Value,
+    started_at_ms: i64,
+    durable: bool,
+) -> StepStart {
+    StepStart {
+        step_key: key.to_string(),
+        step_id: def.id.clone(),
+        item_index: index.and_then(|i| u32::try_from(i).ok()),
+        is_finally: def.is_finally,
+        attempt,
+        idempotency_key,
+        input,
+        started_at_ms,
+        durable,
+    }
+}
+
+fn event(exec: &Execution, kind: &str, key: &str, data: Value) -> NewEvent {
+    NewEvent {
+        at_ms: exec.clock.now_ms(),
+        kind: kind.to_string(),
+        step_key: Some(key.to_string()),
+        subject: None,
+        data,
+    }
+}
+
+/// Evaluates `when`; `Ok(true)` when absent.
+fn should_run(exec: &Execution, def: &StepDef, ctx: &minijinja::Value) -> Result<bool, String> {
+    let Some(when) = &def.when else {
+        return Ok(true);
+    };
+    match template::render_node(&template::environment(), when, ctx) {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(located(
+            exec,
+            &format!("`when` gave {}, not true or false", json_type(&other)),
+            when.pos,
+        )),
+        Err(e) => Err(located(exec, &e.message, e.pos)),
+    }
+}
+
+/// The delay before attempt `next`: exponential backoff, capped, with jitter (a random
+/// point in the upper half) so that many runs failing together do not retry together.
+fn retry_delay(def: &StepDef, next: u32) -> Duration {
+    let base = def.retry.base_delay(next);
+    if base.is_zero() {
+        return base;
+    }
+    let factor: f64 = rand::rng().random_range(0.5..=1.0);
+    base.mul_f64(factor)
+}
+
+async fn run_instance(
+    exec: &Execution,
+    def: &StepDef,
+    key: String,
+    item: Option<(&Value, usize)>,
+    participant: &Arc<Participant>,
+) -> StepEnd {
+    let index = item.map(|(_, i)| i);
+    let prior: Option<&StepRecord> = exec.prior.get(&key);
+    let mut attempt = 1;
+    let mut reentered_key = None;
+    if let Some(record) = prior {
+        match record.status {
+            StepStatus::Succeeded => {
+                exec.reporter
+                    .step_finished(&key, Shown::AlreadyDone, Duration::ZERO, None);
+                return StepEnd::Succeeded(record.outputs.clone().unwrap_or(Value::Null));
+            }
+            StepStatus::Skipped => {
+                exec.reporter.step_finished(
+                    &key,
+                    Shown::Skipped,
+                    Duration::ZERO,
+                    Some("already skipped"),
+                );
+                return StepEnd::Skipped;
+            }
+            StepStatus::Failed if def.continue_on_error => {
+                let error = record.error.clone().unwrap_or_default();
+                exec.reporter.step_finished(
+                    &key,
+                    Shown::FailedContinuing,
+                    Duration::ZERO,
+                    Some(&error),
+                );
+                return StepEnd::Failed(error);
+            }
+            StepStatus::Failed => attempt = record.attempt + 1,
+            StepStatus::Running => {
+                attempt = record.attempt;
+                reentered_key = Some(record.idempotency_key.clone());
+            }
+        }
+    }
+    let env = template::environment();
+    let ctx = exec.scope.context(item);
+    match should_run(exec, def, &ctx) {
+        Ok(true) => {}
+        Ok(false) => return record_skipped(exec, def, &key, index, attempt),
+        Err(error) => return fail_unstarted(exec, def, &key, index, &error),
+    }
+    let input = match template::render_node(&env, &def.with, &ctx) {
+        Ok(v) => v,
+        Err(e) => return fail_unstarted(exec, def, &key, index, &located(exec, &e.message, e.pos)),
+    };
+    let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
+    let effects = def.action.effects();
+    let raw_input = def.with.to_json();
+    let mut tries_left = def.retry.attempts;
+    loop {
+        tries_left -= 1;
+        let resumed = reentered_key.is_some();
+        let idempotency_key = reentered_key.take().unwrap_or_else(new_idempotency_key);
+        let start = step_start(
+            def,
+            &key,
+            index,
+            attempt,
+            idempotency_key.clone(),
+            stored_input.clone(),
+            runbook_actions::Clock::Real.now_ms(),
+            effects == Effects::Mutates,
+        );
+        if effects != Effects::Pure {
+            if let Err(e) = exec.store().begin_attempt(&exec.run_id, &start) {
+                let error =
+                    format!("failed to record the start of the step, so it was not run: {e}");
+                exec.reporter
+                    .step_finished(&key, Shown::Failed, Duration::ZERO, Some(&error));
+                return StepEnd::Failed(error);
+            }
+        }
+        exec.reporter
+            .step_started(&key, def.action.name(), attempt, resumed);
+        let started = Instant::now();
+        let started_event = event(
+            exec,
+            "step.started",
+            &key,
+            json!({"attempt": attempt, "action": def.action.name(), "resumed": resumed}),
+        );
+        let ctx = StepContext {
+            run_id: exec.run_id.clone(),
+            step_key: key.clone(),
+            attempt,
+            idempotency_key,
+            resumed,
+            target: exec.target,
+            clock: exec.clock.clone(),
+            participant: Arc::clone(participant),
+            raw_input: raw_input.clone(),
+            reporter: Arc::new(StepSink(Arc::clone(&exec.reporter))),
+            cancel: exec.cancel.clone(),
+        };
+        let running = def.action.run(input.clone(), &ctx);
+        let result = match def.timeout {
+            Some(limit) => tokio::select! {
+                r = running => r,
+                () = exec.clock.deadline(participant, limit) => Err(ActionError::Failed(format!("timed out after {}", Humane(limit)))),
+            },
+            None => running.await,
+        };
+        drop(ctx);
+        let took = started.elapsed();
+        let (status, outputs, error) = match result {
+            Err(ActionError::Interrupted) => {
+                exec.reporter.step_finished(
+                    &key,
+                    Shown::Interrupted,
+                    took,
+                    Some("will be re-entered on resume"),
+                );
+                return StepEnd::Interrupted;
+            }
+            Ok(out) => (StepStatus::Succeeded, Some(exec.masker.json(&out)), None),
+            Err(e) => (
+                StepStatus::Failed,
+                None,
+                Some(exec.masker.text(&e.to_string())),
+            ),
+        };
+        let finish = StepFinish {
+            status,
+            outputs: outputs.clone(),
+            error: error.clone(),
+            finished_at_ms: runbook_actions::Clock::Real.now_ms(),
+        };
+        let events = [
+            started_event,
+            event(
+                exec,
+                "step.finished",
+                &key,
+                json!({"attempt": attempt, "status": status.as_str(), "error": error}),
+            ),
+        ];
+        let recorded = if effects == Effects::Pure {
+            exec.store()
+                .record_attempt(&exec.run_id, &start, &finish, &events, None)
+        } else {
+            exec.store()
+                .finish_attempt(&exec.run_id, &key, attempt, &finish, &events, None)
+        };
+        if let Err(e) = recorded {
+            let error =
+                format!("the step ended ({status}) but its checkpoint could not be written: {e}");
+            exec.reporter
+                .step_finished(&key, Shown::Failed, took, Some(&error));
+            return StepEnd::Failed(error);
+        }
+        match (outputs, error) {
+            (Some(out), _) => {
+                exec.reporter
+                    .step_finished(&key, Shown::Succeeded, took, None);
+                return StepEnd::Succeeded(out);
+            }
+            (None, error) => {
+                let error = error.unwrap_or_default();
+                if tries_left == 0 {
+                    let shown = if def.continue_on_error {
+                        Shown::FailedContinuing
+                    } else {
+                        Shown::Failed
+                    };
+                    exec.reporter.step_finished(&key, shown, took, Some(&error));
+                    return StepEnd::Failed(error);
+                }
+                let delay = retry_delay(def, attempt + 1);
+                exec.reporter
+                    .step_retrying(&key, attempt + 1, delay, &error);
+                tokio::select! {
+                    () = exec.clock.sleep(participant, delay) => {}
+                    // The failed attempt is recorded; resume starts a new one.
+                    () = exec.cancel.cancelled() => return StepEnd::Interrupted,
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn record_skipped(
+    exec: &Execution,
+    def: &StepDef,
+    key: &str,
+    index: Option<usize>,
+    attempt: u32,
+) -> StepEnd {
+    let now = runbook_actions::Clock::Real.now_ms();
+    let start = step_start(
+        def,
+        key,
+        index,
+        attempt,
+        String::new(),
+        json!({"action": def.action.name()}),
+        now,
+        false,
+    );
+    let finish = StepFinish {
+        status: StepStatus::Skipped,
+        outputs: None,
+        error: None,
+        finished_at_ms: now,
+    };
+    let events = [event(
+        exec,
+        "step.skipped",
+        key,
+        json!({"reason": "when is false"}),
+    )];
+    if let Err(e) = exec
+        .store()
+        .record_attempt(&exec.run_id, &start, &finish, &events, None)
+    {
+        return StepEnd::Failed(format!("failed to record the skipped step: {e}"));
+    }
+    exec.reporter
+        .step_finished(key, Shown::Skipped, Duration::ZERO, Some("`when` is false"));
+    StepEnd::Skipped
+}

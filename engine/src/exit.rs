@@ -1,0 +1,22 @@
+//! Exit codes (design section 7), for scripts and cron.
+
+/// What the process tells its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: everything succeeded.
+    Ok = 0,
+    /// 1: a step failed (or the state DB could not be used).
+    Failed = 1,
+    /// 2: the runbook is invalid, or the command line is wrong.
+    Usage = 2,
+    /// 75 (EX_TEMPFAIL): another run of the same runbook and params holds the lock.
+    Locked = 75,
+    /// 130: interrupted by SIGINT/SIGTERM; `runbook resume` continues.
+    Interrupted = 130,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}

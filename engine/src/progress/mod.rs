@@ -1,0 +1,92 @@
+//! What a run shows while it runs: a spinner line per running step on a terminal,
+//! plain timestamped lines when stdout is not a terminal (cron, CI), or JSON lines.
+
+mod json;
+mod plain;
+mod terminal;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use json::JsonReporter;
+pub use plain::PlainReporter;
+pub use terminal::TerminalReporter;
+
+use runbook_actions::{Clock, StepReporter};
+
+/// How the user asked for output (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// Progress spinners on a terminal, plain lines otherwise.
+    Auto,
+    /// Timestamped lines, one per event.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How a step ended, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Succeeded,
+    Failed,
+    /// Failed, and the run goes on (`continue_on_error`).
+    FailedContinuing,
+    Skipped,
+    /// Succeeded in an earlier invocation; not run again.
+    AlreadyDone,
+    Interrupted,
+}
+
+impl Shown {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shown::Succeeded => "succeeded",
+            Shown::Failed => "failed",
+            Shown::FailedContinuing => "failed (continuing)",
+            Shown::Skipped => "skipped",
+            Shown::AlreadyDone => "already done",
+            Shown::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Receives everything a run does that a user may want to see.
+pub trait Reporter: Send + Sync {
+    fn run_started(&self, run_id: &str, runbook: &str, target: &str, resumed: bool);
+    fn step_started(&self, key: &str, action: &str, attempt: u32, resumed: bool);
+    fn step_message(&self, key: &str, text: &str);
+    fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str);
+    fn step_finished(&self, key: &str, shown: Shown, elapsed: Duration, detail: Option<&str>);
+    /// `status` is `succeeded`, `failed` or `interrupted`.
+    fn run_finished(&self, run_id: &str, status: &str, elapsed: Duration, detail: Option<&str>);
+    /// A notice that is not about one step ("interrupting...").
+    fn notice(&self, text: &str);
+}
+
+/// Chooses the reporter for `mode`; `clock` adds virtual time to lines on `sim`.
+pub fn reporter_for(mode: OutputMode, clock: Clock) -> Arc<dyn Reporter> {
+    match mode {
+        OutputMode::Json => Arc::new(JsonReporter::new(clock)),
+        OutputMode::Plain => Arc::new(PlainReporter::new(clock)),
+        OutputMode::Auto if std::io::stdout().is_terminal() => {
+            Arc::new(TerminalReporter::new(clock))
+        }
+        OutputMode::Auto => Arc::new(PlainReporter::new(clock)),
+    }
+}
+
+/// Lets actions talk through the run's reporter.
+pub struct StepSink(pub Arc<dyn Reporter>);
+
+impl StepReporter for StepSink {
+    fn message(&self, step_key: &str, text: &str) {
+        self.0.step_message(step_key, text);
+    }
+}
+
+/// `12ms`, `3.2s`, `1m05s`.
+pub fn elapsed(d: Duration) -> String {
+    runbook_actions::duration::Humane(d).to_string()
+}

@@ -1,0 +1,92 @@
+//! Plain lines for logs and cron: `2026-11-25T17:40:01.123Z [t+1m00s] step ...`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use runbook_actions::Clock;
+
+use super::{Reporter, Shown, elapsed};
+use crate::timefmt;
+
+pub struct PlainReporter {
+    clock: Clock,
+}
+
+impl PlainReporter {
+    pub fn new(clock: Clock) -> Self {
+        PlainReporter { clock }
+    }
+
+    fn line(&self, text: &str) {
+        let now = timefmt::rfc3339_ms(Clock::Real.now_ms());
+        let sim = if self.clock.is_virtual() {
+            format!(" [{}]", timefmt::virtual_offset(self.clock.now_ms()))
+        } else {
+            String::new()
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (e.g. `| head`) must not stop the run.
+        let _ = writeln!(out, "{now}{sim} {text}");
+    }
+}
+
+impl Reporter for PlainReporter {
+    fn run_started(&self, run_id: &str, runbook: &str, target: &str, resumed: bool) {
+        let verb = if resumed { "resumed" } else { "started" };
+        self.line(&format!(
+            "run {run_id} {verb}: {runbook} on target {target}"
+        ));
+    }
+
+    fn step_started(&self, key: &str, action: &str, attempt: u32, resumed: bool) {
+        let mut text = format!("step {key} ({action}) started");
+        if attempt > 1 {
+            text.push_str(&format!(", attempt {attempt}"));
+        }
+        if resumed {
+            text.push_str(", re-entered after interruption");
+        }
+        self.line(&text);
+    }
+
+    fn step_message(&self, key: &str, text: &str) {
+        for l in text.lines() {
+            self.line(&format!("{key}: {l}"));
+        }
+    }
+
+    fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str) {
+        self.line(&format!(
+            "step {key} failed: {error}; attempt {next_attempt} in {}",
+            elapsed(delay)
+        ));
+    }
+
+    fn step_finished(&self, key: &str, shown: Shown, took: Duration, detail: Option<&str>) {
+        let mut text = format!("step {key} {}", shown.as_str());
+        if matches!(
+            shown,
+            Shown::Succeeded | Shown::Failed | Shown::FailedContinuing
+        ) {
+            text.push_str(&format!(" in {}", elapsed(took)));
+        }
+        if let Some(d) = detail {
+            text.push_str(": ");
+            text.push_str(d);
+        }
+        self.line(&text);
+    }
+
+    fn run_finished(&self, run_id: &str, status: &str, took: Duration, detail: Option<&str>) {
+        let mut text = format!("run {run_id} {status} in {}", elapsed(took));
+        if let Some(d) = detail {
+            text.push_str(": ");
+            text.push_str(d);
+        }
+        self.line(&text);
+    }
+
+    fn notice(&self, text: &str) {
+        self.line(text);
+    }
+}
