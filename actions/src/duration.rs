@@ -42,6 +42,7 @@ impl JsonSchema for HumaneDuration {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": ["string", "integer"],
+            "x-runbook-duration": true,
             "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|sec|m|min|h|d))+$",
             "description": "A duration such as `90s`, `10m` or `1h30m` (a bare integer is seconds)."
         })

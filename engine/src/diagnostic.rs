@@ -54,9 +54,9 @@ impl fmt::Display for Rendered<'_> {
         writeln!(f, "error: {}", d.message)?;
         writeln!(f, " --> {}:{}:{}", self.file, d.pos.line, d.pos.col)?;
         let line_text = self.source.lines().nth(d.pos.line.saturating_sub(1));
+        let number = d.pos.line.to_string();
+        let gutter = " ".repeat(number.len());
         if let Some(text) = line_text {
-            let number = d.pos.line.to_string();
-            let gutter = " ".repeat(number.len());
             let text = text.trim_end();
             let available = text.chars().count().saturating_sub(d.pos.col - 1).max(1);
             writeln!(f, "{gutter} |")?;
@@ -69,7 +69,7 @@ impl fmt::Display for Rendered<'_> {
             )?;
         }
         if let Some(help) = &d.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "{gutter} = help: {help}")?;
         }
         Ok(())
     }

@@ -72,6 +72,14 @@ impl Node {
         }
     }
 
+    /// The key node and value of `key` in a mapping node.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
+
     /// The value of `key` in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.as_map()?

@@ -330,13 +330,16 @@ async fn run_instance(
             reporter: Arc::new(StepSink(Arc::clone(&exec.reporter))),
             cancel: exec.cancel.clone(),
         };
-        let running = def.action.run(input.clone(), &ctx);
         let result = match def.timeout {
-            Some(limit) => tokio::select! {
-                r = running => r,
-                () = exec.clock.deadline(participant, limit) => Err(ActionError::Failed(format!("timed out after {}", Humane(limit)))),
-            },
-            None => running.await,
+            Some(limit) => {
+                // The deadline exists before the action can make virtual time jump.
+                let deadline = exec.clock.deadline(participant, limit);
+                tokio::select! {
+                    r = def.action.run(input.clone(), &ctx) => r,
+                    () = deadline => Err(ActionError::Failed(format!("timed out after {}", Humane(limit)))),
+                }
+            }
+            None => def.action.run(input.clone(), &ctx).await,
         };
         drop(ctx);
         let took = started.elapsed();

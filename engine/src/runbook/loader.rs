@@ -392,10 +392,12 @@ impl Loader {
                 NodeKind::Map(entries) => {
                     self.unknown_keys(entries, &PARAM_KEYS, &what);
                     let explicit_type = def.get("type");
+                    let mut type_known = true;
                     if let Some(t) = explicit_type {
                         match t.as_str().and_then(ParamType::parse) {
                             Some(ty) => param.ty = ty,
                             None => {
+                                type_known = false;
                                 let given = t.key_text();
                                 let list = ParamType::ALL.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
                                 self.error_help(
@@ -411,7 +413,7 @@ impl Loader {
                         if explicit_type.is_none() {
                             param.ty = infer_type(&value);
                         }
-                        if !param.ty.accepts(&value) && !value.is_null() {
+                        if type_known && !param.ty.accepts(&value) && !value.is_null() {
                             self.error(
                                 format!("the default of {what} is {}, but its type is {}", d.type_name(), param.ty.as_str()),
                                 d,
@@ -683,6 +685,7 @@ impl Loader {
                 ),
             }
         }
+        let with_key = node.entry("with").map_or(node, |(k, _)| k).clone();
         let with = match node.get("with") {
             None => Node {
                 kind: NodeKind::Map(Vec::new()),
@@ -697,7 +700,13 @@ impl Loader {
         self.templates_in(&with, &scope);
         if let Some(action) = raw.action {
             let mut found = Vec::new();
-            check_with(action.name(), &with, &action.input_schema(), &mut found);
+            check_with(
+                action.name(),
+                &with,
+                &with_key,
+                &action.input_schema(),
+                &mut found,
+            );
             let literal = !contains_template(&with);
             if found.is_empty() && literal {
                 if let Err(e) = action.check_input(&with.to_json()) {
@@ -798,7 +807,9 @@ impl Loader {
                     Ok(paths) => {
                         for path in paths {
                             if let Some((message, help)) = check_reference(&path, scope) {
-                                self.error_help(message, node, help);
+                                let (pos, width) = locate_in_scalar(node, value, &path);
+                                self.diags
+                                    .push(Diagnostic::new(message, pos, width).with_help(help));
                             }
                         }
                     }
@@ -819,6 +830,32 @@ struct RawStep {
     action: Option<&'static dyn runbook_actions::ErasedAction>,
     node: Node,
     needs: Option<Vec<Node>>,
+}
+
+/// Where `path` is written inside a one-line scalar, for a caret under just that
+/// reference; the whole scalar otherwise.
+fn locate_in_scalar(node: &Node, value: &str, path: &str) -> (Pos, usize) {
+    let quoted = matches!(node.kind, NodeKind::Str { quoted: true, .. });
+    // The dotted path as written may stop early (`steps.x` of `steps.x.outputs`).
+    let root = path.split('.').take(2).collect::<Vec<_>>().join(".");
+    if !value.contains('\n') {
+        if let Some(offset) = value.find(path).or_else(|| value.find(&root)) {
+            let shown = if value.find(path).is_some() {
+                path
+            } else {
+                root.as_str()
+            };
+            let col = node.pos.col + usize::from(quoted) + value[..offset].chars().count();
+            return (
+                Pos {
+                    line: node.pos.line,
+                    col,
+                },
+                shown.chars().count(),
+            );
+        }
+    }
+    (node.pos, node.width())
 }
 
 fn contains_template(node: &Node) -> bool {

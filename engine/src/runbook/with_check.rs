@@ -12,8 +12,22 @@ use crate::template::{is_template, lone_expression};
 use crate::yaml::{Node, NodeKind};
 
 /// Checks `node` against `schema` (whose `$defs` are in `root`), pushing diagnostics.
-pub(super) fn check_with(action: &str, node: &Node, root: &Value, diags: &mut Vec<Diagnostic>) {
+/// `at` is where missing fields are reported (the `with:` key, or the step).
+pub(super) fn check_with(
+    action: &str,
+    node: &Node,
+    at: &Node,
+    root: &Value,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let before = diags.len();
     check(action, "with", node, root, root, diags);
+    for d in &mut diags[before..] {
+        if d.message.starts_with("missing field") && d.pos == node.pos {
+            d.pos = at.pos;
+            d.width = at.width();
+        }
+    }
 }
 
 fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
@@ -114,6 +128,20 @@ fn check(
             ));
         }
         return;
+    }
+    if schema.get("x-runbook-duration") == Some(&Value::Bool(true)) {
+        if let NodeKind::Str { value, .. } = &node.kind {
+            if !is_template(value) {
+                if let Err(e) = runbook_actions::duration::parse_duration(value) {
+                    diags.push(Diagnostic::new(
+                        format!("`{path}` of `{action}`: {e}"),
+                        node.pos,
+                        node.width(),
+                    ));
+                }
+                return;
+            }
+        }
     }
     let types = schema_types(schema);
     if !types.is_empty() && !types.iter().any(|t| node_is(node, t)) {
