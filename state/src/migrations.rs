@@ -137,6 +137,9 @@ fn migrate_to(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<
     // Another process may have migrated (or a newer binary may have) while we waited.
     let found = user_version(&tx).map_err(open_err("read the schema version"))?;
     check_not_newer(found, path)?;
+    if found == target {
+        return Ok(());
+    }
     for (index, script) in migrations.iter().enumerate().skip(found as usize) {
         let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
         tx.execute_batch(script)

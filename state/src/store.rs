@@ -265,6 +265,32 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_first_opens_of_a_new_file_all_succeed() {
+        let (_dir, path) = temp_db();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let path = path.clone();
+                let barrier = std::sync::Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut store = Store::open(&path).expect("open");
+                    store
+                        .create_run(&new_run(&format!("r{i}"), i))
+                        .expect("create");
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread");
+        }
+        let store = Store::open(&path).expect("open");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        let runs = store.runs(&crate::RunFilter::default()).expect("runs");
+        assert_eq!(runs.len(), 6);
+    }
+
+    #[test]
     fn newer_schema_is_refused_and_left_untouched() {
         let (_dir, path) = temp_db();
         {
