@@ -43,8 +43,7 @@ impl JsonSchema for HumaneDuration {
         schemars::json_schema!({
             "type": ["string", "integer"],
             "x-runbook-duration": true,
-            "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|sec|m|min|h|d))+$",
-            "description": "A duration such as `90s`, `10m` or `1h30m` (a bare integer is seconds)."
+                        "description": "A duration such as `90s`, `10m` or `1h30m` (a bare integer is seconds)."
         })
     }
 }
@@ -78,14 +77,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
+        let unit = rest[..unit_len].trim();
+        rest = rest[unit_len..].trim_start();
         let seconds = match unit {
             "ms" => number / 1000.0,
-            "s" | "sec" => number,
-            "m" | "min" => number * 60.0,
-            "h" => number * 3600.0,
-            "d" => number * 86400.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => number,
+            "m" | "min" | "mins" | "minute" | "minutes" => number * 60.0,
+            "h" | "hr" | "hour" | "hours" => number * 3600.0,
+            "d" | "day" | "days" => number * 86400.0,
             _ => {
                 return Err(format!(
                     "unknown unit `{unit}` in `{text}` (use ms, s, m, h or d)"
@@ -141,6 +140,8 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10 minutes"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
     }
 
     #[test]

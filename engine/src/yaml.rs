@@ -268,6 +268,9 @@ impl MarkedEventReceiver for Builder {
                     entries,
                     ..
                 }) => {
+                    // yaml-rust2 marks a block mapping after its first key; the first key
+                    // is where a reader sees the mapping start.
+                    let pos = entries.first().map_or(pos, |(k, _)| k.pos.min(pos));
                     self.push_value(
                         Node {
                             kind: NodeKind::Map(entries),

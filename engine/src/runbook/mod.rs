@@ -7,3 +7,6 @@ mod with_check;
 
 pub use loader::{LoadError, LoadedRunbook, load_file, load_str};
 pub use model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
+
+#[cfg(test)]
+mod tests;
