@@ -40,3 +40,6 @@ impl Execution {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests;
