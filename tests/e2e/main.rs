@@ -1,1 +1,5 @@
+//! End-to-end tests of the `runbook` binary: one integration-test binary (fast to link),
+//! with the builder of `harness` and one module per area.
 
+mod crash_resume;
+mod harness;
