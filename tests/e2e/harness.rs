@@ -103,6 +103,18 @@ impl Test {
         }
     }
 
+    /// `runbook runs --status STATUS --json`.
+    pub(crate) fn runs_with_status(&self, status: &str) -> Vec<Value> {
+        let out = self
+            .args(["runs", "--status", status, "--json"])
+            .run()
+            .success();
+        match out.json() {
+            Value::Array(runs) => runs,
+            other => panic!("`runs --json` printed {other}, not a list"),
+        }
+    }
+
     /// The only run in the state DB (panics if there are none or several).
     pub(crate) fn only_run(&self) -> Value {
         let runs = self.runs();

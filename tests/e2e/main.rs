@@ -3,3 +3,4 @@
 
 mod crash_resume;
 mod harness;
+mod signals;
