@@ -301,6 +301,11 @@ impl Background {
         wait_until(what, Some(self), &mut done);
     }
 
+    /// Whether it has exited (without reaping it: [`Background::wait`] still works).
+    pub(crate) fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Sends `signal` to the `runbook` process only (as `kill -INT PID` does).
     pub(crate) fn signal(&self, signal: Signal) {
         kill(self.raw_pid(), signal).expect("failed to signal the background run");

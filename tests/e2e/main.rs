@@ -3,4 +3,5 @@
 
 mod crash_resume;
 mod harness;
+mod locking;
 mod signals;
