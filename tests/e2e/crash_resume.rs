@@ -62,9 +62,7 @@ fn kill_while_step_runs_then_resume(k: usize, how: ResumeWith) {
     for i in 1..k {
         t.touch(&format!("open-s{i}"));
     }
-    let mut bg = t
-        .args(["--output", "json", "run", "crash.yaml"])
-        .spawn();
+    let mut bg = t.args(["--output", "json", "run", "crash.yaml"]).spawn();
     bg.wait_until(&format!("{killed} has appended"), || {
         t.lines("counter").len() == k
     });
@@ -100,9 +98,13 @@ fn kill_while_step_runs_then_resume(k: usize, how: ResumeWith) {
     let resumed = match how {
         ResumeWith::RunId => t.args(["--output", "json", "resume", run_id.as_str()]),
         ResumeWith::Latest => t.args(["--output", "json", "resume"]),
-        ResumeWith::ResumeIncomplete => {
-            t.args(["--output", "json", "run", "--resume-incomplete", "crash.yaml"])
-        }
+        ResumeWith::ResumeIncomplete => t.args([
+            "--output",
+            "json",
+            "run",
+            "--resume-incomplete",
+            "crash.yaml",
+        ]),
     }
     .run()
     .success();
@@ -179,7 +181,9 @@ fn kill_9_between_side_effects_repeats_none() {
             return false;
         };
         let summary = step_summary(&t.status(id));
-        summary.last().is_some_and(|(k, s, _)| k == "pause" && s == "running")
+        summary
+            .last()
+            .is_some_and(|(k, s, _)| k == "pause" && s == "running")
     });
     bg.kill9();
     assert_eq!(t.lines("counter"), ["a"]);
@@ -299,9 +303,7 @@ finally:
 "#;
     let t = Test::new().runbook("loops.yaml", yaml);
     let mut bg = t.args(["run", "loops.yaml"]).spawn();
-    bg.wait_until("each[1] has appended", || {
-        t.lines("counter").len() == 2
-    });
+    bg.wait_until("each[1] has appended", || t.lines("counter").len() == 2);
     bg.kill9();
     let run_id = t.only_run()["id"].as_str().expect("id").to_owned();
     assert_eq!(
@@ -335,7 +337,9 @@ finally:
     );
     assert_eq!(
         t.lines("counter"),
-        ["each-x", "each-y", "each-y", "each-z", "total-3", "cleanup", "cleanup"]
+        [
+            "each-x", "each-y", "each-y", "each-z", "total-3", "cleanup", "cleanup"
+        ]
     );
     let status = t.status(&run_id);
     assert_eq!(status["status"], "succeeded");

@@ -567,8 +567,7 @@ fn timestamp_at(b: &[u8]) -> Option<usize> {
         }
     }
     let mut len = SHAPE.len();
-    if b.len() >= len + 4 && b[len] == b'.' && b[len + 1..len + 4].iter().all(u8::is_ascii_digit)
-    {
+    if b.len() >= len + 4 && b[len] == b'.' && b[len + 1..len + 4].iter().all(u8::is_ascii_digit) {
         len += 4;
     }
     if b.get(len) == Some(&b'Z') {

@@ -87,7 +87,10 @@ fn a_dead_holders_lock_is_taken_over() {
     holder.kill9();
 
     t.touch("open-one");
-    let out = t.args(["--output", "json", "run", "locky.yaml"]).run().success();
+    let out = t
+        .args(["--output", "json", "run", "locky.yaml"])
+        .run()
+        .success();
     assert_eq!(
         out.stderr,
         format!("note: took over the lock of run {dead_run} (pid {dead_pid} no longer runs)\n")
@@ -114,7 +117,13 @@ fn run_resume_incomplete_continues_the_killed_run() {
 
     t.touch("open-one");
     let out = t
-        .args(["--output", "json", "run", "--resume-incomplete", "locky.yaml"])
+        .args([
+            "--output",
+            "json",
+            "run",
+            "--resume-incomplete",
+            "locky.yaml",
+        ])
         .run()
         .success()
         // Its own lock: nothing to say about taking it over.
@@ -130,7 +139,13 @@ fn run_resume_incomplete_continues_the_killed_run() {
 
     // With nothing incomplete, the cron mode starts a new run.
     let out = t
-        .args(["--output", "json", "run", "--resume-incomplete", "locky.yaml"])
+        .args([
+            "--output",
+            "json",
+            "run",
+            "--resume-incomplete",
+            "locky.yaml",
+        ])
         .run()
         .success();
     let events = out.events();
@@ -172,7 +187,10 @@ fn simultaneous_runs_elect_exactly_one() {
         .map(|_| t.args(["run", "locky.yaml"]).spawn())
         .collect();
     t.wait_until("one run holds and the others have exited", || {
-        let exited = all.iter_mut().filter_map(|b| b.has_exited().then_some(())).count();
+        let exited = all
+            .iter_mut()
+            .filter_map(|b| b.has_exited().then_some(()))
+            .count();
         t.lines("started").len() == 1 && exited == 2
     });
     t.touch("open-one");

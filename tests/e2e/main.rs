@@ -2,6 +2,7 @@
 //! with the builder of `harness` and one module per area.
 
 mod crash_resume;
+mod failures;
 mod harness;
 mod locking;
 mod signals;

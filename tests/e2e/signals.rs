@@ -30,9 +30,7 @@ finally:
 
 fn interrupt_then_resume(signal: Signal) {
     let t = Test::new().runbook("signals.yaml", runbook());
-    let mut bg = t
-        .args(["--output", "json", "run", "signals.yaml"])
-        .spawn();
+    let mut bg = t.args(["--output", "json", "run", "signals.yaml"]).spawn();
     bg.wait_until("`hold` has started", || {
         t.lines("counter") == ["first", "hold"]
     });
