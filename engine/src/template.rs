@@ -7,12 +7,16 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 
 use crate::yaml::{Node, NodeKind, Pos};
 
-/// The template environment every runbook is rendered with.
-pub fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(true);
-    env
+/// The template environment every runbook is rendered with, built once: creating one
+/// registers every builtin filter, which would dominate the cost of a `log` step.
+pub fn environment() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env
+    })
 }
 
 /// Whether a string contains template syntax at all.
@@ -138,19 +142,19 @@ mod tests {
     fn a_lone_expression_keeps_its_type() {
         let env = environment();
         assert_eq!(
-            render_str(&env, "{{ params.executors }}", &ctx()),
+            render_str(env, "{{ params.executors }}", &ctx()),
             Ok(serde_json::json!(2))
         );
         assert_eq!(
-            render_str(&env, " {{ params.flag }} ", &ctx()),
+            render_str(env, " {{ params.flag }} ", &ctx()),
             Ok(serde_json::json!(true))
         );
         assert_eq!(
-            render_str(&env, "{{ params.ns }}", &ctx()),
+            render_str(env, "{{ params.ns }}", &ctx()),
             Ok(serde_json::json!(["a", "b"]))
         );
         assert_eq!(
-            render_str(&env, "{{ params.executors > 1 }}", &ctx()),
+            render_str(env, "{{ params.executors > 1 }}", &ctx()),
             Ok(serde_json::json!(true))
         );
     }
@@ -159,11 +163,11 @@ mod tests {
     fn anything_else_renders_to_a_string() {
         let env = environment();
         assert_eq!(
-            render_str(&env, "n={{ params.executors }}", &ctx()),
+            render_str(env, "n={{ params.executors }}", &ctx()),
             Ok(serde_json::json!("n=2"))
         );
         assert_eq!(
-            render_str(&env, "{{ params.name }}-{{ params.executors }}", &ctx()),
+            render_str(env, "{{ params.name }}-{{ params.executors }}", &ctx()),
             Ok(serde_json::json!("eks-2"))
         );
     }
@@ -171,15 +175,15 @@ mod tests {
     #[test]
     fn undefined_variables_are_errors_not_empty_strings() {
         let env = environment();
-        let err = render_str(&env, "x-{{ params.nope }}", &ctx()).expect_err("undefined");
+        let err = render_str(env, "x-{{ params.nope }}", &ctx()).expect_err("undefined");
         assert!(err.contains("undefined"), "{err}");
-        assert!(render_str(&env, "{{ params.nope }}", &ctx()).is_err());
+        assert!(render_str(env, "{{ params.nope }}", &ctx()).is_err());
     }
 
     #[test]
     fn lists_referenced_variables_as_paths() {
         let env = environment();
-        let vars = referenced_variables(&env, "{{ steps.low.outputs.job_id }}-{{ params.x }}")
+        let vars = referenced_variables(env, "{{ steps.low.outputs.job_id }}-{{ params.x }}")
             .expect("valid");
         assert!(vars.contains("steps.low.outputs.job_id"), "{vars:?}");
         assert!(vars.contains("params.x"), "{vars:?}");

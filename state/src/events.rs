@@ -21,6 +21,15 @@ impl Store {
         })
     }
 
+    /// The latest event time of a run (virtual time on `sim`), without loading the
+    /// events: a resumed simulation continues from there.
+    pub fn last_event_at(&self, run_id: &str) -> Result<Option<i64>, StateError> {
+        self.conn
+            .prepare_cached("SELECT MAX(at_ms) FROM events WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([run_id], |row| row.get(0)))
+            .map_err(StateError::sqlite("read the latest event time"))
+    }
+
     /// All events of a run, in `seq` order.
     pub fn events(&self, run_id: &str) -> Result<Vec<EventRecord>, StateError> {
         self.events_since(run_id, 0)

@@ -101,7 +101,7 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     };
     let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
-        planned.push(plan_step(def, &env, &context, &masker));
+        planned.push(plan_step(def, env, &context, &masker));
     }
     if global.output == OutputMode::Json {
         println!(

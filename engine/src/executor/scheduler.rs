@@ -39,20 +39,23 @@ pub async fn execute(exec: Arc<Execution>) -> Outcome {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum State {
-    Waiting,
-    Running,
-    Done,
-}
-
 async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
     let steps: &[StepDef] = if finally {
         &exec.runbook.runbook.finally
     } else {
         &exec.runbook.runbook.steps
     };
-    let mut state = vec![State::Waiting; steps.len()];
+    // How many dependencies each step still waits for, and who waits for each step.
+    let mut waiting_on: Vec<usize> = steps.iter().map(|s| s.deps.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        for &d in &step.deps {
+            dependents[d].push(i);
+        }
+    }
+    // Ready steps start in file order.
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..steps.len()).filter(|&i| waiting_on[i] == 0).collect();
     let mut running: JoinSet<(usize, StepEnd, Value, Arc<Participant>)> = JoinSet::new();
     let scheduler = exec.clock.enter();
     let mut failure: Option<(String, String)> = None;
@@ -65,30 +68,43 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
             interrupted = true;
         }
         if failure.is_none() && !interrupted {
-            for i in 0..steps.len() {
-                if state[i] == State::Waiting
-                    && steps[i].deps.iter().all(|&d| state[d] == State::Done)
-                {
-                    state[i] = State::Running;
-                    let participant = Arc::new(exec.clock.enter());
-                    let exec = Arc::clone(exec);
+            while let Some(i) = ready.pop_first() {
+                // A step that succeeded before a resume is settled here, without a
+                // task: resuming a long run must reach its remaining steps at once.
+                if let Some(outputs) = already_succeeded(exec, &steps[i]) {
                     exec.scope.set_step(
                         &steps[i].id,
                         StepView {
-                            status: "running",
-                            outputs: Value::Null,
+                            status: "succeeded",
+                            outputs,
                         },
                     );
-                    running.spawn(async move {
-                        let def = if finally {
-                            &exec.runbook.runbook.finally[i]
-                        } else {
-                            &exec.runbook.runbook.steps[i]
-                        };
-                        let (end, outputs) = run_step(&exec, def, &participant).await;
-                        (i, end, outputs, participant)
-                    });
+                    for &next in &dependents[i] {
+                        waiting_on[next] -= 1;
+                        if waiting_on[next] == 0 {
+                            ready.insert(next);
+                        }
+                    }
+                    continue;
                 }
+                let participant = Arc::new(exec.clock.enter());
+                let exec = Arc::clone(exec);
+                exec.scope.set_step(
+                    &steps[i].id,
+                    StepView {
+                        status: "running",
+                        outputs: Value::Null,
+                    },
+                );
+                running.spawn(async move {
+                    let def = if finally {
+                        &exec.runbook.runbook.finally[i]
+                    } else {
+                        &exec.runbook.runbook.steps[i]
+                    };
+                    let (end, outputs) = run_step(&exec, def, &participant).await;
+                    (i, end, outputs, participant)
+                });
             }
         }
         finished_participants.clear();
@@ -106,7 +122,12 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
             }
         };
         finished_participants.push(participant);
-        state[i] = State::Done;
+        for &next in &dependents[i] {
+            waiting_on[next] -= 1;
+            if waiting_on[next] == 0 {
+                ready.insert(next);
+            }
+        }
         let def = &steps[i];
         let status = match &end {
             StepEnd::Succeeded(_) => "succeeded",
@@ -130,4 +151,15 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
     } else {
         Outcome::Succeeded
     }
+}
+
+/// The outputs of a step (not a `for_each` step, whose instances are only known once
+/// its list is rendered) that succeeded before this invocation.
+fn already_succeeded(exec: &Execution, def: &StepDef) -> Option<Value> {
+    if def.for_each.is_some() {
+        return None;
+    }
+    let record = exec.prior.get(&def.id)?;
+    (record.status == runbook_state::StepStatus::Succeeded)
+        .then(|| record.outputs.clone().unwrap_or(Value::Null))
 }

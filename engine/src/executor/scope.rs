@@ -1,10 +1,15 @@
 //! The variables templates see: `params`, `vars`, `steps.<id>.{outputs,status}`,
 //! `env`, `run`, and `item`/`index` inside `for_each`.
+//!
+//! `steps` is a live object looked up on access rather than a map rebuilt for every
+//! render: rebuilding it would make a runbook of n steps cost n² (100 million entries
+//! for 10,000 steps).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::{Map, Value, json};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use serde_json::{Map, Value};
 
 /// What later steps see of a step.
 #[derive(Debug, Clone)]
@@ -15,11 +20,16 @@ pub struct StepView {
     pub outputs: Value,
 }
 
+type Views = Arc<Mutex<BTreeMap<String, StepView>>>;
+
 /// The shared, growing template scope of one run.
 #[derive(Clone)]
 pub struct RunScope {
-    base: Arc<Map<String, Value>>,
-    steps: Arc<Mutex<BTreeMap<String, StepView>>>,
+    params: minijinja::Value,
+    vars: minijinja::Value,
+    env: minijinja::Value,
+    run: minijinja::Value,
+    steps: Views,
 }
 
 impl RunScope {
@@ -34,11 +44,6 @@ impl RunScope {
         let env: Map<String, Value> = std::env::vars()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
-        let mut base = Map::new();
-        base.insert("params".into(), Value::Object(params.clone()));
-        base.insert("vars".into(), Value::Object(vars));
-        base.insert("env".into(), Value::Object(env));
-        base.insert("run".into(), run);
         let steps = step_ids
             .iter()
             .map(|id| {
@@ -52,7 +57,10 @@ impl RunScope {
             })
             .collect();
         RunScope {
-            base: Arc::new(base),
+            params: minijinja::Value::from_serialize(params),
+            vars: minijinja::Value::from_serialize(&vars),
+            env: minijinja::Value::from_serialize(&env),
+            run: minijinja::Value::from_serialize(&run),
             steps: Arc::new(Mutex::new(steps)),
         }
     }
@@ -74,24 +82,51 @@ impl RunScope {
 
     /// The template context now, optionally inside a `for_each` instance.
     pub fn context(&self, item: Option<(&Value, usize)>) -> minijinja::Value {
-        let mut map = (*self.base).clone();
-        let steps: Map<String, Value> = self
-            .steps
+        let steps = minijinja::Value::from_object(StepsObject(Arc::clone(&self.steps)));
+        let base = minijinja::context! {
+            params => self.params.clone(),
+            vars => self.vars.clone(),
+            env => self.env.clone(),
+            run => self.run.clone(),
+            steps => steps,
+        };
+        match item {
+            Some((value, index)) => minijinja::context! {
+                item => minijinja::Value::from_serialize(value),
+                index => index,
+                ..base
+            },
+            None => base,
+        }
+    }
+}
+
+/// `steps` in templates: each step's status and outputs, read when accessed.
+#[derive(Debug)]
+struct StepsObject(Views);
+
+impl Object for StepsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let views = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let view = views.get(key.as_str()?)?;
+        Some(minijinja::context! {
+            status => view.status,
+            outputs => minijinja::Value::from_serialize(&view.outputs),
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys: Vec<minijinja::Value> = self
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(id, view)| {
-                (
-                    id.clone(),
-                    json!({"status": view.status, "outputs": view.outputs}),
-                )
-            })
+            .keys()
+            .map(|k| minijinja::Value::from(k.as_str()))
             .collect();
-        map.insert("steps".into(), Value::Object(steps));
-        if let Some((value, index)) = item {
-            map.insert("item".into(), value.clone());
-            map.insert("index".into(), Value::from(index));
-        }
-        minijinja::Value::from_serialize(Value::Object(map))
+        Enumerator::Values(keys)
     }
 }

@@ -46,7 +46,7 @@ pub(super) async fn run_step(
         return (end, outputs);
     };
     let items = match template::render_node(
-        &crate::template::environment(),
+        crate::template::environment(),
         items_node,
         &exec.scope.context(None),
     ) {
@@ -204,7 +204,7 @@ fn should_run(exec: &Execution, def: &StepDef, ctx: &minijinja::Value) -> Result
     let Some(when) = &def.when else {
         return Ok(true);
     };
-    match template::render_node(&template::environment(), when, ctx) {
+    match template::render_node(template::environment(), when, ctx) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(located(
             exec,
@@ -239,9 +239,8 @@ async fn run_instance(
     let mut reentered_key = None;
     if let Some(record) = prior {
         match record.status {
+            // Reported once for the whole run when it resumes, not per step.
             StepStatus::Succeeded => {
-                exec.reporter
-                    .step_finished(&key, Shown::AlreadyDone, Duration::ZERO, None);
                 return StepEnd::Succeeded(record.outputs.clone().unwrap_or(Value::Null));
             }
             StepStatus::Skipped => {
@@ -277,7 +276,7 @@ async fn run_instance(
         Ok(false) => return record_skipped(exec, def, &key, index, attempt),
         Err(error) => return fail_unstarted(exec, def, &key, index, &error),
     }
-    let input = match template::render_node(&env, &def.with, &ctx) {
+    let input = match template::render_node(env, &def.with, &ctx) {
         Ok(v) => v,
         Err(e) => return fail_unstarted(exec, def, &key, index, &located(exec, &e.message, e.pos)),
     };

@@ -24,7 +24,10 @@ struct Recorder {
 
 impl Recorder {
     fn push(&self, text: String) {
-        self.lines.lock().expect("lock").push((self.clock.now_ms(), text));
+        self.lines
+            .lock()
+            .expect("lock")
+            .push((self.clock.now_ms(), text));
     }
     fn lines(&self) -> Vec<(i64, String)> {
         self.lines.lock().expect("lock").clone()
@@ -68,7 +71,11 @@ struct Harness {
 
 impl Harness {
     fn attempts(&self) -> Vec<StepRecord> {
-        self.store.lock().expect("lock").attempts("run").expect("attempts")
+        self.store
+            .lock()
+            .expect("lock")
+            .attempts("run")
+            .expect("attempts")
     }
 }
 
@@ -108,9 +115,20 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         clock: clock.clone(),
         lines: Mutex::new(Vec::new()),
     });
-    let ids: Vec<&str> = loaded.runbook.steps.iter().chain(&loaded.runbook.finally).map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = loaded
+        .runbook
+        .steps
+        .iter()
+        .chain(&loaded.runbook.finally)
+        .map(|s| s.id.as_str())
+        .collect();
     let params = ResolvedParams::default();
-    let scope = RunScope::new(&params.values, serde_json::Map::new(), json!({"id": "run"}), &ids);
+    let scope = RunScope::new(
+        &params.values,
+        serde_json::Map::new(),
+        json!({"id": "run"}),
+        &ids,
+    );
     let store = Arc::new(Mutex::new(store));
     let exec = Arc::new(Execution {
         run_id: "run".into(),
@@ -126,7 +144,11 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         prior,
     });
     let outcome = execute(exec).await;
-    Harness { store, recorder, outcome }
+    Harness {
+        store,
+        recorder,
+        outcome,
+    }
 }
 
 async fn run(yaml: &str) -> Harness {
@@ -144,7 +166,12 @@ steps:
 "#)
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
-    let starts: Vec<String> = h.recorder.texts().into_iter().filter(|l| l.starts_with("start")).collect();
+    let starts: Vec<String> = h
+        .recorder
+        .texts()
+        .into_iter()
+        .filter(|l| l.starts_with("start"))
+        .collect();
     assert_eq!(starts, ["start c #1", "start a #1", "start b #1"]);
     assert_eq!(h.recorder.at("start b #1"), 5_000, "b waits for a's 5 s");
 }
@@ -162,7 +189,11 @@ steps:
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
     assert_eq!(h.recorder.at("start slow #1"), 0);
-    assert_eq!(h.recorder.at("start fast #1"), 0, "fast does not wait for slow");
+    assert_eq!(
+        h.recorder.at("start fast #1"),
+        0,
+        "fast does not wait for slow"
+    );
     assert_eq!(h.recorder.at("end fast succeeded"), 90_000);
     // The step unblocked at 90 s starts at 90 s, not after slow's wait to 300 s.
     assert_eq!(h.recorder.at("start after_fast #1"), 90_000);
@@ -205,7 +236,11 @@ steps:
 "#)
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
-    assert!(h.recorder.texts().contains(&"say each[1]: got b".to_string()));
+    assert!(
+        h.recorder
+            .texts()
+            .contains(&"say each[1]: got b".to_string())
+    );
 }
 
 #[tokio::test]
@@ -218,8 +253,16 @@ steps:
 "#)
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
-    assert!(h.recorder.texts().contains(&"end maybe skipped".to_string()));
-    assert!(h.recorder.texts().contains(&"say report: maybe was skipped".to_string()));
+    assert!(
+        h.recorder
+            .texts()
+            .contains(&"end maybe skipped".to_string())
+    );
+    assert!(
+        h.recorder
+            .texts()
+            .contains(&"say report: maybe was skipped".to_string())
+    );
     assert_eq!(h.attempts()[0].status, StepStatus::Skipped);
 }
 
@@ -234,22 +277,56 @@ steps:
     retry: { attempts: 4, delay: 10s, backoff: 2.0, max_delay: 30s }
 "#)
     .await;
-    assert!(matches!(&h.outcome, Outcome::Failed { step, error } if step == "flaky" && error.contains("nope")));
-    let retries: Vec<(i64, String)> = h.recorder.lines().into_iter().filter(|(_, l)| l.starts_with("retry")).collect();
+    assert!(
+        matches!(&h.outcome, Outcome::Failed { step, error } if step == "flaky" && error.contains("nope"))
+    );
+    let retries: Vec<(i64, String)> = h
+        .recorder
+        .lines()
+        .into_iter()
+        .filter(|(_, l)| l.starts_with("retry"))
+        .collect();
     assert_eq!(retries.len(), 3, "4 attempts mean 3 retries: {retries:?}");
     // Bases 10 s, 20 s, then 40 s capped at 30 s; jitter keeps each in [base/2, base].
     for ((_, line), base) in retries.iter().zip([10_000u64, 20_000, 30_000]) {
-        let ms: u64 = line.split(" in ").nth(1).and_then(|s| s.trim_end_matches("ms").parse().ok()).expect("delay");
-        assert!((base / 2..=base).contains(&ms), "{line}: not within [{}, {base}]", base / 2);
+        let ms: u64 = line
+            .split(" in ")
+            .nth(1)
+            .and_then(|s| s.trim_end_matches("ms").parse().ok())
+            .expect("delay");
+        assert!(
+            (base / 2..=base).contains(&ms),
+            "{line}: not within [{}, {base}]",
+            base / 2
+        );
     }
-    let starts: Vec<i64> = h.recorder.lines().into_iter().filter(|(_, l)| l.starts_with("start flaky")).map(|(t, _)| t).collect();
+    let starts: Vec<i64> = h
+        .recorder
+        .lines()
+        .into_iter()
+        .filter(|(_, l)| l.starts_with("start flaky"))
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(starts.len(), 4);
-    assert!(starts.windows(2).all(|w| w[1] - w[0] >= 5_000), "attempts are spaced by the backoff: {starts:?}");
+    assert!(
+        starts.windows(2).all(|w| w[1] - w[0] >= 5_000),
+        "attempts are spaced by the backoff: {starts:?}"
+    );
     let attempts = h.attempts();
-    assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    let mut keys: Vec<&str> = attempts.iter().map(|a| a.idempotency_key.as_str()).collect();
+    assert_eq!(
+        attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let mut keys: Vec<&str> = attempts
+        .iter()
+        .map(|a| a.idempotency_key.as_str())
+        .collect();
     keys.dedup();
-    assert_eq!(keys.len(), 4, "every retry after a failure gets a new idempotency key");
+    assert_eq!(
+        keys.len(),
+        4,
+        "every retry after a failure gets a new idempotency key"
+    );
 }
 
 #[tokio::test]
@@ -280,7 +357,11 @@ steps:
 "#)
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
-    assert!(h.recorder.texts().contains(&"say next: bad was failed".to_string()));
+    assert!(
+        h.recorder
+            .texts()
+            .contains(&"say next: bad was failed".to_string())
+    );
 }
 
 #[tokio::test]
@@ -311,9 +392,21 @@ steps:
 "#)
     .await;
     assert_eq!(h.outcome, Outcome::Succeeded);
-    let check = h.attempts().into_iter().find(|a| a.step_key == "check").expect("check");
-    assert_eq!(check.input["with"]["that"], Value::Bool(true), "a lone expression renders to a boolean");
-    assert!(h.recorder.texts().contains(&"say show: slept 2000".to_string()));
+    let check = h
+        .attempts()
+        .into_iter()
+        .find(|a| a.step_key == "check")
+        .expect("check");
+    assert_eq!(
+        check.input["with"]["that"],
+        Value::Bool(true),
+        "a lone expression renders to a boolean"
+    );
+    assert!(
+        h.recorder
+            .texts()
+            .contains(&"say show: slept 2000".to_string())
+    );
 }
 
 #[tokio::test]
@@ -334,7 +427,13 @@ steps:
     }
 }
 
-fn record(key: &str, attempt: u32, status: StepStatus, idempotency_key: &str, outputs: Option<Value>) -> StepRecord {
+fn record(
+    key: &str,
+    attempt: u32,
+    status: StepStatus,
+    idempotency_key: &str,
+    outputs: Option<Value>,
+) -> StepRecord {
     StepRecord {
         run_id: "run".into(),
         step_key: key.into(),
@@ -353,7 +452,8 @@ fn record(key: &str, attempt: u32, status: StepStatus, idempotency_key: &str, ou
 }
 
 #[tokio::test]
-async fn resume_skips_succeeded_steps_reenters_running_ones_with_their_key_and_retries_failed_ones() {
+async fn resume_skips_succeeded_steps_reenters_running_ones_with_their_key_and_retries_failed_ones()
+{
     let yaml = r#"
 name: t
 steps:
@@ -378,24 +478,47 @@ steps:
     let mut prior = BTreeMap::new();
     prior.insert(
         "done".to_string(),
-        record("done", 1, StepStatus::Succeeded, "rb-a", Some(json!({"message": "from before"}))),
+        record(
+            "done",
+            1,
+            StepStatus::Succeeded,
+            "rb-a",
+            Some(json!({"message": "from before"})),
+        ),
     );
     prior.insert("waiting".to_string(), running);
-    prior.insert("broken".to_string(), record("broken", 2, StepStatus::Failed, "rb-old", None));
+    prior.insert(
+        "broken".to_string(),
+        record("broken", 2, StepStatus::Failed, "rb-old", None),
+    );
     let h = run_with(yaml, store, prior).await;
     assert_eq!(h.outcome, Outcome::Succeeded);
     let texts = h.recorder.texts();
-    assert!(texts.contains(&"end done already done".to_string()));
-    assert!(!texts.iter().any(|l| l.starts_with("start done")), "a succeeded step never runs again");
+    assert!(
+        !texts.iter().any(|l| l.starts_with("start done")),
+        "a succeeded step never runs again"
+    );
     assert!(texts.contains(&"start waiting #1 resumed".to_string()));
-    assert!(texts.contains(&"start broken #3".to_string()), "a failed step gets the next attempt");
-    assert!(texts.contains(&"say broken: done said from before".to_string()), "reused outputs flow on");
+    assert!(
+        texts.contains(&"start broken #3".to_string()),
+        "a failed step gets the next attempt"
+    );
+    assert!(
+        texts.contains(&"say broken: done said from before".to_string()),
+        "reused outputs flow on"
+    );
     let attempts = h.attempts();
-    let waiting: Vec<&StepRecord> = attempts.iter().filter(|a| a.step_key == "waiting").collect();
+    let waiting: Vec<&StepRecord> = attempts
+        .iter()
+        .filter(|a| a.step_key == "waiting")
+        .collect();
     assert_eq!(waiting.len(), 1, "re-entering does not add an attempt");
     assert_eq!(waiting[0].idempotency_key, "rb-kept");
     assert_eq!(waiting[0].status, StepStatus::Succeeded);
-    let broken = attempts.iter().find(|a| a.step_key == "broken").expect("broken");
+    let broken = attempts
+        .iter()
+        .find(|a| a.step_key == "broken")
+        .expect("broken");
     assert_eq!(broken.attempt, 3);
     assert_ne!(broken.idempotency_key, "rb-old");
 }

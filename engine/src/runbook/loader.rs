@@ -8,6 +8,7 @@ use minijinja::Environment;
 use runbook_actions::duration::parse_duration;
 use sha2::{Digest, Sha256};
 
+use super::graph;
 use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
 use super::with_check::check_with;
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -112,6 +113,7 @@ pub fn load_str(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
     let mut loader = Loader {
         diags: Vec::new(),
         env: template::environment(),
+        schemas: BTreeMap::new(),
     };
     let runbook = loader.runbook(&root);
     match runbook {
@@ -127,18 +129,57 @@ pub fn load_str(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
 
 struct Loader {
     diags: Vec<Diagnostic>,
-    env: Environment<'static>,
+    /// Input schemas by action name: generating one is costly, and a runbook uses few
+    /// actions many times.
+    schemas: BTreeMap<&'static str, serde_json::Value>,
+    env: &'static Environment<'static>,
 }
 
 /// What templates in one place may refer to.
 struct Scope<'a> {
     params: &'a BTreeSet<String>,
     vars: &'a [String],
-    /// Step ids that exist, with whether this place may read them (an ancestor).
-    steps: &'a BTreeMap<String, bool>,
+    /// The steps, and where this place is among them.
+    graph: Option<(&'a Graph<'a>, Place)>,
     has_item: bool,
     /// What the place is, for messages: "step `a`", "var `x`".
     place: String,
+}
+
+/// Both phases' steps and dependencies.
+struct Graph<'a> {
+    main: &'a [RawStep<'a>],
+    main_deps: &'a [Vec<usize>],
+    finally: &'a [RawStep<'a>],
+    finally_deps: &'a [Vec<usize>],
+}
+
+/// Where a template is: in a main step or a finally step (by index).
+#[derive(Clone, Copy)]
+enum Place {
+    Main(usize),
+    Finally(usize),
+}
+
+impl Graph<'_> {
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.main.iter().chain(self.finally).map(|r| r.id.as_str())
+    }
+
+    /// `None` if no step is called `name`; else whether `at` may read it (it always
+    /// finishes first). Finally steps may read every main step: its status tells
+    /// whether it ran.
+    fn visible(&self, name: &str, at: Place) -> Option<bool> {
+        let main = self.main.iter().position(|r| r.id == name);
+        let finally = self.finally.iter().position(|r| r.id == name);
+        match (at, main, finally) {
+            (_, None, None) => None,
+            (Place::Main(i), Some(j), _) => Some(graph::is_ancestor(self.main_deps, j, i)),
+            (Place::Main(_), None, Some(_)) => Some(false),
+            (Place::Finally(_), Some(_), _) => Some(true),
+            (Place::Finally(i), None, Some(j)) => Some(graph::is_ancestor(self.finally_deps, j, i)),
+        }
+    }
 }
 
 impl Loader {
@@ -298,7 +339,7 @@ impl Loader {
                     "duplicate step id `{}` (first used at line {})",
                     raw.id, first.line
                 );
-                self.error(message, &raw.id_node);
+                self.error(message, raw.id_node);
             } else {
                 seen.insert(raw.id.clone(), raw.id_node.pos);
             }
@@ -307,46 +348,34 @@ impl Loader {
         let main_ids: Vec<String> = main_raw.iter().map(|r| r.id.clone()).collect();
         let main_deps = self.dependencies(&main_raw, &[]);
         let finally_deps = self.dependencies(&finally_raw, &main_ids);
-        let main_ancestors = ancestors(&main_deps);
-        let finally_ancestors = ancestors(&finally_deps);
-
+        let graph = Graph {
+            main: &main_raw,
+            main_deps: &main_deps,
+            finally: &finally_raw,
+            finally_deps: &finally_deps,
+        };
         let mut steps = Vec::new();
         for (i, raw) in main_raw.iter().enumerate() {
-            let visible: BTreeMap<String, bool> = main_raw
-                .iter()
-                .enumerate()
-                .map(|(j, r)| (r.id.clone(), main_ancestors[i].contains(&j)))
-                .chain(finally_raw.iter().map(|r| (r.id.clone(), false)))
-                .collect();
+            let at = Place::Main(i);
             steps.push(self.finish_step(
                 raw,
                 main_deps[i].clone(),
-                false,
                 &param_names,
                 &var_names,
-                &visible,
+                &graph,
+                at,
             ));
         }
         let mut finally = Vec::new();
         for (i, raw) in finally_raw.iter().enumerate() {
-            // Finally steps may read every main step (its status tells whether it ran).
-            let visible: BTreeMap<String, bool> = main_raw
-                .iter()
-                .map(|r| (r.id.clone(), true))
-                .chain(
-                    finally_raw
-                        .iter()
-                        .enumerate()
-                        .map(|(j, r)| (r.id.clone(), finally_ancestors[i].contains(&j))),
-                )
-                .collect();
+            let at = Place::Finally(i);
             finally.push(self.finish_step(
                 raw,
                 finally_deps[i].clone(),
-                true,
                 &param_names,
                 &var_names,
-                &visible,
+                &graph,
+                at,
             ));
         }
         let steps: Option<Vec<StepDef>> = steps.into_iter().collect();
@@ -459,7 +488,6 @@ impl Loader {
             return Vec::new();
         };
         let mut vars: Vec<VarDef> = Vec::new();
-        let no_steps = BTreeMap::new();
         for (key, value) in map {
             let Some(name) = self.identifier(key, "variable name") else {
                 continue;
@@ -468,7 +496,7 @@ impl Loader {
             let scope = Scope {
                 params,
                 vars: &earlier,
-                steps: &no_steps,
+                graph: None,
                 has_item: false,
                 place: format!("var `{name}`"),
             };
@@ -482,7 +510,7 @@ impl Loader {
         vars
     }
 
-    fn step_list(&mut self, node: &Node, what: &str) -> Vec<RawStep> {
+    fn step_list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<RawStep<'n>> {
         let NodeKind::Seq(items) = &node.kind else {
             self.error(
                 format!("`{what}` must be a list of steps, not {}", node.type_name()),
@@ -496,7 +524,7 @@ impl Loader {
             .collect()
     }
 
-    fn raw_step(&mut self, node: &Node) -> Option<RawStep> {
+    fn raw_step<'n>(&mut self, node: &'n Node) -> Option<RawStep<'n>> {
         let Some(map) = node.as_map() else {
             self.error(
                 format!(
@@ -549,12 +577,12 @@ impl Loader {
         let needs = match node.get("needs") {
             None => None,
             Some(n) => match &n.kind {
-                NodeKind::Str { .. } => Some(vec![n.clone()]),
+                NodeKind::Str { .. } => Some(vec![n]),
                 NodeKind::Seq(items) => {
                     let mut list = Vec::new();
                     for item in items {
                         if item.as_str().is_some() {
-                            list.push(item.clone());
+                            list.push(item);
                         } else {
                             self.error(
                                 format!(
@@ -581,25 +609,25 @@ impl Loader {
         };
         Some(RawStep {
             id,
-            id_node: id_node.clone(),
+            id_node,
             action,
-            node: node.clone(),
+            node,
             needs,
         })
     }
 
     /// Each step's dependencies: its `needs`, or else every earlier step of its phase
     /// (file order). Reports unknown names and cycles.
-    fn dependencies(&mut self, raws: &[RawStep], other_phase: &[String]) -> Vec<Vec<usize>> {
+    fn dependencies(&mut self, raws: &[RawStep<'_>], other_phase: &[String]) -> Vec<Vec<usize>> {
         let index: BTreeMap<&str, usize> = raws
             .iter()
             .enumerate()
             .map(|(i, r)| (r.id.as_str(), i))
             .collect();
-        let mut deps = Vec::new();
+        let mut explicit: Vec<Option<Vec<usize>>> = Vec::new();
         for (i, raw) in raws.iter().enumerate() {
             let Some(needs) = &raw.needs else {
-                deps.push((0..i).collect());
+                explicit.push(None);
                 continue;
             };
             let mut list = Vec::new();
@@ -620,12 +648,13 @@ impl Loader {
             }
             list.sort_unstable();
             list.dedup();
-            deps.push(list);
+            explicit.push(Some(list));
         }
+        let deps = graph::build_deps(&explicit);
         if let Some(cycle) = find_cycle(&deps) {
             let names: Vec<&str> = cycle.iter().map(|&i| raws[i].id.as_str()).collect();
             let first = &raws[cycle[0]];
-            let at = first.node.get("needs").unwrap_or(&first.id_node).clone();
+            let at = first.node.get("needs").unwrap_or(first.id_node).clone();
             self.error(format!("dependency cycle: {}", names.join(" -> ")), &at);
             return raws.iter().map(|_| Vec::new()).collect();
         }
@@ -634,13 +663,14 @@ impl Loader {
 
     fn finish_step(
         &mut self,
-        raw: &RawStep,
+        raw: &RawStep<'_>,
         deps: Vec<usize>,
-        is_finally: bool,
         params: &BTreeSet<String>,
         vars: &[String],
-        visible: &BTreeMap<String, bool>,
+        graph: &Graph<'_>,
+        at: Place,
     ) -> Option<StepDef> {
+        let is_finally = matches!(at, Place::Finally(_));
         let node = &raw.node;
         let id = &raw.id;
         let for_each = node.get("for_each").cloned();
@@ -661,7 +691,7 @@ impl Loader {
             let scope = Scope {
                 params,
                 vars,
-                steps: visible,
+                graph: Some((graph, at)),
                 has_item: false,
                 place: format!("`for_each` of step `{id}`"),
             };
@@ -670,7 +700,7 @@ impl Loader {
         let scope = Scope {
             params,
             vars,
-            steps: visible,
+            graph: Some((graph, at)),
             has_item: for_each.is_some(),
             place: format!("step `{id}`"),
         };
@@ -685,7 +715,7 @@ impl Loader {
                 ),
             }
         }
-        let with_key = node.entry("with").map_or(node, |(k, _)| k).clone();
+        let with_key = node.entry("with").map_or(*node, |(k, _)| k).clone();
         let with = match node.get("with") {
             None => Node {
                 kind: NodeKind::Map(Vec::new()),
@@ -700,13 +730,11 @@ impl Loader {
         self.templates_in(&with, &scope);
         if let Some(action) = raw.action {
             let mut found = Vec::new();
-            check_with(
-                action.name(),
-                &with,
-                &with_key,
-                &action.input_schema(),
-                &mut found,
-            );
+            let schema = self
+                .schemas
+                .entry(action.name())
+                .or_insert_with(|| action.input_schema());
+            check_with(action.name(), &with, &with_key, schema, &mut found);
             let literal = !contains_template(&with);
             if found.is_empty() && literal {
                 if let Err(e) = action.check_input(&with.to_json()) {
@@ -802,7 +830,7 @@ impl Loader {
     fn templates_in(&mut self, node: &Node, scope: &Scope<'_>) {
         match &node.kind {
             NodeKind::Str { value, .. } if is_template(value) => {
-                match template::referenced_variables(&self.env, value) {
+                match template::referenced_variables(self.env, value) {
                     Err(message) => self.error(format!("{message} in {}", scope.place), node),
                     Ok(paths) => {
                         for path in paths {
@@ -824,12 +852,13 @@ impl Loader {
     }
 }
 
-struct RawStep {
+/// A step as written, before its dependencies are known; borrows the YAML tree.
+struct RawStep<'n> {
     id: String,
-    id_node: Node,
+    id_node: &'n Node,
     action: Option<&'static dyn runbook_actions::ErasedAction>,
-    node: Node,
-    needs: Option<Vec<Node>>,
+    node: &'n Node,
+    needs: Option<Vec<&'n Node>>,
 }
 
 /// Where `path` is written inside a one-line scalar, for a caret under just that
@@ -897,12 +926,17 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
                 did_you_mean(name, scope.vars.iter().map(String::as_str)),
             ))
         }
+        "steps" if scope.graph.is_none() => Some((
+            format!("{place} cannot read `steps`: vars are computed before any step runs"),
+            None,
+        )),
         "steps" => {
             let name = second?;
-            match scope.steps.get(name) {
+            let visible = scope.graph.and_then(|(g, at)| g.visible(name, at));
+            match visible {
                 None => Some((
                     format!("`steps.{name}` in {place} refers to a step that does not exist"),
-                    did_you_mean(name, scope.steps.keys().map(String::as_str)),
+                    scope.graph.and_then(|(g, _)| did_you_mean(name, g.ids())),
                 )),
                 Some(false) => Some((
                     format!(
@@ -974,33 +1008,6 @@ fn suggest_identifier(name: &str) -> String {
         out.insert(0, 's');
     }
     out
-}
-
-/// For each step, the set of steps that always finish before it (transitive deps).
-fn ancestors(deps: &[Vec<usize>]) -> Vec<BTreeSet<usize>> {
-    let mut result: Vec<Option<BTreeSet<usize>>> = vec![None; deps.len()];
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        result: &mut Vec<Option<BTreeSet<usize>>>,
-        depth: usize,
-    ) -> BTreeSet<usize> {
-        if let Some(done) = &result[i] {
-            return done.clone();
-        }
-        let mut set = BTreeSet::new();
-        if depth <= deps.len() {
-            for &d in &deps[i] {
-                set.insert(d);
-                set.extend(visit(d, deps, result, depth + 1));
-            }
-        }
-        result[i] = Some(set.clone());
-        set
-    }
-    (0..deps.len())
-        .map(|i| visit(i, deps, &mut result, 0))
-        .collect()
 }
 
 /// A dependency cycle as a list of indices that starts and ends with the same step.

@@ -1,6 +1,7 @@
 //! Runbooks: the format (`model`), loading and validation (`loader`), and the check of
 //! each step's `with:` against its action's input (`with_check`).
 
+mod graph;
 mod loader;
 pub mod model;
 mod with_check;

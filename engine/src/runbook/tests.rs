@@ -15,9 +15,17 @@ fn every_invalid_runbook_is_rejected_with_positions() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 25, "expected at least 25 bad runbooks, found {}", files.len());
+    assert!(
+        files.len() >= 25,
+        "expected at least 25 bad runbooks, found {}",
+        files.len()
+    );
     for path in files {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let result = std::panic::catch_unwind(|| load_file(&path));
         let Ok(loaded) = result else {
             panic!("validator panicked on {name}");
@@ -26,7 +34,10 @@ fn every_invalid_runbook_is_rejected_with_positions() {
             Ok(_) => panic!("{name} was accepted"),
             Err(e) => e,
         };
-        assert!(!err.diagnostics.is_empty(), "{name}: an error without diagnostics");
+        assert!(
+            !err.diagnostics.is_empty(),
+            "{name}: an error without diagnostics"
+        );
         let rendered = err.to_string().replace(&format!("{}/", dir.display()), "");
         insta::assert_snapshot!(name, rendered);
     }
