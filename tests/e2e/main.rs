@@ -5,4 +5,5 @@ mod crash_resume;
 mod failures;
 mod harness;
 mod locking;
+mod secrets;
 mod signals;
