@@ -96,7 +96,11 @@ impl Action for Exec {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal reaches runbook, which
+            // interrupts the run and stops the program itself, instead of the program
+            // dying first and the step being recorded as failed.
+            .process_group(0);
         if let Some(dir) = &input.dir {
             command.current_dir(dir);
         }

@@ -428,6 +428,7 @@ fn drive(
             reporter: Arc::clone(&reporter),
             cancel,
             prior,
+            rerun_finally: resumed && record.status == RunStatus::Failed,
         });
         reporter.run_started(&run_id, &loaded.display_path, target.as_str(), resumed);
         let done: Vec<&str> = exec

@@ -32,6 +32,9 @@ pub struct Execution {
     pub cancel: CancelSignal,
     /// The latest attempt of each step key recorded before this invocation (resume).
     pub prior: BTreeMap<String, StepRecord>,
+    /// Resuming a run that failed: its `finally` steps already ran for that failure
+    /// and run again (as new attempts) after this invocation's steps.
+    pub rerun_finally: bool,
 }
 
 impl Execution {

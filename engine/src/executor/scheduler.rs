@@ -156,7 +156,7 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
 /// The outputs of a step (not a `for_each` step, whose instances are only known once
 /// its list is rendered) that succeeded before this invocation.
 fn already_succeeded(exec: &Execution, def: &StepDef) -> Option<Value> {
-    if def.for_each.is_some() {
+    if def.for_each.is_some() || (def.is_finally && exec.rerun_finally) {
         return None;
     }
     let record = exec.prior.get(&def.id)?;

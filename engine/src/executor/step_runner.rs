@@ -237,7 +237,9 @@ async fn run_instance(
     let prior: Option<&StepRecord> = exec.prior.get(&key);
     let mut attempt = 1;
     let mut reentered_key = None;
-    if let Some(record) = prior {
+    if let Some(record) = prior.filter(|_| def.is_finally && exec.rerun_finally) {
+        attempt = record.attempt + 1;
+    } else if let Some(record) = prior {
         match record.status {
             // Reported once for the whole run when it resumes, not per step.
             StepStatus::Succeeded => {
@@ -326,7 +328,10 @@ async fn run_instance(
             clock: exec.clock.clone(),
             participant: Arc::clone(participant),
             raw_input: raw_input.clone(),
-            reporter: Arc::new(StepSink(Arc::clone(&exec.reporter))),
+            reporter: Arc::new(StepSink {
+                reporter: Arc::clone(&exec.reporter),
+                masker: exec.masker.clone(),
+            }),
             cancel: exec.cancel.clone(),
         };
         let result = match def.timeout {

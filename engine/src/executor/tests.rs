@@ -142,6 +142,7 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         reporter: recorder.clone(),
         cancel: CancelSignal::never(),
         prior,
+        rerun_finally: false,
     });
     let outcome = execute(exec).await;
     Harness {

@@ -34,8 +34,6 @@ pub enum Shown {
     /// Failed, and the run goes on (`continue_on_error`).
     FailedContinuing,
     Skipped,
-    /// Succeeded in an earlier invocation; not run again.
-    AlreadyDone,
     Interrupted,
 }
 
@@ -46,7 +44,6 @@ impl Shown {
             Shown::Failed => "failed",
             Shown::FailedContinuing => "failed (continuing)",
             Shown::Skipped => "skipped",
-            Shown::AlreadyDone => "already done",
             Shown::Interrupted => "interrupted",
         }
     }
@@ -78,11 +75,16 @@ pub fn reporter_for(mode: OutputMode, clock: Clock) -> Arc<dyn Reporter> {
 }
 
 /// Lets actions talk through the run's reporter.
-pub struct StepSink(pub Arc<dyn Reporter>);
+/// Secret parameter values are masked here, since actions print what they are given.
+pub struct StepSink {
+    pub reporter: Arc<dyn Reporter>,
+    pub masker: crate::params::Masker,
+}
 
 impl StepReporter for StepSink {
     fn message(&self, step_key: &str, text: &str) {
-        self.0.step_message(step_key, text);
+        self.reporter
+            .step_message(step_key, &self.masker.text(text));
     }
 }
 

@@ -103,7 +103,6 @@ impl Reporter for TerminalReporter {
         }
         let mark = match shown {
             Shown::Succeeded => style("✔").green(),
-            Shown::AlreadyDone => style("✔").dim(),
             Shown::Skipped => style("–").dim(),
             Shown::Failed => style("✘").red(),
             Shown::FailedContinuing => style("✘").yellow(),
