@@ -4,6 +4,9 @@
 mod crash_resume;
 mod failures;
 mod harness;
+mod history;
 mod locking;
+mod run_basics;
 mod secrets;
 mod signals;
+mod validation;

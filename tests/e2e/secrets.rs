@@ -61,9 +61,7 @@ fn db_files(t: &Test) -> Vec<(String, Vec<u8>)> {
 fn assert_not_in_db(t: &Test, when: &str) {
     for (name, bytes) in db_files(t) {
         assert!(
-            !bytes
-                .windows(SECRET.len())
-                .any(|w| w == SECRET.as_bytes()),
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
             "the secret is in {name} {when}"
         );
     }
@@ -94,7 +92,10 @@ fn secret_is_masked_in_status_and_absent_from_the_state_db() {
     let run_id = t.only_run()["id"].as_str().expect("id").to_owned();
     let status = t.status(&run_id);
     let text = status.to_string();
-    assert!(!text.contains(SECRET), "the secret is in status --json: {status:#}");
+    assert!(
+        !text.contains(SECRET),
+        "the secret is in status --json: {status:#}"
+    );
     assert_eq!(status["params"]["token"], "***");
     assert_eq!(status["params"]["who"], "me");
     // Outputs and errors that contained it show `***` instead.
@@ -161,7 +162,14 @@ fn secret_never_printed() {
     let set = format!("token={SECRET}");
     for output in ["plain", "json"] {
         let out = t
-            .args(["--output", output, "run", "secretive.yaml", "--set", set.as_str()])
+            .args([
+                "--output",
+                output,
+                "run",
+                "secretive.yaml",
+                "--set",
+                set.as_str(),
+            ])
             .run()
             .success();
         assert!(

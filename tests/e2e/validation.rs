@@ -1,0 +1,141 @@
+//! Validation through the binary: `validate` reports `file:line:col` with the source
+//! line and a caret and exits 2; `run` of an invalid runbook (or with bad `--set`
+//! values) exits 2 and records nothing.
+
+use crate::harness::Test;
+
+const BAD: &str = "name: bad
+steps:
+  - id: greet
+    action: log
+    with: { message: hi }
+  - id: nap
+    action: slep
+    with: { duration: 1s }
+  - id: say
+    action: log
+    with: { mesage: hi }
+";
+
+const BAD_DIAGNOSTICS: &str = "error: unknown action `slep` in step `nap`
+ --> bad.yaml:7:13
+  |
+7 |     action: slep
+  |             ^^^^
+  = help: did you mean `sleep`?
+
+error: missing field `message` in `with` of `log`
+ --> bad.yaml:11:5
+   |
+11 |     with: { mesage: hi }
+   |     ^^^^
+
+error: unknown field `mesage` in `with` of `log`, expected one of `message`
+ --> bad.yaml:11:13
+   |
+11 |     with: { mesage: hi }
+   |             ^^^^^^
+   = help: did you mean `message`?
+";
+
+#[test]
+fn validate_reports_every_error_with_position_and_caret() {
+    let t = Test::new().runbook("bad.yaml", BAD);
+    t.args(["validate", "bad.yaml"])
+        .run()
+        .code(2)
+        .stderr(&format!("{BAD_DIAGNOSTICS}bad.yaml: 3 errors\n\n"));
+}
+
+#[test]
+fn run_of_an_invalid_runbook_exits_2_and_records_nothing() {
+    let t = Test::new().runbook("bad.yaml", BAD);
+    let out = t
+        .args(["run", "bad.yaml"])
+        .run()
+        .code(2)
+        .stderr(BAD_DIAGNOSTICS);
+    assert_eq!(out.stdout, "");
+    assert_eq!(t.runs(), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn validate_checks_every_file_and_says_which_are_ok() {
+    let good = "name: good\nsteps:\n  - id: hi\n    action: log\n    with: { message: hi }\nfinally:\n  - id: bye\n    action: log\n    with: { message: bye }\n";
+    let t = Test::new()
+        .runbook("good.yaml", good)
+        .runbook("bad.yaml", BAD);
+    let out = t
+        .args(["validate", "good.yaml", "bad.yaml"])
+        .run()
+        .code(2)
+        .stderr(&format!("{BAD_DIAGNOSTICS}bad.yaml: 3 errors\n\n"));
+    assert_eq!(out.stdout, "good.yaml: ok (1 steps, 1 finally)\n");
+    let out = t.args(["validate", "good.yaml"]).run().success();
+    assert_eq!(out.stdout, "good.yaml: ok (1 steps, 1 finally)\n");
+}
+
+/// Templates are checked before anything runs: an undefined name is an error at its
+/// position, not an empty string at run time.
+#[test]
+fn undefined_template_names_are_caught_before_running() {
+    let yaml = "name: undefined
+steps:
+  - id: a
+    action: exec
+    with: { argv: [sh, -c, \"echo ran >> counter\"], allow_on_sim: true }
+  - id: b
+    action: log
+    with: { message: \"{{ params.nope }}\" }
+";
+    let t = Test::new().runbook("undefined.yaml", yaml);
+    t.args(["run", "undefined.yaml"]).run().code(2).stderr(
+        "error: undefined parameter `params.nope` in step `b`
+ --> undefined.yaml:8:26
+  |
+8 |     with: { message: \"{{ params.nope }}\" }
+  |                          ^^^^^^^^^^^
+",
+    );
+    assert_eq!(t.read("counter"), "", "a step ran");
+    assert!(t.runs().is_empty());
+}
+
+/// Bad `--set` values are usage errors: exit 2, nothing run or recorded.
+#[test]
+fn bad_params_exit_2_and_record_nothing() {
+    let yaml = "name: typed
+params:
+  n: { type: integer, default: 3 }
+  account: { type: string, required: true, description: AWS account id }
+steps:
+  - id: a
+    action: exec
+    with: { argv: [sh, -c, \"echo ran >> counter\"], allow_on_sim: true }
+";
+    let t = Test::new().runbook("typed.yaml", yaml);
+    t.args(["run", "typed.yaml"]).run().code(2).stderr(
+        "error: missing required parameter `account` (AWS account id); pass it with --set account=...\n",
+    );
+    t.args(["run", "typed.yaml", "--set", "account=1", "--set", "n=abc"])
+        .run()
+        .code(2)
+        .stderr("error: parameter `n` must be an integer: `abc` is not one\n");
+    t.args(["run", "typed.yaml", "--set", "account=1", "--set", "nope=1"])
+        .run()
+        .code(2);
+    assert_eq!(t.read("counter"), "", "a step ran");
+    assert!(t.runs().is_empty());
+}
+
+#[test]
+fn missing_runbook_file_exits_2() {
+    let t = Test::new();
+    let out = t.args(["run", "nowhere.yaml"]).run().code(2);
+    assert!(
+        out.stderr.contains("nowhere.yaml") && out.stderr.contains("No such file"),
+        "{}",
+        out.stderr
+    );
+    assert!(t.runs().is_empty());
+}
