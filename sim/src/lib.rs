@@ -1,1 +1,42 @@
-//! placeholder
+//! Deterministic simulation of EKS + EMR on EKS (placeholder docs, rewritten below).
+
+pub mod autoscaler;
+pub mod cluster;
+pub mod commands;
+pub mod demo;
+pub mod emr;
+pub mod error;
+pub mod event;
+pub mod iam;
+mod ids;
+pub mod instance_types;
+pub mod job_run;
+mod kubelet;
+pub mod log_group;
+pub mod node;
+pub mod params;
+pub mod pod;
+pub mod pod_template;
+pub mod preemption;
+pub mod priority;
+pub mod resources;
+pub mod s3;
+pub mod scheduler;
+mod serde_pairs;
+pub mod spark;
+mod timer;
+pub mod virtual_cluster;
+pub mod world;
+
+pub use autoscaler::{Autoscaler, AutoscalerSpec};
+pub use cluster::{Cluster, ClusterSpec, ClusterStatus, NodeGroupSpec};
+pub use error::SimError;
+pub use event::{Event, EventKind, PodRef, TerminationReason};
+pub use job_run::{FailureReason, JobRun, JobRunRef, JobState, JobSubmission, PodTemplateSource};
+pub use node::{CapacityType, Node};
+pub use params::SimParams;
+pub use pod::{Pod, PodPhase, PodRole};
+pub use pod_template::PodTemplate;
+pub use priority::{PriorityClass, PriorityClassSpec};
+pub use resources::Resources;
+pub use world::World;
