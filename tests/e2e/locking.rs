@@ -179,10 +179,9 @@ fn run_resume_incomplete_ignores_runs_of_other_params() {
     assert_eq!(t.runs().len(), 2);
 }
 
-/// Several runs started at the same instant: exactly one runs, the others exit 75.
-#[test]
-fn simultaneous_runs_elect_exactly_one() {
-    let t = Test::new().runbook("locky.yaml", &runbook());
+/// Starts three runs of `locky.yaml` at the same instant; returns their exit codes,
+/// sorted, once the winner (released after the others exited) has finished.
+fn three_at_once(t: &Test) -> Vec<Option<i32>> {
     let mut all: Vec<Background> = (0..3)
         .map(|_| t.args(["run", "locky.yaml"]).spawn())
         .collect();
@@ -192,11 +191,34 @@ fn simultaneous_runs_elect_exactly_one() {
             .filter_map(|b| b.has_exited().then_some(()))
             .count();
         t.lines("started").len() == 1 && exited == 2
+            // A loser that failed otherwise would leave no holder to wait for.
+            || exited == 3
     });
     t.touch("open-one");
     let mut codes: Vec<Option<i32>> = all.into_iter().map(|b| b.wait().code).collect();
     codes.sort_unstable();
-    assert_eq!(codes, [Some(0), Some(75), Some(75)]);
+    codes
+}
+
+/// Several runs started at the same instant: exactly one runs, the others exit 75.
+#[test]
+fn simultaneous_runs_elect_exactly_one() {
+    let t = Test::new().runbook("locky.yaml", &runbook());
+    // The state DB exists already (see the next test for a fresh one).
+    assert!(t.runs().is_empty());
+    assert_eq!(three_at_once(&t), [Some(0), Some(75), Some(75)]);
     assert_eq!(t.lines("started"), ["one"]);
     assert_eq!(t.runs().len(), 1);
+}
+
+/// The same on a state DB that does not exist yet (the first cron runs on a new
+/// machine): every process must be able to open it; the losers must say 75.
+#[test]
+#[ignore = "bug: concurrent first opens of a new state DB fail with `could not switch to WAL mode` (exit 1)"]
+fn simultaneous_runs_on_a_fresh_state_db_elect_exactly_one() {
+    for round in 0..10 {
+        let t = Test::new().runbook("locky.yaml", &runbook());
+        let codes = three_at_once(&t);
+        assert_eq!(codes, [Some(0), Some(75), Some(75)], "round {round}");
+    }
 }
