@@ -439,12 +439,12 @@ impl World {
             self.pods[p as usize].provisioning = true;
         }
         self.emit(EventKind::NodeLaunched {
-            cluster: cluster_name,
-            node: name.clone(),
-            instance_type: chosen.name.to_string(),
+            cluster: cluster_name.into(),
+            node: name.clone().into(),
+            instance_type: chosen.name.to_string().into(),
             capacity_type,
             nodegroup: None,
-            provisioner: Some(provisioner.clone()),
+            provisioner: Some(provisioner.clone().into()),
             pending_pods: v.pods.len() as u32,
         });
         if let Some(a) = self.clusters[c as usize].autoscaler.as_mut() {
@@ -516,7 +516,7 @@ impl World {
             let Some(provisioner) = node.provisioner.clone() else {
                 continue;
             };
-            let c = self.cluster_ids[&node.cluster];
+            let c = node.cluster_idx;
             let Some(ttl) = self.clusters[c as usize]
                 .autoscaler
                 .as_ref()

@@ -9,6 +9,7 @@ use crate::autoscaler::{Autoscaler, AutoscalerSpec};
 use crate::cluster::{
     Cluster, ClusterSpec, ClusterStatus, DaemonSet, NodeGroup, SYSTEM_NAMESPACES,
 };
+use crate::emr::{JobPodInputs, build_pod_specs};
 use crate::error::SimError;
 use crate::event::{EventKind, TerminationReason};
 use crate::iam::Role;
@@ -23,6 +24,7 @@ use crate::priority::{PriorityClassSpec, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CR
 use crate::resources::parse_spark_memory_mib;
 use crate::s3::{Bucket, parse_s3_uri};
 use crate::scheduler::SchedulerState;
+use crate::shared_str::SharedStr;
 use crate::spark::spark_pod_sizing;
 use crate::timer::{NodeLaunch, TimerKind};
 use crate::virtual_cluster::{VirtualCluster, VirtualClusterState};
@@ -136,7 +138,9 @@ impl World {
         let c = self.clusters.len() as u32;
         self.clusters.push(cluster);
         self.cluster_ids.insert(spec.name.clone(), c);
-        self.emit(EventKind::ClusterCreating { cluster: spec.name });
+        self.emit(EventKind::ClusterCreating {
+            cluster: spec.name.into(),
+        });
         let delay = self.params.cluster_create_ms;
         self.schedule_in(delay, TimerKind::ClusterActive { cluster: c });
         Ok(&self.clusters[c as usize])
@@ -157,7 +161,7 @@ impl World {
             .map(|g| g.spec.clone())
             .collect();
         self.emit(EventKind::ClusterActive {
-            cluster: name.clone(),
+            cluster: name.clone().into(),
         });
         for _ in 0..self.params.coredns_replicas {
             self.create_coredns_pod(c);
@@ -171,11 +175,11 @@ impl World {
                     cluster.zones[(cluster.next_zone as usize) % cluster.zones.len()].clone();
                 cluster.next_zone += 1;
                 self.emit(EventKind::NodeLaunched {
-                    cluster: name.clone(),
-                    node: node.clone(),
-                    instance_type: ng.instance_type.clone(),
+                    cluster: name.clone().into(),
+                    node: node.clone().into(),
+                    instance_type: ng.instance_type.clone().into(),
                     capacity_type: ng.capacity_type,
-                    nodegroup: Some(ng.name.clone()),
+                    nodegroup: Some(ng.name.clone().into()),
                     provisioner: None,
                     pending_pods: 0,
                 });
@@ -201,23 +205,24 @@ impl World {
 
     fn create_coredns_pod(&mut self, c: u32) {
         let suffix = crate::ids::name_suffix(&mut self.rng);
-        let mut labels = BTreeMap::new();
-        labels.insert("k8s-app".to_string(), "kube-dns".to_string());
+        let mut labels: BTreeMap<SharedStr, SharedStr> = BTreeMap::new();
+        labels.insert("k8s-app".into(), "kube-dns".into());
         let spec = NewPod {
             cluster: c,
-            namespace: "kube-system".to_string(),
+            namespace: "kube-system".into(),
             name: format!(
                 "coredns-{}-{suffix}",
                 self.clusters[c as usize].coredns_hash
-            ),
+            )
+            .into(),
             role: PodRole::System,
             job: None,
             executor_id: None,
             labels,
-            image: "coredns".to_string(),
+            image: "coredns".into(),
             priority_class: Some(SYSTEM_CLUSTER_CRITICAL.to_string()),
             node_selector: BTreeMap::new(),
-            containers: vec![("coredns".to_string(), self.params.coredns_requests)],
+            containers: vec![("coredns".into(), self.params.coredns_requests)],
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: false,
         };
@@ -227,7 +232,7 @@ impl World {
 
     /// The ReplicaSet controller replaces a deleted CoreDNS pod.
     pub(crate) fn recreate_system_replica(&mut self, pod: u32) {
-        let c = self.cluster_ids[&self.pods[pod as usize].cluster];
+        let c = self.pods[pod as usize].cluster_idx;
         if self.clusters[c as usize].status == ClusterStatus::Active
             && self.pods[pod as usize].name.starts_with("coredns-")
         {
@@ -245,7 +250,7 @@ impl World {
         }
         self.clusters[c as usize].status = ClusterStatus::Deleting;
         self.emit(EventKind::ClusterDeleting {
-            cluster: name.to_string(),
+            cluster: name.to_string().into(),
         });
         let nodes = self.clusters[c as usize].nodes.clone();
         for n in nodes {
@@ -281,7 +286,9 @@ impl World {
         }
         cluster.status = ClusterStatus::Deleted;
         let name = cluster.name.clone();
-        self.emit(EventKind::ClusterDeleted { cluster: name });
+        self.emit(EventKind::ClusterDeleted {
+            cluster: name.into(),
+        });
     }
 
     /// Creates a namespace.
@@ -511,10 +518,10 @@ impl World {
                     && j.virtual_cluster_id == sub.virtual_cluster_id
             }) {
                 return Ok(JobRunRef {
-                    id: j.id.clone(),
-                    name: j.name.clone(),
-                    arn: j.arn.clone(),
-                    virtual_cluster_id: j.virtual_cluster_id.clone(),
+                    id: j.id.to_string(),
+                    name: j.name.to_string(),
+                    arn: j.arn.to_string(),
+                    virtual_cluster_id: j.virtual_cluster_id.to_string(),
                 });
             }
         }
@@ -630,13 +637,32 @@ impl World {
                 status: TaskStatus::Pending,
             })
             .collect();
+        let job_id: SharedStr = id.clone().into();
+        let vc_id: SharedStr = vc.id.clone().into();
+        let spark_app_id: SharedStr = spark_app_id.into();
+        let pod_specs = build_pod_specs(
+            &JobPodInputs {
+                job_id: &job_id,
+                virtual_cluster_id: &vc_id,
+                spark_app_id: &spark_app_id,
+                release_label: &sub.release_label,
+                driver_template: &driver_template,
+                executor_template: &executor_template,
+                driver_sizing: &driver_sizing,
+                executor_sizing: &executor_sizing,
+                monitoring: sub.monitoring,
+            },
+            &self.params,
+        );
+        let job_name: SharedStr = sub.name.clone().into();
+        let namespace: SharedStr = vc.namespace.clone().into();
         let job = JobRun {
-            id: id.clone(),
-            name: sub.name.clone(),
-            arn: arn.clone(),
-            virtual_cluster_id: vc.id.clone(),
-            cluster: vc.cluster.clone(),
-            namespace: vc.namespace.clone(),
+            id: job_id.clone(),
+            name: job_name.clone(),
+            arn: arn.clone().into(),
+            virtual_cluster_id: vc_id.clone(),
+            cluster: vc.cluster.clone().into(),
+            namespace: namespace.clone(),
             release_label: sub.release_label.clone(),
             execution_role_arn,
             client_token: sub.client_token.clone(),
@@ -662,6 +688,8 @@ impl World {
             pending_tasks: (0..tasks.len() as u32).collect(),
             tasks,
             executors: BTreeMap::new(),
+            cluster_idx: c,
+            pod_specs,
             controller_pod_idx: None,
             driver_pod_idx: None,
             next_executor_id: 1,
@@ -675,10 +703,10 @@ impl World {
         self.jobs.push(job);
         self.job_ids.insert(id.clone(), idx);
         self.emit(EventKind::JobStateChanged {
-            job_id: id.clone(),
-            job_name: sub.name.clone(),
-            virtual_cluster_id: vc.id.clone(),
-            namespace: vc.namespace.clone(),
+            job_id,
+            job_name,
+            virtual_cluster_id: vc_id,
+            namespace,
             from: None,
             to: JobState::Pending,
             state_details: None,

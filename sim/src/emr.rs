@@ -19,14 +19,18 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{EventKind, TerminationReason};
 use crate::job_run::{FailureReason, JobState, TaskStatus};
+use crate::params::SimParams;
 use crate::pod::{
     LABEL_EMR_COMPONENT, LABEL_EMR_JOB_ID, LABEL_EMR_RESOURCE_TYPE, LABEL_EMR_VIRTUAL_CLUSTER_ID,
     LABEL_SPARK_APP_SELECTOR, LABEL_SPARK_EXEC_ID, LABEL_SPARK_ROLE, PodRole,
 };
 use crate::pod_template::{DRIVER_CONTAINER, EXECUTOR_CONTAINER, PodTemplate};
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 use crate::spark::SparkPodSizing;
 use crate::timer::TimerKind;
 use crate::world::{NewPod, World};
@@ -47,6 +51,102 @@ pub fn spark_image(release_label: &str) -> String {
     format!("spark/{release}:latest")
 }
 
+/// The parts of a job's pods that are the same for every pod of a role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RolePodSpec {
+    pub(crate) labels: BTreeMap<SharedStr, SharedStr>,
+    pub(crate) containers: Vec<(SharedStr, Resources)>,
+    pub(crate) image: SharedStr,
+}
+
+/// Built once per job at submission and shared by its pods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JobPodSpecs {
+    pub(crate) controller: RolePodSpec,
+    pub(crate) driver: RolePodSpec,
+    pub(crate) executor: RolePodSpec,
+}
+
+/// What EMR and Spark put in each job pod: the labels (EMR's `job.id`,
+/// `virtual-cluster-id`, `component`, `resource.type`; Spark's `spark-app-selector`
+/// and `spark-role`; the template's own labels) and the containers with their
+/// requests (the Spark container, EMR's fluentd sidecar when monitoring is on, and
+/// the template's sidecars).
+pub(crate) struct JobPodInputs<'a> {
+    pub(crate) job_id: &'a SharedStr,
+    pub(crate) virtual_cluster_id: &'a SharedStr,
+    pub(crate) spark_app_id: &'a SharedStr,
+    pub(crate) release_label: &'a str,
+    pub(crate) driver_template: &'a PodTemplate,
+    pub(crate) executor_template: &'a PodTemplate,
+    pub(crate) driver_sizing: &'a SparkPodSizing,
+    pub(crate) executor_sizing: &'a SparkPodSizing,
+    pub(crate) monitoring: bool,
+}
+
+pub(crate) fn build_pod_specs(inputs: &JobPodInputs<'_>, params: &SimParams) -> JobPodSpecs {
+    let labels = |role: PodRole, template: Option<&PodTemplate>| {
+        let mut labels: BTreeMap<SharedStr, SharedStr> = BTreeMap::new();
+        if let Some(t) = template {
+            labels.extend(t.labels.iter().map(|(k, v)| (k.into(), v.into())));
+        }
+        labels.insert(LABEL_EMR_JOB_ID.into(), inputs.job_id.clone());
+        labels.insert(
+            LABEL_EMR_VIRTUAL_CLUSTER_ID.into(),
+            inputs.virtual_cluster_id.clone(),
+        );
+        labels.insert(LABEL_EMR_COMPONENT.into(), role.as_str().into());
+        labels.insert(LABEL_EMR_RESOURCE_TYPE.into(), "job.run".into());
+        if matches!(role, PodRole::Driver | PodRole::Executor) {
+            labels.insert(LABEL_SPARK_APP_SELECTOR.into(), inputs.spark_app_id.clone());
+            labels.insert(LABEL_SPARK_ROLE.into(), role.as_str().into());
+        }
+        labels
+    };
+    let spark_containers = |main: &str, sizing: &SparkPodSizing, template: &PodTemplate| {
+        let mut containers: Vec<(SharedStr, Resources)> = vec![(
+            main.into(),
+            Resources::new(sizing.cpu_millis, sizing.memory_mib + sizing.overhead_mib),
+        )];
+        if inputs.monitoring {
+            containers.push((FLUENTD_SIDECAR.into(), params.emr_fluentd_sidecar_requests));
+        }
+        if !template.sidecar_requests.is_zero() {
+            containers.push(("pod-template-sidecars".into(), template.sidecar_requests));
+        }
+        containers
+    };
+    let spark: SharedStr = spark_image(inputs.release_label).into();
+    JobPodSpecs {
+        controller: RolePodSpec {
+            labels: labels(PodRole::Controller, None),
+            containers: vec![
+                ("job-runner".into(), params.job_runner_requests),
+                (FLUENTD_SIDECAR.into(), params.job_runner_logging_requests),
+            ],
+            image: job_runner_image(inputs.release_label).into(),
+        },
+        driver: RolePodSpec {
+            labels: labels(PodRole::Driver, Some(inputs.driver_template)),
+            containers: spark_containers(
+                DRIVER_CONTAINER,
+                inputs.driver_sizing,
+                inputs.driver_template,
+            ),
+            image: spark.clone(),
+        },
+        executor: RolePodSpec {
+            labels: labels(PodRole::Executor, Some(inputs.executor_template)),
+            containers: spark_containers(
+                EXECUTOR_CONTAINER,
+                inputs.executor_sizing,
+                inputs.executor_template,
+            ),
+            image: spark,
+        },
+    }
+}
+
 impl World {
     /// Active: not terminal and not being cleaned up after cancel/failure.
     fn job_active(&self, job: u32) -> bool {
@@ -61,6 +161,7 @@ impl World {
         details: Option<String>,
         reason: Option<FailureReason>,
     ) {
+        let details: Option<SharedStr> = details.map(SharedStr::from);
         let now = self.now;
         let j = &mut self.jobs[job as usize];
         let from = j.state;
@@ -94,62 +195,6 @@ impl World {
         self.emit(event);
     }
 
-    /// Labels EMR on EKS and Spark put on a job pod.
-    fn job_pod_labels(
-        &self,
-        job: u32,
-        role: PodRole,
-        executor_id: Option<u32>,
-        template: Option<&PodTemplate>,
-    ) -> BTreeMap<String, String> {
-        let j = &self.jobs[job as usize];
-        let mut labels = BTreeMap::new();
-        if let Some(t) = template {
-            labels.extend(t.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        labels.insert(LABEL_EMR_JOB_ID.to_string(), j.id.clone());
-        labels.insert(
-            LABEL_EMR_VIRTUAL_CLUSTER_ID.to_string(),
-            j.virtual_cluster_id.clone(),
-        );
-        labels.insert(LABEL_EMR_COMPONENT.to_string(), role.as_str().to_string());
-        labels.insert(LABEL_EMR_RESOURCE_TYPE.to_string(), "job.run".to_string());
-        if matches!(role, PodRole::Driver | PodRole::Executor) {
-            labels.insert(LABEL_SPARK_APP_SELECTOR.to_string(), j.spark_app_id.clone());
-            labels.insert(LABEL_SPARK_ROLE.to_string(), role.as_str().to_string());
-        }
-        if let Some(id) = executor_id {
-            labels.insert(LABEL_SPARK_EXEC_ID.to_string(), id.to_string());
-        }
-        labels
-    }
-
-    fn spark_containers(
-        &self,
-        main: &str,
-        sizing: &SparkPodSizing,
-        template: &PodTemplate,
-        monitoring: bool,
-    ) -> Vec<(String, Resources)> {
-        let mut containers = vec![(
-            main.to_string(),
-            Resources::new(sizing.cpu_millis, sizing.memory_mib + sizing.overhead_mib),
-        )];
-        if monitoring {
-            containers.push((
-                FLUENTD_SIDECAR.to_string(),
-                self.params.emr_fluentd_sidecar_requests,
-            ));
-        }
-        if !template.sidecar_requests.is_zero() {
-            containers.push((
-                "pod-template-sidecars".to_string(),
-                template.sidecar_requests,
-            ));
-        }
-        containers
-    }
-
     // ------------------------------------------------------------------ lifecycle
 
     pub(crate) fn on_job_submitted(&mut self, job: u32) {
@@ -171,28 +216,20 @@ impl World {
         };
         self.set_job_state(job, JobState::Submitted, None, None);
         let suffix = crate::ids::name_suffix(&mut self.rng);
-        let (id, namespace, release) = {
-            let j = &self.jobs[job as usize];
-            (j.id.clone(), j.namespace.clone(), j.release_label.clone())
-        };
+        let j = &self.jobs[job as usize];
+        let role = &j.pod_specs.controller;
         let spec = NewPod {
             cluster: c,
-            namespace,
-            name: format!("{id}-{suffix}"),
+            namespace: j.namespace.clone(),
+            name: format!("{}-{suffix}", j.id).into(),
             role: PodRole::Controller,
             job: Some(job),
             executor_id: None,
-            labels: self.job_pod_labels(job, PodRole::Controller, None, None),
-            image: job_runner_image(&release),
+            labels: role.labels.clone(),
+            image: role.image.clone(),
             priority_class: None,
             node_selector: BTreeMap::new(),
-            containers: vec![
-                ("job-runner".to_string(), self.params.job_runner_requests),
-                (
-                    FLUENTD_SIDECAR.to_string(),
-                    self.params.job_runner_logging_requests,
-                ),
-            ],
+            containers: role.containers.clone(),
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: false,
         };
@@ -200,7 +237,7 @@ impl World {
         match self.admit_pod(spec) {
             Ok(pod) => {
                 let j = &mut self.jobs[job as usize];
-                j.controller_pod = Some(name);
+                j.controller_pod = Some(name.to_string());
                 j.controller_pod_idx = Some(pod);
                 if let Some(timeout) = self.params.job_start_timeout_ms {
                     self.schedule_in(timeout, TimerKind::JobStartTimeout { job });
@@ -238,24 +275,23 @@ impl World {
         if !self.job_active(job) || self.jobs[job as usize].driver_pod_idx.is_some() {
             return;
         }
-        let c = self.cluster_ids[&self.jobs[job as usize].cluster];
+        let c = self.jobs[job as usize].cluster_idx;
         let j = &self.jobs[job as usize];
-        let template = j.driver_template.clone();
-        let containers =
-            self.spark_containers(DRIVER_CONTAINER, &j.driver_sizing, &template, j.monitoring);
+        let template = &j.driver_template;
+        let role = &j.pod_specs.driver;
         let name = format!("spark-{}-driver", j.id);
         let spec = NewPod {
             cluster: c,
             namespace: j.namespace.clone(),
-            name: name.clone(),
+            name: name.clone().into(),
             role: PodRole::Driver,
             job: Some(job),
             executor_id: None,
-            labels: self.job_pod_labels(job, PodRole::Driver, None, Some(&template)),
-            image: spark_image(&j.release_label),
+            labels: role.labels.clone(),
+            image: role.image.clone(),
             priority_class: template.priority_class_name.clone(),
             node_selector: template.node_selector.clone(),
-            containers,
+            containers: role.containers.clone(),
             grace_seconds: template
                 .termination_grace_period_seconds
                 .unwrap_or(self.params.termination_grace_period_s),
@@ -324,19 +360,16 @@ impl World {
     }
 
     fn create_executor(&mut self, job: u32) -> bool {
-        let c = self.cluster_ids[&self.jobs[job as usize].cluster];
+        let c = self.jobs[job as usize].cluster_idx;
         let j = &mut self.jobs[job as usize];
         let id = j.next_executor_id;
         j.next_executor_id += 1;
         let j = &self.jobs[job as usize];
-        let template = j.executor_template.clone();
-        let containers = self.spark_containers(
-            EXECUTOR_CONTAINER,
-            &j.executor_sizing,
-            &template,
-            j.monitoring,
-        );
-        let name = format!("{}-exec-{id}", j.executor_pod_prefix);
+        let template = &j.executor_template;
+        let role = &j.pod_specs.executor;
+        let name: SharedStr = format!("{}-exec-{id}", j.executor_pod_prefix).into();
+        let mut labels = role.labels.clone();
+        labels.insert(LABEL_SPARK_EXEC_ID.into(), id.to_string().into());
         let spec = NewPod {
             cluster: c,
             namespace: j.namespace.clone(),
@@ -344,11 +377,11 @@ impl World {
             role: PodRole::Executor,
             job: Some(job),
             executor_id: Some(id),
-            labels: self.job_pod_labels(job, PodRole::Executor, Some(id), Some(&template)),
-            image: spark_image(&j.release_label),
+            labels,
+            image: role.image.clone(),
             priority_class: template.priority_class_name.clone(),
             node_selector: template.node_selector.clone(),
-            containers,
+            containers: role.containers.clone(),
             grace_seconds: template
                 .termination_grace_period_seconds
                 .unwrap_or(self.params.termination_grace_period_s),
@@ -711,7 +744,7 @@ impl World {
             job_id: job_id.clone(),
             executor_id: executor,
             pod: pod_name,
-            reason,
+            reason: reason.into(),
         });
         for task in running {
             let attempt = self.jobs[job as usize].tasks[task as usize].attempts - 1;

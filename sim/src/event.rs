@@ -12,6 +12,7 @@ use crate::job_run::{FailureReason, JobState};
 use crate::node::CapacityType;
 use crate::pod::PodRole;
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 
 /// One entry of the event log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,19 +29,41 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodRef {
     /// EKS cluster.
-    pub cluster: String,
+    pub cluster: SharedStr,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: SharedStr,
     /// Pod name.
-    pub name: String,
+    pub name: SharedStr,
     /// EMR component (`controller`, `driver`, `executor`) or `system`.
     pub role: PodRole,
     /// EMR job run id (`emr-containers.amazonaws.com/job.id`), for job pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
+    pub job_id: Option<SharedStr>,
     /// Spark executor id (`spark-exec-id`), for executors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_id: Option<u32>,
+}
+
+/// The content of a [`EventKind::PodPreempted`] event (boxed: it is the largest
+/// event and rare, and keeping it out of line keeps every other event small).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preemption {
+    /// The victim.
+    pub pod: PodRef,
+    /// The victim's node.
+    pub node: SharedStr,
+    /// The victim's priority.
+    pub priority: i32,
+    /// The pod it made room for.
+    pub preemptor: PodRef,
+    /// The preemptor's UID (the Kubernetes event names the preemptor by UID).
+    pub preemptor_uid: SharedStr,
+    /// The preemptor's priority.
+    pub preemptor_priority: i32,
+    /// Kubernetes event reason: `Preempted`.
+    pub reason: SharedStr,
+    /// Kubernetes event message: `Preempted by pod <uid> on node <node>`.
+    pub message: SharedStr,
 }
 
 /// Why a pod was deleted.
@@ -69,50 +92,50 @@ pub enum EventKind {
     /// CreateCluster accepted; the control plane is being built.
     ClusterCreating {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
     },
     /// The cluster is ACTIVE.
     ClusterActive {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
     },
     /// DeleteCluster accepted; nodes are terminated.
     ClusterDeleting {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
     },
     /// The cluster is gone.
     ClusterDeleted {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
     },
     /// An EC2 instance was launched for a node group or by the autoscaler.
     NodeLaunched {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
         /// The node name it will register as.
-        node: String,
+        node: SharedStr,
         /// EC2 instance type.
-        instance_type: String,
+        instance_type: SharedStr,
         /// On-demand or spot.
         capacity_type: CapacityType,
         /// Managed node group, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        nodegroup: Option<String>,
+        nodegroup: Option<SharedStr>,
         /// Autoscaler provisioner, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        provisioner: Option<String>,
+        provisioner: Option<SharedStr>,
         /// Pending pods this launch is meant for (autoscaler launches).
         pending_pods: u32,
     },
     /// The kubelet registered the node (not yet Ready).
     NodeAdded {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
         /// Node name.
-        node: String,
+        node: SharedStr,
         /// EC2 instance type.
-        instance_type: String,
+        instance_type: SharedStr,
         /// On-demand or spot.
         capacity_type: CapacityType,
         /// Capacity the scheduler may hand out.
@@ -121,27 +144,27 @@ pub enum EventKind {
     /// The node is Ready for ordinary pods.
     NodeReady {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
         /// Node name.
-        node: String,
+        node: SharedStr,
     },
     /// The autoscaler saw the node empty (Karpenter's emptiness timestamp).
     NodeEmpty {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
         /// Node name.
-        node: String,
+        node: SharedStr,
         /// When it will be removed unless a pod lands on it.
         expires_at_ms: u64,
     },
     /// The node was deleted (autoscaler emptiness, cluster deletion).
     NodeRemoved {
         /// Cluster name.
-        cluster: String,
+        cluster: SharedStr,
         /// Node name.
-        node: String,
+        node: SharedStr,
         /// Why, e.g. `empty for 30s (ttlSecondsAfterEmpty)`.
-        reason: String,
+        reason: SharedStr,
     },
     /// A pod was admitted.
     PodCreated {
@@ -151,7 +174,7 @@ pub enum EventKind {
         priority: i32,
         /// PriorityClass (explicit or the global default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        priority_class: Option<String>,
+        priority_class: Option<SharedStr>,
         /// Sum of the containers' requests.
         requests: Resources,
     },
@@ -161,7 +184,7 @@ pub enum EventKind {
         /// The pod.
         pod: PodRef,
         /// The scheduler's message, e.g. `0/1 nodes are available: 1 Insufficient memory.`
-        message: String,
+        message: SharedStr,
     },
     /// The scheduler preempted for this pod and nominated a node for it; it binds
     /// when the victims are gone.
@@ -169,43 +192,26 @@ pub enum EventKind {
         /// The preemptor.
         pod: PodRef,
         /// The nominated node.
-        node: String,
+        node: SharedStr,
     },
     /// The pod was bound to a node.
     PodScheduled {
         /// The pod.
         pod: PodRef,
         /// The node.
-        node: String,
+        node: SharedStr,
     },
     /// The pod's containers are running.
     PodStarted {
         /// The pod.
         pod: PodRef,
         /// The node.
-        node: String,
+        node: SharedStr,
     },
     /// The pod was chosen as a preemption victim: it got the `DisruptionTarget`
     /// condition (reason `PreemptionByScheduler`) and is being deleted. Mirrors the
     /// Kubernetes event with reason `Preempted` on the victim.
-    PodPreempted {
-        /// The victim.
-        pod: PodRef,
-        /// The victim's node.
-        node: String,
-        /// The victim's priority.
-        priority: i32,
-        /// The pod it made room for.
-        preemptor: PodRef,
-        /// The preemptor's UID (the Kubernetes event names the preemptor by UID).
-        preemptor_uid: String,
-        /// The preemptor's priority.
-        preemptor_priority: i32,
-        /// Kubernetes event reason: `Preempted`.
-        reason: String,
-        /// Kubernetes event message: `Preempted by pod <uid> on node <node>`.
-        message: String,
-    },
+    PodPreempted(Box<Preemption>),
     /// The pod got a deletion timestamp and is terminating (it still holds its
     /// resources until it is deleted).
     PodTerminating {
@@ -213,7 +219,7 @@ pub enum EventKind {
         pod: PodRef,
         /// The node, if it was bound.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        node: Option<String>,
+        node: Option<SharedStr>,
         /// Grace period granted.
         grace_period_seconds: u64,
         /// Why.
@@ -224,7 +230,7 @@ pub enum EventKind {
         /// The pod.
         pod: PodRef,
         /// The node.
-        node: String,
+        node: SharedStr,
     },
     /// The pod's containers failed (phase Failed).
     PodFailed {
@@ -232,9 +238,9 @@ pub enum EventKind {
         pod: PodRef,
         /// The node, if it was bound.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        node: Option<String>,
+        node: Option<SharedStr>,
         /// Why.
-        reason: String,
+        reason: SharedStr,
     },
     /// The pod object is gone and its resources are free.
     PodDeleted {
@@ -242,7 +248,7 @@ pub enum EventKind {
         pod: PodRef,
         /// The node it was bound to, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        node: Option<String>,
+        node: Option<SharedStr>,
         /// Why it was deleted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<TerminationReason>,
@@ -250,13 +256,13 @@ pub enum EventKind {
     /// An EMR job run changed state.
     JobStateChanged {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Job run name.
-        job_name: String,
+        job_name: SharedStr,
         /// Virtual cluster id.
-        virtual_cluster_id: String,
+        virtual_cluster_id: SharedStr,
         /// Namespace of the virtual cluster.
-        namespace: String,
+        namespace: SharedStr,
         /// Previous state (`None` at submission).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<JobState>,
@@ -264,7 +270,7 @@ pub enum EventKind {
         to: JobState,
         /// EMR `stateDetails`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        state_details: Option<String>,
+        state_details: Option<SharedStr>,
         /// EMR `failureReason`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure_reason: Option<FailureReason>,
@@ -272,40 +278,40 @@ pub enum EventKind {
     /// The Spark driver created an executor pod.
     ExecutorRequested {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Namespace.
-        namespace: String,
+        namespace: SharedStr,
         /// Executor id (increasing, never reused).
         executor_id: u32,
         /// Executor pod name.
-        pod: String,
+        pod: SharedStr,
     },
     /// An executor registered with the driver and can run tasks.
     ExecutorRegistered {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Executor id.
         executor_id: u32,
         /// Executor pod name.
-        pod: String,
+        pod: SharedStr,
         /// Node it runs on.
-        node: String,
+        node: SharedStr,
     },
     /// The driver lost an executor (its pod was preempted, deleted or failed).
     ExecutorLost {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Executor id.
         executor_id: u32,
         /// Executor pod name.
-        pod: String,
+        pod: SharedStr,
         /// Why.
-        reason: String,
+        reason: SharedStr,
     },
     /// A task attempt started on an executor.
     TaskStarted {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Task index (partition).
         task: u32,
         /// Attempt number (0 first).
@@ -318,7 +324,7 @@ pub enum EventKind {
     /// A task attempt finished successfully.
     TaskFinished {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Task index.
         task: u32,
         /// Attempt number.
@@ -329,7 +335,7 @@ pub enum EventKind {
     /// A task attempt was lost with its executor; the task will be rerun.
     TaskLost {
         /// Job run id.
-        job_id: String,
+        job_id: SharedStr,
         /// Task index.
         task: u32,
         /// Attempt number that was lost.
@@ -348,11 +354,11 @@ impl EventKind {
             | EventKind::PodNominated { pod, .. }
             | EventKind::PodScheduled { pod, .. }
             | EventKind::PodStarted { pod, .. }
-            | EventKind::PodPreempted { pod, .. }
             | EventKind::PodTerminating { pod, .. }
             | EventKind::PodSucceeded { pod, .. }
             | EventKind::PodFailed { pod, .. }
             | EventKind::PodDeleted { pod, .. } => Some(pod),
+            EventKind::PodPreempted(p) => Some(&p.pod),
             _ => None,
         }
     }
@@ -388,7 +394,7 @@ impl EventKind {
             EventKind::PodNominated { .. } => "PodNominated",
             EventKind::PodScheduled { .. } => "PodScheduled",
             EventKind::PodStarted { .. } => "PodStarted",
-            EventKind::PodPreempted { .. } => "PodPreempted",
+            EventKind::PodPreempted(_) => "PodPreempted",
             EventKind::PodTerminating { .. } => "PodTerminating",
             EventKind::PodSucceeded { .. } => "PodSucceeded",
             EventKind::PodFailed { .. } => "PodFailed",
@@ -466,12 +472,9 @@ impl std::fmt::Display for Event {
             EventKind::PodNominated { pod, node } => write!(f, "{pod} nominated to {node}"),
             EventKind::PodScheduled { pod, node } => write!(f, "{pod} -> {node}"),
             EventKind::PodStarted { pod, node } => write!(f, "{pod} on {node}"),
-            EventKind::PodPreempted {
-                pod,
-                preemptor,
-                message,
-                ..
-            } => write!(f, "{pod} for {preemptor}: {message}"),
+            EventKind::PodPreempted(p) => {
+                write!(f, "{} for {}: {}", p.pod, p.preemptor, p.message)
+            }
             EventKind::PodTerminating {
                 pod,
                 grace_period_seconds,

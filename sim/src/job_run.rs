@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pod_template::PodTemplate;
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 use crate::spark::SparkPodSizing;
 
 /// `JobRun.state`.
@@ -230,7 +231,7 @@ pub struct Executor {
     /// Executor id.
     pub id: u32,
     /// Pod name.
-    pub pod_name: String,
+    pub pod_name: SharedStr,
     /// Registered with the driver (can run tasks).
     pub registered: bool,
     /// Lost (pod preempted, deleted or failed); a lost executor never comes back.
@@ -246,17 +247,17 @@ pub struct Executor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRun {
     /// Job run id.
-    pub id: String,
+    pub id: SharedStr,
     /// Job name.
-    pub name: String,
+    pub name: SharedStr,
     /// ARN.
-    pub arn: String,
+    pub arn: SharedStr,
     /// Virtual cluster id.
-    pub virtual_cluster_id: String,
+    pub virtual_cluster_id: SharedStr,
     /// EKS cluster.
-    pub cluster: String,
+    pub cluster: SharedStr,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: SharedStr,
     /// Release label.
     pub release_label: String,
     /// Execution role ARN.
@@ -266,7 +267,7 @@ pub struct JobRun {
     /// State.
     pub state: JobState,
     /// EMR `stateDetails`.
-    pub state_details: Option<String>,
+    pub state_details: Option<SharedStr>,
     /// EMR `failureReason`.
     pub failure_reason: Option<FailureReason>,
     /// `createdAt`.
@@ -294,7 +295,7 @@ pub struct JobRun {
     /// Resolved executor pod template.
     pub executor_template: PodTemplate,
     /// Spark application id (`spark-app-selector`).
-    pub spark_app_id: String,
+    pub spark_app_id: SharedStr,
     /// Executor pod name prefix (`<app>-<16 hex>`).
     pub executor_pod_prefix: String,
     /// Job-runner pod name, once created.
@@ -305,6 +306,8 @@ pub struct JobRun {
     pub tasks: Vec<Task>,
     /// Executors ever requested, by id.
     pub executors: BTreeMap<u32, Executor>,
+    pub(crate) cluster_idx: u32,
+    pub(crate) pod_specs: crate::emr::JobPodSpecs,
     pub(crate) controller_pod_idx: Option<u32>,
     pub(crate) driver_pod_idx: Option<u32>,
     pub(crate) next_executor_id: u32,

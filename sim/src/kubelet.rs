@@ -16,6 +16,7 @@ use crate::node::{
     LABEL_REGION, LABEL_ZONE, Node,
 };
 use crate::pod::{ConditionType, PodPhase, PodRole};
+use crate::shared_str::SharedStr;
 use crate::timer::{NodeLaunch, TimerKind};
 use crate::world::{NewPod, World};
 
@@ -77,9 +78,9 @@ impl World {
             self.params.eviction_hard_memory_mib,
         );
         let node = Node {
-            name: launch.name.clone(),
-            cluster: cluster.name.clone(),
-            instance_type: it.name.to_string(),
+            name: launch.name.clone().into(),
+            cluster: cluster.name.clone().into(),
+            instance_type: it.name.to_string().into(),
             capacity_type: launch.capacity_type,
             labels,
             capacity: it.capacity(),
@@ -100,14 +101,17 @@ impl World {
             nominated: Default::default(),
             images: Default::default(),
             index,
+            cluster_idx: c,
+            slot: self.clusters[c as usize].nodes.len() as u32,
         };
         self.nodes.push(node);
         self.node_ids.insert(launch.name.clone(), index);
         self.clusters[c as usize].nodes.push(index);
+        self.sync_slot(index);
         self.emit(EventKind::NodeAdded {
-            cluster: self.clusters[c as usize].name.clone(),
-            node: launch.name.clone(),
-            instance_type: it.name.to_string(),
+            cluster: self.clusters[c as usize].name.clone().into(),
+            node: launch.name.clone().into(),
+            instance_type: it.name.to_string().into(),
             capacity_type: launch.capacity_type,
             allocatable,
         });
@@ -127,22 +131,22 @@ impl World {
     ) {
         let node_name = self.nodes[node as usize].name.clone();
         let suffix = crate::ids::name_suffix(&mut self.rng);
-        let mut labels = BTreeMap::new();
-        labels.insert("k8s-app".to_string(), ds.name.clone());
+        let mut labels: BTreeMap<SharedStr, SharedStr> = BTreeMap::new();
+        labels.insert("k8s-app".into(), ds.name.as_str().into());
         let mut selector = BTreeMap::new();
-        selector.insert(LABEL_HOSTNAME.to_string(), node_name);
+        selector.insert(LABEL_HOSTNAME.to_string(), node_name.to_string());
         let spec = NewPod {
             cluster: c,
-            namespace: ds.namespace.clone(),
-            name: format!("{}-{suffix}", ds.name),
+            namespace: ds.namespace.as_str().into(),
+            name: format!("{}-{suffix}", ds.name).into(),
             role: PodRole::System,
             job: None,
             executor_id: None,
             labels,
-            image: ds.image.clone(),
+            image: ds.image.as_str().into(),
             priority_class: ds.priority_class.clone(),
             node_selector: selector,
-            containers: vec![(ds.name.clone(), ds.requests)],
+            containers: vec![(ds.name.as_str().into(), ds.requests)],
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: true,
         };
@@ -164,10 +168,10 @@ impl World {
         };
         let nodegroup = node.nodegroup.clone();
         let is_provisioned = node.provisioner.is_some();
-        let cluster_name = node.cluster.clone();
+        let c = node.cluster_idx;
         self.emit(event);
+        self.sync_slot(n);
         self.mark_node_dirty(n);
-        let c = self.cluster_ids[&cluster_name];
         if let Some(ng) = nodegroup {
             let all_ready = self.clusters[c as usize]
                 .nodes
@@ -203,12 +207,13 @@ impl World {
         node.empty_since_ms = None;
         let cluster_name = node.cluster.clone();
         let name = node.name.clone();
-        let c = self.cluster_ids[&cluster_name];
+        let c = node.cluster_idx;
         self.clusters[c as usize].nodes.retain(|&m| m != n);
+        self.rebuild_slots(c);
         self.emit(EventKind::NodeRemoved {
             cluster: cluster_name,
             node: name,
-            reason,
+            reason: reason.into(),
         });
     }
 
@@ -219,8 +224,9 @@ impl World {
     pub(crate) fn bind_pod(&mut self, pod: u32, n: u32) {
         self.dequeue_pod(pod);
         if let Some(nominated) = self.pods[pod as usize].nominated_node_name.take() {
-            if let Some(&m) = self.node_ids.get(&nominated) {
+            if let Some(&m) = self.node_ids.get(nominated.as_str()) {
                 self.nodes[m as usize].nominated.remove(&pod);
+                self.sync_slot(m);
                 if m != n {
                     self.mark_node_dirty(m);
                 }
@@ -244,10 +250,10 @@ impl World {
             node.workload_pods += 1;
             node.empty_since_ms = None;
         }
-        let image_ready = match node.images.get(&p.image) {
+        let image_ready = match node.images.get(p.image.as_str()) {
             Some(&ready) => ready.max(now),
             None => {
-                node.images.insert(p.image.clone(), now + pull_ms);
+                node.images.insert(p.image.to_string(), now + pull_ms);
                 now + pull_ms
             }
         };
@@ -263,6 +269,7 @@ impl World {
         };
         self.set_scheduled_condition(pod, true, None);
         self.emit(event);
+        self.sync_slot(n);
         let start = image_ready + self.params.container_start_ms;
         self.schedule(start, TimerKind::PodRunning { pod });
     }
@@ -403,7 +410,7 @@ impl World {
             self.emit(EventKind::PodFailed {
                 pod: pod_ref,
                 node,
-                reason: reason.to_string(),
+                reason: reason.to_string().into(),
             });
         }
     }
@@ -434,6 +441,7 @@ impl World {
             }
         }
         if !node.is_removed() {
+            self.sync_slot(n);
             self.mark_node_dirty(n);
         }
     }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 
 /// `eks.amazonaws.com/capacityType`, set on managed node group nodes.
 pub const LABEL_EKS_CAPACITY_TYPE: &str = "eks.amazonaws.com/capacityType";
@@ -77,11 +78,11 @@ pub(crate) struct PriorityUsage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     /// Node name (the instance's private DNS name).
-    pub name: String,
+    pub name: SharedStr,
     /// EKS cluster.
-    pub cluster: String,
+    pub cluster: SharedStr,
     /// EC2 instance type.
-    pub instance_type: String,
+    pub instance_type: SharedStr,
     /// On-demand or spot.
     pub capacity_type: CapacityType,
     /// Node labels.
@@ -125,6 +126,9 @@ pub struct Node {
     pub(crate) images: BTreeMap<String, u64>,
     /// Position among all nodes ever created (for per-node caches).
     pub(crate) index: u32,
+    pub(crate) cluster_idx: u32,
+    /// Position in the cluster's node list (and scheduler slots).
+    pub(crate) slot: u32,
 }
 
 impl Node {

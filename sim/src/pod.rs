@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{PodRef, TerminationReason};
 use crate::priority::PreemptionPolicy;
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 
 /// `emr-containers.amazonaws.com/job.id`.
 pub const LABEL_EMR_JOB_ID: &str = "emr-containers.amazonaws.com/job.id";
@@ -97,9 +98,9 @@ pub struct PodCondition {
     /// `True` or `False`.
     pub status: bool,
     /// Machine-readable reason, e.g. `Unschedulable`, `PreemptionByScheduler`.
-    pub reason: Option<String>,
+    pub reason: Option<SharedStr>,
     /// Human-readable message.
-    pub message: Option<String>,
+    pub message: Option<SharedStr>,
     /// When the condition last changed.
     pub last_transition_ms: u64,
 }
@@ -109,27 +110,27 @@ pub struct PodCondition {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pod {
     /// `metadata.uid`.
-    pub uid: String,
+    pub uid: SharedStr,
     /// Name.
-    pub name: String,
+    pub name: SharedStr,
     /// Namespace.
-    pub namespace: String,
+    pub namespace: SharedStr,
     /// EKS cluster.
-    pub cluster: String,
+    pub cluster: SharedStr,
     /// Labels (EMR and Spark labels for job pods, plus pod template labels).
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<SharedStr, SharedStr>,
     /// What the pod is for.
     pub role: PodRole,
     /// EMR job run id, for job pods.
-    pub job_id: Option<String>,
+    pub job_id: Option<SharedStr>,
     /// Spark executor id, for executors.
     pub executor_id: Option<u32>,
     /// Container image.
-    pub image: String,
+    pub image: SharedStr,
     /// Priority resolved at admission.
     pub priority: i32,
     /// PriorityClass resolved at admission (explicit or global default).
-    pub priority_class_name: Option<String>,
+    pub priority_class_name: Option<SharedStr>,
     /// From the PriorityClass.
     pub preemption_policy: PreemptionPolicy,
     /// `spec.nodeSelector`.
@@ -137,15 +138,15 @@ pub struct Pod {
     /// Sum of the containers' requests.
     pub requests: Resources,
     /// Container names with their requests.
-    pub containers: Vec<(String, Resources)>,
+    pub containers: Vec<(SharedStr, Resources)>,
     /// `spec.terminationGracePeriodSeconds`.
     pub termination_grace_period_seconds: u64,
     /// `status.phase`.
     pub phase: PodPhase,
     /// `spec.nodeName` once bound.
-    pub node_name: Option<String>,
+    pub node_name: Option<SharedStr>,
     /// `status.nominatedNodeName` while waiting for preemption victims to go.
-    pub nominated_node_name: Option<String>,
+    pub nominated_node_name: Option<SharedStr>,
     /// `status.conditions`.
     pub conditions: Vec<PodCondition>,
     /// `metadata.creationTimestamp`.
@@ -169,6 +170,7 @@ pub struct Pod {
     pub tolerates_not_ready: bool,
     /// Admission order: breaks ties between pods created at the same instant.
     pub(crate) seq: u64,
+    pub(crate) cluster_idx: u32,
     pub(crate) node_idx: Option<u32>,
     pub(crate) job_idx: Option<u32>,
     pub(crate) shape: Option<u32>,
@@ -248,7 +250,7 @@ impl Pod {
     pub fn matches_labels(&self, selector: &BTreeMap<String, String>) -> bool {
         selector
             .iter()
-            .all(|(k, v)| self.labels.get(k).is_some_and(|have| have == v))
+            .all(|(k, v)| self.labels.get(k.as_str()).is_some_and(|have| have == v))
     }
 
     pub(crate) fn set_condition(
@@ -256,10 +258,10 @@ impl Pod {
         condition_type: ConditionType,
         status: bool,
         reason: Option<&str>,
-        message: Option<String>,
+        message: Option<SharedStr>,
         now: u64,
     ) {
-        let reason = reason.map(str::to_string);
+        let reason = reason.map(SharedStr::from);
         if let Some(c) = self
             .conditions
             .iter_mut()

@@ -26,7 +26,7 @@
 
 use rand::Rng;
 
-use crate::event::{EventKind, TerminationReason};
+use crate::event::{EventKind, Preemption, TerminationReason};
 use crate::pod::{ConditionType, Pod};
 use crate::resources::Resources;
 use crate::scheduler::nominated_reservation;
@@ -60,7 +60,7 @@ impl World {
         let Some(n) = p
             .nominated_node_name
             .as_ref()
-            .and_then(|n| self.node_ids.get(n))
+            .and_then(|n| self.node_ids.get(n.as_str()))
         else {
             return false;
         };
@@ -236,22 +236,19 @@ impl World {
                 ConditionType::DisruptionTarget,
                 true,
                 Some("PreemptionByScheduler"),
-                Some(
-                    "default-scheduler: preempting to accommodate a higher priority pod"
-                        .to_string(),
-                ),
+                Some("default-scheduler: preempting to accommodate a higher priority pod".into()),
                 now,
             );
-            let event = EventKind::PodPreempted {
+            let event = EventKind::PodPreempted(Box::new(Preemption {
                 pod: victim.pod_ref(),
                 node: node_name.clone(),
                 priority: victim.priority,
                 preemptor: preemptor_ref.clone(),
                 preemptor_uid: preemptor_uid.clone(),
                 preemptor_priority: preemptor_prio,
-                reason: "Preempted".to_string(),
-                message: format!("Preempted by pod {preemptor_uid} on node {node_name}"),
-            };
+                reason: "Preempted".into(),
+                message: format!("Preempted by pod {preemptor_uid} on node {node_name}").into(),
+            }));
             self.emit(event);
             self.delete_pod(v, TerminationReason::Preempted);
         }
@@ -269,6 +266,7 @@ impl World {
         if self.pods[pod as usize].nominated_node_name.as_deref() != Some(node_name.as_str()) {
             self.clear_nomination(pod);
             self.nodes[n as usize].nominated.insert(pod);
+            self.sync_slot(n);
             self.pods[pod as usize].nominated_node_name = Some(node_name.clone());
             self.pods[pod as usize].unschedulable = false;
             self.emit(EventKind::PodNominated {
@@ -283,8 +281,9 @@ impl World {
         let Some(name) = self.pods[pod as usize].nominated_node_name.take() else {
             return;
         };
-        if let Some(&n) = self.node_ids.get(&name) {
+        if let Some(&n) = self.node_ids.get(name.as_str()) {
             self.nodes[n as usize].nominated.remove(&pod);
+            self.sync_slot(n);
             self.mark_node_dirty(n);
         }
     }

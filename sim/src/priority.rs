@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+use crate::shared_str::SharedStr;
 
 /// The highest value a user-defined PriorityClass may have (`HighestUserDefinablePriority`).
 pub const HIGHEST_USER_DEFINABLE_PRIORITY: i64 = 1_000_000_000;
@@ -36,7 +37,7 @@ pub enum PreemptionPolicy {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityClass {
     /// Name.
-    pub name: String,
+    pub name: SharedStr,
     /// Priority value; higher is more important.
     pub value: i32,
     /// Whether pods without a class get this one.
@@ -84,7 +85,7 @@ impl PriorityClassSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ResolvedPriority {
     pub(crate) value: i32,
-    pub(crate) class_name: Option<String>,
+    pub(crate) class_name: Option<SharedStr>,
     pub(crate) preemption_policy: PreemptionPolicy,
 }
 
@@ -104,7 +105,7 @@ impl Default for PriorityClasses {
             classes.insert(
                 name.to_string(),
                 PriorityClass {
-                    name: name.to_string(),
+                    name: name.into(),
                     value,
                     global_default: false,
                     preemption_policy: PreemptionPolicy::PreemptLowerPriority,
@@ -154,7 +155,7 @@ impl PriorityClasses {
             if let Some(existing) = self.global_default() {
                 return Err(SimError::GlobalDefaultConflict {
                     name: spec.name,
-                    existing: existing.name.clone(),
+                    existing: existing.name.to_string(),
                 });
             }
         }
@@ -165,7 +166,7 @@ impl PriorityClasses {
         self.classes.insert(
             spec.name.clone(),
             PriorityClass {
-                name: spec.name,
+                name: spec.name.into(),
                 value,
                 global_default: spec.global_default,
                 preemption_policy: spec.preemption_policy,

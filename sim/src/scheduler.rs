@@ -34,6 +34,7 @@ use crate::node::{LABEL_HOSTNAME, Node};
 use crate::pod::Pod;
 use crate::priority::PreemptionPolicy;
 use crate::resources::Resources;
+use crate::shared_str::SharedStr;
 use crate::world::World;
 
 /// kube-scheduler's `MaxNodeScore`.
@@ -56,6 +57,19 @@ impl ShapeKey {
     }
 }
 
+/// A node's numbers as the scheduler's filter needs them, kept in a dense array in
+/// the cluster's node order so that a full scan touches a few kilobytes instead of
+/// every node object (the "per-node free resources" index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NodeSlot {
+    pub(crate) node: u32,
+    pub(crate) free: Resources,
+    pub(crate) allocatable: Resources,
+    pub(crate) free_pods: u32,
+    pub(crate) ready: bool,
+    pub(crate) has_nominations: bool,
+}
+
 /// Per-cluster scheduler state (part of the serialized world).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SchedulerState {
@@ -67,13 +81,15 @@ pub(crate) struct SchedulerState {
     /// Shapes to try in the next pass.
     active: BTreeSet<u32>,
     /// Parked shapes with the message of their last failure.
-    pub(crate) failed: BTreeMap<u32, String>,
+    pub(crate) failed: BTreeMap<u32, SharedStr>,
     /// Nodes whose free capacity grew since the last pass.
     dirty_nodes: BTreeSet<u32>,
     pub(crate) selectors: Vec<BTreeMap<String, String>>,
     #[serde(with = "crate::serde_pairs")]
     selector_ids: BTreeMap<BTreeMap<String, String>, u32>,
     next_start_node_index: u64,
+    /// One slot per live node, in `Cluster::nodes` order.
+    pub(crate) slots: Vec<NodeSlot>,
     /// Cache: `selector_match[selector][node.index]`, 0 unknown, 1 match, 2 no match.
     /// Node labels never change, so the cache never goes stale; it is rebuilt lazily
     /// after a restore.
@@ -86,7 +102,7 @@ pub(crate) enum Outcome {
     Bound,
     Nominated,
     Waiting,
-    Unschedulable(String),
+    Unschedulable(SharedStr),
 }
 
 impl SchedulerState {
@@ -194,10 +210,11 @@ pub(crate) fn fits_on(
 }
 
 /// LeastAllocated + BalancedAllocation, as kube-scheduler computes them.
-fn score(node: &Node, requests: Resources) -> u64 {
-    let alloc = node.allocatable;
-    let cpu_after = node.requested.cpu_millis + requests.cpu_millis;
-    let mem_after = node.requested.memory_mib + requests.memory_mib;
+fn score(slot: &NodeSlot, requests: Resources) -> u64 {
+    let alloc = slot.allocatable;
+    let requested = alloc.saturating_minus(&slot.free);
+    let cpu_after = requested.cpu_millis + requests.cpu_millis;
+    let mem_after = requested.memory_mib + requests.memory_mib;
     let least = |after: u64, cap: u64| -> u64 {
         if cap == 0 || after > cap {
             0
@@ -225,7 +242,7 @@ impl World {
     pub(crate) fn enqueue_pod(&mut self, pod: u32) {
         let (c, key_parts) = {
             let p = &self.pods[pod as usize];
-            let c = self.cluster_ids[&p.cluster];
+            let c = p.cluster_idx;
             (
                 c,
                 (
@@ -268,7 +285,7 @@ impl World {
             return;
         };
         let seq = p.seq;
-        let c = self.cluster_ids[&p.cluster];
+        let c = p.cluster_idx;
         let st = &mut self.clusters[c as usize].sched;
         if let Some(q) = st.queues.get_mut(&shape) {
             q.remove(&(seq, pod));
@@ -288,16 +305,50 @@ impl World {
         let Some(shape) = p.shape else {
             return;
         };
-        let c = self.cluster_ids[&p.cluster];
+        let c = p.cluster_idx;
         let st = &mut self.clusters[c as usize].sched;
         st.failed.remove(&shape);
         st.active.insert(shape);
         self.dirty_clusters.insert(c);
     }
 
+    /// Refreshes the scheduler's slot for a node after its requests, readiness or
+    /// nominations changed.
+    pub(crate) fn sync_slot(&mut self, n: u32) {
+        let node = &self.nodes[n as usize];
+        if node.is_removed() {
+            return;
+        }
+        let slot = NodeSlot {
+            node: n,
+            free: node.free(),
+            allocatable: node.allocatable,
+            free_pods: node.max_pods.saturating_sub(node.pod_count),
+            ready: node.ready,
+            has_nominations: !node.nominated.is_empty(),
+        };
+        let pos = node.slot as usize;
+        let st = &mut self.clusters[node.cluster_idx as usize].sched;
+        if pos < st.slots.len() {
+            st.slots[pos] = slot;
+        } else {
+            st.slots.push(slot);
+        }
+    }
+
+    /// Rebuilds a cluster's slots after a node left (positions shift).
+    pub(crate) fn rebuild_slots(&mut self, c: u32) {
+        let nodes = self.clusters[c as usize].nodes.clone();
+        self.clusters[c as usize].sched.slots.clear();
+        for (pos, n) in nodes.into_iter().enumerate() {
+            self.nodes[n as usize].slot = pos as u32;
+            self.sync_slot(n);
+        }
+    }
+
     /// Records that capacity grew on a node, so parked shapes that could use it wake.
     pub(crate) fn mark_node_dirty(&mut self, node: u32) {
-        let c = self.cluster_ids[&self.nodes[node as usize].cluster];
+        let c = self.nodes[node as usize].cluster_idx;
         self.clusters[c as usize].sched.mark_dirty(node);
         self.dirty_clusters.insert(c);
     }
@@ -417,7 +468,7 @@ impl World {
         false
     }
 
-    fn park_shape(&mut self, c: u32, s: u32, from_seq: u64, message: String) {
+    fn park_shape(&mut self, c: u32, s: u32, from_seq: u64, message: SharedStr) {
         let st = &mut self.clusters[c as usize].sched;
         st.failed.insert(s, message.clone());
         let pods: Vec<u32> = st
@@ -434,7 +485,7 @@ impl World {
 
     /// Sets `PodScheduled=False/Unschedulable`, records `PodUnschedulable` once per
     /// pod, and tells the autoscaler about pods that just became unschedulable.
-    fn mark_unschedulable(&mut self, c: u32, pod: u32, message: &str) {
+    fn mark_unschedulable(&mut self, c: u32, pod: u32, message: &SharedStr) {
         let p = &mut self.pods[pod as usize];
         if p.unschedulable {
             return;
@@ -443,11 +494,11 @@ impl World {
         let report = !p.unschedulable_reported;
         p.unschedulable_reported = true;
         let pod_ref = p.pod_ref();
-        self.set_scheduled_condition(pod, false, Some(message.to_string()));
+        self.set_scheduled_condition(pod, false, Some(message.clone()));
         if report {
             self.emit(crate::event::EventKind::PodUnschedulable {
                 pod: pod_ref,
-                message: message.to_string(),
+                message: message.clone(),
             });
         }
         self.autoscaler_notify(c);
@@ -459,7 +510,7 @@ impl World {
             let nominated = p
                 .nominated_node_name
                 .as_ref()
-                .and_then(|n| self.node_ids.get(n).copied());
+                .and_then(|n| self.node_ids.get(n.as_str()).copied());
             (
                 p.requests,
                 p.priority,
@@ -499,7 +550,10 @@ impl World {
         if nominated.is_some() {
             self.clear_nomination(pod);
         }
-        Outcome::Unschedulable(self.unschedulable_message(c, pod, selector, can_preempt))
+        Outcome::Unschedulable(
+            self.unschedulable_message(c, pod, selector, can_preempt)
+                .into(),
+        )
     }
 
     fn find_node(
@@ -530,8 +584,7 @@ impl World {
                 && fits_on(node, pods, req, prio, tolerates, Some(pod)))
             .then_some(n);
         }
-        let all = &cluster.nodes;
-        let total = all.len();
+        let total = st.slots.len();
         if total == 0 {
             return None;
         }
@@ -545,21 +598,23 @@ impl World {
         let mut found = 0usize;
         let mut processed = 0usize;
         for i in 0..total {
-            let n = all[(start + i) % total];
+            let slot = st.slots[(start + i) % total];
             processed += 1;
-            let node = &nodes[n as usize];
-            if !fits_on(node, pods, req, prio, tolerates, Some(pod)) || !st.matches(selector, node)
-            {
+            if !(slot.ready || tolerates) || slot.free_pods == 0 || !req.fits_in(&slot.free) {
+                continue;
+            }
+            let node = &nodes[slot.node as usize];
+            if slot.has_nominations && !fits_on(node, pods, req, prio, tolerates, Some(pod)) {
+                continue;
+            }
+            if !st.matches(selector, node) {
                 continue;
             }
             found += 1;
-            let s = score(node, req);
-            let better = match best {
-                None => true,
-                Some((bs, bn)) => s > bs || (s == bs && node.name < nodes[bn as usize].name),
-            };
-            if better {
-                best = Some((s, n));
+            let s = score(&slot, req);
+            // Ties go to the node found first in the (rotating) search order.
+            if best.is_none_or(|(bs, _)| s > bs) {
+                best = Some((s, slot.node));
             }
             if found >= to_find {
                 break;

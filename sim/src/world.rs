@@ -26,6 +26,7 @@ use crate::pod::{ConditionType, Pod, PodPhase, PodRole};
 use crate::priority::PriorityClass;
 use crate::resources::Resources;
 use crate::s3::Bucket;
+use crate::shared_str::SharedStr;
 use crate::timer::{TimerKind, TimerQueue};
 use crate::virtual_cluster::VirtualCluster;
 
@@ -64,16 +65,16 @@ pub struct World {
 /// A pod to admit (internal).
 pub(crate) struct NewPod {
     pub(crate) cluster: u32,
-    pub(crate) namespace: String,
-    pub(crate) name: String,
+    pub(crate) namespace: SharedStr,
+    pub(crate) name: SharedStr,
     pub(crate) role: PodRole,
     pub(crate) job: Option<u32>,
     pub(crate) executor_id: Option<u32>,
-    pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) image: String,
+    pub(crate) labels: BTreeMap<SharedStr, SharedStr>,
+    pub(crate) image: SharedStr,
     pub(crate) priority_class: Option<String>,
     pub(crate) node_selector: BTreeMap<String, String>,
-    pub(crate) containers: Vec<(String, Resources)>,
+    pub(crate) containers: Vec<(SharedStr, Resources)>,
     pub(crate) grace_seconds: u64,
     pub(crate) daemonset: bool,
 }
@@ -457,7 +458,7 @@ impl World {
     /// it and queues it for scheduling. `Err` carries the API server's rejection.
     pub(crate) fn admit_pod(&mut self, spec: NewPod) -> Result<u32, String> {
         let cluster = &self.clusters[spec.cluster as usize];
-        if !cluster.namespaces.contains(&spec.namespace) {
+        if !cluster.namespaces.contains(spec.namespace.as_str()) {
             return Err(format!("namespaces \"{}\" not found", spec.namespace));
         }
         let resolved = cluster
@@ -483,10 +484,10 @@ impl World {
         self.next_pod_seq += 1;
         let job_id = spec.job.map(|j| self.jobs[j as usize].id.clone());
         let pod = Pod {
-            uid: uid.clone(),
+            uid: uid.clone().into(),
             name: spec.name,
             namespace: spec.namespace,
-            cluster: cluster.name.clone(),
+            cluster: cluster.name.clone().into(),
             labels: spec.labels,
             role: spec.role,
             job_id,
@@ -513,6 +514,7 @@ impl World {
             deleted_at_ms: None,
             tolerates_not_ready: spec.daemonset,
             seq,
+            cluster_idx: spec.cluster,
             node_idx: None,
             job_idx: spec.job,
             shape: None,
@@ -543,7 +545,7 @@ impl World {
         &mut self,
         pod: u32,
         status: bool,
-        message: Option<String>,
+        message: Option<SharedStr>,
     ) {
         let now = self.now;
         let reason = if status { None } else { Some("Unschedulable") };
