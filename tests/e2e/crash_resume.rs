@@ -284,27 +284,31 @@ fn kill_9_at_arbitrary_instants_never_repeats_a_succeeded_step() {
 /// main steps do not run again when only `finally` was left.
 #[test]
 fn kill_9_in_for_each_and_in_finally() {
-    let yaml = r#"name: loops
+    let yaml = format!(
+        r#"name: loops
 steps:
   - id: each
     action: exec
     for_each: [x, y, z]
     with:
-      argv: [sh, -c, "echo each-{{ item }} >> counter; [ {{ item }} != y ] || [ -e fast ] || sleep 5"]
+      argv: [sh, -c, "echo each-{{{{ item }}}} >> counter; [ {{{{ item }}}} != y ] || {{ {}; }}"]
       allow_on_sim: true
   - id: total
     action: exec
     with:
-      argv: [sh, -c, "echo total-{{ steps.each.outputs | length }} >> counter"]
+      argv: [sh, -c, "echo total-{{{{ steps.each.outputs | length }}}} >> counter"]
       allow_on_sim: true
 finally:
   - id: cleanup
     action: exec
     with:
-      argv: [sh, -c, "echo cleanup >> counter; [ -e fast2 ] || sleep 5"]
+      argv: [sh, -c, "echo cleanup >> counter; {}"]
       allow_on_sim: true
-"#;
-    let t = Test::new().runbook("loops.yaml", yaml);
+"#,
+        gate("open-y"),
+        gate("open-cleanup")
+    );
+    let t = Test::new().runbook("loops.yaml", &yaml);
     let mut bg = t.args(["run", "loops.yaml"]).spawn();
     bg.wait_until("each[1] has appended", || t.lines("counter").len() == 2);
     bg.kill9();
@@ -318,7 +322,7 @@ finally:
     );
 
     // Resume; this time it is killed in `finally`.
-    t.touch("fast");
+    t.touch("open-y");
     let mut bg = t
         .args(["--output", "json", "resume", run_id.as_str()])
         .spawn();
@@ -331,7 +335,7 @@ finally:
         ["each-x", "each-y", "each-y", "each-z", "total-3", "cleanup"]
     );
 
-    t.touch("fast2");
+    t.touch("open-cleanup");
     let out = t.args(["--output", "json", "resume"]).run().success();
     assert_eq!(
         started_steps(&out.events()),

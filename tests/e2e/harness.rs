@@ -34,6 +34,7 @@ impl Test {
             .prefix("runbook-e2e-")
             .tempdir()
             .expect("failed to create a temporary directory");
+        std::fs::write(dir.path().join(ALIVE), "").expect("failed to create .alive");
         Test { dir }
     }
 
@@ -518,12 +519,17 @@ pub(crate) fn step_summary(status: &Value) -> Vec<(String, String, u64)> {
         .unwrap_or_default()
 }
 
-/// A shell snippet that waits until `file` exists in the working directory (polling,
-/// at most about 10 s), for steps a test holds open and then releases; an orphan left
-/// by a killed run ends as soon as the test creates the file.
+/// A shell snippet that waits until `file` exists in the working directory, for steps
+/// a test holds open and then releases. It also ends when the test's directory is gone
+/// (so a program orphaned by `kill -9` does not outlive its test) and after about 10 s.
 pub(crate) fn gate(file: &str) -> String {
-    format!("i=0; while [ ! -e {file} ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done")
+    format!(
+        "i=0; while [ ! -e {file} ] && [ -e {ALIVE} ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done"
+    )
 }
+
+/// Exists as long as the test's directory does (see [`gate`]).
+const ALIVE: &str = ".alive";
 
 /// How many lines of `lines` are exactly `line`.
 pub(crate) fn count(lines: &[String], line: &str) -> usize {

@@ -154,7 +154,6 @@ fn resume_needs_the_secret_again() {
 
 /// What the run prints, in either output mode, never shows the secret.
 #[test]
-#[ignore = "bug: a `log` step's message is printed with the secret in clear (stdout of plain and json output)"]
 fn secret_never_printed() {
     let t = Test::new().runbook("secretive.yaml", &runbook());
     t.touch("go");
