@@ -10,6 +10,13 @@ pub fn catalog() -> &'static [&'static dyn ErasedAction] {
         &crate::sleep::Sleep,
         &crate::assert::Assert,
         &crate::exec::Exec,
+        &crate::register_vc::RegisterVc,
+        &crate::delete_vc::DeleteVc,
+        &crate::submit_job::SubmitJob,
+        &crate::wait_for_job::WaitForJob,
+        &crate::cancel_job::CancelJob,
+        &crate::wait_for_pods::WaitForPods,
+        &crate::assert_eviction::AssertEviction,
     ]
 }
 

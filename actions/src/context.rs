@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::target::{Clock, Participant, TargetKind};
+use crate::target::{Clock, Participant, Target, WaitOutcome};
 
 /// Receives what actions say while they run (`log` messages, `exec` output lines).
 pub trait StepReporter: Send + Sync {
@@ -54,7 +54,8 @@ pub struct StepContext {
     /// True when this attempt was running when the run stopped and is being re-entered:
     /// create actions look for what they would create before creating it.
     pub resumed: bool,
-    pub target: TargetKind,
+    /// Where the action takes effect (`ctx.target.kind` is `sim` or `aws`).
+    pub target: Arc<Target>,
     pub clock: Clock,
     /// This step's place in the target's time (virtual on `sim`).
     pub participant: std::sync::Arc<Participant>,
@@ -68,6 +69,16 @@ impl StepContext {
     /// Says something on the run's output, attributed to this step.
     pub fn say(&self, text: &str) {
         self.reporter.message(&self.step_key, text);
+    }
+
+    /// Waits until the target may have changed (the simulated world moved on; a
+    /// Kubernetes watch saw an event), `timeout` passed, or nothing can change any
+    /// more; returns early with [`crate::ActionError::Interrupted`] on interruption.
+    pub async fn wait_for_change(&self, timeout: Option<std::time::Duration>) -> Result<WaitOutcome, crate::ActionError> {
+        tokio::select! {
+            outcome = self.target.observer.wait_for_change(&self.clock, &self.participant, timeout) => Ok(outcome),
+            () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),
+        }
     }
 
     /// Sleeps on the target's clock (virtual time on `sim`), returning early with

@@ -16,6 +16,16 @@ pub enum ActionError {
         target: &'static str,
         reason: String,
     },
+    /// A cloud (or simulated cloud) call failed: which service, operation and resource,
+    /// and the service's own error code.
+    #[error("{service} {operation} of `{resource}` failed: {code}: {message}")]
+    Service {
+        service: &'static str,
+        operation: &'static str,
+        resource: String,
+        code: String,
+        message: String,
+    },
     /// The run is being interrupted (SIGINT/SIGTERM): the step stays `running` and is
     /// re-entered by `runbook resume`.
     #[error("interrupted")]

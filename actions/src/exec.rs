@@ -73,7 +73,7 @@ impl Action for Exec {
     const EFFECTS: Effects = Effects::Mutates;
 
     async fn run(&self, input: ExecInput, ctx: &StepContext) -> Result<ExecOutput, ActionError> {
-        if ctx.target == TargetKind::Sim && !input.allow_on_sim {
+        if ctx.target.kind == TargetKind::Sim && !input.allow_on_sim {
             return Err(ActionError::Unsupported {
                 action: "exec",
                 target: "sim",

@@ -13,12 +13,23 @@ pub mod error;
 pub mod target;
 
 mod assert;
+mod assert_eviction;
+mod cancel_job;
+mod delete_vc;
+mod job_lookup;
+mod register_vc;
+mod submit_job;
+mod wait_for_job;
+mod wait_for_pods;
 mod exec;
 mod log;
 mod sleep;
+
+#[cfg(test)]
+mod test_support;
 
 pub use action::{Action, Effects, ErasedAction};
 pub use catalog::{catalog, find};
 pub use context::{CancelSignal, StepContext, StepReporter};
 pub use error::ActionError;
-pub use target::{Clock, Participant, TargetKind};
+pub use target::{Clock, Participant, Target, TargetKind};

@@ -306,6 +306,37 @@ pub(super) fn compute_vars(
     Ok(vars)
 }
 
+/// The seed of every new simulated world: the same runbook tells the same story.
+const SIM_SEED: u64 = 20_221_107;
+
+/// The run's clock and the services its actions use: a simulated world on `sim`
+/// (restored from the run's snapshot on resume), real AWS on `aws`.
+fn build_target(
+    kind: TargetKind,
+    snapshot: Option<&runbook_state::Snapshot>,
+    last_event_at: i64,
+    sim_speed: Option<f64>,
+) -> Result<(Clock, runbook_actions::Target), String> {
+    match kind {
+        TargetKind::Sim => {
+            let start = snapshot.map_or(0, |s| s.at_ms).max(last_event_at);
+            let clock = runbook_actions::target::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
+            let world = match snapshot {
+                Some(s) => runbook_actions::target::sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
+                None => runbook_actions::target::sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
+            };
+            Ok((Clock::Virtual(clock), world.target()))
+        }
+        TargetKind::Aws => Ok((
+            Clock::Real,
+            runbook_actions::Target::without_cloud(
+                TargetKind::Aws,
+                "this build has no AWS services yet (EKS, EMR, IAM, S3, CloudWatch Logs, Kubernetes); on `aws` only log, sleep, assert and exec run",
+            ),
+        )),
+    }
+}
+
 /// Executes a created (or resumed) run to its end and records how it ended.
 fn drive(
     mut store: Store,
@@ -372,6 +403,17 @@ fn drive(
         .into_iter()
         .map(|r| (r.step_key.clone(), r))
         .collect();
+    let snapshot = if resumed {
+        match store.load_snapshot(&record.id) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+    } else {
+        None
+    };
     let virtual_start = if resumed {
         match store.last_event_at(&record.id) {
             Ok(at) => at.unwrap_or(0),
@@ -393,12 +435,12 @@ fn drive(
     let run_id = record.id.clone();
     let store = Arc::new(Mutex::new(store));
     let outcome = runtime.block_on(async {
-        let clock = match target {
-            TargetKind::Sim => Clock::Virtual(runbook_actions::target::VirtualClock::new(
-                u64::try_from(virtual_start).unwrap_or(0),
-                sim_speed,
-            )),
-            TargetKind::Aws => Clock::Real,
+        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, sim_speed) {
+            Ok(built) => built,
+            Err(e) => {
+                eprintln!("error: run {run_id}: {e}");
+                return None;
+            }
         };
         let reporter = reporter_for(global.output, clock.clone());
         let cancel = match signals::install(Arc::clone(&reporter)) {
@@ -422,7 +464,7 @@ fn drive(
             runbook: Arc::clone(&loaded),
             params,
             scope,
-            target,
+            target: Arc::new(services),
             clock,
             store: Arc::clone(&store),
             reporter: Arc::clone(&reporter),
@@ -455,8 +497,13 @@ fn drive(
             Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
         };
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
-        outcome
+        Some(outcome)
     });
+    let Some(outcome) = outcome else {
+        let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = store.release_lock(&lock_key, &run_id);
+        return Exit::Failed;
+    };
     let mut store = store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

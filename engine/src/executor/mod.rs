@@ -11,7 +11,7 @@ pub use scope::{RunScope, StepView};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use runbook_actions::{CancelSignal, Clock, TargetKind};
+use runbook_actions::{CancelSignal, Clock, Target};
 use runbook_state::{StepRecord, Store};
 
 use crate::params::{Masker, ResolvedParams};
@@ -25,7 +25,8 @@ pub struct Execution {
     pub params: ResolvedParams,
     pub masker: Masker,
     pub scope: RunScope,
-    pub target: TargetKind,
+    /// Where actions take effect, and what it observed.
+    pub target: Arc<Target>,
     pub clock: Clock,
     pub store: Arc<Mutex<Store>>,
     pub reporter: Arc<dyn Reporter>,

@@ -29,14 +29,30 @@ pub enum Outcome {
 /// Runs the main steps, then (unless interrupted) the `finally` steps.
 pub async fn execute(exec: Arc<Execution>) -> Outcome {
     let main = run_phase(&exec, false).await;
-    if main == Outcome::Interrupted {
-        return main;
+    let outcome = if main == Outcome::Interrupted {
+        main
+    } else {
+        let finally = run_phase(&exec, true).await;
+        match (main, finally) {
+            (Outcome::Failed { step, error }, _) => Outcome::Failed { step, error },
+            (_, other) => other,
+        }
+    };
+    if let Err(e) = record_target(&exec) {
+        exec.reporter.notice(&format!("warning: {e}"));
     }
-    let finally = run_phase(&exec, true).await;
-    match (main, finally) {
-        (Outcome::Failed { step, error }, _) => Outcome::Failed { step, error },
-        (_, other) => other,
+    outcome
+}
+
+/// Stores what the target observed after the last step ended, and its final state.
+fn record_target(exec: &Execution) -> Result<(), runbook_state::StateError> {
+    let (events, snapshot) = super::step_runner::target_record(exec);
+    let mut store = exec.store();
+    store.append_events(&exec.run_id, &events)?;
+    if let Some(snapshot) = snapshot {
+        store.save_snapshot(&exec.run_id, &snapshot)?;
     }
+    Ok(())
 }
 
 async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {

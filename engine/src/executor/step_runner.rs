@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use runbook_actions::duration::Humane;
 use runbook_actions::{ActionError, Effects, Participant, StepContext};
-use runbook_state::{NewEvent, StepFinish, StepRecord, StepStart, StepStatus};
+use runbook_state::{NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus};
 use serde_json::{Value, json};
 
 use super::Execution;
@@ -189,6 +189,29 @@ fn step_start(
     }
 }
 
+/// The events the target observed since the last checkpoint, and its snapshot if its
+/// state changed.
+pub(super) fn target_record(exec: &Execution) -> (Vec<NewEvent>, Option<Snapshot>) {
+    let events = exec
+        .target
+        .observer
+        .drain_events()
+        .into_iter()
+        .map(|e| NewEvent {
+            at_ms: e.at_ms,
+            kind: e.kind,
+            step_key: None,
+            subject: e.subject,
+            data: e.data,
+        })
+        .collect();
+    let snapshot = exec.target.observer.snapshot().map(|data| Snapshot {
+        at_ms: exec.clock.now_ms(),
+        data,
+    });
+    (events, snapshot)
+}
+
 fn event(exec: &Execution, kind: &str, key: &str, data: Value) -> NewEvent {
     NewEvent {
         at_ms: exec.clock.now_ms(),
@@ -324,7 +347,7 @@ async fn run_instance(
             attempt,
             idempotency_key,
             resumed,
-            target: exec.target,
+            target: Arc::clone(&exec.target),
             clock: exec.clock.clone(),
             participant: Arc::clone(participant),
             raw_input: raw_input.clone(),
@@ -370,7 +393,7 @@ async fn run_instance(
             error: error.clone(),
             finished_at_ms: runbook_actions::Clock::Real.now_ms(),
         };
-        let events = [
+        let mut events = vec![
             started_event,
             event(
                 exec,
@@ -379,12 +402,22 @@ async fn run_instance(
                 json!({"attempt": attempt, "status": status.as_str(), "error": error}),
             ),
         ];
+        // What the target observed meanwhile, and its state for resume, are stored in
+        // the same transaction as the step's outcome.
+        let (observed, snapshot) = target_record(exec);
+        events.extend(observed);
         let recorded = if effects == Effects::Pure {
             exec.store()
-                .record_attempt(&exec.run_id, &start, &finish, &events, None)
+                .record_attempt(&exec.run_id, &start, &finish, &events, snapshot.as_ref())
         } else {
-            exec.store()
-                .finish_attempt(&exec.run_id, &key, attempt, &finish, &events, None)
+            exec.store().finish_attempt(
+                &exec.run_id,
+                &key,
+                attempt,
+                &finish,
+                &events,
+                snapshot.as_ref(),
+            )
         };
         if let Err(e) = recorded {
             let error =

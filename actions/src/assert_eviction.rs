@@ -1,0 +1,246 @@
+//! `assert-eviction`: the walkthrough's outcome as an assertion that can fail.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::duration::{Humane, HumaneDuration};
+use crate::error::ActionError;
+use crate::target::ObservedEvent;
+
+/// Checks, from the pods' `DisruptionTarget`/`PreemptionByScheduler` records and the
+/// `Preempted` events, that executors of the victim job were preempted by pods of a
+/// higher priority (of the preemptor job, if given, within `within` of its first pod),
+/// that the victim's driver was not, and that Spark brought replacement executors back.
+/// When it fails it says what happened instead.
+pub(crate) struct AssertEviction;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssertEvictionInput {
+    /// The job whose executors should have been preempted (job run id).
+    victim_job: String,
+    /// The job whose pods should have preempted them (job run id).
+    #[serde(default)]
+    preemptor_job: Option<String>,
+    /// Preemptions must happen within this long after the preemptor job's first pod
+    /// appeared (needs `preemptor_job`).
+    #[serde(default)]
+    within: Option<HumaneDuration>,
+    /// At least this many executors must have been preempted.
+    #[serde(default = "one")]
+    min_evicted: usize,
+    /// The victim's driver must not have been preempted (the walkthrough keeps it at a
+    /// high priority for exactly this).
+    #[serde(default = "yes")]
+    driver_survives: bool,
+    /// Each preempted executor must have been replaced by a new executor that started.
+    #[serde(default = "yes")]
+    replacements: bool,
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+/// A preempted pod.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Eviction {
+    /// The preempted pod.
+    pod: String,
+    /// Its Spark executor id.
+    executor_id: Option<u64>,
+    /// The node it ran on.
+    node: String,
+    /// When it was preempted (ms; virtual time on sim).
+    at_ms: i64,
+    /// The pod that preempted it.
+    preemptor_pod: String,
+    /// The job of the pod that preempted it.
+    preemptor_job: Option<String>,
+}
+
+/// An executor that came back.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Replacement {
+    /// The new executor's pod.
+    pod: String,
+    /// Its executor id (higher than the preempted ones').
+    executor_id: u64,
+    /// When it started running (ms).
+    started_at_ms: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct AssertEvictionOutput {
+    /// The victim's preempted executors.
+    evicted: Vec<Eviction>,
+    /// The first pod that preempted one of them.
+    preemptor: String,
+    /// Executors that replaced them.
+    replacements: Vec<Replacement>,
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+fn is_job_pod(e: &ObservedEvent, job: &str, role: &str) -> bool {
+    str_at(&e.data, "/pod/job_id") == Some(job) && str_at(&e.data, "/pod/role") == Some(role)
+}
+
+impl Action for AssertEviction {
+    type Input = AssertEvictionInput;
+    type Output = AssertEvictionOutput;
+    const NAME: &'static str = "assert-eviction";
+    const SUMMARY: &'static str = "Assert that a job's executors were preempted by a higher-priority job, its driver survived, and replacements came back.";
+    const EFFECTS: Effects = Effects::Pure;
+
+    async fn run(&self, input: AssertEvictionInput, ctx: &StepContext) -> Result<AssertEvictionOutput, ActionError> {
+        if input.within.is_some() && input.preemptor_job.is_none() {
+            return Err(ActionError::InvalidInput("`within` needs `preemptor_job`".into()));
+        }
+        let events = ctx.target.observer.events();
+        let victim = input.victim_job.as_str();
+        let preempted: Vec<&ObservedEvent> = events.iter().filter(|e| e.kind == "PodPreempted").collect();
+        let driver_hits: Vec<&&ObservedEvent> = preempted.iter().filter(|e| is_job_pod(e, victim, "driver")).collect();
+        let mut evictions: Vec<&ObservedEvent> = preempted
+            .iter()
+            .copied()
+            .filter(|e| is_job_pod(e, victim, "executor"))
+            .collect();
+        if let Some(preemptor) = &input.preemptor_job {
+            evictions.retain(|e| str_at(&e.data, "/preemptor/job_id") == Some(preemptor.as_str()));
+        }
+        if evictions.len() < input.min_evicted {
+            return Err(ActionError::Failed(explain_no_eviction(&events, victim, &input, evictions.len())));
+        }
+        if let (Some(window), Some(preemptor)) = (input.within, &input.preemptor_job) {
+            let first = events
+                .iter()
+                .find(|e| e.kind == "PodCreated" && str_at(&e.data, "/pod/job_id") == Some(preemptor.as_str()))
+                .map(|e| e.at_ms);
+            if let Some(t0) = first {
+                let limit = t0 + i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX);
+                if let Some(late) = evictions.iter().find(|e| e.at_ms > limit) {
+                    return Err(ActionError::Failed(format!(
+                        "executor pod {} of job {victim} was preempted {} after job {preemptor}'s first pod appeared, later than the {} allowed",
+                        str_at(&late.data, "/pod/name").unwrap_or("?"),
+                        Humane(Duration::from_millis((late.at_ms - t0).unsigned_abs())),
+                        Humane(window.0)
+                    )));
+                }
+            }
+        }
+        if input.driver_survives {
+            if let Some(hit) = driver_hits.first() {
+                return Err(ActionError::Failed(format!(
+                    "the driver of job {victim} ({}) was preempted by {}; give the driver a higher priority class than the executors",
+                    str_at(&hit.data, "/pod/name").unwrap_or("?"),
+                    str_at(&hit.data, "/preemptor/name").unwrap_or("?")
+                )));
+            }
+        }
+        let max_evicted = evictions
+            .iter()
+            .filter_map(|e| e.data.pointer("/pod/executor_id").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0);
+        let first_eviction = evictions.iter().map(|e| e.at_ms).min().unwrap_or(0);
+        let replacements: Vec<Replacement> = events
+            .iter()
+            .filter(|e| e.kind == "PodStarted" && is_job_pod(e, victim, "executor") && e.at_ms >= first_eviction)
+            .filter_map(|e| {
+                let id = e.data.pointer("/pod/executor_id").and_then(Value::as_u64)?;
+                (id > max_evicted).then(|| Replacement {
+                    pod: str_at(&e.data, "/pod/name").unwrap_or("?").to_string(),
+                    executor_id: id,
+                    started_at_ms: e.at_ms,
+                })
+            })
+            .collect();
+        if input.replacements && replacements.len() < evictions.len() {
+            return Err(ActionError::Failed(format!(
+                "{} executor(s) of job {victim} were preempted but only {} replacement(s) started",
+                evictions.len(),
+                replacements.len()
+            )));
+        }
+        let preemptor = str_at(&evictions[0].data, "/preemptor/name").unwrap_or("?").to_string();
+        Ok(AssertEvictionOutput {
+            evicted: evictions
+                .iter()
+                .map(|e| Eviction {
+                    pod: str_at(&e.data, "/pod/name").unwrap_or("?").to_string(),
+                    executor_id: e.data.pointer("/pod/executor_id").and_then(Value::as_u64),
+                    node: str_at(&e.data, "/node").unwrap_or("?").to_string(),
+                    at_ms: e.at_ms,
+                    preemptor_pod: str_at(&e.data, "/preemptor/name").unwrap_or("?").to_string(),
+                    preemptor_job: str_at(&e.data, "/preemptor/job_id").map(str::to_string),
+                })
+                .collect(),
+            preemptor,
+            replacements,
+        })
+    }
+}
+
+/// What happened to the victim's executors, when too few were preempted.
+fn explain_no_eviction(events: &[ObservedEvent], victim: &str, input: &AssertEvictionInput, found: usize) -> String {
+    let executors: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "PodCreated" && is_job_pod(e, victim, "executor"))
+        .filter_map(|e| str_at(&e.data, "/pod/name"))
+        .collect();
+    let ended = |kinds: &[&str], name: &str| {
+        events
+            .iter()
+            .any(|e| kinds.contains(&e.kind.as_str()) && str_at(&e.data, "/pod/name") == Some(name))
+    };
+    let completed = executors
+        .iter()
+        .filter(|n| ended(&["PodSucceeded"], n) || {
+            events.iter().any(|e| {
+                e.kind == "PodDeleted"
+                    && str_at(&e.data, "/pod/name") == Some(**n)
+                    && str_at(&e.data, "/reason") == Some("ApplicationFinished")
+            })
+        })
+        .count();
+    let preempted_by_others = if input.preemptor_job.is_some() {
+        events
+            .iter()
+            .filter(|e| e.kind == "PodPreempted" && is_job_pod(e, victim, "executor"))
+            .count()
+    } else {
+        0
+    };
+    let mut text = if found == 0 {
+        format!("no executor of job {victim} was preempted")
+    } else {
+        format!("only {found} executor(s) of job {victim} were preempted, {} expected", input.min_evicted)
+    };
+    if let Some(p) = &input.preemptor_job {
+        text.push_str(&format!(" by job {p}"));
+        if preempted_by_others > found {
+            text.push_str(&format!(" ({} by other pods)", preempted_by_others - found));
+        }
+    }
+    if executors.is_empty() {
+        text.push_str("; it never had executors");
+    } else {
+        let still = executors.len() - completed;
+        text.push_str(&format!("; {completed} of its {} executor(s) ran to completion", executors.len()));
+        if still > 0 && completed > 0 {
+            text.push_str(&format!(", {still} did not"));
+        }
+    }
+    text
+}

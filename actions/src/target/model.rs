@@ -1,0 +1,213 @@
+//! Target-neutral descriptions of what the services return and accept.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An EKS cluster as the actions report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClusterInfo {
+    /// Cluster name.
+    pub name: String,
+    /// Cluster ARN (`arn:aws:eks:REGION:ACCOUNT:cluster/NAME`).
+    pub arn: String,
+    /// Kubernetes API endpoint.
+    pub endpoint: String,
+    /// OIDC issuer URL (for IRSA trust policies).
+    pub oidc_issuer: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`, ...
+    pub status: String,
+    /// Kubernetes version.
+    pub version: String,
+}
+
+/// What create-cluster asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRequest {
+    pub name: String,
+    pub version: String,
+    pub nodegroup: NodeGroupRequest,
+    pub subnet_ids: Vec<String>,
+    pub role_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A managed node group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeGroupRequest {
+    pub name: String,
+    pub instance_type: String,
+    pub desired_size: u32,
+    pub min_size: u32,
+    pub max_size: u32,
+    /// `ON_DEMAND` or `SPOT`.
+    pub capacity_type: String,
+    pub labels: BTreeMap<String, String>,
+    pub node_role_arn: Option<String>,
+}
+
+/// A PriorityClass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorityClassRequest {
+    pub name: String,
+    pub value: i32,
+    pub global_default: bool,
+    pub description: Option<String>,
+}
+
+/// A Karpenter-like provisioner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoscalingRequest {
+    pub name: String,
+    /// `spot`, `on-demand`.
+    pub capacity_types: Vec<String>,
+    /// Candidate instance types (empty: the target's defaults).
+    pub instance_types: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub ttl_seconds_after_empty: Option<u64>,
+    /// Upper bound of vCPUs the provisioner may add.
+    pub cpu_limit: Option<u32>,
+}
+
+/// A Kubernetes object that apply-manifest applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AppliedObject {
+    /// `apiVersion` of the object.
+    pub api_version: String,
+    /// `kind` of the object.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, for namespaced objects.
+    pub namespace: Option<String>,
+}
+
+/// An EMR virtual cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VirtualClusterInfo {
+    /// Virtual cluster id.
+    pub id: String,
+    /// Virtual cluster name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// `RUNNING`, `TERMINATING`, `TERMINATED`, `ARRESTED`.
+    pub state: String,
+    /// EKS cluster it runs on.
+    pub cluster: String,
+    /// Namespace it runs in.
+    pub namespace: String,
+}
+
+/// What submit-job asks StartJobRun for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRunRequest {
+    pub virtual_cluster_id: String,
+    pub name: String,
+    pub client_token: String,
+    pub execution_role_arn: String,
+    pub release_label: String,
+    pub entry_point: String,
+    pub entry_point_arguments: Vec<String>,
+    /// Spark configuration (`spark.executor.instances`, ...), as spark-submit
+    /// parameters and spark-defaults.
+    pub spark_conf: BTreeMap<String, String>,
+    pub driver_pod_template: Option<String>,
+    pub executor_pod_template: Option<String>,
+    pub log_group: Option<String>,
+    pub log_stream_prefix: Option<String>,
+    pub s3_log_uri: Option<String>,
+    /// Sim only: the application's task durations in ms.
+    pub sim_tasks_ms: Option<Vec<u64>>,
+}
+
+/// An EMR job run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobRunInfo {
+    /// Job run id.
+    pub id: String,
+    /// Job name.
+    pub name: String,
+    /// Job run ARN.
+    pub arn: String,
+    /// Virtual cluster id.
+    pub virtual_cluster_id: String,
+    /// `PENDING`, `SUBMITTED`, `RUNNING`, `FAILED`, `CANCELLED`, `CANCEL_PENDING`,
+    /// `COMPLETED`.
+    pub state: String,
+    /// Free text from EMR.
+    pub state_details: Option<String>,
+    /// `INTERNAL_ERROR`, `USER_ERROR`, `VALIDATION_ERROR`, `CLUSTER_UNAVAILABLE`.
+    pub failure_reason: Option<String>,
+    /// When it was created (ms; virtual time on sim).
+    pub created_at_ms: Option<i64>,
+    /// When it ended (ms; virtual time on sim).
+    pub finished_at_ms: Option<i64>,
+}
+
+impl JobRunInfo {
+    /// Whether the job run will not change state any more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED")
+    }
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleInfo {
+    /// Role name.
+    pub name: String,
+    /// Role ARN.
+    pub arn: String,
+    /// Tags on the role.
+    pub tags: BTreeMap<String, String>,
+    /// The trust (assume-role) policy document.
+    pub trust_policy: serde_json::Value,
+}
+
+/// A CloudWatch log group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LogGroupInfo {
+    /// Log group name.
+    pub name: String,
+    /// Log group ARN.
+    pub arn: String,
+    /// Retention in days, if set.
+    pub retention_days: Option<u32>,
+    /// Whether this call created it (false: it existed and was adopted).
+    pub created: bool,
+}
+
+/// A pod as waits and assertions see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PodInfo {
+    /// Pod name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `Pending`, `Running`, `Succeeded`, `Failed`.
+    pub phase: String,
+    /// The node it is bound to.
+    pub node: Option<String>,
+    /// Whether it is being deleted (terminating).
+    pub terminating: bool,
+    /// Condition types that are true, with their reasons (`DisruptionTarget` ->
+    /// `PreemptionByScheduler`).
+    pub conditions: BTreeMap<String, String>,
+}
+
+/// A node of the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeInfo {
+    /// Node name.
+    pub name: String,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// `ON_DEMAND` or `SPOT`.
+    pub capacity_type: String,
+    /// Whether the node is Ready.
+    pub ready: bool,
+}
