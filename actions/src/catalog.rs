@@ -17,6 +17,7 @@ pub fn catalog() -> &'static [&'static dyn ErasedAction] {
         &crate::cancel_job::CancelJob,
         &crate::wait_for_pods::WaitForPods,
         &crate::assert_eviction::AssertEviction,
+        &crate::assert_autoscaling::AssertAutoscaling,
     ]
 }
 

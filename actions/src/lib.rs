@@ -13,6 +13,7 @@ pub mod error;
 pub mod target;
 
 mod assert;
+mod assert_autoscaling;
 mod assert_eviction;
 mod cancel_job;
 mod delete_vc;
