@@ -464,23 +464,27 @@ impl World {
             return;
         }
         let cores = self.jobs[job as usize].executor_cores as usize;
+        if self.jobs[job as usize].pending_tasks.is_empty() {
+            return;
+        }
+        let mut ids: Vec<u32> = Vec::new();
         loop {
-            let mut progressed = false;
-            let ids: Vec<u32> = self.jobs[job as usize]
-                .executors
-                .values()
-                .filter(|e| e.registered && !e.lost && e.running_tasks.len() < cores)
-                .map(|e| e.id)
-                .collect();
-            for executor in ids {
+            ids.clear();
+            ids.extend(
+                self.jobs[job as usize]
+                    .executors
+                    .values()
+                    .filter(|e| e.registered && !e.lost && e.running_tasks.len() < cores)
+                    .map(|e| e.id),
+            );
+            if ids.is_empty() {
+                return;
+            }
+            for &executor in &ids {
                 let Some(task) = self.jobs[job as usize].pending_tasks.pop_first() else {
                     return;
                 };
                 self.start_task(job, task, executor);
-                progressed = true;
-            }
-            if !progressed {
-                return;
             }
         }
     }

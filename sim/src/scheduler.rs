@@ -131,6 +131,9 @@ impl SchedulerState {
         if self.selector_match.len() <= s {
             self.selector_match.resize(s + 1, Vec::new());
         }
+        if self.selectors[s].is_empty() {
+            return true;
+        }
         let row = &mut self.selector_match[s];
         let n = node.index as usize;
         if row.len() <= n {
