@@ -185,10 +185,10 @@ fn main() {
     let scales =
         std::env::var("SIM_BENCH_SCALES").unwrap_or_else(|_| "0.1,0.25,0.5,1.0".to_string());
     println!(
-        "| nodes |  jobs |    pods |    events | preempt. |  done  | virtual s | wall ms | events/s    | peak MiB |"
+        "| nodes |  jobs |    pods |    events | preempt. |  done | virtual s | wall ms | cpu ms |  events/s | peak MiB |"
     );
     println!(
-        "|------:|------:|--------:|----------:|---------:|-------:|----------:|--------:|------------:|---------:|"
+        "|------:|------:|--------:|----------:|---------:|------:|----------:|--------:|-------:|----------:|---------:|"
     );
     let exe = std::env::current_exe().expect("the benchmark binary exists");
     for scale in scales.split(',') {
