@@ -18,6 +18,21 @@ pub fn catalog() -> &'static [&'static dyn ErasedAction] {
         &crate::wait_for_pods::WaitForPods,
         &crate::assert_eviction::AssertEviction,
         &crate::assert_autoscaling::AssertAutoscaling,
+        &crate::create_cluster::CreateCluster,
+        &crate::delete_cluster::DeleteCluster,
+        &crate::create_namespace::CreateNamespace,
+        &crate::delete_namespace::DeleteNamespace,
+        &crate::create_priority_class::CreatePriorityClass,
+        &crate::delete_priority_class::DeletePriorityClass,
+        &crate::apply_manifest::ApplyManifest,
+        &crate::enable_autoscaling::EnableAutoscaling,
+        &crate::create_job_role::CreateJobRole,
+        &crate::delete_job_role::DeleteJobRole,
+        &crate::create_log_group::CreateLogGroup,
+        &crate::delete_log_group::DeleteLogGroup,
+        &crate::create_bucket::CreateBucket,
+        &crate::delete_bucket::DeleteBucket,
+        &crate::put_object::PutObject,
     ]
 }
 

@@ -25,6 +25,22 @@ mod wait_for_pods;
 mod exec;
 mod log;
 mod sleep;
+mod apply_manifest;
+mod create_bucket;
+mod create_cluster;
+mod create_job_role;
+mod create_log_group;
+mod create_namespace;
+mod create_priority_class;
+mod deadline;
+mod delete_bucket;
+mod delete_cluster;
+mod delete_job_role;
+mod delete_log_group;
+mod delete_namespace;
+mod delete_priority_class;
+mod enable_autoscaling;
+mod put_object;
 
 #[cfg(test)]
 mod test_support;

@@ -1,0 +1,462 @@
+//! `create-cluster`: an EKS cluster with one managed node group, waited until it is
+//! ACTIVE and its nodes are Ready (walkthrough row 1).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::deadline::Deadline;
+use crate::duration::HumaneDuration;
+use crate::error::ActionError;
+use crate::target::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
+
+/// Creates an EKS cluster and its managed node group, or adopts the cluster of that
+/// name if it already exists (a re-run, or a resumed run whose first attempt got as far
+/// as CreateCluster), then waits until it is ACTIVE and the node group's nodes are
+/// Ready, so the next steps can schedule pods at once.
+pub(crate) struct CreateCluster;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateClusterInput {
+    /// Cluster name (walkthrough: `eks-emr-cluster`); 1-100 letters, digits, `-` and
+    /// `_`, starting with a letter or digit.
+    name: String,
+    /// Kubernetes version of the control plane.
+    #[serde(default = "default_version")]
+    version: String,
+    /// The managed node group created with the cluster (walkthrough: `<name>-ng`, one
+    /// `m5.2xlarge`, 1 to 10 nodes).
+    #[serde(default)]
+    nodegroup: NodeGroupInput,
+    /// Subnets of the cluster's VPC (at least two Availability Zones on AWS). Ignored
+    /// on `sim`, which places nodes in two zones of the region.
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    /// IAM role the EKS control plane assumes (`aws`).
+    #[serde(default)]
+    role_arn: Option<String>,
+    /// IAM role of the node group's instances (`aws`).
+    #[serde(default)]
+    node_role_arn: Option<String>,
+    /// Tags on the cluster, e.g. `karpenter.sh/discovery: eks-emr-cluster` so Karpenter
+    /// finds its subnets and security groups.
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// How long to wait for the cluster to be ACTIVE and its nodes Ready (10-15 minutes
+    /// on AWS; virtual time on `sim`).
+    #[serde(default = "default_wait_timeout")]
+    wait_timeout: HumaneDuration,
+}
+
+/// The managed node group of `create-cluster`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeGroupInput {
+    /// Node group name (default: `<cluster name>-ng`, as eksctl names it in the
+    /// walkthrough).
+    #[serde(default)]
+    name: Option<String>,
+    /// EC2 instance type of the nodes.
+    #[serde(default = "default_instance_type")]
+    instance_type: String,
+    /// Nodes to run now.
+    #[serde(default = "one")]
+    desired_size: u32,
+    /// Fewest nodes the group may scale to.
+    #[serde(default = "one")]
+    min_size: u32,
+    /// Most nodes the group may scale to.
+    #[serde(default = "ten")]
+    max_size: u32,
+    /// `ON_DEMAND` or `SPOT`. The walkthrough's pod templates pin drivers to
+    /// `eks.amazonaws.com/capacityType: ON_DEMAND`, so that is the default.
+    #[serde(default)]
+    capacity_type: CapacityType,
+    /// Extra Kubernetes labels on the nodes.
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+impl Default for NodeGroupInput {
+    fn default() -> Self {
+        NodeGroupInput {
+            name: None,
+            instance_type: default_instance_type(),
+            desired_size: 1,
+            min_size: 1,
+            max_size: 10,
+            capacity_type: CapacityType::default(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// EKS's capacity types, spelled as EKS spells them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum CapacityType {
+    /// On-demand instances.
+    #[default]
+    OnDemand,
+    /// Spot instances (cheaper, can be reclaimed).
+    Spot,
+}
+
+impl CapacityType {
+    fn as_str(self) -> &'static str {
+        match self {
+            CapacityType::OnDemand => "ON_DEMAND",
+            CapacityType::Spot => "SPOT",
+        }
+    }
+}
+
+fn default_version() -> String {
+    "1.30".into()
+}
+
+fn default_instance_type() -> String {
+    "m5.2xlarge".into()
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn ten() -> u32 {
+    10
+}
+
+fn default_wait_timeout() -> HumaneDuration {
+    HumaneDuration(Duration::from_secs(30 * 60))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct CreateClusterOutput {
+    /// Cluster name.
+    name: String,
+    /// Cluster ARN (`arn:aws:eks:REGION:ACCOUNT:cluster/NAME`).
+    arn: String,
+    /// Kubernetes API endpoint.
+    endpoint: String,
+    /// OIDC issuer URL, which IAM roles for service accounts trust.
+    oidc_issuer: String,
+    /// `ACTIVE`.
+    status: String,
+    /// Kubernetes version of the control plane.
+    version: String,
+    /// Whether the cluster already existed and was adopted rather than created.
+    adopted: bool,
+}
+
+impl Action for CreateCluster {
+    type Input = CreateClusterInput;
+    type Output = CreateClusterOutput;
+    const NAME: &'static str = "create-cluster";
+    const SUMMARY: &'static str = "Create (or adopt) an EKS cluster with a managed node group and wait until its nodes are Ready.";
+    const EFFECTS: Effects = Effects::Mutates;
+
+    async fn run(
+        &self,
+        input: CreateClusterInput,
+        ctx: &StepContext,
+    ) -> Result<CreateClusterOutput, ActionError> {
+        let request = request_from(input.name.clone(), &input)?;
+        let eks = &ctx.target.eks;
+        let deadline = Deadline::start(ctx, input.wait_timeout.0);
+
+        let (mut cluster, adopted) = match eks.describe_cluster(&request.name).await? {
+            Some(existing) if existing.status == "DELETING" => {
+                return Err(ActionError::Failed(format!(
+                    "cluster `{}` is being deleted; wait for `delete-cluster` to finish before creating it again",
+                    request.name
+                )));
+            }
+            Some(existing) => {
+                ctx.say(&format!(
+                    "adopting existing cluster `{}` ({})",
+                    existing.name, existing.status
+                ));
+                (existing, true)
+            }
+            None => match eks.create_cluster(&request, &ctx.idempotency_key).await {
+                Ok(created) => {
+                    ctx.say(&format!(
+                        "creating cluster `{}` (takes 10-15 minutes on AWS)",
+                        created.name
+                    ));
+                    (created, false)
+                }
+                // Somebody created it between our look and our create: adopt it.
+                Err(ActionError::Service { code, .. }) if code == "ResourceInUseException" => {
+                    let existing = eks.describe_cluster(&request.name).await?.ok_or_else(|| {
+                        ActionError::Failed(format!(
+                            "cluster `{}` was reported in use but cannot be described",
+                            request.name
+                        ))
+                    })?;
+                    (existing, true)
+                }
+                Err(e) => return Err(e),
+            },
+        };
+
+        // Wait for the control plane.
+        loop {
+            match cluster.status.as_str() {
+                "ACTIVE" => break,
+                "CREATING" | "UPDATING" | "PENDING" => {}
+                other => {
+                    return Err(ActionError::Failed(format!(
+                        "cluster `{}` is {other}, not ACTIVE; it cannot be used",
+                        cluster.name
+                    )));
+                }
+            }
+            let outcome = deadline
+                .wait(ctx, || {
+                    format!("cluster `{}` is still {}", cluster.name, cluster.status)
+                })
+                .await?;
+            cluster = eks.describe_cluster(&request.name).await?.ok_or_else(|| {
+                ActionError::Failed(format!(
+                    "cluster `{}` disappeared while waiting for it to be ACTIVE",
+                    request.name
+                ))
+            })?;
+            if outcome == WaitOutcome::Idle && cluster.status != "ACTIVE" {
+                return Err(ActionError::Failed(format!(
+                    "cluster `{}` is stuck in {}: nothing else is going to happen",
+                    cluster.name, cluster.status
+                )));
+            }
+        }
+
+        // Wait for the node group's nodes, so that later steps find somewhere to run.
+        let wanted = request.nodegroup.desired_size as usize;
+        loop {
+            let ready = ready_nodes(ctx, &cluster.name).await?;
+            if ready >= wanted {
+                break;
+            }
+            let outcome = deadline
+                .wait(ctx, || {
+                    format!(
+                        "cluster `{}` is ACTIVE but only {ready} of {wanted} nodes are Ready",
+                        cluster.name
+                    )
+                })
+                .await?;
+            if outcome == WaitOutcome::Idle {
+                let ready = ready_nodes(ctx, &cluster.name).await?;
+                if ready < wanted {
+                    return Err(ActionError::Failed(format!(
+                        "cluster `{}` is ACTIVE but only {ready} of {wanted} nodes are Ready, and no more are coming",
+                        cluster.name
+                    )));
+                }
+            }
+        }
+
+        Ok(output(cluster, adopted))
+    }
+}
+
+/// The target-neutral request, after checking what EKS would reject anyway (so the
+/// mistake is reported before a 15-minute wait, with the field that is wrong).
+fn request_from(name: String, input: &CreateClusterInput) -> Result<ClusterRequest, ActionError> {
+    check_name("cluster name", &name, 100)?;
+    let ng = &input.nodegroup;
+    let ng_name = ng.name.clone().unwrap_or_else(|| format!("{name}-ng"));
+    check_name("node group name", &ng_name, 63)?;
+    if ng.max_size == 0 {
+        return Err(ActionError::InvalidInput(
+            "`nodegroup.max_size` must be at least 1".into(),
+        ));
+    }
+    if !(ng.min_size <= ng.desired_size && ng.desired_size <= ng.max_size) {
+        return Err(ActionError::InvalidInput(format!(
+            "node group sizes must satisfy min_size <= desired_size <= max_size (got {} <= {} <= {})",
+            ng.min_size, ng.desired_size, ng.max_size
+        )));
+    }
+    if ng.instance_type.trim().is_empty() {
+        return Err(ActionError::InvalidInput(
+            "`nodegroup.instance_type` is empty".into(),
+        ));
+    }
+    Ok(ClusterRequest {
+        name,
+        version: input.version.clone(),
+        nodegroup: NodeGroupRequest {
+            name: ng_name,
+            instance_type: ng.instance_type.clone(),
+            desired_size: ng.desired_size,
+            min_size: ng.min_size,
+            max_size: ng.max_size,
+            capacity_type: ng.capacity_type.as_str().to_string(),
+            labels: ng.labels.clone(),
+            node_role_arn: input.node_role_arn.clone(),
+        },
+        subnet_ids: input.subnet_ids.clone(),
+        role_arn: input.role_arn.clone(),
+        tags: input.tags.clone(),
+    })
+}
+
+/// EKS names: `^[0-9A-Za-z][A-Za-z0-9\-_]*`, at most `max` characters.
+fn check_name(what: &str, name: &str, max: usize) -> Result<(), ActionError> {
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !starts_ok || !rest_ok || name.len() > max {
+        return Err(ActionError::InvalidInput(format!(
+            "{what} `{name}` is not valid: use 1-{max} letters, digits, `-` and `_`, starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+async fn ready_nodes(ctx: &StepContext, cluster: &str) -> Result<usize, ActionError> {
+    Ok(ctx
+        .target
+        .kube
+        .nodes(cluster)
+        .await?
+        .iter()
+        .filter(|n| n.ready)
+        .count())
+}
+
+fn output(cluster: ClusterInfo, adopted: bool) -> CreateClusterOutput {
+    CreateClusterOutput {
+        name: cluster.name,
+        arn: cluster.arn,
+        endpoint: cluster.endpoint,
+        oidc_issuer: cluster.oidc_issuer,
+        status: cluster.status,
+        version: cluster.version,
+        adopted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::SimWorld;
+
+    #[tokio::test]
+    async fn creates_then_adopts_and_waits_for_ready_nodes() {
+        let world = SimWorld::new();
+        let first = world
+            .run(
+                "create-cluster",
+                json!({"name": "eks-emr-cluster", "nodegroup": {"desired_size": 2}}),
+            )
+            .await
+            .expect("created");
+        assert_eq!(first["status"], "ACTIVE");
+        assert_eq!(first["adopted"], false);
+        assert_eq!(first["version"], "1.30");
+        assert_eq!(
+            first["arn"],
+            "arn:aws:eks:us-east-2:123456789012:cluster/eks-emr-cluster"
+        );
+        assert!(
+            first["oidc_issuer"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("https://oidc.eks.us-east-2.amazonaws.com/id/"))
+        );
+        {
+            let w = world.sim.world();
+            let nodes = w.nodes("eks-emr-cluster").expect("cluster");
+            assert_eq!(nodes.iter().filter(|n| n.ready).count(), 2);
+            let cluster = w.cluster("eks-emr-cluster").expect("cluster");
+            let ng = cluster
+                .nodegroups
+                .get("eks-emr-cluster-ng")
+                .expect("node group named <cluster>-ng");
+            assert_eq!(ng.spec.instance_type, "m5.2xlarge");
+            assert_eq!((ng.spec.min_size, ng.spec.max_size), (1, 10));
+        }
+
+        let second = world
+            .run(
+                "create-cluster",
+                json!({"name": "eks-emr-cluster", "nodegroup": {"desired_size": 2}}),
+            )
+            .await
+            .expect("adopted");
+        assert_eq!(second["adopted"], true);
+        assert_eq!(second["arn"], first["arn"]);
+        assert_eq!(second["oidc_issuer"], first["oidc_issuer"]);
+        assert_eq!(world.sim.world().clusters().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn times_out_saying_the_status_it_is_stuck_in() {
+        let world = SimWorld::new();
+        let err = world
+            .run("create-cluster", json!({"name": "c", "wait_timeout": "1m"}))
+            .await
+            .expect_err("EKS takes ten minutes");
+        let message = err.to_string();
+        assert!(message.contains("still CREATING after 1m"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_are_explained() {
+        let world = SimWorld::new();
+        let err = world
+            .run(
+                "create-cluster",
+                json!({"name": "c", "nodegroup": {"desired_size": 11}}),
+            )
+            .await
+            .expect_err("desired above max");
+        assert!(
+            err.to_string()
+                .contains("min_size <= desired_size <= max_size"),
+            "{err}"
+        );
+
+        let err = world
+            .run("create-cluster", json!({"name": "no spaces"}))
+            .await
+            .expect_err("bad name");
+        assert!(
+            err.to_string()
+                .contains("cluster name `no spaces` is not valid"),
+            "{err}"
+        );
+
+        let err = world
+            .run(
+                "create-cluster",
+                json!({"name": "c", "nodegroup": {"capacity_type": "spot"}}),
+            )
+            .await
+            .expect_err("EKS spells it SPOT");
+        assert!(err.to_string().contains("SPOT"), "{err}");
+
+        let err = world
+            .run("create-cluster", json!({"name": "c", "node_group": {}}))
+            .await
+            .expect_err("unknown field");
+        assert!(
+            err.to_string().contains("unknown field `node_group`"),
+            "{err}"
+        );
+        assert_eq!(world.sim.world().clusters().count(), 0);
+    }
+}

@@ -1,0 +1,44 @@
+//! A time budget for the waits of one step, on the target's clock (virtual on `sim`).
+
+use std::time::Duration;
+
+use crate::context::StepContext;
+use crate::duration::Humane;
+use crate::error::ActionError;
+use crate::target::WaitOutcome;
+
+/// One time budget shared by the waits of a step, on the target's clock.
+pub(crate) struct Deadline {
+    at_ms: i64,
+    budget: Duration,
+}
+
+impl Deadline {
+    pub(crate) fn start(ctx: &StepContext, budget: Duration) -> Deadline {
+        let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
+        Deadline {
+            at_ms: ctx.clock.now_ms().saturating_add(budget_ms),
+            budget,
+        }
+    }
+
+    /// Waits for the world to change within what is left of the budget; when the
+    /// budget is spent, fails with `stuck()` (which says what we were waiting for).
+    pub(crate) async fn wait(
+        &self,
+        ctx: &StepContext,
+        stuck: impl Fn() -> String,
+    ) -> Result<WaitOutcome, ActionError> {
+        let left = self.at_ms.saturating_sub(ctx.clock.now_ms());
+        let timed_out =
+            || ActionError::Failed(format!("{} after {}", stuck(), Humane(self.budget)));
+        if left <= 0 {
+            return Err(timed_out());
+        }
+        let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+        match ctx.wait_for_change(Some(left)).await? {
+            WaitOutcome::TimedOut => Err(timed_out()),
+            outcome => Ok(outcome),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `delete-cluster`: deletes an EKS cluster with its node groups (walkthrough row 101).
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::deadline::Deadline;
+use crate::duration::HumaneDuration;
+use crate::error::ActionError;
+use crate::target::WaitOutcome;
+
+/// Deletes an EKS cluster and its node groups; succeeds when it is already gone, so a
+/// teardown can run twice. By default waits until it is gone, so that a following
+/// `create-cluster` of the same name does not find it half-deleted.
+pub(crate) struct DeleteCluster;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteClusterInput {
+    /// Cluster name.
+    name: String,
+    /// Wait until the cluster is gone (a few minutes on AWS; virtual time on `sim`).
+    #[serde(default = "yes")]
+    wait: bool,
+    /// How long to wait for it to be gone, when `wait`.
+    #[serde(default = "default_wait_timeout")]
+    wait_timeout: HumaneDuration,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_wait_timeout() -> HumaneDuration {
+    HumaneDuration(Duration::from_secs(30 * 60))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeleteClusterOutput {
+    /// Cluster name.
+    name: String,
+    /// Whether this step deleted it (false: it was already gone or being deleted).
+    deleted: bool,
+}
+
+impl Action for DeleteCluster {
+    type Input = DeleteClusterInput;
+    type Output = DeleteClusterOutput;
+    const NAME: &'static str = "delete-cluster";
+    const SUMMARY: &'static str =
+        "Delete an EKS cluster and its node groups (succeeds if it is already gone).";
+    const EFFECTS: Effects = Effects::Mutates;
+
+    async fn run(
+        &self,
+        input: DeleteClusterInput,
+        ctx: &StepContext,
+    ) -> Result<DeleteClusterOutput, ActionError> {
+        let eks = &ctx.target.eks;
+        let deadline = Deadline::start(ctx, input.wait_timeout.0);
+        let deleted = eks.delete_cluster(&input.name).await?;
+        if input.wait {
+            while let Some(cluster) = eks.describe_cluster(&input.name).await? {
+                let outcome = deadline
+                    .wait(ctx, || {
+                        format!("cluster `{}` is still {}", cluster.name, cluster.status)
+                    })
+                    .await?;
+                if outcome == WaitOutcome::Idle {
+                    if let Some(cluster) = eks.describe_cluster(&input.name).await? {
+                        return Err(ActionError::Failed(format!(
+                            "cluster `{}` is stuck in {}: nothing else is going to happen",
+                            cluster.name, cluster.status
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(DeleteClusterOutput {
+            name: input.name,
+            deleted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::SimWorld;
+
+    #[tokio::test]
+    async fn deletes_and_waits_then_succeeds_when_already_gone() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("created");
+
+        let out = world
+            .run("delete-cluster", json!({"name": "c"}))
+            .await
+            .expect("deleted");
+        assert_eq!(out, json!({"name": "c", "deleted": true}));
+        assert!(
+            world.sim.world().cluster("c").is_err(),
+            "gone once the step ends"
+        );
+
+        let again = world
+            .run("delete-cluster", json!({"name": "c"}))
+            .await
+            .expect("already gone");
+        assert_eq!(again["deleted"], false);
+
+        // The name can be used again.
+        let out = world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("re-created");
+        assert_eq!(out["adopted"], false);
+    }
+
+    #[tokio::test]
+    async fn without_wait_returns_while_deleting() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("created");
+        let out = world
+            .run("delete-cluster", json!({"name": "c", "wait": false}))
+            .await
+            .expect("deleting");
+        assert_eq!(out["deleted"], true);
+        assert!(world.sim.world().cluster("c").is_ok(), "still DELETING");
+
+        let err = world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect_err("half-deleted");
+        assert!(err.to_string().contains("is being deleted"), "{err}");
+    }
+}

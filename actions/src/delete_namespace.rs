@@ -1,0 +1,125 @@
+//! `delete-namespace`: removes a Kubernetes namespace and what is in it (row 101).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::error::ActionError;
+
+/// Deletes a Kubernetes namespace with everything in it; succeeds when it is already
+/// gone, or its cluster is, so a teardown can run twice (name the `cluster` there: with
+/// no cluster left there is no default one).
+pub(crate) struct DeleteNamespace;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteNamespaceInput {
+    /// EKS cluster (default: the only cluster there is).
+    #[serde(default)]
+    cluster: Option<String>,
+    /// Namespace name.
+    name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeleteNamespaceOutput {
+    /// Namespace name.
+    name: String,
+    /// Whether this step deleted it (false: it was already gone).
+    deleted: bool,
+}
+
+impl Action for DeleteNamespace {
+    type Input = DeleteNamespaceInput;
+    type Output = DeleteNamespaceOutput;
+    const NAME: &'static str = "delete-namespace";
+    const SUMMARY: &'static str =
+        "Delete a Kubernetes namespace and its contents (succeeds if it is already gone).";
+    const EFFECTS: Effects = Effects::Mutates;
+
+    async fn run(
+        &self,
+        input: DeleteNamespaceInput,
+        ctx: &StepContext,
+    ) -> Result<DeleteNamespaceOutput, ActionError> {
+        let cluster = match input.cluster {
+            Some(cluster) => cluster,
+            None => ctx.target.kube.default_cluster().await?,
+        };
+        // A namespace cannot outlive its cluster; asking the API of a cluster that is gone
+        // or going would fail.
+        let deleted = if ctx
+            .target
+            .eks
+            .describe_cluster(&cluster)
+            .await?
+            .is_some_and(|c| c.status != "DELETING")
+        {
+            ctx.target
+                .kube
+                .delete_namespace(&cluster, &input.name)
+                .await?
+        } else {
+            false
+        };
+        Ok(DeleteNamespaceOutput {
+            name: input.name,
+            deleted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::SimWorld;
+
+    #[tokio::test]
+    async fn deletes_then_succeeds_when_already_gone() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster");
+        world
+            .run("create-namespace", json!({"name": "adhoc-ml-batch"}))
+            .await
+            .expect("created");
+
+        let out = world
+            .run("delete-namespace", json!({"name": "adhoc-ml-batch"}))
+            .await
+            .expect("deleted");
+        assert_eq!(out, json!({"name": "adhoc-ml-batch", "deleted": true}));
+        assert!(
+            !world
+                .sim
+                .world()
+                .cluster("c")
+                .expect("c")
+                .namespaces
+                .contains("adhoc-ml-batch")
+        );
+
+        let again = world
+            .run("delete-namespace", json!({"name": "adhoc-ml-batch"}))
+            .await
+            .expect("gone");
+        assert_eq!(again["deleted"], false);
+
+        world
+            .run("delete-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster deleted");
+        let without_cluster = world
+            .run(
+                "delete-namespace",
+                json!({"cluster": "c", "name": "adhoc-ml-batch"}),
+            )
+            .await
+            .expect("the cluster is gone too");
+        assert_eq!(without_cluster["deleted"], false);
+    }
+}

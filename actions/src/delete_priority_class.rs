@@ -1,0 +1,127 @@
+//! `delete-priority-class`: removes a Kubernetes PriorityClass.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Effects};
+use crate::context::StepContext;
+use crate::error::ActionError;
+
+/// Deletes a PriorityClass; succeeds when it is already gone, or its cluster is, so a
+/// teardown can run twice. Running pods keep the priority they were admitted with.
+pub(crate) struct DeletePriorityClass;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeletePriorityClassInput {
+    /// EKS cluster (default: the only cluster there is).
+    #[serde(default)]
+    cluster: Option<String>,
+    /// PriorityClass name.
+    name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeletePriorityClassOutput {
+    /// PriorityClass name.
+    name: String,
+    /// Whether this step deleted it (false: it was already gone).
+    deleted: bool,
+}
+
+impl Action for DeletePriorityClass {
+    type Input = DeletePriorityClassInput;
+    type Output = DeletePriorityClassOutput;
+    const NAME: &'static str = "delete-priority-class";
+    const SUMMARY: &'static str =
+        "Delete a Kubernetes PriorityClass (succeeds if it is already gone).";
+    const EFFECTS: Effects = Effects::Mutates;
+
+    async fn run(
+        &self,
+        input: DeletePriorityClassInput,
+        ctx: &StepContext,
+    ) -> Result<DeletePriorityClassOutput, ActionError> {
+        let cluster = match input.cluster {
+            Some(cluster) => cluster,
+            None => ctx.target.kube.default_cluster().await?,
+        };
+        // A PriorityClass cannot outlive its cluster; asking the API of a cluster that is gone
+        // or going would fail.
+        let deleted = if ctx
+            .target
+            .eks
+            .describe_cluster(&cluster)
+            .await?
+            .is_some_and(|c| c.status != "DELETING")
+        {
+            ctx.target
+                .kube
+                .delete_priority_class(&cluster, &input.name)
+                .await?
+        } else {
+            false
+        };
+        Ok(DeletePriorityClassOutput {
+            name: input.name,
+            deleted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::SimWorld;
+
+    #[tokio::test]
+    async fn deletes_then_succeeds_when_already_gone() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster");
+        world
+            .run(
+                "create-priority-class",
+                json!({"name": "low-priority", "value": 100}),
+            )
+            .await
+            .expect("created");
+
+        let out = world
+            .run("delete-priority-class", json!({"name": "low-priority"}))
+            .await
+            .expect("deleted");
+        assert_eq!(out, json!({"name": "low-priority", "deleted": true}));
+        assert!(
+            world
+                .sim
+                .world()
+                .priority_classes("c")
+                .expect("c")
+                .iter()
+                .all(|p| p.name != "low-priority")
+        );
+
+        let again = world
+            .run("delete-priority-class", json!({"name": "low-priority"}))
+            .await
+            .expect("gone");
+        assert_eq!(again["deleted"], false);
+
+        world
+            .run("delete-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster deleted");
+        let out = world
+            .run(
+                "delete-priority-class",
+                json!({"cluster": "c", "name": "low-priority"}),
+            )
+            .await
+            .expect("the cluster is gone too");
+        assert_eq!(out["deleted"], false);
+    }
+}
