@@ -4,9 +4,13 @@
 //! The side effects are counted in a file: every `exec` step appends its own id. A step
 //! that was *running* when the process died is re-entered on resume (the engine cannot
 //! know whether the program finished, README "State and resume"), so its id may appear
-//! twice; in these runbooks it appends first and then sleeps, so when it is killed in
-//! its sleep it has appended once and appends again on resume: exactly twice. Every
+//! twice; in these runbooks it appends first and then waits, so when it is killed while
+//! waiting it has appended once and appends again on resume: exactly twice. Every
 //! other id appears exactly once.
+//!
+//! `exec` runs its program in a process group of its own, so `kill -9` of the run's
+//! group leaves that program running as an orphan: the waiting steps here wait on a
+//! file that the test creates before resuming, and then end without appending.
 
 use nix::sys::signal::Signal;
 
@@ -215,13 +219,22 @@ fn kill_9_at_arbitrary_instants_never_repeats_a_succeeded_step() {
             "  - id: {id}\n    action: exec\n    with: {{ argv: [sh, -c, \"echo {id} >> counter; sleep 0.03\"], allow_on_sim: true }}\n"
         ));
     }
-    // Delays in ms after the start; where they land depends on the machine, which is
-    // the point: the invariants hold at every instant.
+    // Kill at fractions of the time a whole run takes on this machine, from its start
+    // to just past its end.
+    let whole = {
+        let t = Test::new().runbook("anytime.yaml", &yaml);
+        let started = std::time::Instant::now();
+        t.args(["run", "anytime.yaml"]).run().success();
+        started.elapsed()
+    };
     let mut tally = Vec::new();
-    for delay_ms in [0_u64, 5, 15, 30, 50, 80, 120, 170, 400] {
+    let mut caught_in_flight = false;
+    for eighth in 0..=9_u32 {
+        let delay = whole * eighth / 8;
+        let delay_ms = delay.as_millis();
         let t = Test::new().runbook("anytime.yaml", &yaml);
         let bg = t.args(["run", "anytime.yaml"]).spawn();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        std::thread::sleep(delay);
         let killed = bg.kill9_or_exit();
         let at_kill = t.lines("counter");
         let runs = t.runs();
@@ -252,6 +265,7 @@ fn kill_9_at_arbitrary_instants_never_repeats_a_succeeded_step() {
         }
         t.args(["resume", run_id.as_str()]).run().success();
         tally.push(format!("{delay_ms}ms: killed={killed} {recorded:?}"));
+        caught_in_flight |= killed && recorded.iter().any(|(_, s, _)| s == "running");
         let after = t.lines("counter");
         for id in ids {
             let n = count(&after, id);
@@ -277,6 +291,11 @@ fn kill_9_at_arbitrary_instants_never_repeats_a_succeeded_step() {
             "delay {delay_ms}ms: {status:#}"
         );
     }
+    assert!(
+        caught_in_flight,
+        "no kill landed while a step ran (a whole run took {whole:?}):\n{}",
+        tally.join("\n")
+    );
 }
 
 /// A crash inside a `for_each` instance and then one inside `finally`: instances that

@@ -317,8 +317,9 @@ impl Background {
         killpg(self.raw_pid(), signal).expect("failed to signal the background group");
     }
 
-    /// `kill -9`: the run and every program its steps started die at once, as in a
-    /// crash or an OOM kill; then the process is reaped (a zombie would still look
+    /// `kill -9` of its process group (the run, and any program still in that group;
+    /// `exec` starts its programs in groups of their own, so they live on as orphans,
+    /// as after an OOM kill); then the process is reaped (a zombie would still look
     /// alive to the lock's pid check).
     pub(crate) fn kill9(mut self) -> Output {
         let _ = killpg(self.raw_pid(), Signal::SIGKILL);
