@@ -240,6 +240,31 @@ data:
                 .contains("failed to read manifest file `/nonexistent/m.yaml`"),
             "{err}"
         );
+
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster");
+        let err = world
+            .run(
+                "apply-manifest",
+                json!({"manifest": "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: p}\n"}),
+            )
+            .await
+            .expect_err("a PriorityClass needs a value");
+        assert!(
+            err.to_string().contains("`value` must be an integer"),
+            "{err}"
+        );
+        assert!(
+            world
+                .sim
+                .world()
+                .priority_classes("c")
+                .expect("c")
+                .iter()
+                .all(|p| p.name != "p")
+        );
     }
 
     #[test]

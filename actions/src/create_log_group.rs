@@ -128,9 +128,33 @@ mod tests {
             .expect("adopted");
         assert_eq!(second["created"], false);
         assert_eq!(second["arn"], first["arn"]);
+        {
+            let w = world.sim.world();
+            assert_eq!(w.log_groups().filter(|g| g.name == name).count(), 1);
+            assert_eq!(w.log_group(name).expect("group").retention_days, Some(7));
+        }
+
+        // Adopting with another retention sets it; adopting with none keeps it.
+        let third = world
+            .run(
+                "create-log-group",
+                json!({"name": name, "retention_days": 30}),
+            )
+            .await
+            .expect("retention changed");
+        assert_eq!(
+            (&third["retention_days"], &third["created"]),
+            (&json!(30), &json!(false))
+        );
+        let fourth = world
+            .run("create-log-group", json!({"name": name}))
+            .await
+            .expect("kept");
+        assert_eq!(fourth["retention_days"], 30);
+        assert_eq!(fourth["arn"], first["arn"]);
         let w = world.sim.world();
-        assert_eq!(w.log_groups().filter(|g| g.name == name).count(), 1);
-        assert_eq!(w.log_group(name).expect("group").retention_days, Some(7));
+        assert_eq!(w.log_group(name).expect("group").retention_days, Some(30));
+        assert_eq!(w.log_groups().count(), 1);
     }
 
     #[tokio::test]

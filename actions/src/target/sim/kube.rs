@@ -89,10 +89,23 @@ impl Kube for SimTarget {
             let namespace = doc.pointer("/metadata/namespace").and_then(|n| n.as_str()).map(str::to_string);
             match kind.as_str() {
                 "PriorityClass" => {
-                    let value = doc.get("value").and_then(serde_json::Value::as_i64).unwrap_or(0);
+                    // `value` is required and an int32; the API server rejects anything else.
+                    let value = doc
+                        .get("value")
+                        .and_then(serde_json::Value::as_i64)
+                        .and_then(|v| i32::try_from(v).ok())
+                        .ok_or_else(|| ActionError::Service {
+                            service: "Kubernetes",
+                            operation: "apply PriorityClass",
+                            resource: name.clone(),
+                            code: "Invalid".into(),
+                            message: format!(
+                                "PriorityClass \"{name}\" is invalid: `value` must be an integer from -2147483648 to 2147483647"
+                            ),
+                        })?;
                     let request = PriorityClassRequest {
                         name: name.clone(),
-                        value: i32::try_from(value).unwrap_or(i32::MAX),
+                        value,
                         global_default: doc.get("globalDefault").and_then(serde_json::Value::as_bool).unwrap_or(false),
                         description: doc.get("description").and_then(|d| d.as_str()).map(str::to_string),
                     };
