@@ -180,8 +180,9 @@ fn run_resume_incomplete_ignores_runs_of_other_params() {
 }
 
 /// Starts three runs of `locky.yaml` at the same instant; returns their exit codes,
-/// sorted, once the winner (released after the others exited) has finished.
-fn three_at_once(t: &Test) -> Vec<Option<i32>> {
+/// sorted, once the winner (released after the others exited) has finished, and what
+/// they printed on stderr.
+fn three_at_once(t: &Test) -> (Vec<Option<i32>>, String) {
     let mut all: Vec<Background> = (0..3)
         .map(|_| t.args(["run", "locky.yaml"]).spawn())
         .collect();
@@ -195,9 +196,11 @@ fn three_at_once(t: &Test) -> Vec<Option<i32>> {
             || exited == 3
     });
     t.touch("open-one");
-    let mut codes: Vec<Option<i32>> = all.into_iter().map(|b| b.wait().code).collect();
+    let outputs: Vec<_> = all.into_iter().map(Background::wait).collect();
+    let mut codes: Vec<Option<i32>> = outputs.iter().map(|o| o.code).collect();
     codes.sort_unstable();
-    codes
+    let stderr = outputs.iter().map(|o| o.stderr.as_str()).collect();
+    (codes, stderr)
 }
 
 /// Several runs started at the same instant: exactly one runs, the others exit 75.
@@ -206,7 +209,8 @@ fn simultaneous_runs_elect_exactly_one() {
     let t = Test::new().runbook("locky.yaml", &runbook());
     // The state DB exists already (see the next test for a fresh one).
     assert!(t.runs().is_empty());
-    assert_eq!(three_at_once(&t), [Some(0), Some(75), Some(75)]);
+    let (codes, stderr) = three_at_once(&t);
+    assert_eq!(codes, [Some(0), Some(75), Some(75)], "stderr:\n{stderr}");
     assert_eq!(t.lines("started"), ["one"]);
     assert_eq!(t.runs().len(), 1);
 }
@@ -218,7 +222,11 @@ fn simultaneous_runs_elect_exactly_one() {
 fn simultaneous_runs_on_a_fresh_state_db_elect_exactly_one() {
     for round in 0..10 {
         let t = Test::new().runbook("locky.yaml", &runbook());
-        let codes = three_at_once(&t);
-        assert_eq!(codes, [Some(0), Some(75), Some(75)], "round {round}");
+        let (codes, stderr) = three_at_once(&t);
+        assert_eq!(
+            codes,
+            [Some(0), Some(75), Some(75)],
+            "round {round}, stderr:\n{stderr}"
+        );
     }
 }
