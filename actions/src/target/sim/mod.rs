@@ -18,7 +18,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runbook_sim::{SimError, SimParams, World};
 
-use super::{Clock, ObservedEvent, Observer, Participant, Target, TargetKind, VirtualClock, WaitOutcome, Wake, WorldDriver};
+use super::{
+    Clock, ObservedEvent, Observer, Participant, Target, TargetKind, VirtualClock, WaitOutcome,
+    Wake, WorldDriver,
+};
 use crate::error::ActionError;
 
 /// The simulated account and region unless the runbook's target says otherwise.
@@ -49,8 +52,8 @@ impl SimTarget {
     /// The world of a resumed run, from its last snapshot. Its events up to the
     /// snapshot were already stored.
     pub fn restore(snapshot: &[u8], clock: Arc<VirtualClock>) -> Result<Arc<SimTarget>, String> {
-        let world: World =
-            serde_json::from_slice(snapshot).map_err(|e| format!("failed to restore the simulated world: {e}"))?;
+        let world: World = serde_json::from_slice(snapshot)
+            .map_err(|e| format!("failed to restore the simulated world: {e}"))?;
         let drained = world.events().len() as u64;
         Ok(Self::with_world(world, clock, drained))
     }
@@ -75,7 +78,10 @@ impl SimTarget {
     pub fn target(self: &Arc<Self>) -> Target {
         let (account_id, region) = {
             let world = self.world();
-            (world.params().account_id.clone(), world.params().region.clone())
+            (
+                world.params().account_id.clone(),
+                world.params().region.clone(),
+            )
         };
         Target {
             kind: TargetKind::Sim,
@@ -132,7 +138,12 @@ impl SimTarget {
 }
 
 /// A simulator error as the service would report it (its AWS error code).
-pub(crate) fn service_error(service: &'static str, operation: &'static str, resource: &str, e: &SimError) -> ActionError {
+pub(crate) fn service_error(
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+    e: &SimError,
+) -> ActionError {
     ActionError::Service {
         service,
         operation,
@@ -146,7 +157,11 @@ impl WorldDriver for SimTarget {
     fn advance_to(&self, t_ms: u64) {
         let advanced = {
             let mut world = self.world();
-            if t_ms <= world.now() {
+            // Events due at `t_ms` itself (scheduled by a command at this instant) are
+            // processed too, not only those of a later time.
+            if t_ms < world.now()
+                || world.next_event_time().is_none_or(|next| next > t_ms) && t_ms == world.now()
+            {
                 false
             } else {
                 // Time only moves forward here, so the world cannot refuse.
@@ -162,13 +177,22 @@ impl WorldDriver for SimTarget {
 
 #[async_trait]
 impl Observer for SimTarget {
-    async fn wait_for_change(&self, clock: &Clock, participant: &Participant, timeout: Option<Duration>) -> WaitOutcome {
+    async fn wait_for_change(
+        &self,
+        clock: &Clock,
+        participant: &Participant,
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
         let Clock::Virtual(virtual_clock) = clock else {
             return WaitOutcome::Idle;
         };
         let now = virtual_clock.now_ms();
-        let deadline = timeout.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
-        let next_event = self.world().next_event_time();
+        // What is due now happens before anyone waits for what comes next; otherwise a
+        // wait until "now" would return at once, forever.
+        WorldDriver::advance_to(self, now);
+        let deadline =
+            timeout.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let next_event = self.world().next_event_time().filter(|&t| t > now);
         let until = match (next_event, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -190,7 +214,11 @@ impl Observer for SimTarget {
     fn drain_events(&self) -> Vec<ObservedEvent> {
         let world = self.world();
         let mut drained = self.drained.lock().unwrap_or_else(PoisonError::into_inner);
-        let events: Vec<ObservedEvent> = world.events_since(*drained).iter().map(to_observed).collect();
+        let events: Vec<ObservedEvent> = world
+            .events_since(*drained)
+            .iter()
+            .map(to_observed)
+            .collect();
         *drained += events.len() as u64;
         events
     }
