@@ -86,14 +86,33 @@ impl Store {
         // header), so that a newer database stays exactly as it was.
         migrations::refuse_newer(&conn, shown)?;
         if path.is_some() {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-                .map_err(open_err("switch to WAL mode"))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StateError::NotWal {
-                    path: shown.to_owned(),
-                    mode,
-                });
+            // Switching a new file to WAL does not wait for the busy handler: when two
+            // processes open a new database at once, one of them gets SQLITE_BUSY (or
+            // still sees the old mode) at once. Retry within the busy timeout.
+            let started = std::time::Instant::now();
+            loop {
+                let result: rusqlite::Result<String> =
+                    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0));
+                let retry = match &result {
+                    Ok(mode) => !mode.eq_ignore_ascii_case("wal"),
+                    Err(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ),
+                    Err(_) => false,
+                };
+                if retry && started.elapsed() < BUSY_TIMEOUT {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+                let mode = result.map_err(open_err("switch to WAL mode"))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(StateError::NotWal {
+                        path: shown.to_owned(),
+                        mode,
+                    });
+                }
+                break;
             }
         }
         let synchronous = Synchronous::Normal;

@@ -105,8 +105,9 @@ fn a_dead_holders_lock_is_taken_over() {
             .map(|r| r["status"].clone())
     };
     assert_eq!(status_of(&new_run), Some("succeeded".into()));
-    // The killed run is still incomplete, for `resume`.
-    assert_eq!(status_of(&dead_run), Some("running".into()));
+    // The killed run is no longer shown as running, and is still incomplete, for
+    // `resume`.
+    assert_eq!(status_of(&dead_run), Some("interrupted".into()));
 }
 
 #[test]
@@ -218,7 +219,6 @@ fn simultaneous_runs_elect_exactly_one() {
 /// The same on a state DB that does not exist yet (the first cron runs on a new
 /// machine): every process must be able to open it; the losers must say 75.
 #[test]
-#[ignore = "bug: concurrent first opens of a new state DB fail with `could not switch to WAL mode` (exit 1)"]
 fn simultaneous_runs_on_a_fresh_state_db_elect_exactly_one() {
     for round in 0..10 {
         let t = Test::new().runbook("locky.yaml", &runbook());

@@ -105,6 +105,7 @@ pub(crate) fn status_json(run: &RunRecord, attempts: &[StepRecord]) -> Value {
                 "action": r.input.get("action"),
                 "status": r.status.as_str(),
                 "attempts": count,
+                "idempotency_key": r.idempotency_key,
                 "duration_ms": duration_ms(r),
                 "outputs": r.outputs,
                 "error": r.error,

@@ -229,6 +229,18 @@ fn take_lock(store: &mut Store, lock_key: &str, run_id: &str, now: i64) -> Resul
                     "note: took over the lock of run {} (pid {} no longer runs)",
                     stale.run_id, stale.pid
                 );
+                // Its process is gone: it is not running any more, but it can still
+                // be resumed.
+                if let Ok(Some(old)) = store.run(&stale.run_id) {
+                    if old.status == RunStatus::Running {
+                        let _ = store.set_run_status(
+                            &old.id,
+                            RunStatus::Interrupted,
+                            None,
+                            Some("its process died"),
+                        );
+                    }
+                }
             }
             Ok(())
         }
@@ -320,9 +332,14 @@ fn build_target(
     match kind {
         TargetKind::Sim => {
             let start = snapshot.map_or(0, |s| s.at_ms).max(last_event_at);
-            let clock = runbook_actions::target::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
+            let clock = runbook_actions::target::VirtualClock::new(
+                u64::try_from(start).unwrap_or(0),
+                sim_speed,
+            );
             let world = match snapshot {
-                Some(s) => runbook_actions::target::sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
+                Some(s) => {
+                    runbook_actions::target::sim::SimTarget::restore(&s.data, Arc::clone(&clock))?
+                }
                 None => runbook_actions::target::sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
             };
             Ok((Clock::Virtual(clock), world.target()))
@@ -500,7 +517,9 @@ fn drive(
         Some(outcome)
     });
     let Some(outcome) = outcome else {
-        let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut store = store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = store.release_lock(&lock_key, &run_id);
         return Exit::Failed;
     };

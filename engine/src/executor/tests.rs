@@ -136,7 +136,10 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         masker: params.masker(),
         params,
         scope,
-        target: Arc::new(runbook_actions::Target::without_cloud(TargetKind::Sim, "not needed by these tests")),
+        target: Arc::new(runbook_actions::Target::without_cloud(
+            TargetKind::Sim,
+            "not needed by these tests",
+        )),
         clock,
         store: Arc::clone(&store),
         reporter: recorder.clone(),

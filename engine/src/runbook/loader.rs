@@ -963,6 +963,8 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
             None,
         )),
         "env" => None,
+        // minijinja's global functions.
+        "range" | "dict" | "namespace" | "debug" => None,
         "run" => match second {
             None => None,
             Some(field) if RUN_FIELDS.contains(&field) => None,
