@@ -77,7 +77,7 @@ fn fields(schema: &Value, show_required: bool) -> String {
         if show_required {
             if required.contains(&name.as_str()) {
                 line.push_str(", required");
-            } else if let Some(default) = prop.get("default") {
+            } else if let Some(default) = prop.get("default").filter(|d| !d.is_null()) {
                 line.push_str(&format!(", default {default}"));
             } else {
                 line.push_str(", optional");
