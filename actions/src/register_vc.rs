@@ -48,23 +48,35 @@ impl Action for RegisterVc {
     type Input = RegisterVcInput;
     type Output = RegisterVcOutput;
     const NAME: &'static str = "register-vc";
-    const SUMMARY: &'static str = "Register a namespace with EMR as a virtual cluster (adopting a running one).";
+    const SUMMARY: &'static str =
+        "Register a namespace with EMR as a virtual cluster (adopting a running one).";
     const EFFECTS: Effects = Effects::Mutates;
 
-    async fn run(&self, input: RegisterVcInput, ctx: &StepContext) -> Result<RegisterVcOutput, ActionError> {
+    async fn run(
+        &self,
+        input: RegisterVcInput,
+        ctx: &StepContext,
+    ) -> Result<RegisterVcOutput, ActionError> {
         let target = &ctx.target;
         let cluster = match input.cluster {
             Some(c) => c,
             None => target.kube.default_cluster().await?,
         };
-        let name = input.name.unwrap_or_else(|| format!("{}-emr-cluster", input.namespace));
-        target.kube.create_namespace(&cluster, &input.namespace).await?;
+        let name = input
+            .name
+            .unwrap_or_else(|| format!("{}-emr-cluster", input.namespace));
+        target
+            .kube
+            .create_namespace(&cluster, &input.namespace)
+            .await?;
         let existing = target
             .emr
             .list_virtual_clusters()
             .await?
             .into_iter()
-            .filter(|vc| vc.state == "RUNNING" && vc.cluster == cluster && vc.namespace == input.namespace)
+            .filter(|vc| {
+                vc.state == "RUNNING" && vc.cluster == cluster && vc.namespace == input.namespace
+            })
             .find(|vc| vc.name == name);
         let (vc, adopted) = match existing {
             Some(vc) => (vc, true),
@@ -84,5 +96,176 @@ impl Action for RegisterVc {
             cluster: vc.cluster,
             adopted,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runbook_sim::virtual_cluster::VirtualClusterState;
+    use serde_json::json;
+
+    use crate::test_support::SimWorld;
+
+    fn running_vcs(world: &SimWorld) -> Vec<(String, String, String)> {
+        world
+            .sim
+            .world()
+            .virtual_clusters()
+            .filter(|vc| vc.state == VirtualClusterState::Running)
+            .map(|vc| (vc.id.clone(), vc.name.clone(), vc.namespace.clone()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn creates_the_namespace_and_vc_then_adopts_it() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "eks-emr-cluster"}))
+            .await
+            .expect("cluster");
+        assert!(
+            !world
+                .sim
+                .world()
+                .cluster("eks-emr-cluster")
+                .expect("cluster")
+                .namespaces
+                .contains("monthly-batch")
+        );
+
+        let first = world
+            .run("register-vc", json!({"namespace": "monthly-batch"}))
+            .await
+            .expect("registered");
+        let id = first["virtual_cluster_id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        assert_eq!(
+            first,
+            json!({
+                "virtual_cluster_id": id,
+                "name": "monthly-batch-emr-cluster",
+                "arn": format!("arn:aws:emr-containers:us-east-2:123456789012:/virtualclusters/{id}"),
+                "namespace": "monthly-batch",
+                "cluster": "eks-emr-cluster",
+                "adopted": false,
+            })
+        );
+        assert!(
+            world
+                .sim
+                .world()
+                .cluster("eks-emr-cluster")
+                .expect("cluster")
+                .namespaces
+                .contains("monthly-batch"),
+            "register-vc creates the namespace"
+        );
+        assert_eq!(
+            running_vcs(&world),
+            vec![(
+                id.clone(),
+                "monthly-batch-emr-cluster".to_string(),
+                "monthly-batch".to_string()
+            )]
+        );
+
+        let second = world
+            .run("register-vc", json!({"namespace": "monthly-batch"}))
+            .await
+            .expect("adopted");
+        assert_eq!(second["adopted"], true);
+        assert_eq!(second["virtual_cluster_id"], id);
+        assert_eq!(second["arn"], first["arn"]);
+        assert_eq!(running_vcs(&world).len(), 1, "still one virtual cluster");
+        assert_eq!(world.sim.world().virtual_clusters().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_vc_is_not_adopted() {
+        let world = SimWorld::new();
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster");
+        let first = world
+            .run(
+                "register-vc",
+                json!({"namespace": "adhoc", "name": "adhoc-vc", "cluster": "c"}),
+            )
+            .await
+            .expect("registered");
+        assert_eq!(first["name"], "adhoc-vc");
+        world
+            .run("delete-vc", json!({"virtual_cluster": "adhoc-vc"}))
+            .await
+            .expect("deleted");
+        let again = world
+            .run(
+                "register-vc",
+                json!({"namespace": "adhoc", "name": "adhoc-vc"}),
+            )
+            .await
+            .expect("registered again");
+        assert_eq!(again["adopted"], false);
+        assert_ne!(again["virtual_cluster_id"], first["virtual_cluster_id"]);
+        assert_eq!(running_vcs(&world).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_are_explained() {
+        let world = SimWorld::new();
+        let err = world
+            .run("register-vc", json!({"namespace": "monthly-batch"}))
+            .await
+            .expect_err("no cluster yet");
+        assert!(
+            err.to_string().contains("there is no EKS cluster yet"),
+            "{err}"
+        );
+
+        world
+            .run("create-cluster", json!({"name": "c"}))
+            .await
+            .expect("cluster");
+        let err = world
+            .run(
+                "register-vc",
+                json!({"namespace": "monthly-batch", "cluster": "other"}),
+            )
+            .await
+            .expect_err("unknown cluster");
+        assert!(err.to_string().contains("other"), "{err}");
+
+        let err = world
+            .run(
+                "register-vc",
+                json!({"namespace": "monthly-batch", "virtual_cluster": "x"}),
+            )
+            .await
+            .expect_err("unknown field");
+        assert!(
+            err.to_string().contains("unknown field `virtual_cluster`"),
+            "{err}"
+        );
+
+        world
+            .run("register-vc", json!({"namespace": "monthly-batch"}))
+            .await
+            .expect("registered");
+        let err = world
+            .run(
+                "register-vc",
+                json!({"namespace": "monthly-batch", "name": "another-name"}),
+            )
+            .await
+            .expect_err("one running virtual cluster per namespace");
+        assert!(
+            err.to_string()
+                .contains("is already registered for namespace `monthly-batch`"),
+            "{err}"
+        );
+        assert_eq!(running_vcs(&world).len(), 1);
     }
 }
