@@ -111,13 +111,26 @@ impl Action for SubmitJob {
     type Input = SubmitJobInput;
     type Output = SubmitJobOutput;
     const NAME: &'static str = "submit-job";
-    const SUMMARY: &'static str = "Submit a Spark job to an EMR virtual cluster (StartJobRun), idempotently.";
+    const SUMMARY: &'static str =
+        "Submit a Spark job to an EMR virtual cluster (StartJobRun), idempotently.";
     const EFFECTS: Effects = Effects::Mutates;
 
-    async fn run(&self, input: SubmitJobInput, ctx: &StepContext) -> Result<SubmitJobOutput, ActionError> {
+    async fn run(
+        &self,
+        input: SubmitJobInput,
+        ctx: &StepContext,
+    ) -> Result<SubmitJobOutput, ActionError> {
         let vc = job_lookup::virtual_cluster(ctx, &input.virtual_cluster).await?;
-        if let Some(job) = ctx.target.emr.find_job_run(&vc.id, &ctx.idempotency_key).await? {
-            ctx.say(&format!("reattached to job {} ({}), submitted before with this step's key", job.id, job.state));
+        if let Some(job) = ctx
+            .target
+            .emr
+            .find_job_run(&vc.id, &ctx.idempotency_key)
+            .await?
+        {
+            ctx.say(&format!(
+                "reattached to job {} ({}), submitted before with this step's key",
+                job.id, job.state
+            ));
             return Ok(SubmitJobOutput {
                 job_id: job.id,
                 arn: job.arn,
@@ -128,12 +141,30 @@ impl Action for SubmitJob {
         }
         let role = job_lookup::role_arn(ctx, &input.role).await?;
         let mut spark_conf = BTreeMap::from([
-            ("spark.executor.instances".to_string(), input.executors.to_string()),
-            ("spark.executor.cores".to_string(), input.executor_cores.to_string()),
-            ("spark.executor.memory".to_string(), input.executor_memory.clone()),
-            ("spark.driver.cores".to_string(), input.driver_cores.to_string()),
-            ("spark.dynamicAllocation.enabled".to_string(), "false".to_string()),
-            ("spark.kubernetes.executor.deleteOnTermination".to_string(), "true".to_string()),
+            (
+                "spark.executor.instances".to_string(),
+                input.executors.to_string(),
+            ),
+            (
+                "spark.executor.cores".to_string(),
+                input.executor_cores.to_string(),
+            ),
+            (
+                "spark.executor.memory".to_string(),
+                input.executor_memory.clone(),
+            ),
+            (
+                "spark.driver.cores".to_string(),
+                input.driver_cores.to_string(),
+            ),
+            (
+                "spark.dynamicAllocation.enabled".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "spark.kubernetes.executor.deleteOnTermination".to_string(),
+                "true".to_string(),
+            ),
         ]);
         if let Some(m) = &input.driver_memory {
             spark_conf.insert("spark.driver.memory".into(), m.clone());
@@ -153,9 +184,12 @@ impl Action for SubmitJob {
             log_group: input.log_group,
             log_stream_prefix: input.log_stream_prefix,
             s3_log_uri: input.s3_log_uri,
-            sim_tasks_ms: input
-                .sim_tasks
-                .map(|tasks| tasks.iter().map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX)).collect()),
+            sim_tasks_ms: input.sim_tasks.map(|tasks| {
+                tasks
+                    .iter()
+                    .map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX))
+                    .collect()
+            }),
         };
         let job = ctx.target.emr.start_job_run(&request).await?;
         Ok(SubmitJobOutput {
@@ -165,5 +199,218 @@ impl Action for SubmitJob {
             virtual_cluster_id: job.virtual_cluster_id,
             reattached: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::test_support::{SimWorld, high_job, low_job, template_uri, templates_bucket};
+
+    fn vc_id(world: &SimWorld, name: &str) -> String {
+        world
+            .sim
+            .world()
+            .virtual_clusters()
+            .find(|vc| vc.name == name)
+            .map(|vc| vc.id.clone())
+            .expect("virtual cluster")
+    }
+
+    #[tokio::test]
+    async fn submits_the_job_as_asked() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let vc = vc_id(&world, "monthly-batch-emr-cluster");
+        let out = world
+            .run_with_key("submit-job", low_job(), "rb-run-low_job-1")
+            .await
+            .expect("submitted");
+        let id = out["job_id"].as_str().expect("job_id").to_string();
+        assert_eq!(
+            out,
+            json!({
+                "job_id": id,
+                "arn": format!("arn:aws:emr-containers:us-east-2:123456789012:/virtualclusters/{vc}/jobruns/{id}"),
+                "name": "monthly-batch-low-priority-job",
+                "virtual_cluster_id": vc,
+                "reattached": false,
+            })
+        );
+        let w = world.sim.world();
+        let jobs: Vec<_> = w.job_runs().collect();
+        assert_eq!(jobs.len(), 1);
+        let job = jobs[0];
+        assert_eq!(job.id.as_ref(), id);
+        assert_eq!(job.name.as_ref(), "monthly-batch-low-priority-job");
+        assert_eq!(job.namespace.as_ref(), "monthly-batch");
+        assert_eq!(job.release_label, "emr-6.4.0-latest");
+        assert_eq!(job.executor_instances, 2);
+        assert_eq!(job.executor_cores, 1);
+        assert_eq!(
+            job.execution_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/monthly-batch-JobExecutionRole")
+        );
+        assert_eq!(job.client_token.as_deref(), Some("rb-run-low_job-1"));
+        assert!(job.non_jvm, "a .py entry point is PySpark");
+        assert!(job.monitoring, "a log group adds EMR's sidecar");
+        assert_eq!(
+            job.executor_template.priority_class_name.as_deref(),
+            Some("low-priority")
+        );
+        assert_eq!(
+            job.driver_template.priority_class_name.as_deref(),
+            Some("critical-priority")
+        );
+        let tasks: Vec<u64> = job.tasks.iter().map(|t| t.duration_ms).collect();
+        assert_eq!(tasks, [20_000, 40_000, 60_000, 80_000, 100_000]);
+    }
+
+    /// The step's idempotency key is the same when a step is re-entered on resume: the
+    /// job it submitted before is found, not submitted again.
+    #[tokio::test]
+    async fn the_same_key_reattaches_and_another_key_submits_again() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let first = world
+            .run_with_key("submit-job", low_job(), "key-1")
+            .await
+            .expect("submitted");
+        let again = world
+            .run_with_key("submit-job", low_job(), "key-1")
+            .await
+            .expect("reattached");
+        assert_eq!(again["reattached"], true);
+        assert_eq!(again["job_id"], first["job_id"]);
+        assert_eq!(again["arn"], first["arn"]);
+        assert_eq!(world.sim.world().job_runs().count(), 1, "one submission");
+
+        let mut input = low_job();
+        input["sim_tasks"] = json!(["10s", "1m"]);
+        let other = world
+            .run_with_key("submit-job", input, "key-2")
+            .await
+            .expect("a second job");
+        assert_eq!(other["reattached"], false);
+        assert_ne!(other["job_id"], first["job_id"]);
+        let w = world.sim.world();
+        assert_eq!(w.job_runs().count(), 2);
+        let second = w
+            .job_run_by_id(other["job_id"].as_str().expect("id"))
+            .expect("job");
+        let tasks: Vec<u64> = second.tasks.iter().map(|t| t.duration_ms).collect();
+        assert_eq!(tasks, [10_000, 60_000], "sim_tasks reach the simulated job");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_virtual_cluster_is_named_with_the_known_ones() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut input = low_job();
+        input["virtual_cluster"] = json!("monthly-emr-cluster");
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("no such virtual cluster");
+        let message = err.to_string();
+        assert!(
+            message.contains("unknown virtual cluster `monthly-emr-cluster`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("monthly-batch-emr-cluster")
+                && message.contains("intra-day-batch-emr-cluster"),
+            "the known ones are listed: {message}"
+        );
+        assert_eq!(world.sim.world().job_runs().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_role_is_named() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut input = low_job();
+        input["role"] = json!("monthly-batch-JobRole");
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("no such role");
+        assert_eq!(
+            err.to_string(),
+            "unknown job execution role `monthly-batch-JobRole`; create it with `create-job-role` or give its ARN"
+        );
+        assert_eq!(world.sim.world().job_runs().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_template_with_an_unknown_priority_class_is_rejected_at_submission() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        world
+            .run(
+                "put-object",
+                json!({
+                    "bucket": templates_bucket(),
+                    "key": "urgent_executor_pod_template.yml",
+                    "content": "apiVersion: v1\nkind: Pod\nspec:\n  priorityClassName: \"urgent-priority\"\n",
+                }),
+            )
+            .await
+            .expect("template");
+        let mut input = high_job();
+        input["executor_pod_template"] = json!(template_uri("urgent_executor_pod_template.yml"));
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("unknown priority class");
+        let message = err.to_string();
+        assert!(
+            message.contains("PriorityClass \"urgent-priority\""),
+            "{message}"
+        );
+        assert!(message.contains("executor"), "{message}");
+        assert_eq!(world.sim.world().job_runs().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_are_explained() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut input = low_job();
+        input["executor_cors"] = json!(1);
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("unknown field");
+        assert!(
+            err.to_string().contains("unknown field `executor_cors`"),
+            "{err}"
+        );
+
+        let mut input = low_job();
+        input["executors"] = json!("two");
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("wrong type");
+        assert!(err.to_string().contains("invalid type"), "{err}");
+
+        let mut input = low_job();
+        input["executor_pod_template"] = json!(template_uri("missing.yml"));
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("missing template object");
+        assert!(err.to_string().contains("missing.yml"), "{err}");
+
+        let mut input = low_job();
+        input["release_label"] = json!("6.4.0");
+        let err = world
+            .run("submit-job", input)
+            .await
+            .expect_err("not a release label");
+        assert!(err.to_string().contains("release label `6.4.0`"), "{err}");
+        assert_eq!(world.sim.world().job_runs().count(), 0);
     }
 }

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use runbook_sim::demo;
+use serde_json::json;
+
 use crate::context::{CancelSignal, StepContext, StepReporter};
-use crate::target::sim::SimTarget;
+use crate::target::sim::{DEFAULT_ACCOUNT, DEFAULT_REGION, SimTarget};
 use crate::target::{Clock, VirtualClock};
 
 /// Collects what actions say.
@@ -51,9 +54,154 @@ impl SimWorld {
     }
 
     /// Runs an action by name with a JSON input, as the engine would.
-    pub(crate) async fn run(&self, action: &str, input: serde_json::Value) -> Result<serde_json::Value, crate::ActionError> {
+    pub(crate) async fn run(
+        &self,
+        action: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, crate::ActionError> {
         let action = crate::find(action).unwrap_or_else(|| panic!("no action `{action}`"));
         let ctx = self.ctx("step", "rb-test-token");
         action.run(input, &ctx).await
     }
+}
+
+impl SimWorld {
+    /// Runs an action by name in a context whose idempotency key is `token`: two runs
+    /// with the same key are one step attempt re-entered (a resume), different keys are
+    /// different attempts.
+    pub(crate) async fn run_with_key(
+        &self,
+        action: &str,
+        input: serde_json::Value,
+        token: &str,
+    ) -> Result<serde_json::Value, crate::ActionError> {
+        let action = crate::find(action).unwrap_or_else(|| panic!("no action `{action}`"));
+        let ctx = self.ctx("step", token);
+        action.run(input, &ctx).await
+    }
+
+    /// The virtual time of the run's clock (ms).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The walkthrough's platform for the priority story, built with the actions as
+    /// `runbooks/priority-demo.yaml` builds it: cluster `eks-emr-cluster` with `nodes`
+    /// `c5.2xlarge` nodes (Ready), the four priority classes of row 7, virtual clusters
+    /// and job roles for `monthly-batch` and `intra-day-batch`, and the three pod
+    /// templates of row 8 uploaded to the templates bucket.
+    pub(crate) async fn priority_platform(&self, nodes: u32) {
+        self.run(
+            "create-cluster",
+            json!({
+                "name": demo::CLUSTER_NAME,
+                "version": demo::KUBERNETES_VERSION,
+                "nodegroup": {
+                    "name": demo::NODEGROUP_NAME,
+                    "instance_type": demo::NODE_INSTANCE_TYPE,
+                    "desired_size": nodes,
+                },
+            }),
+        )
+        .await
+        .expect("create-cluster");
+        for (name, value, global_default) in demo::PRIORITY_CLASSES {
+            self.run(
+                "create-priority-class",
+                json!({"name": name, "value": value, "global_default": global_default}),
+            )
+            .await
+            .expect("create-priority-class");
+        }
+        for ns in [demo::LOW_NAMESPACE, demo::HIGH_NAMESPACE] {
+            self.run("register-vc", json!({"namespace": ns}))
+                .await
+                .expect("register-vc");
+            self.run(
+                "create-job-role",
+                json!({"name": format!("{ns}-JobExecutionRole"), "namespace": ns}),
+            )
+            .await
+            .expect("create-job-role");
+        }
+        let bucket = templates_bucket();
+        self.run("create-bucket", json!({"name": bucket}))
+            .await
+            .expect("create-bucket");
+        for (key, content) in [
+            (demo::DRIVER_TEMPLATE_KEY, demo::DRIVER_TEMPLATE_YAML),
+            (
+                demo::HIGH_EXECUTOR_TEMPLATE_KEY,
+                demo::HIGH_EXECUTOR_TEMPLATE_YAML,
+            ),
+            (
+                demo::LOW_EXECUTOR_TEMPLATE_KEY,
+                demo::LOW_EXECUTOR_TEMPLATE_YAML,
+            ),
+        ] {
+            self.run(
+                "put-object",
+                json!({"bucket": bucket, "key": key, "content": content}),
+            )
+            .await
+            .expect("put-object");
+        }
+    }
+
+    /// Submits a job with the step key `token` and returns its job id.
+    pub(crate) async fn submit(&self, input: serde_json::Value, token: &str) -> String {
+        let out = self
+            .run_with_key("submit-job", input, token)
+            .await
+            .expect("submit-job");
+        out["job_id"].as_str().expect("job_id").to_string()
+    }
+}
+
+/// The bucket the pod templates are uploaded to.
+pub(crate) fn templates_bucket() -> String {
+    demo::template_bucket(DEFAULT_ACCOUNT, DEFAULT_REGION)
+}
+
+/// `s3://` URI of an object in the templates bucket.
+pub(crate) fn template_uri(key: &str) -> String {
+    format!("s3://{}/{key}", templates_bucket())
+}
+
+/// The `submit-job` input of the walkthrough's jobs (rows 9-10): a PySpark
+/// thread-sleeper with 2 executors of 1 core and 2G, logging to CloudWatch (so EMR
+/// adds its sidecar), the driver template and the given executor template.
+fn walkthrough_job(namespace: &str, name: &str, executor_template: &str) -> serde_json::Value {
+    json!({
+        "virtual_cluster": format!("{namespace}-emr-cluster"),
+        "name": name,
+        "role": format!("{namespace}-JobExecutionRole"),
+        "release_label": demo::RELEASE_LABEL,
+        "entry_point": "s3://jobs/threadsleeper.py",
+        "executors": demo::EXECUTORS,
+        "executor_cores": demo::EXECUTOR_CORES,
+        "executor_memory": demo::EXECUTOR_MEMORY,
+        "driver_cores": demo::DRIVER_CORES,
+        "driver_pod_template": template_uri(demo::DRIVER_TEMPLATE_KEY),
+        "executor_pod_template": template_uri(executor_template),
+        "log_group": format!("/emr-on-eks/{}/{namespace}", demo::CLUSTER_NAME),
+    })
+}
+
+/// The low-priority job of row 9 (`monthly-batch`, low-priority executors).
+pub(crate) fn low_job() -> serde_json::Value {
+    walkthrough_job(
+        demo::LOW_NAMESPACE,
+        demo::LOW_JOB_NAME,
+        demo::LOW_EXECUTOR_TEMPLATE_KEY,
+    )
+}
+
+/// The high-priority job of row 10 (`intra-day-batch`, critical-priority executors).
+pub(crate) fn high_job() -> serde_json::Value {
+    walkthrough_job(
+        demo::HIGH_NAMESPACE,
+        demo::HIGH_JOB_NAME,
+        demo::HIGH_EXECUTOR_TEMPLATE_KEY,
+    )
 }
