@@ -42,7 +42,11 @@ impl Action for CancelJob {
     const SUMMARY: &'static str = "Cancel an EMR job run (optionally only if it is still running).";
     const EFFECTS: Effects = Effects::Mutates;
 
-    async fn run(&self, input: CancelJobInput, ctx: &StepContext) -> Result<CancelJobOutput, ActionError> {
+    async fn run(
+        &self,
+        input: CancelJobInput,
+        ctx: &StepContext,
+    ) -> Result<CancelJobOutput, ActionError> {
         let job = job_lookup::job_run(ctx, &input.job, input.virtual_cluster_id.as_deref()).await?;
         if job.is_terminal() {
             if input.if_running {
@@ -57,12 +61,136 @@ impl Action for CancelJob {
                 job.id, job.name, job.state
             )));
         }
-        ctx.target.emr.cancel_job_run(&job.virtual_cluster_id, &job.id).await?;
-        let after = ctx.target.emr.describe_job_run(&job.virtual_cluster_id, &job.id).await?;
+        ctx.target
+            .emr
+            .cancel_job_run(&job.virtual_cluster_id, &job.id)
+            .await?;
+        let after = ctx
+            .target
+            .emr
+            .describe_job_run(&job.virtual_cluster_id, &job.id)
+            .await?;
         Ok(CancelJobOutput {
             job_id: after.id,
             cancelled: true,
             state: after.state,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runbook_sim::JobState;
+    use serde_json::json;
+
+    use crate::test_support::{SimWorld, low_job};
+
+    fn state(world: &SimWorld, job: &str) -> JobState {
+        world.sim.world().job_run_by_id(job).expect("job").state
+    }
+
+    #[tokio::test]
+    async fn cancels_a_running_job() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "running": 2}),
+            )
+            .await
+            .expect("running");
+        assert_eq!(state(&world, &job), JobState::Running);
+
+        let out = world
+            .run("cancel-job", json!({"job": job}))
+            .await
+            .expect("cancelled");
+        assert_eq!(out["job_id"], job.as_str());
+        assert_eq!(out["cancelled"], true);
+        let after = state(&world, &job);
+        assert!(
+            matches!(after, JobState::CancelPending | JobState::Cancelled),
+            "{after}"
+        );
+        assert_eq!(out["state"], after.as_str());
+
+        let t0 = world.now_ms();
+        world
+            .run("wait-for-job", json!({"job": job, "expect": ["CANCELLED"]}))
+            .await
+            .expect("cancelled in the end");
+        assert_eq!(state(&world, &job), JobState::Cancelled);
+        assert!(
+            world.now_ms() - t0 < 120_000,
+            "cancelled, not run to its end"
+        );
+        let left = world
+            .sim
+            .world()
+            .job_pods(&job)
+            .iter()
+            .filter(|p| !p.is_deleted())
+            .count();
+        assert_eq!(left, 0, "its pods are gone");
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_fails_the_step_unless_if_running() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        world
+            .run("wait-for-job", json!({"job": job}))
+            .await
+            .expect("completed");
+        let err = world
+            .run("cancel-job", json!({"job": job}))
+            .await
+            .expect_err("already ended");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "job {job} (monthly-batch-low-priority-job) has already ended COMPLETED; use `if_running: true` to allow that"
+            )
+        );
+        let out = world
+            .run("cancel-job", json!({"job": job, "if_running": true}))
+            .await
+            .expect("left alone");
+        assert_eq!(
+            out,
+            json!({"job_id": job, "cancelled": false, "state": "COMPLETED"})
+        );
+        assert_eq!(state(&world, &job), JobState::Completed);
+    }
+
+    #[tokio::test]
+    async fn unknown_jobs_are_explained() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        let err = world
+            .run("cancel-job", json!({"job": "nope", "if_running": true}))
+            .await
+            .expect_err("no such job, even with if_running");
+        assert_eq!(err.to_string(), "unknown job run `nope`");
+
+        let err = world
+            .run(
+                "cancel-job",
+                json!({"job": job, "virtual_cluster_id": "not-its-vc"}),
+            )
+            .await
+            .expect_err("wrong virtual cluster");
+        assert!(err.to_string().contains("DescribeJobRun"), "{err}");
+        assert_eq!(state(&world, &job), JobState::Pending, "not cancelled");
+
+        let err = world
+            .run("cancel-job", json!({"job": job, "force": true}))
+            .await
+            .expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `force`"), "{err}");
     }
 }
