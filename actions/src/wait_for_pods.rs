@@ -103,7 +103,9 @@ impl Condition {
     fn holds(&self, pods: &[PodInfo]) -> bool {
         match self {
             Condition::Running(n) => running(pods) >= *n as usize,
-            Condition::AllSucceeded => !pods.is_empty() && pods.iter().all(|p| p.phase == "Succeeded"),
+            Condition::AllSucceeded => {
+                !pods.is_empty() && pods.iter().all(|p| p.phase == "Succeeded")
+            }
             Condition::NoneLeft => pods.is_empty(),
         }
     }
@@ -118,7 +120,9 @@ impl Condition {
 }
 
 fn running(pods: &[PodInfo]) -> usize {
-    pods.iter().filter(|p| p.phase == "Running" && !p.terminating).count()
+    pods.iter()
+        .filter(|p| p.phase == "Running" && !p.terminating)
+        .count()
 }
 
 /// `2 Running, 1 Pending (1 terminating)`.
@@ -130,7 +134,11 @@ fn census(pods: &[PodInfo]) -> String {
     for p in pods {
         *by_phase.entry(p.phase.as_str()).or_default() += 1;
     }
-    let mut text = by_phase.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ");
+    let mut text = by_phase
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let terminating = pods.iter().filter(|p| p.terminating).count();
     if terminating > 0 {
         text.push_str(&format!(" ({terminating} terminating)"));
@@ -142,10 +150,15 @@ impl Action for WaitForPods {
     type Input = WaitForPodsInput;
     type Output = WaitForPodsOutput;
     const NAME: &'static str = "wait-for-pods";
-    const SUMMARY: &'static str = "Wait until matching pods are N running, all succeeded, or none left.";
+    const SUMMARY: &'static str =
+        "Wait until matching pods are N running, all succeeded, or none left.";
     const EFFECTS: Effects = Effects::Observes;
 
-    async fn run(&self, input: WaitForPodsInput, ctx: &StepContext) -> Result<WaitForPodsOutput, ActionError> {
+    async fn run(
+        &self,
+        input: WaitForPodsInput,
+        ctx: &StepContext,
+    ) -> Result<WaitForPodsOutput, ActionError> {
         let condition = match (input.running, input.all_succeeded, input.none_left) {
             (Some(n), false, false) => Condition::Running(n),
             (None, true, false) => Condition::AllSucceeded,
@@ -178,7 +191,11 @@ impl Action for WaitForPods {
         let started = ctx.clock.now_ms();
         let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
         loop {
-            let pods = ctx.target.kube.pods(&cluster, input.namespace.as_deref(), &selector).await?;
+            let pods = ctx
+                .target
+                .kube
+                .pods(&cluster, input.namespace.as_deref(), &selector)
+                .await?;
             if condition.holds(&pods) {
                 return Ok(WaitForPodsOutput {
                     running: running(&pods),
@@ -205,10 +222,244 @@ impl Action for WaitForPods {
             if left <= 0 {
                 return Err(give_up(&format!("within {}", Humane(input.timeout.0))));
             }
-            match ctx.wait_for_change(Some(Duration::from_millis(left.unsigned_abs()))).await? {
-                WaitOutcome::Idle => return Err(give_up("and nothing more will happen in the simulated world")),
+            match ctx
+                .wait_for_change(Some(Duration::from_millis(left.unsigned_abs())))
+                .await?
+            {
+                WaitOutcome::Idle => {
+                    return Err(give_up(
+                        "and nothing more will happen in the simulated world",
+                    ));
+                }
                 WaitOutcome::Changed | WaitOutcome::TimedOut => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use runbook_sim::PodPhase;
+    use serde_json::json;
+
+    use crate::ActionError;
+    use crate::test_support::{SimWorld, low_job};
+
+    /// (name, phase) of the job's live executor pods in the world.
+    fn executors(world: &SimWorld, job: &str) -> Vec<(String, PodPhase)> {
+        world
+            .sim
+            .world()
+            .job_pods(job)
+            .iter()
+            .filter(|p| !p.is_deleted() && p.executor_id.is_some())
+            .map(|p| (p.name.to_string(), p.phase))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn returns_when_the_jobs_executors_run() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        assert!(executors(&world, &job).is_empty(), "none yet");
+        let t0 = world.now_ms();
+        let out = world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "running": 2}),
+            )
+            .await
+            .expect("both executors run");
+        assert_eq!(out["running"], 2);
+        assert!(out["waited_ms"].as_i64().expect("waited") > 0);
+        assert_eq!(out["waited_ms"], world.now_ms() - t0);
+        let in_world = executors(&world, &job);
+        assert_eq!(in_world.len(), 2);
+        assert!(
+            in_world
+                .iter()
+                .all(|(_, phase)| *phase == PodPhase::Running)
+        );
+        let pods = out["pods"].as_array().expect("pods");
+        let names: Vec<&str> = pods.iter().filter_map(|p| p["name"].as_str()).collect();
+        let expected: Vec<&str> = in_world.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, expected);
+        for pod in pods {
+            assert_eq!(pod["namespace"], "monthly-batch");
+            assert_eq!(pod["phase"], "Running");
+            assert!(pod["node"].is_string(), "{pod}");
+        }
+    }
+
+    #[tokio::test]
+    async fn namespace_and_selector_pick_the_pods() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        let out = world
+            .run(
+                "wait-for-pods",
+                json!({
+                    "namespace": "monthly-batch",
+                    "selector": {"spark-role": "driver"},
+                    "running": 1,
+                }),
+            )
+            .await
+            .expect("the driver runs");
+        let pods = out["pods"].as_array().expect("pods");
+        assert_eq!(pods.len(), 1);
+        let w = world.sim.world();
+        let driver = w
+            .job_run_by_id(&job)
+            .and_then(|j| j.driver_pod.clone())
+            .expect("driver");
+        assert_eq!(pods[0]["name"], driver.as_str());
+    }
+
+    #[tokio::test]
+    async fn none_left_once_the_work_is_done() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "running": 2}),
+            )
+            .await
+            .expect("running");
+        let t0 = world.now_ms();
+        let out = world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "none_left": true, "timeout": "30m"}),
+            )
+            .await
+            .expect("executors gone");
+        assert_eq!(out["pods"], json!([]));
+        assert_eq!(out["running"], 0);
+        // The longest task alone takes 100 s.
+        assert!(world.now_ms() - t0 >= 100_000);
+        assert!(executors(&world, &job).is_empty());
+        assert_eq!(
+            world
+                .sim
+                .world()
+                .job_run_by_id(&job)
+                .expect("job")
+                .finished_tasks(),
+            5,
+            "Spark lets its executors go when all tasks are done"
+        );
+
+        world
+            .run("wait-for-job", json!({"job": job}))
+            .await
+            .expect("completed");
+        let out = world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "none_left": true}),
+            )
+            .await
+            .expect("still none");
+        assert_eq!(out["waited_ms"], 0);
+        // The job-runner and driver pods stay, Succeeded, as on EKS.
+        let out = world
+            .run("wait-for-pods", json!({"job": job, "all_succeeded": true}))
+            .await
+            .expect("all succeeded");
+        let phases: Vec<&str> = out["pods"]
+            .as_array()
+            .expect("pods")
+            .iter()
+            .filter_map(|p| p["phase"].as_str())
+            .collect();
+        assert_eq!(phases, ["Succeeded", "Succeeded"]);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_says_how_the_pods_are() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let job = world.submit(low_job(), "low").await;
+        world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "running": 2}),
+            )
+            .await
+            .expect("running");
+        let t0 = world.now_ms();
+        let err = world
+            .run(
+                "wait-for-pods",
+                json!({"job": job, "role": "executor", "running": 3, "timeout": "10s"}),
+            )
+            .await
+            .expect_err("the job has two executors");
+        assert_eq!(world.now_ms() - t0, 10_000);
+        assert_eq!(
+            err.to_string(),
+            "pods did not reach `3 running` within 10s: 2 Running"
+        );
+
+        let err = world
+            .run(
+                "wait-for-pods",
+                json!({"namespace": "nightly-batch", "all_succeeded": true, "timeout": "1m"}),
+            )
+            .await
+            .expect_err("nothing runs there");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("pods did not reach `all succeeded`")
+                && message.ends_with(": no matching pods"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_are_explained() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let one_condition = "invalid input: give exactly one condition: `running: N`, `all_succeeded: true` or `none_left: true`";
+        for input in [
+            json!({"job": "j"}),
+            json!({"job": "j", "running": 1, "none_left": true}),
+            json!({"job": "j", "all_succeeded": true, "none_left": true}),
+        ] {
+            let err = world
+                .run("wait-for-pods", input.clone())
+                .await
+                .expect_err("not exactly one condition");
+            assert!(matches!(err, ActionError::InvalidInput(_)), "{input}");
+            assert_eq!(err.to_string(), one_condition, "{input}");
+        }
+        let err = world
+            .run("wait-for-pods", json!({"role": "executor", "running": 1}))
+            .await
+            .expect_err("role without job");
+        assert_eq!(err.to_string(), "invalid input: `role` needs `job`");
+        let err = world
+            .run(
+                "wait-for-pods",
+                json!({"job": "j", "role": "executors", "running": 1}),
+            )
+            .await
+            .expect_err("no such role");
+        assert!(err.to_string().contains("executors"), "{err}");
+        let err = world
+            .run(
+                "wait-for-pods",
+                json!({"cluster": "other", "running": 1, "selector": BTreeMap::from([("a", "b")])}),
+            )
+            .await
+            .expect_err("no such cluster");
+        assert!(err.to_string().contains("other"), "{err}");
     }
 }
