@@ -103,14 +103,24 @@ impl Action for AssertEviction {
     const SUMMARY: &'static str = "Assert that a job's executors were preempted by a higher-priority job, its driver survived, and replacements came back.";
     const EFFECTS: Effects = Effects::Pure;
 
-    async fn run(&self, input: AssertEvictionInput, ctx: &StepContext) -> Result<AssertEvictionOutput, ActionError> {
+    async fn run(
+        &self,
+        input: AssertEvictionInput,
+        ctx: &StepContext,
+    ) -> Result<AssertEvictionOutput, ActionError> {
         if input.within.is_some() && input.preemptor_job.is_none() {
-            return Err(ActionError::InvalidInput("`within` needs `preemptor_job`".into()));
+            return Err(ActionError::InvalidInput(
+                "`within` needs `preemptor_job`".into(),
+            ));
         }
         let events = ctx.target.observer.events();
         let victim = input.victim_job.as_str();
-        let preempted: Vec<&ObservedEvent> = events.iter().filter(|e| e.kind == "PodPreempted").collect();
-        let driver_hits: Vec<&&ObservedEvent> = preempted.iter().filter(|e| is_job_pod(e, victim, "driver")).collect();
+        let preempted: Vec<&ObservedEvent> =
+            events.iter().filter(|e| e.kind == "PodPreempted").collect();
+        let driver_hits: Vec<&&ObservedEvent> = preempted
+            .iter()
+            .filter(|e| is_job_pod(e, victim, "driver"))
+            .collect();
         let mut evictions: Vec<&ObservedEvent> = preempted
             .iter()
             .copied()
@@ -120,12 +130,20 @@ impl Action for AssertEviction {
             evictions.retain(|e| str_at(&e.data, "/preemptor/job_id") == Some(preemptor.as_str()));
         }
         if evictions.len() < input.min_evicted {
-            return Err(ActionError::Failed(explain_no_eviction(&events, victim, &input, evictions.len())));
+            return Err(ActionError::Failed(explain_no_eviction(
+                &events,
+                victim,
+                &input,
+                evictions.len(),
+            )));
         }
         if let (Some(window), Some(preemptor)) = (input.within, &input.preemptor_job) {
             let first = events
                 .iter()
-                .find(|e| e.kind == "PodCreated" && str_at(&e.data, "/pod/job_id") == Some(preemptor.as_str()))
+                .find(|e| {
+                    e.kind == "PodCreated"
+                        && str_at(&e.data, "/pod/job_id") == Some(preemptor.as_str())
+                })
                 .map(|e| e.at_ms);
             if let Some(t0) = first {
                 let limit = t0 + i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX);
@@ -156,7 +174,11 @@ impl Action for AssertEviction {
         let first_eviction = evictions.iter().map(|e| e.at_ms).min().unwrap_or(0);
         let replacements: Vec<Replacement> = events
             .iter()
-            .filter(|e| e.kind == "PodStarted" && is_job_pod(e, victim, "executor") && e.at_ms >= first_eviction)
+            .filter(|e| {
+                e.kind == "PodStarted"
+                    && is_job_pod(e, victim, "executor")
+                    && e.at_ms >= first_eviction
+            })
             .filter_map(|e| {
                 let id = e.data.pointer("/pod/executor_id").and_then(Value::as_u64)?;
                 (id > max_evicted).then(|| Replacement {
@@ -173,7 +195,9 @@ impl Action for AssertEviction {
                 replacements.len()
             )));
         }
-        let preemptor = str_at(&evictions[0].data, "/preemptor/name").unwrap_or("?").to_string();
+        let preemptor = str_at(&evictions[0].data, "/preemptor/name")
+            .unwrap_or("?")
+            .to_string();
         Ok(AssertEvictionOutput {
             evicted: evictions
                 .iter()
@@ -182,7 +206,9 @@ impl Action for AssertEviction {
                     executor_id: e.data.pointer("/pod/executor_id").and_then(Value::as_u64),
                     node: str_at(&e.data, "/node").unwrap_or("?").to_string(),
                     at_ms: e.at_ms,
-                    preemptor_pod: str_at(&e.data, "/preemptor/name").unwrap_or("?").to_string(),
+                    preemptor_pod: str_at(&e.data, "/preemptor/name")
+                        .unwrap_or("?")
+                        .to_string(),
                     preemptor_job: str_at(&e.data, "/preemptor/job_id").map(str::to_string),
                 })
                 .collect(),
@@ -193,7 +219,12 @@ impl Action for AssertEviction {
 }
 
 /// What happened to the victim's executors, when too few were preempted.
-fn explain_no_eviction(events: &[ObservedEvent], victim: &str, input: &AssertEvictionInput, found: usize) -> String {
+fn explain_no_eviction(
+    events: &[ObservedEvent],
+    victim: &str,
+    input: &AssertEvictionInput,
+    found: usize,
+) -> String {
     let executors: Vec<&str> = events
         .iter()
         .filter(|e| e.kind == "PodCreated" && is_job_pod(e, victim, "executor"))
@@ -204,14 +235,19 @@ fn explain_no_eviction(events: &[ObservedEvent], victim: &str, input: &AssertEvi
             .iter()
             .any(|e| kinds.contains(&e.kind.as_str()) && str_at(&e.data, "/pod/name") == Some(name))
     };
+    // Only executors that ran count: one created but never scheduled is deleted with
+    // the application, and may even be reported Succeeded, without running at all.
     let completed = executors
         .iter()
-        .filter(|n| ended(&["PodSucceeded"], n) || {
-            events.iter().any(|e| {
-                e.kind == "PodDeleted"
-                    && str_at(&e.data, "/pod/name") == Some(**n)
-                    && str_at(&e.data, "/reason") == Some("ApplicationFinished")
-            })
+        .filter(|n| ended(&["PodStarted"], n))
+        .filter(|n| {
+            ended(&["PodSucceeded"], n) || {
+                events.iter().any(|e| {
+                    e.kind == "PodDeleted"
+                        && str_at(&e.data, "/pod/name") == Some(**n)
+                        && str_at(&e.data, "/reason") == Some("ApplicationFinished")
+                })
+            }
         })
         .count();
     let preempted_by_others = if input.preemptor_job.is_some() {
@@ -225,7 +261,10 @@ fn explain_no_eviction(events: &[ObservedEvent], victim: &str, input: &AssertEvi
     let mut text = if found == 0 {
         format!("no executor of job {victim} was preempted")
     } else {
-        format!("only {found} executor(s) of job {victim} were preempted, {} expected", input.min_evicted)
+        format!(
+            "only {found} executor(s) of job {victim} were preempted, {} expected",
+            input.min_evicted
+        )
     };
     if let Some(p) = &input.preemptor_job {
         text.push_str(&format!(" by job {p}"));
@@ -237,10 +276,273 @@ fn explain_no_eviction(events: &[ObservedEvent], victim: &str, input: &AssertEvi
         text.push_str("; it never had executors");
     } else {
         let still = executors.len() - completed;
-        text.push_str(&format!("; {completed} of its {} executor(s) ran to completion", executors.len()));
+        text.push_str(&format!(
+            "; {completed} of its {} executor(s) ran to completion",
+            executors.len()
+        ));
         if still > 0 && completed > 0 {
             text.push_str(&format!(", {still} did not"));
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use runbook_sim::{EventKind, PodRole};
+    use serde_json::json;
+
+    use runbook_sim::demo;
+
+    use crate::ActionError;
+    use crate::test_support::{SimWorld, high_job, low_job, template_uri};
+
+    fn story_input(low: &str, high: &str) -> serde_json::Value {
+        json!({
+            "victim_job": low,
+            "preemptor_job": high,
+            "within": "2m",
+            "driver_survives": true,
+            "replacements": true,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_walkthroughs_story_on_one_node_passes() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let (low, high) = world.priority_story().await;
+        let out = world
+            .run("assert-eviction", story_input(&low, &high))
+            .await
+            .expect("one executor of the low job was preempted");
+
+        let evicted = out["evicted"].as_array().expect("evicted");
+        assert_eq!(evicted.len(), 1, "{out}");
+        let e = &evicted[0];
+        assert_eq!(e["executor_id"], 2);
+        assert_eq!(e["preemptor_job"], high.as_str());
+        assert_eq!(out["preemptor"], e["preemptor_pod"]);
+        let replacements = out["replacements"].as_array().expect("replacements");
+        assert_eq!(replacements.len(), 1, "{out}");
+        assert_eq!(replacements[0]["executor_id"], 3);
+        assert!(replacements[0]["started_at_ms"].as_i64() > e["at_ms"].as_i64());
+
+        // The output agrees with the world's own record.
+        let w = world.sim.world();
+        let preempted: Vec<_> = w
+            .events()
+            .iter()
+            .filter_map(|ev| match &ev.kind {
+                EventKind::PodPreempted(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(preempted.len(), 1);
+        let p = &preempted[0];
+        assert_eq!(e["pod"], p.pod.name.as_ref());
+        assert_eq!(e["node"], p.node.as_ref());
+        assert_eq!(p.pod.role, PodRole::Executor);
+        assert_eq!(p.pod.job_id.as_deref(), Some(low.as_str()));
+        let drivers_preempted = w
+            .job_pods(&low)
+            .iter()
+            .filter(|pod| pod.role == PodRole::Driver && pod.preempted())
+            .count();
+        assert_eq!(drivers_preempted, 0, "the driver survived");
+        let finished = |id: &str| w.job_run_by_id(id).and_then(|j| j.finished_at_ms);
+        assert!(
+            finished(&high) < finished(&low),
+            "the high job finished first"
+        );
+    }
+
+    #[tokio::test]
+    async fn on_two_nodes_it_fails_and_says_what_happened_instead() {
+        let world = SimWorld::new();
+        world.priority_platform(2).await;
+        let (low, high) = world.priority_story().await;
+        let err = world
+            .run("assert-eviction", story_input(&low, &high))
+            .await
+            .expect_err("room for both jobs: no preemption");
+        assert!(matches!(err, ActionError::Failed(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no executor of job {low} was preempted by job {high}; 2 of its 2 executor(s) ran to completion"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn each_check_can_fail() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let (low, high) = world.priority_story().await;
+
+        let mut input = story_input(&low, &high);
+        input["within"] = json!("1s");
+        let err = world
+            .run("assert-eviction", input)
+            .await
+            .expect_err("preempted later than 1 s after the high job's first pod");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("of job {low} was preempted"))
+                && message.contains(&format!("after job {high}'s first pod appeared"))
+                && message.ends_with("later than the 1s allowed"),
+            "{message}"
+        );
+
+        let mut input = story_input(&low, &high);
+        input["min_evicted"] = json!(2);
+        let err = world
+            .run("assert-eviction", input)
+            .await
+            .expect_err("only one was preempted");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "only 1 executor(s) of job {low} were preempted, 2 expected by job {high}; 2 of its 3 executor(s) ran to completion, 1 did not"
+            )
+        );
+
+        // The high job's executors were never preempted by anybody.
+        let err = world
+            .run(
+                "assert-eviction",
+                json!({"victim_job": high, "preemptor_job": low}),
+            )
+            .await
+            .expect_err("roles reversed");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("no executor of job {high} was preempted")),
+            "{err}"
+        );
+
+        let err = world
+            .run(
+                "assert-eviction",
+                json!({"victim_job": low, "within": "2m"}),
+            )
+            .await
+            .expect_err("within needs the preemptor");
+        assert_eq!(
+            err.to_string(),
+            "invalid input: `within` needs `preemptor_job`"
+        );
+
+        let err = world
+            .run(
+                "assert-eviction",
+                json!({"victim_job": "0000000000000000000"}),
+            )
+            .await
+            .expect_err("unknown job");
+        assert!(
+            err.to_string().ends_with("; it never had executors"),
+            "{err}"
+        );
+    }
+
+    /// A variant of the story that the walkthrough's templates prevent: the low job's
+    /// driver runs at low priority too, and the high job has one executor of
+    /// `executor_memory`, submitted as soon as the low executors run. Returns the
+    /// world and the ids of the low and the high job, both ended.
+    async fn lopsided_story(executor_memory: &str) -> (SimWorld, String, String) {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut low = low_job();
+        low["driver_pod_template"] = json!(template_uri(demo::LOW_EXECUTOR_TEMPLATE_KEY));
+        let low = world.submit(low, "low").await;
+        world
+            .run(
+                "wait-for-pods",
+                json!({"job": low, "role": "executor", "running": 2}),
+            )
+            .await
+            .expect("running");
+        let mut high = high_job();
+        high["executors"] = json!(1);
+        high["executor_memory"] = json!(executor_memory);
+        let high = world.submit(high, "high").await;
+        for job in [&high, &low] {
+            world
+                .run(
+                    "wait-for-job",
+                    json!({"job": job, "expect": ["COMPLETED", "FAILED"]}),
+                )
+                .await
+                .expect("ended");
+        }
+        (world, low, high)
+    }
+
+    #[tokio::test]
+    async fn a_preempted_driver_fails_the_driver_check() {
+        // With Spark's 0.4 overhead for PySpark, a 7G executor only fits once all three
+        // low-priority pods are gone, the driver included.
+        let (world, low, high) = lopsided_story("7G").await;
+        let err = world
+            .run(
+                "assert-eviction",
+                json!({"victim_job": low, "preemptor_job": high}),
+            )
+            .await
+            .expect_err("the driver was preempted");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "the driver of job {low} (spark-{low}-driver) was preempted by intra-day-batch-high-priority-"
+            )) && message.ends_with("give the driver a higher priority class than the executors"),
+            "{message}"
+        );
+        let out = world
+            .run(
+                "assert-eviction",
+                json!({"victim_job": low, "preemptor_job": high, "driver_survives": false, "replacements": false}),
+            )
+            .await
+            .expect("the executors were preempted all the same");
+        assert_eq!(out["evicted"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[tokio::test]
+    async fn an_executor_that_never_came_back_fails_the_replacement_check() {
+        // A 3G executor takes one low executor's place; the other low executor finishes
+        // the work before the replacement finds room.
+        let (world, low, high) = lopsided_story("3G").await;
+        let input = json!({"victim_job": low, "preemptor_job": high});
+        let err = world
+            .run("assert-eviction", input.clone())
+            .await
+            .expect_err("the replacement never ran");
+        assert_eq!(
+            err.to_string(),
+            format!("1 executor(s) of job {low} were preempted but only 0 replacement(s) started")
+        );
+        let mut lenient = input.clone();
+        lenient["replacements"] = json!(false);
+        let out = world
+            .run("assert-eviction", lenient)
+            .await
+            .expect("without the replacement check");
+        assert_eq!(out["replacements"], json!([]));
+
+        // The replacement was created but never ran: it did not run to completion.
+        let mut two = input;
+        two["min_evicted"] = json!(2);
+        let err = world
+            .run("assert-eviction", two)
+            .await
+            .expect_err("only one was preempted");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "only 1 executor(s) of job {low} were preempted, 2 expected by job {high}; 1 of its 3 executor(s) ran to completion, 2 did not"
+            )
+        );
+    }
 }

@@ -205,3 +205,35 @@ pub(crate) fn high_job() -> serde_json::Value {
         demo::HIGH_EXECUTOR_TEMPLATE_KEY,
     )
 }
+
+impl SimWorld {
+    /// The walkthrough's priority story as `runbooks/priority-demo.yaml` runs it on
+    /// the platform of [`SimWorld::priority_platform`]: the low-priority job; once its
+    /// executors run and a minute after it was submitted, the high-priority job; both
+    /// waited to completion. Returns the ids of the low and the high job.
+    pub(crate) async fn priority_story(&self) -> (String, String) {
+        let low = self.submit(low_job(), "low_job").await;
+        let submitted = self.now_ms();
+        self.run(
+            "wait-for-pods",
+            json!({"job": low, "role": "executor", "running": 2, "timeout": "5m"}),
+        )
+        .await
+        .expect("low job's executors running");
+        let delay = i64::try_from(demo::HIGH_JOB_DELAY_MS).expect("small");
+        let left = submitted + delay - self.now_ms();
+        if left > 0 {
+            let ctx = self.ctx("a_minute_later", "sleep");
+            ctx.sleep(std::time::Duration::from_millis(left.unsigned_abs()))
+                .await
+                .expect("slept");
+        }
+        let high = self.submit(high_job(), "high_job").await;
+        for job in [&high, &low] {
+            self.run("wait-for-job", json!({"job": job, "timeout": "30m"}))
+                .await
+                .expect("job completed");
+        }
+        (low, high)
+    }
+}
