@@ -62,21 +62,35 @@ impl Action for AssertAutoscaling {
     const SUMMARY: &'static str = "Assert that the autoscaler added nodes instead of preempting, and removed them when empty.";
     const EFFECTS: Effects = Effects::Pure;
 
-    async fn run(&self, input: AssertAutoscalingInput, ctx: &StepContext) -> Result<AssertAutoscalingOutput, ActionError> {
+    async fn run(
+        &self,
+        input: AssertAutoscalingInput,
+        ctx: &StepContext,
+    ) -> Result<AssertAutoscalingOutput, ActionError> {
         let events = ctx.target.observer.events();
-        let text = |e: &Value, key: &str| e.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
+        let text = |e: &Value, key: &str| {
+            e.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string()
+        };
         let added: Vec<AddedNode> = events
             .iter()
-            .filter(|e| e.kind == "NodeLaunched" && e.data.get("provisioner").is_some_and(|p| !p.is_null()))
+            .filter(|e| {
+                e.kind == "NodeLaunched" && e.data.get("provisioner").is_some_and(|p| !p.is_null())
+            })
             .map(|e| {
                 let node = text(&e.data, "node");
                 let removed_at_ms = events
                     .iter()
-                    .find(|r| r.kind == "NodeRemoved" && r.data.get("node").and_then(Value::as_str) == Some(node.as_str()))
+                    .find(|r| {
+                        r.kind == "NodeRemoved"
+                            && r.data.get("node").and_then(Value::as_str) == Some(node.as_str())
+                    })
                     .map(|r| r.at_ms);
                 AddedNode {
                     instance_type: text(&e.data, "instance_type"),
-                    capacity_type: text(&e.data, "capacity_type"),
+                    capacity_type: karpenter_capacity_type(&text(&e.data, "capacity_type")),
                     launched_at_ms: e.at_ms,
                     removed_at_ms,
                     node,
@@ -112,5 +126,166 @@ impl Action for AssertAutoscaling {
             }
         }
         Ok(AssertAutoscalingOutput { added })
+    }
+}
+
+/// A capacity type as Karpenter spells it (`on-demand`, `spot`), as the output
+/// promises, whichever spelling the recorded event used (the simulator records its
+/// enum's `OnDemand`/`Spot`, EKS says `ON_DEMAND`/`SPOT`).
+fn karpenter_capacity_type(recorded: &str) -> String {
+    match recorded {
+        "OnDemand" | "ON_DEMAND" | "on-demand" => "on-demand".into(),
+        "Spot" | "SPOT" | "spot" => "spot".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runbook_sim::EventKind;
+    use serde_json::json;
+
+    use crate::test_support::{SimWorld, high_job, low_job};
+
+    /// Both priority jobs submitted at once on the one-node platform, with or without
+    /// the walkthrough's Karpenter provisioner, and waited to completion.
+    async fn both_jobs_at_once(autoscaling: bool) -> SimWorld {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        if autoscaling {
+            world
+                .run("enable-autoscaling", json!({}))
+                .await
+                .expect("autoscaling");
+        }
+        let low = world.submit(low_job(), "jobs[0]").await;
+        let high = world.submit(high_job(), "jobs[1]").await;
+        for job in [&low, &high] {
+            world
+                .run("wait-for-job", json!({"job": job, "timeout": "30m"}))
+                .await
+                .expect("completed");
+        }
+        world
+    }
+
+    #[tokio::test]
+    async fn passes_when_a_node_was_added_and_removed_after_its_ttl() {
+        let world = both_jobs_at_once(true).await;
+        // As autoscaling-demo.yaml does: give the empty node its 30 s and more.
+        world
+            .run("sleep", json!({"duration": "2m"}))
+            .await
+            .expect("slept");
+        let out = world
+            .run("assert-autoscaling", json!({}))
+            .await
+            .expect("a node was added and removed");
+        let added = out["added"].as_array().expect("added");
+        assert!(!added.is_empty(), "{out}");
+        let w = world.sim.world();
+        for n in added {
+            let name = n["node"].as_str().expect("node");
+            let node = w.node(name).expect("the node is in the world");
+            assert_eq!(node.provisioner.as_deref(), Some("default"));
+            assert_eq!(n["instance_type"], node.instance_type.as_ref());
+            assert_eq!(n["capacity_type"], node.capacity_type.karpenter_label());
+            let removed = node.removed_at_ms.expect("removed");
+            assert_eq!(n["removed_at_ms"], removed);
+            // The last time it became empty, from the world's record.
+            let empty = w
+                .events()
+                .iter()
+                .filter(|e| {
+                    matches!(&e.kind, EventKind::NodeEmpty { node: n, .. } if n.as_ref() == name)
+                })
+                .map(|e| e.time_ms)
+                .next_back()
+                .expect("it was empty before removal");
+            assert!(
+                removed >= empty + 30_000,
+                "removed {removed} ms, empty since {empty} ms"
+            );
+            assert!(n["launched_at_ms"].as_u64() < Some(empty));
+        }
+        let preempted = w
+            .pods()
+            .filter(|p| p.preempted())
+            .map(|p| p.name.to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(preempted, Vec::<String>::new(), "nothing was preempted");
+    }
+
+    #[tokio::test]
+    async fn fails_while_the_added_node_is_still_there() {
+        let world = both_jobs_at_once(true).await;
+        let err = world
+            .run("assert-autoscaling", json!({}))
+            .await
+            .expect_err("the empty node's ttl has not passed yet");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("node ")
+                && message.contains(") added by the autoscaler was not removed"),
+            "{message}"
+        );
+        let out = world
+            .run("assert-autoscaling", json!({"removed": false}))
+            .await
+            .expect("added, not yet removed");
+        assert_eq!(out["added"][0]["removed_at_ms"], json!(null));
+    }
+
+    #[tokio::test]
+    async fn fails_without_autoscaling() {
+        let world = both_jobs_at_once(false).await;
+        let err = world
+            .run("assert-autoscaling", json!({}))
+            .await
+            .expect_err("no autoscaler, no node");
+        assert_eq!(
+            err.to_string(),
+            "the autoscaler added 0 node(s), 1 expected"
+        );
+        assert_eq!(world.sim.world().all_nodes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn preemption_fails_it_even_with_autoscaling() {
+        // The walkthrough's story, a minute apart, with the provisioner installed: the
+        // scheduler preempts before the autoscaler adds anything.
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        world
+            .run("enable-autoscaling", json!({}))
+            .await
+            .expect("autoscaling");
+        world.priority_story().await;
+        let err = world
+            .run(
+                "assert-autoscaling",
+                json!({"min_added": 0, "removed": false}),
+            )
+            .await
+            .expect_err("an executor was preempted");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("pod monthly-batch/monthly-batch-low-priority-job-")
+                && message.ends_with(" was preempted although the autoscaler could add capacity"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_fields_are_rejected() {
+        let world = SimWorld::new();
+        let err = world
+            .run("assert-autoscaling", json!({"min_nodes": 1}))
+            .await
+            .expect_err("unknown field");
+        assert!(
+            err.to_string().contains("unknown field `min_nodes`"),
+            "{err}"
+        );
     }
 }
