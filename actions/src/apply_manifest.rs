@@ -11,12 +11,14 @@ use crate::context::StepContext;
 use crate::error::ActionError;
 use crate::target::AppliedObject;
 
+/// The action; [`ApplyManifestInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct ApplyManifest;
+
 /// Applies one or more Kubernetes objects (server-side apply on `aws`, so applying the
 /// same manifest again changes nothing). On `sim`, PriorityClass, Namespace and
 /// Karpenter NodePool/Provisioner objects take effect; other kinds are accepted and
 /// listed.
-pub(crate) struct ApplyManifest;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApplyManifestInput {

@@ -7,11 +7,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`AssertInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct Assert;
+
 /// Checks that one or more template expressions are true, e.g.
 /// `that: "{{ steps.count.outputs.stdout | trim | int == 3 }}"`. Fails with `message`
 /// (and the expression that was false) otherwise.
-pub(crate) struct Assert;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssertInput {

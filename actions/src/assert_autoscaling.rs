@@ -8,11 +8,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`AssertAutoscalingInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct AssertAutoscaling;
+
 /// Checks, from the recorded node and pod events, that the autoscaler added nodes for
 /// pods that did not fit (instead of the scheduler preempting pods), and optionally
 /// that those nodes were removed again once empty.
-pub(crate) struct AssertAutoscaling;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssertAutoscalingInput {

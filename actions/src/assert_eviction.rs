@@ -12,13 +12,15 @@ use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
 use crate::target::ObservedEvent;
 
+/// The action; [`AssertEvictionInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct AssertEviction;
+
 /// Checks, from the pods' `DisruptionTarget`/`PreemptionByScheduler` records and the
 /// `Preempted` events, that executors of the victim job were preempted by pods of a
 /// higher priority (of the preemptor job, if given, within `within` of its first pod),
 /// that the victim's driver was not, and that Spark brought replacement executors back.
 /// When it fails it says what happened instead.
-pub(crate) struct AssertEviction;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssertEvictionInput {

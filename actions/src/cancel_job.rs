@@ -8,10 +8,12 @@ use crate::context::StepContext;
 use crate::error::ActionError;
 use crate::job_lookup;
 
-/// Cancels a job run. With `if_running: true` (for `finally` clean-up) a job that has
-/// already ended is left alone instead of failing the step.
+/// The action; [`CancelJobInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct CancelJob;
 
+/// Cancels a job run. With `if_running: true` (for `finally` clean-up) a job that has
+/// already ended is left alone instead of failing the step.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelJobInput {

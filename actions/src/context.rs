@@ -74,7 +74,10 @@ impl StepContext {
     /// Waits until the target may have changed (the simulated world moved on; a
     /// Kubernetes watch saw an event), `timeout` passed, or nothing can change any
     /// more; returns early with [`crate::ActionError::Interrupted`] on interruption.
-    pub async fn wait_for_change(&self, timeout: Option<std::time::Duration>) -> Result<WaitOutcome, crate::ActionError> {
+    pub async fn wait_for_change(
+        &self,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<WaitOutcome, crate::ActionError> {
         tokio::select! {
             outcome = self.target.observer.wait_for_change(&self.clock, &self.participant, timeout) => Ok(outcome),
             () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),

@@ -8,11 +8,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`CreateBucketInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct CreateBucket;
+
 /// Creates an S3 bucket in the target's region, or adopts it when we already own it
 /// (the walkthrough's scripts failed on re-run with `BucketAlreadyOwnedByYou`). A
 /// bucket of that name owned by another account is an error: bucket names are global.
-pub(crate) struct CreateBucket;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBucketInput {

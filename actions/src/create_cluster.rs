@@ -14,12 +14,14 @@ use crate::duration::HumaneDuration;
 use crate::error::ActionError;
 use crate::target::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
 
+/// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct CreateCluster;
+
 /// Creates an EKS cluster and its managed node group, or adopts the cluster of that
 /// name if it already exists (a re-run, or a resumed run whose first attempt got as far
 /// as CreateCluster), then waits until it is ACTIVE and the node group's nodes are
 /// Ready, so the next steps can schedule pods at once.
-pub(crate) struct CreateCluster;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateClusterInput {

@@ -10,13 +10,15 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`CreateJobRoleInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct CreateJobRole;
+
 /// Creates the IAM role a job's driver and executors run as, trusting EMR and, through
 /// the cluster's OIDC provider, the service accounts EMR on EKS creates for jobs in one
 /// namespace: exactly the statement `aws emr-containers update-role-trust-policy`
 /// adds. An existing role of that name is adopted: the statement is added to its trust
 /// policy if missing and the inline policy is put again (both are idempotent).
-pub(crate) struct CreateJobRole;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateJobRoleInput {

@@ -14,11 +14,13 @@ const RETENTION_DAYS: &[u32] = &[
     3288, 3653,
 ];
 
+/// The action; [`CreateLogGroupInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct CreateLogGroup;
+
 /// Creates a CloudWatch Logs log group, or adopts the one of that name, and sets its
 /// retention when one is given. EMR on EKS writes the driver's and executors' logs
 /// there when a job names it in its monitoring configuration.
-pub(crate) struct CreateLogGroup;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateLogGroupInput {

@@ -7,9 +7,11 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
-/// Creates a Kubernetes namespace, or adopts it if it already exists.
+/// The action; [`CreateNamespaceInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct CreateNamespace;
 
+/// Creates a Kubernetes namespace, or adopts it if it already exists.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateNamespaceInput {

@@ -12,12 +12,14 @@ use crate::target::PriorityClassRequest;
 /// for the `system-` classes, and the API server rejects them.
 const MAX_USER_PRIORITY: i32 = 1_000_000_000;
 
+/// The action; [`CreatePriorityClassInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct CreatePriorityClass;
+
 /// Creates a PriorityClass, or adopts one of that name with the same value and default
 /// flag. A different one of the same name is an error: Kubernetes does not let a
 /// PriorityClass's value change, and silently keeping the old value would make the
 /// priority story a lie.
-pub(crate) struct CreatePriorityClass;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePriorityClassInput {

@@ -7,11 +7,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`DeleteBucketInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct DeleteBucket;
+
 /// Deletes an S3 bucket; succeeds when it is already gone, so a teardown can run twice.
 /// S3 refuses to delete a bucket with objects in it; `force` deletes them first, as
 /// `aws s3 rb --force` does.
-pub(crate) struct DeleteBucket;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteBucketInput {

@@ -12,11 +12,13 @@ use crate::duration::HumaneDuration;
 use crate::error::ActionError;
 use crate::target::WaitOutcome;
 
+/// The action; [`DeleteClusterInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct DeleteCluster;
+
 /// Deletes an EKS cluster and its node groups; succeeds when it is already gone, so a
 /// teardown can run twice. By default waits until it is gone, so that a following
 /// `create-cluster` of the same name does not find it half-deleted.
-pub(crate) struct DeleteCluster;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteClusterInput {

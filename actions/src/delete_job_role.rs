@@ -7,11 +7,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`DeleteJobRoleInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct DeleteJobRole;
+
 /// Deletes an IAM role with its inline policies (IAM refuses to delete a role that
 /// still has them, so the target removes them first); succeeds when it is already
 /// gone, so a teardown can run twice.
-pub(crate) struct DeleteJobRole;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteJobRoleInput {

@@ -7,10 +7,12 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
-/// Deletes a CloudWatch Logs log group and its log events; succeeds when it is already
-/// gone, so a teardown can run twice.
+/// The action; [`DeleteLogGroupInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct DeleteLogGroup;
 
+/// Deletes a CloudWatch Logs log group and its log events; succeeds when it is already
+/// gone, so a teardown can run twice.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteLogGroupInput {

@@ -7,11 +7,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`DeleteNamespaceInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct DeleteNamespace;
+
 /// Deletes a Kubernetes namespace with everything in it; succeeds when it is already
 /// gone, or its cluster is, so a teardown can run twice (name the `cluster` there: with
 /// no cluster left there is no default one).
-pub(crate) struct DeleteNamespace;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteNamespaceInput {

@@ -7,10 +7,12 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
-/// Deletes a PriorityClass; succeeds when it is already gone, or its cluster is, so a
-/// teardown can run twice. Running pods keep the priority they were admitted with.
+/// The action; [`DeletePriorityClassInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct DeletePriorityClass;
 
+/// Deletes a PriorityClass; succeeds when it is already gone, or its cluster is, so a
+/// teardown can run twice. Running pods keep the priority they were admitted with.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeletePriorityClassInput {

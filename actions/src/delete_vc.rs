@@ -7,10 +7,12 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
-/// Deletes a virtual cluster, looked up by name (as the walkthrough's clean-up does) or
-/// given by id. Succeeds when it is already gone.
+/// The action; [`DeleteVcInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct DeleteVc;
 
+/// Deletes a virtual cluster, looked up by name (as the walkthrough's clean-up does) or
+/// given by id. Succeeds when it is already gone.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteVcInput {

@@ -10,11 +10,13 @@ use crate::context::StepContext;
 use crate::error::ActionError;
 use crate::target::AutoscalingRequest;
 
+/// The action; [`EnableAutoscalingInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct EnableAutoscaling;
+
 /// Lets the cluster add nodes when pods cannot be scheduled and remove them when they
 /// are empty, as the walkthrough's Karpenter Provisioner does. Applying it again with
 /// the same settings changes nothing; with other settings it replaces them.
-pub(crate) struct EnableAutoscaling;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnableAutoscalingInput {

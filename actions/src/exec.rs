@@ -18,12 +18,14 @@ use crate::target::TargetKind;
 /// Captured output beyond this many bytes per stream is cut (the state DB keeps outputs).
 const MAX_CAPTURE: usize = 64 * 1024;
 
+/// The action; [`ExecInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct Exec;
+
 /// Runs a local program with arguments (no shell), captures its output, and fails the
 /// step on a non-zero exit code. On `sim` it is refused unless `allow_on_sim: true`,
 /// because a local program would act on the real world while the rest of the run is
 /// simulated.
-pub(crate) struct Exec;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExecInput {

@@ -7,9 +7,11 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
-/// Prints a message on the run's output (and records it), e.g. to narrate a demo.
+/// The action; [`LogInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct Log;
 
+/// Prints a message on the run's output (and records it), e.g. to narrate a demo.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogInput {

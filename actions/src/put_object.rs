@@ -10,11 +10,13 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`PutObjectInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct PutObject;
+
 /// Writes an object to S3 from inline text or a local file, replacing any object of
 /// that key (so running it again leaves the same object). On `sim`, pod templates that
 /// jobs name by `s3://` URI are read from these objects.
-pub(crate) struct PutObject;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutObjectInput {

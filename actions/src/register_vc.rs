@@ -7,13 +7,15 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 
+/// The action; [`RegisterVcInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct RegisterVc;
+
 /// Registers a namespace of the EKS cluster with EMR as a virtual cluster (walkthrough
 /// row 2): makes sure the namespace exists, gives EMR access to it (on `aws`: the RBAC
 /// Role and RoleBinding for user `emr-containers` and the identity mapping of the EMR
 /// service-linked role), and creates the virtual cluster. A RUNNING virtual cluster
 /// with the same name on the same namespace is adopted.
-pub(crate) struct RegisterVc;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterVcInput {

@@ -8,10 +8,12 @@ use crate::context::StepContext;
 use crate::duration::HumaneDuration;
 use crate::error::ActionError;
 
-/// Waits for a fixed time, e.g. "submit the high-priority job a minute later". On `sim`
-/// the time is virtual and costs no wall time (unless `--sim-speed` is given).
+/// The action; [`SleepInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct Sleep;
 
+/// Waits for a fixed time, e.g. "submit the high-priority job a minute later". On `sim`
+/// the time is virtual and costs no wall time (unless `--sim-speed` is given).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SleepInput {

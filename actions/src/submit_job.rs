@@ -12,12 +12,14 @@ use crate::error::ActionError;
 use crate::job_lookup;
 use crate::target::JobRunRequest;
 
+/// The action; [`SubmitJobInput`] documents what it does (its doc comment is the
+/// action's help text).
+pub(crate) struct SubmitJob;
+
 /// Submits a Spark job to an EMR virtual cluster (walkthrough rows 5, 9, 10). The step's
 /// idempotency key is the request's `clientToken`, and before submitting the step looks
 /// for a job it already started with that key: a resumed run reattaches to its job
 /// instead of starting a second one.
-pub(crate) struct SubmitJob;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubmitJobInput {

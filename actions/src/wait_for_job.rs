@@ -12,10 +12,12 @@ use crate::error::ActionError;
 use crate::job_lookup;
 use crate::target::WaitOutcome;
 
-/// Waits until a job run is COMPLETED, FAILED or CANCELLED (virtual time on `sim`), and
-/// fails unless it ended in one of the `expect`ed states.
+/// The action; [`WaitForJobInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct WaitForJob;
 
+/// Waits until a job run is COMPLETED, FAILED or CANCELLED (virtual time on `sim`), and
+/// fails unless it ended in one of the `expect`ed states.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WaitForJobInput {

@@ -18,8 +18,8 @@ pub(crate) const LABEL_JOB_ID: &str = "emr-containers.amazonaws.com/job.id";
 /// The label that says which part of the job a pod is.
 pub(crate) const LABEL_COMPONENT: &str = "emr-containers.amazonaws.com/component";
 
-/// Waits until the pods that match (a namespace and label selector, or a job and a
-/// role) reach a condition: at least N running, all succeeded, or none left.
+/// The action; [`WaitForPodsInput`] documents what it does (its doc comment is the
+/// action's help text).
 pub(crate) struct WaitForPods;
 
 /// Which pods of a job.
@@ -34,6 +34,8 @@ pub(crate) enum Role {
     Executor,
 }
 
+/// Waits until the pods that match (a namespace and label selector, or a job and a
+/// role) reach a condition: at least N running, all succeeded, or none left.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WaitForPodsInput {

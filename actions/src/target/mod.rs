@@ -122,7 +122,12 @@ pub enum WaitOutcome {
 #[async_trait]
 pub trait Observer: Send + Sync {
     /// Waits until something observable may have changed, or `timeout` passed.
-    async fn wait_for_change(&self, clock: &Clock, participant: &Participant, timeout: Option<Duration>) -> WaitOutcome;
+    async fn wait_for_change(
+        &self,
+        clock: &Clock,
+        participant: &Participant,
+        timeout: Option<Duration>,
+    ) -> WaitOutcome;
     /// Every event observed during the run so far, oldest first.
     fn events(&self) -> Vec<ObservedEvent>;
     /// The events observed since the last call (to be stored with the step that ends).

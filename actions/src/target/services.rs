@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::model::{
-    AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest, LogGroupInfo,
-    NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
+    AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
+    LogGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
 };
 use crate::error::ActionError;
 
@@ -24,7 +24,11 @@ pub trait Eks: Send + Sync {
     /// Starts creating the cluster and its node group (and, on `aws`, its OIDC provider
     /// for IRSA); returns at once, usually `CREATING`. `token` makes a replayed request
     /// idempotent.
-    async fn create_cluster(&self, request: &ClusterRequest, token: &str) -> TargetResult<ClusterInfo>;
+    async fn create_cluster(
+        &self,
+        request: &ClusterRequest,
+        token: &str,
+    ) -> TargetResult<ClusterInfo>;
     /// Deletes the cluster (and its node groups); `false` if it did not exist.
     async fn delete_cluster(&self, name: &str) -> TargetResult<bool>;
 }
@@ -38,13 +42,25 @@ pub trait Kube: Send + Sync {
     async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool>;
     /// Creates a PriorityClass; `false` if one with the same value and default flag
     /// already existed (adopted). A different one of the same name is an error.
-    async fn create_priority_class(&self, cluster: &str, request: &PriorityClassRequest) -> TargetResult<bool>;
+    async fn create_priority_class(
+        &self,
+        cluster: &str,
+        request: &PriorityClassRequest,
+    ) -> TargetResult<bool>;
     /// Deletes a PriorityClass; `false` if it did not exist.
     async fn delete_priority_class(&self, cluster: &str, name: &str) -> TargetResult<bool>;
     /// Applies Kubernetes objects (server-side apply on `aws`).
-    async fn apply_manifest(&self, cluster: &str, documents: &[serde_json::Value]) -> TargetResult<Vec<AppliedObject>>;
+    async fn apply_manifest(
+        &self,
+        cluster: &str,
+        documents: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>>;
     /// Installs a Karpenter-like autoscaler (NodePool/Provisioner).
-    async fn enable_autoscaling(&self, cluster: &str, request: &AutoscalingRequest) -> TargetResult<()>;
+    async fn enable_autoscaling(
+        &self,
+        cluster: &str,
+        request: &AutoscalingRequest,
+    ) -> TargetResult<()>;
     /// The cluster steps mean when they name none: the only one there is.
     async fn default_cluster(&self) -> TargetResult<String>;
     /// The cluster's nodes.
@@ -77,8 +93,16 @@ pub trait Emr: Send + Sync {
     async fn start_job_run(&self, request: &JobRunRequest) -> TargetResult<JobRunInfo>;
     /// The job run of `virtual_cluster_id` started with `client_token`, if any
     /// (`aws` finds it by the name and token recorded in its tags).
-    async fn find_job_run(&self, virtual_cluster_id: &str, client_token: &str) -> TargetResult<Option<JobRunInfo>>;
-    async fn describe_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> TargetResult<JobRunInfo>;
+    async fn find_job_run(
+        &self,
+        virtual_cluster_id: &str,
+        client_token: &str,
+    ) -> TargetResult<Option<JobRunInfo>>;
+    async fn describe_job_run(
+        &self,
+        virtual_cluster_id: &str,
+        job_id: &str,
+    ) -> TargetResult<JobRunInfo>;
     /// A job run by id alone, in any virtual cluster.
     async fn find_job_run_by_id(&self, job_id: &str) -> TargetResult<Option<JobRunInfo>>;
     async fn cancel_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> TargetResult<()>;
@@ -95,8 +119,17 @@ pub trait Iam: Send + Sync {
         trust_policy: &serde_json::Value,
         tags: &BTreeMap<String, String>,
     ) -> TargetResult<RoleInfo>;
-    async fn update_trust_policy(&self, name: &str, trust_policy: &serde_json::Value) -> TargetResult<()>;
-    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &serde_json::Value) -> TargetResult<()>;
+    async fn update_trust_policy(
+        &self,
+        name: &str,
+        trust_policy: &serde_json::Value,
+    ) -> TargetResult<()>;
+    async fn put_role_policy(
+        &self,
+        role: &str,
+        policy_name: &str,
+        document: &serde_json::Value,
+    ) -> TargetResult<()>;
     /// Deletes a role and its inline policies; `false` if it did not exist.
     async fn delete_role(&self, name: &str) -> TargetResult<bool>;
 }
@@ -105,7 +138,11 @@ pub trait Iam: Send + Sync {
 #[async_trait]
 pub trait Logs: Send + Sync {
     /// Creates a log group (or adopts an existing one) and sets its retention.
-    async fn create_log_group(&self, name: &str, retention_days: Option<u32>) -> TargetResult<LogGroupInfo>;
+    async fn create_log_group(
+        &self,
+        name: &str,
+        retention_days: Option<u32>,
+    ) -> TargetResult<LogGroupInfo>;
     /// Deletes a log group; `false` if it did not exist.
     async fn delete_log_group(&self, name: &str) -> TargetResult<bool>;
 }

@@ -52,7 +52,11 @@ impl Kube for Unavailable {
     async fn delete_priority_class(&self, _: &str, _: &str) -> TargetResult<bool> {
         self.refuse("delete-priority-class")
     }
-    async fn apply_manifest(&self, _: &str, _: &[serde_json::Value]) -> TargetResult<Vec<AppliedObject>> {
+    async fn apply_manifest(
+        &self,
+        _: &str,
+        _: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>> {
         self.refuse("apply-manifest")
     }
     async fn enable_autoscaling(&self, _: &str, _: &AutoscalingRequest) -> TargetResult<()> {
@@ -64,7 +68,12 @@ impl Kube for Unavailable {
     async fn nodes(&self, _: &str) -> TargetResult<Vec<NodeInfo>> {
         self.refuse("wait-for-pods")
     }
-    async fn pods(&self, _: &str, _: Option<&str>, _: &BTreeMap<String, String>) -> TargetResult<Vec<PodInfo>> {
+    async fn pods(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &BTreeMap<String, String>,
+    ) -> TargetResult<Vec<PodInfo>> {
         self.refuse("wait-for-pods")
     }
 }
@@ -74,7 +83,13 @@ impl Emr for Unavailable {
     async fn list_virtual_clusters(&self) -> TargetResult<Vec<VirtualClusterInfo>> {
         self.refuse("register-vc")
     }
-    async fn create_virtual_cluster(&self, _: &str, _: &str, _: &str, _: &str) -> TargetResult<VirtualClusterInfo> {
+    async fn create_virtual_cluster(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> TargetResult<VirtualClusterInfo> {
         self.refuse("register-vc")
     }
     async fn delete_virtual_cluster(&self, _: &str) -> TargetResult<bool> {
@@ -102,7 +117,12 @@ impl Iam for Unavailable {
     async fn get_role(&self, _: &str) -> TargetResult<Option<RoleInfo>> {
         self.refuse("create-job-role")
     }
-    async fn create_role(&self, _: &str, _: &serde_json::Value, _: &BTreeMap<String, String>) -> TargetResult<RoleInfo> {
+    async fn create_role(
+        &self,
+        _: &str,
+        _: &serde_json::Value,
+        _: &BTreeMap<String, String>,
+    ) -> TargetResult<RoleInfo> {
         self.refuse("create-job-role")
     }
     async fn update_trust_policy(&self, _: &str, _: &serde_json::Value) -> TargetResult<()> {
@@ -141,7 +161,12 @@ impl S3 for Unavailable {
 
 #[async_trait]
 impl Observer for Unavailable {
-    async fn wait_for_change(&self, clock: &Clock, participant: &Participant, timeout: Option<Duration>) -> WaitOutcome {
+    async fn wait_for_change(
+        &self,
+        clock: &Clock,
+        participant: &Participant,
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
         match timeout {
             Some(t) => {
                 clock.sleep(participant, t).await;

@@ -140,7 +140,12 @@ impl VirtualClock {
 
     /// Registers a waiter now (not when first polled), so a deadline created before
     /// the work it bounds is known to the clock before that work can make time jump.
-    pub(crate) fn register_waiter(self: &Arc<Self>, id: u64, duration: Duration, blocking: bool) -> Option<PendingWait> {
+    pub(crate) fn register_waiter(
+        self: &Arc<Self>,
+        id: u64,
+        duration: Duration,
+        blocking: bool,
+    ) -> Option<PendingWait> {
         if duration.is_zero() {
             return None;
         }
@@ -172,7 +177,14 @@ impl VirtualClock {
         Self::fire_world(&mut inner, Wake::WorldChanged);
     }
 
-    fn insert_waiter(self: &Arc<Self>, inner: &mut Inner, id: u64, at: u64, blocking: bool, world: bool) -> PendingWait {
+    fn insert_waiter(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        id: u64,
+        at: u64,
+        blocking: bool,
+        world: bool,
+    ) -> PendingWait {
         let (tx, rx) = oneshot::channel();
         inner.next_id += 1;
         let key = (at, inner.next_id);
@@ -219,7 +231,9 @@ impl VirtualClock {
         match (self.speed, &self.runtime) {
             (Some(speed), Some(runtime)) => {
                 inner.advancing = true;
-                let wall = Duration::from_secs_f64(wake_at.saturating_sub(inner.now_ms) as f64 / 1000.0 / speed);
+                let wall = Duration::from_secs_f64(
+                    wake_at.saturating_sub(inner.now_ms) as f64 / 1000.0 / speed,
+                );
                 let clock = Arc::clone(self);
                 runtime.spawn(async move {
                     tokio::time::sleep(wall).await;
@@ -236,7 +250,11 @@ impl VirtualClock {
     fn fire_until(&self, inner: &mut Inner, wake_at: u64) {
         let moved = wake_at > inner.now_ms;
         inner.now_ms = inner.now_ms.max(wake_at);
-        let world = self.world.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let world = self
+            .world
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         if let Some(world) = world {
             world.advance_to(inner.now_ms);
         }

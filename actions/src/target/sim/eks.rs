@@ -35,7 +35,11 @@ impl Eks for SimTarget {
             .map(cluster_info))
     }
 
-    async fn create_cluster(&self, request: &ClusterRequest, _token: &str) -> TargetResult<ClusterInfo> {
+    async fn create_cluster(
+        &self,
+        request: &ClusterRequest,
+        _token: &str,
+    ) -> TargetResult<ClusterInfo> {
         let ng = &request.nodegroup;
         let capacity_type = match ng.capacity_type.as_str() {
             "SPOT" => CapacityType::Spot,
@@ -51,7 +55,9 @@ impl Eks for SimTarget {
             labels: ng.labels.clone(),
         };
         let spec = ClusterSpec::new(&request.name, &request.version, nodegroup);
-        self.act("EKS", "CreateCluster", &request.name, |w| w.create_cluster(spec).map(cluster_info))
+        self.act("EKS", "CreateCluster", &request.name, |w| {
+            w.create_cluster(spec).map(cluster_info)
+        })
     }
 
     async fn delete_cluster(&self, name: &str) -> TargetResult<bool> {

@@ -66,8 +66,12 @@ impl Emr for SimTarget {
         namespace: &str,
         _token: &str,
     ) -> TargetResult<VirtualClusterInfo> {
-        let id = self.act("EMR", "CreateVirtualCluster", name, |w| w.create_virtual_cluster(name, cluster, namespace))?;
-        self.read("EMR", "DescribeVirtualCluster", &id, |w| w.virtual_cluster(&id).map(vc_info))
+        let id = self.act("EMR", "CreateVirtualCluster", name, |w| {
+            w.create_virtual_cluster(name, cluster, namespace)
+        })?;
+        self.read("EMR", "DescribeVirtualCluster", &id, |w| {
+            w.virtual_cluster(&id).map(vc_info)
+        })
     }
 
     async fn delete_virtual_cluster(&self, id: &str) -> TargetResult<bool> {
@@ -78,12 +82,18 @@ impl Emr for SimTarget {
         if !live {
             return Ok(false);
         }
-        self.act("EMR", "DeleteVirtualCluster", id, |w| w.delete_virtual_cluster(id))?;
+        self.act("EMR", "DeleteVirtualCluster", id, |w| {
+            w.delete_virtual_cluster(id)
+        })?;
         Ok(true)
     }
 
     async fn start_job_run(&self, request: &JobRunRequest) -> TargetResult<JobRunInfo> {
-        let mut sub = JobSubmission::new(&request.virtual_cluster_id, &request.name, &request.release_label);
+        let mut sub = JobSubmission::new(
+            &request.virtual_cluster_id,
+            &request.name,
+            &request.release_label,
+        );
         sub.execution_role_arn = Some(request.execution_role_arn.clone());
         sub.client_token = Some(request.client_token.clone());
         sub.executors = conf_number(request, "spark.executor.instances", 2)?;
@@ -93,26 +103,48 @@ impl Emr for SimTarget {
         }
         sub.driver_cores = conf_number(request, "spark.driver.cores", 1)?;
         sub.driver_memory = request.spark_conf.get("spark.driver.memory").cloned();
-        sub.driver_pod_template = request.driver_pod_template.as_deref().map(PodTemplateSource::from);
-        sub.executor_pod_template = request.executor_pod_template.as_deref().map(PodTemplateSource::from);
+        sub.driver_pod_template = request
+            .driver_pod_template
+            .as_deref()
+            .map(PodTemplateSource::from);
+        sub.executor_pod_template = request
+            .executor_pod_template
+            .as_deref()
+            .map(PodTemplateSource::from);
         sub.task_durations_ms = request.sim_tasks_ms.clone();
         let entry = request.entry_point.to_ascii_lowercase();
         sub.non_jvm = entry.ends_with(".py") || entry.ends_with(".r");
         sub.monitoring = request.log_group.is_some() || request.s3_log_uri.is_some();
-        let job = self.act("EMR", "StartJobRun", &request.name, |w| w.submit_job_run(sub))?;
-        self.describe_job_run(&job.virtual_cluster_id, &job.id).await
+        let job = self.act("EMR", "StartJobRun", &request.name, |w| {
+            w.submit_job_run(sub)
+        })?;
+        self.describe_job_run(&job.virtual_cluster_id, &job.id)
+            .await
     }
 
-    async fn find_job_run(&self, virtual_cluster_id: &str, client_token: &str) -> TargetResult<Option<JobRunInfo>> {
+    async fn find_job_run(
+        &self,
+        virtual_cluster_id: &str,
+        client_token: &str,
+    ) -> TargetResult<Option<JobRunInfo>> {
         Ok(self
             .world()
             .job_runs()
-            .find(|j| j.virtual_cluster_id == virtual_cluster_id && j.client_token.as_deref() == Some(client_token))
+            .find(|j| {
+                j.virtual_cluster_id == virtual_cluster_id
+                    && j.client_token.as_deref() == Some(client_token)
+            })
             .map(job_info))
     }
 
-    async fn describe_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> TargetResult<JobRunInfo> {
-        self.read("EMR", "DescribeJobRun", job_id, |w| w.job_run(virtual_cluster_id, job_id).map(job_info))
+    async fn describe_job_run(
+        &self,
+        virtual_cluster_id: &str,
+        job_id: &str,
+    ) -> TargetResult<JobRunInfo> {
+        self.read("EMR", "DescribeJobRun", job_id, |w| {
+            w.job_run(virtual_cluster_id, job_id).map(job_info)
+        })
     }
 
     async fn find_job_run_by_id(&self, job_id: &str) -> TargetResult<Option<JobRunInfo>> {
@@ -120,6 +152,8 @@ impl Emr for SimTarget {
     }
 
     async fn cancel_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> TargetResult<()> {
-        self.act("EMR", "CancelJobRun", job_id, |w| w.cancel_job_run(virtual_cluster_id, job_id))
+        self.act("EMR", "CancelJobRun", job_id, |w| {
+            w.cancel_job_run(virtual_cluster_id, job_id)
+        })
     }
 }

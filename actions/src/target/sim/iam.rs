@@ -30,7 +30,9 @@ impl Iam for SimTarget {
         tags: &BTreeMap<String, String>,
     ) -> TargetResult<RoleInfo> {
         let document = trust_policy.to_string();
-        let arn = self.act("IAM", "CreateRole", name, |w| w.create_role(name, Some(document)))?;
+        let arn = self.act("IAM", "CreateRole", name, |w| {
+            w.create_role(name, Some(document))
+        })?;
         Ok(RoleInfo {
             name: name.to_string(),
             arn,
@@ -39,14 +41,27 @@ impl Iam for SimTarget {
         })
     }
 
-    async fn update_trust_policy(&self, name: &str, trust_policy: &serde_json::Value) -> TargetResult<()> {
+    async fn update_trust_policy(
+        &self,
+        name: &str,
+        trust_policy: &serde_json::Value,
+    ) -> TargetResult<()> {
         let document = trust_policy.to_string();
-        self.act("IAM", "UpdateAssumeRolePolicy", name, |w| w.update_assume_role_policy(name, &document))
+        self.act("IAM", "UpdateAssumeRolePolicy", name, |w| {
+            w.update_assume_role_policy(name, &document)
+        })
     }
 
-    async fn put_role_policy(&self, role: &str, policy_name: &str, document: &serde_json::Value) -> TargetResult<()> {
+    async fn put_role_policy(
+        &self,
+        role: &str,
+        policy_name: &str,
+        document: &serde_json::Value,
+    ) -> TargetResult<()> {
         let document = document.to_string();
-        self.act("IAM", "PutRolePolicy", role, |w| w.put_role_policy(role, policy_name, &document))
+        self.act("IAM", "PutRolePolicy", role, |w| {
+            w.put_role_policy(role, policy_name, &document)
+        })
     }
 
     async fn delete_role(&self, name: &str) -> TargetResult<bool> {

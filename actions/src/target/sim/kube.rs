@@ -4,11 +4,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use runbook_sim::pod::ConditionType;
-use runbook_sim::{AutoscalerSpec, CapacityType, ClusterStatus, PodPhase, PriorityClassSpec, Resources, SimError};
+use runbook_sim::{
+    AutoscalerSpec, CapacityType, ClusterStatus, PodPhase, PriorityClassSpec, Resources, SimError,
+};
 
 use super::SimTarget;
 use crate::error::ActionError;
-use crate::target::model::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
+use crate::target::model::{
+    AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest,
+};
 use crate::target::services::{Kube, TargetResult};
 
 #[async_trait]
@@ -20,7 +24,9 @@ impl Kube for SimTarget {
         if exists {
             return Ok(false);
         }
-        self.act("Kubernetes", "create namespace", name, |w| w.create_namespace(cluster, name))?;
+        self.act("Kubernetes", "create namespace", name, |w| {
+            w.create_namespace(cluster, name)
+        })?;
         Ok(true)
     }
 
@@ -32,14 +38,23 @@ impl Kube for SimTarget {
         if !exists {
             return Ok(false);
         }
-        self.act("Kubernetes", "delete namespace", name, |w| w.delete_namespace(cluster, name))?;
+        self.act("Kubernetes", "delete namespace", name, |w| {
+            w.delete_namespace(cluster, name)
+        })?;
         Ok(true)
     }
 
-    async fn create_priority_class(&self, cluster: &str, request: &PriorityClassRequest) -> TargetResult<bool> {
+    async fn create_priority_class(
+        &self,
+        cluster: &str,
+        request: &PriorityClassRequest,
+    ) -> TargetResult<bool> {
         let existing = self.read("Kubernetes", "get priorityclass", &request.name, |w| {
-            w.cluster(cluster)
-                .map(|c| c.priority_classes.get(&request.name).map(|p| (p.value, p.global_default)))
+            w.cluster(cluster).map(|c| {
+                c.priority_classes
+                    .get(&request.name)
+                    .map(|p| (p.value, p.global_default))
+            })
         })?;
         if let Some((value, global_default)) = existing {
             if value == request.value && global_default == request.global_default {
@@ -56,7 +71,11 @@ impl Kube for SimTarget {
                 ),
             });
         }
-        let mut spec = PriorityClassSpec::new(&request.name, i64::from(request.value), request.global_default);
+        let mut spec = PriorityClassSpec::new(
+            &request.name,
+            i64::from(request.value),
+            request.global_default,
+        );
         spec.description = request.description.clone();
         self.act("Kubernetes", "create priorityclass", &request.name, |w| {
             w.create_priority_class(cluster, spec)
@@ -72,21 +91,38 @@ impl Kube for SimTarget {
         if !exists {
             return Ok(false);
         }
-        self.act("Kubernetes", "delete priorityclass", name, |w| w.delete_priority_class(cluster, name))?;
+        self.act("Kubernetes", "delete priorityclass", name, |w| {
+            w.delete_priority_class(cluster, name)
+        })?;
         Ok(true)
     }
 
-    async fn apply_manifest(&self, cluster: &str, documents: &[serde_json::Value]) -> TargetResult<Vec<AppliedObject>> {
+    async fn apply_manifest(
+        &self,
+        cluster: &str,
+        documents: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>> {
         let mut applied = Vec::new();
         for doc in documents {
-            let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-            let api_version = doc.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+            let kind = doc
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let api_version = doc
+                .get("apiVersion")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
             let name = doc
                 .pointer("/metadata/name")
                 .and_then(|n| n.as_str())
                 .unwrap_or_default()
                 .to_string();
-            let namespace = doc.pointer("/metadata/namespace").and_then(|n| n.as_str()).map(str::to_string);
+            let namespace = doc
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str())
+                .map(str::to_string);
             match kind.as_str() {
                 "PriorityClass" => {
                     // `value` is required and an int32; the API server rejects anything else.
@@ -106,8 +142,14 @@ impl Kube for SimTarget {
                     let request = PriorityClassRequest {
                         name: name.clone(),
                         value,
-                        global_default: doc.get("globalDefault").and_then(serde_json::Value::as_bool).unwrap_or(false),
-                        description: doc.get("description").and_then(|d| d.as_str()).map(str::to_string),
+                        global_default: doc
+                            .get("globalDefault")
+                            .and_then(serde_json::Value::as_bool)
+                            .unwrap_or(false),
+                        description: doc
+                            .get("description")
+                            .and_then(|d| d.as_str())
+                            .map(str::to_string),
                     };
                     self.create_priority_class(cluster, &request).await?;
                 }
@@ -132,7 +174,11 @@ impl Kube for SimTarget {
         Ok(applied)
     }
 
-    async fn enable_autoscaling(&self, cluster: &str, request: &AutoscalingRequest) -> TargetResult<()> {
+    async fn enable_autoscaling(
+        &self,
+        cluster: &str,
+        request: &AutoscalingRequest,
+    ) -> TargetResult<()> {
         let mut capacity_types = Vec::new();
         for c in &request.capacity_types {
             match c.as_str() {
@@ -148,7 +194,8 @@ impl Kube for SimTarget {
         let spec = AutoscalerSpec {
             name: request.name.clone(),
             capacity_types,
-            instance_types: (!request.instance_types.is_empty()).then(|| request.instance_types.clone()),
+            instance_types: (!request.instance_types.is_empty())
+                .then(|| request.instance_types.clone()),
             labels: request.labels.clone(),
             ttl_seconds_after_empty: request.ttl_seconds_after_empty,
             limits: request.cpu_limit.map(|cpus| Resources {
@@ -156,7 +203,9 @@ impl Kube for SimTarget {
                 memory_mib: u64::MAX / 2,
             }),
         };
-        self.act("Kubernetes", "apply Provisioner", &request.name, |w| w.enable_autoscaling(cluster, spec))
+        self.act("Kubernetes", "apply Provisioner", &request.name, |w| {
+            w.enable_autoscaling(cluster, spec)
+        })
     }
 
     async fn default_cluster(&self) -> TargetResult<String> {
@@ -168,7 +217,9 @@ impl Kube for SimTarget {
             .collect();
         match live.as_slice() {
             [one] => Ok((*one).to_string()),
-            [] => Err(ActionError::Failed("there is no EKS cluster yet; create one with `create-cluster` first".into())),
+            [] => Err(ActionError::Failed(
+                "there is no EKS cluster yet; create one with `create-cluster` first".into(),
+            )),
             many => Err(ActionError::InvalidInput(format!(
                 "there are {} clusters ({}); say which with `cluster:`",
                 many.len(),
@@ -209,7 +260,11 @@ impl Kube for SimTarget {
             .map(|p| PodInfo {
                 name: p.name.to_string(),
                 namespace: p.namespace.to_string(),
-                labels: p.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                labels: p
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 phase: match p.phase {
                     PodPhase::Pending => "Pending",
                     PodPhase::Running => "Running",
@@ -229,7 +284,13 @@ impl Kube for SimTarget {
                             ConditionType::Ready => "Ready",
                             ConditionType::DisruptionTarget => "DisruptionTarget",
                         };
-                        (name.to_string(), c.reason.as_ref().map(ToString::to_string).unwrap_or_default())
+                        (
+                            name.to_string(),
+                            c.reason
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                        )
                     })
                     .collect(),
             })
@@ -250,7 +311,12 @@ fn autoscaling_from_manifest(name: &str, doc: &serde_json::Value) -> Autoscaling
         requirements
             .iter()
             .filter(|r| r.get("key").and_then(|k| k.as_str()) == Some(key))
-            .flat_map(|r| r.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default())
+            .flat_map(|r| {
+                r.get("values")
+                    .and_then(|v| v.as_array())
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect()
     };
@@ -263,16 +329,22 @@ fn autoscaling_from_manifest(name: &str, doc: &serde_json::Value) -> Autoscaling
         .or_else(|| spec.pointer("/template/metadata/labels"))
         .and_then(|l| serde_json::from_value(l.clone()).ok())
         .unwrap_or_default();
-    let ttl = spec.get("ttlSecondsAfterEmpty").and_then(serde_json::Value::as_u64).or_else(|| {
-        spec.pointer("/disruption/consolidateAfter")
-            .and_then(|c| c.as_str())
-            .and_then(|c| crate::duration::parse_duration(c).ok())
-            .map(|d| d.as_secs())
-    });
+    let ttl = spec
+        .get("ttlSecondsAfterEmpty")
+        .and_then(serde_json::Value::as_u64)
+        .or_else(|| {
+            spec.pointer("/disruption/consolidateAfter")
+                .and_then(|c| c.as_str())
+                .and_then(|c| crate::duration::parse_duration(c).ok())
+                .map(|d| d.as_secs())
+        });
     let cpu_limit = spec
         .pointer("/limits/resources/cpu")
         .or_else(|| spec.pointer("/limits/cpu"))
-        .and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
         .and_then(|c| u32::try_from(c).ok());
     AutoscalingRequest {
         name: name.to_string(),

@@ -8,11 +8,20 @@ use crate::target::services::{Logs, TargetResult};
 
 #[async_trait]
 impl Logs for SimTarget {
-    async fn create_log_group(&self, name: &str, retention_days: Option<u32>) -> TargetResult<LogGroupInfo> {
-        let existing = self.world().log_group(name).ok().map(|g| (g.arn.clone(), g.retention_days));
+    async fn create_log_group(
+        &self,
+        name: &str,
+        retention_days: Option<u32>,
+    ) -> TargetResult<LogGroupInfo> {
+        let existing = self
+            .world()
+            .log_group(name)
+            .ok()
+            .map(|g| (g.arn.clone(), g.retention_days));
         let Some((arn, current)) = existing else {
-            let arn =
-                self.act("CloudWatchLogs", "CreateLogGroup", name, |w| w.create_log_group(name, retention_days))?;
+            let arn = self.act("CloudWatchLogs", "CreateLogGroup", name, |w| {
+                w.create_log_group(name, retention_days)
+            })?;
             return Ok(LogGroupInfo {
                 name: name.to_string(),
                 arn,
@@ -44,7 +53,9 @@ impl Logs for SimTarget {
         if self.world().log_group(name).is_err() {
             return Ok(false);
         }
-        self.act("CloudWatchLogs", "DeleteLogGroup", name, |w| w.delete_log_group(name))?;
+        self.act("CloudWatchLogs", "DeleteLogGroup", name, |w| {
+            w.delete_log_group(name)
+        })?;
         Ok(true)
     }
 }

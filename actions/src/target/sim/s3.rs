@@ -26,6 +26,8 @@ impl S3 for SimTarget {
 
     async fn put_object(&self, bucket: &str, key: &str, content: &[u8]) -> TargetResult<()> {
         let resource = format!("s3://{bucket}/{key}");
-        self.act("S3", "PutObject", &resource, |w| w.put_object(bucket, key, content.to_vec()))
+        self.act("S3", "PutObject", &resource, |w| {
+            w.put_object(bucket, key, content.to_vec())
+        })
     }
 }
