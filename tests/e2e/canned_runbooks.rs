@@ -218,3 +218,29 @@ fn priority_demo_killed_anywhere_resumes_to_the_same_story() {
         "only {killed_mid_run} kills landed mid-run"
     );
 }
+
+#[test]
+fn the_committed_schema_is_what_runbook_schema_prints() {
+    let t = Test::new();
+    let printed = t.args(["schema"]).run().success().stdout;
+    let committed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbook.schema.json"),
+    )
+    .expect("runbook.schema.json");
+    assert!(
+        printed == committed,
+        "runbook.schema.json is stale: run `runbook schema > runbook.schema.json`"
+    );
+    let schema: Value = serde_json::from_str(&printed).expect("JSON");
+    for action in [
+        "submit-job",
+        "assert-eviction",
+        "create-cluster",
+        "wait-for-pods",
+    ] {
+        assert!(
+            schema.pointer(&format!("/$defs/with.{action}")).is_some(),
+            "the schema lacks `with` of {action}"
+        );
+    }
+}
