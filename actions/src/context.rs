@@ -9,6 +9,9 @@ use crate::target::{Clock, Participant, Target, WaitOutcome};
 /// Receives what actions say while they run (`log` messages, `exec` output lines).
 pub trait StepReporter: Send + Sync {
     fn message(&self, step_key: &str, text: &str);
+    /// A short, changing status of a step that takes time ("executors 1/2 running,
+    /// 1 preempted"), shown next to its spinner on a terminal.
+    fn progress(&self, _step_key: &str, _text: &str) {}
 }
 
 /// Tells actions that the run is being interrupted, so long waits return promptly
@@ -69,6 +72,11 @@ impl StepContext {
     /// Says something on the run's output, attributed to this step.
     pub fn say(&self, text: &str) {
         self.reporter.message(&self.step_key, text);
+    }
+
+    /// Updates this step's live status (see [`StepReporter::progress`]).
+    pub fn progress(&self, text: &str) {
+        self.reporter.progress(&self.step_key, text);
     }
 
     /// Waits until the target may have changed (the simulated world moved on; a

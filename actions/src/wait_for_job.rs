@@ -59,6 +59,29 @@ pub(crate) struct WaitForJobOutput {
     finished_at_ms: Option<i64>,
 }
 
+/// Shows the job's state and its pods next to the step's spinner.
+async fn report_progress(ctx: &StepContext, job_id: &str, state: &str) {
+    let selector = std::collections::BTreeMap::from([(
+        crate::wait_for_pods::LABEL_JOB_ID.to_string(),
+        job_id.to_string(),
+    )]);
+    let pods = match ctx.target.kube.default_cluster().await {
+        Ok(cluster) => ctx
+            .target
+            .kube
+            .pods(&cluster, None, &selector)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let summary = crate::wait_for_pods::job_pods_summary(&pods);
+    if summary.is_empty() {
+        ctx.progress(state);
+    } else {
+        ctx.progress(&format!("{state}; {summary}"));
+    }
+}
+
 impl Action for WaitForJob {
     type Input = WaitForJobInput;
     type Output = WaitForJobOutput;
@@ -84,6 +107,7 @@ impl Action for WaitForJob {
             job_lookup::job_run(ctx, &input.job, input.virtual_cluster_id.as_deref()).await?;
         let vc = job.virtual_cluster_id.clone();
         while !job.is_terminal() {
+            report_progress(ctx, &job.id, &job.state).await;
             let left = deadline - ctx.clock.now_ms();
             if left <= 0 {
                 return Err(ActionError::Failed(format!(

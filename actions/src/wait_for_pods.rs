@@ -127,6 +127,33 @@ fn running(pods: &[PodInfo]) -> usize {
         .count()
 }
 
+/// A job's pods the way a presenter narrates them: `driver Running, executors 1/2
+/// running, 1 preempted`.
+pub(crate) fn job_pods_summary(pods: &[PodInfo]) -> String {
+    fn role(p: &PodInfo) -> &str {
+        p.labels.get(LABEL_COMPONENT).map_or("", String::as_str)
+    }
+    let mut parts = Vec::new();
+    if let Some(driver) = pods.iter().find(|p| role(p) == "driver") {
+        parts.push(format!("driver {}", driver.phase));
+    }
+    let executors: Vec<&PodInfo> = pods.iter().filter(|p| role(p) == "executor").collect();
+    if !executors.is_empty() {
+        let preempted = executors
+            .iter()
+            .filter(|p| p.conditions.contains_key("DisruptionTarget"))
+            .count();
+        let live: Vec<&&PodInfo> = executors.iter().filter(|p| !p.terminating).collect();
+        let running = live.iter().filter(|p| p.phase == "Running").count();
+        let mut text = format!("executors {running}/{} running", live.len());
+        if preempted > 0 {
+            text.push_str(&format!(", {preempted} preempted"));
+        }
+        parts.push(text);
+    }
+    parts.join(", ")
+}
+
 /// `2 Running, 1 Pending (1 terminating)`.
 fn census(pods: &[PodInfo]) -> String {
     if pods.is_empty() {
@@ -198,6 +225,7 @@ impl Action for WaitForPods {
                 .kube
                 .pods(&cluster, input.namespace.as_deref(), &selector)
                 .await?;
+            ctx.progress(&census(&pods));
             if condition.holds(&pods) {
                 return Ok(WaitForPodsOutput {
                     running: running(&pods),

@@ -54,6 +54,8 @@ pub trait Reporter: Send + Sync {
     fn run_started(&self, run_id: &str, runbook: &str, target: &str, resumed: bool);
     fn step_started(&self, key: &str, action: &str, attempt: u32, resumed: bool);
     fn step_message(&self, key: &str, text: &str);
+    /// The live status of a running step (terminal only; logs get the outcome).
+    fn step_progress(&self, _key: &str, _text: &str) {}
     fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str);
     fn step_finished(&self, key: &str, shown: Shown, elapsed: Duration, detail: Option<&str>);
     /// `status` is `succeeded`, `failed` or `interrupted`.
@@ -85,6 +87,11 @@ impl StepReporter for StepSink {
     fn message(&self, step_key: &str, text: &str) {
         self.reporter
             .step_message(step_key, &self.masker.text(text));
+    }
+
+    fn progress(&self, step_key: &str, text: &str) {
+        self.reporter
+            .step_progress(step_key, &self.masker.text(text));
     }
 }
 

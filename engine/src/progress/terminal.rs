@@ -88,6 +88,14 @@ impl Reporter for TerminalReporter {
         }
     }
 
+    fn step_progress(&self, key: &str, text: &str) {
+        if let Some(bar) = self.bars().get(key) {
+            let action = bar.message();
+            let action = action.split(" — ").next().unwrap_or_default().to_string();
+            bar.set_message(format!("{action} — {text}"));
+        }
+    }
+
     fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str) {
         self.println(&format!(
             "{} {key} failed: {error}; attempt {next_attempt} in {}",
