@@ -124,6 +124,13 @@ impl Store {
             if changed == 0 {
                 return Err(StateError::RunNotFound(id.to_owned()));
             }
+            // A succeeded run cannot be resumed, so its simulator snapshot (most of a
+            // simulated run's bytes) is of no more use.
+            if status == RunStatus::Succeeded {
+                tx.prepare_cached("DELETE FROM snapshots WHERE run_id = ?1")
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .map_err(StateError::sqlite(OP))?;
+            }
             Ok(())
         })
     }
@@ -232,6 +239,30 @@ mod tests {
 
     fn ids(runs: &[RunRecord]) -> Vec<&str> {
         runs.iter().map(|run| run.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_succeeded_run_drops_its_snapshot_a_failed_one_keeps_it() {
+        let mut store = Store::open_in_memory().expect("open");
+        for id in ["ok", "bad"] {
+            store.create_run(&new_run(id, 1_000)).expect("create");
+            let snapshot = crate::records::Snapshot {
+                at_ms: 5,
+                data: vec![1, 2, 3],
+            };
+            store.save_snapshot(id, &snapshot).expect("snapshot");
+        }
+        store
+            .set_run_status("ok", RunStatus::Succeeded, Some(2_000), None)
+            .expect("succeed");
+        store
+            .set_run_status("bad", RunStatus::Failed, Some(2_000), Some("x"))
+            .expect("fail");
+        assert_eq!(store.load_snapshot("ok").expect("load"), None);
+        assert!(
+            store.load_snapshot("bad").expect("load").is_some(),
+            "a failed run can be resumed"
+        );
     }
 
     #[test]

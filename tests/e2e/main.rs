@@ -3,6 +3,7 @@
 
 mod canned_runbooks;
 mod crash_resume;
+mod cron;
 mod failures;
 mod harness;
 mod history;

@@ -4,6 +4,7 @@
 mod docs;
 mod history;
 mod plan;
+mod prune;
 mod run;
 pub mod schema;
 mod validate;
@@ -41,6 +42,9 @@ pub struct Global {
     /// lines (plain), or JSON lines (json)
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Auto)]
     pub output: OutputMode,
+    /// Also append plain, timestamped progress lines to this file (for cron)
+    #[arg(long, global = true, env = "RUNBOOK_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
     /// Where actions take effect: the simulator (sim) or real AWS (aws)
     #[arg(long, global = true, env = "RUNBOOK_TARGET", default_value = "sim", value_parser = parse_target)]
     pub target: TargetKind,
@@ -68,6 +72,13 @@ pub enum Command {
     Actions(docs::ActionsArgs),
     /// Print the JSON Schema of the runbook format (for editors)
     Schema,
+    /// Delete finished runs older than a given age, with their steps and events
+    Prune(prune::PruneArgs),
+    /// Print shell completions
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses the command line and runs the command.
@@ -82,6 +93,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Plan(args) => plan::plan(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
         Command::Schema => schema::print_schema(),
+        Command::Prune(args) => prune::prune(&cli.global, &args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());
+            Exit::Ok
+        }
     };
     exit.into()
 }

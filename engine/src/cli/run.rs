@@ -283,10 +283,11 @@ fn lock_key(loaded: &LoadedRunbook, params: &ResolvedParams, target: TargetKind)
     hex::encode(&hasher.finalize()[..16])
 }
 
-/// `20261125-174001-3fa2`: sortable by start time, unique enough per state DB.
+/// `20261125-174001-3fa2c1`: sortable by start time; 24 random bits keep ids unique
+/// even for hundreds of runs a second (and a collision is retried).
 fn new_run_id(now_ms: i64) -> String {
-    let suffix: u16 = rand::random();
-    format!("{}-{suffix:04x}", timefmt::compact(now_ms))
+    let suffix: u32 = rand::random::<u32>() & 0x00ff_ffff;
+    format!("{}-{suffix:06x}", timefmt::compact(now_ms))
 }
 
 /// Computes `vars` in order from params, env and run.
@@ -459,7 +460,17 @@ fn drive(
                 return None;
             }
         };
-        let reporter = reporter_for(global.output, clock.clone());
+        let log_file = match &global.log_file {
+            Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    eprintln!("error: failed to open the log file {}: {e}", path.display());
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let reporter = reporter_for(global.output, clock.clone(), log_file);
         let cancel = match signals::install(Arc::clone(&reporter)) {
             Ok(rx) => CancelSignal::new(rx),
             Err(e) => {

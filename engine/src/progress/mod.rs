@@ -64,8 +64,21 @@ pub trait Reporter: Send + Sync {
     fn notice(&self, text: &str);
 }
 
-/// Chooses the reporter for `mode`; `clock` adds virtual time to lines on `sim`.
-pub fn reporter_for(mode: OutputMode, clock: Clock) -> Arc<dyn Reporter> {
+/// Chooses the reporter for `mode`; `clock` adds virtual time to lines on `sim`. With a
+/// log file, plain lines also go there.
+pub fn reporter_for(
+    mode: OutputMode,
+    clock: Clock,
+    log_file: Option<std::fs::File>,
+) -> Arc<dyn Reporter> {
+    let screen = screen_reporter(mode, clock.clone());
+    match log_file {
+        Some(file) => Arc::new(Tee(screen, PlainReporter::to_file(clock, file))),
+        None => screen,
+    }
+}
+
+fn screen_reporter(mode: OutputMode, clock: Clock) -> Arc<dyn Reporter> {
     match mode {
         OutputMode::Json => Arc::new(JsonReporter::new(clock)),
         OutputMode::Plain => Arc::new(PlainReporter::new(clock)),
@@ -98,4 +111,41 @@ impl StepReporter for StepSink {
 /// `12ms`, `3.2s`, `1m05s`.
 pub fn elapsed(d: Duration) -> String {
     runbook_actions::duration::Humane(d).to_string()
+}
+
+/// Reports to the screen and to a log file.
+struct Tee(Arc<dyn Reporter>, PlainReporter);
+
+impl Reporter for Tee {
+    fn run_started(&self, run_id: &str, runbook: &str, target: &str, resumed: bool) {
+        self.0.run_started(run_id, runbook, target, resumed);
+        self.1.run_started(run_id, runbook, target, resumed);
+    }
+    fn step_started(&self, key: &str, action: &str, attempt: u32, resumed: bool) {
+        self.0.step_started(key, action, attempt, resumed);
+        self.1.step_started(key, action, attempt, resumed);
+    }
+    fn step_message(&self, key: &str, text: &str) {
+        self.0.step_message(key, text);
+        self.1.step_message(key, text);
+    }
+    fn step_progress(&self, key: &str, text: &str) {
+        self.0.step_progress(key, text);
+    }
+    fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str) {
+        self.0.step_retrying(key, next_attempt, delay, error);
+        self.1.step_retrying(key, next_attempt, delay, error);
+    }
+    fn step_finished(&self, key: &str, shown: Shown, elapsed: Duration, detail: Option<&str>) {
+        self.0.step_finished(key, shown, elapsed, detail);
+        self.1.step_finished(key, shown, elapsed, detail);
+    }
+    fn run_finished(&self, run_id: &str, status: &str, elapsed: Duration, detail: Option<&str>) {
+        self.0.run_finished(run_id, status, elapsed, detail);
+        self.1.run_finished(run_id, status, elapsed, detail);
+    }
+    fn notice(&self, text: &str) {
+        self.0.notice(text);
+        self.1.notice(text);
+    }
 }

@@ -10,11 +10,21 @@ use crate::timefmt;
 
 pub struct PlainReporter {
     clock: Clock,
+    /// A log file (`--log-file`); stdout when `None`.
+    file: Option<std::sync::Mutex<std::fs::File>>,
 }
 
 impl PlainReporter {
     pub fn new(clock: Clock) -> Self {
-        PlainReporter { clock }
+        PlainReporter { clock, file: None }
+    }
+
+    /// Appends the lines to a log file instead of stdout.
+    pub fn to_file(clock: Clock, file: std::fs::File) -> Self {
+        PlainReporter {
+            clock,
+            file: Some(std::sync::Mutex::new(file)),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -24,9 +34,18 @@ impl PlainReporter {
         } else {
             String::new()
         };
-        let mut out = std::io::stdout().lock();
-        // A closed stdout (e.g. `| head`) must not stop the run.
-        let _ = writeln!(out, "{now}{sim} {text}");
+        // A closed stdout (e.g. `| head`) or a full disk must not stop the run.
+        match &self.file {
+            Some(file) => {
+                let mut file = file
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let _ = writeln!(file, "{now}{sim} {text}");
+            }
+            None => {
+                let _ = writeln!(std::io::stdout().lock(), "{now}{sim} {text}");
+            }
+        }
     }
 }
 
