@@ -26,7 +26,7 @@ use crate::job_run::{FailureReason, JobState, TaskStatus};
 use crate::params::SimParams;
 use crate::pod::{
     LABEL_EMR_COMPONENT, LABEL_EMR_JOB_ID, LABEL_EMR_RESOURCE_TYPE, LABEL_EMR_VIRTUAL_CLUSTER_ID,
-    LABEL_SPARK_APP_SELECTOR, LABEL_SPARK_EXEC_ID, LABEL_SPARK_ROLE, PodRole,
+    LABEL_SPARK_APP_SELECTOR, LABEL_SPARK_EXEC_ID, LABEL_SPARK_ROLE, PodPhase, PodRole,
 };
 use crate::pod_template::{DRIVER_CONTAINER, EXECUTOR_CONTAINER, PodTemplate};
 use crate::resources::Resources;
@@ -615,11 +615,13 @@ impl World {
         for pod in spark_pods {
             self.delete_pod(pod, TerminationReason::JobFailed);
         }
-        let controller_alive = self.jobs[job as usize].controller_pod_idx.is_some_and(|p| {
+        let controller = self.jobs[job as usize].controller_pod_idx;
+        let controller_running = controller.is_some_and(|p| {
             let p = &self.pods[p as usize];
-            !p.is_deleted() && p.deletion_timestamp_ms.is_none() && !p.phase.is_terminal()
+            p.phase == PodPhase::Running && p.deletion_timestamp_ms.is_none()
         });
-        if controller_alive {
+        if controller_running {
+            // spark-submit notices and exits with an error; EMR then reports FAILED.
             let delay = self.params.job_runner_shutdown_ms;
             self.schedule_in(
                 delay,
@@ -629,6 +631,9 @@ impl World {
                 },
             );
         } else {
+            if let Some(p) = controller {
+                self.delete_pod(p, TerminationReason::JobFailed);
+            }
             self.set_job_state(job, JobState::Failed, Some(details), Some(reason));
         }
     }

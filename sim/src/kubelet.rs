@@ -25,18 +25,26 @@ impl World {
 
     /// A fresh node name: the private DNS name of a new instance.
     pub(crate) fn new_node_name(&mut self, region: &str) -> String {
-        loop {
+        let domain = if region == "us-east-1" {
+            "ec2.internal".to_string()
+        } else {
+            format!("{region}.compute.internal")
+        };
+        // A random free address in 192.168.0.0/16 (like a VPC subnet); if a long run
+        // has used most of them, the first free one in order.
+        for _ in 0..64 {
             let (a, b) = crate::ids::private_ip(&mut self.rng);
             let key = (u32::from(a) << 8) | u32::from(b);
             if self.used_ips.insert(key) {
-                let domain = if region == "us-east-1" {
-                    "ec2.internal".to_string()
-                } else {
-                    format!("{region}.compute.internal")
-                };
                 return format!("ip-192-168-{a}-{b}.{domain}");
             }
         }
+        let key = (0u32..)
+            .find(|k| !self.used_ips.contains(k))
+            .expect("u32 addresses outnumber nodes");
+        self.used_ips.insert(key);
+        let (a, b, c) = (key >> 16, (key >> 8) & 0xff, key & 0xff);
+        format!("ip-10-{a}-{b}-{c}.{domain}")
     }
 
     pub(crate) fn on_node_registered(&mut self, launch: NodeLaunch) {
@@ -204,7 +212,6 @@ impl World {
         let node = &mut self.nodes[n as usize];
         node.removed_at_ms = Some(self.now);
         node.ready = false;
-        node.empty_since_ms = None;
         let cluster_name = node.cluster.clone();
         let name = node.name.clone();
         let c = node.cluster_idx;
@@ -387,6 +394,12 @@ impl World {
         if p.is_deleted() || p.deletion_timestamp_ms.is_some() || p.phase.is_terminal() {
             return;
         }
+        if p.node_idx.is_none() {
+            // Never scheduled: it leaves the queue.
+            self.dequeue_pod(pod);
+            self.clear_nomination(pod);
+        }
+        let p = &self.pods[pod as usize];
         if p.holds_resources() {
             self.release_resources(pod);
         }

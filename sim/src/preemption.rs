@@ -226,10 +226,15 @@ impl World {
             let p = &self.pods[pod as usize];
             (p.pod_ref(), p.uid.clone(), p.priority)
         };
-        for v in candidate.victims {
-            if self.pods[v as usize].is_terminating() {
-                continue;
-            }
+        // First every victim gets its condition and event (the scheduler patches them
+        // all), then they are deleted, least important first: deleting a driver
+        // cascades to its executors, which must still be recorded as preempted.
+        let victims: Vec<u32> = candidate
+            .victims
+            .into_iter()
+            .filter(|&v| !self.pods[v as usize].is_terminating())
+            .collect();
+        for &v in &victims {
             let now = self.now;
             let victim = &mut self.pods[v as usize];
             victim.set_condition(
@@ -250,7 +255,14 @@ impl World {
                 message: format!("Preempted by pod {preemptor_uid} on node {node_name}").into(),
             }));
             self.emit(event);
+        }
+        for &v in victims.iter().rev() {
             self.delete_pod(v, TerminationReason::Preempted);
+        }
+        if self.pods[pod as usize].deletion_timestamp_ms.is_some() {
+            // The preemptor went with its victims (an executor that evicted its own
+            // job's driver): there is no one left to nominate.
+            return;
         }
         // Lower-priority pods nominated to this node lose their nomination.
         let lower: Vec<u32> = self.nodes[n as usize]

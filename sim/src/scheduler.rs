@@ -82,6 +82,9 @@ pub(crate) struct SchedulerState {
     active: BTreeSet<u32>,
     /// Parked shapes with the message of their last failure.
     pub(crate) failed: BTreeMap<u32, SharedStr>,
+    /// Shapes with pods nominated by preemption and waiting for their victims; they
+    /// may also bind elsewhere if another node frees up first.
+    waiting: BTreeSet<u32>,
     /// Nodes whose free capacity grew since the last pass.
     dirty_nodes: BTreeSet<u32>,
     pub(crate) selectors: Vec<BTreeMap<String, String>>,
@@ -296,6 +299,7 @@ impl World {
                 st.queues.remove(&shape);
                 st.failed.remove(&shape);
                 st.active.remove(&shape);
+                st.waiting.remove(&shape);
             }
         }
         self.pods[pod as usize].shape = None;
@@ -396,7 +400,11 @@ impl World {
                 let Some((pod_seq, pod)) = candidate else {
                     continue;
                 };
-                match self.try_schedule(c, pod) {
+                let outcome = self.try_schedule(c, pod);
+                if matches!(outcome, Outcome::Nominated | Outcome::Waiting) {
+                    self.clusters[c as usize].sched.waiting.insert(s);
+                }
+                match outcome {
                     Outcome::Bound | Outcome::Nominated | Outcome::Waiting => {
                         let next = self.clusters[c as usize]
                             .sched
@@ -407,7 +415,10 @@ impl World {
                             heap.insert((neg_prio, next_seq, s));
                         }
                     }
-                    Outcome::Unschedulable(message) => self.park_shape(c, s, pod_seq, message),
+                    Outcome::Unschedulable(message) => {
+                        self.park_shape(c, s, pod_seq, message);
+                        self.retry_nominated_in_shape(c, s, pod_seq);
+                    }
                 }
             }
         }
@@ -424,7 +435,20 @@ impl World {
             }
         }
         let st = &mut self.clusters[c as usize].sched;
-        if dirty.is_empty() || st.failed.is_empty() {
+        if dirty.is_empty() {
+            return;
+        }
+        let waiting: Vec<u32> = st.waiting.iter().copied().collect();
+        for s in waiting {
+            let key = self.clusters[c as usize].sched.shapes[s as usize];
+            if dirty.iter().any(|&n| self.could_help(c, key, n)) {
+                let st = &mut self.clusters[c as usize].sched;
+                st.waiting.remove(&s);
+                st.active.insert(s);
+            }
+        }
+        let st = &mut self.clusters[c as usize].sched;
+        if st.failed.is_empty() {
             return;
         }
         let parked: Vec<u32> = st.failed.keys().copied().collect();
@@ -469,6 +493,31 @@ impl World {
             return req.fits_in(&avail) && usage.pods + reserved_pods < node.max_pods;
         }
         false
+    }
+
+    /// Pods of a parked shape that are nominated to a node are not like the pod that
+    /// just failed: room is reserved for them there. Each gets its own attempt.
+    fn retry_nominated_in_shape(&mut self, c: u32, s: u32, after_seq: u64) {
+        let nominated: Vec<u32> = self.clusters[c as usize]
+            .sched
+            .queues
+            .get(&s)
+            .map(|q| {
+                q.range((after_seq + 1, 0)..)
+                    .map(|&(_, p)| p)
+                    .filter(|&p| self.pods[p as usize].nominated_node_name.is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for pod in nominated {
+            match self.try_schedule(c, pod) {
+                Outcome::Bound => {}
+                Outcome::Nominated | Outcome::Waiting => {
+                    self.clusters[c as usize].sched.waiting.insert(s);
+                }
+                Outcome::Unschedulable(message) => self.mark_unschedulable(c, pod, &message),
+            }
+        }
     }
 
     fn park_shape(&mut self, c: u32, s: u32, from_seq: u64, message: SharedStr) {
