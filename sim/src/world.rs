@@ -343,12 +343,17 @@ impl World {
             .collect()
     }
 
-    /// Pods of one job run (existing and deleted), in creation order.
+    /// Pods of one job run (existing and deleted): the job runner, the driver and the
+    /// executors, in creation order.
     pub fn job_pods(&self, job_id: &str) -> Vec<&Pod> {
-        self.pods
-            .iter()
-            .filter(|p| p.job_id.as_deref() == Some(job_id))
-            .collect()
+        let Some(job) = self.job_run_by_id(job_id) else {
+            return Vec::new();
+        };
+        let mut indices: Vec<u32> = job.executors.values().map(|e| e.pod).collect();
+        indices.extend(job.controller_pod_idx);
+        indices.extend(job.driver_pod_idx);
+        indices.sort_unstable();
+        indices.iter().map(|&i| &self.pods[i as usize]).collect()
     }
 
     /// A job run (DescribeJobRun).

@@ -588,3 +588,29 @@ fn cancel_frees_capacity_for_pending_pods() {
         Err(SimError::JobRunNotCancellable { .. })
     ));
 }
+
+/// The crate docs claim the story does not depend on PySpark's 0.4 overhead factor:
+/// with JVM jobs (2632Mi executors) exactly one low executor still gives way.
+#[test]
+fn priority_story_with_jvm_jobs() {
+    let (mut world, setup, account) = new_demo(&DemoOptions::default());
+    let start = world.now();
+    let mut low = setup.low_priority_job(&account);
+    low.non_jvm = false;
+    let low = world.submit_job_run(low).expect("low").id;
+    step_until(&mut world, start + demo::HIGH_JOB_DELAY_MS);
+    let mut high = setup.high_priority_job(&account);
+    high.non_jvm = false;
+    let high = world.submit_job_run(high).expect("high").id;
+    step_until_idle(&mut world);
+    let p = preemptions(&world);
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        (p[0].pod.role, p[0].pod.executor_id),
+        (PodRole::Executor, Some(2))
+    );
+    let low = world.job_run_by_id(&low).expect("low");
+    let high = world.job_run_by_id(&high).expect("high");
+    assert_eq!(low.executor_sizing.requests.memory_mib, 2632);
+    assert!(high.finished_at_ms < low.finished_at_ms);
+}
