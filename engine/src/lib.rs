@@ -7,6 +7,7 @@ pub mod executor;
 pub mod exit;
 pub mod params;
 pub mod progress;
+pub mod report;
 pub mod runbook;
 pub mod signals;
 pub mod template;

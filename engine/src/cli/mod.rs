@@ -5,6 +5,7 @@ mod docs;
 mod history;
 mod plan;
 mod prune;
+mod report;
 mod run;
 pub mod schema;
 mod validate;
@@ -72,6 +73,8 @@ pub enum Command {
     Actions(docs::ActionsArgs),
     /// Print the JSON Schema of the runbook format (for editors)
     Schema,
+    /// Write a run's HTML report (timeline, cluster, steps, cost) and print its path
+    Report(report::ReportArgs),
     /// Delete finished runs older than a given age, with their steps and events
     Prune(prune::PruneArgs),
     /// Print shell completions
@@ -93,6 +96,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Plan(args) => plan::plan(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
         Command::Schema => schema::print_schema(),
+        Command::Report(args) => report::report(&cli.global, &args),
         Command::Prune(args) => prune::prune(&cli.global, &args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

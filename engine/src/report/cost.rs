@@ -230,7 +230,10 @@ mod tests {
             },
         ]);
         let spot = 60.0 / 3600.0 * 0.085 * 0.35;
-        assert!((estimate.total_usd - (0.34 + spot)).abs() < 1e-9, "{estimate:?}");
+        assert!(
+            (estimate.total_usd - (0.34 + spot)).abs() < 1e-9,
+            "{estimate:?}"
+        );
         assert_eq!(estimate.unpriced, ["t2.micro"]);
         let kinds: Vec<_> = estimate
             .lines
