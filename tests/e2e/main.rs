@@ -8,6 +8,7 @@ mod failures;
 mod harness;
 mod history;
 mod locking;
+mod report;
 mod run_basics;
 mod secrets;
 mod signals;

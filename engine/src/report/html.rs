@@ -1,10 +1,10 @@
 //! The report page: one HTML file with its CSS and SVG inline, readable offline and on
 //! a projector. Nothing is fetched: no fonts, no scripts, no images from elsewhere.
 //!
-//! The only script is a few lines at the end that record each chart's rendered size
-//! in the `data-layout` attribute of `<html>`: a browser test reads it from the DOM to
-//! tell a laid-out page from one whose charts collapsed to nothing. The page does not
-//! need it to be read.
+//! The only script is a few lines at the end that record each chart's rendered size,
+//! and how many markers have a visible box, in the `data-layout` attribute of `<html>`:
+//! a browser test reads it from the DOM to tell a laid-out page from one whose charts
+//! collapsed to nothing. The page does not need it to be read.
 
 use std::fmt::Write;
 
@@ -89,7 +89,7 @@ pub fn page(m: &RunModel, summary: &Summary, cost: &CostEstimate, generated_at_m
             let why = if m.run.target == "sim" {
                 "This run did not create any pods or nodes (its steps did not touch the simulated cluster)."
             } else {
-                "The target recorded no pod or node events for this run: only what its observer saw is recorded, and this build's aws target has no observer yet."
+                "The target recorded no pod or node events for this run: on aws they come from the run-wide observer of the namespaces the run touches, and a run whose steps touch no cluster has none."
             };
             let _ = writeln!(
                 out,
@@ -236,7 +236,7 @@ fn cost_section(out: &mut String, c: &CostEstimate) {
     let _ = write!(
         out,
         r#"<p class="caption">Node-seconds from each node's launch to its removal (or the end of the record), each node billed at least {}s as EC2 bills Linux instances, times the hourly price of its instance type in {}. Not included: EBS volumes, the EKS control plane and the EMR on EKS charge. Prices: {}.</p>
-<details><summary>Price table ({} , US dollars per hour)</summary><table class="prices"><thead><tr><th>instance type</th><th>on-demand</th><th>spot (estimated)</th></tr></thead><tbody>"#,
+<details><summary>Price table ({}, US dollars per hour)</summary><table class="prices"><thead><tr><th>instance type</th><th>on-demand</th><th>spot (estimated)</th></tr></thead><tbody>"#,
         cost::MINIMUM_BILLED_MS / 1000,
         cost::PRICE_REGION,
         esc(cost::PRICE_SOURCE),
@@ -271,7 +271,7 @@ const CLUSTER_LEGEND: &str = r#"<div class="legend"><span><i class="sw-box cap-o
 
 const STEP_LEGEND: &str = r#"<div class="legend"><span><i class="sw-box ok"></i>succeeded</span><span><i class="sw-box bad"></i>failed</span><span><i class="sw-box run"></i>running when the record ends</span><span><i class="sw-box skip"></i>skipped</span><span class="sep">#n: attempt number</span></div>"#;
 
-const SCRIPT: &str = "(function(){var r=[];document.querySelectorAll('svg[data-chart]').forEach(function(s){var b=s.getBoundingClientRect();r.push(s.id+':'+Math.round(b.width)+'x'+Math.round(b.height))});document.documentElement.setAttribute('data-layout',r.join(' '));})();";
+const SCRIPT: &str = "(function(){var r=[];document.querySelectorAll('svg[data-chart]').forEach(function(s){var b=s.getBoundingClientRect();r.push(s.id+':'+Math.round(b.width)+'x'+Math.round(b.height))});var v=0;document.querySelectorAll('.mark').forEach(function(m){var b=m.getBoundingClientRect();if(b.width>0&&b.height>0)v++});r.push('marks:'+v);document.documentElement.setAttribute('data-layout',r.join(' '));})();";
 
 const CSS: &str = r#"
 :root{--ink:#1d2430;--dim:#66707d;--line:#d5dae1;--bg:#ffffff;--panel:#f6f8fa;

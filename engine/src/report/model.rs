@@ -1193,6 +1193,16 @@ pub fn value_at(series: &Series, t: i64) -> i64 {
     }
 }
 
+/// `text` ending with a full stop (errors usually come without one).
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}
+
 fn completeness(run: &RunRecord, steps: &[StepRow], liveness: Liveness) -> Completeness {
     let resume = format!("`runbook resume {}` continues it.", run.id);
     let failed_step = steps
@@ -1230,7 +1240,8 @@ fn completeness(run: &RunRecord, steps: &[StepRow], liveness: Liveness) -> Compl
             Completeness::Incomplete {
                 headline: "Incomplete: the run failed.".into(),
                 detail: format!(
-                    "{what} `runbook resume {}` retries the failed step.",
+                    "{} `runbook resume {}` retries the failed step.",
+                    sentence(&what),
                     run.id
                 ),
             }
@@ -1239,9 +1250,9 @@ fn completeness(run: &RunRecord, steps: &[StepRow], liveness: Liveness) -> Compl
             headline: "Incomplete: the run was interrupted.".into(),
             detail: format!(
                 "{}{running_text} {resume}",
-                run.error.clone().unwrap_or_else(|| {
+                sentence(&run.error.clone().unwrap_or_else(|| {
                     "It was stopped by a signal (SIGINT/SIGTERM) before its steps were done.".into()
-                })
+                }))
             ),
         },
         RunStatus::Running => match liveness {
@@ -1557,7 +1568,10 @@ mod tests {
             panic!("a failed run is incomplete");
         };
         assert!(headline.contains("failed"), "{headline}");
-        assert!(detail.contains("Step a failed: no such bucket"), "{detail}");
+        assert!(
+            detail.contains("Step a failed: no such bucket. `runbook resume r1` retries"),
+            "{detail}"
+        );
     }
 
     #[test]
