@@ -218,8 +218,10 @@ impl World {
         remaining.first().copied()
     }
 
-    /// `prepareCandidate` + nomination (step 5).
-    pub(crate) fn execute_preemption(&mut self, pod: u32, candidate: Candidate) {
+    /// `prepareCandidate` + nomination (step 5). Returns false when nothing changed
+    /// (the pod is already nominated there and its victims are already going), so
+    /// the caller treats the pod as waiting.
+    pub(crate) fn execute_preemption(&mut self, pod: u32, candidate: Candidate) -> bool {
         let n = candidate.node;
         let node_name = self.nodes[n as usize].name.clone();
         let (preemptor_ref, preemptor_uid, preemptor_prio) = {
@@ -262,7 +264,14 @@ impl World {
         if self.pods[pod as usize].deletion_timestamp_ms.is_some() {
             // The preemptor went with its victims (an executor that evicted its own
             // job's driver): there is no one left to nominate.
-            return;
+            return true;
+        }
+        let new_nomination =
+            self.pods[pod as usize].nominated_node_name.as_deref() != Some(node_name.as_str());
+        if victims.is_empty() && !new_nomination {
+            // Nothing changed: the victims chosen are already terminating for this
+            // pod (or for their own reasons) and it is already nominated here.
+            return false;
         }
         // Lower-priority pods nominated to this node lose their nomination.
         let lower: Vec<u32> = self.nodes[n as usize]
@@ -275,7 +284,7 @@ impl World {
             self.clear_nomination(q);
             self.requeue_pod(q);
         }
-        if self.pods[pod as usize].nominated_node_name.as_deref() != Some(node_name.as_str()) {
+        if new_nomination {
             self.clear_nomination(pod);
             self.nodes[n as usize].nominated.insert(pod);
             self.sync_slot(n);
@@ -286,6 +295,7 @@ impl World {
                 node: node_name,
             });
         }
+        true
     }
 
     /// Withdraws a pod's nomination, releasing the capacity it reserved.

@@ -595,8 +595,11 @@ impl World {
                 return Outcome::Waiting;
             }
             if let Some(candidate) = self.find_preemption(c, pod, selector) {
-                self.execute_preemption(pod, candidate);
-                return Outcome::Nominated;
+                return if self.execute_preemption(pod, candidate) {
+                    Outcome::Nominated
+                } else {
+                    Outcome::Waiting
+                };
             }
         }
         if nominated.is_some() {

@@ -285,6 +285,82 @@ fn preemption_prefers_the_node_with_the_lowest_victims() {
     assert!(world.job_pods(&mid).iter().all(|p| !p.preempted()));
 }
 
+/// Equal victim priorities on both nodes: the node where one victim is enough wins
+/// over the node that would need two (smaller priority sum, fewer victims).
+#[test]
+fn preemption_prefers_fewer_victims_at_equal_priority() {
+    let mut world = World::new(5, SimParams::default());
+    let mut ng = NodeGroupSpec::new("ng", "r5.2xlarge", 2);
+    ng.max_size = 2;
+    world
+        .create_cluster(ClusterSpec::new("c", "1.29", ng))
+        .expect("cluster");
+    world.run_until(3_600_000, |w| {
+        w.nodes("c")
+            .is_ok_and(|n| n.len() == 2 && n.iter().all(|n| n.ready))
+    });
+    for (name, value, default) in [("low", 100, false), ("top", 400, true)] {
+        world
+            .create_priority_class("c", PriorityClassSpec::new(name, value, default))
+            .expect("class");
+    }
+    world.create_namespace("c", "ns").expect("ns");
+    let vc = world.create_virtual_cluster("vc", "c", "ns").expect("vc");
+    let nodes: Vec<String> = world
+        .nodes("c")
+        .expect("nodes")
+        .iter()
+        .map(|n| n.name.to_string())
+        .collect();
+    let filler = |name: &str, node: &str, executors: u32, memory: &str| {
+        let mut selector = BTreeMap::new();
+        selector.insert(LABEL_HOSTNAME.to_string(), node.to_string());
+        let mut j = JobSubmission::new(vc.clone(), name, "emr-6.15.0-latest");
+        j.executors = executors;
+        j.executor_memory = memory.to_string();
+        j.driver_pod_template = Some(template("top"));
+        j.executor_pod_template = Some(PodTemplateSource::Inline(PodTemplate {
+            priority_class_name: Some("low".to_string()),
+            node_selector: selector,
+            ..PodTemplate::default()
+        }));
+        j.task_durations_ms = Some(vec![600_000; executors as usize]);
+        j
+    };
+    // node-1: three 14g executors (15769Mi each); node-2: one 40g executor (45056Mi).
+    let three = world
+        .submit_job_run(filler("three", &nodes[0], 3, "14g"))
+        .expect("three")
+        .id;
+    let one = world
+        .submit_job_run(filler("one", &nodes[1], 1, "40g"))
+        .expect("one")
+        .id;
+    let t = world.now();
+    run_checked(&mut world, t + 120_000);
+    let mut urgent = JobSubmission::new(vc.clone(), "urgent", "emr-6.15.0-latest");
+    urgent.executors = 1;
+    urgent.executor_memory = "24g".to_string();
+    urgent.driver_pod_template = Some(template("top"));
+    urgent.executor_pod_template = Some(template("top"));
+    world.submit_job_run(urgent).expect("urgent");
+    run_checked(&mut world, t + 240_000);
+    let victims: Vec<String> = world
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PodPreempted(p) => p.pod.job_id.as_deref().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        victims,
+        vec![one],
+        "one victim on node-2 rather than two on node-1"
+    );
+    assert!(world.job_pods(&three).iter().all(|p| !p.preempted()));
+}
+
 #[test]
 fn create_and_delete_errors_mirror_aws() {
     let mut world = World::new(9, SimParams::default());

@@ -227,6 +227,136 @@ fn drive(
     }
 }
 
+fn job(
+    at_s: u64,
+    classes: (usize, usize),
+    executors: u32,
+    memory_gib: u32,
+    non_jvm: bool,
+    tasks_s: &[u64],
+) -> JobPlan {
+    JobPlan {
+        at_s,
+        driver_class: classes.0,
+        executor_class: classes.1,
+        executors,
+        cores: 1,
+        memory_gib,
+        non_jvm,
+        tasks_s: tasks_s.to_vec(),
+        cancel_after_s: None,
+    }
+}
+
+fn run_checked(plan: &Plan) {
+    let (mut world, commands) = build(plan);
+    drive(&mut world, &commands, 0, |w, _| check_invariants(w));
+}
+
+/// Regressions the property tests found, kept as fixed cases.
+#[test]
+fn regression_preemptor_deleted_with_its_victims() {
+    // An executor evicts its own job's driver; the job fails and deletes the
+    // executor; it must not stay nominated (its phantom reservation blocked a node).
+    run_checked(&Plan {
+        seed: 11592295839692327739,
+        instance_type: 0,
+        nodes: 3,
+        global_default: false,
+        autoscaling: false,
+        container_insights: true,
+        jobs: vec![
+            job(74, (0, 0), 1, 1, false, &[5]),
+            job(0, (0, 0), 1, 1, false, &[5]),
+            job(0, (1, 0), 1, 1, false, &[5]),
+            job(77, (1, 2), 2, 1, false, &[5]),
+        ],
+    });
+}
+
+#[test]
+fn regression_waiting_preemptor_binds_elsewhere() {
+    // A pod nominated to one node binds on another node that frees up first.
+    run_checked(&Plan {
+        seed: 11592295839692327739,
+        instance_type: 1,
+        nodes: 2,
+        global_default: true,
+        autoscaling: false,
+        container_insights: true,
+        jobs: vec![
+            job(105, (0, 0), 1, 1, false, &[5]),
+            job(74, (0, 2), 1, 1, true, &[5]),
+            job(27, (0, 0), 1, 3, false, &[5]),
+            JobPlan {
+                cores: 2,
+                ..job(21, (0, 1), 1, 1, false, &[5])
+            },
+            job(74, (1, 0), 1, 1, false, &[5]),
+        ],
+    });
+}
+
+#[test]
+fn regression_nominated_pod_in_a_parked_shape() {
+    // The first pod of a shape fails; a later, nominated pod of the same shape must
+    // still get its own attempt when its node frees up.
+    run_checked(&Plan {
+        seed: 0,
+        instance_type: 4,
+        nodes: 2,
+        global_default: false,
+        autoscaling: true,
+        container_insights: false,
+        jobs: vec![
+            job(96, (1, 1), 2, 5, true, &[5]),
+            job(18, (1, 0), 3, 3, false, &[31]),
+            job(174, (2, 0), 1, 1, false, &[5]),
+        ],
+    });
+}
+
+#[test]
+fn regression_unscheduled_job_runner_of_a_timed_out_job() {
+    // A job that times out while its runner was never scheduled: the runner must
+    // leave the queue, not be bound later as a finished pod.
+    run_checked(&Plan {
+        seed: 0,
+        instance_type: 0,
+        nodes: 1,
+        global_default: false,
+        autoscaling: false,
+        container_insights: false,
+        jobs: vec![
+            job(0, (0, 0), 1, 1, false, &[5]),
+            job(196, (0, 0), 1, 1, false, &[5]),
+            job(0, (0, 0), 1, 1, false, &[5]),
+            job(196, (0, 0), 1, 1, false, &[5]),
+        ],
+    });
+}
+
+#[test]
+fn regression_preemption_ping_pong() {
+    // A nominated preemptor whose victims were already terminating (their job had
+    // failed) kept "preempting" them again, each time withdrawing a lower pod's
+    // nomination, which woke it again: an endless loop within one instant.
+    run_checked(&Plan {
+        seed: 6985759449964828748,
+        instance_type: 2,
+        nodes: 1,
+        global_default: false,
+        autoscaling: true,
+        container_insights: true,
+        jobs: vec![
+            job(224, (1, 3), 1, 1, false, &[37]),
+            job(87, (0, 1), 4, 6, true, &[37, 39]),
+            job(165, (3, 3), 4, 2, true, &[16, 20, 42]),
+            job(179, (3, 2), 1, 2, true, &[39, 18, 19, 15]),
+        ],
+    });
+}
+
 /// 48 cases by default (each simulates a cluster for an hour of virtual time);
 /// `PROPTEST_CASES=2000` for a deeper search.
 fn config() -> ProptestConfig {
