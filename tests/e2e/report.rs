@@ -251,7 +251,8 @@ fn report_of_a_run_killed_mid_way_says_it_is_incomplete() {
         );
         assert!(html.contains(r#"<g class="step" data-step="high_done" data-status="running""#));
         // What was recorded before the kill is there: the low job's pods.
-        assert!(html.contains(r#"<path class="pod r-dr" data-pod="monthly-batch/spark-"#));
+        assert!(html.contains(r#"<path class="pod r-dr" d="#));
+        assert!(html.contains(">monthly-batch-low-priority-job<title>"));
         assert_self_contained(&html);
         return;
     }

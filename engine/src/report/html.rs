@@ -309,9 +309,8 @@ svg .tick{fill:var(--dim);font-size:11px}
 svg .grid{stroke:#eceff3;stroke-width:1}svg .baseline{stroke:var(--line)}svg .vgrid{stroke:#eceff3}
 svg .group-bg{fill:var(--panel)}
 svg .group{font-weight:600;font-size:13px;fill:var(--ink)}svg .group-sub{font-size:11px;fill:var(--dim)}svg .dim{fill:var(--dim);font-weight:400}
-svg .label-bg{fill:#fff;opacity:.92}
 svg .pod-label{fill:var(--ink);font-size:12px}
-svg .sw{font-size:11px}svg .sw.r-jr{fill:var(--jr)}svg .sw.r-dr{fill:var(--dr)}svg .sw.r-ex{fill:var(--ex)}svg .sw.r-sys{fill:var(--sys)}
+svg .sw{font-size:11px}
 svg .sw.cap-od{fill:var(--od)}svg .sw.cap-spot{fill:var(--spot)}
 svg .pod.r-jr{fill:var(--jr)}svg .pod.r-dr{fill:var(--dr)}svg .pod.r-ex{fill:var(--ex)}svg .pod.r-sys{fill:var(--sys)}
 svg .state{opacity:.85}
@@ -319,7 +318,7 @@ svg .st-pending{fill:#c9ced6}svg .st-submitted{fill:#9fb3c8}svg .st-running{fill
 svg .st-failed{fill:var(--bad)}svg .st-cancelled{fill:#7a7a7a}svg .st-other{fill:#b0b0b0}
 svg .job-state path{stroke:#fff;stroke-width:1}
 svg .state-label{font-size:10px;fill:var(--dim);font-weight:600}
-svg .mark-label{font-size:11.5px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
+svg .mark-label{font-size:11.5px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:5px;stroke-linejoin:round}
 svg .preempt path{stroke:var(--bad);stroke-width:2.5;fill:none}svg .preempt .mark-label{fill:var(--bad)}
 svg .replace circle{fill:var(--ok);stroke:#fff;stroke-width:1.5}svg .replace .mark-label{fill:var(--ok)}
 svg .guide{stroke:var(--bad);stroke-width:1;stroke-dasharray:3 3;opacity:.55}

@@ -150,8 +150,24 @@ fn axis(out: &mut String, axis: &Axis, bottom: f64) {
 
 /// A rectangle as path data, at least `min_w` wide.
 fn rect(d: &mut String, x0: f64, x1: f64, y_mid: f64, h: f64, min_w: f64) {
-    let w = (x1 - x0).max(min_w);
-    let _ = write!(d, "M{x0:.1} {:.1}h{w:.1}v{h}h-{w:.1}z", y_mid - h / 2.0);
+    let w = N((x1 - x0).max(min_w));
+    let _ = write!(d, "M{} {}h{w}v{h}h-{w}z", N(x0), N(y_mid - h / 2.0));
+}
+
+/// A coordinate with one decimal, without a trailing `.0` (bytes add up at 10,000
+/// rows).
+struct N(f64);
+
+impl std::fmt::Display for N {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = (self.0 * 10.0).round() as i64;
+        if tenths % 10 == 0 {
+            write!(f, "{}", tenths / 10)
+        } else {
+            let sign = if tenths < 0 { "-" } else { "" };
+            write!(f, "{sign}{}.{}", (tenths / 10).abs(), (tenths % 10).abs())
+        }
+    }
 }
 
 // ----- pods ---------------------------------------------------------------------------
@@ -198,10 +214,23 @@ pub fn pods_chart(m: &RunModel, ax: &Axis) -> String {
     for group in &m.groups {
         group_header(&mut out, &mut marks, m, group, ax, y);
         y += GROUP_ROW;
+        // The group's row labels are one <text>, a line per pod (a third of the bytes
+        // of a <text> per row, which matters at 10,000 pods).
+        let mut labels = format!(
+            r#"<text class="pod-label" x="30" y="{}">"#,
+            N(y + POD_ROW / 2.0 + 4.0 - POD_ROW)
+        );
         for &i in &group.pods {
+            let _ = write!(
+                labels,
+                r#"<tspan x="30" dy="{POD_ROW}">{}</tspan>"#,
+                esc(&truncate(&m.pods[i].short_label(), 32))
+            );
             pod_row(&mut out, &mut marks, m, &m.pods[i], ax, y);
             y += POD_ROW;
         }
+        labels.push_str("</text>");
+        out.push_str(&labels);
         y += GROUP_GAP;
     }
     if m.preemptions.len() <= MAX_GUIDES {
@@ -347,12 +376,6 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
     let mid = y + POD_ROW / 2.0;
     let end = m.clock.end_ms;
     let cls = role_class(pod.role);
-    let _ = write!(
-        out,
-        r#"<text class="pod-label" x="30" y="{:.1}"><tspan class="sw {cls}">■</tspan> {}</text>"#,
-        mid + 4.0,
-        esc(&truncate(&pod.short_label(), 32))
-    );
     let mut d = String::new();
     // Pending: created until started (or until it went away without running).
     let pending_until = pod.started_ms.or(pod.stopped_ms()).unwrap_or(end);
@@ -391,9 +414,7 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
     }
     let _ = write!(
         out,
-        r#"<path class="pod {cls}" data-pod="{}/{}" d="{d}"><title>{}</title></path>"#,
-        esc(&pod.namespace),
-        esc(&pod.name),
+        r#"<path class="pod {cls}" d="{d}"><title>{}</title></path>"#,
         esc(&pod_tooltip(pod, ax.origin))
     );
     if let Some(p) = &pod.preempted {
@@ -401,9 +422,7 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
         let label = format!("preempted by {}", p.by_pod);
         let (anchor, lx) = label_side(&label, x, ax, true);
         let mut tip = format!(
-            "{}/{} preempted at {} by {}/{}",
-            pod.namespace,
-            pod.name,
+            "preempted at {} by {}/{}",
             clock_label(p.at_ms - ax.origin),
             p.by_namespace,
             p.by_pod
@@ -414,20 +433,17 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
         if let (Some(by), Some(v)) = (p.by_priority, p.victim_priority) {
             tip.push_str(&format!(", priority {by} over {v}"));
         }
-        if let Some(node) = &p.node {
-            tip.push_str(&format!(", on {node}"));
-        }
         let _ = write!(
             marks,
-            r#"<g class="mark preempt" data-pod="{}/{}" data-preemptor="{}/{}"><path d="M{:.1} {:.1}l8 8m0-8l-8 8"/>{}<text class="mark-label" x="{lx:.1}" y="{:.1}" text-anchor="{anchor}">{}</text><title>{}</title></g>"#,
+            r#"<g class="mark preempt" data-pod="{}/{}" data-preemptor="{}/{}"><path d="M{} {}l8 8m0-8l-8 8"/><text class="mark-label" x="{}" y="{}"{anchor}>{}</text><title>{}</title></g>"#,
             esc(&pod.namespace),
             esc(&pod.name),
             esc(&p.by_namespace),
             esc(&p.by_pod),
-            x - 4.0,
-            mid - 4.0,
-            label_bg(&label, anchor, lx, mid),
-            mid + 4.0,
+            N(x - 4.0),
+            N(mid - 4.0),
+            N(lx),
+            N(mid + 4.0),
             esc(&label),
             esc(&tip)
         );
@@ -442,16 +458,15 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
         let (anchor, lx) = label_side(&label, x, ax, false);
         let _ = write!(
             marks,
-            r#"<g class="mark replace" data-pod="{}/{}" data-replaces="{}">{}<circle cx="{x:.1}" cy="{mid:.1}" r="4.5"/><text class="mark-label" x="{lx:.1}" y="{:.1}" text-anchor="{anchor}">{}</text><title>{}/{} replaces the lost {} ({}), running from {}</title></g>"#,
+            r#"<g class="mark replace" data-pod="{}/{}" data-replaces="{}"><circle cx="{}" cy="{}" r="4.5"/><text class="mark-label" x="{}" y="{}"{anchor}>{}</text><title>for the lost {}, running from {}</title></g>"#,
             esc(&pod.namespace),
             esc(&pod.name),
             r.executor_id.map(|id| id.to_string()).unwrap_or_default(),
-            label_bg(&label, anchor, lx, mid),
-            mid + 4.0,
+            N(x),
+            N(mid),
+            N(lx),
+            N(mid + 4.0),
             esc(&label),
-            esc(&pod.namespace),
-            esc(&pod.name),
-            esc(&of),
             esc(&r.pod),
             clock_label(at - ax.origin)
         );
@@ -459,15 +474,16 @@ fn pod_row(out: &mut String, marks: &mut String, m: &RunModel, pod: &Pod, ax: &A
 }
 
 /// Where a marker's label goes: after the marker (`prefer_right`) or before it, on the
-/// other side when it would leave the plot.
+/// other side when it would leave the plot. Returns the `text-anchor` attribute (empty
+/// for the default, start) and the label's x.
 fn label_side(label: &str, x: f64, ax: &Axis, prefer_right: bool) -> (&'static str, f64) {
     let width = label_width(label);
     let fits_right = x + 9.0 + width <= ax.x_end() + 15.0;
     let fits_left = x - 9.0 - width >= PLOT_X - 4.0;
     if (prefer_right && fits_right) || (!prefer_right && !fits_left) {
-        ("start", x + 9.0)
+        ("", x + 9.0)
     } else {
-        ("end", x - 9.0)
+        (r#" text-anchor="end""#, x - 9.0)
     }
 }
 
@@ -476,55 +492,57 @@ fn label_width(label: &str) -> f64 {
     label.chars().count() as f64 * 6.6
 }
 
-/// A white box behind a marker label, so the rows it crosses do not strike it through.
-fn label_bg(label: &str, anchor: &str, x: f64, mid: f64) -> String {
-    let w = label_width(label) + 6.0;
-    let x0 = if anchor == "end" {
-        x - w + 3.0
-    } else {
-        x - 3.0
-    };
-    format!(
-        r#"<rect class="label-bg" x="{x0:.1}" y="{:.1}" width="{w:.1}" height="15" rx="3"/>"#,
-        mid - 7.5
-    )
-}
-
+/// The pod's details, for its row's tooltip: what it is, where it ran, when.
 fn pod_tooltip(pod: &Pod, origin: i64) -> String {
     let at = |t: i64| clock_label(t - origin);
-    let mut tip = format!("{}/{}\n{}", pod.namespace, pod.name, pod.role.as_str());
-    if let Some(p) = pod.priority {
-        tip.push_str(&format!(", priority {p}"));
+    let mut tip = pod.name.clone();
+    if let Some(node) = &pod.node {
+        tip.push_str(&format!(" on {}", short_node(node)));
     }
-    if let Some(c) = &pod.priority_class {
-        tip.push_str(&format!(" ({c})"));
+    tip.push('\n');
+    match (&pod.priority_class, pod.priority) {
+        (Some(c), Some(p)) => tip.push_str(&format!("{c} ({p}) · ")),
+        (None, Some(p)) => tip.push_str(&format!("priority {p} · ")),
+        (Some(c), None) => tip.push_str(&format!("{c} · ")),
+        (None, None) => {}
     }
     tip.push_str(&format!(
-        ", requests {} m CPU, {} MiB",
-        pod.cpu_millis, pod.memory_mib
+        "{}m CPU · {} MiB\ncreated {}",
+        pod.cpu_millis,
+        pod.memory_mib,
+        at(pod.created_ms)
     ));
-    if let Some(node) = &pod.node {
-        tip.push_str(&format!("\non {node}"));
-    }
-    tip.push_str(&format!("\ncreated {}", at(pod.created_ms)));
     if let Some(t) = pod.started_ms {
         tip.push_str(&format!(", running {}", at(t)));
     }
-    if let (Some(t), Some(end)) = (pod.stopped_ms(), &pod.end) {
-        let how = match end {
-            PodEnd::Succeeded => "succeeded".to_owned(),
-            PodEnd::Failed(r) => format!("failed: {r}"),
-            PodEnd::Deleted(Some(r)) => format!("deleted ({r})"),
-            PodEnd::Deleted(None) => "deleted".to_owned(),
-        };
-        tip.push_str(&format!(", {how} {}", at(t)));
-    } else if pod.stopped_ms().is_none() {
+    match (&pod.end, pod.finished_ms) {
+        (Some(PodEnd::Succeeded), Some(t)) => tip.push_str(&format!(", succeeded {}", at(t))),
+        (Some(PodEnd::Failed(r)), Some(t)) => tip.push_str(&format!(", failed {} ({r})", at(t))),
+        _ => {}
+    }
+    if let Some(t) = pod.deleted_ms {
+        tip.push_str(&format!(", deleted {}", at(t)));
+        if let Some(PodEnd::Deleted(Some(r))) = &pod.end {
+            tip.push_str(&format!(" ({r})"));
+        }
+    }
+    if pod.stopped_ms().is_none() {
         tip.push_str(", still there at the end of the record");
     }
     if let Some(msg) = &pod.unschedulable {
         tip.push_str(&format!("\nwaited: {msg}"));
     }
     tip
+}
+
+/// An EC2 node name without its `.<region>.compute.internal` domain (the nodes chart
+/// shows the full name): 10,000 pod tooltips repeat it.
+fn short_node(name: &str) -> &str {
+    if name.ends_with(".compute.internal") {
+        name.split('.').next().unwrap_or(name)
+    } else {
+        name
+    }
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -995,6 +1013,15 @@ mod tests {
         let points = step_points(&series, &ax);
         assert!(points.len() <= 3 * 2 * PLOT_W as usize, "{}", points.len());
         assert!(points.iter().all(|&(_, v)| (0..7).contains(&v)));
+    }
+
+    #[test]
+    fn coordinates_are_short() {
+        let shown: Vec<String> = [3.0, 3.04, 3.06, -0.5, -12.25, 0.0]
+            .into_iter()
+            .map(|v| N(v).to_string())
+            .collect();
+        assert_eq!(shown, ["3", "3", "3.1", "-0.5", "-12.3", "0"]);
     }
 
     #[test]
