@@ -254,6 +254,12 @@ pub enum SimError {
         /// What is wrong.
         reason: String,
     },
+    /// A manifest the simulator cannot read.
+    #[error("invalid manifest: {reason}")]
+    InvalidManifest {
+        /// What is wrong.
+        reason: String,
+    },
     /// `advance_to` was asked to go back in time.
     #[error("cannot advance to {requested_ms} ms: the world is already at {now_ms} ms")]
     TimeInPast {
@@ -280,6 +286,7 @@ impl SimError {
             | SimError::UnknownInstanceType { .. }
             | SimError::InvalidAutoscaler { .. }
             | SimError::InvalidQuantity { .. } => "InvalidParameterException",
+            SimError::InvalidManifest { .. } => "Invalid",
             SimError::NamespaceNotFound { .. } | SimError::PriorityClassNotFound { .. } => {
                 "NotFound"
             }

@@ -613,3 +613,78 @@ fn events_serialize_self_describing() {
     assert_eq!(since.first(), Some(preempted));
     assert!(world.events_since(u64::MAX).is_empty());
 }
+
+#[test]
+fn apply_manifests_understands_priority_classes_and_karpenter() {
+    let mut world = World::new(2, SimParams::default());
+    world
+        .create_cluster(ClusterSpec::new(
+            "c",
+            "1.22",
+            NodeGroupSpec::new("ng", "c5.2xlarge", 1),
+        ))
+        .expect("cluster");
+    world.advance_by(3_600_000);
+    let yaml = r#"
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: critical-priority}
+value: 400
+globalDefault: true
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: low-priority}
+value: 100
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: monthly-batch}
+---
+apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: default}
+spec:
+  requirements:
+    - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
+  labels: {intent: emr-job}
+  ttlSecondsAfterEmpty: 30
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other}
+"#;
+    let applied = world.apply_manifests("c", yaml).expect("valid manifests");
+    let outcomes: Vec<(&str, &str)> = applied
+        .iter()
+        .map(|a| (a.name.as_str(), a.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("critical-priority", "created"),
+            ("low-priority", "created"),
+            ("monthly-batch", "created"),
+            ("default", "created"),
+            ("other", "not modelled"),
+        ]
+    );
+    // Applying again changes nothing (kubectl apply is idempotent).
+    let again = world.apply_manifests("c", yaml).expect("valid manifests");
+    assert_eq!(again[0].outcome, "unchanged");
+    let cluster = world.cluster("c").expect("cluster");
+    assert_eq!(
+        cluster
+            .autoscaler
+            .as_ref()
+            .and_then(|a| a.spec.ttl_seconds_after_empty),
+        Some(30)
+    );
+    assert_eq!(
+        cluster
+            .priority_classes
+            .global_default()
+            .map(|c| c.name.to_string()),
+        Some("critical-priority".to_string())
+    );
+}
