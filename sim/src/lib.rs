@@ -31,7 +31,8 @@
 //! assert_eq!(preempted.len(), 1);
 //! assert_eq!(preempted[0].pod.job_id.as_deref(), Some(low.id.as_str()));
 //! assert_eq!((preempted[0].pod.role, preempted[0].pod.executor_id), (PodRole::Executor, Some(2)));
-//! let (low, high) = (world.job_run_by_id(&low.id).unwrap(), world.job_run_by_id(&high.id).unwrap());
+//! let low = world.job_run_by_id(&low.id).expect("submitted");
+//! let high = world.job_run_by_id(&high.id).expect("submitted");
 //! assert!(high.finished_at_ms < low.finished_at_ms);
 //! assert_eq!(low.max_executor_id(), Some(3));
 //! # Ok::<(), runbook_sim::SimError>(())
