@@ -7,6 +7,7 @@ mod cron;
 mod failures;
 mod harness;
 mod history;
+mod json_shapes;
 mod locking;
 mod report;
 mod run_basics;
