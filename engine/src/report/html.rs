@@ -334,7 +334,6 @@ svg .bar.succeeded{fill:var(--ok)}svg .bar.failed{fill:var(--bad)}svg .bar.runni
 svg .bar.estimated{stroke:var(--ink);stroke-width:1;stroke-dasharray:3 2;opacity:.8}
 svg .attempt{font-size:10px;fill:var(--dim)}
 svg .step-note{font-size:11px;fill:var(--dim)}svg .step-note.failed{fill:var(--bad);font-weight:600}svg .step-note.running{fill:var(--warn)}
-svg .hatch{fill:#fff;opacity:.35}
 table{border-collapse:collapse;margin:6px 0;font-size:14px}
 th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tfoot td{font-weight:600;border-bottom:none}

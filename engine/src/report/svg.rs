@@ -119,13 +119,8 @@ pub fn clock_label(offset_ms: i64) -> String {
 fn open_svg(out: &mut String, id: &str, height: f64, title: &str) {
     let _ = write!(
         out,
-        r#"<svg id="{id}" data-chart="{id}" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" role="img" aria-label="{}">"#,
+        r#"<svg id="{id}" data-chart="{id}" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" role="img" aria-label="{}">"#,
         esc(title)
-    );
-    out.push_str(
-        r#"<defs><pattern id="hatch-{ID}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" class="hatch"/></pattern></defs>"#
-            .replace("{ID}", id)
-            .as_str(),
     );
 }
 
