@@ -370,7 +370,9 @@ impl World {
         }
         let now = self.now;
         let p = &mut self.pods[pod as usize];
-        if !p.phase.is_terminal() {
+        // A running pod's containers end with it; a pod that never ran just goes away
+        // (Kubernetes never gives it a terminal phase).
+        if p.phase == PodPhase::Running {
             p.phase = if p.killed {
                 PodPhase::Failed
             } else {

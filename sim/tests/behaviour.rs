@@ -688,3 +688,38 @@ metadata: {name: other}
         Some("critical-priority".to_string())
     );
 }
+
+#[test]
+fn a_pod_that_never_ran_is_deleted_without_a_terminal_phase() {
+    let (mut world, setup, account) = new_demo(&DemoOptions::default());
+    let mut job = setup.low_priority_job(&account);
+    // Executors too big for any node: they stay Pending until the job is cancelled.
+    job.executor_memory = "64G".to_string();
+    let vc = job.virtual_cluster_id.clone();
+    let id = world.submit_job_run(job).expect("submitted").id;
+    let later = world.now() + 180_000;
+    run_checked(&mut world, later);
+    let pending: Vec<String> = world
+        .job_pods(&id)
+        .iter()
+        .filter(|p| p.role == PodRole::Executor && p.phase == runbook_sim::PodPhase::Pending)
+        .map(|p| p.name.to_string())
+        .collect();
+    assert!(!pending.is_empty(), "the executors never fit");
+    world.cancel_job_run(&vc, &id).expect("cancel");
+    let end = world.now() + 120_000;
+    run_checked(&mut world, end);
+    for pod in world
+        .all_pods()
+        .iter()
+        .filter(|p| pending.contains(&p.name.to_string()))
+    {
+        assert!(pod.is_deleted(), "{} is deleted", pod.name);
+        assert_eq!(
+            pod.phase,
+            runbook_sim::PodPhase::Pending,
+            "{} never ran",
+            pod.name
+        );
+    }
+}
