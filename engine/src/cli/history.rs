@@ -162,12 +162,25 @@ fn status_text(run: &RunRecord, attempts: &[StepRecord]) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    let action_of = |r: &StepRecord| {
+        r.input
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
+    let action_width = steps
+        .iter()
+        .map(|(r, _)| action_of(r).len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     out.push_str(&format!(
-        "{:<width$}  {:<14} {:<10} {:>8} {:>9}  outputs\n",
+        "{:<width$}  {:<action_width$} {:<10} {:>8} {:>9}  outputs\n",
         "STEP", "ACTION", "STATUS", "ATTEMPTS", "DURATION"
     ));
     for (r, count) in &steps {
-        let action = r.input.get("action").and_then(Value::as_str).unwrap_or("?");
+        let action = action_of(r);
         let took = duration_ms(r)
             .map(|d| crate::progress::elapsed(ms(d)))
             .unwrap_or_else(|| "-".into());
@@ -177,7 +190,7 @@ fn status_text(run: &RunRecord, attempts: &[StepRecord]) -> String {
             .map(|o| truncate(&o.to_string(), 60))
             .unwrap_or_default();
         out.push_str(&format!(
-            "{:<width$}  {:<14} {:<10} {:>8} {:>9}  {outputs}\n",
+            "{:<width$}  {:<action_width$} {:<10} {:>8} {:>9}  {outputs}\n",
             r.step_key,
             action,
             r.status.as_str(),
