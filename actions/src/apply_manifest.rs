@@ -82,10 +82,7 @@ impl Action for ApplyManifest {
                 "{source} contains no Kubernetes object"
             )));
         }
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let applied = ctx.target.kube.apply_manifest(&cluster, &documents).await?;
         Ok(ApplyManifestOutput { applied })
     }

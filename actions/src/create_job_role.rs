@@ -70,10 +70,7 @@ impl Action for CreateJobRole {
     ) -> Result<CreateJobRoleOutput, ActionError> {
         check_role_name(&input.name)?;
         let policy = permissions_policy(input.policy)?;
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let info = ctx.target.eks.describe_cluster(&cluster).await?.ok_or_else(|| {
             ActionError::Failed(format!(
                 "cluster `{cluster}` does not exist; the role's trust policy names its OIDC provider, so create the cluster first"

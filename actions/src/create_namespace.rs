@@ -44,10 +44,7 @@ impl Action for CreateNamespace {
         ctx: &StepContext,
     ) -> Result<CreateNamespaceOutput, ActionError> {
         check_dns_label(&input.name)?;
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let created = ctx
             .target
             .kube

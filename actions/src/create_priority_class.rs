@@ -72,10 +72,7 @@ impl Action for CreatePriorityClass {
                 input.name, input.value
             )));
         }
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let request = PriorityClassRequest {
             name: input.name,
             value: input.value,

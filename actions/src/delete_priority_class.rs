@@ -44,19 +44,8 @@ impl Action for DeletePriorityClass {
         input: DeletePriorityClassInput,
         ctx: &StepContext,
     ) -> Result<DeletePriorityClassOutput, ActionError> {
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
-        // A PriorityClass cannot outlive its cluster; asking the API of a cluster that is gone
-        // or going would fail.
-        let deleted = if ctx
-            .target
-            .eks
-            .describe_cluster(&cluster)
-            .await?
-            .is_some_and(|c| c.status != "DELETING")
-        {
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
+        let deleted = if crate::cluster_lookup::is_live(ctx, &cluster).await? {
             ctx.target
                 .kube
                 .delete_priority_class(&cluster, &input.name)

@@ -104,10 +104,7 @@ impl Action for EnableAutoscaling {
                 "`cpu_limit` of 0 would never add a node".into(),
             ));
         }
-        let cluster = match input.cluster {
-            Some(cluster) => cluster,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let request = AutoscalingRequest {
             name: input.name,
             capacity_types: input.capacity_types,

@@ -17,6 +17,7 @@ mod assert;
 mod assert_autoscaling;
 mod assert_eviction;
 mod cancel_job;
+mod cluster_lookup;
 mod create_bucket;
 mod create_cluster;
 mod create_job_role;

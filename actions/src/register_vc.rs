@@ -60,10 +60,7 @@ impl Action for RegisterVc {
         ctx: &StepContext,
     ) -> Result<RegisterVcOutput, ActionError> {
         let target = &ctx.target;
-        let cluster = match input.cluster {
-            Some(c) => c,
-            None => target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let name = input
             .name
             .unwrap_or_else(|| format!("{}-emr-cluster", input.namespace));

@@ -213,10 +213,7 @@ impl Action for WaitForPods {
             };
             selector.insert(LABEL_COMPONENT.into(), value.into());
         }
-        let cluster = match input.cluster {
-            Some(c) => c,
-            None => ctx.target.kube.default_cluster().await?,
-        };
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let started = ctx.clock.now_ms();
         let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
         loop {
