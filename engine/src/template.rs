@@ -19,6 +19,13 @@ pub fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// The process environment, as the `env` scope of templates.
+pub fn process_env() -> serde_json::Map<String, serde_json::Value> {
+    std::env::vars()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect()
+}
+
 /// Whether a string contains template syntax at all.
 pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::Global;
 use super::run::compute_vars;
@@ -71,9 +71,7 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     };
     let masker = params.masker();
     let env = template::environment();
-    let environment: Map<String, Value> = std::env::vars()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
+    let environment = template::process_env();
     let steps: std::collections::BTreeMap<String, minijinja::Value> = loaded
         .runbook
         .steps

@@ -297,9 +297,7 @@ pub(super) fn compute_vars(
     run: &Value,
 ) -> Result<Map<String, Value>, String> {
     let env = template::environment();
-    let environment: Map<String, Value> = std::env::vars()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
+    let environment = template::process_env();
     let mut vars = Map::new();
     for var in &loaded.runbook.vars {
         let ctx = minijinja::Value::from_serialize(json!({
@@ -490,7 +488,6 @@ fn drive(
             run_id: run_id.clone(),
             masker: params.masker(),
             runbook: Arc::clone(&loaded),
-            params,
             scope,
             target: Arc::new(services),
             clock,

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use runbook_actions::{CancelSignal, Clock, Target};
 use runbook_state::{StepRecord, Store};
 
-use crate::params::{Masker, ResolvedParams};
+use crate::params::Masker;
 use crate::progress::Reporter;
 use crate::runbook::LoadedRunbook;
 
@@ -22,7 +22,6 @@ use crate::runbook::LoadedRunbook;
 pub struct Execution {
     pub run_id: String,
     pub runbook: Arc<LoadedRunbook>,
-    pub params: ResolvedParams,
     pub masker: Masker,
     pub scope: RunScope,
     /// Where actions take effect, and what it observed.

@@ -41,9 +41,7 @@ impl RunScope {
         run: Value,
         step_ids: &[&str],
     ) -> Self {
-        let env: Map<String, Value> = std::env::vars()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
+        let env = crate::template::process_env();
         let steps = step_ids
             .iter()
             .map(|id| {
@@ -70,14 +68,6 @@ impl RunScope {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.to_string(), view);
-    }
-
-    pub fn step(&self, id: &str) -> Option<StepView> {
-        self.steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
     }
 
     /// The template context now, optionally inside a `for_each` instance.
