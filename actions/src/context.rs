@@ -12,6 +12,11 @@ pub trait StepReporter: Send + Sync {
     /// A short, changing status of a step that takes time ("executors 1/2 running,
     /// 1 preempted"), shown next to its spinner on a terminal.
     fn progress(&self, _step_key: &str, _text: &str) {}
+    /// Whether live status is shown at all (a terminal), so actions skip the queries
+    /// that only feed it.
+    fn wants_progress(&self) -> bool {
+        false
+    }
 }
 
 /// Tells actions that the run is being interrupted, so long waits return promptly
@@ -72,6 +77,11 @@ impl StepContext {
     /// Says something on the run's output, attributed to this step.
     pub fn say(&self, text: &str) {
         self.reporter.message(&self.step_key, text);
+    }
+
+    /// Whether [`StepContext::progress`] is shown anywhere.
+    pub fn wants_progress(&self) -> bool {
+        self.reporter.wants_progress()
     }
 
     /// Updates this step's live status (see [`StepReporter::progress`]).

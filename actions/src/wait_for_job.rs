@@ -61,6 +61,9 @@ pub(crate) struct WaitForJobOutput {
 
 /// Shows the job's state and its pods next to the step's spinner.
 async fn report_progress(ctx: &StepContext, job_id: &str, state: &str) {
+    if !ctx.wants_progress() {
+        return;
+    }
     let selector = std::collections::BTreeMap::from([(
         crate::wait_for_pods::LABEL_JOB_ID.to_string(),
         job_id.to_string(),

@@ -222,7 +222,9 @@ impl Action for WaitForPods {
                 .kube
                 .pods(&cluster, input.namespace.as_deref(), &selector)
                 .await?;
-            ctx.progress(&census(&pods));
+            if ctx.wants_progress() {
+                ctx.progress(&census(&pods));
+            }
             if condition.holds(&pods) {
                 return Ok(WaitForPodsOutput {
                     running: running(&pods),

@@ -56,6 +56,10 @@ pub trait Reporter: Send + Sync {
     fn step_message(&self, key: &str, text: &str);
     /// The live status of a running step (terminal only; logs get the outcome).
     fn step_progress(&self, _key: &str, _text: &str) {}
+    /// Whether `step_progress` is shown (only on a terminal).
+    fn wants_progress(&self) -> bool {
+        false
+    }
     fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str);
     fn step_finished(&self, key: &str, shown: Shown, elapsed: Duration, detail: Option<&str>);
     /// `status` is `succeeded`, `failed` or `interrupted`.
@@ -106,6 +110,10 @@ impl StepReporter for StepSink {
         self.reporter
             .step_progress(step_key, &self.masker.text(text));
     }
+
+    fn wants_progress(&self) -> bool {
+        self.reporter.wants_progress()
+    }
 }
 
 /// `12ms`, `3.2s`, `1m05s`.
@@ -131,6 +139,9 @@ impl Reporter for Tee {
     }
     fn step_progress(&self, key: &str, text: &str) {
         self.0.step_progress(key, text);
+    }
+    fn wants_progress(&self) -> bool {
+        self.0.wants_progress()
     }
     fn step_retrying(&self, key: &str, next_attempt: u32, delay: Duration, error: &str) {
         self.0.step_retrying(key, next_attempt, delay, error);

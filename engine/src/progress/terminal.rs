@@ -88,6 +88,10 @@ impl Reporter for TerminalReporter {
         }
     }
 
+    fn wants_progress(&self) -> bool {
+        true
+    }
+
     fn step_progress(&self, key: &str, text: &str) {
         if let Some(bar) = self.bars().get(key) {
             let action = bar.message();
