@@ -127,32 +127,25 @@ fn fail_unstarted(
     let now = runbook_actions::Clock::Real.now_ms();
     let error = exec.masker.text(error);
     let attempt = exec.prior.get(key).map_or(1, |r| r.attempt + 1);
-    let start = step_start(
-        def,
-        key,
-        index,
-        attempt,
-        new_idempotency_key(),
-        json!({"action": def.action.name()}),
-        now,
-        false,
-    );
     let finish = StepFinish {
         status: StepStatus::Failed,
         outputs: None,
         error: Some(error.clone()),
         finished_at_ms: now,
     };
-    let events = [event(
+    let data = json!({"attempt": attempt, "error": error});
+    let key_for_record = new_idempotency_key();
+    if let Err(e) = record_unrun(
         exec,
-        "step.failed",
+        def,
         key,
-        json!({"attempt": attempt, "error": error}),
-    )];
-    if let Err(e) = exec
-        .store()
-        .record_attempt(&exec.run_id, &start, &finish, &events, None)
-    {
+        index,
+        attempt,
+        key_for_record,
+        &finish,
+        "step.failed",
+        data,
+    ) {
         return StepEnd::Failed(format!("{error}; and failed to record it: {e}"));
     }
     let shown = if def.continue_on_error {
@@ -163,6 +156,39 @@ fn fail_unstarted(
     exec.reporter
         .step_finished(key, shown, Duration::ZERO, Some(&error));
     StepEnd::Failed(error)
+}
+
+/// Records an attempt that ended without its action running (skipped by `when`, or
+/// failed while rendering), in one transaction with its event.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the fields of one attempt record"
+)]
+fn record_unrun(
+    exec: &Execution,
+    def: &StepDef,
+    key: &str,
+    index: Option<usize>,
+    attempt: u32,
+    idempotency_key: String,
+    finish: &StepFinish,
+    event_kind: &str,
+    event_data: Value,
+) -> Result<(), runbook_state::StateError> {
+    let input = json!({"action": def.action.name()});
+    let start = step_start(
+        def,
+        key,
+        index,
+        attempt,
+        idempotency_key,
+        input,
+        finish.finished_at_ms,
+        false,
+    );
+    let events = [event(exec, event_kind, key, event_data)];
+    exec.store()
+        .record_attempt(&exec.run_id, &start, finish, &events, None)
 }
 
 #[expect(clippy::too_many_arguments, reason = "a plain record constructor")]
@@ -464,33 +490,24 @@ fn record_skipped(
     index: Option<usize>,
     attempt: u32,
 ) -> StepEnd {
-    let now = runbook_actions::Clock::Real.now_ms();
-    let start = step_start(
+    let finish = StepFinish {
+        status: StepStatus::Skipped,
+        outputs: None,
+        error: None,
+        finished_at_ms: runbook_actions::Clock::Real.now_ms(),
+    };
+    let data = json!({"reason": "when is false"});
+    if let Err(e) = record_unrun(
+        exec,
         def,
         key,
         index,
         attempt,
         String::new(),
-        json!({"action": def.action.name()}),
-        now,
-        false,
-    );
-    let finish = StepFinish {
-        status: StepStatus::Skipped,
-        outputs: None,
-        error: None,
-        finished_at_ms: now,
-    };
-    let events = [event(
-        exec,
+        &finish,
         "step.skipped",
-        key,
-        json!({"reason": "when is false"}),
-    )];
-    if let Err(e) = exec
-        .store()
-        .record_attempt(&exec.run_id, &start, &finish, &events, None)
-    {
+        data,
+    ) {
         return StepEnd::Failed(format!("failed to record the skipped step: {e}"));
     }
     exec.reporter
