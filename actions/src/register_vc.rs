@@ -68,6 +68,10 @@ impl Action for RegisterVc {
             .kube
             .create_namespace(&cluster, &input.namespace)
             .await?;
+        target
+            .kube
+            .grant_emr_access(&cluster, &input.namespace, &target.account_id)
+            .await?;
         let existing = target
             .emr
             .list_virtual_clusters()

@@ -38,6 +38,15 @@ pub trait Eks: Send + Sync {
 pub trait Kube: Send + Sync {
     /// Creates a namespace; `false` if it already existed.
     async fn create_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool>;
+    /// Lets EMR on EKS run jobs in `namespace`: on `aws`, the RBAC Role and RoleBinding
+    /// `emr-containers` (eksctl's rules) and the aws-auth identity mapping of the EMR
+    /// service-linked role of `account_id`. The simulated EMR needs no access rules.
+    async fn grant_emr_access(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        account_id: &str,
+    ) -> TargetResult<()>;
     /// Deletes a namespace and what is in it; `false` if it did not exist.
     async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool>;
     /// Creates a PriorityClass; `false` if one with the same value and default flag

@@ -43,6 +43,9 @@ impl Kube for Unavailable {
     async fn create_namespace(&self, _: &str, _: &str) -> TargetResult<bool> {
         self.refuse("create-namespace")
     }
+    async fn grant_emr_access(&self, _: &str, _: &str, _: &str) -> TargetResult<()> {
+        self.refuse("register-vc")
+    }
     async fn delete_namespace(&self, _: &str, _: &str) -> TargetResult<bool> {
         self.refuse("delete-namespace")
     }

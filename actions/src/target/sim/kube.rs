@@ -30,6 +30,22 @@ impl Kube for SimTarget {
         Ok(true)
     }
 
+    /// The simulated EMR is not subject to RBAC: there is nothing to grant, but the
+    /// namespace must exist, as on AWS.
+    async fn grant_emr_access(&self, cluster: &str, namespace: &str, _: &str) -> TargetResult<()> {
+        self.read("Kubernetes", "get namespace", namespace, |w| {
+            w.cluster(cluster).map(|c| c.namespaces.contains(namespace))
+        })?
+        .then_some(())
+        .ok_or_else(|| ActionError::Service {
+            service: "Kubernetes",
+            operation: "create role",
+            resource: format!("{namespace}/emr-containers"),
+            code: "NotFound".into(),
+            message: format!("namespaces \"{namespace}\" not found"),
+        })
+    }
+
     async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
         let exists = self
             .world()
