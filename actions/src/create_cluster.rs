@@ -239,6 +239,9 @@ impl Action for CreateCluster {
             }
         }
 
+        eks.complete_cluster(&cluster, &request, &ctx.idempotency_key)
+            .await?;
+
         // Wait for the node group's nodes, so that later steps find somewhere to run.
         let wanted = request.nodegroup.desired_size as usize;
         loop {

@@ -29,6 +29,15 @@ pub trait Eks: Send + Sync {
         request: &ClusterRequest,
         token: &str,
     ) -> TargetResult<ClusterInfo>;
+    /// Once the control plane is ACTIVE: what EKS only accepts then, adopting what
+    /// exists (on `aws`, the managed node group and the IAM OIDC provider for IRSA; the
+    /// simulator builds the node group with the cluster).
+    async fn complete_cluster(
+        &self,
+        cluster: &ClusterInfo,
+        request: &ClusterRequest,
+        token: &str,
+    ) -> TargetResult<()>;
     /// Deletes the cluster (and its node groups); `false` if it did not exist.
     async fn delete_cluster(&self, name: &str) -> TargetResult<bool>;
 }

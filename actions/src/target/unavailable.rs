@@ -33,6 +33,14 @@ impl Eks for Unavailable {
     async fn create_cluster(&self, _: &ClusterRequest, _: &str) -> TargetResult<ClusterInfo> {
         self.refuse("create-cluster")
     }
+    async fn complete_cluster(
+        &self,
+        _: &ClusterInfo,
+        _: &ClusterRequest,
+        _: &str,
+    ) -> TargetResult<()> {
+        self.refuse("create-cluster")
+    }
     async fn delete_cluster(&self, _: &str) -> TargetResult<bool> {
         self.refuse("delete-cluster")
     }

@@ -49,6 +49,22 @@ pub struct Global {
     /// Where actions take effect: the simulator (sim) or real AWS (aws)
     #[arg(long, global = true, env = "RUNBOOK_TARGET", default_value = "sim", value_parser = parse_target)]
     pub target: TargetKind,
+    /// AWS profile for the aws target (default: AWS_PROFILE, else `default`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region for the aws target [default: AWS_REGION, the profile's region, or
+    /// the runbook's `region` parameter]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Reach the clusters' Kubernetes API through this kubeconfig context (KUBECONFIG
+    /// or ~/.kube/config) instead of the EKS endpoint with a token from STS
+    #[arg(
+        long,
+        global = true,
+        env = "RUNBOOK_KUBE_CONTEXT",
+        value_name = "CONTEXT"
+    )]
+    pub kube_context: Option<String>,
 }
 
 fn parse_target(s: &str) -> Result<TargetKind, String> {

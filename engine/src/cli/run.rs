@@ -1,6 +1,7 @@
 //! `runbook run` and `runbook resume`: load and validate, take the run lock, execute
 //! with checkpoints, and turn the outcome into an exit code.
 
+use runbook_actions::target::aws::AwsSettings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -321,12 +322,15 @@ pub(super) fn compute_vars(
 const SIM_SEED: u64 = 20_221_107;
 
 /// The run's clock and the services its actions use: a simulated world on `sim`
-/// (restored from the run's snapshot on resume), real AWS on `aws`.
-fn build_target(
+/// (restored from the run's snapshot on resume), real AWS on `aws` (configured and
+/// its credentials checked here, so a missing region or bad credentials stop the run
+/// before any step).
+async fn build_target(
     kind: TargetKind,
     snapshot: Option<&runbook_state::Snapshot>,
     last_event_at: i64,
     sim_speed: Option<f64>,
+    aws: &AwsSettings,
 ) -> Result<(Clock, runbook_actions::Target), String> {
     match kind {
         TargetKind::Sim => {
@@ -343,13 +347,18 @@ fn build_target(
             };
             Ok((Clock::Virtual(clock), world.target()))
         }
-        TargetKind::Aws => Ok((
-            Clock::Real,
-            runbook_actions::Target::without_cloud(
-                TargetKind::Aws,
-                "this build has no AWS services yet (EKS, EMR, IAM, S3, CloudWatch Logs, Kubernetes); on `aws` only log, sleep, assert and exec run",
-            ),
-        )),
+        TargetKind::Aws => {
+            let target = runbook_actions::target::aws::connect(aws).await?;
+            if let Some(wanted) = &aws.runbook_region
+                && *wanted != target.region
+            {
+                eprintln!(
+                    "warning: the runbook's `region` parameter is {wanted} but AWS calls go to {} (from --region or the AWS configuration); names built from the parameter may not match",
+                    target.region
+                );
+            }
+            Ok((Clock::Real, target))
+        }
     }
 }
 
@@ -451,7 +460,17 @@ fn drive(
     let run_id = record.id.clone();
     let store = Arc::new(Mutex::new(store));
     let outcome = runtime.block_on(async {
-        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, sim_speed) {
+        let aws = AwsSettings {
+            profile: global.profile.clone(),
+            region: global.region.clone(),
+            runbook_region: params
+                .values
+                .get("region")
+                .and_then(|r| r.as_str())
+                .map(str::to_string),
+            kube_context: global.kube_context.clone(),
+        };
+        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, sim_speed, &aws).await {
             Ok(built) => built,
             Err(e) => {
                 eprintln!("error: run {run_id}: {e}");

@@ -60,6 +60,17 @@ impl Eks for SimTarget {
         })
     }
 
+    /// The simulated cluster got its node group with CreateCluster, and IRSA needs no
+    /// provider in the simulated IAM: nothing is left to do.
+    async fn complete_cluster(
+        &self,
+        _cluster: &ClusterInfo,
+        _request: &ClusterRequest,
+        _token: &str,
+    ) -> TargetResult<()> {
+        Ok(())
+    }
+
     async fn delete_cluster(&self, name: &str) -> TargetResult<bool> {
         let exists = self
             .world()
