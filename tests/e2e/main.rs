@@ -1,6 +1,7 @@
 //! End-to-end tests of the `runbook` binary: one integration-test binary (fast to link),
 //! with the builder of `harness` and one module per area.
 
+mod aws_harness;
 mod canned_runbooks;
 mod crash_resume;
 mod cron;

@@ -1,0 +1,933 @@
+#!/usr/bin/env python3
+"""A small fake Kubernetes API server for the e2e tests of the `aws` target.
+
+Usage: fake_kube.py PORT [--host 127.0.0.1] [--nodes N] [--instance-type T]
+                         [--nodegroup NAME] [--no-aws-auth] [--exit-with-parent]
+
+moto fakes EKS, but the cluster endpoint it returns is a made-up host with no
+Kubernetes behind it, so the Kubernetes half of a runbook (namespaces, RBAC for EMR,
+PriorityClasses, waiting on pods and nodes) needs a server of its own. This is one:
+plain HTTP, no authentication, stdlib only, good enough for kube-rs and kubectl.
+
+What it serves, shaped as a real API server answers (kind/apiVersion, metadata.uid,
+resourceVersion, creationTimestamp, `<Kind>List`s, `Status` objects for errors):
+
+- discovery: /version, /api, /apis, /api/v1, /apis/GROUP, /apis/GROUP/VERSION,
+  /healthz, /readyz, /livez;
+- namespaces, nodes, pods, events, configmaps (core v1), roles and rolebindings
+  (rbac.authorization.k8s.io/v1), priorityclasses (scheduling.k8s.io/v1) and NodePools
+  (karpenter.sh/v1): GET of an item or a list (labelSelector, fieldSelector), POST
+  (409 AlreadyExists), PUT (409 Conflict on a stale resourceVersion), PATCH as JSON
+  merge patch, strategic merge patch (treated as a JSON merge patch: lists are
+  replaced, not merged by key), JSON patch, and server-side apply (create, or merge
+  into what exists), DELETE of an item (404 NotFound) or a collection;
+- watches (`?watch=1`): the current objects as ADDED (or the changes after the given
+  resourceVersion; 410 Gone when it is too old), then each change as it happens, as
+  chunked newline-delimited JSON, with BOOKMARKs when asked for, until timeoutSeconds;
+- GET /debug/objects: every stored object (for tests to assert on), and
+  POST /debug/reset: back to the seeded state.
+
+Seeded: the four standard namespaces, N Ready nodes of one instance type (what an EKS
+managed node group of that size shows), the two system PriorityClasses every cluster
+has, and kube-system/aws-auth mapping the node role (as EKS creates it).
+
+Deliberate simplifications: a deleted namespace disappears at once with everything in
+it (no Terminating phase); nothing schedules pods or runs controllers; field managers
+and apply conflicts are not tracked; no admission or schema validation beyond names
+and namespaces.
+"""
+
+import argparse
+import bisect
+import copy
+import datetime
+import json
+import os
+import random
+import re
+import select
+import socket
+import string
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+class Resource:
+    def __init__(self, group, version, plural, kind, namespaced, short_names=()):
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+        self.short_names = list(short_names)
+
+    @property
+    def api_version(self):
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified(self):
+        """How error messages name the resource: `namespaces`, `priorityclasses.scheduling.k8s.io`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def discovery(self):
+        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        entry = {
+            "name": self.plural,
+            "singularName": self.kind.lower(),
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": verbs,
+        }
+        if self.short_names:
+            entry["shortNames"] = self.short_names
+        return entry
+
+
+RESOURCES = [
+    Resource("", "v1", "namespaces", "Namespace", False, ["ns"]),
+    Resource("", "v1", "nodes", "Node", False, ["no"]),
+    Resource("", "v1", "pods", "Pod", True, ["po"]),
+    Resource("", "v1", "events", "Event", True, ["ev"]),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["pc"]),
+    Resource("karpenter.sh", "v1", "nodepools", "NodePool", False),
+]
+BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+GROUPS = sorted({r.group for r in RESOURCES if r.group})
+NAMESPACE = BY_PATH[("", "v1", "namespaces")]
+
+# How many changes a watch can catch up on; older resourceVersions get 410 Gone.
+EVENT_LOG_LIMIT = 10000
+# A watch that asked for bookmarks gets one after this long without changes.
+BOOKMARK_EVERY = 5.0
+
+
+def now_rfc3339():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ApiError(Exception):
+    """An error the API server answers with a `Status` object."""
+
+    def __init__(self, code, reason, message, details=None):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self):
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def details(res, name):
+    d = {"name": name, "kind": res.plural}
+    if res.group:
+        d["group"] = res.group
+    return d
+
+
+def not_found(res, name):
+    return ApiError(404, "NotFound", f'{res.qualified} "{name}" not found', details(res, name))
+
+
+class Store:
+    """Every object, the change log watches read, and the resourceVersion counter."""
+
+    def __init__(self, seed):
+        self.cond = threading.Condition()
+        self.seed = seed
+        self.reset()
+
+    def reset(self):
+        with self.cond:
+            self.objects = {}  # (group, plural, namespace or "", name) -> object
+            self.rv = 0
+            self.log = []  # (rv, resource, event type, object, previous object)
+            self.log_rvs = []
+            self.oldest_rv = 0
+            for res, obj in self.seed():
+                self.create(res, obj.get("metadata", {}).get("namespace", ""), obj)
+            self.cond.notify_all()
+
+    # -- reads (call with the lock held) --
+
+    def get(self, res, ns, name):
+        obj = self.objects.get((res.group, res.plural, ns, name))
+        if obj is None:
+            raise not_found(res, name)
+        return obj
+
+    def list(self, res, ns, selector):
+        items = [
+            obj
+            for (group, plural, obj_ns, _), obj in sorted(self.objects.items())
+            if group == res.group and plural == res.plural and (not ns or obj_ns == ns)
+        ]
+        return [obj for obj in items if selector(obj)]
+
+    def changes_after(self, rv):
+        return self.log[bisect.bisect_right(self.log_rvs, rv):]
+
+    # -- writes (call with the lock held) --
+
+    def _next_rv(self):
+        self.rv += 1
+        return str(self.rv)
+
+    def _record(self, res, kind, obj, previous):
+        self.log.append((self.rv, res, kind, copy.deepcopy(obj), previous))
+        self.log_rvs.append(self.rv)
+        if len(self.log) > EVENT_LOG_LIMIT:
+            drop = len(self.log) - EVENT_LOG_LIMIT
+            self.oldest_rv = self.log_rvs[drop - 1]
+            del self.log[:drop]
+            del self.log_rvs[:drop]
+        self.cond.notify_all()
+
+    def _check_namespace(self, res, ns):
+        if res.namespaced and (NAMESPACE.group, NAMESPACE.plural, "", ns) not in self.objects:
+            raise not_found(NAMESPACE, ns)
+
+    def create(self, res, ns, obj):
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name"):
+            if meta.get("generateName"):
+                suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+                meta["name"] = meta["generateName"] + suffix
+            else:
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f"{res.kind} \"\" is invalid: metadata.name: Required value: name or "
+                    "generateName is required",
+                    {"kind": res.kind},
+                )
+        name = meta["name"]
+        key = (res.group, res.plural, ns if res.namespaced else "", name)
+        self._check_namespace(res, ns)
+        if key in self.objects:
+            raise ApiError(
+                409, "AlreadyExists", f'{res.qualified} "{name}" already exists', details(res, name)
+            )
+        obj["kind"] = res.kind
+        obj["apiVersion"] = res.api_version
+        if res.namespaced:
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta.pop("deletionTimestamp", None)
+        apply_defaults(res, obj)
+        meta["resourceVersion"] = self._next_rv()
+        self.objects[key] = obj
+        self._record(res, "ADDED", obj, None)
+        return obj
+
+    def replace(self, res, ns, name, new, check_rv=True):
+        """Stores `new` in place of the existing object, keeping its identity."""
+        old = self.get(res, ns, name)
+        meta = new.setdefault("metadata", {})
+        if meta.get("name", name) != name:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})",
+            )
+        wanted_rv = meta.get("resourceVersion")
+        if check_rv and wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {res.qualified} "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                details(res, name),
+            )
+        new["kind"] = res.kind
+        new["apiVersion"] = res.api_version
+        for field in ("name", "uid", "creationTimestamp", "namespace"):
+            if field in old["metadata"]:
+                meta[field] = old["metadata"][field]
+            else:
+                meta.pop(field, None)
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if new == old:
+            return old  # a no-op write changes nothing, not even the resourceVersion
+        meta["resourceVersion"] = self._next_rv()
+        self.objects[(res.group, res.plural, ns, name)] = new
+        self._record(res, "MODIFIED", new, old)
+        return new
+
+    def delete(self, res, ns, name):
+        obj = self.get(res, ns, name)
+        del self.objects[(res.group, res.plural, ns, name)]
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = self._next_rv()
+        self._record(res, "DELETED", obj, None)
+        if res is NAMESPACE:
+            # No Terminating phase: everything in the namespace goes with it.
+            for (group, plural, obj_ns, obj_name) in sorted(self.objects):
+                if obj_ns == name:
+                    self.delete(BY_PATH[(group, "v1", plural)], obj_ns, obj_name)
+        return obj
+
+
+def apply_defaults(res, obj):
+    """What the API server's defaulting adds to a new object of a few kinds."""
+    if res.kind == "Namespace":
+        name = obj["metadata"]["name"]
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("status", {}).setdefault("phase", "Active")
+    elif res.kind == "Pod":
+        obj.setdefault("spec", {})
+        obj.setdefault("status", {}).setdefault("phase", "Pending")
+
+
+# -- seed --
+
+# m5.2xlarge as EKS reports it; allocatable from the facts sheet's nodeadm formulas.
+INSTANCE_SIZES = {
+    "m5.2xlarge": ("8", "32386220Ki", "7910m", "29317Mi", "58"),
+    "c5.2xlarge": ("8", "16068524Ki", "7910m", "14162Mi", "58"),
+    "m5.xlarge": ("4", "16068524Ki", "3920m", "14162Mi", "58"),
+}
+
+
+def seed_objects(nodes, instance_type, nodegroup, aws_auth):
+    def seed():
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            yield NAMESPACE, {"metadata": {"name": ns}}
+        cpu, memory, alloc_cpu, alloc_memory, pods = INSTANCE_SIZES.get(
+            instance_type, INSTANCE_SIZES["m5.2xlarge"]
+        )
+        for i in range(nodes):
+            ip = f"192.168.{32 + i * 16}.{10 + i}"
+            name = f"ip-{ip.replace('.', '-')}.us-east-2.compute.internal"
+            zone = "us-east-2" + "abc"[i % 3]
+            yield BY_PATH[("", "v1", "nodes")], {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "node.kubernetes.io/instance-type": instance_type,
+                        "beta.kubernetes.io/instance-type": instance_type,
+                        "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                        "eks.amazonaws.com/nodegroup": nodegroup,
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "topology.kubernetes.io/region": "us-east-2",
+                        "topology.kubernetes.io/zone": zone,
+                    },
+                },
+                "spec": {"providerID": f"aws:///{zone}/i-0{i:016x}"},
+                "status": {
+                    "capacity": {"cpu": cpu, "memory": memory, "pods": pods},
+                    "allocatable": {"cpu": alloc_cpu, "memory": alloc_memory, "pods": pods},
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": now_rfc3339(),
+                            "lastTransitionTime": now_rfc3339(),
+                        }
+                    ],
+                    "addresses": [
+                        {"type": "InternalIP", "address": ip},
+                        {"type": "Hostname", "address": name},
+                    ],
+                    "nodeInfo": {
+                        "kubeletVersion": "v1.30.0-eks-fake",
+                        "osImage": "Amazon Linux 2",
+                        "architecture": "amd64",
+                        "operatingSystem": "linux",
+                        "containerRuntimeVersion": "containerd://1.7.0",
+                    },
+                },
+            }
+        pc = BY_PATH[("scheduling.k8s.io", "v1", "priorityclasses")]
+        for name, value in (("system-cluster-critical", 2000000000), ("system-node-critical", 2000001000)):
+            yield pc, {
+                "metadata": {"name": name},
+                "value": value,
+                "globalDefault": False,
+                "preemptionPolicy": "PreemptLowerPriority",
+                "description": "Used for system critical pods that must not be moved from their current node.",
+            }
+        if aws_auth:
+            yield BY_PATH[("", "v1", "configmaps")], {
+                "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+                "data": {
+                    "mapRoles": (
+                        "- groups:\n  - system:bootstrappers\n  - system:nodes\n"
+                        f"  rolearn: arn:aws:iam::123456789012:role/{nodegroup}-NodeInstanceRole\n"
+                        "  username: system:node:{{EC2PrivateDNSName}}\n"
+                    )
+                },
+            }
+
+    return seed
+
+
+# -- selectors --
+
+def parse_label_selector(text):
+    """A predicate on labels for `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x,y)`."""
+    terms = []
+    for part in re.findall(r"(?:[^,(]|\([^)]*\))+", text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\S+)\s+(in|notin)\s+\(([^)]*)\)", part)
+        if m:
+            values = {v.strip() for v in m.group(3).split(",") if v.strip()}
+            key, op = m.group(1), m.group(2)
+            if op == "in":
+                terms.append(lambda l, k=key, vs=values: l.get(k) in vs)
+            else:
+                terms.append(lambda l, k=key, vs=values: l.get(k) not in vs)
+            continue
+        m = re.fullmatch(r"([^=!\s]+)\s*(==|=|!=)\s*(\S*)", part)
+        if m:
+            key, op, value = m.groups()
+            if op == "!=":
+                terms.append(lambda l, k=key, v=value: l.get(k) != v)
+            else:
+                terms.append(lambda l, k=key, v=value: l.get(k) == v)
+            continue
+        if part.startswith("!"):
+            terms.append(lambda l, k=part[1:].strip(): k not in l)
+            continue
+        if re.fullmatch(r"[^\s=!()]+", part):
+            terms.append(lambda l, k=part: k in l)
+            continue
+        raise ApiError(400, "BadRequest", f"unable to parse requirement: {part!r}")
+    return lambda obj: all(t(obj.get("metadata", {}).get("labels") or {}) for t in terms)
+
+
+def parse_field_selector(text):
+    """A predicate for `path.to.field=value` / `==` / `!=` terms (metadata.name, spec.nodeName...)."""
+    terms = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"([\w.]+)\s*(==|=|!=)\s*(.*)", part)
+        if not m:
+            raise ApiError(400, "BadRequest", f"invalid field selector: {part!r}")
+        path, op, value = m.groups()
+        terms.append((path.split("."), op == "!=", value))
+
+    def field(obj, path):
+        for p in path:
+            obj = obj.get(p) if isinstance(obj, dict) else None
+        return "" if obj is None else str(obj)
+
+    return lambda obj: all((field(obj, p) == v) != neg for p, neg, v in terms)
+
+
+# -- patches --
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def json_patch(target, ops):
+    """RFC 6902 JSON patch: add, remove, replace, test (what clients send)."""
+    doc = copy.deepcopy(target)
+    for op in ops:
+        path = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        parent = doc
+        for p in path[:-1]:
+            parent = parent[int(p)] if isinstance(parent, list) else parent[p]
+        last = path[-1] if path else None
+        kind = op["op"]
+        if kind == "test":
+            current = parent[int(last)] if isinstance(parent, list) else parent.get(last)
+            if current != op.get("value"):
+                raise ApiError(422, "Invalid", f"the test at {op['path']} failed")
+        elif kind == "remove":
+            del parent[int(last) if isinstance(parent, list) else last]
+        elif kind in ("add", "replace"):
+            if isinstance(parent, list):
+                if last == "-":
+                    parent.append(op["value"])
+                elif kind == "add":
+                    parent.insert(int(last), op["value"])
+                else:
+                    parent[int(last)] = op["value"]
+            else:
+                parent[last] = op["value"]
+        else:
+            raise ApiError(400, "BadRequest", f"unsupported JSON patch operation {kind!r}")
+    return doc
+
+
+def parse_body(raw, content_type):
+    if "yaml" in content_type:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            try:
+                import yaml  # PyYAML comes with moto[server]
+            except ImportError as e:
+                raise ApiError(415, "UnsupportedMediaType", "YAML bodies need PyYAML") from e
+            return yaml.safe_load(raw)
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as e:
+        raise ApiError(400, "BadRequest", f"the body is not JSON: {e}") from e
+
+
+# -- HTTP --
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-kube"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("fake-kube: " + (fmt % args) + "\n")
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    # -- plumbing --
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def dispatch(self, method):
+        url = urlsplit(self.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        body = self.read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        try:
+            answer = self.route(method, url.path, params, body)
+            if answer is not None:
+                self.send_json(*answer)
+        except ApiError as e:
+            self.send_json(e.code, e.status())
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            self.send_json(400, ApiError(400, "BadRequest", f"bad request: {e!r}").status())
+
+    def route(self, method, path, params, body):
+        store = self.server.store
+        segs = [s for s in path.split("/") if s]
+        if method == "GET" and path in ("/healthz", "/readyz", "/livez"):
+            data = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(data)
+            return None
+        if method == "GET" and path == "/version":
+            return 200, {
+                "major": "1",
+                "minor": "30",
+                "gitVersion": "v1.30.0-eks-fake",
+                "gitCommit": "0000000000000000000000000000000000000000",
+                "gitTreeState": "clean",
+                "buildDate": "2025-01-01T00:00:00Z",
+                "goVersion": "go1.22.0",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            }
+        if path == "/debug/objects" and method == "GET":
+            with store.cond:
+                objects = [store.objects[k] for k in sorted(store.objects)]
+                return 200, {"resourceVersion": str(store.rv), "objects": objects}
+        if path == "/debug/reset" and method == "POST":
+            store.reset()
+            return 200, {"reset": True}
+        if method == "GET" and segs[:2] == ["openapi", "v3"]:
+            found = openapi_v3("/".join(segs[2:]))
+            if found is not None:
+                return 200, found
+        if method == "GET":
+            found = self.discovery(segs)
+            if found is not None:
+                return 200, found
+        target = self.parse_resource_path(segs)
+        if target is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        res, ns, name, sub = target
+        if sub not in (None, "status"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if name is None:
+            return self.collection(method, res, ns, params, body)
+        return self.item(method, res, ns, name, params, body)
+
+    def discovery(self, segs):
+        if segs == ["api"]:
+            host, port = self.server.server_address[:2]
+            return {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{host}:{port}"}
+                ],
+            }
+        if segs == ["apis"]:
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_entry(g) for g in GROUPS]}
+        if segs == ["api", "v1"]:
+            return resource_list("v1", "")
+        if len(segs) == 2 and segs[0] == "apis" and segs[1] in GROUPS:
+            return dict(group_entry(segs[1]), kind="APIGroup", apiVersion="v1")
+        if len(segs) == 3 and segs[0] == "apis" and segs[1] in GROUPS:
+            if any(r.group == segs[1] and r.version == segs[2] for r in RESOURCES):
+                return resource_list(f"{segs[1]}/{segs[2]}", segs[1])
+        return None
+
+    def parse_resource_path(self, segs):
+        """(resource, namespace or "", name or None, subresource or None), or None."""
+        if segs[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", segs[2:]
+        elif len(segs) >= 3 and segs[0] == "apis":
+            group, version, rest = segs[1], segs[2], segs[3:]
+        else:
+            return None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            res = BY_PATH.get((group, version, rest[2]))
+            if res is None or not res.namespaced or len(rest) > 5:
+                return None
+            return res, rest[1], (rest[3] if len(rest) > 3 else None), (rest[4] if len(rest) > 4 else None)
+        if not rest or len(rest) > 3:
+            return None
+        res = BY_PATH.get((group, version, rest[0]))
+        if res is None or (res.namespaced and len(rest) > 1):
+            return None
+        return res, "", (rest[1] if len(rest) > 1 else None), (rest[2] if len(rest) > 2 else None)
+
+    def collection(self, method, res, ns, params, body):
+        store = self.server.store
+        if method == "GET":
+            labels = parse_label_selector(params.get("labelSelector"))
+            fields = parse_field_selector(params.get("fieldSelector"))
+            selector = lambda obj: labels(obj) and fields(obj)  # noqa: E731
+            if params.get("watch") in ("1", "true"):
+                self.watch(res, ns, params, selector)
+                return None
+            with store.cond:
+                items = store.list(res, ns, selector)
+                return 200, {
+                    "kind": f"{res.kind}List",
+                    "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(store.rv)},
+                    "items": items,
+                }
+        if method == "POST":
+            obj = parse_body(body, self.headers.get("Content-Type", ""))
+            if not isinstance(obj, dict):
+                raise ApiError(400, "BadRequest", "the body is not an object")
+            check_namespace(res, ns, obj)
+            with store.cond:
+                return 201, store.create(res, ns, obj)
+        if method == "DELETE":
+            labels = parse_label_selector(params.get("labelSelector"))
+            with store.cond:
+                deleted = [
+                    store.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                    for o in store.list(res, ns, labels)
+                ]
+                return 200, {
+                    "kind": f"{res.kind}List",
+                    "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(store.rv)},
+                    "items": deleted,
+                }
+        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {res.plural}")
+
+    def item(self, method, res, ns, name, params, body):
+        store = self.server.store
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+        with store.cond:
+            if method == "GET":
+                return 200, store.get(res, ns, name)
+            if method == "DELETE":
+                return 200, store.delete(res, ns, name)
+            if method == "PUT":
+                obj = parse_body(body, content_type)
+                check_namespace(res, ns, obj)
+                return 200, store.replace(res, ns, name, obj)
+            if method == "PATCH":
+                patch = parse_body(body, content_type)
+                if content_type == "application/apply-patch+yaml":
+                    if not isinstance(patch, dict) or not patch.get("apiVersion") or not patch.get("kind"):
+                        raise ApiError(400, "BadRequest", "apply needs apiVersion and kind in the body")
+                    check_namespace(res, ns, patch)
+                    try:
+                        existing = store.get(res, ns, name)
+                    except ApiError:
+                        patch.setdefault("metadata", {})["name"] = name
+                        return 201, store.create(res, ns, patch)
+                    patch.get("metadata", {}).pop("resourceVersion", None)
+                    return 200, store.replace(res, ns, name, merge_patch(existing, patch), False)
+                existing = store.get(res, ns, name)
+                if content_type == "application/json-patch+json":
+                    new = json_patch(existing, patch)
+                elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                    new = merge_patch(existing, patch)
+                else:
+                    raise ApiError(
+                        415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {content_type}"
+                    )
+                return 200, store.replace(res, ns, name, new)
+        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {res.plural}")
+
+    # -- watch --
+
+    def watch(self, res, ns, params, selector):
+        store = self.server.store
+        bookmarks = params.get("allowWatchBookmarks") in ("1", "true")
+        timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        rv_param = params.get("resourceVersion", "")
+        initial_events = params.get("sendInitialEvents") == "true"
+        with store.cond:
+            if rv_param in ("", "0") or initial_events:
+                initial = [("ADDED", obj) for obj in store.list(res, ns, selector)]
+                since = store.rv
+            else:
+                since = int(rv_param)
+                if since < store.oldest_rv:
+                    initial = [("ERROR", ApiError(
+                        410, "Expired", f"too old resource version: {since} ({store.oldest_rv})"
+                    ).status())]
+                    deadline = time.monotonic()
+                else:
+                    initial = []
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for kind, obj in initial:
+                self.write_event(kind, obj)
+            if initial_events and bookmarks:
+                self.write_bookmark(res, since, {"k8s.io/initial-events-end": "true"})
+            last_sent = time.monotonic()
+            while deadline is None or time.monotonic() < deadline:
+                with store.cond:
+                    changes = store.changes_after(since)
+                    if not changes:
+                        wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+                        store.cond.wait(wait)
+                        changes = store.changes_after(since)
+                    if changes:
+                        since = changes[-1][0]
+                for _, ev_res, kind, obj, previous in changes:
+                    if ev_res is not res or (ns and obj["metadata"].get("namespace") != ns):
+                        continue
+                    kind = filtered_kind(kind, selector(obj), previous is not None and selector(previous))
+                    if kind:
+                        self.write_event(kind, obj)
+                        last_sent = time.monotonic()
+                if bookmarks and time.monotonic() - last_sent >= BOOKMARK_EVERY:
+                    self.write_bookmark(res, since)
+                    last_sent = time.monotonic()
+                if client_gone(self.connection):
+                    return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def write_event(self, kind, obj):
+        line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+        self.wfile.flush()
+
+    def write_bookmark(self, res, rv, annotations=None):
+        meta = {"resourceVersion": str(rv)}
+        if annotations:
+            meta["annotations"] = annotations
+        self.write_event("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta})
+
+
+def filtered_kind(kind, matches_now, matched_before):
+    """A watch with a selector sees an object entering it as ADDED and leaving it as DELETED."""
+    if kind == "MODIFIED":
+        if matches_now and not matched_before:
+            return "ADDED"
+        if matched_before and not matches_now:
+            return "DELETED"
+        return "MODIFIED" if matches_now else None
+    return kind if matches_now else None
+
+
+def client_gone(conn):
+    """Whether the client closed a watch (readable with nothing to read means EOF)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def check_namespace(res, ns, obj):
+    if not isinstance(obj, dict):
+        raise ApiError(400, "BadRequest", "the body is not an object")
+    body_ns = (obj.get("metadata") or {}).get("namespace")
+    if res.namespaced and body_ns and body_ns != ns:
+        raise ApiError(
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
+
+
+def group_entry(group):
+    versions = sorted({r.version for r in RESOURCES if r.group == group})
+    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"name": group, "versions": entries, "preferredVersion": entries[0]}
+
+
+def resource_list(group_version, group):
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [r.discovery() for r in RESOURCES if r.group == group],
+    }
+
+
+def openapi_v3(group_version_path):
+    """Just enough OpenAPI v3 for kubectl: the index, and per group-version each PATCH
+    operation with its `fieldValidation` parameter. kubectl's apply validates on the
+    server when the PATCH of a kind declares that parameter, and otherwise downloads
+    the schemas to validate by itself, which this server does not have; it accepts
+    and ignores `fieldValidation`, as it has no schemas to be strict about."""
+    group_versions = {}
+    for r in RESOURCES:
+        prefix = f"apis/{r.group}/{r.version}" if r.group else f"api/{r.version}"
+        group_versions.setdefault(prefix, []).append(r)
+    if not group_version_path:
+        return {
+            "paths": {
+                prefix: {"serverRelativeURL": f"/openapi/v3/{prefix}?hash=fake"}
+                for prefix in group_versions
+            }
+        }
+    resources = group_versions.get(group_version_path)
+    if resources is None:
+        return None
+    paths = {}
+    for r in resources:
+        scope = "/namespaces/{namespace}" if r.namespaced else ""
+        paths[f"/{group_version_path}{scope}/{r.plural}/{{name}}"] = {
+            "patch": {
+                "operationId": f"patch{r.kind}",
+                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "x-kubernetes-action": "patch",
+                "parameters": [
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+                    {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}},
+                ],
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
+    return {"openapi": "3.0.0", "info": {"title": "fake-kube", "version": "v1.30.0"}, "paths": paths}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def exit_with_parent():
+    """Exits when the process that started this one dies (even by SIGKILL)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("port", type=int)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--nodes", type=int, default=1, help="Ready nodes to seed (default 1)")
+    parser.add_argument("--instance-type", default="m5.2xlarge")
+    parser.add_argument("--nodegroup", default="eks-emr-cluster-ng")
+    parser.add_argument("--no-aws-auth", action="store_true", help="do not seed kube-system/aws-auth")
+    parser.add_argument("--exit-with-parent", action="store_true")
+    args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        exit_with_parent()
+    server = Server((args.host, args.port), Handler)
+    server.store = Store(seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth))
+    print(f"fake kube listening on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,626 @@
+//! The local world the `aws` target's end-to-end tests run against: moto for the AWS
+//! APIs and a fake Kubernetes API server for the cluster, each a Python process this
+//! module starts on a free port and kills when the [`AwsWorld`] is dropped.
+//!
+//! ```ignore
+//! let world = AwsWorld::start();              // or AwsWorld::builder().nodes(2).start()
+//! let t = Test::new();
+//! let out = world
+//!     .env_for(t.args(["run", "--target", "aws", "--kube-context", "fake", "x.yaml"]))
+//!     .run();
+//! world.kube_objects();                       // what the run left in the cluster
+//! ```
+//!
+//! - **moto** runs through `tests/aws/moto_launcher.py`, which patches moto's EMR on
+//!   EKS job runs so they go PENDING -> SUBMITTED -> RUNNING -> COMPLETED (or FAILED
+//!   when the job's name contains `fail`) on a schedule, 0.2 s a state by default
+//!   ([`AwsWorldBuilder::job_schedule`], [`AwsWorld::set_job_schedule`]). Everything
+//!   else is moto 5.2.5 as it is; its limits are listed in the README ("Testing the
+//!   aws target locally").
+//! - **The cluster** is `tests/aws/fake_kube.py`: moto's EKS endpoint is a made-up
+//!   host, so the binary reaches Kubernetes through the kubeconfig written here, whose
+//!   context `fake` points at the fake server (plain HTTP, no auth). It starts with N
+//!   Ready m5.2xlarge nodes; `GET /debug/objects` shows everything stored.
+//!
+//! **Isolation: every test gets its own servers** (no shared state, no mutex), so the
+//! e2e tests keep running in parallel threads. Starting both takes about a second of
+//! CPU, mostly moto's imports. [`AwsWorld::reset`] is there for a test that runs
+//! several scenarios against one world.
+//!
+//! The Python is `$RUNBOOK_MOTO_PYTHON`, else `<repo>/.venv-moto/bin/python`, which
+//! `bash scripts/test.sh` creates; without it the tests fail (never skip) and say so.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::harness::{Cmd, PATIENCE, Test};
+
+/// The region every AWS call of a test is made in (moto keeps regions apart).
+pub(crate) const REGION: &str = "us-east-2";
+
+/// The kubeconfig context that names the fake cluster (`--kube-context fake`).
+pub(crate) const KUBE_CONTEXT: &str = "fake";
+
+/// How often the binary polls AWS in tests (`RUNBOOK_AWS_POLL_MS`): fast enough to see
+/// every state of a job run that spends 0.2 s in each.
+const POLL_MS: &str = "100";
+
+/// How a world is set up before its servers start.
+pub(crate) struct AwsWorldBuilder {
+    nodes: u32,
+    job_schedule: Option<String>,
+    fail_pattern: Option<String>,
+}
+
+impl AwsWorldBuilder {
+    /// How many Ready nodes the fake cluster starts with (default 1).
+    pub(crate) fn nodes(mut self, nodes: u32) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    /// How long job runs stay in each state: seconds for all (`"0.5"`) or per state
+    /// (`"PENDING=0.1,SUBMITTED=0.1,RUNNING=2,CANCEL_PENDING=0.2"`, `inf` for never).
+    pub(crate) fn job_schedule(mut self, spec: &str) -> Self {
+        self.job_schedule = Some(spec.to_owned());
+        self
+    }
+
+    /// A regex (case-insensitive): job runs whose name matches end FAILED (default
+    /// `fail`).
+    pub(crate) fn fail_pattern(mut self, regex: &str) -> Self {
+        self.fail_pattern = Some(regex.to_owned());
+        self
+    }
+
+    /// Starts both servers and waits until they answer (panics after [`PATIENCE`]).
+    pub(crate) fn start(self) -> AwsWorld {
+        let python = python();
+        let dir = tempfile::Builder::new()
+            .prefix("runbook-aws-")
+            .tempdir()
+            .expect("failed to create a temporary directory");
+        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws");
+
+        let mut moto_args = Vec::new();
+        if let Some(spec) = &self.job_schedule {
+            moto_args.extend(["--job-schedule".to_owned(), spec.clone()]);
+        }
+        if let Some(regex) = &self.fail_pattern {
+            moto_args.extend(["--fail-pattern".to_owned(), regex.clone()]);
+        }
+        let moto = Server::start(
+            "moto",
+            &python,
+            &scripts.join("moto_launcher.py"),
+            &moto_args,
+            "/_harness/job-schedule",
+            dir.path(),
+        );
+        let kube = Server::start(
+            "fake-kube",
+            &python,
+            &scripts.join("fake_kube.py"),
+            &["--nodes".to_owned(), self.nodes.to_string()],
+            "/version",
+            dir.path(),
+        );
+
+        let kubeconfig = dir.path().join("kubeconfig");
+        fs::write(&kubeconfig, kubeconfig_yaml(&kube.url())).expect("failed to write kubeconfig");
+        AwsWorld {
+            moto,
+            kube,
+            kubeconfig,
+            dir,
+        }
+    }
+}
+
+/// moto and the fake cluster, running until this is dropped.
+pub(crate) struct AwsWorld {
+    moto: Server,
+    kube: Server,
+    kubeconfig: PathBuf,
+    dir: TempDir,
+}
+
+impl AwsWorld {
+    /// A world with the defaults: one node, 0.2 s per job state, `fail` jobs fail.
+    pub(crate) fn start() -> AwsWorld {
+        AwsWorld::builder().start()
+    }
+
+    pub(crate) fn builder() -> AwsWorldBuilder {
+        AwsWorldBuilder {
+            nodes: 1,
+            job_schedule: None,
+            fail_pattern: None,
+        }
+    }
+
+    /// moto's endpoint, e.g. `http://127.0.0.1:40123`.
+    pub(crate) fn moto_url(&self) -> String {
+        self.moto.url()
+    }
+
+    /// The fake Kubernetes API server's endpoint.
+    pub(crate) fn kube_url(&self) -> String {
+        self.kube.url()
+    }
+
+    /// The kubeconfig whose context [`KUBE_CONTEXT`] is the fake cluster.
+    pub(crate) fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The environment the binary needs to use this world.
+    ///
+    /// Besides the endpoint, test credentials, region, kubeconfig and poll interval,
+    /// it points the AWS config files at paths that do not exist, turns off the EC2
+    /// metadata lookup and keeps proxies away from 127.0.0.1, so nothing of the
+    /// developer's own AWS set-up (or a proxy) takes part in a test.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        let missing = self.dir.path().join("no-such-aws-file");
+        vec![
+            ("AWS_ENDPOINT_URL", self.moto_url()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("KUBECONFIG", self.kubeconfig.display().to_string()),
+            ("RUNBOOK_AWS_POLL_MS", POLL_MS.to_owned()),
+            ("AWS_CONFIG_FILE", missing.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", missing.display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
+            ("no_proxy", "127.0.0.1,localhost".to_owned()),
+        ]
+    }
+
+    /// `cmd` with [`AwsWorld::env`] added.
+    pub(crate) fn env_for<'t>(&self, cmd: Cmd<'t>) -> Cmd<'t> {
+        self.env()
+            .into_iter()
+            .fold(cmd, |cmd, (key, value)| cmd.env(key, value))
+    }
+
+    /// Clears moto (every service, and the job schedule back to the builder's) and
+    /// puts the fake cluster back to its seeded state.
+    pub(crate) fn reset(&self) {
+        self.moto.expect_ok("POST", "/moto-api/reset", None);
+        self.kube.expect_ok("POST", "/debug/reset", None);
+    }
+
+    /// Changes the schedule of job runs created from now on (see
+    /// [`AwsWorldBuilder::job_schedule`]); [`AwsWorld::reset`] undoes it.
+    pub(crate) fn set_job_schedule(&self, spec: &str) {
+        let body = serde_json::json!({ "schedule": spec }).to_string();
+        self.moto
+            .expect_ok("POST", "/_harness/job-schedule", Some(&body));
+    }
+
+    /// Every object in the fake cluster (`GET /debug/objects`), sorted by group,
+    /// resource, namespace and name.
+    pub(crate) fn kube_objects(&self) -> Vec<Value> {
+        match self.kube.expect_ok("GET", "/debug/objects", None)["objects"].take() {
+            Value::Array(objects) => objects,
+            other => panic!("fake kube's /debug/objects has no object list: {other}"),
+        }
+    }
+
+    /// The fake cluster's object of `kind` named `name` (in `namespace`, if given).
+    pub(crate) fn kube_object(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        self.kube_objects().into_iter().find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"].as_str() == namespace
+        })
+    }
+
+    /// moto's server (for requests a test makes itself).
+    pub(crate) fn moto(&self) -> &Server {
+        &self.moto
+    }
+
+    /// The fake Kubernetes API server.
+    pub(crate) fn kube(&self) -> &Server {
+        &self.kube
+    }
+}
+
+/// The Python that has moto installed.
+fn python() -> PathBuf {
+    let python = std::env::var_os("RUNBOOK_MOTO_PYTHON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/python"),
+        PathBuf::from,
+    );
+    assert!(
+        python.exists(),
+        "the aws tests need moto, but {} does not exist: run `bash scripts/test.sh` once \
+         (it creates .venv-moto/ with tests/aws/requirements.txt), or point \
+         RUNBOOK_MOTO_PYTHON at a Python that has moto[server]==5.2.5",
+        python.display()
+    );
+    python
+}
+
+fn kubeconfig_yaml(server: &str) -> String {
+    let mut yaml = String::new();
+    let _ = write!(
+        yaml,
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: {KUBE_CONTEXT}\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n\
+         users:\n\
+         - name: {KUBE_CONTEXT}\n  user: {{}}\n\
+         contexts:\n\
+         - name: {KUBE_CONTEXT}\n  context:\n    cluster: {KUBE_CONTEXT}\n    user: {KUBE_CONTEXT}\n\
+         current-context: {KUBE_CONTEXT}\n"
+    );
+    yaml
+}
+
+/// One of the two Python servers.
+pub(crate) struct Server {
+    name: &'static str,
+    port: u16,
+    child: Child,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `script PORT ARGS... --exit-with-parent` on a free port and waits until
+    /// `GET ready_path` answers 200.
+    ///
+    /// The port is found by binding port 0 and letting it go, so another process may
+    /// take it before the server binds it; a server that dies saying so is started
+    /// again on another port.
+    fn start(
+        name: &'static str,
+        python: &Path,
+        script: &Path,
+        args: &[String],
+        ready_path: &str,
+        dir: &Path,
+    ) -> Server {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let port = free_port();
+            let stdout_path = dir.join(format!("{name}.{port}.stdout"));
+            let stderr_path = dir.join(format!("{name}.{port}.stderr"));
+            let stdout = fs::File::create(&stdout_path).expect("failed to create a log file");
+            let stderr = fs::File::create(&stderr_path).expect("failed to create a log file");
+            let child = Command::new(python)
+                .arg(script)
+                .arg(port.to_string())
+                .args(args)
+                // Exits if this test binary dies without dropping the world.
+                .arg("--exit-with-parent")
+                .env("PYTHONUNBUFFERED", "1")
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+                .unwrap_or_else(|e| panic!("failed to start {}: {e}", script.display()));
+            let mut server = Server {
+                name,
+                port,
+                child,
+                stderr_path,
+            };
+            match server.wait_until_ready(ready_path) {
+                Ok(()) => return server,
+                Err(log) if log.contains("Address already in use") && attempt < ATTEMPTS => {}
+                Err(log) => panic!(
+                    "{name} ({}) did not start on port {port}:\n{log}",
+                    script.display()
+                ),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Polls `ready_path` until it answers 200; `Err(stderr)` if the process exits
+    /// first; panics after [`PATIENCE`].
+    fn wait_until_ready(&mut self, ready_path: &str) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("failed to poll a server") {
+                return Err(format!("exited with {status}; stderr:\n{}", self.stderr()));
+            }
+            if matches!(self.request("GET", ready_path, None), Ok((200, _))) {
+                return Ok(());
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "{} did not answer GET {ready_path} on port {} within {PATIENCE:?}; stderr:\n{}",
+                self.name,
+                self.port,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What the server wrote to stderr so far (its request log, tracebacks).
+    pub(crate) fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// One HTTP/1.1 request with `Connection: close`; (status, body). A JSON body is
+    /// sent as `application/json`, and an AWS-style `Authorization` header names
+    /// [`REGION`] so that moto routes unsigned REST calls (`/virtualclusters`) to
+    /// emr-containers there; the fake cluster ignores it.
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+        stream.set_read_timeout(Some(PATIENCE))?;
+        let body = body.unwrap_or("");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\n\
+             Host: 127.0.0.1:{port}\r\n\
+             Connection: close\r\n\
+             Accept: application/json\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/emr-containers/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Type: application/json\r\n\
+             Content-Length: {len}\r\n\r\n{body}",
+            port = self.port,
+            len = body.len(),
+        );
+        stream.write_all(request.as_bytes())?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {head}")))?;
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        Ok((
+            status,
+            if chunked {
+                dechunk(rest)
+            } else {
+                rest.to_owned()
+            },
+        ))
+    }
+
+    /// A request that must answer 2xx with JSON; its body parsed.
+    #[track_caller]
+    pub(crate) fn expect_ok(&self, method: &str, path: &str, body: Option<&str>) -> Value {
+        let (status, text) = self
+            .request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path} on {} failed: {e}", self.name));
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} on {} answered {status}: {text}\nserver stderr:\n{}",
+            self.name,
+            self.stderr()
+        );
+        serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!("{method} {path} on {} is not JSON ({e}): {text}", self.name)
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("failed to find a free port")
+        .port()
+}
+
+/// The body of a chunked response, from the chunks' sizes.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// The harness itself, through plain HTTP: both servers start and answer, the fake
+/// cluster has its nodes, moto's job runs finish (and `fail` ones fail) on the
+/// schedule, a reset clears moto, and the environment and kubeconfig point at them.
+#[test]
+fn aws_harness_starts_moto_and_a_fake_cluster() {
+    let world = AwsWorld::builder()
+        .nodes(2)
+        .job_schedule("0.1")
+        .fail_pattern("fail|boom")
+        .start();
+
+    // The fake cluster: discovery, the seeded nodes, a real API server's errors.
+    let kube = world.kube();
+    assert_eq!(kube.expect_ok("GET", "/version", None)["major"], "1");
+    let nodes = kube.expect_ok("GET", "/api/v1/nodes", None);
+    assert_eq!(nodes["kind"], "NodeList");
+    let nodes = nodes["items"].as_array().expect("items");
+    assert_eq!(nodes.len(), 2);
+    for node in nodes {
+        let labels = &node["metadata"]["labels"];
+        assert_eq!(labels["node.kubernetes.io/instance-type"], "m5.2xlarge");
+        assert_eq!(labels["eks.amazonaws.com/capacityType"], "ON_DEMAND");
+        assert_eq!(node["status"]["conditions"][0]["type"], "Ready");
+        assert_eq!(node["status"]["conditions"][0]["status"], "True");
+    }
+    let (status, body) = kube
+        .request("GET", "/api/v1/namespaces/monthly-batch", None)
+        .expect("GET a namespace");
+    let not_found: Value = serde_json::from_str(&body).expect("a Status");
+    assert_eq!(status, 404);
+    assert_eq!(not_found["kind"], "Status");
+    assert_eq!(not_found["reason"], "NotFound");
+    assert_eq!(
+        not_found["message"],
+        "namespaces \"monthly-batch\" not found"
+    );
+    kube.expect_ok(
+        "POST",
+        "/api/v1/namespaces",
+        Some(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"monthly-batch"}}"#),
+    );
+    let ns = world
+        .kube_object("Namespace", None, "monthly-batch")
+        .expect("the namespace is in /debug/objects");
+    assert_eq!(ns["status"]["phase"], "Active");
+    assert!(ns["metadata"]["uid"].is_string() && ns["metadata"]["resourceVersion"].is_string());
+
+    // moto: a job run goes through every state to COMPLETED; a `fail` job ends FAILED.
+    let moto = world.moto();
+    let vc = moto.expect_ok(
+        "POST",
+        "/virtualclusters",
+        Some(
+            r#"{"name":"monthly-batch","clientToken":"t","containerProvider":{"type":"EKS",
+                "id":"eks-emr-cluster","info":{"eksInfo":{"namespace":"monthly-batch"}}}}"#,
+        ),
+    );
+    let vc = vc["id"].as_str().expect("virtual cluster id").to_owned();
+    let states = |job: &str| -> (Vec<String>, Value) {
+        let job = moto.expect_ok(
+            "POST",
+            &format!("/virtualclusters/{vc}/jobruns"),
+            Some(&format!(
+                r#"{{"name":"{job}","clientToken":"t","releaseLabel":"emr-6.3.0-latest",
+                    "executionRoleArn":"arn:aws:iam::123456789012:role/r",
+                    "jobDriver":{{"sparkSubmitJobDriver":{{"entryPoint":"local:///pi.py"}}}}}}"#
+            )),
+        );
+        let id = job["id"].as_str().expect("job id").to_owned();
+        let mut seen: Vec<String> = Vec::new();
+        let start = Instant::now();
+        loop {
+            let run = moto.expect_ok("GET", &format!("/virtualclusters/{vc}/jobruns/{id}"), None)
+                ["jobRun"]
+                .take();
+            let state = run["state"].as_str().expect("state").to_owned();
+            if seen.last() != Some(&state) {
+                seen.push(state.clone());
+            }
+            if ["COMPLETED", "FAILED", "CANCELLED"].contains(&state.as_str()) {
+                return (seen, run);
+            }
+            assert!(start.elapsed() < PATIENCE, "job stuck after {seen:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let (seen, run) = states("pi-4");
+    assert_eq!(seen, ["PENDING", "SUBMITTED", "RUNNING", "COMPLETED"]);
+    assert!(run["finishedAt"].is_string(), "{run}");
+    let (seen, run) = states("pi-fail");
+    assert_eq!(seen.last().map(String::as_str), Some("FAILED"), "{seen:?}");
+    assert_eq!(run["failureReason"], "USER_ERROR");
+
+    // A schedule set by a test holds until a reset, which forgets the virtual cluster
+    // and everything in the fake cluster that was not seeded.
+    world.set_job_schedule("RUNNING=inf");
+    let schedule = moto.expect_ok("GET", "/_harness/job-schedule", None);
+    assert_eq!(schedule["seconds"]["RUNNING"], "inf");
+    world.reset();
+    let schedule = moto.expect_ok("GET", "/_harness/job-schedule", None);
+    assert_eq!(schedule["seconds"]["RUNNING"], 0.1);
+    let listed = moto.expect_ok("GET", "/virtualclusters", None);
+    assert_eq!(listed["virtualClusters"], serde_json::json!([]));
+    assert!(
+        world
+            .kube_object("Namespace", None, "monthly-batch")
+            .is_none()
+    );
+
+    // What the binary will be given.
+    let env = world.env();
+    let get = |key: &str| {
+        env.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {key} in {env:?}"))
+    };
+    assert_eq!(get("AWS_ENDPOINT_URL"), world.moto_url());
+    assert_eq!(get("AWS_REGION"), REGION);
+    assert_eq!(get("RUNBOOK_AWS_POLL_MS"), POLL_MS);
+    assert_eq!(PathBuf::from(get("KUBECONFIG")), world.kubeconfig());
+    let kubeconfig = fs::read_to_string(world.kubeconfig()).expect("read kubeconfig");
+    assert!(kubeconfig.contains(&format!("server: {}", world.kube_url())));
+    assert!(kubeconfig.contains("current-context: fake"));
+    assert_ne!(world.moto().port(), world.kube().port());
+
+    // The binary runs with that environment (utility steps only, until the aws target
+    // has its cloud actions).
+    let t = Test::new().runbook(
+        "hello.yaml",
+        "name: hello\nsteps:\n  - id: where\n    action: log\n    with: { message: \"{{ env.AWS_ENDPOINT_URL }}\" }\n",
+    );
+    let out = world
+        .env_for(t.args(["--output", "plain", "run", "--target", "aws", "hello.yaml"]))
+        .run()
+        .success();
+    assert!(out.stdout.contains(&world.moto_url()), "{}", out.stdout);
+}
+
+/// Dropping a world stops its servers: nothing answers on their ports any more, so no
+/// test leaves Python processes behind.
+#[test]
+fn aws_harness_servers_stop_when_the_world_is_dropped() {
+    let world = AwsWorld::start();
+    let schedule = world
+        .moto()
+        .expect_ok("GET", "/_harness/job-schedule", None);
+    assert_eq!(schedule["seconds"]["PENDING"], 0.2, "the default schedule");
+    let ports = [world.moto().port(), world.kube().port()];
+    drop(world);
+    for port in ports {
+        assert!(
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+            "port {port} still answers after the world was dropped"
+        );
+    }
+}
