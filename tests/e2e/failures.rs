@@ -48,7 +48,7 @@ fn failing_step_exits_1_runs_finally_and_records_the_error() {
     assert_eq!(status["status"], "failed");
     assert_eq!(
         status["error"],
-        "step flaky failed: `sh` exited with code 3: it broke"
+        "step flaky (exec) failed: `sh` exited with code 3: it broke"
     );
     assert_eq!(
         step_summary(&status),

@@ -283,7 +283,10 @@ fn report_of_an_aws_run_shows_its_steps_and_its_failure() {
         "utility.yaml",
         "name: utility\nsteps:\n  - id: hello\n    action: log\n    with: { message: hi }\n  - id: check\n    action: assert\n    with: { that: \"{{ 1 > 2 }}\", message: one is not more than two }\n",
     );
-    t.args(["--target", "aws", "run", "utility.yaml"])
+    // The aws target needs working credentials before any step: moto's.
+    let world = crate::aws_harness::AwsWorld::start();
+    world
+        .env_for(t.args(["--target", "aws", "run", "utility.yaml"]))
         .run()
         .code(1);
     let run_id = t.only_run()["id"].as_str().expect("id").to_owned();

@@ -111,7 +111,7 @@ fn secret_is_masked_in_status_and_absent_from_the_state_db() {
     );
     assert_eq!(
         status["error"],
-        "step check failed: `sh` exited with code 1: rejected ***"
+        "step check (exec) failed: `sh` exited with code 1: rejected ***"
     );
     assert!(!out.stderr.contains(SECRET), "stderr: {}", out.stderr);
     let table = t.args(["status", run_id.as_str()]).run().success().stdout;

@@ -362,6 +362,21 @@ async fn build_target(
     }
 }
 
+/// A step key with its action, as failures name it: `roles[2] (create-job-role)`.
+fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
+    let id = key.split('[').next().unwrap_or(key);
+    match loaded
+        .runbook
+        .steps
+        .iter()
+        .chain(&loaded.runbook.finally)
+        .find(|s| s.id == id)
+    {
+        Some(step) => format!("{key} ({})", step.action.name()),
+        None => key.to_string(),
+    }
+}
+
 /// Executes a created (or resumed) run to its end and records how it ended.
 fn drive(
     mut store: Store,
@@ -537,7 +552,7 @@ fn drive(
         let outcome = execute(exec).await;
         let (status, detail) = match &outcome {
             Outcome::Succeeded => ("succeeded", None),
-            Outcome::Failed { step, error } => ("failed", Some(format!("step {step} failed: {error}"))),
+            Outcome::Failed { step, error } => ("failed", Some(format!("step {} failed: {error}", step_label(&loaded, step)))),
             Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
         };
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
@@ -558,7 +573,10 @@ fn drive(
         Outcome::Succeeded => (RunStatus::Succeeded, None, Exit::Ok),
         Outcome::Failed { step, error } => (
             RunStatus::Failed,
-            Some(format!("step {step} failed: {error}")),
+            Some(format!(
+                "step {} failed: {error}",
+                step_label(&loaded, step)
+            )),
             Exit::Failed,
         ),
         Outcome::Interrupted => (RunStatus::Interrupted, None, Exit::Interrupted),

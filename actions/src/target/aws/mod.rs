@@ -85,6 +85,10 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Str
         loader = loader.region(Region::new(region.clone()));
     }
     let mut sdk = loader.load().await;
+    // An empty AWS_REGION (`AWS_REGION= runbook ...`) means none.
+    if sdk.region().is_some_and(|r| r.as_ref().trim().is_empty()) {
+        sdk = sdk.into_builder().region(None).build();
+    }
     if sdk.region().is_none() {
         match &settings.runbook_region {
             Some(region) => {
