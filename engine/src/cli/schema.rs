@@ -73,7 +73,8 @@ pub fn runbook_schema() -> Value {
                     }
                 },
                 "timeout": {"$ref": "#/$defs/duration", "description": "Bound on one attempt (virtual time on sim)."},
-                "continue_on_error": {"type": "boolean", "description": "Keep going when this step fails."}
+                "continue_on_error": {"type": "boolean", "description": "Keep going when this step fails."},
+                "parallel": {"type": "integer", "minimum": 1, "maximum": 64, "description": "With `for_each`: how many instances run at once (default 1: in order)."}
             },
             "oneOf": branches
         }),

@@ -7,6 +7,7 @@
 //! is re-entered with the same attempt number and key; a step that failed gets a new
 //! attempt and a new key.
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,28 +67,105 @@ pub(super) async fn run_step(
             );
         }
     };
+    let ends = if def.parallel > 1 {
+        run_instances_side_by_side(exec, def, &items, participant).await
+    } else {
+        run_instances_in_order(exec, def, &items, participant).await
+    };
     let mut outputs = Vec::with_capacity(items.len());
     let mut failure = None;
-    for (index, item) in items.iter().enumerate() {
-        let key = format!("{}[{index}]", def.id);
-        match run_instance(exec, def, key, Some((item, index)), participant).await {
+    let mut interrupted = false;
+    for end in ends {
+        match end {
             StepEnd::Succeeded(v) => outputs.push(v),
             StepEnd::Skipped => outputs.push(Value::Null),
-            StepEnd::Interrupted => return (StepEnd::Interrupted, Value::Array(outputs)),
+            StepEnd::Interrupted => interrupted = true,
             StepEnd::Failed(e) => {
                 outputs.push(Value::Null);
-                if !def.continue_on_error {
-                    return (StepEnd::Failed(e), Value::Array(outputs));
-                }
                 failure.get_or_insert(e);
             }
         }
     }
-    let end = match failure {
-        Some(e) => StepEnd::Failed(e),
-        None => StepEnd::Succeeded(Value::Array(outputs.clone())),
+    let end = if interrupted {
+        StepEnd::Interrupted
+    } else {
+        match failure {
+            Some(e) => StepEnd::Failed(e),
+            None => StepEnd::Succeeded(Value::Array(outputs.clone())),
+        }
     };
     (end, Value::Array(outputs))
+}
+
+/// The instances one after the other, in item order; the first failure (without
+/// `continue_on_error`) or an interruption ends the step. Returns the ends of the
+/// instances that ran, in item order.
+async fn run_instances_in_order(
+    exec: &Execution,
+    def: &StepDef,
+    items: &[Value],
+    participant: &Arc<Participant>,
+) -> Vec<StepEnd> {
+    let mut ends = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let key = format!("{}[{index}]", def.id);
+        let end = run_instance(exec, def, key, Some((item, index)), participant).await;
+        let stop = match &end {
+            StepEnd::Interrupted => true,
+            StepEnd::Failed(_) => !def.continue_on_error,
+            _ => false,
+        };
+        ends.push(end);
+        if stop {
+            break;
+        }
+    }
+    ends
+}
+
+/// Up to `def.parallel` instances at once, each with its own place in the target's
+/// time (on `sim`, virtual time moves only when all of them wait). After a failure
+/// (without `continue_on_error`) or an interruption no new instance starts; those in
+/// flight finish. Returns the ends of the instances that ran, in item order.
+async fn run_instances_side_by_side(
+    exec: &Execution,
+    def: &StepDef,
+    items: &[Value],
+    participant: &Arc<Participant>,
+) -> Vec<StepEnd> {
+    let mut ends: Vec<Option<StepEnd>> = (0..items.len()).map(|_| None).collect();
+    let mut in_flight = FuturesUnordered::new();
+    let mut next = 0;
+    let mut stop = false;
+    // Participants of finished instances leave the clock only after the next ones
+    // joined it, so virtual time cannot jump past a start.
+    let mut finished: Vec<Arc<Participant>> = Vec::new();
+    loop {
+        while !stop && next < items.len() && in_flight.len() < def.parallel {
+            let index = next;
+            next += 1;
+            let own = Arc::new(exec.clock.enter());
+            let key = format!("{}[{index}]", def.id);
+            let item = &items[index];
+            in_flight.push(async move {
+                let end = run_instance(exec, def, key, Some((item, index)), &own).await;
+                (index, end, own)
+            });
+        }
+        finished.clear();
+        let Some((index, end, own)) = exec.clock.wait_for(participant, in_flight.next()).await
+        else {
+            break;
+        };
+        finished.push(own);
+        stop |= match &end {
+            StepEnd::Interrupted => true,
+            StepEnd::Failed(_) => !def.continue_on_error,
+            _ => false,
+        };
+        ends[index] = Some(end);
+    }
+    ends.into_iter().flatten().collect()
 }
 
 fn json_type(v: &Value) -> &'static str {

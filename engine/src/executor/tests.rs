@@ -227,6 +227,57 @@ steps:
 }
 
 #[tokio::test]
+async fn parallel_for_each_runs_instances_side_by_side_within_the_bound() {
+    let h = run(r#"
+name: t
+steps:
+  - id: naps
+    action: sleep
+    for_each: [40s, 10s, 20s, 30s]
+    parallel: 2
+    with: { duration: "{{ item }}" }
+  - id: check
+    action: assert
+    with:
+      that: "{{ steps.naps.outputs | map(attribute='slept_ms') | list == [40000, 10000, 20000, 30000] }}"
+"#)
+    .await;
+    assert_eq!(h.outcome, Outcome::Succeeded);
+    // Two at a time: naps[2] takes the slot naps[1] frees at 10 s, naps[3] the one
+    // naps[2] frees at 30 s; the step ends with the last, at 60 s, not after 100 s.
+    assert_eq!(h.recorder.at("start naps[0] #1"), 0);
+    assert_eq!(h.recorder.at("start naps[1] #1"), 0);
+    assert_eq!(h.recorder.at("start naps[2] #1"), 10_000);
+    assert_eq!(h.recorder.at("start naps[3] #1"), 30_000);
+    assert_eq!(h.recorder.at("end naps[0] succeeded"), 40_000);
+    assert_eq!(h.recorder.at("start check #1"), 60_000);
+}
+
+#[tokio::test]
+async fn parallel_for_each_starts_nothing_new_after_a_failure() {
+    let h = run(r#"
+name: t
+steps:
+  - id: each
+    action: assert
+    for_each: [true, false, true, true]
+    parallel: 2
+    with: { that: "{{ item }}" }
+"#)
+    .await;
+    assert!(
+        matches!(&h.outcome, Outcome::Failed { step, .. } if step == "each"),
+        "{:?}",
+        h.outcome
+    );
+    let keys: Vec<String> = h.attempts().into_iter().map(|a| a.step_key).collect();
+    assert!(
+        !keys.contains(&"each[3]".to_string()),
+        "no instance starts after the failure: {keys:?}"
+    );
+}
+
+#[tokio::test]
 async fn for_each_over_an_expression_of_earlier_outputs() {
     let h = run(r#"
 name: t

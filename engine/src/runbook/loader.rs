@@ -17,7 +17,7 @@ use crate::yaml::{self, Node, NodeKind, Pos};
 
 const TOP_KEYS: [&str; 6] = ["name", "description", "params", "vars", "steps", "finally"];
 const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
-const STEP_KEYS: [&str; 9] = [
+const STEP_KEYS: [&str; 10] = [
     "id",
     "action",
     "with",
@@ -27,6 +27,7 @@ const STEP_KEYS: [&str; 9] = [
     "retry",
     "timeout",
     "continue_on_error",
+    "parallel",
 ];
 const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
 const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
@@ -765,6 +766,28 @@ impl Loader {
         let continue_on_error = node
             .get("continue_on_error")
             .is_some_and(|c| self.boolean(c, &format!("`continue_on_error` of step `{id}`")));
+        let parallel = match node.get("parallel") {
+            None => 1,
+            Some(p) => match p.kind {
+                NodeKind::Int(n) if for_each.is_some() && (1..=64).contains(&n) => {
+                    usize::try_from(n).unwrap_or(1)
+                }
+                NodeKind::Int(_) if for_each.is_none() => {
+                    self.error(
+                        format!("`parallel` of step `{id}` needs `for_each`: it bounds how many of its instances run at once"),
+                        p,
+                    );
+                    1
+                }
+                _ => {
+                    self.error(
+                        format!("`parallel` of step `{id}` must be an integer from 1 to 64"),
+                        p,
+                    );
+                    1
+                }
+            },
+        };
         Some(StepDef {
             id: id.clone(),
             action: raw.action?,
@@ -775,6 +798,7 @@ impl Loader {
             retry,
             timeout,
             continue_on_error,
+            parallel,
             is_finally,
             pos: node.pos,
         })

@@ -135,6 +135,10 @@ pub struct StepDef {
     pub retry: RetryPolicy,
     pub timeout: Option<Duration>,
     pub continue_on_error: bool,
+    /// How many `for_each` instances run at once (1: one after the other, in order).
+    /// Independent cloud calls (five namespaces' roles, buckets, ...) go faster side
+    /// by side; the bound keeps AWS from throttling them.
+    pub parallel: usize,
     pub is_finally: bool,
     pub pos: Pos,
 }
