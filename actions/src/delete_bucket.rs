@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`DeleteBucketInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -59,6 +61,31 @@ impl Action for DeleteBucket {
             name: input.name,
             deleted,
         })
+    }
+
+    fn planned_calls(
+        input: &DeleteBucketInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let bucket = input.name.as_str();
+        let mut calls = Vec::new();
+        if input.force {
+            calls.extend([
+                PlannedCall::new(Service::S3, "ListObjectsV2", json!({"bucket": bucket}))
+                    .note("repeated until the bucket is empty"),
+                PlannedCall::new(
+                    Service::S3,
+                    "DeleteObjects",
+                    json!({"bucket": bucket, "objects": "<the keys listed>"}),
+                )
+                .when("for each page of objects (force)"),
+            ]);
+        }
+        calls.push(
+            PlannedCall::new(Service::S3, "DeleteBucket", json!({"bucket": bucket}))
+                .note("NoSuchBucket: already gone, which is success"),
+        );
+        Ok(calls)
     }
 }
 

@@ -2,10 +2,16 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
+
+/// The Kubernetes user EMR on EKS acts as in a namespace (eksctl's RBAC names its
+/// Role and RoleBinding after it, and aws-auth maps EMR's service-linked role to it).
+const EMR_USER: &str = "emr-containers";
 
 /// The action; [`RegisterVcInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -61,9 +67,7 @@ impl Action for RegisterVc {
     ) -> Result<RegisterVcOutput, ActionError> {
         let target = &ctx.target;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
-        let name = input
-            .name
-            .unwrap_or_else(|| format!("{}-emr-cluster", input.namespace));
+        let name = vc_name(input.name, &input.namespace);
         target
             .kube
             .create_namespace(&cluster, &input.namespace)
@@ -100,6 +104,75 @@ impl Action for RegisterVc {
             adopted,
         })
     }
+
+    fn planned_calls(
+        input: &RegisterVcInput,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let namespace = input.namespace.as_str();
+        let name = vc_name(input.name.clone(), namespace);
+        calls.extend([
+            PlannedCall::new(Service::Kubernetes, "create Namespace", json!({"name": namespace}))
+                .note("an existing namespace is kept"),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create-or-replace Role",
+                json!({"namespace": namespace, "name": EMR_USER, "rules": "eksctl's emr-containers rules"}),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create-or-replace RoleBinding",
+                json!({
+                    "namespace": namespace,
+                    "name": EMR_USER,
+                    "roleRef": {"kind": "Role", "name": EMR_USER},
+                    "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": EMR_USER}],
+                }),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "patch ConfigMap",
+                json!({
+                    "namespace": "kube-system",
+                    "name": "aws-auth",
+                    "mapRoles+": {
+                        "rolearn": emr_service_linked_role(ACCOUNT_PLACEHOLDER),
+                        "username": EMR_USER,
+                    },
+                }),
+            )
+            .when("if the mapping is not there yet"),
+            PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({}))
+                .note(format!("looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt")),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "CreateVirtualCluster",
+                json!({
+                    "name": name,
+                    "containerProvider": {
+                        "id": cluster,
+                        "type": "EKS",
+                        "info": {"eksInfo": {"namespace": namespace}},
+                    },
+                    "clientToken": plan.idempotency_key(),
+                }),
+            )
+            .when("if there is none to adopt"),
+        ]);
+        Ok(calls)
+    }
+}
+
+/// The virtual cluster's name: the one given, or the walkthrough's `<namespace>-emr-cluster`.
+fn vc_name(given: Option<String>, namespace: &str) -> String {
+    given.unwrap_or_else(|| format!("{namespace}-emr-cluster"))
+}
+
+/// The ARN of EMR on EKS's service-linked role, which the aws-auth ConfigMap maps to
+/// [`EMR_USER`] (without a path: aws-auth matches role ARNs without one).
+pub(crate) fn emr_service_linked_role(account_id: &str) -> String {
+    format!("arn:aws:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::HumaneDuration;
 use crate::error::ActionError;
 use crate::job_lookup;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::JobRunRequest;
 
 /// The action; [`SubmitJobInput`] documents what it does (its doc comment is the
@@ -142,57 +144,7 @@ impl Action for SubmitJob {
             });
         }
         let role = job_lookup::role_arn(ctx, &input.role).await?;
-        let mut spark_conf = BTreeMap::from([
-            (
-                "spark.executor.instances".to_string(),
-                input.executors.to_string(),
-            ),
-            (
-                "spark.executor.cores".to_string(),
-                input.executor_cores.to_string(),
-            ),
-            (
-                "spark.executor.memory".to_string(),
-                input.executor_memory.clone(),
-            ),
-            (
-                "spark.driver.cores".to_string(),
-                input.driver_cores.to_string(),
-            ),
-            (
-                "spark.dynamicAllocation.enabled".to_string(),
-                "false".to_string(),
-            ),
-            (
-                "spark.kubernetes.executor.deleteOnTermination".to_string(),
-                "true".to_string(),
-            ),
-        ]);
-        if let Some(m) = &input.driver_memory {
-            spark_conf.insert("spark.driver.memory".into(), m.clone());
-        }
-        spark_conf.extend(input.spark_conf.clone());
-        let request = JobRunRequest {
-            virtual_cluster_id: vc.id.clone(),
-            name: input.name.clone(),
-            client_token: ctx.idempotency_key.clone(),
-            execution_role_arn: role,
-            release_label: input.release_label,
-            entry_point: input.entry_point,
-            entry_point_arguments: input.arguments,
-            spark_conf,
-            driver_pod_template: input.driver_pod_template,
-            executor_pod_template: input.executor_pod_template,
-            log_group: input.log_group,
-            log_stream_prefix: input.log_stream_prefix,
-            s3_log_uri: input.s3_log_uri,
-            sim_tasks_ms: input.sim_tasks.map(|tasks| {
-                tasks
-                    .iter()
-                    .map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX))
-                    .collect()
-            }),
-        };
+        let request = job_run_request(&input, vc.id.clone(), role, ctx.idempotency_key.clone());
         let job = ctx.target.emr.start_job_run(&request).await?;
         Ok(SubmitJobOutput {
             job_id: job.id,
@@ -201,6 +153,98 @@ impl Action for SubmitJob {
             virtual_cluster_id: job.virtual_cluster_id,
             reattached: false,
         })
+    }
+
+    fn planned_calls(
+        input: &SubmitJobInput,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let token = plan.idempotency_key();
+        let wanted = input.virtual_cluster.as_str();
+        let vc_id = format!("<id of virtual cluster {wanted}>");
+        let mut calls = vec![
+            job_lookup::planned_virtual_cluster(wanted),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "ListJobRuns",
+                json!({"virtualClusterId": vc_id}),
+            )
+            .note("looks for a job this step started before with its key, to reattach (resume)"),
+        ];
+        let (role, lookup) = job_lookup::planned_role_arn(&input.role);
+        calls.extend(lookup.map(|call| call.when("unless that job is found")));
+        let request = job_run_request(input, vc_id, role, token);
+        calls.push(
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "StartJobRun",
+                request.start_job_run_parameters(),
+            )
+            .when("unless that job is found"),
+        );
+        Ok(calls)
+    }
+}
+
+/// What StartJobRun is asked for: the input's Spark settings as Spark configuration
+/// (dynamic allocation off, so `executors` is what runs), with `clientToken` the
+/// step's idempotency key.
+fn job_run_request(
+    input: &SubmitJobInput,
+    virtual_cluster_id: String,
+    execution_role_arn: String,
+    client_token: String,
+) -> JobRunRequest {
+    let mut spark_conf = BTreeMap::from([
+        (
+            "spark.executor.instances".to_string(),
+            input.executors.to_string(),
+        ),
+        (
+            "spark.executor.cores".to_string(),
+            input.executor_cores.to_string(),
+        ),
+        (
+            "spark.executor.memory".to_string(),
+            input.executor_memory.clone(),
+        ),
+        (
+            "spark.driver.cores".to_string(),
+            input.driver_cores.to_string(),
+        ),
+        (
+            "spark.dynamicAllocation.enabled".to_string(),
+            "false".to_string(),
+        ),
+        (
+            "spark.kubernetes.executor.deleteOnTermination".to_string(),
+            "true".to_string(),
+        ),
+    ]);
+    if let Some(m) = &input.driver_memory {
+        spark_conf.insert("spark.driver.memory".into(), m.clone());
+    }
+    spark_conf.extend(input.spark_conf.clone());
+    JobRunRequest {
+        virtual_cluster_id,
+        name: input.name.clone(),
+        client_token,
+        execution_role_arn,
+        release_label: input.release_label.clone(),
+        entry_point: input.entry_point.clone(),
+        entry_point_arguments: input.arguments.clone(),
+        spark_conf,
+        driver_pod_template: input.driver_pod_template.clone(),
+        executor_pod_template: input.executor_pod_template.clone(),
+        log_group: input.log_group.clone(),
+        log_stream_prefix: input.log_stream_prefix.clone(),
+        s3_log_uri: input.s3_log_uri.clone(),
+        sim_tasks_ms: input.sim_tasks.as_ref().map(|tasks| {
+            tasks
+                .iter()
+                .map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX))
+                .collect()
+        }),
     }
 }
 
