@@ -336,7 +336,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{base36_role_name, irsa_statement, with_statement};
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     #[test]
     fn base36_matches_the_aws_cli() {
@@ -536,6 +536,94 @@ mod tests {
             .expect_err("unknown field");
         assert!(
             err.to_string().contains("unknown field `role_name`"),
+            "{err}"
+        );
+    }
+
+    /// The plan shows the trust policy the role is created with: the EMR statement and
+    /// the IRSA statement for the namespace's job service accounts, whose names end in
+    /// the base36 of the role name; the cluster's account and OIDC provider are only
+    /// known once DescribeCluster answers.
+    #[test]
+    fn the_plan_shows_the_trust_policy_with_the_irsa_statement() {
+        let calls = planned_calls(
+            "create-job-role",
+            json!({"name": "ts-eks-emr-eks-emr-cli", "cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+            "roles[3]",
+        )
+        .expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "EKS DescribeCluster",
+                "IAM GetRole",
+                "IAM CreateRole",
+                "IAM UpdateAssumeRolePolicy",
+                "IAM PutRolePolicy",
+                "IAM GetRole",
+            ]
+        );
+        let create = &calls[2];
+        assert_eq!(create.when.as_deref(), Some("if the role does not exist"));
+        let trust = &create.detail["assumeRolePolicyDocument"];
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["Service"],
+            "elasticmapreduce.amazonaws.com"
+        );
+        let provider = "<OIDC provider of cluster eks-emr-cluster>";
+        assert_eq!(
+            trust["Statement"][1],
+            json!({
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::<account id>:oidc-provider/{provider}")},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringLike": {
+                    format!("{provider}:sub"):
+                        "system:serviceaccount:monthly-batch:emr-containers-sa-*-*-<account id>-j3uv6jk0kk3sogu231qj91fmo3mvwfl561"
+                }}
+            })
+        );
+        assert_eq!(
+            calls[3].detail["appendedStatement"], trust["Statement"][1],
+            "an adopted role gets the same statement"
+        );
+        assert_eq!(
+            calls[4].detail["policyDocument"]["Statement"][0]["Action"],
+            json!(["s3:PutObject", "s3:GetObject", "s3:ListBucket"])
+        );
+    }
+
+    #[test]
+    fn the_plan_shows_a_role_name_known_only_at_run_time_and_refuses_a_bad_one() {
+        let calls = planned_calls(
+            "create-job-role",
+            json!({"name": "<steps.names.outputs.role>", "namespace": "a"}),
+            "role",
+        )
+        .expect("a placeholder is not a bad name");
+        assert_eq!(
+            operations(&calls)[..2],
+            ["EKS ListClusters", "EKS DescribeCluster"],
+            "no cluster named: the only one is looked up"
+        );
+        let subject =
+            calls[3].detail["assumeRolePolicyDocument"]["Statement"][1]["Condition"]["StringLike"]
+                ["<OIDC provider of cluster <the only cluster>>:sub"]
+                .as_str()
+                .expect("subject");
+        assert!(
+            subject.ends_with("-<account id>-<base36 of <steps.names.outputs.role>>"),
+            "{subject}"
+        );
+
+        let err = planned_calls(
+            "create-job-role",
+            json!({"name": "bad name", "namespace": "a"}),
+            "role",
+        )
+        .expect_err("invalid");
+        assert!(
+            err.starts_with("the step would fail first: invalid input: role name `bad name`"),
             "{err}"
         );
     }

@@ -180,7 +180,7 @@ mod tests {
     use runbook_sim::virtual_cluster::VirtualClusterState;
     use serde_json::json;
 
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     fn running_vcs(world: &SimWorld) -> Vec<(String, String, String)> {
         world
@@ -343,5 +343,67 @@ mod tests {
             "{err}"
         );
         assert_eq!(running_vcs(&world).len(), 1);
+    }
+
+    /// The plan shows what eksctl and the EMR guide have users do by hand: the RBAC for
+    /// user `emr-containers` in the namespace, the aws-auth mapping of EMR's
+    /// service-linked role, then the virtual cluster on the namespace.
+    #[test]
+    fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
+        let calls = planned_calls(
+            "register-vc",
+            json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+            "virtual_clusters[3]",
+        )
+        .expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "Kubernetes create Namespace",
+                "Kubernetes create-or-replace Role",
+                "Kubernetes create-or-replace RoleBinding",
+                "Kubernetes patch ConfigMap",
+                "EMR on EKS ListVirtualClusters",
+                "EMR on EKS CreateVirtualCluster",
+            ]
+        );
+        assert_eq!(
+            calls[1].detail["namespace"], "monthly-batch",
+            "the Role is namespaced"
+        );
+        assert_eq!(calls[1].detail["name"], "emr-containers");
+        assert_eq!(
+            calls[2].detail["subjects"],
+            json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
+        );
+        assert_eq!(
+            (
+                &calls[3].detail["namespace"],
+                &calls[3].detail["name"],
+                &calls[3].detail["mapRoles+"]
+            ),
+            (
+                &json!("kube-system"),
+                &json!("aws-auth"),
+                &json!({
+                    "rolearn": "arn:aws:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
+                    "username": "emr-containers",
+                })
+            )
+        );
+        assert!(calls[3].when.is_some(), "the mapping is added once");
+        assert_eq!(
+            calls[5].detail,
+            json!({
+                "name": "monthly-batch-emr-cluster",
+                "containerProvider": {
+                    "id": "eks-emr-cluster",
+                    "type": "EKS",
+                    "info": {"eksInfo": {"namespace": "monthly-batch"}},
+                },
+                "clientToken": "<idempotency key of step virtual_clusters[3]>",
+            })
+        );
+        assert_eq!(calls[5].when.as_deref(), Some("if there is none to adopt"));
     }
 }
