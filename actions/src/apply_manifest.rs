@@ -187,7 +187,7 @@ mod tests {
     use serde_json::json;
 
     use super::parse_documents;
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     const PRIORITY_CLASSES: &str = "\
 ---
@@ -353,5 +353,35 @@ data:
         let err = parse_documents("- a\n- b\n", "`m`").expect_err("a list");
         assert!(err.to_string().contains("not a Kubernetes object"), "{err}");
         assert!(parse_documents("---\n", "`m`").expect("empty").is_empty());
+    }
+
+    /// One server-side apply per document, named by kind and name.
+    #[test]
+    fn the_plan_applies_each_document() {
+        let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n";
+        let calls = planned_calls(
+            "apply-manifest",
+            json!({"cluster": "c", "manifest": manifest}),
+            "m",
+        )
+        .expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "Kubernetes server-side apply PriorityClass",
+                "Kubernetes server-side apply ConfigMap"
+            ]
+        );
+        assert_eq!(
+            calls[1].detail,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "namespace": "a"})
+        );
+        let err = planned_calls(
+            "apply-manifest",
+            json!({"file": "/nonexistent/m.yaml"}),
+            "m",
+        )
+        .expect_err("missing file");
+        assert!(err.contains("failed to read manifest file"), "{err}");
     }
 }

@@ -97,7 +97,7 @@ fn is_not_empty(e: &ActionError) -> bool {
 mod tests {
     use serde_json::json;
 
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     #[tokio::test]
     async fn deletes_then_succeeds_when_already_gone() {
@@ -148,5 +148,17 @@ mod tests {
             .expect("emptied and deleted");
         assert_eq!(out["deleted"], true);
         assert!(world.sim.world().bucket("templates").is_err());
+    }
+
+    #[test]
+    fn the_plan_empties_the_bucket_only_when_forced() {
+        let forced = planned_calls("delete-bucket", json!({"name": "b", "force": true}), "d")
+            .expect("calls");
+        assert_eq!(
+            operations(&forced),
+            ["S3 ListObjectsV2", "S3 DeleteObjects", "S3 DeleteBucket"]
+        );
+        let plain = planned_calls("delete-bucket", json!({"name": "b"}), "d").expect("calls");
+        assert_eq!(operations(&plain), ["S3 DeleteBucket"]);
     }
 }

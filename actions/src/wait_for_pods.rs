@@ -315,7 +315,7 @@ mod tests {
     use serde_json::json;
 
     use crate::ActionError;
-    use crate::test_support::{SimWorld, low_job};
+    use crate::test_support::{SimWorld, low_job, operations, planned_calls};
 
     /// (name, phase) of the job's live executor pods in the world.
     fn executors(world: &SimWorld, job: &str) -> Vec<(String, PodPhase)> {
@@ -531,5 +531,37 @@ mod tests {
             .await
             .expect_err("no such cluster");
         assert!(err.to_string().contains("other"), "{err}");
+    }
+
+    /// The plan shows the watch with the label selector the job and role turn into,
+    /// and the condition it waits for.
+    #[test]
+    fn the_plan_shows_the_watch_with_emrs_labels() {
+        let calls = planned_calls(
+            "wait-for-pods",
+            json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
+            "low_running",
+        )
+        .expect("calls");
+        assert_eq!(operations(&calls), ["Kubernetes watch Pod"]);
+        assert_eq!(
+            calls[0].detail,
+            json!({
+                "cluster": "c",
+                "namespace": "monthly-batch",
+                "labelSelector": "emr-containers.amazonaws.com/component=executor,emr-containers.amazonaws.com/job.id=<steps.low_job.outputs.job_id>",
+            })
+        );
+        assert_eq!(
+            calls[0].note.as_deref(),
+            Some("until 2 running, for at most 5m")
+        );
+        let err = planned_calls(
+            "wait-for-pods",
+            json!({"role": "driver", "running": 1}),
+            "w",
+        )
+        .expect_err("role without job");
+        assert!(err.ends_with("`role` needs `job`"), "{err}");
     }
 }

@@ -230,3 +230,39 @@ fn plan_on_sim_shows_the_inputs_only() {
     let text = t.args(["plan", "platform-setup.yaml"]).run().success();
     assert!(!text.stdout.contains("calls"), "{}", text.stdout);
 }
+
+/// Every canned runbook plans on `aws`: each step whose input renders before run time
+/// lists its calls (or, for `log`, `sleep` and `assert`, none).
+#[test]
+fn every_canned_runbook_plans_on_aws() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("runbooks/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    names.sort();
+    let t = Test::new();
+    for path in names {
+        let path = path.display().to_string();
+        let plan = t
+            .args(["plan", "--target", "aws", "--output", "json", path.as_str()])
+            .run()
+            .success()
+            .json();
+        for step in plan.as_array().expect("steps") {
+            let action = step["action"].as_str().expect("action");
+            let utility = matches!(action, "log" | "sleep" | "assert");
+            if step["with"].is_string() {
+                // Its input needs run-time values to render at all (a loop over
+                // outputs); the plan says so instead of listing calls.
+                assert!(step.get("call_errors").is_some(), "{path}: {step}");
+                continue;
+            }
+            assert_eq!(step.get("call_errors"), None, "{path}: {step}");
+            let listed = step["calls"].as_array().is_some_and(|c| !c.is_empty());
+            assert_eq!(listed, !utility, "{path}: {step}");
+        }
+    }
+}
