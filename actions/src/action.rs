@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall};
 
 /// What an action does to the world, which decides how carefully the engine
 /// checkpoints it before it runs.
@@ -45,6 +46,18 @@ pub trait Action: Send + Sync + 'static {
         input: Self::Input,
         ctx: &StepContext,
     ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send;
+
+    /// The AWS and Kubernetes operations `run` would call on the `aws` target, in
+    /// order, with their conditions, for `runbook plan --target aws`. Calls nothing.
+    /// An error is what `run` would fail with before calling anything (an invalid
+    /// name, say). The default, no calls, is right for actions that touch no service
+    /// (`log`, `sleep`, `assert`).
+    fn planned_calls(
+        _input: &Self::Input,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A boxed future of an erased action's outputs.
@@ -63,6 +76,14 @@ pub trait ErasedAction: Send + Sync {
     /// Checks a fully rendered input against the typed struct.
     fn check_input(&self, input: &serde_json::Value) -> Result<(), String>;
     fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a>;
+    /// [`Action::planned_calls`] of a rendered input. Placeholders of run-time values
+    /// deserialize like any other text; an error says why the calls cannot be listed
+    /// (a placeholder where a number belongs) or why the step would fail.
+    fn planned_calls(
+        &self,
+        input: &serde_json::Value,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, String>;
 }
 
 impl<A: Action> ErasedAction for A {
@@ -95,6 +116,15 @@ impl<A: Action> ErasedAction for A {
                 ActionError::Bug(format!("outputs of `{}` do not serialize: {e}", A::NAME))
             })
         })
+    }
+    fn planned_calls(
+        &self,
+        input: &serde_json::Value,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, String> {
+        let typed = A::Input::deserialize(input)
+            .map_err(|e| format!("cannot be listed before run time: {e}"))?;
+        A::planned_calls(&typed, plan).map_err(|e| format!("the step would fail first: {e}"))
     }
 }
 

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::AppliedObject;
 
 /// The action; [`ApplyManifestInput`] documents what it does (its doc comment is the
@@ -53,39 +55,92 @@ impl Action for ApplyManifest {
         input: ApplyManifestInput,
         ctx: &StepContext,
     ) -> Result<ApplyManifestOutput, ActionError> {
-        let (text, source) = match (input.manifest, input.file) {
-            (Some(text), None) => (text, "`manifest`".to_string()),
-            (None, Some(path)) => {
-                let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-                    ActionError::InvalidInput(format!(
-                        "failed to read manifest file `{}`: {e}",
-                        path.display()
-                    ))
-                })?;
-                (text, format!("`{}`", path.display()))
-            }
-            (Some(_), Some(_)) => {
-                return Err(ActionError::InvalidInput(
-                    "give either `manifest` (inline YAML) or `file` (a local path), not both"
-                        .into(),
-                ));
-            }
-            (None, None) => {
-                return Err(ActionError::InvalidInput(
-                    "give `manifest` (inline YAML) or `file` (a local path) with the objects to apply".into(),
-                ));
+        let documents = match source(input.manifest, input.file)? {
+            Source::Inline(text) => documents(&text, "`manifest`")?,
+            Source::File(path) => {
+                let text = tokio::fs::read_to_string(&path)
+                    .await
+                    .map_err(|e| unreadable(&path, &e))?;
+                documents(&text, &format!("`{}`", path.display()))?
             }
         };
-        let documents = parse_documents(&text, &source)?;
-        if documents.is_empty() {
-            return Err(ActionError::InvalidInput(format!(
-                "{source} contains no Kubernetes object"
-            )));
-        }
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let applied = ctx.target.kube.apply_manifest(&cluster, &documents).await?;
         Ok(ApplyManifestOutput { applied })
     }
+
+    /// Reads a local `file` like `run` does: it is on this machine, and its documents
+    /// are the calls.
+    fn planned_calls(
+        input: &ApplyManifestInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let documents = match source(input.manifest.clone(), input.file.clone())? {
+            Source::Inline(text) => documents(&text, "`manifest`")?,
+            Source::File(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, &e))?;
+                documents(&text, &format!("`{}`", path.display()))?
+            }
+        };
+        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        calls.extend(documents.iter().map(|document| {
+            let text = |pointer: &str| document.pointer(pointer).cloned().unwrap_or_default();
+            let mut detail = json!({
+                "apiVersion": text("/apiVersion"),
+                "kind": text("/kind"),
+                "name": text("/metadata/name"),
+            });
+            if let Some(namespace) = document.pointer("/metadata/namespace") {
+                detail["namespace"] = namespace.clone();
+            }
+            let kind = document["kind"].as_str().unwrap_or("object");
+            PlannedCall::new(
+                Service::Kubernetes,
+                format!("server-side apply {kind}"),
+                detail,
+            )
+        }));
+        Ok(calls)
+    }
+}
+
+/// Where the objects come from.
+enum Source {
+    Inline(String),
+    File(PathBuf),
+}
+
+/// The one source of objects the input gives.
+fn source(manifest: Option<String>, file: Option<PathBuf>) -> Result<Source, ActionError> {
+    match (manifest, file) {
+        (Some(text), None) => Ok(Source::Inline(text)),
+        (None, Some(path)) => Ok(Source::File(path)),
+        (Some(_), Some(_)) => Err(ActionError::InvalidInput(
+            "give either `manifest` (inline YAML) or `file` (a local path), not both".into(),
+        )),
+        (None, None) => Err(ActionError::InvalidInput(
+            "give `manifest` (inline YAML) or `file` (a local path) with the objects to apply"
+                .into(),
+        )),
+    }
+}
+
+fn unreadable(path: &std::path::Path, e: &std::io::Error) -> ActionError {
+    ActionError::InvalidInput(format!(
+        "failed to read manifest file `{}`: {e}",
+        path.display()
+    ))
+}
+
+/// The objects of `text`; at least one, or applying it would be a mistake.
+fn documents(text: &str, source: &str) -> Result<Vec<serde_json::Value>, ActionError> {
+    let documents = parse_documents(text, source)?;
+    if documents.is_empty() {
+        return Err(ActionError::InvalidInput(format!(
+            "{source} contains no Kubernetes object"
+        )));
+    }
+    Ok(documents)
 }
 
 /// Splits YAML text into its documents as JSON objects, skipping empty documents (a
@@ -132,7 +187,7 @@ mod tests {
     use serde_json::json;
 
     use super::parse_documents;
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     const PRIORITY_CLASSES: &str = "\
 ---
@@ -298,5 +353,35 @@ data:
         let err = parse_documents("- a\n- b\n", "`m`").expect_err("a list");
         assert!(err.to_string().contains("not a Kubernetes object"), "{err}");
         assert!(parse_documents("---\n", "`m`").expect("empty").is_empty());
+    }
+
+    /// One server-side apply per document, named by kind and name.
+    #[test]
+    fn the_plan_applies_each_document() {
+        let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n";
+        let calls = planned_calls(
+            "apply-manifest",
+            json!({"cluster": "c", "manifest": manifest}),
+            "m",
+        )
+        .expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "Kubernetes server-side apply PriorityClass",
+                "Kubernetes server-side apply ConfigMap"
+            ]
+        );
+        assert_eq!(
+            calls[1].detail,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "namespace": "a"})
+        );
+        let err = planned_calls(
+            "apply-manifest",
+            json!({"file": "/nonexistent/m.yaml"}),
+            "m",
+        )
+        .expect_err("missing file");
+        assert!(err.contains("failed to read manifest file"), "{err}");
     }
 }

@@ -2,11 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`AssertAutoscalingInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -128,6 +129,16 @@ impl Action for AssertAutoscaling {
             }
         }
         Ok(AssertAutoscalingOutput { added })
+    }
+
+    fn planned_calls(
+        _input: &AssertAutoscalingInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        Ok(vec![
+            PlannedCall::new(Service::Local, "read observed events", json!({}))
+                .note("nodes launched and removed and pods preempted, recorded by the run's watch; no call"),
+        ])
     }
 }
 

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::ObservedEvent;
 
 /// The action; [`AssertEvictionInput`] documents what it does (its doc comment is the
@@ -110,11 +111,7 @@ impl Action for AssertEviction {
         input: AssertEvictionInput,
         ctx: &StepContext,
     ) -> Result<AssertEvictionOutput, ActionError> {
-        if input.within.is_some() && input.preemptor_job.is_none() {
-            return Err(ActionError::InvalidInput(
-                "`within` needs `preemptor_job`".into(),
-            ));
-        }
+        check_window(&input)?;
         let events = ctx.target.observer.events();
         let victim = input.victim_job.as_str();
         let preempted: Vec<&ObservedEvent> =
@@ -220,6 +217,31 @@ impl Action for AssertEviction {
             replacements,
         })
     }
+
+    fn planned_calls(
+        input: &AssertEvictionInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        check_window(input)?;
+        Ok(vec![
+            PlannedCall::new(
+                Service::Local,
+                "read observed events",
+                json!({"victim_job": input.victim_job, "preemptor_job": input.preemptor_job}),
+            )
+            .note("pods' DisruptionTarget conditions and Preempted events recorded by the run's watch; no call"),
+        ])
+    }
+}
+
+/// `within` is measured from the preemptor job's first pod, so it needs that job.
+fn check_window(input: &AssertEvictionInput) -> Result<(), ActionError> {
+    if input.within.is_some() && input.preemptor_job.is_none() {
+        return Err(ActionError::InvalidInput(
+            "`within` needs `preemptor_job`".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What happened to the victim's executors, when too few were preempted.

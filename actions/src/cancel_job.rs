@@ -2,11 +2,13 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
 use crate::job_lookup;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`CancelJobInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -77,6 +79,27 @@ impl Action for CancelJob {
             cancelled: true,
             state: after.state,
         })
+    }
+
+    fn planned_calls(
+        input: &CancelJobInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let (mut calls, vc) =
+            job_lookup::planned_job_run(&input.job, input.virtual_cluster_id.as_deref());
+        let when = if input.if_running {
+            "if the job has not ended (an ended job is left alone)"
+        } else {
+            "if the job has not ended (an ended job fails the step)"
+        };
+        let job = json!({"id": input.job, "virtualClusterId": vc});
+        calls.extend([
+            PlannedCall::new(Service::EmrOnEks, "CancelJobRun", job.clone()).when(when),
+            PlannedCall::new(Service::EmrOnEks, "DescribeJobRun", job)
+                .when(when)
+                .note("its state after the request"),
+        ]);
+        Ok(calls)
     }
 }
 

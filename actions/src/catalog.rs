@@ -84,4 +84,84 @@ mod tests {
             }
         }
     }
+
+    /// `plan --target aws` lists the calls of every action that makes any: an action
+    /// added without `planned_calls` would show "calls: none" and hide what it does.
+    /// Each action needs a sample input here, so a new one cannot be forgotten.
+    #[test]
+    fn every_action_that_calls_a_service_plans_its_calls() {
+        use serde_json::json;
+        let samples = [
+            ("log", json!({"message": "hi"}), false),
+            ("sleep", json!({"duration": "1s"}), false),
+            ("assert", json!({"that": true}), false),
+            ("exec", json!({"argv": ["helm", "version"]}), true),
+            ("register-vc", json!({"namespace": "a"}), true),
+            (
+                "delete-vc",
+                json!({"virtual_cluster": "a-emr-cluster"}),
+                true,
+            ),
+            (
+                "submit-job",
+                json!({"virtual_cluster": "v", "name": "j", "role": "r"}),
+                true,
+            ),
+            ("wait-for-job", json!({"job": "j"}), true),
+            ("cancel-job", json!({"job": "j"}), true),
+            (
+                "wait-for-pods",
+                json!({"namespace": "a", "running": 1}),
+                true,
+            ),
+            ("assert-eviction", json!({"victim_job": "j"}), true),
+            ("assert-autoscaling", json!({}), true),
+            ("create-cluster", json!({"name": "c"}), true),
+            ("delete-cluster", json!({"name": "c"}), true),
+            ("create-namespace", json!({"name": "a"}), true),
+            ("delete-namespace", json!({"name": "a"}), true),
+            (
+                "create-priority-class",
+                json!({"name": "p", "value": 1}),
+                true,
+            ),
+            ("delete-priority-class", json!({"name": "p"}), true),
+            (
+                "apply-manifest",
+                json!({"manifest": "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"}),
+                true,
+            ),
+            ("enable-autoscaling", json!({}), true),
+            (
+                "create-job-role",
+                json!({"name": "r", "namespace": "a"}),
+                true,
+            ),
+            ("delete-job-role", json!({"name": "r"}), true),
+            ("create-log-group", json!({"name": "/a"}), true),
+            ("delete-log-group", json!({"name": "/a"}), true),
+            ("create-bucket", json!({"name": "a-bucket"}), true),
+            ("delete-bucket", json!({"name": "a-bucket"}), true),
+            (
+                "put-object",
+                json!({"bucket": "b", "key": "k", "content": "x"}),
+                true,
+            ),
+        ];
+        for action in catalog() {
+            let (_, input, calls_something) = samples
+                .iter()
+                .find(|(name, _, _)| *name == action.name())
+                .unwrap_or_else(|| panic!("no sample input for `{}`", action.name()));
+            let calls = action
+                .planned_calls(input, &crate::PlanContext::new("s"))
+                .unwrap_or_else(|e| panic!("`{}`: {e}", action.name()));
+            assert_eq!(
+                !calls.is_empty(),
+                *calls_something,
+                "`{}` plans {calls:?}",
+                action.name()
+            );
+        }
+    }
 }

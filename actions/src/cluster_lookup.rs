@@ -1,7 +1,10 @@
 //! Which EKS cluster a step means: the one it names, or else the only one there is.
 
+use serde_json::json;
+
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlannedCall, Service};
 
 /// The cluster `given` by the step, or the target's only cluster.
 pub(crate) async fn cluster(
@@ -24,4 +27,25 @@ pub(crate) async fn is_live(ctx: &StepContext, name: &str) -> Result<bool, Actio
         .describe_cluster(name)
         .await?
         .is_some_and(|c| c.status != "DELETING"))
+}
+
+/// The cluster a plan shows for a step, and the call that finds it when the step names
+/// none (the placeholder stands for the only cluster the account has).
+pub(crate) fn planned(given: Option<&str>) -> (String, Vec<PlannedCall>) {
+    match given {
+        Some(name) => (name.to_string(), Vec::new()),
+        None => (
+            "<the only cluster>".to_string(),
+            vec![
+                PlannedCall::new(Service::Eks, "ListClusters", json!({}))
+                    .note("the step names no cluster: the only one is used"),
+            ],
+        ),
+    }
+}
+
+/// The look [`is_live`] takes before a delete inside a cluster.
+pub(crate) fn planned_is_live(name: &str) -> PlannedCall {
+    PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
+        .note("if the cluster is gone or being deleted, nothing else is called")
 }

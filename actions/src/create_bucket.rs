@@ -3,10 +3,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, REGION_PLACEHOLDER, Service, is_placeholder};
 
 /// The action; [`CreateBucketInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -48,9 +50,7 @@ impl Action for CreateBucket {
         input: CreateBucketInput,
         ctx: &StepContext,
     ) -> Result<CreateBucketOutput, ActionError> {
-        check_bucket_name(&input.name).map_err(|why| {
-            ActionError::InvalidInput(format!("bucket name `{}` is not valid: {why}", input.name))
-        })?;
+        check_name(&input.name)?;
         let created = ctx.target.s3.create_bucket(&input.name).await?;
         Ok(CreateBucketOutput {
             arn: format!("arn:aws:s3:::{}", input.name),
@@ -59,6 +59,33 @@ impl Action for CreateBucket {
             created,
         })
     }
+
+    fn planned_calls(
+        input: &CreateBucketInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        if !is_placeholder(&input.name) {
+            check_name(&input.name)?;
+        }
+        Ok(vec![
+            PlannedCall::new(
+                Service::S3,
+                "CreateBucket",
+                json!({
+                    "bucket": input.name,
+                    "createBucketConfiguration": {"locationConstraint": REGION_PLACEHOLDER},
+                }),
+            )
+            .note("no configuration in us-east-1; BucketAlreadyOwnedByYou: adopted"),
+        ])
+    }
+}
+
+/// [`check_bucket_name`] as the step's error.
+fn check_name(name: &str) -> Result<(), ActionError> {
+    check_bucket_name(name).map_err(|why| {
+        ActionError::InvalidInput(format!("bucket name `{name}` is not valid: {why}"))
+    })
 }
 
 /// S3's rules for general purpose bucket names, each with the reason it failed.

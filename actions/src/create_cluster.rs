@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
 use crate::duration::HumaneDuration;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 use crate::target::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
 
 /// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
@@ -168,7 +170,7 @@ impl Action for CreateCluster {
         input: CreateClusterInput,
         ctx: &StepContext,
     ) -> Result<CreateClusterOutput, ActionError> {
-        let request = request_from(input.name.clone(), &input)?;
+        let request = request_from(input.name.clone(), &input, true)?;
         let eks = &ctx.target.eks;
         let deadline = Deadline::start(ctx, input.wait_timeout.0);
 
@@ -270,15 +272,98 @@ impl Action for CreateCluster {
 
         Ok(output(cluster, adopted))
     }
+
+    fn planned_calls(
+        input: &CreateClusterInput,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        // A plan may hold placeholders where the names go; the rest is checked.
+        let names_known = !is_placeholder(&input.name)
+            && !input.nodegroup.name.as_deref().is_some_and(is_placeholder);
+        let request = request_from(input.name.clone(), input, names_known)?;
+        let ng = &request.nodegroup;
+        let token = plan.idempotency_key();
+        let absent = "if the cluster does not exist (an existing one is adopted)";
+        Ok(vec![
+            PlannedCall::new(
+                Service::Eks,
+                "DescribeCluster",
+                json!({"name": request.name}),
+            ),
+            PlannedCall::new(
+                Service::Eks,
+                "CreateCluster",
+                json!({
+                    "name": request.name,
+                    "version": request.version,
+                    "roleArn": request.role_arn,
+                    "resourcesVpcConfig": {"subnetIds": request.subnet_ids},
+                    "tags": request.tags,
+                    "clientRequestToken": token,
+                }),
+            )
+            .when(absent),
+            PlannedCall::new(
+                Service::Eks,
+                "CreateNodegroup",
+                json!({
+                    "clusterName": request.name,
+                    "nodegroupName": ng.name,
+                    "instanceTypes": [ng.instance_type],
+                    "scalingConfig": {
+                        "minSize": ng.min_size,
+                        "maxSize": ng.max_size,
+                        "desiredSize": ng.desired_size,
+                    },
+                    "capacityType": ng.capacity_type,
+                    "labels": ng.labels,
+                    "nodeRole": ng.node_role_arn,
+                    "subnets": request.subnet_ids,
+                    "clientRequestToken": token,
+                }),
+            )
+            .when(absent),
+            PlannedCall::new(
+                Service::Iam,
+                "CreateOpenIDConnectProvider",
+                json!({
+                    "url": format!("<OIDC issuer of cluster {}>", request.name),
+                    "clientIDList": ["sts.amazonaws.com"],
+                }),
+            )
+            .when(absent)
+            .note("lets job roles trust the cluster's service accounts (IRSA)"),
+            PlannedCall::new(
+                Service::Eks,
+                "DescribeCluster",
+                json!({"name": request.name}),
+            )
+            .note("repeated until the cluster is ACTIVE"),
+            PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
+                "repeated until {} Ready",
+                match ng.desired_size {
+                    1 => "1 node is".to_string(),
+                    n => format!("{n} nodes are"),
+                }
+            )),
+        ])
+    }
 }
 
 /// The target-neutral request, after checking what EKS would reject anyway (so the
-/// mistake is reported before a 15-minute wait, with the field that is wrong).
-fn request_from(name: String, input: &CreateClusterInput) -> Result<ClusterRequest, ActionError> {
-    check_name("cluster name", &name, 100)?;
+/// mistake is reported before a 15-minute wait, with the field that is wrong). Names
+/// are checked when `names_known`.
+fn request_from(
+    name: String,
+    input: &CreateClusterInput,
+    names_known: bool,
+) -> Result<ClusterRequest, ActionError> {
     let ng = &input.nodegroup;
     let ng_name = ng.name.clone().unwrap_or_else(|| format!("{name}-ng"));
-    check_name("node group name", &ng_name, 63)?;
+    if names_known {
+        check_name("cluster name", &name, 100)?;
+        check_name("node group name", &ng_name, 63)?;
+    }
     if ng.max_size == 0 {
         return Err(ActionError::InvalidInput(
             "`nodegroup.max_size` must be at least 1".into(),

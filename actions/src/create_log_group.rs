@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 
 /// The retention periods CloudWatch Logs accepts (PutRetentionPolicy); any other
 /// number is rejected by the service, so it is rejected here first.
@@ -59,15 +61,7 @@ impl Action for CreateLogGroup {
         ctx: &StepContext,
     ) -> Result<CreateLogGroupOutput, ActionError> {
         check_name(&input.name)?;
-        if let Some(days) = input.retention_days {
-            if !RETENTION_DAYS.contains(&days) {
-                let allowed: Vec<String> = RETENTION_DAYS.iter().map(u32::to_string).collect();
-                return Err(ActionError::InvalidInput(format!(
-                    "`retention_days: {days}` is not a retention CloudWatch Logs accepts; use one of {}",
-                    allowed.join(", ")
-                )));
-            }
-        }
+        check_retention(input.retention_days)?;
         let group = ctx
             .target
             .logs
@@ -79,6 +73,46 @@ impl Action for CreateLogGroup {
             retention_days: group.retention_days,
             created: group.created,
         })
+    }
+
+    fn planned_calls(
+        input: &CreateLogGroupInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        if !is_placeholder(&input.name) {
+            check_name(&input.name)?;
+        }
+        check_retention(input.retention_days)?;
+        let mut calls = vec![
+            PlannedCall::new(
+                Service::Logs,
+                "CreateLogGroup",
+                json!({"logGroupName": input.name}),
+            )
+            .note("ResourceAlreadyExistsException: adopted"),
+        ];
+        if let Some(days) = input.retention_days {
+            calls.push(PlannedCall::new(
+                Service::Logs,
+                "PutRetentionPolicy",
+                json!({"logGroupName": input.name, "retentionInDays": days}),
+            ));
+        }
+        Ok(calls)
+    }
+}
+
+/// A retention CloudWatch Logs would refuse, refused before any call.
+fn check_retention(days: Option<u32>) -> Result<(), ActionError> {
+    match days {
+        Some(days) if !RETENTION_DAYS.contains(&days) => {
+            let allowed: Vec<String> = RETENTION_DAYS.iter().map(u32::to_string).collect();
+            Err(ActionError::InvalidInput(format!(
+                "`retention_days: {days}` is not a retention CloudWatch Logs accepts; use one of {}",
+                allowed.join(", ")
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 
 /// The action; [`CreateNamespaceInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -54,6 +56,25 @@ impl Action for CreateNamespace {
             name: input.name,
             created,
         })
+    }
+
+    fn planned_calls(
+        input: &CreateNamespaceInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        if !is_placeholder(&input.name) {
+            check_dns_label(&input.name)?;
+        }
+        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        calls.push(
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create Namespace",
+                json!({"name": input.name}),
+            )
+            .note("AlreadyExists: adopted"),
+        );
+        Ok(calls)
     }
 }
 

@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 use crate::target::PriorityClassRequest;
 
 /// The highest value a user-defined PriorityClass may have; larger values are reserved
@@ -65,13 +67,7 @@ impl Action for CreatePriorityClass {
         input: CreatePriorityClassInput,
         ctx: &StepContext,
     ) -> Result<CreatePriorityClassOutput, ActionError> {
-        check_name(&input.name)?;
-        if input.value > MAX_USER_PRIORITY {
-            return Err(ActionError::InvalidInput(format!(
-                "priority class `{}` has value {}, above {MAX_USER_PRIORITY}; larger values are reserved for system classes",
-                input.name, input.value
-            )));
-        }
+        check(&input, true)?;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let request = PriorityClassRequest {
             name: input.name,
@@ -91,6 +87,43 @@ impl Action for CreatePriorityClass {
             created,
         })
     }
+
+    fn planned_calls(
+        input: &CreatePriorityClassInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        check(input, !is_placeholder(&input.name))?;
+        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        calls.push(
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create PriorityClass",
+                json!({
+                    "name": input.name,
+                    "value": input.value,
+                    "globalDefault": input.global_default,
+                    "description": input.description,
+                }),
+            )
+            .note("AlreadyExists: adopted if identical, an error if not"),
+        );
+        Ok(calls)
+    }
+}
+
+/// What the API server would reject, said first; the name is checked when it is known
+/// (a plan may only have a placeholder for it).
+fn check(input: &CreatePriorityClassInput, name_known: bool) -> Result<(), ActionError> {
+    if name_known {
+        check_name(&input.name)?;
+    }
+    if input.value > MAX_USER_PRIORITY {
+        return Err(ActionError::InvalidInput(format!(
+            "priority class `{}` has value {}, above {MAX_USER_PRIORITY}; larger values are reserved for system classes",
+            input.name, input.value
+        )));
+    }
+    Ok(())
 }
 
 /// A DNS subdomain, and not `system-...` (reserved for Kubernetes' own classes).

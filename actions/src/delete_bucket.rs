@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`DeleteBucketInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -60,6 +62,31 @@ impl Action for DeleteBucket {
             deleted,
         })
     }
+
+    fn planned_calls(
+        input: &DeleteBucketInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let bucket = input.name.as_str();
+        let mut calls = Vec::new();
+        if input.force {
+            calls.extend([
+                PlannedCall::new(Service::S3, "ListObjectsV2", json!({"bucket": bucket}))
+                    .note("repeated until the bucket is empty"),
+                PlannedCall::new(
+                    Service::S3,
+                    "DeleteObjects",
+                    json!({"bucket": bucket, "objects": "<the keys listed>"}),
+                )
+                .when("for each page of objects (force)"),
+            ]);
+        }
+        calls.push(
+            PlannedCall::new(Service::S3, "DeleteBucket", json!({"bucket": bucket}))
+                .note("NoSuchBucket: already gone, which is success"),
+        );
+        Ok(calls)
+    }
 }
 
 fn is_not_empty(e: &ActionError) -> bool {
@@ -70,7 +97,7 @@ fn is_not_empty(e: &ActionError) -> bool {
 mod tests {
     use serde_json::json;
 
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     #[tokio::test]
     async fn deletes_then_succeeds_when_already_gone() {
@@ -121,5 +148,17 @@ mod tests {
             .expect("emptied and deleted");
         assert_eq!(out["deleted"], true);
         assert!(world.sim.world().bucket("templates").is_err());
+    }
+
+    #[test]
+    fn the_plan_empties_the_bucket_only_when_forced() {
+        let forced = planned_calls("delete-bucket", json!({"name": "b", "force": true}), "d")
+            .expect("calls");
+        assert_eq!(
+            operations(&forced),
+            ["S3 ListObjectsV2", "S3 DeleteObjects", "S3 DeleteBucket"]
+        );
+        let plain = planned_calls("delete-bucket", json!({"name": "b"}), "d").expect("calls");
+        assert_eq!(operations(&plain), ["S3 DeleteBucket"]);
     }
 }

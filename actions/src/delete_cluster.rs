@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::duration::HumaneDuration;
+use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::WaitOutcome;
 
 /// The action; [`DeleteClusterInput`] documents what it does (its doc comment is the
@@ -85,6 +87,37 @@ impl Action for DeleteCluster {
             name: input.name,
             deleted,
         })
+    }
+
+    fn planned_calls(
+        input: &DeleteClusterInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let name = input.name.as_str();
+        let mut calls = vec![
+            PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
+                .note("EKS deletes no cluster that still has node groups"),
+            PlannedCall::new(
+                Service::Eks,
+                "DeleteNodegroup",
+                json!({"clusterName": name, "nodegroupName": "<each node group>"}),
+            )
+            .when("for each node group")
+            .note("then DescribeNodegroup until it is gone"),
+            PlannedCall::new(Service::Eks, "DeleteCluster", json!({"name": name}))
+                .note("ResourceNotFoundException: already gone, which is success"),
+        ];
+        if input.wait {
+            calls.push(
+                PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name})).note(
+                    format!(
+                        "repeated until the cluster is gone, for at most {}",
+                        Humane(input.wait_timeout.0)
+                    ),
+                ),
+            );
+        }
+        Ok(calls)
     }
 }
 

@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`DeleteJobRoleInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -46,6 +48,24 @@ impl Action for DeleteJobRole {
             name: input.name,
             deleted,
         })
+    }
+
+    fn planned_calls(
+        input: &DeleteJobRoleInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let role = input.name.as_str();
+        Ok(vec![
+            PlannedCall::new(Service::Iam, "ListRolePolicies", json!({"roleName": role}))
+                .note("NoSuchEntity: already gone, which is success"),
+            PlannedCall::new(
+                Service::Iam,
+                "DeleteRolePolicy",
+                json!({"roleName": role, "policyName": "<each inline policy>"}),
+            )
+            .when("for each inline policy (IAM deletes no role that has any)"),
+            PlannedCall::new(Service::Iam, "DeleteRole", json!({"roleName": role})),
+        ])
     }
 }
 

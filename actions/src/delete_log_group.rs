@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`DeleteLogGroupInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -46,6 +48,20 @@ impl Action for DeleteLogGroup {
             name: input.name,
             deleted,
         })
+    }
+
+    fn planned_calls(
+        input: &DeleteLogGroupInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        Ok(vec![
+            PlannedCall::new(
+                Service::Logs,
+                "DeleteLogGroup",
+                json!({"logGroupName": input.name}),
+            )
+            .note("ResourceNotFoundException: already gone, which is success"),
+        ])
     }
 }
 

@@ -2,10 +2,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`DeleteVcInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -61,6 +63,22 @@ impl Action for DeleteVc {
             virtual_cluster_id: Some(vc.id),
             deleted,
         })
+    }
+
+    fn planned_calls(
+        input: &DeleteVcInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let wanted = input.virtual_cluster.as_str();
+        Ok(vec![
+            crate::job_lookup::planned_virtual_cluster(wanted),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "DeleteVirtualCluster",
+                json!({"id": format!("<id of virtual cluster {wanted}>")}),
+            )
+            .when("if a RUNNING virtual cluster has that name or id"),
+        ])
     }
 }
 

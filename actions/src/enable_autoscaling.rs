@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::AutoscalingRequest;
 
 /// The action; [`EnableAutoscalingInput`] documents what it does (its doc comment is the
@@ -85,25 +87,7 @@ impl Action for EnableAutoscaling {
         input: EnableAutoscalingInput,
         ctx: &StepContext,
     ) -> Result<EnableAutoscalingOutput, ActionError> {
-        if input.capacity_types.is_empty() {
-            return Err(ActionError::InvalidInput(
-                "`capacity_types` is empty: give `spot`, `on-demand` or both".into(),
-            ));
-        }
-        if let Some(bad) = input
-            .capacity_types
-            .iter()
-            .find(|c| !matches!(c.as_str(), "spot" | "on-demand"))
-        {
-            return Err(ActionError::InvalidInput(format!(
-                "unknown capacity type `{bad}`: Karpenter knows `spot` and `on-demand`"
-            )));
-        }
-        if input.cpu_limit == Some(0) {
-            return Err(ActionError::InvalidInput(
-                "`cpu_limit` of 0 would never add a node".into(),
-            ));
-        }
+        check(&input)?;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let request = AutoscalingRequest {
             name: input.name,
@@ -123,6 +107,53 @@ impl Action for EnableAutoscaling {
             ttl_seconds_after_empty: input.ttl_seconds_after_empty,
         })
     }
+
+    fn planned_calls(
+        input: &EnableAutoscalingInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        check(input)?;
+        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        calls.push(PlannedCall::new(
+            Service::Kubernetes,
+            "server-side apply NodePool",
+            json!({
+                "apiVersion": "karpenter.sh/v1",
+                "name": input.name,
+                "capacityTypes": input.capacity_types,
+                "instanceTypes": input.instance_types,
+                "labels": input.labels,
+                "consolidationPolicy": "WhenEmpty",
+                "consolidateAfter": format!("{}s", input.ttl_seconds_after_empty),
+                "cpuLimit": input.cpu_limit,
+            }),
+        ));
+        Ok(calls)
+    }
+}
+
+/// Settings Karpenter would reject or that could never add a node.
+fn check(input: &EnableAutoscalingInput) -> Result<(), ActionError> {
+    if input.capacity_types.is_empty() {
+        return Err(ActionError::InvalidInput(
+            "`capacity_types` is empty: give `spot`, `on-demand` or both".into(),
+        ));
+    }
+    if let Some(bad) = input
+        .capacity_types
+        .iter()
+        .find(|c| !matches!(c.as_str(), "spot" | "on-demand"))
+    {
+        return Err(ActionError::InvalidInput(format!(
+            "unknown capacity type `{bad}`: Karpenter knows `spot` and `on-demand`"
+        )));
+    }
+    if input.cpu_limit == Some(0) {
+        return Err(ActionError::InvalidInput(
+            "`cpu_limit` of 0 would never add a node".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

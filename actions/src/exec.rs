@@ -13,6 +13,7 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::TargetKind;
 
 /// Captured output beyond this many bytes per stream is cut (the state DB keeps outputs).
@@ -160,6 +161,33 @@ impl Action for Exec {
             stderr,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    fn planned_calls(
+        input: &ExecInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        if input.argv.is_empty() {
+            return Err(ActionError::InvalidInput(
+                "`argv` must name a program".into(),
+            ));
+        }
+        let mut detail = serde_json::json!({"argv": input.argv});
+        if let Some(dir) = &input.dir {
+            detail["dir"] = serde_json::json!(dir.display().to_string());
+        }
+        if !input.env.is_empty() {
+            detail["env"] = serde_json::json!(input.env);
+        }
+        // What the program itself calls (helm, kubectl, aws) is not the plan's to know.
+        let unknown = "the program's own calls are not listed";
+        let note = match &input.timeout {
+            Some(limit) => format!("killed after {}; {unknown}", Humane(limit.0)),
+            None => unknown.to_string(),
+        };
+        Ok(vec![
+            PlannedCall::new(Service::Local, "run", detail).note(note),
+        ])
     }
 }
 

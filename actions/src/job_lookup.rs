@@ -1,8 +1,11 @@
 //! Looking up what job steps name: a virtual cluster by name or id, a role by name or
 //! ARN, a job run by id. Shared by `submit-job`, `wait-for-job` and `cancel-job`.
 
+use serde_json::json;
+
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlannedCall, Service};
 use crate::target::{JobRunInfo, VirtualClusterInfo};
 
 /// The RUNNING virtual cluster called `wanted` (a name or an id).
@@ -60,6 +63,52 @@ pub(crate) async fn job_run(
             .await?
             .ok_or_else(|| ActionError::Failed(format!("unknown job run `{job_id}`"))),
     }
+}
+
+/// The call [`virtual_cluster`] makes.
+pub(crate) fn planned_virtual_cluster(wanted: &str) -> PlannedCall {
+    PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({})).note(format!(
+        "finds the RUNNING virtual cluster named or with id `{wanted}`"
+    ))
+}
+
+/// The ARN [`role_arn`] would return as a plan shows it, and the call it makes for a
+/// role given by name.
+pub(crate) fn planned_role_arn(role: &str) -> (String, Option<PlannedCall>) {
+    if role.starts_with("arn:") {
+        return (role.to_string(), None);
+    }
+    (
+        format!("<ARN of role {role}>"),
+        Some(
+            PlannedCall::new(Service::Iam, "GetRole", json!({"roleName": role}))
+                .note("for its ARN"),
+        ),
+    )
+}
+
+/// The calls [`job_run`] makes, and the virtual cluster id as a plan shows it.
+pub(crate) fn planned_job_run(
+    job_id: &str,
+    virtual_cluster_id: Option<&str>,
+) -> (Vec<PlannedCall>, String) {
+    let (mut calls, vc) = match virtual_cluster_id {
+        Some(vc) => (Vec::new(), vc.to_string()),
+        None => (
+            vec![
+                PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({})).note(
+                    format!("no virtual_cluster_id given: finds the one of job {job_id}"),
+                ),
+            ],
+            format!("<virtual cluster of job {job_id}>"),
+        ),
+    };
+    calls.push(PlannedCall::new(
+        Service::EmrOnEks,
+        "DescribeJobRun",
+        json!({"id": job_id, "virtualClusterId": vc}),
+    ));
+    (calls, vc)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod context;
 pub mod duration;
 pub mod error;
+pub mod planned_call;
 pub mod target;
 
 mod apply_manifest;
@@ -50,4 +51,5 @@ pub use action::{Action, Effects, ErasedAction};
 pub use catalog::{catalog, find};
 pub use context::{CancelSignal, StepContext, StepReporter};
 pub use error::ActionError;
+pub use planned_call::{PlanContext, PlannedCall, Service};
 pub use target::{Clock, Participant, Target, TargetKind};

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 
 /// The action; [`PutObjectInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -53,31 +55,15 @@ impl Action for PutObject {
         input: PutObjectInput,
         ctx: &StepContext,
     ) -> Result<PutObjectOutput, ActionError> {
-        // S3 keys are 1 to 1024 bytes of UTF-8; S3 refuses any other.
-        if input.key.is_empty() || input.key.len() > 1024 {
-            return Err(ActionError::InvalidInput(format!(
-                "object key must be 1 to 1024 bytes long (got {})",
-                input.key.len()
-            )));
-        }
-        let body = match (input.content, input.file) {
-            (Some(text), None) => text.into_bytes(),
-            (None, Some(path)) => tokio::fs::read(&path).await.map_err(|e| {
+        check_key(&input.key)?;
+        let body = match body_source(input.content, input.file)? {
+            Body::Text(text) => text.into_bytes(),
+            Body::File(path) => tokio::fs::read(&path).await.map_err(|e| {
                 ActionError::InvalidInput(format!(
                     "failed to read `{}` to upload: {e}",
                     path.display()
                 ))
             })?,
-            (Some(_), Some(_)) => {
-                return Err(ActionError::InvalidInput(
-                    "give either `content` (text) or `file` (a local path), not both".into(),
-                ));
-            }
-            (None, None) => {
-                return Err(ActionError::InvalidInput(
-                    "give `content` (text) or `file` (a local path) to upload".into(),
-                ));
-            }
         };
         ctx.target
             .s3
@@ -88,6 +74,50 @@ impl Action for PutObject {
             bytes: body.len() as u64,
         })
     }
+
+    fn planned_calls(
+        input: &PutObjectInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        check_key(&input.key)?;
+        let mut detail = json!({"bucket": input.bucket, "key": input.key});
+        match body_source(input.content.clone(), input.file.clone())? {
+            Body::Text(text) => detail["bytes"] = json!(text.len()),
+            Body::File(path) => detail["file"] = json!(path.display().to_string()),
+        }
+        Ok(vec![PlannedCall::new(Service::S3, "PutObject", detail)])
+    }
+}
+
+/// Where the object's bytes come from.
+enum Body {
+    Text(String),
+    File(PathBuf),
+}
+
+/// The one source of the object the input gives.
+fn body_source(content: Option<String>, file: Option<PathBuf>) -> Result<Body, ActionError> {
+    match (content, file) {
+        (Some(text), None) => Ok(Body::Text(text)),
+        (None, Some(path)) => Ok(Body::File(path)),
+        (Some(_), Some(_)) => Err(ActionError::InvalidInput(
+            "give either `content` (text) or `file` (a local path), not both".into(),
+        )),
+        (None, None) => Err(ActionError::InvalidInput(
+            "give `content` (text) or `file` (a local path) to upload".into(),
+        )),
+    }
+}
+
+/// S3 keys are 1 to 1024 bytes of UTF-8; S3 refuses any other.
+fn check_key(key: &str) -> Result<(), ActionError> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(ActionError::InvalidInput(format!(
+            "object key must be 1 to 1024 bytes long (got {})",
+            key.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

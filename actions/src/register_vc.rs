@@ -2,10 +2,16 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
+
+/// The Kubernetes user EMR on EKS acts as in a namespace (eksctl's RBAC names its
+/// Role and RoleBinding after it, and aws-auth maps EMR's service-linked role to it).
+const EMR_USER: &str = "emr-containers";
 
 /// The action; [`RegisterVcInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -61,9 +67,7 @@ impl Action for RegisterVc {
     ) -> Result<RegisterVcOutput, ActionError> {
         let target = &ctx.target;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
-        let name = input
-            .name
-            .unwrap_or_else(|| format!("{}-emr-cluster", input.namespace));
+        let name = vc_name(input.name, &input.namespace);
         target
             .kube
             .create_namespace(&cluster, &input.namespace)
@@ -100,6 +104,75 @@ impl Action for RegisterVc {
             adopted,
         })
     }
+
+    fn planned_calls(
+        input: &RegisterVcInput,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let namespace = input.namespace.as_str();
+        let name = vc_name(input.name.clone(), namespace);
+        calls.extend([
+            PlannedCall::new(Service::Kubernetes, "create Namespace", json!({"name": namespace}))
+                .note("an existing namespace is kept"),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create-or-replace Role",
+                json!({"namespace": namespace, "name": EMR_USER, "rules": "eksctl's emr-containers rules"}),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create-or-replace RoleBinding",
+                json!({
+                    "namespace": namespace,
+                    "name": EMR_USER,
+                    "roleRef": {"kind": "Role", "name": EMR_USER},
+                    "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": EMR_USER}],
+                }),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "patch ConfigMap",
+                json!({
+                    "namespace": "kube-system",
+                    "name": "aws-auth",
+                    "mapRoles+": {
+                        "rolearn": emr_service_linked_role(ACCOUNT_PLACEHOLDER),
+                        "username": EMR_USER,
+                    },
+                }),
+            )
+            .when("if the mapping is not there yet"),
+            PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({}))
+                .note(format!("looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt")),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "CreateVirtualCluster",
+                json!({
+                    "name": name,
+                    "containerProvider": {
+                        "id": cluster,
+                        "type": "EKS",
+                        "info": {"eksInfo": {"namespace": namespace}},
+                    },
+                    "clientToken": plan.idempotency_key(),
+                }),
+            )
+            .when("if there is none to adopt"),
+        ]);
+        Ok(calls)
+    }
+}
+
+/// The virtual cluster's name: the one given, or the walkthrough's `<namespace>-emr-cluster`.
+fn vc_name(given: Option<String>, namespace: &str) -> String {
+    given.unwrap_or_else(|| format!("{namespace}-emr-cluster"))
+}
+
+/// The ARN of EMR on EKS's service-linked role, which the aws-auth ConfigMap maps to
+/// [`EMR_USER`] (without a path: aws-auth matches role ARNs without one).
+pub(crate) fn emr_service_linked_role(account_id: &str) -> String {
+    format!("arn:aws:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
 }
 
 #[cfg(test)]
@@ -107,7 +180,7 @@ mod tests {
     use runbook_sim::virtual_cluster::VirtualClusterState;
     use serde_json::json;
 
-    use crate::test_support::SimWorld;
+    use crate::test_support::{SimWorld, operations, planned_calls};
 
     fn running_vcs(world: &SimWorld) -> Vec<(String, String, String)> {
         world
@@ -270,5 +343,67 @@ mod tests {
             "{err}"
         );
         assert_eq!(running_vcs(&world).len(), 1);
+    }
+
+    /// The plan shows what eksctl and the EMR guide have users do by hand: the RBAC for
+    /// user `emr-containers` in the namespace, the aws-auth mapping of EMR's
+    /// service-linked role, then the virtual cluster on the namespace.
+    #[test]
+    fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
+        let calls = planned_calls(
+            "register-vc",
+            json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+            "virtual_clusters[3]",
+        )
+        .expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "Kubernetes create Namespace",
+                "Kubernetes create-or-replace Role",
+                "Kubernetes create-or-replace RoleBinding",
+                "Kubernetes patch ConfigMap",
+                "EMR on EKS ListVirtualClusters",
+                "EMR on EKS CreateVirtualCluster",
+            ]
+        );
+        assert_eq!(
+            calls[1].detail["namespace"], "monthly-batch",
+            "the Role is namespaced"
+        );
+        assert_eq!(calls[1].detail["name"], "emr-containers");
+        assert_eq!(
+            calls[2].detail["subjects"],
+            json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
+        );
+        assert_eq!(
+            (
+                &calls[3].detail["namespace"],
+                &calls[3].detail["name"],
+                &calls[3].detail["mapRoles+"]
+            ),
+            (
+                &json!("kube-system"),
+                &json!("aws-auth"),
+                &json!({
+                    "rolearn": "arn:aws:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
+                    "username": "emr-containers",
+                })
+            )
+        );
+        assert!(calls[3].when.is_some(), "the mapping is added once");
+        assert_eq!(
+            calls[5].detail,
+            json!({
+                "name": "monthly-batch-emr-cluster",
+                "containerProvider": {
+                    "id": "eks-emr-cluster",
+                    "type": "EKS",
+                    "info": {"eksInfo": {"namespace": "monthly-batch"}},
+                },
+                "clientToken": "<idempotency key of step virtual_clusters[3]>",
+            })
+        );
+        assert_eq!(calls[5].when.as_deref(), Some("if there is none to adopt"));
     }
 }

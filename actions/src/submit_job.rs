@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::HumaneDuration;
 use crate::error::ActionError;
 use crate::job_lookup;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::JobRunRequest;
 
 /// The action; [`SubmitJobInput`] documents what it does (its doc comment is the
@@ -142,57 +144,7 @@ impl Action for SubmitJob {
             });
         }
         let role = job_lookup::role_arn(ctx, &input.role).await?;
-        let mut spark_conf = BTreeMap::from([
-            (
-                "spark.executor.instances".to_string(),
-                input.executors.to_string(),
-            ),
-            (
-                "spark.executor.cores".to_string(),
-                input.executor_cores.to_string(),
-            ),
-            (
-                "spark.executor.memory".to_string(),
-                input.executor_memory.clone(),
-            ),
-            (
-                "spark.driver.cores".to_string(),
-                input.driver_cores.to_string(),
-            ),
-            (
-                "spark.dynamicAllocation.enabled".to_string(),
-                "false".to_string(),
-            ),
-            (
-                "spark.kubernetes.executor.deleteOnTermination".to_string(),
-                "true".to_string(),
-            ),
-        ]);
-        if let Some(m) = &input.driver_memory {
-            spark_conf.insert("spark.driver.memory".into(), m.clone());
-        }
-        spark_conf.extend(input.spark_conf.clone());
-        let request = JobRunRequest {
-            virtual_cluster_id: vc.id.clone(),
-            name: input.name.clone(),
-            client_token: ctx.idempotency_key.clone(),
-            execution_role_arn: role,
-            release_label: input.release_label,
-            entry_point: input.entry_point,
-            entry_point_arguments: input.arguments,
-            spark_conf,
-            driver_pod_template: input.driver_pod_template,
-            executor_pod_template: input.executor_pod_template,
-            log_group: input.log_group,
-            log_stream_prefix: input.log_stream_prefix,
-            s3_log_uri: input.s3_log_uri,
-            sim_tasks_ms: input.sim_tasks.map(|tasks| {
-                tasks
-                    .iter()
-                    .map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX))
-                    .collect()
-            }),
-        };
+        let request = job_run_request(&input, vc.id.clone(), role, ctx.idempotency_key.clone());
         let job = ctx.target.emr.start_job_run(&request).await?;
         Ok(SubmitJobOutput {
             job_id: job.id,
@@ -202,13 +154,107 @@ impl Action for SubmitJob {
             reattached: false,
         })
     }
+
+    fn planned_calls(
+        input: &SubmitJobInput,
+        plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let token = plan.idempotency_key();
+        let wanted = input.virtual_cluster.as_str();
+        let vc_id = format!("<id of virtual cluster {wanted}>");
+        let mut calls = vec![
+            job_lookup::planned_virtual_cluster(wanted),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "ListJobRuns",
+                json!({"virtualClusterId": vc_id}),
+            )
+            .note("looks for a job this step started before with its key, to reattach (resume)"),
+        ];
+        let (role, lookup) = job_lookup::planned_role_arn(&input.role);
+        calls.extend(lookup.map(|call| call.when("unless that job is found")));
+        let request = job_run_request(input, vc_id, role, token);
+        calls.push(
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "StartJobRun",
+                request.start_job_run_parameters(),
+            )
+            .when("unless that job is found"),
+        );
+        Ok(calls)
+    }
+}
+
+/// What StartJobRun is asked for: the input's Spark settings as Spark configuration
+/// (dynamic allocation off, so `executors` is what runs), with `clientToken` the
+/// step's idempotency key.
+fn job_run_request(
+    input: &SubmitJobInput,
+    virtual_cluster_id: String,
+    execution_role_arn: String,
+    client_token: String,
+) -> JobRunRequest {
+    let mut spark_conf = BTreeMap::from([
+        (
+            "spark.executor.instances".to_string(),
+            input.executors.to_string(),
+        ),
+        (
+            "spark.executor.cores".to_string(),
+            input.executor_cores.to_string(),
+        ),
+        (
+            "spark.executor.memory".to_string(),
+            input.executor_memory.clone(),
+        ),
+        (
+            "spark.driver.cores".to_string(),
+            input.driver_cores.to_string(),
+        ),
+        (
+            "spark.dynamicAllocation.enabled".to_string(),
+            "false".to_string(),
+        ),
+        (
+            "spark.kubernetes.executor.deleteOnTermination".to_string(),
+            "true".to_string(),
+        ),
+    ]);
+    if let Some(m) = &input.driver_memory {
+        spark_conf.insert("spark.driver.memory".into(), m.clone());
+    }
+    spark_conf.extend(input.spark_conf.clone());
+    JobRunRequest {
+        virtual_cluster_id,
+        name: input.name.clone(),
+        client_token,
+        execution_role_arn,
+        release_label: input.release_label.clone(),
+        entry_point: input.entry_point.clone(),
+        entry_point_arguments: input.arguments.clone(),
+        spark_conf,
+        driver_pod_template: input.driver_pod_template.clone(),
+        executor_pod_template: input.executor_pod_template.clone(),
+        log_group: input.log_group.clone(),
+        log_stream_prefix: input.log_stream_prefix.clone(),
+        s3_log_uri: input.s3_log_uri.clone(),
+        sim_tasks_ms: input.sim_tasks.as_ref().map(|tasks| {
+            tasks
+                .iter()
+                .map(|t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX))
+                .collect()
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use crate::test_support::{SimWorld, high_job, low_job, template_uri, templates_bucket};
+    use crate::test_support::{
+        SimWorld, high_job, low_job, operations, planned_calls, template_uri, templates_bucket,
+    };
 
     fn vc_id(world: &SimWorld, name: &str) -> String {
         world
@@ -414,5 +460,93 @@ mod tests {
             .expect_err("not a release label");
         assert!(err.to_string().contains("release label `6.4.0`"), "{err}");
         assert_eq!(world.sim.world().job_runs().count(), 0);
+    }
+
+    /// The plan shows StartJobRun as EMR receives it: the executors, cores and memory of
+    /// the input as `--conf` spark-submit parameters (with the pod templates), the log
+    /// group as CloudWatch monitoring, and the step's key as `clientToken`.
+    #[test]
+    fn the_plan_shows_start_job_run_with_the_spark_settings() {
+        let mut input = low_job();
+        input["executors"] = json!(3);
+        input["executor_cores"] = json!(2);
+        input["executor_memory"] = json!("4G");
+        input["driver_memory"] = json!("2G");
+        input["entry_point"] = json!("s3://jobs/threadsleeper.py");
+        input["arguments"] = json!(["100"]);
+        input["log_stream_prefix"] = json!("low-p-");
+        input["s3_log_uri"] = json!("s3://monthly-batch-logs/");
+        input["spark_conf"] = json!({"spark.executor.cores": "3"});
+        let calls = planned_calls("submit-job", input, "low_job").expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "EMR on EKS ListVirtualClusters",
+                "EMR on EKS ListJobRuns",
+                "IAM GetRole",
+                "EMR on EKS StartJobRun",
+            ]
+        );
+        let start = &calls[3];
+        assert_eq!(start.when.as_deref(), Some("unless that job is found"));
+        let templates = template_uri("");
+        assert_eq!(
+            start.detail,
+            json!({
+                "name": "monthly-batch-low-priority-job",
+                "virtualClusterId": "<id of virtual cluster monthly-batch-emr-cluster>",
+                "executionRoleArn": "<ARN of role monthly-batch-JobExecutionRole>",
+                "releaseLabel": "emr-6.4.0-latest",
+                "jobDriver": {"sparkSubmitJobDriver": {
+                    "entryPoint": "s3://jobs/threadsleeper.py",
+                    "entryPointArguments": ["100"],
+                    "sparkSubmitParameters": format!(
+                        "--conf spark.driver.cores=1 --conf spark.driver.memory=2G \
+                         --conf spark.dynamicAllocation.enabled=false \
+                         --conf spark.executor.cores=3 --conf spark.executor.instances=3 \
+                         --conf spark.executor.memory=4G \
+                         --conf spark.kubernetes.driver.podTemplateFile={templates}{} \
+                         --conf spark.kubernetes.executor.deleteOnTermination=true \
+                         --conf spark.kubernetes.executor.podTemplateFile={templates}{}",
+                        runbook_sim::demo::DRIVER_TEMPLATE_KEY,
+                        runbook_sim::demo::LOW_EXECUTOR_TEMPLATE_KEY,
+                    ),
+                }},
+                "configurationOverrides": {"monitoringConfiguration": {
+                    "cloudWatchMonitoringConfiguration": {
+                        "logGroupName": "/emr-on-eks/eks-emr-cluster/monthly-batch",
+                        "logStreamNamePrefix": "low-p-",
+                    },
+                    "s3MonitoringConfiguration": {"logUri": "s3://monthly-batch-logs/"},
+                }},
+                "clientToken": "<idempotency key of step low_job>",
+            }),
+            "spark_conf overrides the settings made from fields (executor cores 3, not 2)"
+        );
+    }
+
+    #[test]
+    fn a_role_given_by_arn_is_not_looked_up_in_the_plan() {
+        let mut input = low_job();
+        input["role"] = json!("arn:aws:iam::210987654321:role/elsewhere");
+        input.as_object_mut().expect("object").remove("log_group");
+        let calls = planned_calls("submit-job", input, "jobs[1]").expect("calls");
+        assert_eq!(
+            operations(&calls),
+            [
+                "EMR on EKS ListVirtualClusters",
+                "EMR on EKS ListJobRuns",
+                "EMR on EKS StartJobRun",
+            ]
+        );
+        assert_eq!(
+            calls[2].detail["executionRoleArn"],
+            "arn:aws:iam::210987654321:role/elsewhere"
+        );
+        assert_eq!(calls[2].detail.get("configurationOverrides"), None);
+        assert_eq!(
+            calls[2].detail["clientToken"],
+            "<idempotency key of step jobs[1]>"
+        );
     }
 }

@@ -10,6 +10,7 @@ use crate::context::StepContext;
 use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
 use crate::job_lookup;
+use crate::planned_call::{PlanContext, PlannedCall};
 use crate::target::WaitOutcome;
 
 /// The action; [`WaitForJobInput`] documents what it does (its doc comment is the
@@ -98,12 +99,7 @@ impl Action for WaitForJob {
         input: WaitForJobInput,
         ctx: &StepContext,
     ) -> Result<WaitForJobOutput, ActionError> {
-        const KNOWN: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
-        if let Some(bad) = input.expect.iter().find(|s| !KNOWN.contains(&s.as_str())) {
-            return Err(ActionError::InvalidInput(format!(
-                "`expect` lists `{bad}`, which is not an end state (COMPLETED, FAILED, CANCELLED)"
-            )));
-        }
+        check_expect(&input.expect)?;
         let started = ctx.clock.now_ms();
         let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
         let mut job =
@@ -153,6 +149,34 @@ impl Action for WaitForJob {
             created_at_ms: job.created_at_ms,
             finished_at_ms: job.finished_at_ms,
         })
+    }
+
+    fn planned_calls(
+        input: &WaitForJobInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        check_expect(&input.expect)?;
+        let (mut calls, _) =
+            job_lookup::planned_job_run(&input.job, input.virtual_cluster_id.as_deref());
+        if let Some(describe) = calls.pop() {
+            calls.push(describe.note(format!(
+                "repeated until COMPLETED, FAILED or CANCELLED, for at most {}; {} counts as success",
+                Humane(input.timeout.0),
+                input.expect.join(" or ")
+            )));
+        }
+        Ok(calls)
+    }
+}
+
+/// `expect` may only name end states: waiting for RUNNING would never end.
+fn check_expect(expect: &[String]) -> Result<(), ActionError> {
+    const KNOWN: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
+    match expect.iter().find(|s| !KNOWN.contains(&s.as_str())) {
+        Some(bad) => Err(ActionError::InvalidInput(format!(
+            "`expect` lists `{bad}`, which is not an end state (COMPLETED, FAILED, CANCELLED)"
+        ))),
+        None => Ok(()),
     }
 }
 

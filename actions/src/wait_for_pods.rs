@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
+use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::target::{PodInfo, WaitOutcome};
 
 /// The label EMR on EKS puts on every pod of a job run.
@@ -188,31 +190,7 @@ impl Action for WaitForPods {
         input: WaitForPodsInput,
         ctx: &StepContext,
     ) -> Result<WaitForPodsOutput, ActionError> {
-        let condition = match (input.running, input.all_succeeded, input.none_left) {
-            (Some(n), false, false) => Condition::Running(n),
-            (None, true, false) => Condition::AllSucceeded,
-            (None, false, true) => Condition::NoneLeft,
-            _ => {
-                return Err(ActionError::InvalidInput(
-                    "give exactly one condition: `running: N`, `all_succeeded: true` or `none_left: true`".into(),
-                ));
-            }
-        };
-        let mut selector = input.selector.clone();
-        if let Some(job) = &input.job {
-            selector.insert(LABEL_JOB_ID.into(), job.clone());
-        }
-        if let Some(role) = input.role {
-            if input.job.is_none() {
-                return Err(ActionError::InvalidInput("`role` needs `job`".into()));
-            }
-            let value = match role {
-                Role::Controller => "controller",
-                Role::Driver => "driver",
-                Role::Executor => "executor",
-            };
-            selector.insert(LABEL_COMPONENT.into(), value.into());
-        }
+        let (condition, selector) = criteria(&input)?;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let started = ctx.clock.now_ms();
         let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
@@ -264,6 +242,69 @@ impl Action for WaitForPods {
             }
         }
     }
+
+    fn planned_calls(
+        input: &WaitForPodsInput,
+        _plan: &PlanContext,
+    ) -> Result<Vec<PlannedCall>, ActionError> {
+        let (condition, selector) = criteria(input)?;
+        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let label_selector = selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        calls.push(
+            PlannedCall::new(
+                Service::Kubernetes,
+                "watch Pod",
+                json!({
+                    "cluster": cluster,
+                    "namespace": input.namespace.as_deref().unwrap_or("<all namespaces>"),
+                    "labelSelector": label_selector,
+                }),
+            )
+            .note(format!(
+                "until {}, for at most {}",
+                condition.describe(),
+                Humane(input.timeout.0)
+            )),
+        );
+        Ok(calls)
+    }
+}
+
+/// The condition to wait for and the label selector of the pods, from the input (the
+/// job and role become EMR's pod labels).
+fn criteria(
+    input: &WaitForPodsInput,
+) -> Result<(Condition, BTreeMap<String, String>), ActionError> {
+    let condition = match (input.running, input.all_succeeded, input.none_left) {
+        (Some(n), false, false) => Condition::Running(n),
+        (None, true, false) => Condition::AllSucceeded,
+        (None, false, true) => Condition::NoneLeft,
+        _ => {
+            return Err(ActionError::InvalidInput(
+                    "give exactly one condition: `running: N`, `all_succeeded: true` or `none_left: true`".into(),
+                ));
+        }
+    };
+    let mut selector = input.selector.clone();
+    if let Some(job) = &input.job {
+        selector.insert(LABEL_JOB_ID.into(), job.clone());
+    }
+    if let Some(role) = input.role {
+        if input.job.is_none() {
+            return Err(ActionError::InvalidInput("`role` needs `job`".into()));
+        }
+        let value = match role {
+            Role::Controller => "controller",
+            Role::Driver => "driver",
+            Role::Executor => "executor",
+        };
+        selector.insert(LABEL_COMPONENT.into(), value.into());
+    }
+    Ok((condition, selector))
 }
 
 #[cfg(test)]
@@ -274,7 +315,7 @@ mod tests {
     use serde_json::json;
 
     use crate::ActionError;
-    use crate::test_support::{SimWorld, low_job};
+    use crate::test_support::{SimWorld, low_job, operations, planned_calls};
 
     /// (name, phase) of the job's live executor pods in the world.
     fn executors(world: &SimWorld, job: &str) -> Vec<(String, PodPhase)> {
@@ -490,5 +531,37 @@ mod tests {
             .await
             .expect_err("no such cluster");
         assert!(err.to_string().contains("other"), "{err}");
+    }
+
+    /// The plan shows the watch with the label selector the job and role turn into,
+    /// and the condition it waits for.
+    #[test]
+    fn the_plan_shows_the_watch_with_emrs_labels() {
+        let calls = planned_calls(
+            "wait-for-pods",
+            json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
+            "low_running",
+        )
+        .expect("calls");
+        assert_eq!(operations(&calls), ["Kubernetes watch Pod"]);
+        assert_eq!(
+            calls[0].detail,
+            json!({
+                "cluster": "c",
+                "namespace": "monthly-batch",
+                "labelSelector": "emr-containers.amazonaws.com/component=executor,emr-containers.amazonaws.com/job.id=<steps.low_job.outputs.job_id>",
+            })
+        );
+        assert_eq!(
+            calls[0].note.as_deref(),
+            Some("until 2 running, for at most 5m")
+        );
+        let err = planned_calls(
+            "wait-for-pods",
+            json!({"role": "driver", "running": 1}),
+            "w",
+        )
+        .expect_err("role without job");
+        assert!(err.ends_with("`role` needs `job`"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ mod harness;
 mod history;
 mod json_shapes;
 mod locking;
+mod plan_aws;
 mod report;
 mod run_basics;
 mod secrets;

@@ -122,6 +122,68 @@ pub struct JobRunRequest {
     pub sim_tasks_ms: Option<Vec<u64>>,
 }
 
+impl JobRunRequest {
+    /// The Spark configuration as StartJobRun's `sparkSubmitParameters`: one
+    /// `--conf key=value` per setting (sorted), pod templates included, as the
+    /// walkthrough's `aws emr-containers start-job-run` commands pass them.
+    pub fn spark_submit_parameters(&self) -> String {
+        let mut conf = self.spark_conf.clone();
+        if let Some(uri) = &self.driver_pod_template {
+            conf.insert(
+                "spark.kubernetes.driver.podTemplateFile".into(),
+                uri.clone(),
+            );
+        }
+        if let Some(uri) = &self.executor_pod_template {
+            conf.insert(
+                "spark.kubernetes.executor.podTemplateFile".into(),
+                uri.clone(),
+            );
+        }
+        conf.iter()
+            .map(|(key, value)| format!("--conf {key}={value}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The StartJobRun request as the EMR on EKS API names its fields (what `plan
+    /// --target aws` shows). CloudWatch and S3 monitoring appear only when asked for;
+    /// `sim_tasks_ms` has no AWS counterpart.
+    pub fn start_job_run_parameters(&self) -> serde_json::Value {
+        let mut monitoring = serde_json::Map::new();
+        if let Some(group) = &self.log_group {
+            let mut cloudwatch = serde_json::json!({"logGroupName": group});
+            if let Some(prefix) = &self.log_stream_prefix {
+                cloudwatch["logStreamNamePrefix"] = serde_json::json!(prefix);
+            }
+            monitoring.insert("cloudWatchMonitoringConfiguration".into(), cloudwatch);
+        }
+        if let Some(uri) = &self.s3_log_uri {
+            monitoring.insert(
+                "s3MonitoringConfiguration".into(),
+                serde_json::json!({"logUri": uri}),
+            );
+        }
+        let mut request = serde_json::json!({
+            "name": self.name,
+            "virtualClusterId": self.virtual_cluster_id,
+            "executionRoleArn": self.execution_role_arn,
+            "releaseLabel": self.release_label,
+            "jobDriver": {"sparkSubmitJobDriver": {
+                "entryPoint": self.entry_point,
+                "entryPointArguments": self.entry_point_arguments,
+                "sparkSubmitParameters": self.spark_submit_parameters(),
+            }},
+        });
+        if !monitoring.is_empty() {
+            request["configurationOverrides"] =
+                serde_json::json!({"monitoringConfiguration": monitoring});
+        }
+        request["clientToken"] = serde_json::json!(self.client_token);
+        request
+    }
+}
+
 /// An EMR job run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobRunInfo {

@@ -1,11 +1,15 @@
 //! `runbook plan`: every step's rendered input, without running anything. Values that
 //! only exist at run time (step outputs) are shown as `<steps.low_job.outputs.job_id>`.
+//! With `--target aws` each step also lists the AWS and Kubernetes operations its action
+//! would call (`Action::planned_calls`), still calling nothing: no credentials, no
+//! network.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr};
+use runbook_actions::{PlanContext, PlannedCall, TargetKind};
 use serde_json::{Value, json};
 
 use super::Global;
@@ -99,12 +103,17 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     };
     let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
-        planned.push(plan_step(def, env, &context, &masker));
+        let mut step = plan_step(def, env, &context, &masker);
+        if global.target == TargetKind::Aws {
+            add_calls(def, &mut step);
+        }
+        planned.push(step);
     }
     if global.output == OutputMode::Json {
+        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&Value::Array(planned)).unwrap_or_default()
+            serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
         );
         return Exit::Ok;
     }
@@ -122,12 +131,93 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
 
 type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> minijinja::Value + 'a;
 
+/// A step of the plan: its rendered input (the JSON `plan` has always printed) and, on
+/// `aws`, the calls of each instance.
+struct PlannedStep {
+    json: Value,
+    /// One entry per instance (one for a step without `for_each`).
+    calls: Vec<InstanceCalls>,
+}
+
+/// An instance's index (`None` without `for_each`) and its calls, or why they cannot be
+/// listed.
+type InstanceCalls = (Option<usize>, Result<Vec<PlannedCall>, String>);
+
+impl PlannedStep {
+    /// The step's JSON with `calls` (each call of a `for_each` instance carries its
+    /// `instance` index) and `call_errors` when some could not be listed.
+    fn to_json(&self) -> Value {
+        let mut json = self.json.clone();
+        if self.calls.is_empty() {
+            return json;
+        }
+        let mut calls = Vec::new();
+        let mut errors = Vec::new();
+        for (instance, result) in &self.calls {
+            match result {
+                Ok(list) => calls.extend(list.iter().map(|call| {
+                    let mut value = serde_json::to_value(call).unwrap_or_default();
+                    if let (Some(i), Value::Object(map)) = (instance, &mut value) {
+                        map.insert("instance".into(), json!(i));
+                    }
+                    value
+                })),
+                Err(why) => {
+                    let mut error = json!({"error": why});
+                    if let Some(i) = instance {
+                        error["instance"] = json!(i);
+                    }
+                    errors.push(error);
+                }
+            }
+        }
+        json["calls"] = Value::Array(calls);
+        if !errors.is_empty() {
+            json["call_errors"] = Value::Array(errors);
+        }
+        json
+    }
+
+    fn calls_of(&self, instance: Option<usize>) -> Option<&Result<Vec<PlannedCall>, String>> {
+        self.calls
+            .iter()
+            .find(|(i, _)| *i == instance)
+            .map(|(_, calls)| calls)
+    }
+}
+
+/// The calls of each instance of the step on the `aws` target, from its rendered input.
+fn add_calls(def: &StepDef, step: &mut PlannedStep) {
+    let plan = |key: String, with: &Value| {
+        if with.is_object() {
+            def.action.planned_calls(with, &PlanContext::new(key))
+        } else {
+            // `plan_step` put the reason it could not render the input there.
+            Err("cannot be listed before the input renders".to_string())
+        }
+    };
+    step.calls = match step.json.get("instances").and_then(Value::as_array) {
+        Some(instances) => instances
+            .iter()
+            .enumerate()
+            .map(|(i, with)| (Some(i), plan(format!("{}[{i}]", def.id), with)))
+            .collect(),
+        None if def.for_each.is_some() => {
+            vec![(
+                None,
+                plan(format!("{}[<index>]", def.id), &step.json["with"]),
+            )]
+        }
+        None => vec![(None, plan(def.id.clone(), &step.json["with"]))],
+    };
+}
+
 fn plan_step(
     def: &StepDef,
     env: &minijinja::Environment<'_>,
     context: &ContextFn<'_>,
     masker: &params::Masker,
-) -> Value {
+) -> PlannedStep {
     let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
         Ok(v) => masker.json(&v),
         Err(e) => json!(format!(
@@ -177,10 +267,14 @@ fn plan_step(
             }
         },
     }
-    step
+    PlannedStep {
+        json: step,
+        calls: Vec::new(),
+    }
 }
 
-fn print_step(n: usize, step: &Value) {
+fn print_step(n: usize, planned: &PlannedStep) {
+    let step = &planned.json;
     let id = step["id"].as_str().unwrap_or("?");
     let action = step["action"].as_str().unwrap_or("?");
     let phase = if step["phase"] == "finally" {
@@ -200,6 +294,9 @@ fn print_step(n: usize, step: &Value) {
         for (i, with) in instances.iter().enumerate() {
             println!("     [{i}] with:");
             print_yaml(with, 9);
+            if let Some(calls) = planned.calls_of(Some(i)) {
+                print_calls(&format!("[{i}] calls"), calls, 9);
+            }
         }
     } else {
         if let Some(items) = step.get("for_each") {
@@ -207,6 +304,24 @@ fn print_step(n: usize, step: &Value) {
         }
         println!("     with:");
         print_yaml(&step["with"], 7);
+        if let Some(calls) = planned.calls_of(None) {
+            print_calls("calls", calls, 7);
+        }
+    }
+}
+
+/// `calls:` and one line per call, or why they cannot be listed.
+fn print_calls(title: &str, calls: &Result<Vec<PlannedCall>, String>, indent: usize) {
+    let pad = " ".repeat(indent);
+    match calls {
+        Ok(list) if list.is_empty() => println!("     {title}: none"),
+        Ok(list) => {
+            println!("     {title}:");
+            for call in list {
+                println!("{pad}{call}");
+            }
+        }
+        Err(why) => println!("     {title}: {why}"),
     }
 }
 

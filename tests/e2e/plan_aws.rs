@@ -1,0 +1,268 @@
+//! `runbook plan --target aws`: under each step, the AWS and Kubernetes operations its
+//! action would call, with the parameters rendered from the runbook, and nothing
+//! called. Every endpoint the binary could reach (AWS, a proxy, a kubeconfig's API
+//! server) points at a listener of the test, which must not see a single connection;
+//! no credentials exist.
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Cmd, Test};
+
+fn platform_setup() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("runbooks")
+        .join("platform-setup.yaml");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()))
+}
+
+/// A listener that any AWS, proxy or Kubernetes traffic of the command would reach.
+struct Tripwire(TcpListener);
+
+impl Tripwire {
+    fn new() -> Tripwire {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        Tripwire(listener)
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.0.local_addr().expect("address"))
+    }
+
+    /// Points every way out at the listener, and leaves no credentials to find.
+    fn arm<'t>(&self, t: &Test, cmd: Cmd<'t>) -> Cmd<'t> {
+        let url = self.url();
+        t.write(
+            "kubeconfig",
+            &format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{url}\"}}\n\
+                 contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n\
+                 users:\n- name: u\n  user: {{token: t}}\n"
+            ),
+        );
+        cmd.env("AWS_ENDPOINT_URL", &url)
+            .env("HTTP_PROXY", &url)
+            .env("HTTPS_PROXY", &url)
+            .env("ALL_PROXY", &url)
+            .env("KUBECONFIG", t.path("kubeconfig"))
+            .env("AWS_CONFIG_FILE", t.path("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", t.path("no-aws-credentials"))
+            .env("AWS_ACCESS_KEY_ID", "")
+            .env("AWS_SECRET_ACCESS_KEY", "")
+            .env("AWS_SESSION_TOKEN", "")
+            .env("AWS_REGION", "us-east-2")
+    }
+
+    #[track_caller]
+    fn assert_untouched(&self) {
+        match self.0.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok((_, from)) => panic!("plan connected to the network (from {from})"),
+            Err(e) => panic!("failed to check the listener: {e}"),
+        }
+    }
+}
+
+fn operations(calls: &[&Value]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["service"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// The calls of a step (of one instance of a `for_each` step).
+fn calls<'v>(plan: &'v Value, step: &str, instance: Option<u64>) -> Vec<&'v Value> {
+    let step = plan
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == step))
+        .unwrap_or_else(|| panic!("no step `{step}` in {plan}"));
+    assert_eq!(step.get("call_errors"), None, "{step}");
+    step["calls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("step has no calls: {step}"))
+        .iter()
+        .filter(|c| c.get("instance").and_then(Value::as_u64) == instance)
+        .collect()
+}
+
+#[test]
+fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
+    let t = Test::new().runbook("platform-setup.yaml", &platform_setup());
+    let tripwire = Tripwire::new();
+    let out = tripwire
+        .arm(
+            &t,
+            t.args([
+                "plan",
+                "--target",
+                "aws",
+                "--output",
+                "json",
+                "platform-setup.yaml",
+            ]),
+        )
+        .run()
+        .success();
+    tripwire.assert_untouched();
+    assert!(
+        !t.state_db().exists(),
+        "plan writes nothing to the state DB"
+    );
+    let plan = out.json();
+
+    let cluster = calls(&plan, "cluster", None);
+    assert_eq!(
+        operations(&cluster),
+        [
+            "EKS DescribeCluster",
+            "EKS CreateCluster",
+            "EKS CreateNodegroup",
+            "IAM CreateOpenIDConnectProvider",
+            "EKS DescribeCluster",
+            "Kubernetes list Node",
+        ]
+    );
+    assert_eq!(
+        cluster[1]["when"],
+        "if the cluster does not exist (an existing one is adopted)"
+    );
+    assert_eq!(cluster[1]["detail"]["name"], "eks-emr-cluster");
+    assert_eq!(cluster[1]["detail"]["version"], "1.22");
+    assert_eq!(
+        cluster[1]["detail"]["tags"],
+        json!({"karpenter.sh/discovery": "eks-emr-cluster"})
+    );
+    assert_eq!(
+        cluster[1]["detail"]["clientRequestToken"],
+        "<idempotency key of step cluster>"
+    );
+    assert_eq!(
+        cluster[2]["detail"]["scalingConfig"],
+        json!({"minSize": 1, "maxSize": 10, "desiredSize": 1})
+    );
+    assert_eq!(cluster[2]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
+
+    // for_each: every namespace is an instance with its own calls; the fourth is
+    // monthly-batch.
+    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 6);
+    let vc = calls(&plan, "virtual_clusters", Some(3));
+    assert_eq!(
+        operations(&vc),
+        [
+            "Kubernetes create Namespace",
+            "Kubernetes create-or-replace Role",
+            "Kubernetes create-or-replace RoleBinding",
+            "Kubernetes patch ConfigMap",
+            "EMR on EKS ListVirtualClusters",
+            "EMR on EKS CreateVirtualCluster",
+        ]
+    );
+    assert_eq!(vc[0]["detail"], json!({"name": "monthly-batch"}));
+    assert_eq!(
+        vc[5]["detail"],
+        json!({
+            "name": "monthly-batch-emr-cluster",
+            "containerProvider": {
+                "id": "eks-emr-cluster",
+                "type": "EKS",
+                "info": {"eksInfo": {"namespace": "monthly-batch"}},
+            },
+            "clientToken": "<idempotency key of step virtual_clusters[3]>",
+        })
+    );
+
+    let bucket = calls(&plan, "log_buckets", Some(0));
+    assert_eq!(operations(&bucket), ["S3 CreateBucket"]);
+    assert_eq!(
+        bucket[0]["detail"]["bucket"],
+        "realtime-batch-logs-123456789012-us-east-2"
+    );
+}
+
+/// What people read: under each step (each instance of a `for_each` step) one line
+/// per call, conditions in brackets.
+#[test]
+fn plan_on_aws_reads_as_one_line_per_call() {
+    let t = Test::new().runbook("platform-setup.yaml", &platform_setup());
+    let tripwire = Tripwire::new();
+    let out = tripwire
+        .arm(
+            &t,
+            t.args([
+                "plan",
+                "--target",
+                "aws",
+                "platform-setup.yaml",
+                "--set",
+                "namespaces=[monthly-batch]",
+            ]),
+        )
+        .run()
+        .success();
+    tripwire.assert_untouched();
+    insta::assert_snapshot!("plan_aws_text", out.stdout);
+}
+
+#[test]
+fn plan_on_sim_shows_the_inputs_only() {
+    let t = Test::new().runbook("platform-setup.yaml", &platform_setup());
+    let out = t
+        .args(["plan", "--output", "json", "platform-setup.yaml"])
+        .run()
+        .success();
+    let plan = out.json();
+    let steps = plan.as_array().expect("steps");
+    assert_eq!(steps.len(), 6);
+    for step in steps {
+        assert_eq!(step.get("calls"), None, "{step}");
+    }
+    let text = t.args(["plan", "platform-setup.yaml"]).run().success();
+    assert!(!text.stdout.contains("calls"), "{}", text.stdout);
+}
+
+/// Every canned runbook plans on `aws`: each step whose input renders before run time
+/// lists its calls (or, for `log`, `sleep` and `assert`, none).
+#[test]
+fn every_canned_runbook_plans_on_aws() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("runbooks/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    names.sort();
+    let t = Test::new();
+    for path in names {
+        let path = path.display().to_string();
+        let plan = t
+            .args(["plan", "--target", "aws", "--output", "json", path.as_str()])
+            .run()
+            .success()
+            .json();
+        for step in plan.as_array().expect("steps") {
+            let action = step["action"].as_str().expect("action");
+            let utility = matches!(action, "log" | "sleep" | "assert");
+            if step["with"].is_string() {
+                // Its input needs run-time values to render at all (a loop over
+                // outputs); the plan says so instead of listing calls.
+                assert!(step.get("call_errors").is_some(), "{path}: {step}");
+                continue;
+            }
+            assert_eq!(step.get("call_errors"), None, "{path}: {step}");
+            let listed = step["calls"].as_array().is_some_and(|c| !c.is_empty());
+            assert_eq!(listed, !utility, "{path}: {step}");
+        }
+    }
+}
