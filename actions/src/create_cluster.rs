@@ -305,6 +305,22 @@ impl Action for CreateCluster {
             .when(absent),
             PlannedCall::new(
                 Service::Eks,
+                "DescribeCluster",
+                json!({"name": request.name}),
+            )
+            .note("repeated until the cluster is ACTIVE"),
+            PlannedCall::new(
+                Service::Iam,
+                "CreateOpenIDConnectProvider",
+                json!({
+                    "url": format!("<OIDC issuer of cluster {}>", request.name),
+                    "clientIDList": ["sts.amazonaws.com"],
+                }),
+            )
+            .when("if IAM has no provider for the cluster's issuer (ListOpenIDConnectProviders)")
+            .note("lets job roles trust the cluster's service accounts (IRSA)"),
+            PlannedCall::new(
+                Service::Eks,
                 "CreateNodegroup",
                 json!({
                     "clusterName": request.name,
@@ -322,23 +338,7 @@ impl Action for CreateCluster {
                     "clientRequestToken": token,
                 }),
             )
-            .when(absent),
-            PlannedCall::new(
-                Service::Iam,
-                "CreateOpenIDConnectProvider",
-                json!({
-                    "url": format!("<OIDC issuer of cluster {}>", request.name),
-                    "clientIDList": ["sts.amazonaws.com"],
-                }),
-            )
-            .when(absent)
-            .note("lets job roles trust the cluster's service accounts (IRSA)"),
-            PlannedCall::new(
-                Service::Eks,
-                "DescribeCluster",
-                json!({"name": request.name}),
-            )
-            .note("repeated until the cluster is ACTIVE"),
+            .when("if the cluster has no node group of that name (ListNodegroups); EKS accepts it only once the cluster is ACTIVE"),
             PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
                 "repeated until {} Ready",
                 match ng.desired_size {

@@ -463,8 +463,9 @@ mod tests {
     }
 
     /// The plan shows StartJobRun as EMR receives it: the executors, cores and memory of
-    /// the input as `--conf` spark-submit parameters (with the pod templates), the log
-    /// group as CloudWatch monitoring, and the step's key as `clientToken`.
+    /// the input as `--conf` spark-submit parameters (with the pod templates), the
+    /// other settings as spark-defaults, the log group as CloudWatch monitoring, and the
+    /// step's key as `clientToken` and as the tag a resumed step finds its job by.
     #[test]
     fn the_plan_shows_start_job_run_with_the_spark_settings() {
         let mut input = low_job();
@@ -502,24 +503,32 @@ mod tests {
                     "entryPointArguments": ["100"],
                     "sparkSubmitParameters": format!(
                         "--conf spark.driver.cores=1 --conf spark.driver.memory=2G \
-                         --conf spark.dynamicAllocation.enabled=false \
                          --conf spark.executor.cores=3 --conf spark.executor.instances=3 \
                          --conf spark.executor.memory=4G \
                          --conf spark.kubernetes.driver.podTemplateFile={templates}{} \
-                         --conf spark.kubernetes.executor.deleteOnTermination=true \
                          --conf spark.kubernetes.executor.podTemplateFile={templates}{}",
                         runbook_sim::demo::DRIVER_TEMPLATE_KEY,
                         runbook_sim::demo::LOW_EXECUTOR_TEMPLATE_KEY,
                     ),
                 }},
-                "configurationOverrides": {"monitoringConfiguration": {
-                    "cloudWatchMonitoringConfiguration": {
-                        "logGroupName": "/emr-on-eks/eks-emr-cluster/monthly-batch",
-                        "logStreamNamePrefix": "low-p-",
+                "configurationOverrides": {
+                    "applicationConfiguration": [{
+                        "classification": "spark-defaults",
+                        "properties": {
+                            "spark.dynamicAllocation.enabled": "false",
+                            "spark.kubernetes.executor.deleteOnTermination": "true",
+                        },
+                    }],
+                    "monitoringConfiguration": {
+                        "cloudWatchMonitoringConfiguration": {
+                            "logGroupName": "/emr-on-eks/eks-emr-cluster/monthly-batch",
+                            "logStreamNamePrefix": "low-p-",
+                        },
+                        "s3MonitoringConfiguration": {"logUri": "s3://monthly-batch-logs/"},
                     },
-                    "s3MonitoringConfiguration": {"logUri": "s3://monthly-batch-logs/"},
-                }},
+                },
                 "clientToken": "<idempotency key of step low_job>",
+                "tags": {"runbook:client-token": "<idempotency key of step low_job>"},
             }),
             "spark_conf overrides the settings made from fields (executor cores 3, not 2)"
         );
@@ -543,7 +552,11 @@ mod tests {
             calls[2].detail["executionRoleArn"],
             "arn:aws:iam::210987654321:role/elsewhere"
         );
-        assert_eq!(calls[2].detail.get("configurationOverrides"), None);
+        assert_eq!(
+            calls[2].detail["configurationOverrides"].get("monitoringConfiguration"),
+            None,
+            "no log group, no monitoring"
+        );
         assert_eq!(
             calls[2].detail["clientToken"],
             "<idempotency key of step jobs[1]>"

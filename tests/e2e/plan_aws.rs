@@ -127,9 +127,9 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
         [
             "EKS DescribeCluster",
             "EKS CreateCluster",
-            "EKS CreateNodegroup",
-            "IAM CreateOpenIDConnectProvider",
             "EKS DescribeCluster",
+            "IAM CreateOpenIDConnectProvider",
+            "EKS CreateNodegroup",
             "Kubernetes list Node",
         ]
     );
@@ -148,10 +148,10 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
         "<idempotency key of step cluster>"
     );
     assert_eq!(
-        cluster[2]["detail"]["scalingConfig"],
+        cluster[4]["detail"]["scalingConfig"],
         json!({"minSize": 1, "maxSize": 10, "desiredSize": 1})
     );
-    assert_eq!(cluster[2]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
+    assert_eq!(cluster[4]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
 
     // for_each: every namespace is an instance with its own calls; the fourth is
     // monthly-batch.

@@ -122,11 +122,23 @@ pub struct JobRunRequest {
     pub sim_tasks_ms: Option<Vec<u64>>,
 }
 
+/// The Spark settings StartJobRun gets on the spark-submit command line
+/// (`sparkSubmitParameters`), as the walkthrough's commands pass them; every other
+/// setting goes into the `spark-defaults` classification, as the walkthrough does with
+/// `spark.dynamicAllocation.enabled` and `spark.kubernetes.executor.deleteOnTermination`.
+const SUBMIT_PARAMETERS: [&str; 7] = [
+    "spark.executor.instances",
+    "spark.executor.memory",
+    "spark.executor.cores",
+    "spark.driver.cores",
+    "spark.driver.memory",
+    "spark.kubernetes.driver.podTemplateFile",
+    "spark.kubernetes.executor.podTemplateFile",
+];
+
 impl JobRunRequest {
-    /// The Spark configuration as StartJobRun's `sparkSubmitParameters`: one
-    /// `--conf key=value` per setting (sorted), pod templates included, as the
-    /// walkthrough's `aws emr-containers start-job-run` commands pass them.
-    pub fn spark_submit_parameters(&self) -> String {
+    /// Every Spark setting, the pod templates included.
+    fn all_conf(&self) -> BTreeMap<String, String> {
         let mut conf = self.spark_conf.clone();
         if let Some(uri) = &self.driver_pod_template {
             conf.insert(
@@ -140,15 +152,31 @@ impl JobRunRequest {
                 uri.clone(),
             );
         }
-        conf.iter()
+        conf
+    }
+
+    /// StartJobRun's `sparkSubmitParameters`: `--conf key=value` for the sizing
+    /// settings and the pod templates (sorted).
+    pub fn spark_submit_parameters(&self) -> String {
+        self.all_conf()
+            .iter()
+            .filter(|(key, _)| SUBMIT_PARAMETERS.contains(&key.as_str()))
             .map(|(key, value)| format!("--conf {key}={value}"))
             .collect::<Vec<_>>()
             .join(" ")
     }
 
+    /// The `spark-defaults` classification: every other setting.
+    pub fn spark_defaults(&self) -> BTreeMap<String, String> {
+        self.all_conf()
+            .into_iter()
+            .filter(|(key, _)| !SUBMIT_PARAMETERS.contains(&key.as_str()))
+            .collect()
+    }
+
     /// The StartJobRun request as the EMR on EKS API names its fields (what `plan
-    /// --target aws` shows). CloudWatch and S3 monitoring appear only when asked for;
-    /// `sim_tasks_ms` has no AWS counterpart.
+    /// --target aws` shows, and what the aws target sends). CloudWatch and S3
+    /// monitoring appear only when asked for; `sim_tasks_ms` has no AWS counterpart.
     pub fn start_job_run_parameters(&self) -> serde_json::Value {
         let mut monitoring = serde_json::Map::new();
         if let Some(group) = &self.log_group {
@@ -175,11 +203,25 @@ impl JobRunRequest {
                 "sparkSubmitParameters": self.spark_submit_parameters(),
             }},
         });
+        let mut overrides = serde_json::Map::new();
+        let defaults = self.spark_defaults();
+        if !defaults.is_empty() {
+            overrides.insert(
+                "applicationConfiguration".into(),
+                serde_json::json!([{"classification": "spark-defaults", "properties": defaults}]),
+            );
+        }
         if !monitoring.is_empty() {
-            request["configurationOverrides"] =
-                serde_json::json!({"monitoringConfiguration": monitoring});
+            overrides.insert(
+                "monitoringConfiguration".into(),
+                serde_json::Value::Object(monitoring),
+            );
+        }
+        if !overrides.is_empty() {
+            request["configurationOverrides"] = serde_json::Value::Object(overrides);
         }
         request["clientToken"] = serde_json::json!(self.client_token);
+        request["tags"] = serde_json::json!({super::aws::CLIENT_TOKEN_TAG: self.client_token});
         request
     }
 }

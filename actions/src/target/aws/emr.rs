@@ -1,6 +1,6 @@
 //! Amazon EMR on EKS (emr-containers) through aws-sdk-emrcontainers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_emrcontainers::types::{
@@ -19,17 +19,6 @@ use crate::target::services::{Emr, TargetResult};
 /// echoes `clientToken` too, but not every endpoint keeps it (moto does not honour
 /// it), so a resumed step finds its job by this tag.
 pub(crate) const CLIENT_TOKEN_TAG: &str = "runbook:client-token";
-
-/// The Spark settings that go on the spark-submit command line, as the walkthrough's
-/// `sparkSubmitParameters` does; every other setting goes into `spark-defaults`.
-const SUBMIT_PARAMETERS: [&str; 6] = [
-    "spark.executor.instances",
-    "spark.executor.memory",
-    "spark.executor.cores",
-    "spark.driver.cores",
-    "spark.driver.memory",
-    "spark.kubernetes.driver.podTemplateFile",
-];
 
 pub(super) struct AwsEmr {
     emr: aws_sdk_emrcontainers::Client,
@@ -66,30 +55,6 @@ impl AwsEmr {
             }
         }
     }
-}
-
-/// How submit-job's request becomes StartJobRun's: the sizing settings as
-/// `sparkSubmitParameters`, the rest (and the pod templates) as `spark-defaults`.
-pub(crate) fn spark_parameters(request: &JobRunRequest) -> (String, BTreeMap<String, String>) {
-    let mut conf = request.spark_conf.clone();
-    if let Some(t) = &request.driver_pod_template {
-        conf.insert("spark.kubernetes.driver.podTemplateFile".into(), t.clone());
-    }
-    if let Some(t) = &request.executor_pod_template {
-        conf.insert(
-            "spark.kubernetes.executor.podTemplateFile".into(),
-            t.clone(),
-        );
-    }
-    let (submit, defaults): (BTreeMap<_, _>, BTreeMap<_, _>) = conf
-        .into_iter()
-        .partition(|(k, _)| SUBMIT_PARAMETERS.contains(&k.as_str()));
-    let parameters = submit
-        .iter()
-        .map(|(k, v)| format!("--conf {k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    (parameters, defaults)
 }
 
 fn vc_info(vc: &aws_sdk_emrcontainers::types::VirtualCluster) -> VirtualClusterInfo {
@@ -235,7 +200,8 @@ impl Emr for AwsEmr {
     }
 
     async fn start_job_run(&self, request: &JobRunRequest) -> TargetResult<JobRunInfo> {
-        let (parameters, defaults) = spark_parameters(request);
+        let parameters = request.spark_submit_parameters();
+        let defaults = request.spark_defaults();
         let mut driver = SparkSubmitJobDriver::builder()
             .entry_point(&request.entry_point)
             .set_entry_point_arguments(

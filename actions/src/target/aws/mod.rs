@@ -20,6 +20,7 @@ use aws_credential_types::provider::ProvideCredentials;
 
 use super::{Target, TargetKind};
 
+pub(crate) use emr::CLIENT_TOKEN_TAG;
 pub(crate) use error::service_error;
 
 /// How to reach AWS, from the command line and the runbook.
