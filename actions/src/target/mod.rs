@@ -53,6 +53,7 @@ impl FromStr for TargetKind {
     }
 }
 
+pub mod aws;
 mod model;
 mod services;
 pub mod sim;
