@@ -122,3 +122,97 @@ where
         self.inner.call(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use http::{Request, Response};
+    use tower::{Layer, Service};
+
+    use super::{TOKEN_REFRESH, TokenSource};
+
+    /// Credentials that change on every call (as assumed-role credentials do), so a
+    /// token shows which call made it.
+    #[derive(Debug, Default)]
+    struct Rotating(AtomicU32);
+
+    impl ProvideCredentials for Rotating {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            future::ProvideCredentials::ready(Ok(Credentials::new(
+                format!("AKID{n}"),
+                "secret",
+                None,
+                None,
+                "test",
+            )))
+        }
+    }
+
+    /// The access key id inside the bearer token of a request.
+    fn access_key(request: &Request<()>) -> String {
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .expect("authorization")
+            .to_str()
+            .expect("ascii");
+        let token = header
+            .strip_prefix("Bearer k8s-aws-v1.")
+            .expect("an EKS bearer token");
+        let url =
+            String::from_utf8(URL_SAFE_NO_PAD.decode(token).expect("base64url")).expect("utf-8");
+        let credential = url
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
+            .expect("credential");
+        credential
+            .split("%2F")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_request_carries_the_current_token_and_it_is_renewed_in_time() {
+        let layer = TokenSource {
+            cluster: "demo".into(),
+            region: "us-east-2".into(),
+            credentials: SharedCredentialsProvider::new(Rotating::default()),
+        }
+        .start()
+        .await
+        .expect("first token");
+        // Let the renewal task start its timer.
+        tokio::task::yield_now().await;
+        let (mock, mut handle) = tower_test::mock::pair::<Request<()>, Response<()>>();
+        let mut service = layer.layer(mock);
+        let mut send = async |service: &mut super::BearerService<_>| {
+            std::future::poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .expect("ready");
+            drop(service.call(Request::new(())));
+            let (request, _respond) = handle.next_request().await.expect("request");
+            access_key(&request)
+        };
+        assert_eq!(send(&mut service).await, "AKID0");
+        tokio::time::advance(TOKEN_REFRESH - Duration::from_secs(1)).await;
+        assert_eq!(send(&mut service).await, "AKID0");
+        // Well before EKS's 15 minutes run out, requests carry a new token.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(TOKEN_REFRESH < Duration::from_secs(14 * 60));
+        assert_eq!(send(&mut service).await, "AKID1");
+    }
+}

@@ -261,3 +261,69 @@ impl Observer for AwsObserver {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use super::AwsObserver;
+    use crate::target::{Clock, Observer, WaitOutcome};
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_back_off_per_participant_until_a_change_and_time_out() {
+        let observer = AwsObserver::with_poll_interval(Duration::from_millis(20));
+        let clock = Clock::Real;
+        let participant = clock.enter();
+        let mut intervals = Vec::new();
+        for _ in 0..12 {
+            let started = Instant::now();
+            assert_eq!(
+                observer.wait_for_change(&clock, &participant, None).await,
+                WaitOutcome::Changed
+            );
+            intervals.push(started.elapsed().as_millis());
+        }
+        assert_eq!(
+            intervals,
+            [
+                20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 15000, 15000
+            ]
+        );
+
+        // Another participant polls at its own pace.
+        let other = clock.enter();
+        let started = Instant::now();
+        observer.wait_for_change(&clock, &other, None).await;
+        assert_eq!(started.elapsed().as_millis(), 20);
+
+        // A change wakes the slow poller at once and resets its interval.
+        let started = Instant::now();
+        let (outcome, ()) = tokio::join!(
+            observer.wait_for_change(&clock, &participant, None),
+            async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                observer.shared.changes.send_modify(|g| *g += 1);
+            }
+        );
+        assert_eq!(outcome, WaitOutcome::Changed);
+        assert_eq!(started.elapsed().as_millis(), 5);
+        let started = Instant::now();
+        observer.wait_for_change(&clock, &participant, None).await;
+        assert_eq!(started.elapsed().as_millis(), 20);
+
+        // The other participant has not seen that change yet: it looks again at once.
+        let started = Instant::now();
+        observer.wait_for_change(&clock, &other, None).await;
+        assert_eq!(started.elapsed().as_millis(), 0);
+
+        // A timeout shorter than the poll interval ends the wait.
+        assert_eq!(
+            observer
+                .wait_for_change(&clock, &participant, Some(Duration::from_millis(10)))
+                .await,
+            WaitOutcome::TimedOut
+        );
+    }
+}

@@ -214,20 +214,38 @@ impl PodTracker {
             }
         }
         // This pod may be the victim, or the preemptor, of a pending preemption.
+        self.report_resolved(now_ms, &mut out);
+        out
+    }
+
+    /// Reports the pending preemptions whose victim and preemptor are both known.
+    fn report_resolved(&mut self, now_ms: i64, out: &mut Vec<ObservedEvent>) {
         let ready: Vec<String> = self
             .pending
             .iter()
-            .filter(|(victim, p)| {
-                p.event_seen
-                    && self.pods.contains_key(*victim)
-                    && (*victim == &uid || p.preemptor_uid.as_deref() == Some(uid.as_str()))
-            })
+            .filter(|(victim, p)| self.pods.contains_key(*victim) && self.resolved(p))
             .map(|(victim, _)| victim.clone())
             .collect();
         for victim in ready {
-            self.report_preemption(&victim, now_ms, &mut out);
+            self.report_preemption(&victim, now_ms, out);
         }
-        out
+    }
+
+    /// Whether the event arrived and the pod watch has seen the preemptor it names
+    /// (the two watches deliver in any order).
+    fn resolved(&self, pending: &Pending) -> bool {
+        if !pending.event_seen {
+            return false;
+        }
+        match (&pending.preemptor_uid, &pending.preemptor_name) {
+            (Some(uid), _) => self.pods.contains_key(uid),
+            (None, Some((namespace, name))) => self
+                .pods
+                .values()
+                .any(|t| &t.namespace == namespace && &t.name == name),
+            // The message names nobody: there is nothing more to wait for.
+            (None, None) => true,
+        }
     }
 
     /// A pod was deleted.
@@ -330,9 +348,7 @@ impl PodTracker {
             (None, Some(Preemptor::Name(ns, name))) => pending.preemptor_name = Some((ns, name)),
             (None, None) => {}
         }
-        if self.pods.contains_key(&uid) {
-            self.report_preemption(&uid, now_ms, &mut out);
-        }
+        self.report_resolved(now_ms, &mut out);
         out
     }
 
@@ -570,7 +586,78 @@ fn quantity(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Preemptor, parse_message, quantity};
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    use serde_json::{Value, json};
+
+    use super::{PENDING_LIMIT_MS, PodTracker, Preemptor, parse_message, quantity};
+
+    fn pod(uid: &str, name: &str, job: &str, role: &str, condition: bool) -> Pod {
+        let conditions = if condition {
+            json!([{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler"}])
+        } else {
+            json!([])
+        };
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "spark", "uid": uid, "labels": {
+                "emr-containers.amazonaws.com/component": role,
+                "emr-containers.amazonaws.com/job.id": job,
+            }},
+            "spec": {"nodeName": "n1", "priority": if role == "driver" { 1000 } else { 10 }, "containers": []},
+            "status": {"phase": "Pending", "conditions": conditions},
+        }))
+        .expect("pod")
+    }
+
+    fn preempted_event(victim_uid: &str, message: &str) -> Event {
+        serde_json::from_value(json!({
+            "metadata": {"name": "e", "namespace": "spark"},
+            "involvedObject": {"kind": "Pod", "namespace": "spark", "name": "victim", "uid": victim_uid},
+            "reason": "Preempted",
+            "message": message,
+        }))
+        .expect("event")
+    }
+
+    fn kinds(events: &[crate::target::ObservedEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn an_event_before_its_preemptor_is_seen_waits_for_the_preemptor() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        let early = tracker.apply_event(&preempted_event("a", "Preempted by pod b on node n1"), 1);
+        assert!(early.is_empty(), "{early:?}");
+        let seen = tracker.apply_pod(&pod("b", "job-b-driver", "job-b", "driver", false), 2);
+        assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
+        let preempted = &seen[1].data;
+        assert_eq!(preempted["preemptor"]["job_id"], "job-b");
+        assert_eq!(preempted["preemptor_priority"], 1000);
+        // The condition that follows is the same preemption.
+        let again = tracker.apply_pod(&pod("a", "victim", "job-a", "executor", true), 3);
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_condition_without_an_event_is_reported_when_the_victim_goes_or_after_the_limit() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        assert!(
+            tracker
+                .apply_pod(&pod("a", "victim", "job-a", "executor", true), 1)
+                .is_empty()
+        );
+        let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
+        assert_eq!(kinds(&gone), ["PodPreempted", "PodDeleted"]);
+        assert_eq!(gone[0].data["preemptor"]["name"], "unknown");
+        assert_eq!(gone[1].data["reason"], "Preempted");
+
+        tracker.apply_pod(&pod("c", "other", "job-a", "executor", true), 10);
+        assert!(tracker.flush_stale(10 + PENDING_LIMIT_MS - 1).is_empty());
+        let late = tracker.flush_stale(10 + PENDING_LIMIT_MS);
+        assert_eq!(kinds(&late), ["PodPreempted"]);
+        assert_eq!(late[0].data["pod"]["name"], Value::from("other"));
+    }
 
     #[test]
     fn quantities_in_kubernetes_notation() {
