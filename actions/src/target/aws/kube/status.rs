@@ -61,7 +61,9 @@ where
     let (code, message) = match error.as_service_error() {
         Some(service) => (
             service.code().unwrap_or("Unknown").to_string(),
-            service.message().unwrap_or_default().to_string(),
+            service
+                .message()
+                .map_or_else(|| error_chain(service), ToString::to_string),
         ),
         None => (
             "RequestFailed".to_string(),
