@@ -47,15 +47,11 @@ impl AwsKube {
         install_crypto_provider();
         match &self.connection {
             Connection::Eks { eks, sdk } => connect_eks(eks, sdk, cluster).await,
-            Connection::Context { context, .. } => {
-                let options = KubeConfigOptions {
-                    context: Some(context.clone()),
-                    ..KubeConfigOptions::default()
-                };
-                let config = Config::from_kubeconfig(&options)
-                    .await
-                    .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
-                Client::try_from(config).map_err(|e| connect_error(cluster, "ClientError", &e))
+            Connection::Context { context } => {
+                // `KUBECONFIG` (several files merged) or ~/.kube/config, as kubectl.
+                let kubeconfig =
+                    Kubeconfig::read().map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
+                connect_context(kubeconfig, context, cluster).await
             }
             Connection::Fixed { cluster: known } => Err(ActionError::Service {
                 service: "Kubernetes",
@@ -71,7 +67,11 @@ impl AwsKube {
     pub(super) async fn only_cluster(&self) -> TargetResult<String> {
         let eks = match &self.connection {
             Connection::Fixed { cluster } => return Ok(cluster.clone()),
-            Connection::Context { context, .. } => return context_cluster(context),
+            Connection::Context { context } => {
+                let kubeconfig =
+                    Kubeconfig::read().map_err(|e| connect_error(context, "InvalidConfig", &e))?;
+                return cluster_of_context(&kubeconfig, context);
+            }
             Connection::Eks { eks, .. } => eks,
         };
         let mut names = Vec::new();
@@ -160,11 +160,27 @@ async fn connect_eks(
     Ok(builder.with_layer(&bearer).build())
 }
 
+/// A client through `context` of `kubeconfig`, with whatever authentication the
+/// context has (an exec plugin such as `aws eks get-token` renews its own tokens).
+async fn connect_context(
+    kubeconfig: Kubeconfig,
+    context: &str,
+    cluster: &str,
+) -> TargetResult<Client> {
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
+    Client::try_from(config).map_err(|e| connect_error(cluster, "ClientError", &e))
+}
+
 /// The EKS cluster a kubeconfig context points at: the name in an
 /// `arn:aws:eks:...:cluster/NAME` (what `aws eks update-kubeconfig` writes) or in
 /// `NAME.REGION.eksctl.io` (what eksctl writes), else the kubeconfig cluster name.
-fn context_cluster(context: &str) -> TargetResult<String> {
-    let kubeconfig = Kubeconfig::read().map_err(|e| connect_error(context, "InvalidConfig", &e))?;
+fn cluster_of_context(kubeconfig: &Kubeconfig, context: &str) -> TargetResult<String> {
     let cluster = kubeconfig
         .contexts
         .iter()
@@ -220,7 +236,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use super::eks_cluster_name;
+    use super::{cluster_of_context, connect_context, eks_cluster_name};
     use crate::error::ActionError;
     use crate::target::Kube;
     use crate::target::aws::kube::{AwsKube, AwsObserver};
@@ -446,5 +462,52 @@ ZVRVaUTN2AV7vQYk/+L3
         );
         assert_eq!(eks_cluster_name("demo.us-east-2.eksctl.io"), "demo");
         assert_eq!(eks_cluster_name("kind-local"), "kind-local");
+    }
+
+    #[tokio::test]
+    async fn a_kubeconfig_context_gives_the_cluster_and_its_credentials() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let server = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(api_server(listener, Arc::clone(&seen)));
+        let kubeconfig: ::kube::config::Kubeconfig = serde_json::from_value(serde_json::json!({
+            "clusters": [
+                {"name": "arn:aws:eks:us-east-2:111122223333:cluster/demo", "cluster": {"server": server}},
+                {"name": "other", "cluster": {"server": "http://127.0.0.1:9"}},
+            ],
+            "users": [{"name": "admin", "user": {"token": "static-token"}}],
+            "contexts": [
+                {"name": "demo-admin", "context": {"cluster": "arn:aws:eks:us-east-2:111122223333:cluster/demo", "user": "admin"}},
+                {"name": "other", "context": {"cluster": "other", "user": "admin"}},
+            ],
+            "current-context": "other",
+        }))
+        .expect("kubeconfig");
+        assert_eq!(
+            cluster_of_context(&kubeconfig, "demo-admin").expect("context"),
+            "demo"
+        );
+        assert_eq!(
+            cluster_of_context(&kubeconfig, "nope")
+                .expect_err("unknown")
+                .to_string(),
+            "invalid input: kubeconfig has no context `nope`"
+        );
+        super::install_crypto_provider();
+        let client = connect_context(kubeconfig, "demo-admin", "demo")
+            .await
+            .expect("client");
+        let api: ::kube::Api<k8s_openapi::api::core::v1::Namespace> = ::kube::Api::all(client);
+        let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "spark"}}))
+            .expect("namespace");
+        api.create(&::kube::api::PostParams::default(), &namespace)
+            .await
+            .expect("created at the context's server, not the current context's");
+        let head = seen.lock().expect("seen")[0].clone();
+        assert!(
+            head.lines()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer static-token")),
+            "{head}"
+        );
     }
 }

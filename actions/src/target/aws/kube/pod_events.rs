@@ -660,6 +660,26 @@ mod tests {
     }
 
     #[test]
+    fn pods_missing_from_a_relist_were_deleted_while_the_watch_was_down() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.relist_started();
+        tracker.apply_pod(&pod("a", "kept", "job-a", "executor", false), 0);
+        tracker.apply_pod(&pod("b", "gone", "job-a", "executor", false), 0);
+        assert!(tracker.relist_done(1).is_empty());
+        // The watch expired (410 Gone) and kube-rs lists again.
+        tracker.relist_started();
+        assert!(
+            tracker
+                .apply_pod(&pod("a", "kept", "job-a", "executor", false), 5)
+                .is_empty()
+        );
+        let after = tracker.relist_done(6);
+        assert_eq!(kinds(&after), ["PodDeleted"]);
+        assert_eq!(after[0].subject.as_deref(), Some("spark/gone"));
+        assert!(tracker.relist_done(7).is_empty());
+    }
+
+    #[test]
     fn quantities_in_kubernetes_notation() {
         assert_eq!(quantity("500m"), Some(0.5));
         assert_eq!(quantity("2"), Some(2.0));
