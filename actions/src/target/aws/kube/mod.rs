@@ -5,6 +5,7 @@
 mod bearer;
 mod connect;
 mod eks_token;
+mod node_events;
 mod node_pool;
 mod observer;
 mod pod_events;

@@ -1,5 +1,6 @@
-//! The `aws` target's observer: kube-rs watches on every pod and on `Preempted` events
-//! of each cluster the run talks to, turned into the run's pod events; and waits that
+//! The `aws` target's observer: kube-rs watches on every pod, every node and the
+//! `Preempted` events of each cluster the run talks to, turned into the run's pod and
+//! node events; and waits that
 //! return as soon as a watch delivers something, or after a poll interval for the
 //! things no watch covers (EKS and EMR states are polled through their APIs).
 
@@ -11,10 +12,11 @@ use ::kube::runtime::{WatchStreamExt, watcher};
 use ::kube::{Api, Client};
 use async_trait::async_trait;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::node_events::NodeTracker;
 use super::pod_events::PodTracker;
 use super::status::error_chain;
 use crate::target::{Clock, ObservedEvent, Observer, Participant, WaitOutcome};
@@ -43,6 +45,7 @@ struct Shared {
 #[derive(Default)]
 struct State {
     trackers: HashMap<String, PodTracker>,
+    node_trackers: HashMap<String, NodeTracker>,
     events: Vec<ObservedEvent>,
     drained: usize,
     /// The last error of each cluster's watches (kept for [`AwsObserver::watch_error`]).
@@ -86,10 +89,15 @@ impl AwsObserver {
         if watches.contains_key(cluster) {
             return;
         }
-        self.shared
-            .lock()
-            .trackers
-            .insert(cluster.to_string(), PodTracker::new(cluster));
+        {
+            let mut state = self.shared.lock();
+            state
+                .trackers
+                .insert(cluster.to_string(), PodTracker::new(cluster));
+            state
+                .node_trackers
+                .insert(cluster.to_string(), NodeTracker::new(cluster));
+        }
         let pods = tokio::spawn(watch_pods(
             Arc::clone(&self.shared),
             cluster.to_string(),
@@ -100,7 +108,12 @@ impl AwsObserver {
             cluster.to_string(),
             Api::all(client.clone()),
         ));
-        watches.insert(cluster.to_string(), vec![pods, events]);
+        let nodes = tokio::spawn(watch_nodes(
+            Arc::clone(&self.shared),
+            cluster.to_string(),
+            Api::all(client.clone()),
+        ));
+        watches.insert(cluster.to_string(), vec![pods, events, nodes]);
     }
 
     /// The last error a watch of `cluster` got (such as `Forbidden` when the caller
@@ -134,6 +147,24 @@ impl Shared {
             let mut state = self.lock();
             state.errors.remove(cluster);
             let Some(tracker) = state.trackers.get_mut(cluster) else {
+                return;
+            };
+            let new = f(tracker, now_ms());
+            state.events.extend(new);
+        }
+        self.changes.send_modify(|g| *g += 1);
+    }
+
+    /// Like [`Shared::update`], for the cluster's nodes.
+    fn update_nodes(
+        &self,
+        cluster: &str,
+        f: impl FnOnce(&mut NodeTracker, i64) -> Vec<ObservedEvent>,
+    ) {
+        {
+            let mut state = self.lock();
+            state.errors.remove(cluster);
+            let Some(tracker) = state.node_trackers.get_mut(cluster) else {
                 return;
             };
             let new = f(tracker, now_ms());
@@ -194,6 +225,30 @@ async fn watch_events(shared: Arc<Shared>, cluster: String, api: Api<Event>) {
                 shared.update(&cluster, |t, now| t.apply_event(&event, now));
             }
             Ok(watcher::Event::Init | watcher::Event::InitDone | watcher::Event::Delete(_)) => {}
+            Err(e) => shared.failed(&cluster, &e),
+        }
+    }
+}
+
+async fn watch_nodes(shared: Arc<Shared>, cluster: String, api: Api<Node>) {
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(watcher::Event::Init) => shared.update_nodes(&cluster, |t, _| {
+                t.relist_started();
+                Vec::new()
+            }),
+            Ok(watcher::Event::InitApply(node) | watcher::Event::Apply(node)) => {
+                shared.update_nodes(&cluster, |t, now| t.apply_node(&node, now));
+            }
+            Ok(watcher::Event::Delete(node)) => {
+                shared.update_nodes(&cluster, |t, now| t.delete_node(&node, now));
+            }
+            Ok(watcher::Event::InitDone) => {
+                shared.update_nodes(&cluster, NodeTracker::relist_done);
+            }
             Err(e) => shared.failed(&cluster, &e),
         }
     }

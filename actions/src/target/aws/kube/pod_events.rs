@@ -495,7 +495,7 @@ fn parse_message(message: &str) -> (Option<Preemptor>, Option<String>) {
     (preemptor, node)
 }
 
-fn observed(at_ms: i64, subject: String, data: Value) -> ObservedEvent {
+pub(super) fn observed(at_ms: i64, subject: String, data: Value) -> ObservedEvent {
     ObservedEvent {
         at_ms,
         kind: data["type"].as_str().unwrap_or_default().to_string(),
@@ -563,7 +563,7 @@ fn requests(pod: &Pod) -> Value {
 }
 
 /// A Kubernetes quantity (`500m`, `2`, `4505Mi`, `1G`, `1e3`) as a number.
-fn quantity(text: &str) -> Option<f64> {
+pub(super) fn quantity(text: &str) -> Option<f64> {
     const SUFFIXES: &[(&str, f64)] = &[
         ("Ki", 1024.0),
         ("Mi", 1_048_576.0),

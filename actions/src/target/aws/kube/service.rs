@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::AwsKube;
 use super::eks_token::partition;
+use super::node_events::capacity_type;
 use super::node_pool::node_pool;
 use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
 use super::status::{is, kube_error};
@@ -357,15 +358,7 @@ async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> 
 /// group's label, or from Karpenter's for nodes it launched.
 fn node_info(node: &Node) -> NodeInfo {
     let labels = node.metadata.labels.clone().unwrap_or_default();
-    let capacity_type = labels
-        .get("eks.amazonaws.com/capacityType")
-        .or_else(|| labels.get("karpenter.sh/capacity-type"))
-        .map(|c| match c.as_str() {
-            "SPOT" | "spot" => "SPOT".to_string(),
-            "ON_DEMAND" | "on-demand" => "ON_DEMAND".to_string(),
-            other => other.to_uppercase().replace('-', "_"),
-        })
-        .unwrap_or_else(|| "ON_DEMAND".to_string());
+    let capacity_type = capacity_type(&labels);
     let ready = node
         .status
         .as_ref()

@@ -42,6 +42,7 @@ struct FakeApi {
     calls: Arc<Mutex<Vec<Call>>>,
     pod_watch: mpsc::UnboundedSender<String>,
     event_watch: mpsc::UnboundedSender<String>,
+    node_watch: mpsc::UnboundedSender<String>,
 }
 
 impl FakeApi {
@@ -79,12 +80,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
-/// A client over a mock API server: `handler` answers every call but the observer's
-/// pod and event lists (answered with `initial_pods` and no events) and watches (fed
-/// from [`FakeApi::pod_watch`] and [`FakeApi::event_watch`], one body per watch
-/// request, held open until a body is sent).
+/// A client over a mock API server: `handler` answers every call but the lists the
+/// observer makes (answered with `initial_pods`, `initial_nodes` and no events; a
+/// `nodes()` call gets the same node list) and its watches (fed from
+/// [`FakeApi::pod_watch`], [`FakeApi::event_watch`] and [`FakeApi::node_watch`], one
+/// body per watch request, held open until a body is sent).
 fn fake_api(
     initial_pods: Vec<Value>,
+    initial_nodes: Vec<Value>,
     mut handler: impl FnMut(&Call) -> Reply + Send + 'static,
 ) -> (Client, FakeApi) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
@@ -92,8 +95,10 @@ fn fake_api(
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (pod_tx, pod_rx) = mpsc::unbounded_channel::<String>();
     let (event_tx, event_rx) = mpsc::unbounded_channel::<String>();
+    let (node_tx, node_rx) = mpsc::unbounded_channel::<String>();
     let pod_rx = Arc::new(tokio::sync::Mutex::new(pod_rx));
     let event_rx = Arc::new(tokio::sync::Mutex::new(event_rx));
+    let node_rx = Arc::new(tokio::sync::Mutex::new(node_rx));
     let recorded = Arc::clone(&calls);
     tokio::spawn(async move {
         while let Some((request, send)) = handle.next_request().await {
@@ -109,13 +114,14 @@ fn fake_api(
             let query = call.uri.split_once('?').map_or("", |(_, q)| q).to_string();
             let path = call.path().to_string();
             let observed = (path == "/api/v1/pods" && !query.contains("labelSelector"))
-                || path == "/api/v1/events";
+                || path == "/api/v1/events"
+                || path == "/api/v1/nodes";
             if observed {
                 if query.contains("watch=true") || query.contains("watch=1") {
-                    let rx = if path == "/api/v1/pods" {
-                        Arc::clone(&pod_rx)
-                    } else {
-                        Arc::clone(&event_rx)
+                    let rx = match path.as_str() {
+                        "/api/v1/pods" => Arc::clone(&pod_rx),
+                        "/api/v1/nodes" => Arc::clone(&node_rx),
+                        _ => Arc::clone(&event_rx),
                     };
                     tokio::spawn(async move {
                         let next = rx.lock().await.recv().await;
@@ -131,14 +137,14 @@ fn fake_api(
                         }
                     });
                 } else {
-                    let items = if path == "/api/v1/pods" {
-                        initial_pods.clone()
-                    } else {
-                        Vec::new()
+                    let (kind, items) = match path.as_str() {
+                        "/api/v1/pods" => ("PodList", initial_pods.clone()),
+                        "/api/v1/nodes" => ("NodeList", initial_nodes.clone()),
+                        _ => ("EventList", Vec::new()),
                     };
                     let list = json!({
                         "apiVersion": "v1",
-                        "kind": if path == "/api/v1/pods" { "PodList" } else { "EventList" },
+                        "kind": kind,
                         "metadata": {"resourceVersion": "10"},
                         "items": items,
                     });
@@ -166,6 +172,7 @@ fn fake_api(
             calls,
             pod_watch: pod_tx,
             event_watch: event_tx,
+            node_watch: node_tx,
         },
     )
 }
@@ -202,7 +209,14 @@ fn echo(call: &Call) -> Reply {
 }
 
 fn kube_with(handler: impl FnMut(&Call) -> Reply + Send + 'static) -> (AwsKube, FakeApi) {
-    let (client, api) = fake_api(Vec::new(), handler);
+    kube_with_nodes(Vec::new(), handler)
+}
+
+fn kube_with_nodes(
+    nodes: Vec<Value>,
+    handler: impl FnMut(&Call) -> Reply + Send + 'static,
+) -> (AwsKube, FakeApi) {
+    let (client, api) = fake_api(Vec::new(), nodes, handler);
     let observer = Arc::new(AwsObserver::with_poll_interval(Duration::from_secs(30)));
     (AwsKube::with_client("demo", client, observer), api)
 }
@@ -492,7 +506,14 @@ async fn priority_class_with_the_same_value_is_adopted_and_a_different_one_refus
 
 #[tokio::test]
 async fn pods_and_nodes_are_read_as_the_actions_see_them() {
-    let (kube, api) = kube_with(|call| match call.path() {
+    let nodes = json!([
+        {"metadata": {"name": "n1", "labels": {"node.kubernetes.io/instance-type": "c5.2xlarge", "eks.amazonaws.com/capacityType": "ON_DEMAND"}},
+         "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        {"metadata": {"name": "n2", "labels": {"node.kubernetes.io/instance-type": "m5.large", "karpenter.sh/capacity-type": "spot"}},
+         "status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+    ]);
+    let nodes = nodes.as_array().cloned().unwrap_or_default();
+    let (kube, api) = kube_with_nodes(nodes, |call| match call.path() {
         "/api/v1/namespaces/spark/pods" => (
             200,
             json!({
@@ -511,18 +532,6 @@ async fn pods_and_nodes_are_read_as_the_actions_see_them() {
                          "message": "default-scheduler: preempting to accommodate a higher priority pod"},
                     ]},
                 }],
-            }),
-        ),
-        "/api/v1/nodes" => (
-            200,
-            json!({
-                "apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "5"},
-                "items": [
-                    {"metadata": {"name": "n1", "labels": {"node.kubernetes.io/instance-type": "c5.2xlarge", "eks.amazonaws.com/capacityType": "ON_DEMAND"}},
-                     "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
-                    {"metadata": {"name": "n2", "labels": {"node.kubernetes.io/instance-type": "m5.large", "karpenter.sh/capacity-type": "spot"}},
-                     "status": {"conditions": [{"type": "Ready", "status": "False"}]}},
-                ],
             }),
         ),
         other => panic!("unexpected {other}"),
@@ -711,6 +720,16 @@ fn victim(conditions: Value) -> Value {
     )
 }
 
+fn node(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "resourceVersion": "10", "creationTimestamp": "2026-01-01T00:01:00Z",
+                     "labels": {"node.kubernetes.io/instance-type": "c5.2xlarge", "karpenter.sh/capacity-type": "on-demand", "karpenter.sh/nodepool": "spark"}},
+        "status": {"allocatable": {"cpu": "7910m", "memory": "14162Mi"},
+                   "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:01:30Z"}]},
+    })
+}
+
 fn watch_line(kind: &str, object: &Value) -> String {
     format!("{}\n", json!({"type": kind, "object": object}))
 }
@@ -734,9 +753,11 @@ async fn until(observer: &AwsObserver, done: impl Fn(&[crate::target::ObservedEv
 
 #[tokio::test]
 async fn watches_become_the_simulators_pod_events() {
-    let (client, api) = fake_api(vec![preemptor(), victim(json!([]))], |call| {
-        panic!("unexpected {} {}", call.method, call.uri)
-    });
+    let (client, api) = fake_api(
+        vec![preemptor(), victim(json!([]))],
+        vec![node("n1")],
+        |call| panic!("unexpected {} {}", call.method, call.uri),
+    );
     let observer = AwsObserver::with_poll_interval(Duration::from_secs(30));
     observer.watch("demo", &client);
     until(&observer, |e| e.len() >= 4).await;
@@ -849,6 +870,38 @@ async fn watches_become_the_simulators_pod_events() {
     assert_eq!(deleted.kind, "PodDeleted");
     assert_eq!(deleted.data["reason"], "Preempted");
     assert_eq!(deleted.data["pod"]["executor_id"], 3);
+
+    // Karpenter adds a node and later removes it; the node there from the start is
+    // not reported as added.
+    api.node_watch
+        .send(watch_line("ADDED", &node("n2")))
+        .expect("watch open");
+    until(&observer, |e| e.iter().any(|e| e.kind == "NodeReady")).await;
+    api.node_watch
+        .send(watch_line("DELETED", &node("n2")))
+        .expect("watch open");
+    until(&observer, |e| e.iter().any(|e| e.kind == "NodeRemoved")).await;
+    let events = observer.events();
+    let nodes: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.kind.starts_with("Node"))
+        .map(|e| (e.kind.as_str(), e.data["node"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            ("NodeLaunched", "n2"),
+            ("NodeAdded", "n2"),
+            ("NodeReady", "n2"),
+            ("NodeRemoved", "n2")
+        ]
+    );
+    let launched = events
+        .iter()
+        .find(|e| e.kind == "NodeLaunched")
+        .expect("launched");
+    assert_eq!(launched.data["provisioner"], "spark");
+    assert_eq!(launched.data["capacity_type"], "ON_DEMAND");
 
     // Drained once, in order.
     assert_eq!(observer.drain_events(), events);
