@@ -1,6 +1,15 @@
 //! The Kubernetes half of the `aws` target: [`AwsKube`] implements the `Kube`
 //! service with kube-rs against the clusters' API servers (EKS tokens, or a
-//! kubeconfig context), and [`AwsObserver`] watches their pods and preemption events.
+//! kubeconfig context), and [`AwsObserver`] watches their pods, nodes and preemption
+//! events.
+//!
+//! The identity runbook runs as needs, cluster-wide: list and watch on pods, nodes
+//! and events (the observer); create and delete on namespaces and PriorityClasses;
+//! create and update on Roles and RoleBindings in the job namespaces (which the
+//! API server only allows to holders of those permissions, or `escalate`/`bind`); get,
+//! create and update on ConfigMap `kube-system/aws-auth`; and patch on whatever
+//! `apply-manifest` and `enable-autoscaling` apply (Karpenter NodePools). The cluster
+//! creator's admin access, which EKS grants by default, covers all of it.
 
 mod bearer;
 mod connect;

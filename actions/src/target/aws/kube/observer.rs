@@ -179,16 +179,24 @@ impl Shared {
             .insert(cluster.to_string(), error_chain(error));
     }
 
-    /// Reports preemptions that waited too long for their other half.
+    /// Reports preemptions that waited too long for their other half (a change
+    /// like any other: waits wake for it).
     fn flush_stale(&self) {
-        let mut state = self.lock();
-        let now = now_ms();
-        let stale: Vec<ObservedEvent> = state
-            .trackers
-            .values_mut()
-            .flat_map(|t| t.flush_stale(now))
-            .collect();
-        state.events.extend(stale);
+        let flushed = {
+            let mut state = self.lock();
+            let now = now_ms();
+            let stale: Vec<ObservedEvent> = state
+                .trackers
+                .values_mut()
+                .flat_map(|t| t.flush_stale(now))
+                .collect();
+            let flushed = !stale.is_empty();
+            state.events.extend(stale);
+            flushed
+        };
+        if flushed {
+            self.changes.send_modify(|g| *g += 1);
+        }
     }
 }
 
