@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::virtual_clock::VirtualClock;
@@ -34,11 +35,8 @@ impl Clock {
     /// Registers a new participant in the clock's time (a step, or the scheduler).
     pub fn enter(&self) -> Participant {
         match self {
-            Clock::Real => Participant { clock: None, id: 0 },
-            Clock::Virtual(v) => Participant {
-                id: v.register(),
-                clock: Some(Arc::clone(v)),
-            },
+            Clock::Real => Participant::new(None, 0),
+            Clock::Virtual(v) => Participant::new(Some(Arc::clone(v)), v.register()),
         }
     }
 
@@ -100,9 +98,44 @@ impl Clock {
 pub struct Participant {
     clock: Option<Arc<VirtualClock>>,
     id: u64,
+    /// How many polls in a row found nothing new (the wall-clock poll interval doubles
+    /// with each), so one step polling an AWS API that has no watch backs off on its
+    /// own, without slowing down the other steps.
+    polls_without_change: AtomicU32,
+    /// The last change generation of the target's observer this participant saw, so
+    /// a change that happened between two waits is not missed.
+    seen_generation: AtomicU64,
 }
 
 impl Participant {
+    fn new(clock: Option<Arc<VirtualClock>>, id: u64) -> Participant {
+        Participant {
+            clock,
+            id,
+            polls_without_change: AtomicU32::new(0),
+            seen_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The interval of this participant's next poll: `base`, doubled for each poll in
+    /// a row that saw no change, at most `cap`. Counts this poll.
+    pub fn next_poll_interval(&self, base: Duration, cap: Duration) -> Duration {
+        let doublings = self.polls_without_change.fetch_add(1, Ordering::Relaxed);
+        let factor = 1u32.checked_shl(doublings).unwrap_or(u32::MAX);
+        base.saturating_mul(factor).min(cap.max(base))
+    }
+
+    /// A change was seen: the next poll comes after the base interval again.
+    pub fn reset_poll_interval(&self) {
+        self.polls_without_change.store(0, Ordering::Relaxed);
+    }
+
+    /// Records that this participant saw the observer's change `generation`; `true`
+    /// if it is newer than the last one it saw.
+    pub fn see_generation(&self, generation: u64) -> bool {
+        self.seen_generation.swap(generation, Ordering::Relaxed) != generation
+    }
+
     /// Its id on the virtual clock (0 on the wall clock).
     pub fn id(&self) -> u64 {
         self.id

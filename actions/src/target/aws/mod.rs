@@ -8,6 +8,7 @@
 
 mod eks;
 pub(crate) mod emr;
+pub mod kube;
 mod error;
 pub(crate) mod iam;
 mod logs;
@@ -57,21 +58,23 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, String> {
         .map(ToString::to_string)
         .unwrap_or_default();
     let account_id = caller_account(&config.sdk).await?;
-    let unavailable = Arc::new(super::unavailable::Unavailable {
-        target: "aws",
-        reason: "Kubernetes access is not built into this version yet".to_string(),
-    });
+    let observer = Arc::new(kube::AwsObserver::new());
     Ok(Target {
         kind: TargetKind::Aws,
         account_id: account_id.clone(),
         region,
         eks: Arc::new(eks::AwsEks::new(&config, account_id.clone())),
-        kube: unavailable.clone(),
+        kube: Arc::new(kube::AwsKube::new(
+            aws_sdk_eks::Client::new(&config.sdk),
+            config.sdk.clone(),
+            settings.kube_context.clone(),
+            Arc::clone(&observer),
+        )),
         emr: Arc::new(emr::AwsEmr::new(&config)),
         iam: Arc::new(iam::AwsIam::new(&config)),
         logs: Arc::new(logs::AwsLogs::new(&config)),
         s3: Arc::new(s3::AwsS3::new(&config)),
-        observer: unavailable,
+        observer,
     })
 }
 
