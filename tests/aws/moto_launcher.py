@@ -73,9 +73,12 @@ CANCELLED_DETAILS = "JobRun CANCELLED successfully."
 class Schedule:
     """How long each state lasts, and which job names fail. Immutable."""
 
-    def __init__(self, spec, fail_pattern):
+    def __init__(self, spec, fail_pattern, start_delay=0.0):
         self.spec = spec
         self.fail_pattern = fail_pattern
+        # Seconds StartJobRun waits after creating the job run before it answers: a
+        # window in which a test kills the client, as a crash mid-call would.
+        self.start_delay = parse_seconds(str(start_delay))
         self.fail_re = re.compile(fail_pattern, re.IGNORECASE)
         self.seconds = {s: DEFAULT_SECONDS for s in ACTIVE_STATES + ("CANCEL_PENDING",)}
         spec = spec.strip()
@@ -99,6 +102,7 @@ class Schedule:
         return {
             "schedule": self.spec,
             "fail_pattern": self.fail_pattern,
+            "start_delay": self.start_delay,
             "seconds": {k: (v if math.isfinite(v) else "inf") for k, v in self.seconds.items()},
         }
 
@@ -218,6 +222,17 @@ def patch_job_runs():
 
     backend.cancel_job_run = cancel_job_run
 
+    original_start = backend.start_job_run
+
+    def start_job_run(self, *args, **kwargs):
+        job = original_start(self, *args, **kwargs)
+        delay = SCHEDULE.get().start_delay
+        if delay:
+            time.sleep(delay)
+        return job
+
+    backend.start_job_run = start_job_run
+
 
 class HarnessApp:
     """moto's WSGI app, plus the schedule endpoint and a reset that also resets it."""
@@ -244,6 +259,7 @@ class HarnessApp:
                     Schedule(
                         str(body.get("schedule", current.spec)),
                         str(body.get("fail_pattern", current.fail_pattern)),
+                        body.get("start_delay", current.start_delay),
                     )
                 )
             except (ValueError, re.error, AttributeError) as e:

@@ -207,6 +207,14 @@ impl AwsWorld {
             .expect_ok("POST", "/_harness/job-schedule", Some(&body));
     }
 
+    /// Makes StartJobRun answer `seconds` after it created the job run (0: at once),
+    /// so a test can kill the client while the call is in flight.
+    pub(crate) fn set_start_job_delay(&self, seconds: f64) {
+        let body = serde_json::json!({ "start_delay": seconds }).to_string();
+        self.moto
+            .expect_ok("POST", "/_harness/job-schedule", Some(&body));
+    }
+
     /// Every object in the fake cluster (`GET /debug/objects`), sorted by group,
     /// resource, namespace and name.
     pub(crate) fn kube_objects(&self) -> Vec<Value> {

@@ -2,6 +2,8 @@
 //! with the builder of `harness` and one module per area.
 
 mod aws_harness;
+mod aws_sdk;
+mod aws_target;
 mod canned_runbooks;
 mod crash_resume;
 mod cron;

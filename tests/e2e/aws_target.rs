@@ -1,0 +1,464 @@
+//! The canned runbooks on `--target aws`, against a local moto server (AWS) and the
+//! fake Kubernetes API server (moto's EKS endpoint is not a real API server), checked
+//! through the AWS SDK and the fake cluster's objects.
+//!
+//! What moto cannot show, and these tests therefore do not claim: real EKS timings
+//! (moto's clusters are ACTIVE at once), Spark pods (nothing runs the jobs; the
+//! launcher only moves job-run states on a schedule), and StartJobRun's `clientToken`
+//! idempotency (moto ignores it: the resume test relies on runbook finding its job by
+//! the tag it puts on every job run).
+
+use serde_json::{Value, json};
+
+use crate::aws_harness::AwsWorld;
+use crate::aws_sdk::Sdk;
+use crate::harness::{Output, Test};
+
+const NAMESPACES: [&str; 5] = [
+    "adhoc-ml-batch",
+    "intra-day-batch",
+    "monthly-batch",
+    "nightly-batch",
+    "realtime-batch",
+];
+const ACCOUNT: &str = "123456789012";
+const CLUSTER: &str = "eks-emr-cluster";
+
+/// What EKS needs that the simulator makes up: roles and subnets.
+fn aws_sets() -> Vec<String> {
+    vec![
+        "--set".into(),
+        format!("cluster_role_arn=arn:aws:iam::{ACCOUNT}:role/eks-cluster-role"),
+        "--set".into(),
+        format!("node_role_arn=arn:aws:iam::{ACCOUNT}:role/eks-node-role"),
+        "--set".into(),
+        "subnet_ids=[subnet-0a1, subnet-0b2]".into(),
+    ]
+}
+
+/// Runs a canned runbook on the aws target with JSON output.
+fn run_canned(world: &AwsWorld, t: &Test, runbook: &str) -> Output {
+    let path = format!("{}/runbooks/{runbook}", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![
+        "--output".to_string(),
+        "json".into(),
+        "run".into(),
+        "--target".into(),
+        "aws".into(),
+        "--kube-context".into(),
+        "fake".into(),
+        path,
+    ];
+    // Only the runbooks that create the cluster take its roles and subnets.
+    if std::fs::read_to_string(&args[7]).is_ok_and(|text| text.contains("create-cluster")) {
+        args.extend(aws_sets());
+    }
+    world.env_for(t.args(args)).run()
+}
+
+/// The outputs of every step of the latest run, by step key (`virtual_clusters[2]`).
+fn outputs(t: &Test) -> Value {
+    let run = t.runs().into_iter().next().expect("a run");
+    let status = t.status(run["id"].as_str().expect("run id"));
+    let mut outputs = serde_json::Map::new();
+    for step in status["steps"].as_array().expect("steps") {
+        outputs.insert(
+            step["key"].as_str().unwrap_or_default().to_string(),
+            step["outputs"].clone(),
+        );
+    }
+    Value::Object(outputs)
+}
+
+#[test]
+fn platform_setup_on_aws_builds_the_walkthrough_platform_and_a_second_run_adopts_it() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    run_canned(&world, &t, "platform-setup.yaml").success();
+
+    // EKS: the cluster, its node group, and the OIDC provider IRSA needs.
+    let cluster = sdk
+        .call(sdk.eks.describe_cluster().name(CLUSTER).send())
+        .expect("DescribeCluster");
+    let cluster = cluster.cluster().expect("cluster");
+    assert_eq!(cluster.version(), Some("1.22"));
+    assert_eq!(
+        cluster.role_arn(),
+        Some("arn:aws:iam::123456789012:role/eks-cluster-role")
+    );
+    let nodegroup = sdk
+        .call(
+            sdk.eks
+                .describe_nodegroup()
+                .cluster_name(CLUSTER)
+                .nodegroup_name("eks-emr-cluster-ng")
+                .send(),
+        )
+        .expect("DescribeNodegroup");
+    let nodegroup = nodegroup.nodegroup().expect("node group");
+    assert_eq!(nodegroup.instance_types(), ["m5.2xlarge"]);
+    assert_eq!(
+        nodegroup.scaling_config().and_then(|s| s.desired_size()),
+        Some(1)
+    );
+    let issuer = cluster
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .expect("OIDC issuer")
+        .trim_start_matches("https://")
+        .to_string();
+    assert_eq!(
+        sdk.oidc_providers(),
+        [format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}")]
+    );
+
+    // EMR: a virtual cluster per namespace, on the right namespace of the cluster.
+    let expected_vcs: Vec<(String, String, String)> = NAMESPACES
+        .iter()
+        .map(|ns| {
+            (
+                format!("{ns}-emr-cluster"),
+                ns.to_string(),
+                CLUSTER.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sdk.running_virtual_clusters(), expected_vcs);
+
+    // IAM: a job role per namespace, trusting the cluster's OIDC provider for EMR's
+    // service accounts in its namespace (the base36 role name, as the AWS CLI writes
+    // it), with the job policy inline.
+    let roles: Vec<String> = NAMESPACES
+        .iter()
+        .map(|ns| format!("{ns}-JobExecutionRole"))
+        .collect();
+    assert_eq!(sdk.role_names(), roles);
+    let trust = sdk.trust_policy("monthly-batch-JobExecutionRole");
+    let irsa = trust["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Action"] == "sts:AssumeRoleWithWebIdentity")
+        .unwrap_or_else(|| panic!("no IRSA statement in {trust}"))
+        .clone();
+    assert_eq!(
+        irsa["Principal"]["Federated"],
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}")
+    );
+    let sub = irsa["Condition"]["StringLike"][format!("{issuer}:sub")]
+        .as_str()
+        .unwrap_or_else(|| panic!("no sub condition in {irsa}"))
+        .to_string();
+    assert!(
+        sub.starts_with(&format!(
+            "system:serviceaccount:monthly-batch:emr-containers-sa-*-*-{ACCOUNT}-"
+        )),
+        "{sub}"
+    );
+    assert_eq!(
+        sdk.inline_policies("monthly-batch-JobExecutionRole").len(),
+        1,
+        "the job execution policy"
+    );
+
+    // CloudWatch Logs and S3.
+    let groups: Vec<String> = sdk.log_groups().into_iter().map(|(name, _)| name).collect();
+    let mut expected_groups: Vec<String> = NAMESPACES
+        .iter()
+        .map(|ns| format!("/emr-on-eks/{CLUSTER}/{ns}"))
+        .collect();
+    expected_groups.sort();
+    assert_eq!(groups, expected_groups);
+    let mut expected_buckets: Vec<String> = NAMESPACES
+        .iter()
+        .map(|ns| format!("{ns}-logs-{ACCOUNT}-us-east-2"))
+        .collect();
+    expected_buckets.sort();
+    assert_eq!(sdk.buckets(), expected_buckets);
+    assert_eq!(
+        sdk.bucket_region(&format!("monthly-batch-logs-{ACCOUNT}-us-east-2")),
+        "us-east-2"
+    );
+
+    // Kubernetes: the namespaces, eksctl's RBAC for user emr-containers, and the
+    // identity mapping of EMR's service-linked role.
+    for ns in NAMESPACES {
+        assert!(world.kube_object("Namespace", None, ns).is_some(), "{ns}");
+        let role = world
+            .kube_object("Role", Some(ns), "emr-containers")
+            .unwrap_or_else(|| panic!("no Role emr-containers in {ns}"));
+        assert!(
+            role["rules"]
+                .as_array()
+                .expect("rules")
+                .iter()
+                .any(|r| r["resources"]
+                    .as_array()
+                    .is_some_and(|res| res.contains(&json!("pods")))
+                    && r["verbs"]
+                        .as_array()
+                        .is_some_and(|v| v.contains(&json!("deletecollection")))),
+            "{role}"
+        );
+        let binding = world
+            .kube_object("RoleBinding", Some(ns), "emr-containers")
+            .unwrap_or_else(|| panic!("no RoleBinding emr-containers in {ns}"));
+        assert_eq!(binding["subjects"][0]["name"], "emr-containers");
+        assert_eq!(binding["subjects"][0]["kind"], "User");
+    }
+    let aws_auth = world
+        .kube_object("ConfigMap", Some("kube-system"), "aws-auth")
+        .expect("aws-auth");
+    let map_roles = aws_auth["data"]["mapRoles"].as_str().expect("mapRoles");
+    assert!(
+        map_roles.contains(&format!(
+            "arn:aws:iam::{ACCOUNT}:role/AWSServiceRoleForAmazonEMRContainers"
+        )) && map_roles.contains("username: emr-containers"),
+        "{map_roles}"
+    );
+
+    // Again: everything is adopted, nothing is created twice.
+    let first = outputs(&t);
+    run_canned(&world, &t, "platform-setup.yaml").success();
+    let second = outputs(&t);
+    assert_eq!(second["cluster"]["adopted"], true);
+    for i in 0..NAMESPACES.len() {
+        let key = format!("virtual_clusters[{i}]");
+        let vc = &second[&key];
+        assert_eq!(vc["adopted"], true, "{vc}");
+        assert_eq!(
+            vc["virtual_cluster_id"], first[&key]["virtual_cluster_id"],
+            "the same virtual cluster"
+        );
+        assert_eq!(second[format!("log_groups[{i}]")]["created"], false);
+    }
+    assert_eq!(sdk.running_virtual_clusters(), expected_vcs);
+    assert_eq!(sdk.role_names(), roles);
+    assert_eq!(sdk.buckets(), expected_buckets);
+    assert_eq!(sdk.oidc_providers().len(), 1);
+    let trust_again = sdk.trust_policy("monthly-batch-JobExecutionRole");
+    assert_eq!(
+        trust_again["Statement"].as_array().map(Vec::len),
+        trust["Statement"].as_array().map(Vec::len),
+        "no trust statement added twice"
+    );
+}
+
+#[test]
+fn simple_job_on_aws_submits_pi_with_the_walkthrough_parameters_and_waits_for_it() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    let out = run_canned(&world, &t, "simple-job.yaml").success();
+    assert!(out.stdout.contains("COMPLETED"), "{}", out.stdout);
+
+    let vc = sdk.virtual_cluster_id("monthly-batch-emr-cluster");
+    let runs = sdk.job_runs(&vc);
+    assert_eq!(runs.len(), 1, "one job run");
+    let job = &runs[0];
+    assert_eq!(job.name(), Some("pi-4"));
+    assert_eq!(job.release_label(), Some("emr-6.3.0-latest"));
+    assert_eq!(
+        job.execution_role_arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:role/monthly-batch-JobExecutionRole").as_str())
+    );
+    assert_eq!(
+        job.state(),
+        Some(&aws_sdk_emrcontainers::types::JobRunState::Completed)
+    );
+    let driver = job
+        .job_driver()
+        .and_then(|d| d.spark_submit_job_driver())
+        .expect("spark-submit driver");
+    assert_eq!(
+        driver.entry_point(),
+        "local:///usr/lib/spark/examples/src/main/python/pi.py"
+    );
+    let params = driver.spark_submit_parameters().unwrap_or_default();
+    for conf in [
+        "--conf spark.executor.instances=2",
+        "--conf spark.executor.memory=2G",
+        "--conf spark.executor.cores=1",
+        "--conf spark.driver.cores=1",
+    ] {
+        assert!(params.contains(conf), "{conf} missing from {params}");
+    }
+    let overrides = job.configuration_overrides().expect("overrides");
+    let defaults = overrides
+        .application_configuration()
+        .iter()
+        .find(|c| c.classification() == "spark-defaults")
+        .and_then(|c| c.properties())
+        .expect("spark-defaults");
+    assert_eq!(
+        defaults
+            .get("spark.dynamicAllocation.enabled")
+            .map(String::as_str),
+        Some("false")
+    );
+    let monitoring = overrides.monitoring_configuration().expect("monitoring");
+    let cloudwatch = monitoring
+        .cloud_watch_monitoring_configuration()
+        .expect("CloudWatch");
+    assert_eq!(
+        cloudwatch.log_group_name(),
+        "/emr-on-eks/eks-emr-cluster/monthly-batch"
+    );
+    assert_eq!(cloudwatch.log_stream_name_prefix(), Some("pi"));
+    assert_eq!(
+        monitoring
+            .s3_monitoring_configuration()
+            .map(|s| s.log_uri()),
+        Some(format!("s3://monthly-batch-logs-{ACCOUNT}-us-east-2/").as_str())
+    );
+}
+
+/// A job run that ends FAILED fails wait-for-job, saying why.
+#[test]
+fn wait_for_job_on_aws_fails_when_the_job_fails() {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    run_canned(&world, &t, "platform-setup.yaml").success();
+    let t = t.runbook(
+        "failing.yaml",
+        "name: failing\nsteps:\n  - id: job\n    action: submit-job\n    with: { virtual_cluster: monthly-batch-emr-cluster, name: pi-fail, role: monthly-batch-JobExecutionRole, release_label: emr-6.3.0-latest, entry_point: 'local:///usr/lib/spark/examples/src/main/python/pi.py' }\n  - id: wait\n    action: wait-for-job\n    with: { job: '{{ steps.job.outputs.job_id }}', timeout: 1m }\n",
+    );
+    let out = world
+        .env_for(t.args([
+            "--output",
+            "plain",
+            "run",
+            "--target",
+            "aws",
+            "--kube-context",
+            "fake",
+            "failing.yaml",
+        ]))
+        .run()
+        .code(1);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("step wait failed"), "{text}");
+    assert!(
+        text.contains("FAILED") && text.contains("USER_ERROR"),
+        "{text}"
+    );
+}
+
+#[test]
+fn teardown_on_aws_removes_what_platform_setup_made() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    run_canned(&world, &t, "platform-setup.yaml").success();
+    // A log bucket with something in it: teardown's `force` empties it first.
+    sdk.call(
+        sdk.s3
+            .put_object()
+            .bucket(format!("monthly-batch-logs-{ACCOUNT}-us-east-2"))
+            .key("pi/driver/stdout.gz")
+            .body(b"log".to_vec().into())
+            .send(),
+    )
+    .expect("PutObject");
+    run_canned(&world, &t, "teardown.yaml").success();
+
+    assert_eq!(sdk.running_virtual_clusters(), Vec::new());
+    assert_eq!(sdk.role_names(), Vec::<String>::new());
+    assert_eq!(sdk.log_groups(), Vec::new());
+    assert_eq!(sdk.buckets(), Vec::<String>::new());
+    assert_eq!(sdk.oidc_providers(), Vec::<String>::new());
+    let cluster = sdk.call(sdk.eks.describe_cluster().name(CLUSTER).send());
+    assert!(cluster.is_err(), "the cluster is gone: {cluster:?}");
+
+    // Twice is fine: every delete tolerates what is already gone.
+    run_canned(&world, &t, "teardown.yaml").success();
+}
+
+/// `kill -9` while StartJobRun is in flight (moto has created the job run but not yet
+/// answered), then `resume`: the step finds the job run it started instead of
+/// submitting a second one.
+#[test]
+fn a_submit_killed_mid_call_resumes_onto_the_same_job_run() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    run_canned(&world, &t, "platform-setup.yaml").success();
+    let vc = sdk.virtual_cluster_id("monthly-batch-emr-cluster");
+    world.set_start_job_delay(30.0);
+    let t = t.runbook(
+        "submit.yaml",
+        "name: submit\nsteps:\n  - id: pi\n    action: submit-job\n    with: { virtual_cluster: monthly-batch-emr-cluster, name: pi-4, role: monthly-batch-JobExecutionRole, release_label: emr-6.3.0-latest, entry_point: 'local:///usr/lib/spark/examples/src/main/python/pi.py' }\n",
+    );
+    let bg = world
+        .env_for(t.args(["--output", "plain", "run", "--target", "aws", "submit.yaml"]))
+        .spawn();
+    t.wait_until("moto has created the job run", || {
+        !sdk.job_runs(&vc).is_empty()
+    });
+    bg.kill9();
+    world.set_start_job_delay(0.0);
+    let run_id = t
+        .runs_with_status("running")
+        .first()
+        .and_then(|r| r["id"].as_str().map(str::to_string))
+        .expect("the killed run is still `running`");
+    world
+        .env_for(t.args(["--output", "plain", "resume", &run_id]))
+        .run()
+        .success();
+    assert_eq!(
+        sdk.job_runs(&vc).len(),
+        1,
+        "exactly one job run for the step"
+    );
+    let status = t.status(&run_id);
+    let step = &status["steps"][0];
+    assert_eq!(step["outputs"]["reattached"], true, "{step}");
+}
+
+/// An AWS error names the step, the action, the resource, the service's operation and
+/// its error code.
+#[test]
+fn aws_errors_name_the_step_action_resource_and_code() {
+    let world = AwsWorld::start();
+    let t = Test::new().runbook(
+        "bad.yaml",
+        "name: bad\nsteps:\n  - id: upload\n    action: put-object\n    with: { bucket: no-such-bucket-4711, key: templates/driver.yaml, content: 'kind: Pod' }\n",
+    );
+    let out = world
+        .env_for(t.args(["--output", "plain", "run", "--target", "aws", "bad.yaml"]))
+        .run()
+        .code(1);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("step upload failed"), "{text}");
+    assert!(
+        text.contains(
+            "S3 PutObject of `s3://no-such-bucket-4711/templates/driver.yaml` failed: NoSuchBucket"
+        ),
+        "{text}"
+    );
+}
+
+/// Without a region (and none in the runbook), the run stops before any step, with
+/// one message that says how to give one.
+#[test]
+fn a_missing_region_stops_the_run_before_any_step() {
+    let world = AwsWorld::start();
+    let t = Test::new().runbook(
+        "r.yaml",
+        "name: r\nsteps:\n  - id: group\n    action: create-log-group\n    with: { name: /x }\n",
+    );
+    let out = world
+        .env_for(t.args(["--output", "plain", "run", "--target", "aws", "r.yaml"]))
+        .env("AWS_REGION", "")
+        .run();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("no AWS region"), "{}", out.stderr);
+    assert!(
+        !out.stdout.contains("step group"),
+        "no step ran: {}",
+        out.stdout
+    );
+}
