@@ -8,9 +8,9 @@
 
 mod eks;
 pub(crate) mod emr;
-pub mod kube;
 mod error;
 pub(crate) mod iam;
+pub mod kube;
 mod logs;
 mod s3;
 
