@@ -461,4 +461,42 @@ fn a_missing_region_stops_the_run_before_any_step() {
         "no step ran: {}",
         out.stdout
     );
+    let run = t.only_run();
+    assert_eq!(run["status"], "failed", "not left running: {run}");
+}
+
+/// Without usable credentials, likewise: one message, no step, the run recorded as
+/// failed with the reason.
+#[test]
+fn missing_credentials_stop_the_run_before_any_step() {
+    let world = AwsWorld::start();
+    let t = Test::new().runbook(
+        "c.yaml",
+        "name: c\nsteps:\n  - id: group\n    action: create-log-group\n    with: { name: /x }\n",
+    );
+    let out = world
+        .env_for(t.args(["--output", "plain", "run", "--target", "aws", "c.yaml"]))
+        .env("AWS_ACCESS_KEY_ID", "")
+        .env("AWS_SECRET_ACCESS_KEY", "")
+        .run();
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("no usable AWS credentials"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stdout.contains("step group"),
+        "no step ran: {}",
+        out.stdout
+    );
+    let run = t.only_run();
+    let status = t.status(run["id"].as_str().expect("id"));
+    assert_eq!(status["status"], "failed");
+    assert!(
+        status["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no usable AWS credentials")),
+        "{status}"
+    );
 }

@@ -489,15 +489,16 @@ fn drive(
             Ok(built) => built,
             Err(e) => {
                 eprintln!("error: run {run_id}: {e}");
-                return None;
+                return Err(e);
             }
         };
         let log_file = match &global.log_file {
             Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
                 Ok(f) => Some(f),
                 Err(e) => {
-                    eprintln!("error: failed to open the log file {}: {e}", path.display());
-                    return None;
+                    let e = format!("failed to open the log file {}: {e}", path.display());
+                    eprintln!("error: {e}");
+                    return Err(e);
                 }
             },
             None => None,
@@ -556,14 +557,25 @@ fn drive(
             Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
         };
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
-        Some(outcome)
+        Ok(outcome)
     });
-    let Some(outcome) = outcome else {
-        let mut store = store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = store.release_lock(&lock_key, &run_id);
-        return Exit::Failed;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        // Nothing ran: the run is recorded as failed with the reason, so `runs` does
+        // not show it running forever, and `resume` can try again once it is fixed.
+        Err(error) => {
+            let mut store = store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Clock::Real.now_ms();
+            if let Err(e) =
+                store.set_run_status(&run_id, RunStatus::Failed, Some(now), Some(&error))
+            {
+                eprintln!("error: {e}");
+            }
+            let _ = store.release_lock(&lock_key, &run_id);
+            return Exit::Failed;
+        }
     };
     let mut store = store
         .lock()
