@@ -500,3 +500,68 @@ fn missing_credentials_stop_the_run_before_any_step() {
         "{status}"
     );
 }
+
+/// `wait-for-pods` on aws follows the cluster's pods through a watch: pods that appear
+/// after the step started (as EMR's driver would create executors) end the wait.
+#[test]
+fn wait_for_pods_on_aws_sees_pods_that_appear_while_it_waits() {
+    let world = AwsWorld::start();
+    let kube = world.kube();
+    kube.expect_ok(
+        "POST",
+        "/api/v1/namespaces",
+        Some(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"monthly-batch"}}"#),
+    );
+    let t = Test::new().runbook(
+        "pods.yaml",
+        "name: pods\nsteps:\n  - id: executors\n    action: wait-for-pods\n    with: { cluster: fake, namespace: monthly-batch, selector: { spark-role: executor }, running: 2, timeout: 1m }\n",
+    );
+    let bg = world
+        .env_for(t.args([
+            "--output",
+            "plain",
+            "run",
+            "--target",
+            "aws",
+            "--kube-context",
+            "fake",
+            "pods.yaml",
+        ]))
+        .spawn();
+    t.wait_until("the wait has started", || {
+        bg.stdout_so_far()
+            .contains("step executors (wait-for-pods) started")
+    });
+    for id in 1..=2 {
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": format!("pi-4-exec-{id}"),
+                "namespace": "monthly-batch",
+                "labels": {"spark-role": "executor", "spark-exec-id": id.to_string()},
+            },
+            "spec": {"containers": [{"name": "spark-kubernetes-executor", "image": "spark"}]},
+            "status": {"phase": "Running"},
+        });
+        kube.expect_ok(
+            "POST",
+            "/api/v1/namespaces/monthly-batch/pods",
+            Some(&pod.to_string()),
+        );
+    }
+    let out = bg.wait();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let run = t.only_run();
+    let status = t.status(run["id"].as_str().expect("id"));
+    let outputs = &status["steps"][0]["outputs"];
+    assert_eq!(outputs["running"], 2, "{outputs}");
+    let mut names: Vec<&str> = outputs["pods"]
+        .as_array()
+        .expect("pods")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["pi-4-exec-1", "pi-4-exec-2"]);
+}
