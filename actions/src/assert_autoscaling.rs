@@ -70,6 +70,7 @@ impl Action for AssertAutoscaling {
         input: AssertAutoscalingInput,
         ctx: &StepContext,
     ) -> Result<AssertAutoscalingOutput, ActionError> {
+        ctx.target.observer.settle().await;
         let events = ctx.target.observer.events();
         let text = |e: &Value, key: &str| {
             e.get(key)

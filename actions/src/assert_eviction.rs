@@ -112,6 +112,7 @@ impl Action for AssertEviction {
         ctx: &StepContext,
     ) -> Result<AssertEvictionOutput, ActionError> {
         check_window(&input)?;
+        ctx.target.observer.settle().await;
         let events = ctx.target.observer.events();
         let victim = input.victim_job.as_str();
         let preempted: Vec<&ObservedEvent> =

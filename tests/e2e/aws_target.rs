@@ -565,3 +565,160 @@ fn wait_for_pods_on_aws_sees_pods_that_appear_while_it_waits() {
     names.sort_unstable();
     assert_eq!(names, ["pi-4-exec-1", "pi-4-exec-2"]);
 }
+
+/// A pod of job `job` in monthly-batch, as EMR on EKS labels it.
+fn emr_pod(name: &str, job: &str, role: &str, exec_id: Option<u32>, phase: &str) -> String {
+    let mut labels = json!({
+        "emr-containers.amazonaws.com/job.id": job,
+        "emr-containers.amazonaws.com/component": role,
+        "spark-role": role,
+    });
+    if let Some(id) = exec_id {
+        labels["spark-exec-id"] = json!(id.to_string());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "monthly-batch", "labels": labels},
+        "spec": {"nodeName": "ip-10-0-1-1.us-east-2.compute.internal", "containers": [{"name": "spark", "image": "spark"}]},
+        "status": {"phase": phase},
+    })
+    .to_string()
+}
+
+/// `assert-eviction` on aws reads what the watches saw: an executor of the low job
+/// gets the scheduler's `DisruptionTarget` condition and `Preempted` event naming a
+/// pod of the high job, is deleted, and Spark's replacement starts; the step reports
+/// exactly that.
+#[test]
+fn assert_eviction_on_aws_reads_the_preemption_from_the_watches() {
+    let world = AwsWorld::start();
+    let kube = world.kube();
+    let pods = "/api/v1/namespaces/monthly-batch/pods";
+    kube.expect_ok(
+        "POST",
+        "/api/v1/namespaces",
+        Some(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"monthly-batch"}}"#),
+    );
+    kube.expect_ok(
+        "POST",
+        pods,
+        Some(&emr_pod("low-driver", "low", "driver", None, "Running")),
+    );
+    for id in 1..=2 {
+        let name = format!("low-exec-{id}");
+        kube.expect_ok(
+            "POST",
+            pods,
+            Some(&emr_pod(&name, "low", "executor", Some(id), "Running")),
+        );
+    }
+    let t = Test::new().runbook(
+        "evict.yaml",
+        r#"name: evict
+steps:
+  # The run's first Kubernetes call starts its watches; the demo's create-cluster
+  # step does this long before any preemption.
+  - id: victims
+    action: wait-for-pods
+    with: { cluster: fake, namespace: monthly-batch, selector: { emr-containers.amazonaws.com/job.id: low, spark-role: executor }, running: 2 }
+  - id: settle
+    action: sleep
+    with: { duration: 1s }
+  - id: replacement
+    action: wait-for-pods
+    with: { cluster: fake, namespace: monthly-batch, selector: { spark-exec-id: "3" }, running: 1, timeout: 1m }
+  - id: check
+    action: assert-eviction
+    with: { victim_job: low, preemptor_job: high }
+"#,
+    );
+    let bg = world
+        .env_for(t.args([
+            "--output",
+            "plain",
+            "run",
+            "--target",
+            "aws",
+            "--kube-context",
+            "fake",
+            "evict.yaml",
+        ]))
+        .spawn();
+    t.wait_until("the wait has started", || {
+        bg.stdout_so_far()
+            .contains("step replacement (wait-for-pods) started")
+    });
+    // The scheduler's work: the high job's executor is created, low-exec-2 gets the
+    // DisruptionTarget condition and the Preempted event, and is deleted.
+    let preemptor = kube.expect_ok(
+        "POST",
+        pods,
+        Some(&emr_pod(
+            "high-exec-1",
+            "high",
+            "executor",
+            Some(1),
+            "Pending",
+        )),
+    );
+    let uid = preemptor["metadata"]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string();
+    let path = format!("{pods}/low-exec-2");
+    let mut victim = kube.expect_ok("GET", &path, None);
+    victim["status"]["conditions"] = json!([{
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": "default-scheduler: preempting to accommodate a higher priority pod",
+    }]);
+    kube.expect_ok("PUT", &path, Some(&victim.to_string()));
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "low-exec-2.preempted", "namespace": "monthly-batch"},
+        "involvedObject": {"kind": "Pod", "namespace": "monthly-batch", "name": "low-exec-2", "uid": victim["metadata"]["uid"]},
+        "reason": "Preempted",
+        "action": "Preempting",
+        "type": "Normal",
+        "message": format!("Preempted by pod {uid} on node ip-10-0-1-1.us-east-2.compute.internal"),
+    });
+    kube.expect_ok(
+        "POST",
+        "/api/v1/namespaces/monthly-batch/events",
+        Some(&event.to_string()),
+    );
+    kube.expect_ok("DELETE", &path, None);
+    // Spark's answer: a replacement executor with the next id.
+    kube.expect_ok(
+        "POST",
+        pods,
+        Some(&emr_pod(
+            "low-exec-3",
+            "low",
+            "executor",
+            Some(3),
+            "Running",
+        )),
+    );
+
+    let out = bg.wait();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let run = t.only_run();
+    let status = t.status(run["id"].as_str().expect("id"));
+    let check = &status["steps"][3]["outputs"];
+    assert_eq!(
+        check["evicted"].as_array().map(Vec::len),
+        Some(1),
+        "{check}"
+    );
+    assert_eq!(check["evicted"][0]["pod"], "low-exec-2", "{check}");
+    assert_eq!(
+        check["evicted"][0]["preemptor_pod"], "high-exec-1",
+        "{check}"
+    );
+    assert_eq!(check["evicted"][0]["preemptor_job"], "high", "{check}");
+    assert_eq!(check["replacements"][0]["pod"], "low-exec-3", "{check}");
+}

@@ -129,6 +129,11 @@ pub trait Observer: Send + Sync {
         participant: &Participant,
         timeout: Option<Duration>,
     ) -> WaitOutcome;
+    /// Returns once the record has caught up with what the target shows now, so that
+    /// a judgment on [`Observer::events`] does not miss what a wait just saw through a
+    /// direct call. The simulator records synchronously; Kubernetes watches lag the API
+    /// by a little.
+    async fn settle(&self) {}
     /// Every event observed during the run so far, oldest first.
     fn events(&self) -> Vec<ObservedEvent>;
     /// The events observed since the last call (to be stored with the step that ends).

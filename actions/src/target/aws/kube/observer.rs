@@ -26,6 +26,11 @@ const DEFAULT_POLL: Duration = Duration::from_secs(1);
 /// Polls back off to this: AWS control-plane changes (a cluster becoming ACTIVE)
 /// take minutes, and the API rate limits are per account.
 const MAX_POLL: Duration = Duration::from_secs(15);
+/// [`Observer::settle`]: the record counts as caught up once every watch has listed
+/// its cluster and nothing new arrived for this long...
+const SETTLE_QUIET: Duration = Duration::from_millis(300);
+/// ... or, on a cluster that never stops changing, after this long.
+const SETTLE_MAX: Duration = Duration::from_secs(5);
 
 /// Watches the clusters of a run and records what happened to their pods.
 pub struct AwsObserver {
@@ -50,6 +55,8 @@ struct State {
     drained: usize,
     /// The last error of each cluster's watches (kept for [`AwsObserver::watch_error`]).
     errors: HashMap<String, String>,
+    /// `cluster/pods` and `cluster/events` once that watch has listed its cluster.
+    listed: std::collections::HashSet<String>,
 }
 
 impl Default for AwsObserver {
@@ -137,6 +144,12 @@ impl Drop for AwsObserver {
 }
 
 impl Shared {
+    /// Notes that a watch of `cluster` has listed it (and wakes [`Observer::settle`]).
+    fn listed(&self, cluster: &str, what: &str) {
+        self.lock().listed.insert(format!("{cluster}/{what}"));
+        self.changes.send_modify(|g| *g += 1);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -218,6 +231,7 @@ async fn watch_pods(shared: Arc<Shared>, cluster: String, api: Api<Pod>) {
             }
             Ok(watcher::Event::InitDone) => {
                 shared.update(&cluster, PodTracker::relist_done);
+                shared.listed(&cluster, "pods");
             }
             Err(e) => shared.failed(&cluster, &e),
         }
@@ -232,7 +246,8 @@ async fn watch_events(shared: Arc<Shared>, cluster: String, api: Api<Event>) {
             Ok(watcher::Event::InitApply(event) | watcher::Event::Apply(event)) => {
                 shared.update(&cluster, |t, now| t.apply_event(&event, now));
             }
-            Ok(watcher::Event::Init | watcher::Event::InitDone | watcher::Event::Delete(_)) => {}
+            Ok(watcher::Event::InitDone) => shared.listed(&cluster, "events"),
+            Ok(watcher::Event::Init | watcher::Event::Delete(_)) => {}
             Err(e) => shared.failed(&cluster, &e),
         }
     }
@@ -301,6 +316,41 @@ impl Observer for AwsObserver {
             }
             () = tokio::time::sleep(sleep_for) => {
                 if times_out { WaitOutcome::TimedOut } else { WaitOutcome::Changed }
+            }
+        }
+    }
+
+    /// Waits until the pod and event watches of every watched cluster have listed it
+    /// and then nothing arrived for [`SETTLE_QUIET`], or [`SETTLE_MAX`] passed.
+    async fn settle(&self) {
+        let clusters: Vec<String> = self
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        let deadline = tokio::time::Instant::now() + SETTLE_MAX;
+        let mut changes = self.shared.changes.subscribe();
+        loop {
+            let listed = {
+                let state = self.shared.lock();
+                clusters.iter().all(|c| {
+                    state.listed.contains(&format!("{c}/pods"))
+                        && state.listed.contains(&format!("{c}/events"))
+                })
+            };
+            changes.borrow_and_update();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let wait = if listed { SETTLE_QUIET.min(left) } else { left };
+            match tokio::time::timeout(wait, changes.changed()).await {
+                // Quiet (or out of time) after everything was listed: caught up.
+                Err(_) if listed => return,
+                Err(_) | Ok(Err(_)) => return,
+                Ok(Ok(())) => {}
             }
         }
     }
