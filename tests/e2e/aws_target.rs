@@ -722,3 +722,46 @@ steps:
     assert_eq!(check["evicted"][0]["preemptor_job"], "high", "{check}");
     assert_eq!(check["replacements"][0]["pod"], "low-exec-3", "{check}");
 }
+
+/// `--profile` picks a profile of the AWS config and credentials files, region
+/// included, as the AWS CLI does.
+#[test]
+fn a_named_profile_supplies_credentials_and_region() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new().runbook(
+        "p.yaml",
+        "name: p\nsteps:\n  - id: group\n    action: create-log-group\n    with: { name: /emr-on-eks/from-profile }\n",
+    );
+    t.write(
+        "aws-config",
+        "[default]\nregion = eu-west-1\n\n[profile demo]\nregion = us-east-2\n",
+    );
+    t.write(
+        "aws-credentials",
+        "[demo]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    );
+    world
+        .env_for(t.args([
+            "--output",
+            "plain",
+            "--profile",
+            "demo",
+            "run",
+            "--target",
+            "aws",
+            "p.yaml",
+        ]))
+        .env("AWS_ACCESS_KEY_ID", "")
+        .env("AWS_SECRET_ACCESS_KEY", "")
+        .env("AWS_REGION", "")
+        .env("AWS_CONFIG_FILE", t.path("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", t.path("aws-credentials"))
+        .run()
+        .success();
+    // The SDK client of the test looks in us-east-2: the profile's region was used.
+    assert_eq!(
+        sdk.log_groups(),
+        [("/emr-on-eks/from-profile".to_string(), None)]
+    );
+}

@@ -89,9 +89,15 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Str
         loader = loader.region(Region::new(region.clone()));
     }
     let mut sdk = loader.load().await;
-    // An empty AWS_REGION (`AWS_REGION= runbook ...`) means none.
+    // An empty AWS_REGION (`AWS_REGION= runbook ...`) means none; it must not hide
+    // the profile's region, which the SDK's chain would only read after it.
     if sdk.region().is_some_and(|r| r.as_ref().trim().is_empty()) {
-        sdk = sdk.into_builder().region(None).build();
+        let mut from_profile = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Some(profile) = &settings.profile {
+            from_profile = from_profile.profile_name(profile);
+        }
+        let region = aws_config::meta::region::ProvideRegion::region(&from_profile.build()).await;
+        sdk = sdk.into_builder().region(region).build();
     }
     if sdk.region().is_none() {
         match &settings.runbook_region {
