@@ -8,8 +8,8 @@
 //! condition (reason `PreemptionByScheduler`) onto the pod, and it records a
 //! `Preempted` event whose message and `related` object name the preemptor. The two
 //! arrive on different watches in either order, and only the event says who the
-//! preemptor was; so a victim waits here until both are known (or the pod is deleted,
-//! or [`PENDING_LIMIT_MS`] passes) and is then reported once.
+//! preemptor was; so a victim waits here until both, and the preemptor's pod, are
+//! known (or [`PENDING_LIMIT_MS`] passes, deleted or not) and is then reported once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -263,12 +263,14 @@ impl PodTracker {
     }
 
     fn deleted(&mut self, uid: &str, now_ms: i64, out: &mut Vec<ObservedEvent>) {
-        // A victim is deleted after its grace period: whatever is known by then is
-        // all there will be.
-        if self.pending.contains_key(uid) {
+        // A victim is deleted after its grace period, but the other watch may not have
+        // delivered the event (or the preemptor's pod) yet: an unresolved preemption
+        // keeps waiting for them, up to [`PENDING_LIMIT_MS`].
+        let pending = self.pending.get(uid).map(|p| self.resolved(p));
+        if pending == Some(true) {
             self.report_preemption(uid, now_ms, out);
         }
-        let preempted = self.preempted.contains(uid);
+        let preempted = self.preempted.contains(uid) || pending.is_some();
         let Some(tracked) = self.pods.get_mut(uid) else {
             return;
         };
@@ -622,6 +624,21 @@ mod tests {
         events.iter().map(|e| e.kind.as_str()).collect()
     }
 
+    /// The victim's deletion can reach the pod watch before the preemptor's pod does
+    /// (two watches, no order between them): the preemption still names its job.
+    #[test]
+    fn a_victim_deleted_before_its_preemptor_is_seen_still_names_the_preemptor() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        tracker.apply_event(&preempted_event("a", "Preempted by pod b on node n1"), 1);
+        let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
+        assert_eq!(kinds(&gone), ["PodDeleted"]);
+        let seen = tracker.apply_pod(&pod("b", "job-b-exec-1", "job-b", "executor", false), 3);
+        assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
+        assert_eq!(seen[1].data["pod"]["job_id"], "job-a");
+        assert_eq!(seen[1].data["preemptor"]["job_id"], "job-b");
+    }
+
     #[test]
     fn an_event_before_its_preemptor_is_seen_waits_for_the_preemptor() {
         let mut tracker = PodTracker::new("demo");
@@ -639,7 +656,7 @@ mod tests {
     }
 
     #[test]
-    fn a_condition_without_an_event_is_reported_when_the_victim_goes_or_after_the_limit() {
+    fn a_condition_without_an_event_is_reported_after_the_limit_even_once_deleted() {
         let mut tracker = PodTracker::new("demo");
         tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
         assert!(
@@ -647,10 +664,14 @@ mod tests {
                 .apply_pod(&pod("a", "victim", "job-a", "executor", true), 1)
                 .is_empty()
         );
+        // Deleted before the event came: it may still come on the other watch.
         let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
-        assert_eq!(kinds(&gone), ["PodPreempted", "PodDeleted"]);
-        assert_eq!(gone[0].data["preemptor"]["name"], "unknown");
-        assert_eq!(gone[1].data["reason"], "Preempted");
+        assert_eq!(kinds(&gone), ["PodDeleted"]);
+        assert_eq!(gone[0].data["reason"], "Preempted");
+        assert!(tracker.flush_stale(PENDING_LIMIT_MS).is_empty());
+        let late = tracker.flush_stale(1 + PENDING_LIMIT_MS);
+        assert_eq!(kinds(&late), ["PodPreempted"]);
+        assert_eq!(late[0].data["preemptor"]["name"], "unknown");
 
         tracker.apply_pod(&pod("c", "other", "job-a", "executor", true), 10);
         assert!(tracker.flush_stale(10 + PENDING_LIMIT_MS - 1).is_empty());
