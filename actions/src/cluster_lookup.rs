@@ -49,3 +49,22 @@ pub(crate) fn planned_is_live(name: &str) -> PlannedCall {
     PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
         .note("if the cluster is gone or being deleted, nothing else is called")
 }
+
+/// The one cluster among `names` (what a step that names none means), or an error
+/// that says there is none yet or which ones there are. Both targets answer so.
+pub(crate) fn only_cluster<S: AsRef<str>>(names: &[S]) -> Result<String, ActionError> {
+    match names {
+        [one] => Ok(one.as_ref().to_string()),
+        [] => Err(ActionError::Failed(
+            "there is no EKS cluster yet; create one with `create-cluster` first".into(),
+        )),
+        many => Err(ActionError::InvalidInput(format!(
+            "there are {} clusters ({}); say which with `cluster:`",
+            many.len(),
+            many.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}

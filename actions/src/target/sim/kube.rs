@@ -231,17 +231,7 @@ impl Kube for SimTarget {
             .filter(|c| !matches!(c.status, ClusterStatus::Deleted | ClusterStatus::Deleting))
             .map(|c| c.name.as_ref())
             .collect();
-        match live.as_slice() {
-            [one] => Ok((*one).to_string()),
-            [] => Err(ActionError::Failed(
-                "there is no EKS cluster yet; create one with `create-cluster` first".into(),
-            )),
-            many => Err(ActionError::InvalidInput(format!(
-                "there are {} clusters ({}); say which with `cluster:`",
-                many.len(),
-                many.join(", ")
-            ))),
-        }
+        crate::cluster_lookup::only_cluster(&live)
     }
 
     async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {

@@ -80,17 +80,7 @@ impl AwsKube {
             let page = page.map_err(|e| eks_error("ListClusters", "*", e))?;
             names.extend(page.clusters().iter().cloned());
         }
-        match names.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(ActionError::Failed(
-                "there is no EKS cluster yet; create one with `create-cluster` first".into(),
-            )),
-            many => Err(ActionError::InvalidInput(format!(
-                "there are {} clusters ({}); say which with `cluster:`",
-                many.len(),
-                many.join(", ")
-            ))),
-        }
+        crate::cluster_lookup::only_cluster(&names)
     }
 }
 
