@@ -149,9 +149,9 @@ impl Sdk {
             .role()
             .and_then(|r| r.assume_role_policy_document())
             .expect("a trust policy");
-        serde_json::from_str(document)
-            .or_else(|_| serde_json::from_str(&percent_decode(document)))
-            .expect("trust policy JSON")
+        let policy = runbook_actions::target::aws::policy_document(Some(document));
+        assert!(!policy.is_null(), "not a policy document: {document}");
+        policy
     }
 
     /// Names of a role's inline policies.
@@ -213,26 +213,4 @@ impl Sdk {
             .map(|c| c.as_str().to_owned())
             .unwrap_or_default()
     }
-}
-
-/// IAM answers with URL-encoded policy documents.
-fn percent_decode(text: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..(i + 3).min(bytes.len())])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -120,9 +120,9 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The trust policy document of a role: IAM's answer is URL-encoded JSON (moto's and
-/// some proxies' is plain JSON; both are read).
-fn trust_policy(document: Option<&str>) -> serde_json::Value {
+/// A policy document as IAM returns it: URL-encoded JSON (moto's and some proxies' is
+/// plain JSON; both are read). `Null` if there is none or it is not JSON.
+pub fn policy_document(document: Option<&str>) -> serde_json::Value {
     let Some(document) = document else {
         return serde_json::Value::Null;
     };
@@ -140,7 +140,7 @@ fn role_info(role: &aws_sdk_iam::types::Role) -> RoleInfo {
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect(),
-        trust_policy: trust_policy(role.assume_role_policy_document()),
+        trust_policy: policy_document(role.assume_role_policy_document()),
     }
 }
 
@@ -236,8 +236,8 @@ mod tests {
         let plain = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Condition":{"StringLike":{"oidc.eks/id/X:sub":"system:serviceaccount:ns:emr-containers-sa-*-*"}}}]}"#;
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Condition%22%3A%7B%22StringLike%22%3A%7B%22oidc.eks%2Fid%2FX%3Asub%22%3A%22system%3Aserviceaccount%3Ans%3Aemr-containers-sa-%2A-%2A%22%7D%7D%7D%5D%7D";
         let expected: serde_json::Value = serde_json::from_str(plain).expect("valid JSON");
-        assert_eq!(trust_policy(Some(plain)), expected);
-        assert_eq!(trust_policy(Some(encoded)), expected);
-        assert_eq!(trust_policy(None), serde_json::Value::Null);
+        assert_eq!(policy_document(Some(plain)), expected);
+        assert_eq!(policy_document(Some(encoded)), expected);
+        assert_eq!(policy_document(None), serde_json::Value::Null);
     }
 }

@@ -23,6 +23,7 @@ use super::{Target, TargetKind};
 
 pub(crate) use emr::CLIENT_TOKEN_TAG;
 pub(crate) use error::service_error;
+pub use iam::policy_document;
 
 /// How to reach AWS, from the command line and the runbook.
 #[derive(Debug, Clone, Default)]
