@@ -95,22 +95,17 @@ impl AwsEks {
 
     async fn nodegroups(&self, cluster: &str) -> TargetResult<Vec<String>> {
         let mut names = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .eks
-                .list_nodegroups()
-                .cluster_name(cluster)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| service_error("EKS", "ListNodegroups", cluster, e))?;
+        let mut pages = self
+            .eks
+            .list_nodegroups()
+            .cluster_name(cluster)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| service_error("EKS", "ListNodegroups", cluster, e))?;
             names.extend(page.nodegroups().iter().cloned());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(names);
-            }
         }
+        Ok(names)
     }
 
     /// Deletes every node group and waits until they are gone: EKS refuses to delete a

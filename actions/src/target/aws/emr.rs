@@ -38,22 +38,18 @@ impl AwsEmr {
 
     async fn job_runs(&self, virtual_cluster_id: &str) -> TargetResult<Vec<JobRun>> {
         let mut runs = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .emr
-                .list_job_runs()
-                .virtual_cluster_id(virtual_cluster_id)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| service_error("EMR", "ListJobRuns", virtual_cluster_id, e))?;
+        let mut pages = self
+            .emr
+            .list_job_runs()
+            .virtual_cluster_id(virtual_cluster_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| service_error("EMR", "ListJobRuns", virtual_cluster_id, e))?;
             runs.extend(page.job_runs().iter().cloned());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(runs);
-            }
         }
+        Ok(runs)
     }
 }
 
@@ -116,29 +112,24 @@ fn build_error(what: &str, e: impl std::fmt::Display) -> ActionError {
 impl Emr for AwsEmr {
     async fn list_virtual_clusters(&self) -> TargetResult<Vec<VirtualClusterInfo>> {
         let mut clusters = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .emr
-                .list_virtual_clusters()
-                .states(VirtualClusterState::Running)
-                .states(VirtualClusterState::Terminating)
-                .states(VirtualClusterState::Arrested)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| service_error("EMR", "ListVirtualClusters", "*", e))?;
+        let mut pages = self
+            .emr
+            .list_virtual_clusters()
+            .states(VirtualClusterState::Running)
+            .states(VirtualClusterState::Terminating)
+            .states(VirtualClusterState::Arrested)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| service_error("EMR", "ListVirtualClusters", "*", e))?;
             clusters.extend(
                 page.virtual_clusters()
                     .iter()
                     .filter(|vc| vc.state() != Some(&VirtualClusterState::Terminated))
                     .map(vc_info),
             );
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(clusters);
-            }
         }
+        Ok(clusters)
     }
 
     async fn create_virtual_cluster(

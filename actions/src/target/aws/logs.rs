@@ -21,16 +21,15 @@ impl AwsLogs {
 
     /// The log group called exactly `name` (DescribeLogGroups matches prefixes).
     async fn describe(&self, name: &str) -> TargetResult<Option<(String, Option<u32>)>> {
-        let mut token = None;
-        loop {
-            let page = self
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix(name)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
+        let mut pages = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
             if let Some(group) = page
                 .log_groups()
                 .iter()
@@ -43,11 +42,8 @@ impl AwsLogs {
                         .and_then(|d| u32::try_from(d).ok()),
                 )));
             }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(None);
-            }
         }
+        Ok(None)
     }
 }
 
