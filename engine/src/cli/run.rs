@@ -1,12 +1,12 @@
 //! `runbook run` and `runbook resume`: load and validate, take the run lock, execute
 //! with checkpoints, and turn the outcome into an exit code.
 
-use runbook_actions::target::aws::AwsSettings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use runbook_actions::target::aws::AwsSettings;
 use runbook_actions::{CancelSignal, Clock, TargetKind};
 use runbook_state::{LockOutcome, NewRun, RunRecord, RunStatus, StepRecord, Store};
 use serde_json::{Map, Value, json};
@@ -362,7 +362,13 @@ async fn build_target(
     }
 }
 
-/// A step key with its action, as failures name it: `roles[2] (create-job-role)`.
+/// How a run's failure is told (on its last line and in the state DB): the step with
+/// its action, and the error, e.g. `step roles[2] (create-job-role) failed: ...`.
+fn failure_text(loaded: &LoadedRunbook, step: &str, error: &str) -> String {
+    format!("step {} failed: {error}", step_label(loaded, step))
+}
+
+/// A step key with its action: `roles[2] (create-job-role)`.
 fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
     let id = key.split('[').next().unwrap_or(key);
     match loaded
@@ -553,7 +559,7 @@ fn drive(
         let outcome = execute(exec).await;
         let (status, detail) = match &outcome {
             Outcome::Succeeded => ("succeeded", None),
-            Outcome::Failed { step, error } => ("failed", Some(format!("step {} failed: {error}", step_label(&loaded, step)))),
+            Outcome::Failed { step, error } => ("failed", Some(failure_text(&loaded, step, error))),
             Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
         };
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
@@ -585,10 +591,7 @@ fn drive(
         Outcome::Succeeded => (RunStatus::Succeeded, None, Exit::Ok),
         Outcome::Failed { step, error } => (
             RunStatus::Failed,
-            Some(format!(
-                "step {} failed: {error}",
-                step_label(&loaded, step)
-            )),
+            Some(failure_text(&loaded, step, error)),
             Exit::Failed,
         ),
         Outcome::Interrupted => (RunStatus::Interrupted, None, Exit::Interrupted),
