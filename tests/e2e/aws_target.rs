@@ -463,6 +463,22 @@ fn a_missing_region_stops_the_run_before_any_step() {
     );
     let run = t.only_run();
     assert_eq!(run["status"], "failed", "not left running: {run}");
+
+    // `--region` gives one.
+    world
+        .env_for(t.args([
+            "--output",
+            "plain",
+            "--region",
+            "us-east-2",
+            "run",
+            "--target",
+            "aws",
+            "r.yaml",
+        ]))
+        .env("AWS_REGION", "")
+        .run()
+        .success();
 }
 
 /// Without usable credentials, likewise: one message, no step, the run recorded as
