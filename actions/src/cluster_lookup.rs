@@ -50,6 +50,23 @@ pub(crate) fn planned_is_live(name: &str) -> PlannedCall {
         .note("if the cluster is gone or being deleted, nothing else is called")
 }
 
+/// The calls that delete a cluster-scoped Kubernetes object of `kind` (the deletes of
+/// namespaces and PriorityClasses): which cluster, whether it is live, the delete.
+pub(crate) fn planned_delete(given: Option<&str>, kind: &str, name: &str) -> Vec<PlannedCall> {
+    let (cluster, mut calls) = planned(given);
+    calls.extend([
+        planned_is_live(&cluster),
+        PlannedCall::new(
+            Service::Kubernetes,
+            format!("delete {kind}"),
+            json!({"name": name}),
+        )
+        .when("if the cluster is live")
+        .note("NotFound: already gone, which is success"),
+    ]);
+    calls
+}
+
 /// The one cluster among `names` (what a step that names none means), or an error
 /// that says there is none yet or which ones there are. Both targets answer so.
 pub(crate) fn only_cluster<S: AsRef<str>>(names: &[S]) -> Result<String, ActionError> {

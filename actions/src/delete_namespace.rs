@@ -2,12 +2,11 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::error::ActionError;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 
 /// The action; [`DeleteNamespaceInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -66,18 +65,11 @@ impl Action for DeleteNamespace {
         input: &DeleteNamespaceInput,
         _plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
-        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.extend([
-            crate::cluster_lookup::planned_is_live(&cluster),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "delete Namespace",
-                json!({"name": input.name}),
-            )
-            .when("if the cluster is live")
-            .note("NotFound: already gone, which is success"),
-        ]);
-        Ok(calls)
+        Ok(crate::cluster_lookup::planned_delete(
+            input.cluster.as_deref(),
+            "Namespace",
+            &input.name,
+        ))
     }
 }
 
