@@ -93,7 +93,9 @@ fn a_dead_holders_lock_is_taken_over() {
         .success();
     assert_eq!(
         out.stderr,
-        format!("note: took over the lock of run {dead_run} (pid {dead_pid} no longer runs)\n")
+        format!(
+            "note: took over the lock of run {dead_run} (pid {dead_pid}; its process no longer holds it)\n"
+        )
     );
     let new_run = crate::harness::run_id_of(&out.events());
     assert_ne!(new_run, dead_run);

@@ -11,6 +11,7 @@ mod failures;
 mod harness;
 mod history;
 mod json_shapes;
+mod lifecycle;
 mod locking;
 mod plan_aws;
 mod report;

@@ -21,7 +21,7 @@ pub struct RunsArgs {
     /// Only runs of this runbook (its `name`)
     #[arg(long)]
     pub runbook: Option<String>,
-    /// Only runs with this status (running, succeeded, failed, interrupted)
+    /// Only runs with this status (running, succeeded, failed, interrupted, abandoned)
     #[arg(long)]
     pub status: Option<RunStatus>,
     /// How many runs to show, newest first
@@ -214,6 +214,12 @@ fn status_text(run: &RunRecord, attempts: &[StepRecord]) -> String {
             "\nthe run is in progress, or its process was killed; if killed: runbook resume {}\n",
             run.id
         )),
+        RunStatus::Abandoned => {
+            if let Some(e) = &run.error {
+                out.push_str(&format!("\n{e}\n"));
+            }
+            out.push_str("\nthe run is abandoned: it will not be resumed\n");
+        }
         RunStatus::Succeeded => {}
     }
     out
