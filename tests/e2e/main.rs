@@ -15,6 +15,7 @@ mod lifecycle;
 mod locking;
 mod plan_aws;
 mod report;
+mod retries;
 mod run_basics;
 mod secrets;
 mod signals;

@@ -124,6 +124,8 @@ pub(crate) fn status_json(run: &RunRecord, attempts: &[StepRecord]) -> Value {
         "finished_at": run.finished_at_ms.map(timefmt::rfc3339_ms),
         "resumes": run.resume_count,
         "error": run.error,
+        "host": run.host,
+        "settings": run.settings,
         "steps": steps,
     })
 }

@@ -74,9 +74,19 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
         ),
         TargetKind::Aws => (
             runbook_actions::planned_call::ACCOUNT_PLACEHOLDER.to_string(),
+            // As the aws target picks it: --region, AWS_REGION, else the runbook's
+            // `region` parameter (a profile's region is only read at run time).
             global
                 .region
                 .clone()
+                .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+                .or_else(|| {
+                    params
+                        .values
+                        .get("region")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| "<region>".to_string()),
         ),
     };
