@@ -5,6 +5,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod executor;
 pub mod exit;
+pub mod masker;
 pub mod params;
 pub mod progress;
 pub mod report;

@@ -15,6 +15,7 @@ mod locking;
 mod plan_aws;
 mod report;
 mod run_basics;
+mod secret_scan;
 mod secrets;
 mod signals;
 mod validation;
