@@ -17,6 +17,7 @@ mod plan_aws;
 mod report;
 mod retries;
 mod run_basics;
+mod secret_scan;
 mod secrets;
 mod signals;
 mod validation;
