@@ -11,6 +11,7 @@ pub mod context;
 pub mod duration;
 pub mod error;
 pub mod planned_call;
+pub mod process_group;
 pub mod target;
 
 mod apply_manifest;

@@ -7,6 +7,7 @@ mod aws_target;
 mod canned_runbooks;
 mod crash_resume;
 mod cron;
+mod exec_group;
 mod failures;
 mod harness;
 mod history;

@@ -32,7 +32,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume_incomplete: bool,
     /// On sim: run the world at N virtual seconds per wall second, to watch a demo live
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
 }
 
@@ -47,7 +47,7 @@ pub struct ResumeArgs {
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// On sim: run the world at N virtual seconds per wall second
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
 }
 
@@ -167,7 +167,11 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
         }
     };
     if record.status == RunStatus::Succeeded {
-        println!("run {} already succeeded; nothing to resume", record.id);
+        // Ignored: a closed stdout must not panic (SIGPIPE is ignored for `resume`).
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout(),
+            format!("run {} already succeeded; nothing to resume\n", record.id).as_bytes(),
+        );
         return Exit::Ok;
     }
     // Parsing a long runbook and reading its checkpoints take about as long as each
@@ -510,7 +514,12 @@ fn drive(
             None => None,
         };
         let reporter = reporter_for(global.output, clock.clone(), log_file);
-        let cancel = match signals::install(Arc::clone(&reporter)) {
+        let to_record = signals::RunToRecord {
+            store: Arc::clone(&store),
+            run_id: run_id.clone(),
+            lock_key: lock_key.clone(),
+        };
+        let cancel = match signals::install(Arc::clone(&reporter), to_record) {
             Ok(rx) => CancelSignal::new(rx),
             Err(e) => {
                 eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}); an interrupted run is still resumable");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use runbook_actions::duration::parse_duration;
+use runbook_actions::duration::{duration_from_secs, parse_duration};
 use sha2::{Digest, Sha256};
 
 use super::graph;
@@ -263,7 +263,7 @@ impl Loader {
 
     fn duration(&mut self, node: &Node, what: &str) -> Option<std::time::Duration> {
         let parsed = match &node.kind {
-            NodeKind::Int(i) if *i >= 0 => Ok(std::time::Duration::from_secs(i.unsigned_abs())),
+            NodeKind::Int(i) if *i >= 0 => duration_from_secs(i.unsigned_abs()),
             NodeKind::Str { value, .. } => parse_duration(value),
             _ => Err(format!(
                 "must be a duration such as `90s` or `10m`, not {}",

@@ -130,17 +130,25 @@ fn check(
         return;
     }
     if schema.get("x-runbook-duration") == Some(&Value::Bool(true)) {
-        if let NodeKind::Str { value, .. } = &node.kind {
-            if !is_template(value) {
-                if let Err(e) = runbook_actions::duration::parse_duration(value) {
-                    diags.push(Diagnostic::new(
-                        format!("`{path}` of `{action}`: {e}"),
-                        node.pos,
-                        node.width(),
-                    ));
-                }
-                return;
+        let parsed = match &node.kind {
+            NodeKind::Str { value, .. } if !is_template(value) => {
+                Some(runbook_actions::duration::parse_duration(value))
             }
+            NodeKind::Int(secs) => Some(match u64::try_from(*secs) {
+                Ok(secs) => runbook_actions::duration::duration_from_secs(secs),
+                Err(_) => Err(format!("`{secs}` is negative; a duration is at least 0s")),
+            }),
+            _ => None,
+        };
+        if let Some(parsed) = parsed {
+            if let Err(e) = parsed {
+                diags.push(Diagnostic::new(
+                    format!("`{path}` of `{action}`: {e}"),
+                    node.pos,
+                    node.width(),
+                ));
+            }
+            return;
         }
     }
     let types = schema_types(schema);
