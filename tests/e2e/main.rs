@@ -13,6 +13,7 @@ mod harness;
 mod history;
 mod json_shapes;
 mod locking;
+mod no_panics;
 mod plan_aws;
 mod report;
 mod run_basics;

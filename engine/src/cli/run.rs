@@ -537,6 +537,7 @@ fn drive(
         let exec = Arc::new(Execution {
             run_id: run_id.clone(),
             masker: params.masker(),
+            param_origins: params.origins.clone(),
             runbook: Arc::clone(&loaded),
             scope,
             target: Arc::new(services),

@@ -409,6 +409,16 @@ async fn run_instance(
         Ok(v) => v,
         Err(e) => return fail_unstarted(exec, def, &key, index, &located(exec, &e.message, e.pos)),
     };
+    let runbook = &exec.runbook;
+    if let Err(error) = super::input_check::check(
+        def,
+        &input,
+        &runbook.runbook.vars,
+        &exec.param_origins,
+        &runbook.display_path,
+    ) {
+        return fail_unstarted(exec, def, &key, index, &error);
+    }
     let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
     let effects = def.action.effects();
     let raw_input = def.with.to_json();

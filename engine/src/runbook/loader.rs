@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::graph;
 use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
-use super::with_check::check_with;
+use super::with_check::{check_with, node_at};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::template::{self, is_template};
 use crate::yaml::{self, Node, NodeKind, Pos};
@@ -739,10 +739,11 @@ impl Loader {
             let literal = !contains_template(&with);
             if found.is_empty() && literal {
                 if let Err(e) = action.check_input(&with.to_json()) {
+                    let at = node_at(&with, &e.path);
                     found.push(Diagnostic::new(
                         format!("invalid `with` of `{}`: {e}", action.name()),
-                        with.pos,
-                        1,
+                        at.pos,
+                        at.width().max(1),
                     ));
                 }
             }

@@ -8,6 +8,7 @@ mod with_check;
 
 pub use loader::{LoadError, LoadedRunbook, load_file, load_str};
 pub use model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
+pub(crate) use with_check::node_at;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! (it also feeds `runbook actions` and `runbook schema`), so the check walks it rather
 //! than a second hand-written description.
 
+use runbook_actions::PathSegment;
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -327,4 +328,25 @@ fn show(node: &Node) -> String {
         NodeKind::Seq(_) => "a list".into(),
         NodeKind::Map(_) => "a mapping".into(),
     }
+}
+
+/// The node of `with:` that `path` leads to, as far as the runbook spells it out (a
+/// value that a template renders into a structure has no node of its own below it).
+pub(crate) fn node_at<'a>(with: &'a Node, path: &[PathSegment]) -> &'a Node {
+    let mut node = with;
+    for segment in path {
+        let next = match (segment, &node.kind) {
+            (PathSegment::Key(key), NodeKind::Map(entries)) => entries
+                .iter()
+                .find(|(k, _)| &k.key_text() == key)
+                .map(|(_, v)| v),
+            (PathSegment::Index(index), NodeKind::Seq(items)) => items.get(*index),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return node,
+        }
+    }
+    node
 }
