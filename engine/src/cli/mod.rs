@@ -4,6 +4,8 @@
 mod broken_pipe;
 mod docs;
 mod history;
+#[cfg(test)]
+mod no_panic_fuzz;
 mod plan;
 mod prune;
 mod report;

@@ -17,7 +17,7 @@ use super::run::compute_vars;
 use crate::exit::Exit;
 use crate::params;
 use crate::progress::OutputMode;
-use crate::runbook::{StepDef, load_file};
+use crate::runbook::{LoadedRunbook, StepDef, load_file};
 use crate::template;
 
 #[derive(Debug, clap::Args)]
@@ -56,23 +56,47 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let params = match params::parse_sets(&args.sets)
+    let (params, planned) = match plan_steps(&loaded, &args.sets, global.target) {
+        Ok(planned) => planned,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    if global.output == OutputMode::Json {
+        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    println!(
+        "plan of {} ({}) on target {}; nothing is run",
+        loaded.runbook.name, loaded.display_path, global.target
+    );
+    println!("params: {}", params.masked());
+    for (n, step) in planned.iter().enumerate() {
+        println!();
+        print_step(n + 1, step);
+    }
+    Exit::Ok
+}
+
+/// Every step's rendered input and, on `aws`, the calls of each instance: what `plan`
+/// shows, without printing it. `Err` is a usage error (bad `--set`, `vars` that do
+/// not render).
+pub(super) fn plan_steps(
+    loaded: &LoadedRunbook,
+    sets: &[String],
+    target: TargetKind,
+) -> Result<(params::ResolvedParams, Vec<PlannedStep>), String> {
+    let params = params::parse_sets(sets)
         .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
-    let run = json!({"id": "<run.id>", "started_at": "<run.started_at>", "target": global.target.as_str()});
-    let vars = match compute_vars(&loaded, &params, &run) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
+        .map_err(|e| e.to_string())?;
+    let run =
+        json!({"id": "<run.id>", "started_at": "<run.started_at>", "target": target.as_str()});
+    let vars = compute_vars(loaded, &params, &run)?;
     let masker = params.masker();
     let env = template::environment();
     let environment = template::process_env();
@@ -104,36 +128,19 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
         let mut step = plan_step(def, env, &context, &masker);
-        if global.target == TargetKind::Aws {
+        if target == TargetKind::Aws {
             add_calls(def, &mut step);
         }
         planned.push(step);
     }
-    if global.output == OutputMode::Json {
-        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
-        );
-        return Exit::Ok;
-    }
-    println!(
-        "plan of {} ({}) on target {}; nothing is run",
-        loaded.runbook.name, loaded.display_path, global.target
-    );
-    println!("params: {}", params.masked());
-    for (n, step) in planned.iter().enumerate() {
-        println!();
-        print_step(n + 1, step);
-    }
-    Exit::Ok
+    Ok((params, planned))
 }
 
 type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> minijinja::Value + 'a;
 
 /// A step of the plan: its rendered input (the JSON `plan` has always printed) and, on
 /// `aws`, the calls of each instance.
-struct PlannedStep {
+pub(super) struct PlannedStep {
     json: Value,
     /// One entry per instance (one for a step without `for_each`).
     calls: Vec<InstanceCalls>,
@@ -146,7 +153,7 @@ type InstanceCalls = (Option<usize>, Result<Vec<PlannedCall>, String>);
 impl PlannedStep {
     /// The step's JSON with `calls` (each call of a `for_each` instance carries its
     /// `instance` index) and `call_errors` when some could not be listed.
-    fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         let mut json = self.json.clone();
         if self.calls.is_empty() {
             return json;

@@ -15,9 +15,10 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::template::{self, is_template};
 use crate::yaml::{self, Node, NodeKind, Pos};
 
-const TOP_KEYS: [&str; 6] = ["name", "description", "params", "vars", "steps", "finally"];
-const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
-const STEP_KEYS: [&str; 10] = [
+pub(crate) const TOP_KEYS: [&str; 6] =
+    ["name", "description", "params", "vars", "steps", "finally"];
+pub(crate) const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
+pub(crate) const STEP_KEYS: [&str; 10] = [
     "id",
     "action",
     "with",
@@ -29,7 +30,7 @@ const STEP_KEYS: [&str; 10] = [
     "continue_on_error",
     "parallel",
 ];
-const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
+pub(crate) const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
 const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
 const RUN_FIELDS: [&str; 3] = ["id", "started_at", "target"];
 
