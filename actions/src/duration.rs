@@ -77,8 +77,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return duration_from_secs(secs).map_err(|_| too_long(text));
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // A bare number of seconds; one beyond u64 is too long as well.
+        return match text.parse::<u64>() {
+            Ok(secs) => duration_from_secs(secs).map_err(|_| too_long(text)),
+            Err(_) => Err(too_long(text)),
+        };
     }
     let mut total_secs = 0.0_f64;
     let mut rest = text;

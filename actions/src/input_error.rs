@@ -118,14 +118,12 @@ mod tests {
     }
 
     #[test]
-    fn problems_with_the_whole_input_have_no_path() {
+    fn a_missing_field_has_no_path_and_an_unknown_one_is_its_own_path() {
         let err = deserialize_input::<_, Input>(json!({})).expect_err("missing");
         assert_eq!(err.to_string(), "missing field `nodes`");
         let err =
             deserialize_input::<_, Input>(json!({"nodes": 1, "nodez": 2})).expect_err("unknown");
-        assert!(
-            err.to_string().starts_with("unknown field `nodez`"),
-            "{err}"
-        );
+        assert_eq!(err.path, [PathSegment::Key("nodez".into())]);
+        assert!(err.message.starts_with("unknown field `nodez`"), "{err}");
     }
 }
