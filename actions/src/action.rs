@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::StepContext;
 use crate::error::ActionError;
+use crate::input_error::{InputError, deserialize_input};
 use crate::planned_call::{PlanContext, PlannedCall};
 
 /// What an action does to the world, which decides how carefully the engine
@@ -73,8 +74,9 @@ pub trait ErasedAction: Send + Sync {
     fn input_schema(&self) -> serde_json::Value;
     /// JSON Schema of the outputs.
     fn output_schema(&self) -> serde_json::Value;
-    /// Checks a fully rendered input against the typed struct.
-    fn check_input(&self, input: &serde_json::Value) -> Result<(), String>;
+    /// Checks a fully rendered input against the typed struct, naming the field that
+    /// does not fit.
+    fn check_input(&self, input: &serde_json::Value) -> Result<(), InputError>;
     fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a>;
     /// [`Action::planned_calls`] of a rendered input. Placeholders of run-time values
     /// deserialize like any other text; an error says why the calls cannot be listed
@@ -102,14 +104,12 @@ impl<A: Action> ErasedAction for A {
     fn output_schema(&self) -> serde_json::Value {
         schemars::schema_for!(A::Output).to_value()
     }
-    fn check_input(&self, input: &serde_json::Value) -> Result<(), String> {
-        A::Input::deserialize(input)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn check_input(&self, input: &serde_json::Value) -> Result<(), InputError> {
+        deserialize_input::<_, A::Input>(input).map(|_| ())
     }
     fn run<'a>(&'a self, input: serde_json::Value, ctx: &'a StepContext) -> RunFuture<'a> {
         Box::pin(async move {
-            let typed = A::Input::deserialize(input)
+            let typed = deserialize_input::<_, A::Input>(input)
                 .map_err(|e| ActionError::InvalidInput(e.to_string()))?;
             let output = Action::run(self, typed, ctx).await?;
             serde_json::to_value(output).map_err(|e| {
@@ -122,10 +122,8 @@ impl<A: Action> ErasedAction for A {
         input: &serde_json::Value,
         plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, String> {
-        let typed = A::Input::deserialize(input)
+        let typed = deserialize_input::<_, A::Input>(input)
             .map_err(|e| format!("cannot be listed before run time: {e}"))?;
         A::planned_calls(&typed, plan).map_err(|e| format!("the step would fail first: {e}"))
     }
 }
-
-use serde::Deserialize as _;

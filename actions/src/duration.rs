@@ -21,7 +21,9 @@ impl<'de> Deserialize<'de> for HumaneDuration {
             Text(String),
         }
         match Raw::deserialize(deserializer)? {
-            Raw::Seconds(s) => Ok(HumaneDuration(Duration::from_secs(s))),
+            Raw::Seconds(s) => duration_from_secs(s)
+                .map(HumaneDuration)
+                .map_err(serde::de::Error::custom),
             Raw::Text(t) => parse_duration(&t)
                 .map(HumaneDuration)
                 .map_err(serde::de::Error::custom),
@@ -48,16 +50,41 @@ impl JsonSchema for HumaneDuration {
     }
 }
 
-/// Parses `1h30m`, `90s`, `250ms`, `2d`; a bare number is seconds.
+/// The longest duration a runbook or a flag may give: 100 years. Every duration is
+/// later added to a wall-clock or virtual time in milliseconds, an `Instant` or a
+/// deadline; below this bound none of that arithmetic can overflow, and nothing a
+/// runbook does needs longer.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Why a duration is refused: it is longer than [`MAX_DURATION`].
+fn too_long(text: &str) -> String {
+    format!("`{text}` is too long: durations are limited to 100 years (36500d)")
+}
+
+/// A bare number of seconds as a duration, refused beyond [`MAX_DURATION`].
+pub fn duration_from_secs(secs: u64) -> Result<Duration, String> {
+    let duration = Duration::from_secs(secs);
+    if duration > MAX_DURATION {
+        return Err(too_long(&secs.to_string()));
+    }
+    Ok(duration)
+}
+
+/// Parses `1h30m`, `90s`, `250ms`, `2d`; a bare number is seconds. Anything longer than
+/// [`MAX_DURATION`] is an error, not a panic or a silently saturated value.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // A bare number of seconds; one beyond u64 is too long as well.
+        return match text.parse::<u64>() {
+            Ok(secs) => duration_from_secs(secs).map_err(|_| too_long(text)),
+            Err(_) => Err(too_long(text)),
+        };
     }
-    let mut total = Duration::ZERO;
+    let mut total_secs = 0.0_f64;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
@@ -91,9 +118,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += Duration::from_secs_f64(seconds);
+        // Digits and dots parse to a non-negative number, infinite for hundreds of
+        // digits, which the bound refuses like any other too large value.
+        total_secs += seconds;
+        if total_secs > MAX_DURATION.as_secs_f64() {
+            return Err(too_long(text));
+        }
     }
-    Ok(total)
+    Duration::try_from_secs_f64(total_secs).map_err(|_| too_long(text))
 }
 
 /// Displays a duration the way a person would write it: `1h30m`, `90ms`, `2.5s`.
@@ -153,6 +185,33 @@ mod tests {
         );
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn refuses_durations_beyond_the_bound_instead_of_overflowing() {
+        for text in [
+            "99999999999999999999d",
+            "99999999999999999999",
+            "18446744073709551615",
+            "36501d",
+            "36500d1s",
+            &"9".repeat(400),
+            &format!("{}s", "9".repeat(400)),
+        ] {
+            let err = parse_duration(text).expect_err(text);
+            assert!(
+                err.contains("too long") || err.contains("not a number"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
+        let err = serde_json::from_value::<HumaneDuration>(serde_json::json!(u64::MAX))
+            .expect_err("u64::MAX seconds");
+        assert!(err.to_string().contains("too long"), "{err}");
+        assert_eq!(
+            serde_json::from_value::<HumaneDuration>(serde_json::json!(90)).ok(),
+            Some(HumaneDuration(Duration::from_secs(90)))
+        );
     }
 
     #[test]

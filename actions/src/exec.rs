@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::duration::{Humane, HumaneDuration};
 use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::process_group::ProcessGroup;
 use crate::target::TargetKind;
 
 /// Captured output beyond this many bytes per stream is cut (the state DB keeps outputs).
@@ -26,7 +27,10 @@ pub(crate) struct Exec;
 /// Runs a local program with arguments (no shell), captures its output, and fails the
 /// step on a non-zero exit code. On `sim` it is refused unless `allow_on_sim: true`,
 /// because a local program would act on the real world while the rest of the run is
-/// simulated.
+/// simulated. The program runs in a process group of its own that ends with the step:
+/// on `timeout`, the step's `timeout` or an interruption the whole group gets SIGTERM,
+/// then SIGKILL 2 s later, and what the program leaves running when it exits is ended
+/// the same way (use `setsid` for a program that must outlive the step).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExecInput {
@@ -40,7 +44,8 @@ pub(crate) struct ExecInput {
     /// Working directory (default: the current directory).
     #[serde(default)]
     dir: Option<PathBuf>,
-    /// Kill the program if it runs longer than this (wall-clock time, on every target).
+    /// Kill the program and everything it started if it runs longer than this
+    /// (wall-clock time, on every target).
     #[serde(default)]
     timeout: Option<HumaneDuration>,
     /// Text written to the program's standard input.
@@ -99,10 +104,10 @@ impl Action for Exec {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own process group: a Ctrl-C at the terminal reaches runbook, which
-            // interrupts the run and stops the program itself, instead of the program
-            // dying first and the step being recorded as failed.
+            // Its own process group, which the step owns and ends as a whole (see
+            // `process_group`). It also keeps a terminal's Ctrl-C away from the
+            // program: runbook interrupts the run and stops the program itself,
+            // instead of the program dying first and the step being recorded as failed.
             .process_group(0);
         if let Some(dir) = &input.dir {
             command.current_dir(dir);
@@ -111,30 +116,68 @@ impl Action for Exec {
         let mut child = command
             .spawn()
             .map_err(|e| ActionError::Failed(format!("failed to start `{program}`: {e}")))?;
-        if let (Some(text), Some(mut pipe)) = (&input.stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).await.map_err(|e| {
-                ActionError::Failed(format!("failed to write stdin of `{program}`: {e}"))
-            })?;
-        }
-        let finished = child.wait_with_output();
-        let output = tokio::select! {
-            result = async {
-                match input.timeout {
-                    Some(limit) => tokio::time::timeout(limit.0, finished).await.map_err(|_| {
-                        ActionError::Failed(format!("`{program}` timed out after {} and was killed", Humane(limit.0)))
-                    }),
-                    None => Ok(finished.await),
+        let Some(mut group) = child.id().and_then(ProcessGroup::adopt) else {
+            return Err(ActionError::Bug(format!(
+                "`{program}` started but has no process id"
+            )));
+        };
+        // Readers and the writer are tasks of their own: the pipes are drained while
+        // the program runs (a full pipe would stall it), and after the program exits
+        // they end once its group is gone.
+        let stdout = tokio::spawn(read_capped(child.stdout.take()));
+        let stderr = tokio::spawn(read_capped(child.stderr.take()));
+        let stdin = match (input.stdin, child.stdin.take()) {
+            (Some(text), Some(mut pipe)) => Some(tokio::spawn(async move {
+                match pipe.write_all(text.as_bytes()).await {
+                    // The program closed its standard input without reading it all:
+                    // its choice, and its exit code says how that went.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    other => other,
                 }
-            } => result?,
-            () = ctx.cancel.cancelled() => return Err(ActionError::Interrupted),
+            })),
+            _ => None,
+        };
+        let timeout = input.timeout;
+        let limit = async {
+            match timeout {
+                Some(limit) => tokio::time::sleep(limit.0).await,
+                None => std::future::pending().await,
+            }
+        };
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = limit => {
+                group.end(reap(&mut child)).await;
+                let limit = timeout.map(|t| t.0).unwrap_or_default();
+                return Err(ActionError::Failed(format!(
+                    "`{program}` timed out after {} and was killed",
+                    Humane(limit)
+                )));
+            }
+            () = ctx.cancel.cancelled() => {
+                group.end(reap(&mut child)).await;
+                return Err(ActionError::Interrupted);
+            }
         }
         .map_err(|e| ActionError::Failed(format!("failed to wait for `{program}`: {e}")))?;
-        let exit_code = output.status.code().unwrap_or(-1);
-        let stdout = capture(&output.stdout);
-        let stderr = capture(&output.stderr);
+        // The step ends when its program does: what the program left running in its
+        // group (`sh -c 'server &'`) is ended too. A program meant to outlive the step
+        // must leave the group itself (`setsid`).
+        group.end(async {}).await;
+        if let Some(Ok(Err(e))) = match stdin {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            return Err(ActionError::Failed(format!(
+                "failed to write stdin of `{program}`: {e}"
+            )));
+        }
+        let exit_code = status.code().unwrap_or(-1);
+        let stdout = capture(&stdout.await.unwrap_or_default());
+        let stderr = capture(&stderr.await.unwrap_or_default());
         let ok_codes = input.ok_exit_codes.unwrap_or_else(|| vec![0]);
         if !ok_codes.contains(&exit_code) {
-            let how = match output.status.code() {
+            let how = match status.code() {
                 Some(code) => format!("exited with code {code}"),
                 None => "was killed by a signal".to_string(),
             };
@@ -191,18 +234,42 @@ impl Action for Exec {
     }
 }
 
-/// The output as text, cut after the last whole line within [`MAX_CAPTURE`]: a cut in
-/// the middle of a line could keep the start of a secret, which the engine's masker
-/// cannot recognize any more.
-fn capture(bytes: &[u8]) -> String {
-    let mut cut = &bytes[..bytes.len().min(MAX_CAPTURE)];
-    if cut.len() < bytes.len()
-        && let Some(end) = cut.iter().rposition(|&b| b == b'\n')
-    {
-        cut = &cut[..=end];
+/// Waits for the leader of the group to exit and reaps it.
+async fn reap(child: &mut tokio::process::Child) {
+    let _ = child.wait().await;
+}
+
+/// Reads a pipe to its end, keeping the first [`MAX_CAPTURE`] bytes; says whether
+/// there was more.
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> (Vec<u8>, bool) {
+    let Some(mut pipe) = pipe else {
+        return (Vec::new(), false);
+    };
+    let mut kept = Vec::new();
+    let mut cut = false;
+    let mut buf = [0_u8; 8192];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return (kept, cut),
+            Ok(n) => {
+                let room = MAX_CAPTURE - kept.len();
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                cut |= n > room;
+            }
+        }
     }
-    let mut text = String::from_utf8_lossy(cut).into_owned();
-    if bytes.len() > MAX_CAPTURE {
+}
+
+/// The output as text. Output beyond [`MAX_CAPTURE`] is cut after the last whole line
+/// kept: a cut in the middle of a line could keep the start of a secret, which the
+/// engine's masker cannot recognize any more.
+fn capture((bytes, cut): &(Vec<u8>, bool)) -> String {
+    let mut kept = &bytes[..];
+    if *cut && let Some(end) = kept.iter().rposition(|&b| b == b'\n') {
+        kept = &kept[..=end];
+    }
+    let mut text = String::from_utf8_lossy(kept).into_owned();
+    if *cut {
         text.push_str("\n[output cut at 64 KiB]");
     }
     text
@@ -215,10 +282,11 @@ mod tests {
     #[test]
     fn long_output_is_cut_after_a_whole_line() {
         let mut output = vec![b'x'; MAX_CAPTURE - 10];
-        output.extend_from_slice(b"\ntoken=hunter2-s3cr3t\nmore\n");
-        let text = capture(&output);
+        output.extend_from_slice(b"\ntoken=hunter2");
+        // What read_capped keeps of `...\ntoken=hunter2-s3cr3t\nmore\n`.
+        let text = capture(&(output, true));
         assert!(!text.contains("hunter2"), "{}", &text[text.len() - 40..]);
         assert!(text.ends_with("xxx\n\n[output cut at 64 KiB]"));
-        assert_eq!(capture(b"short\n"), "short\n");
+        assert_eq!(capture(&(b"short\n".to_vec(), false)), "short\n");
     }
 }

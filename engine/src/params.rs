@@ -1,6 +1,9 @@
 //! Parameters: declared defaults, `--set key=value` overrides converted to the declared
 //! type, required and secret parameters.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use crate::diagnostic::did_you_mean;
@@ -13,6 +16,33 @@ pub struct ResolvedParams {
     pub values: Map<String, Value>,
     /// Names of the parameters marked `secret`.
     pub secret_names: Vec<String>,
+    /// Where each value came from, for messages about a value that does not fit.
+    pub origins: BTreeMap<String, ParamOrigin>,
+}
+
+/// Where a parameter's value came from: a message about a bad value says so, since
+/// the fix is made there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamOrigin {
+    /// `--set name=value`, as given.
+    Set(String),
+    /// Stored with the run being resumed (from its first invocation).
+    Stored,
+    /// The runbook's `default:`.
+    Default,
+    /// Neither given nor defaulted: `null`.
+    Unset,
+}
+
+impl fmt::Display for ParamOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamOrigin::Set(arg) => write!(f, "set by --set {arg}"),
+            ParamOrigin::Stored => write!(f, "stored with the run when it started"),
+            ParamOrigin::Default => write!(f, "its default in the runbook"),
+            ParamOrigin::Unset => write!(f, "not set, and without a default"),
+        }
+    }
 }
 
 impl ResolvedParams {
@@ -64,11 +94,13 @@ fn scalars(value: &Value, out: &mut Vec<String>) {
 pub enum ParamError {
     #[error("`--set {0}` must have the form key=value")]
     Malformed(String),
-    #[error("unknown parameter `{name}`{}", help.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    /// The value is not repeated: it may be a secret under a mistyped name.
+    #[error("unknown parameter `{name}` given with --set{}", help.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
     Unknown { name: String, help: Option<String> },
-    #[error("parameter `{name}` must be {expected}: {problem}")]
+    #[error("parameter `{name}` must be {expected}: {problem} (set by --set {name}={value})")]
     WrongType {
         name: String,
+        value: String,
         expected: &'static str,
         problem: String,
     },
@@ -120,51 +152,68 @@ pub fn resolve(
             .rev()
             .find(|(k, _)| k == &def.name)
             .map(|(_, v)| v);
-        let value = match given {
-            Some(text) => convert(def, text)?,
+        let (value, origin) = match given {
+            Some(text) => (
+                convert(def, text)?,
+                ParamOrigin::Set(format!("{}={}", def.name, shown(def, text))),
+            ),
             None => match stored.and_then(|s| s.get(&def.name)) {
                 Some(_) if def.secret => match &def.default {
-                    Some(d) => d.clone(),
+                    Some(d) => (d.clone(), ParamOrigin::Default),
                     None => return Err(ParamError::SecretNotStored(def.name.clone())),
                 },
-                Some(v) => v.clone(),
+                Some(v) => (v.clone(), ParamOrigin::Stored),
                 None => match &def.default {
-                    Some(d) => d.clone(),
+                    Some(d) => (d.clone(), ParamOrigin::Default),
                     None if def.required => {
                         return Err(ParamError::Missing {
                             name: def.name.clone(),
                             description: def.description.clone(),
                         });
                     }
-                    None => Value::Null,
+                    None => (Value::Null, ParamOrigin::Unset),
                 },
             },
         };
+        resolved.origins.insert(def.name.clone(), origin);
         resolved.values.insert(def.name.clone(), value);
     }
     Ok(resolved)
 }
 
+/// A `--set` value as messages may show it: `***` for a secret.
+fn shown<'a>(def: &ParamDef, text: &'a str) -> &'a str {
+    if def.secret { "***" } else { text }
+}
+
 fn convert(def: &ParamDef, text: &str) -> Result<Value, ParamError> {
     let wrong = |expected: &'static str, problem: String| ParamError::WrongType {
         name: def.name.clone(),
+        value: shown(def, text).to_string(),
         expected,
-        problem,
+        problem: if def.secret {
+            "the value given is not one".into()
+        } else {
+            problem
+        },
     };
     match def.ty {
         ParamType::String => Ok(Value::String(text.to_string())),
-        ParamType::Integer => text
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| wrong("an integer", format!("`{text}` is not one"))),
-        ParamType::Number => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| wrong("a number", format!("`{text}` is not one"))),
+        ParamType::Integer => text.trim().parse::<i64>().map(Value::from).map_err(|e| {
+            let problem = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    format!("`{text}` is out of range ({} to {})", i64::MIN, i64::MAX)
+                }
+                _ => format!("`{text}` is not one"),
+            };
+            wrong("an integer", problem)
+        }),
+        ParamType::Number => match text.trim().parse::<f64>() {
+            Ok(n) => serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .ok_or_else(|| wrong("a number", format!("`{text}` is not a finite number"))),
+            Err(_) => Err(wrong("a number", format!("`{text}` is not one"))),
+        },
         ParamType::Boolean => match text.trim() {
             "true" | "yes" | "1" => Ok(Value::Bool(true)),
             "false" | "no" | "0" => Ok(Value::Bool(false)),
@@ -217,6 +266,67 @@ mod tests {
         assert_eq!(r.values["n"], Value::from(3));
         assert_eq!(r.values["l"], serde_json::json!(["a", "b"]));
         assert_eq!(r.values["b"], Value::Bool(true));
+        assert_eq!(r.origins["n"], ParamOrigin::Set("n=3".into()));
+    }
+
+    #[test]
+    fn every_conversion_error_names_the_param_and_the_set_it_came_from() {
+        let defs = vec![
+            def("n", ParamType::Integer),
+            def("x", ParamType::Number),
+            def("b", ParamType::Boolean),
+            def("l", ParamType::List),
+        ];
+        for (set, expected) in [
+            (
+                "n=99999999999999999999",
+                "parameter `n` must be an integer: `99999999999999999999` is out of range (-9223372036854775808 to 9223372036854775807) (set by --set n=99999999999999999999)",
+            ),
+            (
+                "n=1.5",
+                "parameter `n` must be an integer: `1.5` is not one (set by --set n=1.5)",
+            ),
+            (
+                "x=1e400",
+                "parameter `x` must be a number: `1e400` is not a finite number (set by --set x=1e400)",
+            ),
+            (
+                "x=NaN",
+                "parameter `x` must be a number: `NaN` is not a finite number (set by --set x=NaN)",
+            ),
+            (
+                "b=maybe",
+                "parameter `b` must be a boolean: `maybe` is not true or false (set by --set b=maybe)",
+            ),
+            (
+                "l=3",
+                "parameter `l` must be a list such as [a, b]: `3` is an integer (set by --set l=3)",
+            ),
+        ] {
+            let sets = parse_sets(&[set.into()]).expect("well formed");
+            let err = resolve(&defs, &sets, None).expect_err(set);
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn origins_say_where_each_value_came_from() {
+        let mut with_default = def("d", ParamType::Integer);
+        with_default.default = Some(Value::from(2));
+        let defs = vec![
+            with_default,
+            def("s", ParamType::Integer),
+            def("u", ParamType::String),
+        ];
+        let stored = serde_json::json!({"s": 7});
+        let r = resolve(&defs, &[], Some(&stored)).expect("valid");
+        assert_eq!(r.origins["d"], ParamOrigin::Default);
+        assert_eq!(r.origins["s"], ParamOrigin::Stored);
+        assert_eq!(r.origins["u"], ParamOrigin::Unset);
+        assert_eq!(
+            ParamOrigin::Set("n=-1".into()).to_string(),
+            "set by --set n=-1"
+        );
     }
 
     #[test]
@@ -231,7 +341,10 @@ mod tests {
         ));
         let sets = parse_sets(&["nn=3".into()]).expect("well formed");
         let err = resolve(&defs, &sets, None).expect_err("unknown");
-        assert_eq!(err.to_string(), "unknown parameter `nn`; did you mean `n`?");
+        assert_eq!(
+            err.to_string(),
+            "unknown parameter `nn` given with --set; did you mean `n`?"
+        );
         let err = resolve(&defs, &[], None).expect_err("missing");
         assert!(matches!(err, ParamError::Missing { .. }));
         assert!(parse_sets(&["novalue".into()]).is_err());
@@ -246,6 +359,16 @@ mod tests {
         let r = resolve(&defs, &sets, None).expect("valid");
         assert_eq!(r.masked(), serde_json::json!({"token": "***"}));
         assert_eq!(r.masker().text("Bearer hunter2!"), "Bearer ***!");
+        assert_eq!(r.origins["token"], ParamOrigin::Set("token=***".into()));
+        let mut pin = def("pin", ParamType::Integer);
+        pin.secret = true;
+        let sets = parse_sets(&["pin=12x34".into()]).expect("well formed");
+        assert_eq!(
+            resolve(&[pin], &sets, None)
+                .expect_err("not an integer")
+                .to_string(),
+            "parameter `pin` must be an integer: the value given is not one (set by --set pin=***)"
+        );
         let stored = r.masked();
         assert_eq!(
             resolve(&defs, &[], Some(&stored)).expect_err("not stored"),

@@ -1,14 +1,44 @@
 //! SIGINT/SIGTERM: the first one stops launching steps, lets cloud calls in flight
-//! return and marks the run `interrupted` (exit 130); a second one exits at once.
+//! return and marks the run `interrupted` (exit 130); a second one exits at once, but
+//! not before the state DB says `interrupted` and the programs of `exec` steps are
+//! ended (an impatient second Ctrl-C must not leave a run that looks `running`, nor
+//! orphans that keep working).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use runbook_state::{RunStatus, Store};
 use tokio::sync::watch;
 
 use crate::progress::Reporter;
 
+/// The run a second signal records as interrupted before the process exits.
+pub struct RunToRecord {
+    pub store: Arc<Mutex<Store>>,
+    pub run_id: String,
+    pub lock_key: String,
+}
+
+impl RunToRecord {
+    /// What the end of a run records for an interruption: status `interrupted` (no
+    /// finish time: it is resumable) and the lock's holder row removed (the `flock`
+    /// itself ends with the process). Waits for a step that is
+    /// writing its checkpoint (the store's lock), so that write is not torn either.
+    fn record_interrupted(&self) -> Result<(), String> {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        store
+            .set_run_status(&self.run_id, RunStatus::Interrupted, None, None)
+            .map_err(|e| e.to_string())?;
+        store
+            .forget_lock_holder(&self.lock_key, &self.run_id)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Starts listening; the returned receiver turns `true` on the first signal.
-pub fn install(reporter: Arc<dyn Reporter>) -> std::io::Result<watch::Receiver<bool>> {
+pub fn install(
+    reporter: Arc<dyn Reporter>,
+    run: RunToRecord,
+) -> std::io::Result<watch::Receiver<bool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(false);
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -27,9 +57,19 @@ pub fn install(reporter: Arc<dyn Reporter>) -> std::io::Result<watch::Receiver<b
                 ));
                 let _ = tx.send(true);
             } else {
-                reporter.notice(&format!(
-                    "{name} again: exiting now; `runbook resume` continues the run"
-                ));
+                // "Now" for the programs too: no grace period.
+                runbook_actions::process_group::end_all(false);
+                let recorded = run.record_interrupted();
+                match recorded {
+                    Ok(()) => reporter.notice(&format!(
+                        "{name} again: exiting now; the run is recorded as interrupted and `runbook resume {}` continues it",
+                        run.run_id
+                    )),
+                    Err(e) => reporter.notice(&format!(
+                        "{name} again: exiting now, but recording the run as interrupted failed ({e}); `runbook resume {}` continues it",
+                        run.run_id
+                    )),
+                }
                 std::process::exit(130);
             }
         }

@@ -1,5 +1,10 @@
 //! Templating with minijinja: strict undefined variables, and type-preserving rendering
 //! of a scalar that is exactly one `{{ expr }}`.
+//!
+//! Templates are runbook text, so nothing in one may crash or stall the engine: every
+//! call into minijinja is behind a panic boundary (`[1, 2] * 9223372036854775807`
+//! overflows inside minijinja), loops are bounded by fuel, and a value with more than
+//! [`MAX_ITEMS`] items is refused before it is printed or turned into JSON.
 
 use std::collections::BTreeSet;
 
@@ -15,8 +20,70 @@ pub fn environment() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
+        env.set_fuel(Some(FUEL));
+        env.set_formatter(|out, state, value| {
+            check_size(value).map_err(|message| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message)
+            })?;
+            minijinja::escape_formatter(out, state, value)
+        });
         env
     })
+}
+
+/// Instructions one render may execute: far more than any runbook's templates need
+/// (a loop over 10,000 items takes about 100,000), few enough that a runaway loop
+/// ends in seconds with an error.
+const FUEL: u64 = 5_000_000;
+
+/// The most items (list and map entries, nested ones included) a value may have to be
+/// printed or used as data: `[1] * 4294967296` is a lazy sequence that would take
+/// hours and all memory to write out.
+pub const MAX_ITEMS: usize = 1_000_000;
+
+/// Runs a call into minijinja, turning a panic inside it into an error: a template is
+/// input, and input must not crash the engine.
+fn guarded<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        Err(format!(
+            "the template engine failed on this template ({what}); simplify the expression"
+        ))
+    })
+}
+
+/// Refuses values with more than [`MAX_ITEMS`] items, counting without writing
+/// them out (a sequence's length is known without iterating it).
+fn check_size(value: &Value) -> Result<(), String> {
+    fn walk(value: &Value, budget: &mut usize) -> Result<(), String> {
+        let too_big = || format!("the value has more than {MAX_ITEMS} items");
+        if value.as_str().is_some() || value.is_number() || value.is_none() {
+            return Ok(());
+        }
+        if let Some(len) = value.len() {
+            *budget = budget.checked_sub(len).ok_or_else(too_big)?;
+        }
+        let Ok(items) = value.try_iter() else {
+            return Ok(());
+        };
+        let is_map = value.kind() == minijinja::value::ValueKind::Map;
+        for item in items {
+            *budget = budget.checked_sub(1).ok_or_else(too_big)?;
+            if is_map {
+                if let Ok(inner) = value.get_item(&item) {
+                    walk(&inner, budget)?;
+                }
+            } else {
+                walk(&item, budget)?;
+            }
+        }
+        Ok(())
+    }
+    walk(value, &mut MAX_ITEMS.clone())
 }
 
 /// The process environment, as the `env` scope of templates.
@@ -54,6 +121,13 @@ pub struct TemplateError {
 /// Compiles a template string and lists the variables it reads, as dotted paths
 /// (`steps.low_job.outputs.job_id`).
 pub fn referenced_variables(env: &Environment<'_>, text: &str) -> Result<BTreeSet<String>, String> {
+    guarded(|| referenced_variables_unguarded(env, text))
+}
+
+fn referenced_variables_unguarded(
+    env: &Environment<'_>,
+    text: &str,
+) -> Result<BTreeSet<String>, String> {
     if let Some(expr) = lone_expression(text) {
         let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
@@ -72,6 +146,14 @@ pub fn render_str(
     if !is_template(text) {
         return Ok(serde_json::Value::String(text.to_string()));
     }
+    guarded(|| render_template(env, text, ctx))
+}
+
+fn render_template(
+    env: &Environment<'_>,
+    text: &str,
+    ctx: &Value,
+) -> Result<serde_json::Value, String> {
     if let Some(expr) = lone_expression(text) {
         let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
         let value = compiled.eval(ctx).map_err(|e| describe(&e))?;
@@ -117,6 +199,7 @@ pub fn render_node(
 
 /// Converts a template value to JSON; values that have no JSON form are an error.
 fn to_json(value: &Value) -> Result<serde_json::Value, String> {
+    check_size(value)?;
     serde_json::to_value(value)
         .map_err(|e| format!("the expression's value cannot be used as data: {e}"))
 }
@@ -194,6 +277,48 @@ mod tests {
             .expect("valid");
         assert!(vars.contains("steps.low.outputs.job_id"), "{vars:?}");
         assert!(vars.contains("params.x"), "{vars:?}");
+    }
+
+    /// Found by the no-panic property test: minijinja multiplies a sequence's length
+    /// without checking for overflow, and a lazily repeated sequence is astronomically
+    /// long. Both are errors, promptly.
+    #[test]
+    fn huge_and_overflowing_sequences_are_errors() {
+        let env = environment();
+        for text in [
+            "{{ [1, 2, 3] * 9223372036854775807 }}",
+            "x{{ [1, 2, 3] * 9223372036854775807 }}",
+            "{{ [1, 2, 3] * 4294967296 }}",
+            "x{{ [1, 2, 3] * 4294967296 }}",
+            "{{ {'a': [1] * 4294967296} }}",
+        ] {
+            let err = render_str(env, text, &ctx()).expect_err(text);
+            assert!(
+                err.contains("more than 1000000 items") || err.contains("template engine failed"),
+                "{text}: {err}"
+            );
+        }
+        assert!(render_str(env, "{{ ([1] * 1000) | length }}", &ctx()).is_ok());
+    }
+
+    #[test]
+    fn runaway_loops_run_out_of_fuel() {
+        let env = environment();
+        let err = render_str(
+            env,
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            &ctx(),
+        )
+        .expect_err("runaway");
+        assert!(err.contains("fuel"), "{err}");
+        assert!(
+            render_str(
+                env,
+                "{% for i in range(10000) %}{{ i }}{% endfor %}",
+                &ctx()
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -144,10 +144,16 @@ impl Store {
 
     /// Releases a held lock: its row goes, then the `flock` with the file handle.
     pub fn release_lock(&mut self, lock: RunLock) -> Result<(), StateError> {
+        self.forget_lock_holder(&lock.lock_key, &lock.run_id)
+    }
+
+    /// Deletes the holder row of `run_id` (if it holds `lock_key`) without the lock
+    /// itself: for a process about to exit, whose `flock` ends with it.
+    pub fn forget_lock_holder(&mut self, lock_key: &str, run_id: &str) -> Result<(), StateError> {
         const OP: &str = "release the run lock";
         self.write(OP, false, |tx| {
             tx.prepare_cached("DELETE FROM run_locks WHERE lock_key = ?1 AND run_id = ?2")
-                .and_then(|mut stmt| stmt.execute([&lock.lock_key, &lock.run_id]))
+                .and_then(|mut stmt| stmt.execute([lock_key, run_id]))
                 .map_err(StateError::sqlite(OP))?;
             Ok(())
         })

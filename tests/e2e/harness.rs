@@ -92,6 +92,7 @@ impl Test {
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
             state_flag: true,
+            closed_stdout: false,
         }
     }
 
@@ -193,6 +194,7 @@ pub(crate) struct Cmd<'t> {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     state_flag: bool,
+    closed_stdout: bool,
 }
 
 impl Cmd<'_> {
@@ -204,6 +206,13 @@ impl Cmd<'_> {
     /// Do not pass `--state` (the test gives the state DB another way).
     pub(crate) fn without_state_flag(mut self) -> Self {
         self.state_flag = false;
+        self
+    }
+
+    /// Makes stdout a pipe whose reading end is already closed, as with `| head -1`
+    /// once `head` has exited: every write to stdout fails with EPIPE (SIGPIPE).
+    pub(crate) fn closed_stdout(mut self) -> Self {
+        self.closed_stdout = true;
         self
     }
 
@@ -245,7 +254,13 @@ impl Cmd<'_> {
         fs::create_dir_all(self.test.path(".out")).expect("failed to create .out");
         // Files, not pipes: a killed run's orphans cannot hold a pipe open, and nothing
         // blocks on a full pipe.
-        let stdout = fs::File::create(&stdout_path).expect("failed to create a stdout file");
+        let stdout = if self.closed_stdout {
+            let (reader, writer) = nix::unistd::pipe().expect("failed to create a pipe");
+            drop(reader);
+            Stdio::from(writer)
+        } else {
+            Stdio::from(fs::File::create(&stdout_path).expect("failed to create a stdout file"))
+        };
         let stderr = fs::File::create(&stderr_path).expect("failed to create a stderr file");
         let description = format!("runbook {}", shown_args(&self.args));
         let child = self

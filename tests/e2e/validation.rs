@@ -120,7 +120,7 @@ steps:
     t.args(["run", "typed.yaml", "--set", "account=1", "--set", "n=abc"])
         .run()
         .code(2)
-        .stderr("error: parameter `n` must be an integer: `abc` is not one\n");
+        .stderr("error: parameter `n` must be an integer: `abc` is not one (set by --set n=abc)\n");
     t.args(["run", "typed.yaml", "--set", "account=1", "--set", "nope=1"])
         .run()
         .code(2);

@@ -231,9 +231,12 @@ impl VirtualClock {
         match (self.speed, &self.runtime) {
             (Some(speed), Some(runtime)) => {
                 inner.advancing = true;
-                let wall = Duration::from_secs_f64(
+                // A far wake-up at a slow speed can exceed what a `Duration` holds;
+                // waiting "forever" is then the right wall time, not a panic.
+                let wall = Duration::try_from_secs_f64(
                     wake_at.saturating_sub(inner.now_ms) as f64 / 1000.0 / speed,
-                );
+                )
+                .unwrap_or(Duration::MAX);
                 let clock = Arc::clone(self);
                 runtime.spawn(async move {
                     tokio::time::sleep(wall).await;

@@ -91,6 +91,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
         let params = ResolvedParams {
             values: run.params.as_object().cloned().unwrap_or_default(),
             secret_names: Vec::new(),
+            origins: std::collections::BTreeMap::new(),
         };
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -2,13 +2,17 @@
 //! function and an exit code; nothing else in the crate knows about clap.
 
 mod abandon;
+mod broken_pipe;
 mod docs;
 mod history;
+#[cfg(test)]
+mod no_panic_fuzz;
 mod plan;
 mod prune;
 mod report;
 mod run;
 pub mod schema;
+mod sim_speed;
 mod validate;
 
 use std::path::PathBuf;
@@ -115,6 +119,7 @@ pub enum Command {
 /// Parses the command line and runs the command.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    broken_pipe::quiet_exit_on_closed_stdout(&cli.command);
     let exit = match cli.command {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Resume(args) => run::resume(&cli.global, args),
@@ -133,6 +138,10 @@ pub fn main() -> std::process::ExitCode {
             Exit::Ok
         }
     };
+    // Programs of `exec` steps whose step stopped waiting for them (a step `timeout`
+    // drops the action) get the rest of their grace period, then SIGKILL: nothing a
+    // run started outlives it.
+    runbook_actions::process_group::end_all(true);
     exit.into()
 }
 

@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 use super::Global;
 use super::run::compute_vars;
 use crate::exit::Exit;
-use crate::masker::Masker;
 use crate::params;
 use crate::progress::OutputMode;
-use crate::runbook::{StepDef, load_file};
+use crate::runbook::{LoadedRunbook, StepDef, load_file};
 use crate::template;
 
 #[derive(Debug, clap::Args)]
@@ -57,29 +56,60 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let params = match params::parse_sets(&args.sets)
-        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
+    let target = global.target_or_sim();
+    let (params, planned) = match plan_steps(&loaded, &args.sets, target, global.region.as_deref())
     {
-        Ok(p) => p,
+        Ok(planned) => planned,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Usage;
         }
     };
+    if global.output == OutputMode::Json {
+        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    println!(
+        "plan of {} ({}) on target {}; nothing is run",
+        loaded.runbook.name, loaded.display_path, target
+    );
+    println!("params: {}", params.masked());
+    for (n, step) in planned.iter().enumerate() {
+        println!();
+        print_step(n + 1, step);
+    }
+    Exit::Ok
+}
+
+/// Every step's rendered input and, on `aws`, the calls of each instance: what `plan`
+/// shows, without printing it. `Err` is a usage error (bad `--set`, `vars` that do
+/// not render). `region` is `--region`, if given.
+pub(super) fn plan_steps(
+    loaded: &LoadedRunbook,
+    sets: &[String],
+    target: TargetKind,
+    region: Option<&str>,
+) -> Result<(params::ResolvedParams, Vec<PlannedStep>), String> {
+    let params = params::parse_sets(sets)
+        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
+        .map_err(|e| e.to_string())?;
     // The account and region a run would get from its target: the simulated account
-    // on sim; on aws only known at run time (STS), unless --region names it.
-    let (account_id, region) = match global.target_or_sim() {
+    // on sim; on aws the account is only known at run time (STS), and the region is
+    // picked as the aws target picks it: --region, AWS_REGION, else the runbook's
+    // `region` parameter (a profile's region is only read at run time).
+    let (account_id, region) = match target {
         TargetKind::Sim => (
             runbook_actions::target::sim::DEFAULT_ACCOUNT.to_string(),
             runbook_actions::target::sim::DEFAULT_REGION.to_string(),
         ),
         TargetKind::Aws => (
             runbook_actions::planned_call::ACCOUNT_PLACEHOLDER.to_string(),
-            // As the aws target picks it: --region, AWS_REGION, else the runbook's
-            // `region` parameter (a profile's region is only read at run time).
-            global
-                .region
-                .clone()
+            region
+                .map(str::to_string)
                 .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
                 .or_else(|| {
                     params
@@ -94,17 +124,11 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     let run = json!({
         "id": "<run.id>",
         "started_at": "<run.started_at>",
-        "target": global.target_or_sim().as_str(),
+        "target": target.as_str(),
         "account_id": account_id,
         "region": region,
     });
-    let vars = match compute_vars(&loaded, &params, &run) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
+    let vars = compute_vars(loaded, &params, &run)?;
     let masker = params.masker();
     let env = template::environment();
     let environment = template::process_env();
@@ -136,38 +160,19 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
         let mut step = plan_step(def, env, &context, &masker);
-        if global.target_or_sim() == TargetKind::Aws {
+        if target == TargetKind::Aws {
             add_calls(def, &mut step);
         }
         planned.push(step);
     }
-    if global.output == OutputMode::Json {
-        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
-        );
-        return Exit::Ok;
-    }
-    println!(
-        "plan of {} ({}) on target {}; nothing is run",
-        loaded.runbook.name,
-        loaded.display_path,
-        global.target_or_sim()
-    );
-    println!("params: {}", params.masked());
-    for (n, step) in planned.iter().enumerate() {
-        println!();
-        print_step(n + 1, step);
-    }
-    Exit::Ok
+    Ok((params, planned))
 }
 
 type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> minijinja::Value + 'a;
 
 /// A step of the plan: its rendered input (the JSON `plan` has always printed) and, on
 /// `aws`, the calls of each instance.
-struct PlannedStep {
+pub(super) struct PlannedStep {
     json: Value,
     /// One entry per instance (one for a step without `for_each`).
     calls: Vec<InstanceCalls>,
@@ -180,7 +185,7 @@ type InstanceCalls = (Option<usize>, Result<Vec<PlannedCall>, String>);
 impl PlannedStep {
     /// The step's JSON with `calls` (each call of a `for_each` instance carries its
     /// `instance` index) and `call_errors` when some could not be listed.
-    fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         let mut json = self.json.clone();
         if self.calls.is_empty() {
             return json;
@@ -250,7 +255,7 @@ fn plan_step(
     def: &StepDef,
     env: &minijinja::Environment<'_>,
     context: &ContextFn<'_>,
-    masker: &Masker,
+    masker: &crate::masker::Masker,
 ) -> PlannedStep {
     let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
         Ok(v) => masker.json(&v),

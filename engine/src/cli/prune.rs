@@ -13,6 +13,8 @@ pub struct PruneArgs {
     pub older_than: std::time::Duration,
 }
 
+/// A duration beyond the bound `parse_duration` accepts is a usage error (exit 2)
+/// naming the limit, like any other malformed age.
 fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     parse_duration(text)
 }

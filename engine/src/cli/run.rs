@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[arg(long, requires = "resume_incomplete")]
     pub allow_changed: bool,
     /// On sim: run the world at N virtual seconds per wall second, to watch a demo live
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
 }
 
@@ -57,7 +57,7 @@ pub struct ResumeArgs {
     pub sets: Vec<String>,
     /// On sim: run the world at N virtual seconds per wall second [default: the
     /// speed the run started with]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
 }
 
@@ -211,7 +211,11 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
     };
     match record.status {
         RunStatus::Succeeded => {
-            println!("run {} already succeeded; nothing to resume", record.id);
+            // Ignored: a closed stdout must not panic (SIGPIPE is ignored for `resume`).
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                format!("run {} already succeeded; nothing to resume\n", record.id).as_bytes(),
+            );
             return Exit::Ok;
         }
         RunStatus::Abandoned => {
@@ -708,7 +712,12 @@ fn drive(
             None => None,
         };
         let reporter = reporter_for(global.output, clock.clone(), log_file);
-        let cancel = match signals::install(Arc::clone(&reporter)) {
+        let to_record = signals::RunToRecord {
+            store: Arc::clone(&store),
+            run_id: run_id.clone(),
+            lock_key: record.lock_key.clone(),
+        };
+        let cancel = match signals::install(Arc::clone(&reporter), to_record) {
             Ok(rx) => CancelSignal::new(rx),
             Err(e) => {
                 eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}); an interrupted run is still resumable");
@@ -726,6 +735,7 @@ fn drive(
         let exec = Arc::new(Execution {
             run_id: run_id.clone(),
             masker: params.masker(),
+            param_origins: params.origins.clone(),
             runbook: Arc::clone(&loaded),
             scope,
             target: Arc::new(services),

@@ -1,6 +1,7 @@
 //! Executing a runbook: the scheduler that runs ready steps (file order, or the DAG
 //! that `needs` makes) concurrently, and the step runner that checkpoints every attempt.
 
+mod input_check;
 mod scheduler;
 mod scope;
 mod step_runner;
@@ -15,6 +16,7 @@ use runbook_actions::{CancelSignal, Clock, Target};
 use runbook_state::{StepRecord, Store};
 
 use crate::masker::Masker;
+use crate::params::ParamOrigin;
 use crate::progress::Reporter;
 use crate::runbook::LoadedRunbook;
 
@@ -23,6 +25,8 @@ pub struct Execution {
     pub run_id: String,
     pub runbook: Arc<LoadedRunbook>,
     pub masker: Masker,
+    /// Where each parameter's value came from, for a step input that does not fit.
+    pub param_origins: BTreeMap<String, ParamOrigin>,
     pub scope: RunScope,
     /// Where actions take effect, and what it observed.
     pub target: Arc<Target>,

@@ -209,14 +209,20 @@ fn fail_unstarted(
     error: &str,
 ) -> StepEnd {
     let now = runbook_actions::Clock::Real.now_ms();
-    let error = exec.masker.text(error);
+    let mut error = exec.masker.text(error);
+    // A template that does not render, or an input that does not fit the action:
+    // nothing was called, and the same input fails the same way on every attempt.
+    if def.retry.attempts > 1
+        && let Some(why) = ErrorClass::Permanent.not_retried_because()
+    {
+        error = format!("{error} ({why})");
+    }
     let attempt = exec.prior.get(key).map_or(1, |r| r.attempt + 1);
     let finish = StepFinish {
         status: StepStatus::Failed,
         outputs: None,
         error: Some(error.clone()),
-        // A template that does not render: nothing was called.
-        failure: Some(FailureClass::Rejected),
+        failure: Some(FailureClass::Permanent),
         finished_at_ms: now,
     };
     let data = json!({"attempt": attempt, "error": error});
@@ -439,6 +445,16 @@ async fn run_instance(
         Ok(v) => v,
         Err(e) => return fail_unstarted(exec, def, &key, index, &located(exec, &e.message, e.pos)),
     };
+    let runbook = &exec.runbook;
+    if let Err(error) = super::input_check::check(
+        def,
+        &input,
+        &runbook.runbook.vars,
+        &exec.param_origins,
+        &runbook.display_path,
+    ) {
+        return fail_unstarted(exec, def, &key, index, &error);
+    }
     let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
     let effects = def.action.effects();
     let raw_input = def.with.to_json();

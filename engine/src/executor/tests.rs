@@ -136,6 +136,7 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         run_id: "run".into(),
         runbook: Arc::clone(&loaded),
         masker: params.masker(),
+        param_origins: params.origins.clone(),
         scope,
         target: Arc::new(runbook_actions::Target::without_cloud(
             TargetKind::Sim,

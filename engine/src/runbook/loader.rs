@@ -5,19 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use runbook_actions::duration::parse_duration;
+use runbook_actions::duration::{duration_from_secs, parse_duration};
 use sha2::{Digest, Sha256};
 
 use super::graph;
 use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
-use super::with_check::check_with;
+use super::with_check::{check_with, node_at};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::template::{self, is_template};
 use crate::yaml::{self, Node, NodeKind, Pos};
 
-const TOP_KEYS: [&str; 6] = ["name", "description", "params", "vars", "steps", "finally"];
-const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
-const STEP_KEYS: [&str; 10] = [
+pub(crate) const TOP_KEYS: [&str; 6] =
+    ["name", "description", "params", "vars", "steps", "finally"];
+pub(crate) const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
+pub(crate) const STEP_KEYS: [&str; 10] = [
     "id",
     "action",
     "with",
@@ -29,7 +30,7 @@ const STEP_KEYS: [&str; 10] = [
     "continue_on_error",
     "parallel",
 ];
-const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
+pub(crate) const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
 const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
 const RUN_FIELDS: [&str; 5] = ["id", "started_at", "target", "account_id", "region"];
 
@@ -263,7 +264,7 @@ impl Loader {
 
     fn duration(&mut self, node: &Node, what: &str) -> Option<std::time::Duration> {
         let parsed = match &node.kind {
-            NodeKind::Int(i) if *i >= 0 => Ok(std::time::Duration::from_secs(i.unsigned_abs())),
+            NodeKind::Int(i) if *i >= 0 => duration_from_secs(i.unsigned_abs()),
             NodeKind::Str { value, .. } => parse_duration(value),
             _ => Err(format!(
                 "must be a duration such as `90s` or `10m`, not {}",
@@ -739,10 +740,11 @@ impl Loader {
             let literal = !contains_template(&with);
             if found.is_empty() && literal {
                 if let Err(e) = action.check_input(&with.to_json()) {
+                    let at = node_at(&with, &e.path);
                     found.push(Diagnostic::new(
                         format!("invalid `with` of `{}`: {e}", action.name()),
-                        with.pos,
-                        1,
+                        at.pos,
+                        at.width().max(1),
                     ));
                 }
             }

@@ -5,6 +5,7 @@
 //! (it also feeds `runbook actions` and `runbook schema`), so the check walks it rather
 //! than a second hand-written description.
 
+use runbook_actions::PathSegment;
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -130,17 +131,25 @@ fn check(
         return;
     }
     if schema.get("x-runbook-duration") == Some(&Value::Bool(true)) {
-        if let NodeKind::Str { value, .. } = &node.kind {
-            if !is_template(value) {
-                if let Err(e) = runbook_actions::duration::parse_duration(value) {
-                    diags.push(Diagnostic::new(
-                        format!("`{path}` of `{action}`: {e}"),
-                        node.pos,
-                        node.width(),
-                    ));
-                }
-                return;
+        let parsed = match &node.kind {
+            NodeKind::Str { value, .. } if !is_template(value) => {
+                Some(runbook_actions::duration::parse_duration(value))
             }
+            NodeKind::Int(secs) => Some(match u64::try_from(*secs) {
+                Ok(secs) => runbook_actions::duration::duration_from_secs(secs),
+                Err(_) => Err(format!("`{secs}` is negative; a duration is at least 0s")),
+            }),
+            _ => None,
+        };
+        if let Some(parsed) = parsed {
+            if let Err(e) = parsed {
+                diags.push(Diagnostic::new(
+                    format!("`{path}` of `{action}`: {e}"),
+                    node.pos,
+                    node.width(),
+                ));
+            }
+            return;
         }
     }
     let types = schema_types(schema);
@@ -319,4 +328,25 @@ fn show(node: &Node) -> String {
         NodeKind::Seq(_) => "a list".into(),
         NodeKind::Map(_) => "a mapping".into(),
     }
+}
+
+/// The node of `with:` that `path` leads to, as far as the runbook spells it out (a
+/// value that a template renders into a structure has no node of its own below it).
+pub(crate) fn node_at<'a>(with: &'a Node, path: &[PathSegment]) -> &'a Node {
+    let mut node = with;
+    for segment in path {
+        let next = match (segment, &node.kind) {
+            (PathSegment::Key(key), NodeKind::Map(entries)) => entries
+                .iter()
+                .find(|(k, _)| &k.key_text() == key)
+                .map(|(_, v)| v),
+            (PathSegment::Index(index), NodeKind::Seq(items)) => items.get(*index),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return node,
+        }
+    }
+    node
 }
