@@ -1,6 +1,7 @@
 //! End-to-end tests of the `runbook` binary: one integration-test binary (fast to link),
 //! with the builder of `harness` and one module per area.
 
+mod aws_faults;
 mod aws_harness;
 mod aws_sdk;
 mod aws_target;
@@ -8,11 +9,13 @@ mod canned_runbooks;
 mod crash_resume;
 mod cron;
 mod failures;
+mod fault_injection;
 mod harness;
 mod history;
 mod json_shapes;
 mod locking;
 mod plan_aws;
+mod random_kills;
 mod report;
 mod run_basics;
 mod secrets;
