@@ -15,7 +15,9 @@
 //! default each test draws its own), `RUNBOOK_KILL_CASES=N` runs N cases per test
 //! instead of [`DEFAULT_CASES`]. A case whose kills all landed after the run ended
 //! still counts (it checks the uninterrupted path); each test requires that most of
-//! its kills interrupted something, and the sim tests that one landed in the `sleep`.
+//! its kills interrupted something, and that one landed in the step it is most about
+//! (the demo's `sleep`, the nightly batch's submit step): half of the first kills of
+//! the cases wait for that step to start and land at a uniform instant of its length.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -91,13 +93,49 @@ trait Scenario {
     fn submitted_once(&self, t: &Test, run_id: &str) -> Result<(), String>;
 }
 
+/// The uninterrupted run a case is compared with.
+struct Reference {
+    outcome: Outcome,
+    /// How long it took.
+    took: Duration,
+    /// A step where kills are wanted more often than a uniform draw would put them (the
+    /// priority demo's `sleep` lasts 5% of the run).
+    focus: Option<Focus>,
+}
+
+/// A step to kill in: the line of the progress output that says it started, and how
+/// long it ran in the uninterrupted run.
+struct Focus {
+    started: String,
+    lasted_ms: u64,
+}
+
+impl Focus {
+    /// Step `key` (of `action`), with how long it ran by the wall-clock times of the
+    /// progress lines (`--output plain`) that say it started and succeeded.
+    fn of(progress: &str, key: &str, action: &str) -> Focus {
+        let started = format!("step {key} ({action}) started");
+        let at = |needle: &str| {
+            progress
+                .lines()
+                .find(|l| l.contains(needle))
+                .and_then(wall_ms)
+                .unwrap_or_else(|| panic!("no line with {needle:?} in\n{progress}"))
+        };
+        Focus {
+            lasted_ms: at(&format!("step {key} succeeded")).saturating_sub(at(&started)),
+            started,
+        }
+    }
+}
+
 /// How each kill of a case went.
 struct Round {
     /// Milliseconds after the process started.
     at_ms: u64,
     /// The process had already exited.
     too_late: bool,
-    /// Steps recorded `running` after the kill (what it interrupted).
+    /// The steps in flight when the signal was sent (what it interrupted).
     interrupted: Vec<String>,
 }
 
@@ -106,9 +144,8 @@ struct Round {
 fn one_case(
     scenario: &dyn Scenario,
     signal: Signal,
-    span: Duration,
     rng: &mut StdRng,
-    reference: &Outcome,
+    reference: &Reference,
 ) -> (Vec<Round>, Result<(), String>) {
     scenario.reset();
     let t = Test::new();
@@ -116,7 +153,7 @@ fn one_case(
     let mut run_id: Option<String> = None;
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
         loop {
-            let bg = match &run_id {
+            let mut bg = match &run_id {
                 None => scenario.run(&t),
                 Some(id) => scenario.resume(&t, id),
             };
@@ -130,33 +167,47 @@ fn one_case(
                 }
                 break;
             }
-            let at_ms = rng.random_range(0..=u64::try_from(span.as_millis()).unwrap_or(u64::MAX));
-            std::thread::sleep(Duration::from_millis(at_ms));
-            let (too_late, code) = stop(bg, signal)?;
+            // Half of the first kills land while the focus step runs, at a uniform
+            // instant of its length; every other instant is uniform over the length of
+            // a whole run.
+            let started = Instant::now();
+            let at_ms = match &reference.focus {
+                Some(focus) if rounds.is_empty() && rng.random_bool(0.5) => {
+                    let after = rng.random_range(0..=focus.lasted_ms);
+                    bg.wait_for_stdout(&focus.started);
+                    std::thread::sleep(Duration::from_millis(after));
+                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+                }
+                _ => {
+                    let whole = u64::try_from(reference.took.as_millis()).unwrap_or(u64::MAX);
+                    let at_ms = rng.random_range(0..=whole);
+                    std::thread::sleep(Duration::from_millis(at_ms));
+                    at_ms
+                }
+            };
+            let stopped = stop(bg, signal);
+            let (too_late, interrupted) = match stopped {
+                Ok(stopped) => stopped,
+                Err(e) => {
+                    rounds.push(Round {
+                        at_ms,
+                        too_late: true,
+                        interrupted: Vec::new(),
+                    });
+                    return Err(e);
+                }
+            };
             run_id = run_id.or_else(|| {
                 t.runs()
                     .first()
                     .and_then(|r| r["id"].as_str().map(str::to_owned))
             });
-            let interrupted = run_id
-                .as_deref()
-                .map(|id| {
-                    step_summary(&t.status(id))
-                        .into_iter()
-                        .filter(|(_, s, _)| s == "running")
-                        .map(|(k, _, _)| k)
-                        .collect()
-                })
-                .unwrap_or_default();
             rounds.push(Round {
                 at_ms,
                 too_late,
                 interrupted,
             });
             if too_late {
-                if code != Some(0) {
-                    return Err(format!("the run ended with {code:?} before the kill"));
-                }
                 break;
             }
         }
@@ -164,8 +215,8 @@ fn one_case(
             .clone()
             .ok_or("the run ended without being recorded")?;
         let outcome = scenario.outcome(&t, &id);
-        if &outcome != reference {
-            return Err(differences(reference, &outcome));
+        if outcome != reference.outcome {
+            return Err(differences(&reference.outcome, &outcome));
         }
         scenario.submitted_once(&t, &id)?;
         ran_once(&t, &id)
@@ -181,30 +232,66 @@ fn one_case(
 }
 
 /// Sends `signal` (`kill -9` to the process group, as the OOM killer or a power cut
-/// would leave things; SIGINT/SIGTERM to the process) and waits for the end.
-/// (whether the process had exited before, its exit code).
-fn stop(mut bg: Background, signal: Signal) -> Result<(bool, Option<i32>), String> {
+/// would leave things; SIGINT/SIGTERM to the process) and waits for the end. `Ok`:
+/// whether the process had exited before the signal, and the steps the progress output
+/// showed in flight when it was sent; `Err`: it ended in a way no signal explains.
+fn stop(mut bg: Background, signal: Signal) -> Result<(bool, Vec<String>), String> {
+    let in_flight = steps_in_flight(&bg.stdout_so_far());
     if bg.has_exited() {
         let out = bg.wait();
-        return Ok((true, out.code));
+        return match out.code {
+            Some(0) => Ok((true, Vec::new())),
+            other => Err(format!(
+                "the run ended with {other:?} before the {signal}:\n{}",
+                tail(&out.stdout, &out.stderr)
+            )),
+        };
     }
     if signal == Signal::SIGKILL {
         let killed = bg.kill9_or_exit();
-        return Ok((!killed, if killed { None } else { Some(0) }));
+        return Ok((!killed, if killed { in_flight } else { Vec::new() }));
     }
     bg.signal(signal);
     let out = bg.wait();
     match out.code {
         // Interrupted, or it finished just before the signal was handled.
-        Some(130) => Ok((false, out.code)),
-        Some(0) => Ok((true, out.code)),
+        Some(130) => Ok((false, in_flight)),
+        Some(0) => Ok((true, Vec::new())),
         // Before its handler was installed, the signal's default action ends it.
-        None if out.signal == Some(signal as i32) => Ok((false, None)),
+        None if out.signal == Some(signal as i32) => Ok((false, in_flight)),
         other => Err(format!(
-            "{signal} ended the run with {other:?} (signal {:?}), expected 130\n{}{}",
-            out.signal, out.stdout, out.stderr
+            "{signal} ended the run with {other:?} (signal {:?}), expected 130:\n{}",
+            out.signal,
+            tail(&out.stdout, &out.stderr)
         )),
     }
+}
+
+/// The steps a process's progress output (`--output plain`) shows started and not
+/// finished.
+fn steps_in_flight(progress: &str) -> Vec<String> {
+    let mut running: Vec<String> = Vec::new();
+    for line in progress.lines() {
+        let Some((_, rest)) = line.split_once(" step ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(key), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if what.starts_with('(') && line.ends_with(" started") {
+            running.push(key.to_owned());
+        } else if ["succeeded", "failed", "skipped", "interrupted"].contains(&what) {
+            running.retain(|k| k != key);
+        }
+    }
+    running
+}
+
+/// The last lines of a process's output, for a failure message.
+fn tail(stdout: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// No step has two succeeded attempt records, and every step took one attempt.
@@ -236,17 +323,22 @@ fn ran_once(t: &Test, run_id: &str) -> Result<(), String> {
 /// The fields of two outcomes that differ, line by line.
 fn differences(expected: &Outcome, got: &Outcome) -> String {
     let mut text = String::from("the story differs from the uninterrupted run's:\n");
+    // The first few differing lines of each part (one shifted event shifts the rest).
+    const SHOWN: usize = 4;
     let mut diff = |what: &str, a: &[String], b: &[String]| {
-        if a != b {
-            text.push_str(&format!("  {what}:\n"));
-            for i in 0..a.len().max(b.len()) {
-                let (x, y) = (a.get(i), b.get(i));
-                if x != y {
-                    text.push_str(&format!(
-                        "    #{i}: expected {x:?}\n        got      {y:?}\n"
-                    ));
-                }
-            }
+        let differing: Vec<usize> = (0..a.len().max(b.len()))
+            .filter(|&i| a.get(i) != b.get(i))
+            .collect();
+        if differing.is_empty() {
+            return;
+        }
+        text.push_str(&format!("  {what} ({} line(s) differ):\n", differing.len()));
+        for &i in differing.iter().take(SHOWN) {
+            text.push_str(&format!(
+                "    #{i}: expected {:?}\n         got {:?}\n",
+                a.get(i),
+                b.get(i)
+            ));
         }
     };
     let steps = |o: &Outcome| -> Vec<String> { o.steps.iter().map(|s| format!("{s:?}")).collect() };
@@ -269,12 +361,11 @@ fn kill_at_random(
     test: &str,
     scenario: &dyn Scenario,
     signal: Signal,
-    reference: &(Outcome, Duration),
+    reference: &Reference,
     must_interrupt: Option<&str>,
 ) {
     let started = Instant::now();
     let settings = settings(test);
-    let (expected, span) = reference;
     let mut failures = Vec::new();
     let mut kills = 0;
     let mut landed = 0;
@@ -284,7 +375,7 @@ fn kill_at_random(
         let mut rng = StdRng::seed_from_u64(
             settings.seed ^ (case as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        let (rounds, result) = one_case(scenario, signal, *span, &mut rng, expected);
+        let (rounds, result) = one_case(scenario, signal, &mut rng, reference);
         let mut line = format!("{test} case {case}:");
         for r in &rounds {
             kills += 1;
@@ -332,8 +423,9 @@ fn kill_at_random(
     }
     assert!(
         landed * 2 >= settings.cases,
-        "only {landed} of {kills} kill(s) interrupted a run (seed {}): the instants are too late for runs of {span:?}",
-        settings.seed
+        "only {landed} of {kills} kill(s) interrupted a run (seed {}): the instants are too late for runs of {:?}",
+        settings.seed,
+        reference.took
     );
 }
 
@@ -466,25 +558,54 @@ fn report_story(t: &Test, run_id: &str, without_times: bool) -> Vec<String> {
         .collect()
 }
 
-/// The priority demo run once without interruption, and how long it took.
-fn sim_reference() -> &'static (Outcome, Duration) {
-    static REFERENCE: OnceLock<(Outcome, Duration)> = OnceLock::new();
+/// The priority demo run once without interruption.
+fn sim_reference() -> &'static Reference {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
     REFERENCE.get_or_init(|| {
-        let t = Test::new();
-        let started = Instant::now();
-        PriorityDemoOnSim.run(&t).wait().success();
-        let took = started.elapsed();
-        let id = t.only_run()["id"].as_str().expect("run id").to_owned();
-        PriorityDemoOnSim
-            .submitted_once(&t, &id)
-            .unwrap_or_else(|e| panic!("the uninterrupted run: {e}"));
-        (PriorityDemoOnSim.outcome(&t, &id), took)
+        let (t, id, out, took) = uninterrupted(&PriorityDemoOnSim);
+        Reference {
+            outcome: PriorityDemoOnSim.outcome(&t, &id),
+            took,
+            focus: Some(Focus::of(&out.stdout, "a_minute_later", "sleep")),
+        }
     })
+}
+
+/// The milliseconds of the day of a progress line's leading `2026-11-25T17:41:07.123Z`.
+fn wall_ms(line: &str) -> Option<u64> {
+    let time = line.get(11..23)?;
+    let mut parts = time.split([':', '.']).map(|p| p.parse::<u64>().ok());
+    let (h, m, s, ms) = (
+        parts.next()??,
+        parts.next()??,
+        parts.next()??,
+        parts.next()??,
+    );
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+/// A run of `scenario` without interruption: its test directory, run id, output and
+/// how long it took; its submit steps must have submitted once.
+fn uninterrupted(scenario: &dyn Scenario) -> (Test, String, crate::harness::Output, Duration) {
+    scenario.reset();
+    let t = Test::new();
+    let started = Instant::now();
+    let out = scenario.run(&t).wait().success();
+    let took = started.elapsed();
+    let id = t.only_run()["id"].as_str().expect("run id").to_owned();
+    scenario
+        .submitted_once(&t, &id)
+        .unwrap_or_else(|e| panic!("the uninterrupted run: {e}"));
+    (t, id, out, took)
 }
 
 fn sim_case(test: &str, signal: Signal) {
     let reference = sim_reference();
-    println!("the uninterrupted priority demo took {:?}", reference.1);
+    println!(
+        "the uninterrupted priority demo took {:?}; its sleep {} ms",
+        reference.took,
+        reference.focus.as_ref().map_or(0, |f| f.lasted_ms)
+    );
     kill_at_random(
         test,
         &PriorityDemoOnSim,
@@ -653,25 +774,25 @@ impl Scenario for NightlyOnAws {
     }
 }
 
-/// The nightly batch run once without interruption on `world`, and how long it took.
-fn aws_reference(scenario: &NightlyOnAws) -> (Outcome, Duration) {
-    scenario.reset();
-    let t = Test::new();
-    let started = Instant::now();
-    scenario.run(&t).wait().success();
-    let took = started.elapsed();
-    let id = t.only_run()["id"].as_str().expect("run id").to_owned();
-    scenario
-        .submitted_once(&t, &id)
-        .unwrap_or_else(|e| panic!("the uninterrupted run: {e}"));
-    (scenario.outcome(&t, &id), took)
+/// The nightly batch run once without interruption on the scenario's world.
+fn aws_reference(scenario: &NightlyOnAws) -> Reference {
+    let (t, id, out, took) = uninterrupted(scenario);
+    Reference {
+        outcome: scenario.outcome(&t, &id),
+        took,
+        focus: Some(Focus::of(&out.stdout, "job", "submit-job")),
+    }
 }
 
 fn aws_case(test: &str, signal: Signal) {
     let scenario = NightlyOnAws::new();
     let reference = aws_reference(&scenario);
-    println!("the uninterrupted nightly batch took {:?}", reference.1);
-    kill_at_random(test, &scenario, signal, &reference, None);
+    println!(
+        "the uninterrupted nightly batch took {:?}; its submit step {} ms",
+        reference.took,
+        reference.focus.as_ref().map_or(0, |f| f.lasted_ms)
+    );
+    kill_at_random(test, &scenario, signal, &reference, Some("job"));
 }
 
 #[test]
