@@ -59,9 +59,15 @@ pub struct StepContext {
     /// The key the action passes to the cloud (`clientToken`, `clientRequestToken`);
     /// the same on resume of an interrupted attempt, new on a retry after failure.
     pub idempotency_key: String,
-    /// True when this attempt was running when the run stopped and is being re-entered:
-    /// create actions look for what they would create before creating it.
+    /// True when the idempotency key may have been used before: the attempt was
+    /// running when the run stopped and is re-entered, or it retries a call that may
+    /// have taken effect (a timeout, a lost connection). Create actions look for what
+    /// they would create before creating it either way.
     pub resumed: bool,
+    /// When this attempt first started, on the run's clock (virtual on `sim`), ms. Kept
+    /// when the attempt is re-entered by `resume`, so sleeps and waits end at their
+    /// original deadline instead of starting over.
+    pub started_at_ms: i64,
     /// Where the action takes effect (`ctx.target.kind` is `sim` or `aws`).
     pub target: Arc<Target>,
     pub clock: Clock,
@@ -100,6 +106,18 @@ impl StepContext {
             outcome = self.target.observer.wait_for_change(&self.clock, &self.participant, timeout) => Ok(outcome),
             () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),
         }
+    }
+
+    /// The deadline `budget` after this attempt first started, on the run's clock.
+    pub fn deadline_ms(&self, budget: std::time::Duration) -> i64 {
+        let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
+        self.started_at_ms.saturating_add(budget_ms)
+    }
+
+    /// How long until `deadline_ms` on the run's clock (zero once it has passed).
+    pub fn until(&self, deadline_ms: i64) -> std::time::Duration {
+        let left = deadline_ms.saturating_sub(self.clock.now_ms());
+        std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0))
     }
 
     /// Sleeps on the target's clock (virtual time on `sim`), returning early with

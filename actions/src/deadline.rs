@@ -14,10 +14,10 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
+    /// The budget from the attempt's first start (see [`StepContext::started_at_ms`]).
     pub(crate) fn start(ctx: &StepContext, budget: Duration) -> Deadline {
-        let budget_ms = i64::try_from(budget.as_millis()).unwrap_or(i64::MAX);
         Deadline {
-            at_ms: ctx.clock.now_ms().saturating_add(budget_ms),
+            at_ms: ctx.deadline_ms(budget),
             budget,
         }
     }

@@ -50,6 +50,6 @@ mod test_support;
 pub use action::{Action, Effects, ErasedAction};
 pub use catalog::{catalog, find};
 pub use context::{CancelSignal, StepContext, StepReporter};
-pub use error::ActionError;
+pub use error::{ActionError, ErrorClass};
 pub use planned_call::{PlanContext, PlannedCall, Service};
 pub use target::{Clock, Participant, Target, TargetKind};

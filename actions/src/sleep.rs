@@ -23,7 +23,8 @@ pub(crate) struct SleepInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct SleepOutput {
-    /// Milliseconds waited on the target's clock.
+    /// Milliseconds waited on the target's clock, from the first start of the step
+    /// (including any time before a resume).
     slept_ms: u64,
 }
 
@@ -35,7 +36,10 @@ impl Action for Sleep {
     const EFFECTS: Effects = Effects::Observes;
 
     async fn run(&self, input: SleepInput, ctx: &StepContext) -> Result<SleepOutput, ActionError> {
-        ctx.sleep(input.duration.0).await?;
+        // Until the original deadline: a sleep re-entered by `resume` sleeps only what
+        // was left of it when the run stopped.
+        ctx.sleep(ctx.until(ctx.deadline_ms(input.duration.0)))
+            .await?;
         Ok(SleepOutput {
             slept_ms: u64::try_from(input.duration.0.as_millis()).unwrap_or(u64::MAX),
         })

@@ -44,6 +44,7 @@ impl SimWorld {
             attempt: 1,
             idempotency_key: token.into(),
             resumed: false,
+            started_at_ms: self.clock.now_ms(),
             target: Arc::new(self.sim.target()),
             clock: self.clock.clone(),
             participant: Arc::new(self.clock.enter()),

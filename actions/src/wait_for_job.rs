@@ -100,8 +100,7 @@ impl Action for WaitForJob {
         ctx: &StepContext,
     ) -> Result<WaitForJobOutput, ActionError> {
         check_expect(&input.expect)?;
-        let started = ctx.clock.now_ms();
-        let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
+        let deadline = ctx.deadline_ms(input.timeout.0);
         let mut job =
             job_lookup::job_run(ctx, &input.job, input.virtual_cluster_id.as_deref()).await?;
         let vc = job.virtual_cluster_id.clone();
@@ -128,7 +127,7 @@ impl Action for WaitForJob {
                 )));
             }
         }
-        let waited_ms = ctx.clock.now_ms() - started;
+        let waited_ms = ctx.clock.now_ms() - ctx.started_at_ms;
         if !input.expect.contains(&job.state) {
             let mut why = format!("job {} ({}) ended {}", job.id, job.name, job.state);
             if let Some(reason) = &job.failure_reason {

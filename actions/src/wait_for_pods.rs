@@ -192,8 +192,7 @@ impl Action for WaitForPods {
     ) -> Result<WaitForPodsOutput, ActionError> {
         let (condition, selector) = criteria(&input)?;
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
-        let started = ctx.clock.now_ms();
-        let deadline = started + i64::try_from(input.timeout.0.as_millis()).unwrap_or(i64::MAX);
+        let deadline = ctx.deadline_ms(input.timeout.0);
         loop {
             let pods = ctx
                 .target
@@ -215,7 +214,7 @@ impl Action for WaitForPods {
                             node: p.node,
                         })
                         .collect(),
-                    waited_ms: ctx.clock.now_ms() - started,
+                    waited_ms: ctx.clock.now_ms() - ctx.started_at_ms,
                 });
             }
             let left = deadline - ctx.clock.now_ms();

@@ -165,6 +165,8 @@ fn generate(db: &std::path::Path) -> (usize, usize) {
             target: "sim".into(),
             started_at_ms: 1_795_600_000_000,
             pid: 1,
+            host: "bench".into(),
+            settings: json!({"target": "sim"}),
         })
         .expect("create run");
     let mut events: Vec<NewEvent> = Vec::new();
@@ -325,12 +327,14 @@ fn generate(db: &std::path::Path) -> (usize, usize) {
                     idempotency_key: format!("key-{key}"),
                     input: json!({"action": action}),
                     started_at_ms: 1_795_600_000_000,
+                    clock_started_at_ms: None,
                     durable: false,
                 },
                 &StepFinish {
                     status: StepStatus::Succeeded,
                     outputs: Some(json!({})),
                     error: None,
+                    failure: None,
                     finished_at_ms: 1_795_600_000_001,
                 },
                 &[

@@ -9,6 +9,11 @@ pub enum Exit {
     Failed = 1,
     /// 2: the runbook is invalid, or the command line is wrong.
     Usage = 2,
+    /// 3: `run --resume-incomplete` found an interrupted run of a runbook file that
+    /// changed since; it was not resumed (`--allow-changed` continues it).
+    RunbookChanged = 3,
+    /// 4: an earlier run's job may still be running; a fresh run would submit it again.
+    JobsMayBeRunning = 4,
     /// 75 (EX_TEMPFAIL): another run of the same runbook and params holds the lock.
     Locked = 75,
     /// 130: interrupted by SIGINT/SIGTERM; `runbook resume` continues.

@@ -126,6 +126,8 @@ fn store_with_run(path: &Path) -> Result<Store, Box<dyn std::error::Error>> {
         target: "sim".into(),
         started_at_ms: 0,
         pid: std::process::id(),
+        host: "bench".into(),
+        settings: json!({"target": "sim"}),
     })?;
     Ok(store)
 }
@@ -141,6 +143,7 @@ fn start(i: u32, durable: bool) -> StepStart {
         idempotency_key: format!("bench-log_{i}-1"),
         input: json!({"message": format!("step {i} of the benchmark")}),
         started_at_ms: i64::from(i),
+        clock_started_at_ms: None,
         durable,
     }
 }
@@ -150,6 +153,7 @@ fn finish(i: u32) -> StepFinish {
         status: StepStatus::Succeeded,
         outputs: Some(json!({"message": format!("step {i} of the benchmark")})),
         error: None,
+        failure: None,
         finished_at_ms: i64::from(i),
     }
 }

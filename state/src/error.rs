@@ -71,6 +71,31 @@ pub enum StateError {
         source: rusqlite::Error,
     },
 
+    /// The run lock's file could not be used.
+    #[error("failed to {op} {path}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// What we were doing.
+        op: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// SQLite finds the database file damaged (not a database, or failing its
+    /// integrity check): nothing is run on it.
+    #[error(
+        "the state database {path} is damaged: {detail}; nothing was run or written. Move it \
+         aside (keep it for `sqlite3 .recover`) and start again with a new one"
+    )]
+    Damaged {
+        /// The database file.
+        path: String,
+        /// SQLite's own words.
+        detail: String,
+    },
+
     /// No run with this id exists.
     #[error("failed to find run {0} in the state database")]
     RunNotFound(String),
@@ -129,6 +154,26 @@ pub enum StateError {
 }
 
 impl StateError {
+    /// This error as [`StateError::Damaged`] when SQLite's own answer is that the file
+    /// is not a database or is corrupt (its words, kept in the detail).
+    pub(crate) fn named_damaged(self, path: &str) -> StateError {
+        let sqlite = match &self {
+            StateError::Open { source, .. }
+            | StateError::Migration { source, .. }
+            | StateError::Sqlite { source, .. } => source,
+            _ => return self,
+        };
+        match sqlite.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                StateError::Damaged {
+                    path: path.to_owned(),
+                    detail: sqlite.to_string(),
+                }
+            }
+            _ => self,
+        }
+    }
+
     /// Shorthand for `map_err(StateError::sqlite("..."))`.
     pub(crate) fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError {
         move |source| StateError::Sqlite { op, source }

@@ -18,7 +18,7 @@
 //!   is sequential, so is everything committed before it).
 //! - **Concurrent processes.** Writers take the write lock up front (`BEGIN IMMEDIATE`)
 //!   and wait up to 5 s for one another; [`Store::acquire_lock`] elects one process per
-//!   (runbook, params).
+//!   (runbook, params) with an OS file lock that ends with the process.
 //! - **Schema versions.** Migrations are an append-only list tracked by
 //!   `PRAGMA user_version`; a database written by a newer `runbook` is refused with
 //!   [`StateError::NewerSchema`] and left untouched.
@@ -43,9 +43,10 @@ mod store;
 mod test_support;
 
 pub use error::{ParseStatusError, StateError};
+pub use locks::{LockOutcome, LockRequest, RunLock};
 pub use migrations::SCHEMA_VERSION;
 pub use records::{
-    EventRecord, LockHolder, LockOutcome, NewEvent, NewRun, PruneStats, RunFilter, RunRecord,
+    EventRecord, FailureClass, LockHolder, NewEvent, NewRun, PruneStats, RunFilter, RunRecord,
     RunStatus, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
 };
 pub use store::Store;

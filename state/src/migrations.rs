@@ -83,6 +83,55 @@ const MIGRATIONS: &[&str] = &[
         since_ms        INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 2: the run lifecycle for unattended operation. Runs can be `abandoned` (retired by
+    // a person, never resumed), remember the target settings they were started with and
+    // the host of their process; attempts remember how they failed (so a retry knows
+    // whether its cloud call may have taken effect) and when they started on the run's
+    // own clock (virtual on sim), so a resumed wait keeps its original deadline; locks
+    // name the holder's host. SQLite cannot change a CHECK constraint in place, so
+    // `runs` is rebuilt (the documented 12-step way: foreign keys are off meanwhile,
+    // see `migrate_to`).
+    r#"
+    CREATE TABLE runs_v2 (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        runbook_name    TEXT    NOT NULL,
+        runbook_path    TEXT    NOT NULL,
+        content_hash    TEXT    NOT NULL,
+        params          TEXT    NOT NULL,  -- JSON
+        lock_key        TEXT    NOT NULL,
+        target          TEXT    NOT NULL,
+        status          TEXT    NOT NULL
+            CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'abandoned')),
+        started_at_ms   INTEGER NOT NULL,
+        finished_at_ms  INTEGER,
+        resumed_at_ms   INTEGER,
+        pid             INTEGER NOT NULL,
+        resume_count    INTEGER NOT NULL DEFAULT 0,
+        error           TEXT,
+        settings        TEXT    NOT NULL DEFAULT '{}',  -- JSON: target settings
+        host            TEXT    NOT NULL DEFAULT ''
+    ) STRICT;
+    INSERT INTO runs_v2 (id, runbook_name, runbook_path, content_hash, params, lock_key,
+        target, status, started_at_ms, finished_at_ms, resumed_at_ms, pid, resume_count,
+        error, settings)
+    SELECT id, runbook_name, runbook_path, content_hash, params, lock_key, target, status,
+        started_at_ms, finished_at_ms, resumed_at_ms, pid, resume_count, error,
+        json_object('target', target)
+    FROM runs ORDER BY rowid;
+    DROP TABLE runs;
+    ALTER TABLE runs_v2 RENAME TO runs;
+    CREATE INDEX runs_by_started_at ON runs (started_at_ms);
+    CREATE INDEX runs_by_lock_key ON runs (lock_key, started_at_ms);
+
+    -- 'rejected': the service said no (a retry takes a new key); 'uncertain': the call
+    -- may have taken effect (timeout, lost connection, 5xx, throttling: a retry keeps
+    -- the key); 'permanent': retrying cannot help (invalid input, unsupported).
+    ALTER TABLE step_attempts ADD COLUMN failure TEXT
+        CHECK (failure IN ('rejected', 'uncertain', 'permanent'));
+    ALTER TABLE step_attempts ADD COLUMN clock_started_at_ms INTEGER;
+
+    ALTER TABLE run_locks ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this binary creates and understands: the number of migrations.
@@ -131,6 +180,34 @@ fn migrate_to(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<
     if user_version(conn).map_err(open_err("read the schema version"))? == target {
         return Ok(());
     }
+    // A script may rebuild a table that others reference (SQLite's way to change a
+    // constraint): with foreign keys on, dropping the old table would cascade-delete
+    // every row that refers to it. The pragma cannot change inside a transaction, so
+    // it is switched off around it, and the references are checked before committing.
+    let foreign_keys: bool = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .map_err(open_err("read the foreign key setting"))?;
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(open_err("pause foreign keys for the migration"))?;
+    let migrated = apply_pending(conn, path, migrations, target);
+    conn.pragma_update(None, "foreign_keys", foreign_keys)
+        .map_err(open_err("restore foreign keys after the migration"))?;
+    migrated
+}
+
+fn apply_pending(
+    conn: &mut Connection,
+    path: &str,
+    migrations: &[&str],
+    target: u32,
+) -> Result<(), StateError> {
+    let open_err = |op| {
+        move |source| StateError::Open {
+            path: path.to_owned(),
+            op,
+            source,
+        }
+    };
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Exclusive)
         .map_err(open_err("lock the database for migration"))?;
@@ -149,6 +226,21 @@ fn migrate_to(conn: &mut Connection, path: &str, migrations: &[&str]) -> Result<
                 source,
             })?;
     }
+    let dangling: i64 = tx
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
+            row.get(0)
+        })
+        .map_err(open_err("check references after the migration"))?;
+    if dangling > 0 {
+        return Err(StateError::Open {
+            path: path.to_owned(),
+            op: "migrate: rows would refer to missing runs",
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("{dangling} dangling reference(s)")),
+            ),
+        });
+    }
     tx.pragma_update(None, "user_version", target)
         .map_err(open_err("record the schema version"))?;
     tx.commit().map_err(open_err("commit the migration"))
@@ -166,6 +258,52 @@ mod tests {
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows")
+    }
+
+    #[test]
+    fn version_1_databases_keep_every_row_when_runs_is_rebuilt() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("foreign keys on, as Store::open sets them");
+        migrate_to(&mut conn, ":memory:", &MIGRATIONS[..1]).expect("v1");
+        conn.execute_batch(
+            "INSERT INTO runs (id, runbook_name, runbook_path, content_hash, params, lock_key, \
+               target, status, started_at_ms, pid) \
+             VALUES ('r1', 'demo', 'demo.yaml', 'h', '{}', 'k', 'aws', 'failed', 1, 7); \
+             INSERT INTO step_attempts (run_id, step_key, attempt, step_id, is_finally, \
+               idempotency_key, input, status, started_at_ms) \
+             VALUES ('r1', 'a', 1, 'a', 0, 'key', '{}', 'failed', 1); \
+             INSERT INTO events (run_id, seq, at_ms, kind, data) VALUES ('r1', 1, 1, 'e', '{}'); \
+             INSERT INTO snapshots (run_id, at_ms, data) VALUES ('r1', 1, x'01'); \
+             INSERT INTO run_locks (lock_key, run_id, pid, since_ms) VALUES ('k', 'r1', 7, 1);",
+        )
+        .expect("v1 rows");
+        migrate(&mut conn, ":memory:").expect("to the latest");
+        for table in ["runs", "step_attempts", "events", "snapshots", "run_locks"] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(rows, 1, "{table} lost its row");
+        }
+        let (status, settings): (String, String) = conn
+            .query_row("SELECT status, settings FROM runs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("run");
+        assert_eq!(status, "failed");
+        assert_eq!(settings, r#"{"target":"aws"}"#);
+        conn.execute("UPDATE runs SET status = 'abandoned'", [])
+            .expect("the new status is allowed");
+        let on: bool = conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .expect("pragma");
+        assert!(on, "foreign keys are back on after the migration");
+        // The references still work: deleting the run cascades to its rows.
+        conn.execute("DELETE FROM runs", []).expect("delete");
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM step_attempts", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0);
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct NewRun {
     pub started_at_ms: i64,
     /// The process executing the run.
     pub pid: u32,
+    /// The host the process runs on (named when another host's run holds the lock).
+    pub host: String,
+    /// The target settings the run was started with (`--target`, `--profile`,
+    /// `--region`, `--kube-context`, `--sim-speed`), reused by `resume` unless given
+    /// again. The engine's encoding; opaque to this crate.
+    pub settings: Value,
 }
 
 /// A run as stored.
@@ -65,6 +71,10 @@ pub struct RunRecord {
     pub resume_count: u32,
     /// Why the run failed, if it did.
     pub error: Option<String>,
+    /// The host of the process that last executed the run.
+    pub host: String,
+    /// The target settings the run was started with (see [`NewRun::settings`]).
+    pub settings: Value,
 }
 
 /// The status of a run.
@@ -79,15 +89,18 @@ pub enum RunStatus {
     Failed,
     /// Stopped by SIGINT/SIGTERM; resumable.
     Interrupted,
+    /// Retired by a person (`runbook abandon`): never resumed again.
+    Abandoned,
 }
 
 impl RunStatus {
     /// All statuses, in declaration order.
-    pub const ALL: [RunStatus; 4] = [
+    pub const ALL: [RunStatus; 5] = [
         RunStatus::Running,
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Interrupted,
+        RunStatus::Abandoned,
     ];
 
     /// The stored (and displayed) name.
@@ -97,19 +110,23 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 
     /// True when there is nothing left to do: only a succeeded run. A failed run is
-    /// incomplete (it can be resumed), which is what `--resume-incomplete` looks for.
+    /// incomplete (a person can resume it).
     pub fn is_complete(self) -> bool {
         self == RunStatus::Succeeded
     }
 
-    /// True when the run reached an end state, success or failure: what
+    /// True when the run reached an end state (succeeded, failed or abandoned): what
     /// [`Store::prune_runs`](crate::Store::prune_runs) may delete.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Abandoned
+        )
     }
 }
 
@@ -129,7 +146,7 @@ impl FromStr for RunStatus {
             .ok_or_else(|| ParseStatusError {
                 kind: "run",
                 value: s.to_owned(),
-                expected: "running, succeeded, failed, interrupted",
+                expected: "running, succeeded, failed, interrupted, abandoned",
             })
     }
 }
@@ -162,8 +179,11 @@ pub struct StepStart {
     pub idempotency_key: String,
     /// The rendered input (secrets masked).
     pub input: Value,
-    /// Wall-clock (or virtual) start, ms.
+    /// Wall-clock start, ms.
     pub started_at_ms: i64,
+    /// The start on the run's own clock (virtual on `sim`), ms: kept when the attempt
+    /// is re-entered, so waits resume to their original deadline.
+    pub clock_started_at_ms: Option<i64>,
     /// Fsync the record before returning: for steps with cloud side effects, whose
     /// idempotency key must survive even a power loss.
     pub durable: bool,
@@ -178,8 +198,54 @@ pub struct StepFinish {
     pub outputs: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
+    /// How it failed, which decides the key of the next attempt.
+    pub failure: Option<FailureClass>,
     /// When it ended, ms.
     pub finished_at_ms: i64,
+}
+
+/// How a failed attempt failed, as far as the next attempt is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureClass {
+    /// The service (or the action) answered no: the call did not take effect, and a
+    /// retry is a new request with a new idempotency key.
+    Rejected,
+    /// The call may have taken effect (a timeout, a lost connection, a 5xx, throttling):
+    /// a retry repeats it under the same idempotency key, so it cannot act twice.
+    Uncertain,
+    /// Retrying cannot help (invalid input, unsupported on this target).
+    Permanent,
+}
+
+impl FailureClass {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Rejected => "rejected",
+            FailureClass::Uncertain => "uncertain",
+            FailureClass::Permanent => "permanent",
+        }
+    }
+}
+
+impl FromStr for FailureClass {
+    type Err = ParseStatusError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            FailureClass::Rejected,
+            FailureClass::Uncertain,
+            FailureClass::Permanent,
+        ]
+        .into_iter()
+        .find(|class| class.as_str() == s)
+        .ok_or_else(|| ParseStatusError {
+            kind: "failure",
+            value: s.to_owned(),
+            expected: "rejected, uncertain, permanent",
+        })
+    }
 }
 
 /// The status of a step attempt.
@@ -262,8 +328,12 @@ pub struct StepRecord {
     pub outputs: Option<Value>,
     /// Error, once failed.
     pub error: Option<String>,
+    /// How it failed, once failed (`None` in databases from before this was recorded).
+    pub failure: Option<FailureClass>,
     /// The latest (re-)entry, ms.
     pub started_at_ms: i64,
+    /// The first entry on the run's own clock (virtual on `sim`), ms.
+    pub clock_started_at_ms: Option<i64>,
     /// When it finished, ms.
     pub finished_at_ms: Option<i64>,
 }
@@ -311,19 +381,6 @@ pub struct Snapshot {
     pub data: Vec<u8>,
 }
 
-/// The result of [`Store::acquire_lock`](crate::Store::acquire_lock).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LockOutcome {
-    /// The caller now holds the lock.
-    Acquired {
-        /// The previous holder, when its lock was taken over (its pid was dead, or it
-        /// was an earlier process of the same run).
-        taken_over_from: Option<LockHolder>,
-    },
-    /// Another live process holds it.
-    Held(LockHolder),
-}
-
 /// Who holds a run lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockHolder {
@@ -331,6 +388,8 @@ pub struct LockHolder {
     pub run_id: String,
     /// The process holding it.
     pub pid: u32,
+    /// The host of that process (a pid means nothing on another host).
+    pub host: String,
     /// Since when, ms.
     pub since_ms: i64,
 }
@@ -361,7 +420,7 @@ mod tests {
         let err = "done".parse::<RunStatus>().expect_err("unknown status");
         assert_eq!(
             err.to_string(),
-            "failed to parse run status \"done\": expected one of running, succeeded, failed, interrupted"
+            "failed to parse run status \"done\": expected one of running, succeeded, failed, interrupted, abandoned"
         );
     }
 
@@ -385,6 +444,13 @@ mod tests {
             .into_iter()
             .filter(|s| s.is_finished())
             .collect();
-        assert_eq!(finished, [RunStatus::Succeeded, RunStatus::Failed]);
+        assert_eq!(
+            finished,
+            [
+                RunStatus::Succeeded,
+                RunStatus::Failed,
+                RunStatus::Abandoned
+            ]
+        );
     }
 }

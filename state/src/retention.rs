@@ -6,7 +6,7 @@ use crate::store::Store;
 
 /// The runs `prune_runs` deletes. A run finished without a recorded finish time counts
 /// from its start, so it does not stay forever.
-const PRUNABLE_RUNS: &str = "SELECT id FROM runs WHERE status IN ('succeeded', 'failed') \
+const PRUNABLE_RUNS: &str = "SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'abandoned') \
      AND COALESCE(finished_at_ms, started_at_ms) < ?1";
 
 impl Store {
@@ -42,7 +42,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{LockOutcome, RunStatus, Snapshot, StepStatus};
+    use crate::locks::{LockOutcome, LockRequest};
+    use crate::records::{RunStatus, Snapshot, StepStatus};
     use crate::test_support::{event, finish, new_run, step_start};
 
     fn populate(store: &mut Store, id: &str, steps: usize, events: usize) {
@@ -103,9 +104,15 @@ mod tests {
             Some(5_000),
         );
         // A lock left behind by a finished run that crashed before releasing it.
-        store
-            .acquire_lock("k", "old_ok", 9, 1_000, &|_| true)
-            .expect("lock");
+        let lock = |run_id| LockRequest {
+            lock_key: "k",
+            run_id,
+            pid: 9,
+            host: "h",
+            now_ms: 1_000,
+        };
+        let left = store.acquire_lock(&lock("old_ok")).expect("lock");
+        drop(left);
 
         let stats = store.prune_runs(10_000).expect("prune");
         assert_eq!(
@@ -133,9 +140,10 @@ mod tests {
         }
         assert_eq!(store.lock_holder("k").expect("lock"), None);
         assert!(matches!(
-            store.acquire_lock("k", "x", 1, 1, &|_| true).expect("lock"),
+            store.acquire_lock(&lock("x")).expect("lock"),
             LockOutcome::Acquired {
-                taken_over_from: None
+                taken_over_from: None,
+                ..
             }
         ));
 

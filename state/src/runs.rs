@@ -7,7 +7,7 @@ use crate::records::{NewRun, RunFilter, RunRecord, RunStatus};
 use crate::store::Store;
 
 const RUN_COLUMNS: &str = "id, runbook_name, runbook_path, content_hash, params, lock_key, \
-     target, status, started_at_ms, finished_at_ms, pid, resume_count, error";
+     target, status, started_at_ms, finished_at_ms, pid, resume_count, error, host, settings";
 
 impl Store {
     /// Records a new run in status `running`. Fails with [`StateError::RunExists`] if
@@ -20,14 +20,20 @@ impl Store {
                 column: "params",
                 source,
             })?;
+        let settings_json =
+            serde_json::to_string(&run.settings).map_err(|source| StateError::Json {
+                op: OP,
+                column: "settings",
+                source,
+            })?;
         self.write(OP, false, |tx| {
             if run_exists(tx, &run.id)? {
                 return Err(StateError::RunExists(run.id.clone()));
             }
             tx.prepare_cached(
                 "INSERT INTO runs (id, runbook_name, runbook_path, content_hash, params, \
-                 lock_key, target, status, started_at_ms, pid) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 lock_key, target, status, started_at_ms, pid, host, settings) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -41,6 +47,8 @@ impl Store {
                     RunStatus::Running.as_str(),
                     run.started_at_ms,
                     run.pid,
+                    run.host,
+                    settings_json,
                 ])
             })
             .map_err(StateError::sqlite(OP))?;
@@ -84,8 +92,9 @@ impl Store {
         raws.into_iter().map(|raw| raw.into_record(OP)).collect()
     }
 
-    /// The newest run that is not `succeeded` (running, failed or interrupted), of the
-    /// given lock key (runbook + params), or of any runbook with `None`.
+    /// The newest run that is neither `succeeded` nor `abandoned` (running, failed or
+    /// interrupted), of the given lock key (runbook + params), or of any runbook with
+    /// `None`: what `runbook resume` without a run id continues.
     pub fn latest_incomplete_run(
         &self,
         lock_key: Option<&str>,
@@ -95,12 +104,36 @@ impl Store {
             .conn
             .prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs \
-                 WHERE status <> 'succeeded' AND (?1 IS NULL OR lock_key = ?1) \
+                 WHERE status NOT IN ('succeeded', 'abandoned') \
+                   AND (?1 IS NULL OR lock_key = ?1) \
                  ORDER BY started_at_ms DESC, rowid DESC LIMIT 1"
             ))
             .and_then(|mut stmt| stmt.query_row([lock_key], RawRun::from_row).optional())
             .map_err(StateError::sqlite(OP))?;
         raw.map(|raw| raw.into_record(OP)).transpose()
+    }
+
+    /// The runs of `lock_key` started after its newest succeeded run (all of them if it
+    /// never succeeded), newest first: the history that decides what an unattended
+    /// `run --resume-incomplete` does. Runs before the last success are superseded by
+    /// it and never resumed automatically.
+    pub fn runs_since_last_success(&self, lock_key: &str) -> Result<Vec<RunRecord>, StateError> {
+        const OP: &str = "list the runs since the last success";
+        let raws = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs AS r \
+                 WHERE lock_key = ?1 AND status <> 'succeeded' \
+                   AND rowid > COALESCE((SELECT MAX(rowid) FROM runs \
+                       WHERE lock_key = ?1 AND status = 'succeeded'), 0) \
+                 ORDER BY started_at_ms DESC, rowid DESC"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([lock_key], RawRun::from_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(StateError::sqlite(OP))?;
+        raws.into_iter().map(|raw| raw.into_record(OP)).collect()
     }
 
     /// Sets a run's status, finish time and error (all three are overwritten).
@@ -135,18 +168,31 @@ impl Store {
         })
     }
 
-    /// Marks a run as taken up again by process `pid`: status `running`, no finish time
-    /// or error, one more resume.
-    pub fn mark_run_resumed(&mut self, id: &str, pid: u32, at_ms: i64) -> Result<(), StateError> {
+    /// Marks a run as taken up again by process `pid` on `host`: status `running`, no
+    /// finish time or error, one more resume, and the target `settings` it now runs with.
+    pub fn mark_run_resumed(
+        &mut self,
+        id: &str,
+        pid: u32,
+        host: &str,
+        settings: &serde_json::Value,
+        at_ms: i64,
+    ) -> Result<(), StateError> {
         const OP: &str = "mark run resumed";
+        let settings = serde_json::to_string(settings).map_err(|source| StateError::Json {
+            op: OP,
+            column: "settings",
+            source,
+        })?;
         self.write(OP, false, |tx| {
             let changed = tx
                 .prepare_cached(
                     "UPDATE runs SET status = 'running', pid = ?2, resumed_at_ms = ?3, \
-                     finished_at_ms = NULL, error = NULL, resume_count = resume_count + 1 \
+                     finished_at_ms = NULL, error = NULL, resume_count = resume_count + 1, \
+                     host = ?4, settings = ?5 \
                      WHERE id = ?1",
                 )
-                .and_then(|mut stmt| stmt.execute(params![id, pid, at_ms]))
+                .and_then(|mut stmt| stmt.execute(params![id, pid, at_ms, host, settings]))
                 .map_err(StateError::sqlite(OP))?;
             if changed == 0 {
                 return Err(StateError::RunNotFound(id.to_owned()));
@@ -179,6 +225,8 @@ struct RawRun {
     pid: u32,
     resume_count: u32,
     error: Option<String>,
+    host: String,
+    settings: String,
 }
 
 impl RawRun {
@@ -197,6 +245,8 @@ impl RawRun {
             pid: row.get(10)?,
             resume_count: row.get(11)?,
             error: row.get(12)?,
+            host: row.get(13)?,
+            settings: row.get(14)?,
         })
     }
 
@@ -205,6 +255,11 @@ impl RawRun {
             params: serde_json::from_str(&self.params).map_err(|source| StateError::Json {
                 op,
                 column: "params",
+                source,
+            })?,
+            settings: serde_json::from_str(&self.settings).map_err(|source| StateError::Json {
+                op,
+                column: "settings",
                 source,
             })?,
             status: self
@@ -226,6 +281,7 @@ impl RawRun {
             pid: self.pid,
             resume_count: self.resume_count,
             error: self.error,
+            host: self.host,
         })
     }
 }
@@ -289,6 +345,8 @@ mod tests {
                 pid: 4242,
                 resume_count: 0,
                 error: None,
+                host: "testhost".into(),
+                settings: json!({"target": "sim"}),
             }
         );
 
@@ -300,7 +358,9 @@ mod tests {
         assert_eq!(run.finished_at_ms, Some(2_000));
         assert_eq!(run.error.as_deref(), Some("step x failed"));
 
-        store.mark_run_resumed("r1", 777, 3_000).expect("resume");
+        store
+            .mark_run_resumed("r1", 777, "h", &json!({}), 3_000)
+            .expect("resume");
         let run = store.run("r1").expect("load").expect("exists");
         assert_eq!(run.status, RunStatus::Running);
         assert_eq!(run.pid, 777);
@@ -310,7 +370,7 @@ mod tests {
         assert_eq!(run.started_at_ms, 1_000, "the original start is kept");
 
         store
-            .mark_run_resumed("r1", 778, 3_500)
+            .mark_run_resumed("r1", 778, "h", &json!({}), 3_500)
             .expect("resume again");
         store
             .set_run_status("r1", RunStatus::Succeeded, Some(4_000), None)
@@ -330,7 +390,7 @@ mod tests {
             Err(StateError::RunNotFound(id)) if id == "nope"
         ));
         assert!(matches!(
-            store.mark_run_resumed("nope", 1, 1),
+            store.mark_run_resumed("nope", 1, "h", &json!({}), 1),
             Err(StateError::RunNotFound(id)) if id == "nope"
         ));
     }
@@ -443,6 +503,56 @@ mod tests {
             .set_run_status("failed", RunStatus::Succeeded, Some(2_300), None)
             .expect("status");
         assert_eq!(latest(&store, Some("k1")).as_deref(), Some("old"));
+    }
+
+    #[test]
+    fn runs_since_last_success_are_those_after_the_newest_success_of_the_key() {
+        let mut store = Store::open_in_memory().expect("open");
+        let names = [
+            "old_failed",
+            "ok",
+            "interrupted",
+            "failed",
+            "abandoned",
+            "other",
+        ];
+        for (i, id) in names.iter().enumerate() {
+            let mut run = new_run(id, 1_000 + i as i64);
+            run.lock_key = if *id == "other" { "k2" } else { "k1" }.into();
+            store.create_run(&run).expect("create");
+        }
+        for (id, status) in [
+            ("old_failed", RunStatus::Failed),
+            ("ok", RunStatus::Succeeded),
+            ("interrupted", RunStatus::Interrupted),
+            ("failed", RunStatus::Failed),
+            ("abandoned", RunStatus::Abandoned),
+        ] {
+            store
+                .set_run_status(id, status, None, None)
+                .expect("status");
+        }
+        let since = store.runs_since_last_success("k1").expect("query");
+        assert_eq!(ids(&since), ["abandoned", "failed", "interrupted"]);
+        assert_eq!(
+            ids(&store.runs_since_last_success("k2").expect("q")),
+            ["other"]
+        );
+        // `resume` without an id never picks an abandoned run.
+        assert_eq!(
+            store
+                .latest_incomplete_run(Some("k1"))
+                .expect("q")
+                .map(|r| r.id),
+            Some("failed".to_owned())
+        );
+        store
+            .set_run_status("failed", RunStatus::Succeeded, None, None)
+            .expect("status");
+        assert_eq!(
+            ids(&store.runs_since_last_success("k1").expect("q")),
+            ["abandoned"]
+        );
     }
 
     #[test]

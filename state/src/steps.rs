@@ -6,13 +6,16 @@ use serde_json::Value;
 
 use crate::error::StateError;
 use crate::events::insert_events;
-use crate::records::{NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus};
+use crate::records::{
+    FailureClass, NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
+};
 use crate::runs::run_exists;
 use crate::snapshots::upsert_snapshot;
 use crate::store::Store;
 
 const STEP_COLUMNS: &str = "run_id, step_key, step_id, item_index, is_finally, attempt, \
-     idempotency_key, input, status, outputs, error, started_at_ms, finished_at_ms";
+     idempotency_key, input, status, outputs, error, started_at_ms, finished_at_ms, failure, \
+     clock_started_at_ms";
 
 impl Store {
     /// Records that an attempt starts, before the step does anything. With
@@ -29,11 +32,14 @@ impl Store {
             ensure_run(tx, run_id)?;
             tx.prepare_cached(
                 "INSERT INTO step_attempts (run_id, step_key, attempt, step_id, item_index, \
-                 is_finally, idempotency_key, input, status, started_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9) \
+                 is_finally, idempotency_key, input, status, started_at_ms, \
+                 clock_started_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10) \
                  ON CONFLICT (run_id, step_key, attempt) DO UPDATE SET \
                  status = 'running', started_at_ms = excluded.started_at_ms, \
-                 outputs = NULL, error = NULL, finished_at_ms = NULL",
+                 outputs = NULL, error = NULL, failure = NULL, finished_at_ms = NULL, \
+                 clock_started_at_ms = \
+                   COALESCE(step_attempts.clock_started_at_ms, excluded.clock_started_at_ms)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -46,6 +52,7 @@ impl Store {
                     start.idempotency_key,
                     input,
                     start.started_at_ms,
+                    start.clock_started_at_ms,
                 ])
             })
             .map_err(StateError::sqlite(OP))?;
@@ -73,7 +80,7 @@ impl Store {
             let changed = tx
                 .prepare_cached(
                     "UPDATE step_attempts SET status = ?4, outputs = ?5, error = ?6, \
-                     finished_at_ms = ?7 \
+                     finished_at_ms = ?7, failure = ?8 \
                      WHERE run_id = ?1 AND step_key = ?2 AND attempt = ?3",
                 )
                 .and_then(|mut stmt| {
@@ -85,6 +92,7 @@ impl Store {
                         outputs,
                         finish.error,
                         finish.finished_at_ms,
+                        finish.failure.map(FailureClass::as_str),
                     ])
                 })
                 .map_err(StateError::sqlite(OP))?;
@@ -123,11 +131,12 @@ impl Store {
             tx.prepare_cached(
                 "INSERT INTO step_attempts (run_id, step_key, attempt, step_id, item_index, \
                  is_finally, idempotency_key, input, status, outputs, error, started_at_ms, \
-                 finished_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 finished_at_ms, failure, clock_started_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                  ON CONFLICT (run_id, step_key, attempt) DO UPDATE SET \
                  status = excluded.status, outputs = excluded.outputs, error = excluded.error, \
-                 started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms",
+                 started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, \
+                 failure = excluded.failure",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -144,6 +153,8 @@ impl Store {
                     finish.error,
                     start.started_at_ms,
                     finish.finished_at_ms,
+                    finish.failure.map(FailureClass::as_str),
+                    start.clock_started_at_ms,
                 ])
             })
             .map_err(StateError::sqlite(OP))?;
@@ -262,6 +273,8 @@ struct RawStep {
     error: Option<String>,
     started_at_ms: i64,
     finished_at_ms: Option<i64>,
+    failure: Option<String>,
+    clock_started_at_ms: Option<i64>,
 }
 
 impl RawStep {
@@ -280,6 +293,8 @@ impl RawStep {
             error: row.get(10)?,
             started_at_ms: row.get(11)?,
             finished_at_ms: row.get(12)?,
+            failure: row.get(13)?,
+            clock_started_at_ms: row.get(14)?,
         })
     }
 
@@ -299,6 +314,16 @@ impl RawStep {
                     source,
                 }
             })?,
+            failure: self
+                .failure
+                .map(|text| text.parse::<FailureClass>())
+                .transpose()
+                .map_err(|source| StateError::InvalidValue {
+                    op,
+                    column: "failure",
+                    source,
+                })?,
+            clock_started_at_ms: self.clock_started_at_ms,
             run_id: self.run_id,
             step_key: self.step_key,
             step_id: self.step_id,
@@ -377,7 +402,9 @@ mod tests {
                 status: StepStatus::Succeeded,
                 outputs: Some(json!({"arn": "arn:aws:s3:::logs-2"})),
                 error: None,
+                failure: None,
                 started_at_ms: start.started_at_ms,
+                clock_started_at_ms: Some(80),
                 finished_at_ms: Some(9_000),
             }]
         );

@@ -56,7 +56,34 @@ impl Store {
             op: "open the file",
             source,
         })?;
-        Store::init(conn, Some(path.to_path_buf()), &shown)
+        Store::init(conn, Some(path.to_path_buf()), &shown).map_err(|e| e.named_damaged(&shown))
+    }
+
+    /// SQLite's `quick_check` of the whole file: `Ok` when it finds nothing wrong, else
+    /// [`StateError::Damaged`] with SQLite's first findings. Run before a run or resume
+    /// writes anything, so nothing runs on a damaged database.
+    pub fn quick_check(&self) -> Result<(), StateError> {
+        const OP: &str = "check the database";
+        let shown = self
+            .path
+            .as_ref()
+            .map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+        let findings: Vec<String> = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(StateError::sqlite(OP))
+            .map_err(|e| e.named_damaged(&shown))?;
+        if findings.len() == 1 && findings[0] == "ok" {
+            return Ok(());
+        }
+        Err(StateError::Damaged {
+            path: shown,
+            detail: findings.join("; "),
+        })
     }
 
     /// Opens a private, migrated in-memory database (for tests and `plan`).

@@ -24,6 +24,8 @@ pub(crate) fn new_run(id: &str, started_at_ms: i64) -> NewRun {
         target: "sim".to_owned(),
         started_at_ms,
         pid: 4242,
+        host: "testhost".to_owned(),
+        settings: json!({"target": "sim"}),
     }
 }
 
@@ -37,6 +39,7 @@ pub(crate) fn step_start(step_key: &str, attempt: u32, idempotency_key: &str) ->
         idempotency_key: idempotency_key.to_owned(),
         input: json!({}),
         started_at_ms: 8_000,
+        clock_started_at_ms: Some(80),
         durable: false,
     }
 }
@@ -46,6 +49,7 @@ pub(crate) fn finish(status: StepStatus, outputs: Option<Value>) -> StepFinish {
         status,
         outputs,
         error: (status == StepStatus::Failed).then(|| "it broke".to_owned()),
+        failure: (status == StepStatus::Failed).then_some(crate::records::FailureClass::Rejected),
         finished_at_ms: 9_000,
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use runbook_state::{LockHolder, LockOutcome, NewRun, StepStart, StepStatus, Store};
+use runbook_state::{LockOutcome, LockRequest, NewRun, StepStart, StepStatus, Store};
 use serde_json::json;
 
 const CHILD_ENV: &str = "RUNBOOK_STATE_TEST_CHILD";
@@ -54,6 +54,8 @@ fn new_run(id: &str) -> NewRun {
         target: "aws".into(),
         started_at_ms: 1_000,
         pid: std::process::id(),
+        host: "bench".into(),
+        settings: json!({"target": "sim"}),
     }
 }
 
@@ -66,14 +68,27 @@ fn child_process() {
     let db = std::env::var(DB_ENV).expect("db path");
     let mut store = Store::open(Path::new(&db)).expect("child open");
     match action.as_str() {
-        "acquire" => {
+        "acquire" | "acquire-then-crash" => {
             let outcome = store
-                .acquire_lock("nightly", "child-run", std::process::id(), 2_000, &|_| true)
+                .acquire_lock(&LockRequest {
+                    lock_key: "nightly",
+                    run_id: "child-run",
+                    pid: std::process::id(),
+                    host: "child-host",
+                    now_ms: 2_000,
+                })
                 .expect("child acquire");
-            println!(
-                "{MARK}{}",
-                serde_json::to_string(&outcome).expect("serialize")
-            );
+            let said = match &outcome {
+                LockOutcome::Acquired {
+                    taken_over_from, ..
+                } => json!({"acquired": true, "taken_over_from": taken_over_from}),
+                LockOutcome::Held(holder) => json!({"acquired": false, "holder": holder}),
+            };
+            println!("{MARK}{said}");
+            if action == "acquire-then-crash" {
+                // Die like `kill -9` while holding the lock: no destructors run.
+                std::process::abort();
+            }
         }
         "begin-durable-then-crash" => {
             store
@@ -88,6 +103,7 @@ fn child_process() {
                         idempotency_key: "client-token-1".into(),
                         input: json!({"name": "job"}),
                         started_at_ms: 3_000,
+                        clock_started_at_ms: None,
                         durable: true,
                     },
                 )
@@ -100,46 +116,73 @@ fn child_process() {
     }
 }
 
+fn child_said(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&child_result(output)).expect("child result")
+}
+
 #[test]
 fn a_lock_held_by_one_process_is_seen_held_by_another() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("state.db");
     let mut store = Store::open(&db).expect("open");
     let me = std::process::id();
-    assert_eq!(
-        store
-            .acquire_lock("nightly", "parent-run", me, 1_000, &|_| true)
-            .expect("acquire"),
-        LockOutcome::Acquired {
-            taken_over_from: None
-        }
-    );
-
-    let output = run_child("acquire", &db);
-    let outcome: LockOutcome = serde_json::from_str(&child_result(&output)).expect("child outcome");
-    assert_eq!(
-        outcome,
-        LockOutcome::Held(LockHolder {
-            run_id: "parent-run".into(),
+    let outcome = store
+        .acquire_lock(&LockRequest {
+            lock_key: "nightly",
+            run_id: "parent-run",
             pid: me,
-            since_ms: 1_000,
+            host: "parent-host",
+            now_ms: 1_000,
         })
+        .expect("acquire");
+    let LockOutcome::Acquired { lock, .. } = outcome else {
+        panic!("a free lock is acquired");
+    };
+
+    let said = child_said(&run_child("acquire", &db));
+    assert_eq!(
+        said,
+        json!({"acquired": false, "holder": {
+            "run_id": "parent-run", "pid": me, "host": "parent-host", "since_ms": 1_000
+        }})
     );
 
-    store
-        .release_lock("nightly", "parent-run")
-        .expect("release");
-    let output = run_child("acquire", &db);
-    let outcome: LockOutcome = serde_json::from_str(&child_result(&output)).expect("child outcome");
-    assert_eq!(
-        outcome,
-        LockOutcome::Acquired {
-            taken_over_from: None
-        }
-    );
+    store.release_lock(lock).expect("release");
+    let said = child_said(&run_child("acquire", &db));
+    assert_eq!(said, json!({"acquired": true, "taken_over_from": null}));
+    // The child has exited, so its lock is free again, and its row names it.
     let holder = store.lock_holder("nightly").expect("holder").expect("held");
     assert_eq!(holder.run_id, "child-run");
     assert_ne!(holder.pid, me);
+}
+
+#[test]
+fn a_holder_killed_without_releasing_leaves_a_lock_that_is_taken_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("state.db");
+    let output = run_child("acquire-then-crash", &db);
+    assert!(!output.status.success(), "the child was meant to abort");
+    assert_eq!(child_said(&output)["acquired"], json!(true));
+    let mut store = Store::open(&db).expect("open");
+    let outcome = store
+        .acquire_lock(&LockRequest {
+            lock_key: "nightly",
+            run_id: "next-run",
+            pid: std::process::id(),
+            host: "parent-host",
+            now_ms: 3_000,
+        })
+        .expect("acquire");
+    match outcome {
+        LockOutcome::Acquired {
+            taken_over_from: Some(stale),
+            ..
+        } => assert_eq!(
+            (stale.run_id.as_str(), stale.host.as_str()),
+            ("child-run", "child-host")
+        ),
+        other => panic!("expected a takeover, got {other:?}"),
+    }
 }
 
 #[test]

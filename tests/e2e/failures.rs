@@ -33,7 +33,9 @@ fn failing_step_exits_1_runs_finally_and_records_the_error() {
     let run_id = run_id_of(&out.events());
     assert_eq!(
         out.stderr,
-        format!("hint: fix the cause, then `runbook resume {run_id}` retries the failed step\n")
+        format!(
+            "hint: fix the cause, then `runbook resume {run_id}` retries the failed step; or `runbook abandon {run_id}` to retire the run (a scheduled `run --resume-incomplete` starts a new run either way)\n"
+        )
     );
     // `after` did not run; `finally` did, and saw the failure.
     assert_eq!(

@@ -221,6 +221,8 @@ impl Cmd<'_> {
             .env("HOME", self.test.dir())
             .env("XDG_STATE_HOME", self.test.path("xdg-state"))
             .env("NO_COLOR", "1")
+            // The host recorded with runs and locks, the same on every machine.
+            .env("RUNBOOK_HOST", "testhost")
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);

@@ -54,9 +54,9 @@ fn resume_refuses_a_changed_runbook_unless_allowed() {
     t.args(["resume"]).run().code(2).stderr(&refusal);
     t.args(["run", "--resume-incomplete", "editable.yaml"])
         .run()
-        .code(2)
+        .code(3)
         .stderr(&format!(
-            "error: the latest incomplete run {run_id} was started from a different version of editable.yaml; resume it with `runbook resume {run_id} --allow-changed`, or start afresh without --resume-incomplete\n"
+            "error: run {run_id} of editable.yaml was interrupted, and editable.yaml changed since it started, so it was not resumed (exit 3).\n  = help: to continue it with the new version, add --allow-changed (or `runbook resume {run_id} --allow-changed`); to drop it, `runbook abandon {run_id}`, and the next run starts fresh\n"
         ));
     // Refused means nothing ran and nothing changed.
     assert_eq!(t.lines("counter"), ["first", "hold"]);

@@ -93,7 +93,9 @@ fn a_dead_holders_lock_is_taken_over() {
         .success();
     assert_eq!(
         out.stderr,
-        format!("note: took over the lock of run {dead_run} (pid {dead_pid} no longer runs)\n")
+        format!(
+            "note: took over the lock of run {dead_run} (pid {dead_pid}; its process no longer holds it)\n"
+        )
     );
     let new_run = crate::harness::run_id_of(&out.events());
     assert_ne!(new_run, dead_run);
@@ -229,4 +231,43 @@ fn simultaneous_runs_on_a_fresh_state_db_elect_exactly_one() {
             "round {round}, stderr:\n{stderr}"
         );
     }
+}
+
+#[test]
+fn a_holder_on_another_host_is_named_with_its_host() {
+    // Two hosts sharing one state DB (a network file system): each names itself.
+    let t = Test::new().runbook("locky.yaml", &runbook());
+    let mut holder = t
+        .args(["run", "locky.yaml"])
+        .env("RUNBOOK_HOST", "alpha")
+        .spawn();
+    holder.wait_until("the first run holds", || t.lines("started") == ["one"]);
+    let run_id = t.only_run()["id"].as_str().expect("id").to_owned();
+    let out = t
+        .args(["run", "locky.yaml"])
+        .env("RUNBOOK_HOST", "beta")
+        .run()
+        .code(75);
+    assert_eq!(
+        crate::harness::redact_times(&out.stderr),
+        format!(
+            "error: run {run_id} (pid {} on host alpha, started [time] UTC) is already running this runbook with these params; exiting with 75 so cron tries again later\n",
+            holder.pid()
+        )
+    );
+    t.touch("open-one");
+    holder.wait().success();
+}
+
+#[test]
+fn a_damaged_state_db_is_named_as_damaged_and_nothing_runs() {
+    let t = Test::new().runbook("locky.yaml", &runbook());
+    std::fs::write(t.state_db(), vec![0x5a; 8192]).expect("write garbage");
+    let out = t.args(["run", "locky.yaml"]).run().code(1);
+    assert!(
+        out.stderr.contains("is damaged: file is not a database"),
+        "{}",
+        out.stderr
+    );
+    assert!(t.lines("started").is_empty(), "a step ran on a damaged DB");
 }

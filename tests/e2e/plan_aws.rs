@@ -186,7 +186,7 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
     assert_eq!(operations(&bucket), ["S3 CreateBucket"]);
     assert_eq!(
         bucket[0]["detail"]["bucket"],
-        "realtime-batch-logs-123456789012-us-east-2"
+        "realtime-batch-logs-<account id>-us-east-2"
     );
 }
 

@@ -269,3 +269,31 @@ fn resume_of_a_succeeded_run_runs_nothing() {
         .code(2)
         .stderr("error: there is no incomplete run to resume\n");
 }
+
+#[test]
+fn run_account_id_and_region_are_the_targets_and_a_disagreeing_param_warns() {
+    let yaml = r#"name: whoami
+params:
+  account_id: { default: "999999999999" }
+steps:
+  - { id: who, action: log, with: { message: "account {{ run.account_id }} in {{ run.region }}" } }
+"#;
+    let t = Test::new().runbook("whoami.yaml", yaml);
+    let out = t.args(["run", "whoami.yaml"]).run().success();
+    assert!(
+        out.stdout
+            .contains("who: account 123456789012 in us-east-2"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        "warning: the runbook's `account_id` parameter is 999999999999 but the sim target's account is 123456789012 (run.account_id); names built from the parameter will not match\n"
+    );
+    let plan = t.args(["plan", "whoami.yaml"]).run().success();
+    assert!(
+        plan.stdout.contains("account 123456789012 in us-east-2"),
+        "{}",
+        plan.stdout
+    );
+}

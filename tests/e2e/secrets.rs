@@ -46,7 +46,8 @@ fn db_files(t: &Test) -> Vec<(String, Vec<u8>)> {
     for entry in std::fs::read_dir(t.dir()).expect("read the test dir") {
         let entry = entry.expect("dir entry");
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("state.db") {
+        // Files only: the run locks live in the directory `state.db.locks/`.
+        if name.starts_with("state.db") && entry.path().is_file() {
             files.push((name, std::fs::read(entry.path()).expect("read a DB file")));
         }
     }

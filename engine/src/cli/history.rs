@@ -21,7 +21,7 @@ pub struct RunsArgs {
     /// Only runs of this runbook (its `name`)
     #[arg(long)]
     pub runbook: Option<String>,
-    /// Only runs with this status (running, succeeded, failed, interrupted)
+    /// Only runs with this status (running, succeeded, failed, interrupted, abandoned)
     #[arg(long)]
     pub status: Option<RunStatus>,
     /// How many runs to show, newest first
@@ -124,6 +124,8 @@ pub(crate) fn status_json(run: &RunRecord, attempts: &[StepRecord]) -> Value {
         "finished_at": run.finished_at_ms.map(timefmt::rfc3339_ms),
         "resumes": run.resume_count,
         "error": run.error,
+        "host": run.host,
+        "settings": run.settings,
         "steps": steps,
     })
 }
@@ -214,6 +216,12 @@ fn status_text(run: &RunRecord, attempts: &[StepRecord]) -> String {
             "\nthe run is in progress, or its process was killed; if killed: runbook resume {}\n",
             run.id
         )),
+        RunStatus::Abandoned => {
+            if let Some(e) = &run.error {
+                out.push_str(&format!("\n{e}\n"));
+            }
+            out.push_str("\nthe run is abandoned: it will not be resumed\n");
+        }
         RunStatus::Succeeded => {}
     }
     out

@@ -1,6 +1,7 @@
 //! The command line (clap). Each command turns its arguments into a call of a library
 //! function and an exit code; nothing else in the crate knows about clap.
 
+mod abandon;
 mod docs;
 mod history;
 mod plan;
@@ -23,7 +24,7 @@ use crate::progress::OutputMode;
     name = "runbook",
     version,
     about = "Run templated YAML runbooks that stand up and exercise Amazon EMR on EKS, with checkpoints and resume",
-    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, 75 locked by another run, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, 3 an interrupted run's runbook changed (not resumed), 4 an earlier run's job may still be running (not started), 75 locked by another run, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -46,9 +47,10 @@ pub struct Global {
     /// Also append plain, timestamped progress lines to this file (for cron)
     #[arg(long, global = true, env = "RUNBOOK_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
-    /// Where actions take effect: the simulator (sim) or real AWS (aws)
-    #[arg(long, global = true, env = "RUNBOOK_TARGET", default_value = "sim", value_parser = parse_target)]
-    pub target: TargetKind,
+    /// Where actions take effect: the simulator (sim) or real AWS (aws) [default: sim;
+    /// `resume`: the run's own]
+    #[arg(long, global = true, env = "RUNBOOK_TARGET", value_parser = parse_target)]
+    pub target: Option<TargetKind>,
     /// AWS profile for the aws target (default: AWS_PROFILE, else `default`)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -71,12 +73,22 @@ fn parse_target(s: &str) -> Result<TargetKind, String> {
     s.parse()
 }
 
+impl Global {
+    /// The target of commands that start nothing (`plan`): as given, else `sim`.
+    pub fn target_or_sim(&self) -> TargetKind {
+        self.target.unwrap_or(TargetKind::Sim)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a runbook (validating it first)
     Run(run::RunArgs),
     /// Continue an interrupted or failed run where it stopped
     Resume(run::ResumeArgs),
+    /// Retire an incomplete run for good (never resumed again), optionally cancelling
+    /// the jobs it left running
+    Abandon(abandon::AbandonArgs),
     /// Show a run's steps, attempts, outputs and errors
     Status(history::StatusArgs),
     /// List recent runs
@@ -106,6 +118,7 @@ pub fn main() -> std::process::ExitCode {
     let exit = match cli.command {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Resume(args) => run::resume(&cli.global, args),
+        Command::Abandon(args) => abandon::abandon(&cli.global, &args),
         Command::Status(args) => history::status(&cli.global, &args),
         Command::Runs(args) => history::runs(&cli.global, &args),
         Command::Validate(args) => validate::validate(&args),

@@ -65,7 +65,38 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let run = json!({"id": "<run.id>", "started_at": "<run.started_at>", "target": global.target.as_str()});
+    // The account and region a run would get from its target: the simulated account
+    // on sim; on aws only known at run time (STS), unless --region names it.
+    let (account_id, region) = match global.target_or_sim() {
+        TargetKind::Sim => (
+            runbook_actions::target::sim::DEFAULT_ACCOUNT.to_string(),
+            runbook_actions::target::sim::DEFAULT_REGION.to_string(),
+        ),
+        TargetKind::Aws => (
+            runbook_actions::planned_call::ACCOUNT_PLACEHOLDER.to_string(),
+            // As the aws target picks it: --region, AWS_REGION, else the runbook's
+            // `region` parameter (a profile's region is only read at run time).
+            global
+                .region
+                .clone()
+                .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+                .or_else(|| {
+                    params
+                        .values
+                        .get("region")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "<region>".to_string()),
+        ),
+    };
+    let run = json!({
+        "id": "<run.id>",
+        "started_at": "<run.started_at>",
+        "target": global.target_or_sim().as_str(),
+        "account_id": account_id,
+        "region": region,
+    });
     let vars = match compute_vars(&loaded, &params, &run) {
         Ok(v) => v,
         Err(e) => {
@@ -104,7 +135,7 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
         let mut step = plan_step(def, env, &context, &masker);
-        if global.target == TargetKind::Aws {
+        if global.target_or_sim() == TargetKind::Aws {
             add_calls(def, &mut step);
         }
         planned.push(step);
@@ -119,7 +150,9 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
     }
     println!(
         "plan of {} ({}) on target {}; nothing is run",
-        loaded.runbook.name, loaded.display_path, global.target
+        loaded.runbook.name,
+        loaded.display_path,
+        global.target_or_sim()
     );
     println!("params: {}", params.masked());
     for (n, step) in planned.iter().enumerate() {

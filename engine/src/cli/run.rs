@@ -8,16 +8,20 @@ use std::time::Instant;
 
 use runbook_actions::target::aws::AwsSettings;
 use runbook_actions::{CancelSignal, Clock, TargetKind};
-use runbook_state::{LockOutcome, NewRun, RunRecord, RunStatus, StepRecord, Store};
+use runbook_state::{
+    LockOutcome, LockRequest, NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store,
+};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Global, open_store};
+use super::Global;
 use crate::executor::{Execution, Outcome, RunScope, execute};
 use crate::exit::Exit;
 use crate::params::{self, ResolvedParams};
 use crate::progress::reporter_for;
+use crate::run_settings::{GivenSettings, RunSettings};
 use crate::runbook::{LoadedRunbook, load_file};
+use crate::{inflight_jobs, lifecycle};
 use crate::{signals, template, timefmt};
 
 #[derive(Debug, clap::Args)]
@@ -27,10 +31,15 @@ pub struct RunArgs {
     /// Set a parameter (typed as the runbook declares it), e.g. --set executors=3
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// Continue the latest incomplete run of this runbook and params instead of
-    /// starting a new one (for cron)
+    /// For cron: continue the latest run of this runbook and params if it was
+    /// interrupted (killed, crashed, SIGINT/SIGTERM); a failed or abandoned run is left
+    /// for a person and a new run starts
     #[arg(long)]
     pub resume_incomplete: bool,
+    /// With --resume-incomplete: continue an interrupted run even though the runbook
+    /// file changed since it started (otherwise exit 3)
+    #[arg(long, requires = "resume_incomplete")]
+    pub allow_changed: bool,
     /// On sim: run the world at N virtual seconds per wall second, to watch a demo live
     #[arg(long, value_name = "N")]
     pub sim_speed: Option<f64>,
@@ -46,7 +55,8 @@ pub struct ResumeArgs {
     /// Give secret parameters again (they are never stored), e.g. --set api_token=...
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// On sim: run the world at N virtual seconds per wall second
+    /// On sim: run the world at N virtual seconds per wall second [default: the
+    /// speed the run started with]
     #[arg(long, value_name = "N")]
     pub sim_speed: Option<f64>,
 }
@@ -68,48 +78,67 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let mut store = match open_store(global) {
+    let mut store = match open_checked_store(global) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
-    let lock_key = lock_key(&loaded, &params, global.target);
-    if args.resume_incomplete {
-        match store.latest_incomplete_run(Some(&lock_key)) {
-            Ok(Some(record)) => {
-                if record.content_hash != loaded.content_hash {
-                    eprintln!(
-                        "error: the latest incomplete run {} was started from a different version of {}; resume it with `runbook resume {} --allow-changed`, or start afresh without --resume-incomplete",
-                        record.id, loaded.display_path, record.id
-                    );
-                    return Exit::Usage;
-                }
-                let prior = match store.latest_attempts(&record.id) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return Exit::Failed;
-                    }
-                };
-                return drive(
-                    store,
-                    &record,
-                    loaded,
-                    params,
-                    Some(prior),
-                    global,
-                    args.sim_speed,
-                );
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
+    let given = given_settings(global, args.sim_speed);
+    let settings = RunSettings::new_run(&given);
+    let lock_key = lock_key(&loaded, &params, settings.target);
+    let history = match store.runs_since_last_success(&lock_key) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
         }
-    }
+    };
+    let ask = lifecycle::Ask {
+        resume_incomplete: args.resume_incomplete,
+        allow_changed: args.allow_changed,
+    };
+    let notes = match lifecycle::decide(&history, &loaded, ask) {
+        lifecycle::Decision::Resume(record) => {
+            let record = record.clone();
+            let prior = match store.latest_attempts(&record.id) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Failed;
+                }
+            };
+            let Some(lock) = take_lock(&mut store, &record.lock_key, &record.id) else {
+                return Exit::Locked;
+            };
+            let stored = RunSettings::from_stored(&record.settings, settings.target);
+            let settings = RunSettings::resumed(&stored, &given);
+            return drive(
+                store,
+                &record,
+                loaded,
+                params,
+                Some(prior),
+                global,
+                Launch {
+                    settings,
+                    lock,
+                    notes: Vec::new(),
+                },
+            );
+        }
+        lifecycle::Decision::Refuse { exit, message } => {
+            eprintln!("error: {message}");
+            return exit;
+        }
+        lifecycle::Decision::Fresh { notes } => notes,
+    };
     let now = Clock::Real.now_ms();
     let run_id = new_run_id(now);
-    if let Err(exit) = take_lock(&mut store, &lock_key, &run_id, now) {
+    let Some(lock) = take_lock(&mut store, &lock_key, &run_id) else {
+        return Exit::Locked;
+    };
+    // Under the lock, so no other process starts or resumes a run of this key meanwhile.
+    if let Err(exit) = refuse_if_jobs_still_run(&store, &history, &settings, &params) {
+        let _ = store.release_lock(lock);
         return exit;
     }
     let record = NewRun {
@@ -119,13 +148,27 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
         content_hash: loaded.content_hash.clone(),
         params: params.masked(),
         lock_key: lock_key.clone(),
-        target: global.target.as_str().to_string(),
+        target: settings.target.as_str().to_string(),
         started_at_ms: now,
         pid: std::process::id(),
+        host: host_name(),
+        settings: settings.to_json(),
     };
     let created = store.create_run(&record).and_then(|()| store.run(&run_id));
     match created {
-        Ok(Some(run)) => drive(store, &run, loaded, params, None, global, args.sim_speed),
+        Ok(Some(run)) => drive(
+            store,
+            &run,
+            loaded,
+            params,
+            None,
+            global,
+            Launch {
+                settings,
+                lock,
+                notes,
+            },
+        ),
         Ok(None) => {
             eprintln!(
                 "error: internal error (a bug in runbook): run {run_id} vanished after it was created"
@@ -133,7 +176,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
             Exit::Failed
         }
         Err(e) => {
-            let _ = store.release_lock(&lock_key, &run_id);
+            let _ = store.release_lock(lock);
             eprintln!("error: {e}");
             Exit::Failed
         }
@@ -141,7 +184,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
 }
 
 pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
-    let store = match open_store(global) {
+    let mut store = match open_checked_store(global) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
@@ -166,9 +209,20 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    if record.status == RunStatus::Succeeded {
-        println!("run {} already succeeded; nothing to resume", record.id);
-        return Exit::Ok;
+    match record.status {
+        RunStatus::Succeeded => {
+            println!("run {} already succeeded; nothing to resume", record.id);
+            return Exit::Ok;
+        }
+        RunStatus::Abandoned => {
+            eprintln!(
+                "error: run {} was abandoned ({}); it is never resumed. Start a new run instead",
+                record.id,
+                record.error.as_deref().unwrap_or("no reason given")
+            );
+            return Exit::Usage;
+        }
+        _ => {}
     }
     // Parsing a long runbook and reading its checkpoints take about as long as each
     // other: do both at once, so a resumed run reaches its remaining steps sooner.
@@ -211,6 +265,12 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let Some(lock) = take_lock(&mut store, &record.lock_key, &record.id) else {
+        return Exit::Locked;
+    };
+    let stored_target = record.target.parse().unwrap_or(TargetKind::Sim);
+    let stored = RunSettings::from_stored(&record.settings, stored_target);
+    let settings = RunSettings::resumed(&stored, &given_settings(global, args.sim_speed));
     drive(
         store,
         &record,
@@ -218,57 +278,204 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
         params,
         Some(prior),
         global,
-        args.sim_speed,
+        Launch {
+            settings,
+            lock,
+            notes: Vec::new(),
+        },
     )
 }
 
-fn take_lock(store: &mut Store, lock_key: &str, run_id: &str, now: i64) -> Result<(), Exit> {
-    match store.acquire_lock(lock_key, run_id, std::process::id(), now, &pid_alive) {
-        Ok(LockOutcome::Acquired { taken_over_from }) => {
+/// Opens the state DB and runs SQLite's `quick_check` on it, before anything is
+/// written: nothing runs on a damaged database.
+fn open_checked_store(global: &Global) -> Result<Store, Exit> {
+    let store = super::open_store(global)?;
+    if let Err(e) = store.quick_check() {
+        eprintln!("error: {e}");
+        return Err(Exit::Failed);
+    }
+    Ok(store)
+}
+
+/// The target settings given on this command line (flags and their environment
+/// variables); `None` where nothing was given.
+fn given_settings(global: &Global, sim_speed: Option<f64>) -> GivenSettings {
+    GivenSettings {
+        target: global.target,
+        profile: global.profile.clone(),
+        region: global.region.clone(),
+        kube_context: global.kube_context.clone(),
+        sim_speed,
+    }
+}
+
+/// This host's name, recorded with runs and locks (a pid means nothing elsewhere).
+/// `RUNBOOK_HOST` overrides it (containers whose hostname changes with every start).
+pub(super) fn host_name() -> String {
+    if let Ok(name) = std::env::var("RUNBOOK_HOST")
+        && !name.is_empty()
+    {
+        return name;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Takes the run lock of `lock_key` for `run_id`, or says who holds it (`None`: exit
+/// 75 so cron tries again later).
+pub(super) fn take_lock(store: &mut Store, lock_key: &str, run_id: &str) -> Option<RunLock> {
+    let host = host_name();
+    let request = LockRequest {
+        lock_key,
+        run_id,
+        pid: std::process::id(),
+        host: &host,
+        now_ms: Clock::Real.now_ms(),
+    };
+    match store.acquire_lock(&request) {
+        Ok(LockOutcome::Acquired {
+            lock,
+            taken_over_from,
+        }) => {
+            // A run resumed after its own process died takes over its own lock:
+            // nothing to say about that.
             if let Some(stale) = taken_over_from.filter(|h| h.run_id != run_id) {
                 eprintln!(
-                    "note: took over the lock of run {} (pid {} no longer runs)",
-                    stale.run_id, stale.pid
+                    "note: took over the lock of run {} ({}; its process no longer holds it)",
+                    stale.run_id,
+                    process_label(&stale.host, stale.pid, &host)
                 );
                 // Its process is gone: it is not running any more, but it can still
                 // be resumed.
-                if let Ok(Some(old)) = store.run(&stale.run_id) {
-                    if old.status == RunStatus::Running {
-                        let _ = store.set_run_status(
-                            &old.id,
-                            RunStatus::Interrupted,
-                            None,
-                            Some("its process died"),
-                        );
-                    }
+                if let Ok(Some(old)) = store.run(&stale.run_id)
+                    && old.status == RunStatus::Running
+                {
+                    let _ = store.set_run_status(
+                        &old.id,
+                        RunStatus::Interrupted,
+                        None,
+                        Some("its process died"),
+                    );
                 }
             }
-            Ok(())
+            Some(lock)
         }
         Ok(LockOutcome::Held(holder)) => {
             eprintln!(
-                "error: run {} (pid {}, started {} UTC) is already running this runbook with these params; exiting with 75 so cron tries again later",
+                "error: run {} ({}, started {} UTC) is already running this runbook with these params; exiting with 75 so cron tries again later",
                 holder.run_id,
-                holder.pid,
+                process_label(&holder.host, holder.pid, &host),
                 timefmt::short(holder.since_ms)
             );
-            Err(Exit::Locked)
+            None
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Err(Exit::Failed)
+            None
         }
     }
 }
 
-/// Whether a process still runs (signal 0 checks without sending anything).
-fn pid_alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
+/// `pid 123` on this host, `pid 123 on host build-2` on another.
+fn process_label(holder_host: &str, pid: u32, this_host: &str) -> String {
+    if holder_host.is_empty() || holder_host == this_host {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid} on host {holder_host}")
+    }
+}
+
+/// Before a fresh run on `aws`: refuses (exit 4) when an earlier run of the same
+/// runbook and params since its last success submitted a job that may still be
+/// running, because starting afresh would submit it a second time. Abandoned runs
+/// are a person's decision and do not count. On `sim` every run has its own
+/// simulated world, whose jobs stop with it, so nothing can run twice.
+fn refuse_if_jobs_still_run(
+    store: &Store,
+    history: &[RunRecord],
+    settings: &RunSettings,
+    params: &ResolvedParams,
+) -> Result<(), Exit> {
+    if settings.target != TargetKind::Aws {
+        return Ok(());
+    }
+    let mut submitted = Vec::new();
+    for earlier in history.iter().filter(|r| r.status != RunStatus::Abandoned) {
+        match store.latest_attempts(&earlier.id) {
+            Ok(attempts) => submitted.extend(inflight_jobs::submitted_jobs(&earlier.id, &attempts)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(Exit::Failed);
+            }
+        }
+    }
+    if submitted.is_empty() {
+        return Ok(());
+    }
+    let runtime = current_thread_runtime()?;
+    let live = runtime.block_on(async {
+        let aws = aws_settings(settings, params);
+        match runbook_actions::target::aws::connect(&aws).await {
+            Ok(target) => Ok(inflight_jobs::live_jobs(&target, submitted).await),
+            Err(e) => Err(e),
+        }
+    });
+    let live = match live {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(Exit::Failed);
+        }
     };
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
-        Ok(()) => true,
-        Err(errno) => errno == nix::errno::Errno::EPERM,
+    if live.is_empty() {
+        return Ok(());
+    }
+    let runs: std::collections::BTreeSet<&str> =
+        live.iter().map(|j| j.submitted.run_id.as_str()).collect();
+    let mut message = String::from(
+        "error: an earlier run of this runbook and params submitted jobs that may still be running; a new run would submit them again, so it was not started (exit 4):\n",
+    );
+    for job in &live {
+        message.push_str(&format!("  - {job}\n"));
+    }
+    let runs: Vec<&str> = runs.into_iter().collect();
+    message.push_str(&format!(
+        "  = help: continue it with `runbook resume {}`, or retire it with `runbook abandon {} --cancel-jobs` (or without --cancel-jobs to leave its jobs running); the next run then starts",
+        runs[0],
+        runs.join(" ")
+    ));
+    eprintln!("{message}");
+    Err(Exit::JobsMayBeRunning)
+}
+
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    // One thread: steps wait on I/O (cloud calls, child processes, virtual time), and
+    // checkpoints are short SQLite transactions; a thread pool would only add wake-ups
+    // between threads (a third of the cost of a 10,000-step run of `log`).
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: failed to start the async runtime: {e}");
+            Exit::Failed
+        })
+}
+
+/// The aws target's settings of a run.
+pub(super) fn aws_settings(settings: &RunSettings, params: &ResolvedParams) -> AwsSettings {
+    AwsSettings {
+        profile: settings.profile.clone(),
+        region: settings.region.clone(),
+        runbook_region: params
+            .values
+            .get("region")
+            .and_then(|r| r.as_str())
+            .map(str::to_string),
+        kube_context: settings.kube_context.clone(),
     }
 }
 
@@ -325,7 +532,7 @@ const SIM_SEED: u64 = 20_221_107;
 /// (restored from the run's snapshot on resume), real AWS on `aws` (configured and
 /// its credentials checked here, so a missing region or bad credentials stop the run
 /// before any step).
-async fn build_target(
+pub(super) async fn build_target(
     kind: TargetKind,
     snapshot: Option<&runbook_state::Snapshot>,
     last_event_at: i64,
@@ -383,6 +590,14 @@ fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
     }
 }
 
+/// What a run is launched with besides its record: the target settings it runs
+/// with, its lock (held until it ends), and notes for the first lines of its log.
+struct Launch {
+    settings: RunSettings,
+    lock: RunLock,
+    notes: Vec<String>,
+}
+
 /// Executes a created (or resumed) run to its end and records how it ended.
 fn drive(
     mut store: Store,
@@ -391,58 +606,19 @@ fn drive(
     params: ResolvedParams,
     prior: Option<Vec<StepRecord>>,
     global: &Global,
-    sim_speed: Option<f64>,
+    launch: Launch,
 ) -> Exit {
+    let Launch {
+        settings,
+        lock,
+        notes,
+    } = launch;
     let resumed = prior.is_some();
-    let target: TargetKind = match record.target.parse() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: run {}: {e}", record.id);
-            return Exit::Failed;
-        }
-    };
+    let target = settings.target;
     let pid = std::process::id();
-    if resumed {
-        if let Err(exit) = take_lock(
-            &mut store,
-            &record.lock_key,
-            &record.id,
-            Clock::Real.now_ms(),
-        ) {
-            return exit;
-        }
-    }
-    // One thread: steps wait on I/O (cloud calls, child processes, virtual time), and
-    // checkpoints are short SQLite transactions; a thread pool would only add wake-ups
-    // between threads (a third of the cost of a 10,000-step run of `log`).
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match current_thread_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return Exit::Failed;
-        }
-    };
-    let run_value = json!({
-        "id": record.id,
-        "started_at": timefmt::rfc3339_ms(record.started_at_ms),
-        "target": target.as_str(),
-    });
-    let vars = match compute_vars(&loaded, &params, &run_value) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let _ = store.set_run_status(
-                &record.id,
-                RunStatus::Failed,
-                Some(Clock::Real.now_ms()),
-                Some(&e),
-            );
-            let _ = store.release_lock(&record.lock_key, &record.id);
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     let prior: BTreeMap<String, StepRecord> = prior
         .unwrap_or_default()
@@ -472,30 +648,52 @@ fn drive(
         0
     };
     if resumed {
-        if let Err(e) = store.mark_run_resumed(&record.id, pid, Clock::Real.now_ms()) {
+        if let Err(e) = store.mark_run_resumed(
+            &record.id,
+            pid,
+            &host_name(),
+            &settings.to_json(),
+            Clock::Real.now_ms(),
+        ) {
             eprintln!("error: {e}");
             return Exit::Failed;
         }
     }
-    let lock_key = record.lock_key.clone();
     let run_id = record.id.clone();
     let store = Arc::new(Mutex::new(store));
     let outcome = runtime.block_on(async {
-        let aws = AwsSettings {
-            profile: global.profile.clone(),
-            region: global.region.clone(),
-            runbook_region: params
-                .values
-                .get("region")
-                .and_then(|r| r.as_str())
-                .map(str::to_string),
-            kube_context: global.kube_context.clone(),
-        };
-        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, sim_speed, &aws).await {
+        let aws = aws_settings(&settings, &params);
+        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws).await {
             Ok(built) => built,
             Err(e) => {
                 eprintln!("error: run {run_id}: {e}");
-                return Err(e);
+                return Err((e, Exit::Failed));
+            }
+        };
+        // The account and region the target resolved (STS on aws; the simulated
+        // account on sim), for templates, e.g. bucket names.
+        let run_value = json!({
+            "id": record.id,
+            "started_at": timefmt::rfc3339_ms(record.started_at_ms),
+            "target": target.as_str(),
+            "account_id": services.account_id,
+            "region": services.region,
+        });
+        if let Some(wanted) = params.values.get("account_id").and_then(|v| v.as_str())
+            && !wanted.is_empty()
+            && wanted != services.account_id
+        {
+            eprintln!(
+                "warning: the runbook's `account_id` parameter is {wanted} but the {} target's account is {} (run.account_id); names built from the parameter will not match",
+                target.as_str(),
+                services.account_id
+            );
+        }
+        let vars = match compute_vars(&loaded, &params, &run_value) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err((e, Exit::Usage));
             }
         };
         let log_file = match &global.log_file {
@@ -504,7 +702,7 @@ fn drive(
                 Err(e) => {
                     let e = format!("failed to open the log file {}: {e}", path.display());
                     eprintln!("error: {e}");
-                    return Err(e);
+                    return Err((e, Exit::Failed));
                 }
             },
             None => None,
@@ -538,6 +736,9 @@ fn drive(
             prior,
             rerun_finally: resumed && record.status == RunStatus::Failed,
         });
+        for note in &notes {
+            reporter.notice(note);
+        }
         reporter.run_started(&run_id, &loaded.display_path, target.as_str(), resumed);
         let done: Vec<&str> = exec
             .prior
@@ -565,28 +766,24 @@ fn drive(
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
         Ok(outcome)
     });
+    let mut store = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Clock::Real.now_ms();
     let outcome = match outcome {
         Ok(outcome) => outcome,
         // Nothing ran: the run is recorded as failed with the reason, so `runs` does
         // not show it running forever, and `resume` can try again once it is fixed.
-        Err(error) => {
-            let mut store = store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Clock::Real.now_ms();
+        Err((error, exit)) => {
             if let Err(e) =
                 store.set_run_status(&run_id, RunStatus::Failed, Some(now), Some(&error))
             {
                 eprintln!("error: {e}");
             }
-            let _ = store.release_lock(&lock_key, &run_id);
-            return Exit::Failed;
+            let _ = store.release_lock(lock);
+            return exit;
         }
     };
-    let mut store = store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let now = Clock::Real.now_ms();
     let (status, error, exit) = match &outcome {
         Outcome::Succeeded => (RunStatus::Succeeded, None, Exit::Ok),
         Outcome::Failed { step, error } => (
@@ -600,11 +797,13 @@ fn drive(
     if let Err(e) = store.set_run_status(&run_id, status, finished_at, error.as_deref()) {
         eprintln!("error: {e}");
     }
-    if let Err(e) = store.release_lock(&lock_key, &run_id) {
+    if let Err(e) = store.release_lock(lock) {
         eprintln!("warning: {e}");
     }
     if exit == Exit::Failed {
-        eprintln!("hint: fix the cause, then `runbook resume {run_id}` retries the failed step");
+        eprintln!(
+            "hint: fix the cause, then `runbook resume {run_id}` retries the failed step; or `runbook abandon {run_id}` to retire the run (a scheduled `run --resume-incomplete` starts a new run either way)"
+        );
     }
     exit
 }

@@ -4,8 +4,12 @@
 //! The checkpoint order is the heart of resume: an action with outside effects has its
 //! rendered input and idempotency key on disk (fsynced) before it runs, and its outputs
 //! are written in the same transaction as its status. A step found `running` on resume
-//! is re-entered with the same attempt number and key; a step that failed gets a new
-//! attempt and a new key.
+//! is re-entered with the same attempt number and key. A step that failed gets a new
+//! attempt; its key is new only when the failure was a definitive answer: after a
+//! failure that may have taken effect (a timeout, a lost connection, a 5xx, throttling)
+//! the next attempt repeats the call under the same key, so a retry can never submit a
+//! second job. Failures that retrying cannot fix (invalid input, unsupported) are not
+//! retried.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
@@ -13,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use runbook_actions::duration::Humane;
-use runbook_actions::{ActionError, Effects, Participant, StepContext};
-use runbook_state::{NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus};
+use runbook_actions::{ActionError, Effects, ErrorClass, Participant, StepContext};
+use runbook_state::{
+    FailureClass, NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
+};
 use serde_json::{Value, json};
 
 use super::Execution;
@@ -209,6 +215,8 @@ fn fail_unstarted(
         status: StepStatus::Failed,
         outputs: None,
         error: Some(error.clone()),
+        // A template that does not render: nothing was called.
+        failure: Some(FailureClass::Rejected),
         finished_at_ms: now,
     };
     let data = json!({"attempt": attempt, "error": error});
@@ -261,7 +269,7 @@ fn record_unrun(
         attempt,
         idempotency_key,
         input,
-        finish.finished_at_ms,
+        (finish.finished_at_ms, exec.clock.now_ms()),
         false,
     );
     let events = [event(exec, event_kind, key, event_data)];
@@ -269,6 +277,7 @@ fn record_unrun(
         .record_attempt(&exec.run_id, &start, finish, &events, None)
 }
 
+/// `started` is (wall clock, the run's clock) at the start, ms.
 #[expect(clippy::too_many_arguments, reason = "a plain record constructor")]
 fn step_start(
     def: &StepDef,
@@ -277,7 +286,7 @@ fn step_start(
     attempt: u32,
     idempotency_key: String,
     input: Value,
-    started_at_ms: i64,
+    started: (i64, i64),
     durable: bool,
 ) -> StepStart {
     StepStart {
@@ -288,7 +297,8 @@ fn step_start(
         attempt,
         idempotency_key,
         input,
-        started_at_ms,
+        started_at_ms: started.0,
+        clock_started_at_ms: Some(started.1),
         durable,
     }
 }
@@ -363,7 +373,11 @@ async fn run_instance(
     let index = item.map(|(_, i)| i);
     let prior: Option<&StepRecord> = exec.prior.get(&key);
     let mut attempt = 1;
+    // The key the next attempt must use instead of a new one (re-entry, or a retry of
+    // a call that may have taken effect), and the first start of a re-entered attempt
+    // on the run's clock.
     let mut reentered_key = None;
+    let mut reentered_start = None;
     if let Some(record) = prior.filter(|_| def.is_finally && exec.rerun_finally) {
         attempt = record.attempt + 1;
     } else if let Some(record) = prior {
@@ -391,10 +405,18 @@ async fn run_instance(
                 );
                 return StepEnd::Failed(error);
             }
-            StepStatus::Failed => attempt = record.attempt + 1,
+            StepStatus::Failed => {
+                attempt = record.attempt + 1;
+                if record.failure == Some(FailureClass::Uncertain)
+                    && def.action.effects() == Effects::Mutates
+                {
+                    reentered_key = Some(record.idempotency_key.clone());
+                }
+            }
             StepStatus::Running => {
                 attempt = record.attempt;
                 reentered_key = Some(record.idempotency_key.clone());
+                reentered_start = record.clock_started_at_ms;
             }
         }
     }
@@ -417,6 +439,8 @@ async fn run_instance(
         tries_left -= 1;
         let resumed = reentered_key.is_some();
         let idempotency_key = reentered_key.take().unwrap_or_else(new_idempotency_key);
+        let now = exec.clock.now_ms();
+        let first_start = reentered_start.take().unwrap_or(now);
         let start = step_start(
             def,
             &key,
@@ -424,7 +448,7 @@ async fn run_instance(
             attempt,
             idempotency_key.clone(),
             stored_input.clone(),
-            runbook_actions::Clock::Real.now_ms(),
+            (runbook_actions::Clock::Real.now_ms(), first_start),
             effects == Effects::Mutates,
         );
         if effects != Effects::Pure {
@@ -449,8 +473,9 @@ async fn run_instance(
             run_id: exec.run_id.clone(),
             step_key: key.clone(),
             attempt,
-            idempotency_key,
+            idempotency_key: idempotency_key.clone(),
             resumed,
+            started_at_ms: first_start,
             target: Arc::clone(&exec.target),
             clock: exec.clock.clone(),
             participant: Arc::clone(participant),
@@ -463,18 +488,31 @@ async fn run_instance(
         };
         let result = match def.timeout {
             Some(limit) => {
+                // On the virtual clock a re-entered attempt keeps its original deadline
+                // (the simulated world stood still while the process was away); on the
+                // wall clock it gets its whole `timeout` again, because the time the
+                // process was down is not time the step spent.
+                let left = if exec.clock.is_virtual() {
+                    let deadline_ms = first_start
+                        .saturating_add(i64::try_from(limit.as_millis()).unwrap_or(i64::MAX));
+                    Duration::from_millis(
+                        u64::try_from(deadline_ms.saturating_sub(now)).unwrap_or(0),
+                    )
+                } else {
+                    limit
+                };
                 // The deadline exists before the action can make virtual time jump.
-                let deadline = exec.clock.deadline(participant, limit);
+                let deadline = exec.clock.deadline(participant, left);
                 tokio::select! {
                     r = def.action.run(input.clone(), &ctx) => r,
-                    () = deadline => Err(ActionError::Failed(format!("timed out after {}", Humane(limit)))),
+                    () = deadline => Err(ActionError::TimedOut(Humane(limit).to_string())),
                 }
             }
             None => def.action.run(input.clone(), &ctx).await,
         };
         drop(ctx);
         let took = started.elapsed();
-        let (status, outputs, error) = match result {
+        let (status, outputs, error, class) = match result {
             Err(ActionError::Interrupted) => {
                 exec.reporter.step_finished(
                     &key,
@@ -484,17 +522,24 @@ async fn run_instance(
                 );
                 return StepEnd::Interrupted;
             }
-            Ok(out) => (StepStatus::Succeeded, Some(exec.masker.json(&out)), None),
+            Ok(out) => (
+                StepStatus::Succeeded,
+                Some(exec.masker.json(&out)),
+                None,
+                None,
+            ),
             Err(e) => (
                 StepStatus::Failed,
                 None,
                 Some(exec.masker.text(&e.to_string())),
+                Some(e.class()),
             ),
         };
         let finish = StepFinish {
             status,
             outputs: outputs.clone(),
             error: error.clone(),
+            failure: class.map(failure_class),
             finished_at_ms: runbook_actions::Clock::Real.now_ms(),
         };
         let mut events = vec![
@@ -537,7 +582,14 @@ async fn run_instance(
                 return StepEnd::Succeeded(out);
             }
             (None, error) => {
-                let error = error.unwrap_or_default();
+                let mut error = error.unwrap_or_default();
+                let class = class.unwrap_or(ErrorClass::Rejected);
+                if tries_left > 0
+                    && let Some(why) = class.not_retried_because()
+                {
+                    error = format!("{error} ({why})");
+                    tries_left = 0;
+                }
                 if tries_left == 0 {
                     let shown = if def.continue_on_error {
                         Shown::FailedContinuing
@@ -552,12 +604,25 @@ async fn run_instance(
                     .step_retrying(&key, attempt + 1, delay, &error);
                 tokio::select! {
                     () = exec.clock.sleep(participant, delay) => {}
-                    // The failed attempt is recorded; resume starts a new one.
+                    // The failed attempt is recorded (with how it failed); resume
+                    // starts a new one, with the same key after an uncertain failure.
                     () = exec.cancel.cancelled() => return StepEnd::Interrupted,
+                }
+                if class == ErrorClass::Uncertain && effects == Effects::Mutates {
+                    reentered_key = Some(idempotency_key);
                 }
                 attempt += 1;
             }
         }
+    }
+}
+
+/// The persisted form of an action's [`ErrorClass`].
+fn failure_class(class: ErrorClass) -> FailureClass {
+    match class {
+        ErrorClass::Rejected => FailureClass::Rejected,
+        ErrorClass::Uncertain => FailureClass::Uncertain,
+        ErrorClass::Permanent => FailureClass::Permanent,
     }
 }
 
@@ -572,6 +637,7 @@ fn record_skipped(
         status: StepStatus::Skipped,
         outputs: None,
         error: None,
+        failure: None,
         finished_at_ms: runbook_actions::Clock::Real.now_ms(),
     };
     let data = json!({"reason": "when is false"});

@@ -103,6 +103,8 @@ fn new_store() -> Store {
             target: "sim".into(),
             started_at_ms: 0,
             pid: 1,
+            host: "test".into(),
+            settings: json!({"target": "sim"}),
         })
         .expect("run");
     store
@@ -501,6 +503,8 @@ fn record(
         outputs,
         error: None,
         started_at_ms: 0,
+        clock_started_at_ms: None,
+        failure: None,
         finished_at_ms: None,
     }
 }
@@ -526,6 +530,7 @@ steps:
         idempotency_key: "rb-kept".into(),
         input: json!({}),
         started_at_ms: 0,
+        clock_started_at_ms: Some(0),
         durable: true,
     };
     store.begin_attempt("run", &start).expect("begin");

@@ -1246,6 +1246,17 @@ fn completeness(run: &RunRecord, steps: &[StepRow], liveness: Liveness) -> Compl
                 ),
             }
         }
+        RunStatus::Abandoned => Completeness::Incomplete {
+            headline: "Incomplete: the run was abandoned.".into(),
+            detail: format!(
+                "{}{running_text} It will not be resumed.",
+                sentence(
+                    &run.error
+                        .clone()
+                        .unwrap_or_else(|| "It was retired by a person.".into())
+                )
+            ),
+        },
         RunStatus::Interrupted => Completeness::Incomplete {
             headline: "Incomplete: the run was interrupted.".into(),
             detail: format!(
@@ -1305,6 +1316,8 @@ mod tests {
             pid: 42,
             resume_count: 0,
             error: None,
+            host: "test".into(),
+            settings: json!({"target": "sim"}),
         }
     }
 
@@ -1488,6 +1501,8 @@ mod tests {
             outputs: None,
             error: error.map(str::to_owned),
             started_at_ms: 1,
+            clock_started_at_ms: None,
+            failure: None,
             finished_at_ms: None,
         }
     }

@@ -60,6 +60,7 @@ pub fn summarize(m: &RunModel, cost: &CostEstimate) -> Summary {
         runbook_state::RunStatus::Succeeded => "succeeded".to_owned(),
         runbook_state::RunStatus::Failed => "failed".to_owned(),
         runbook_state::RunStatus::Interrupted => "was interrupted".to_owned(),
+        runbook_state::RunStatus::Abandoned => "was abandoned".to_owned(),
         runbook_state::RunStatus::Running => "did not record an end".to_owned(),
     };
     let mut headline = format!(
@@ -519,6 +520,8 @@ mod tests {
             pid: 1,
             resume_count: 0,
             error: None,
+            host: "test".into(),
+            settings: json!({"target": "sim"}),
         }
     }
 

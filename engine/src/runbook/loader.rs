@@ -31,7 +31,7 @@ const STEP_KEYS: [&str; 10] = [
 ];
 const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
 const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
-const RUN_FIELDS: [&str; 3] = ["id", "started_at", "target"];
+const RUN_FIELDS: [&str; 5] = ["id", "started_at", "target", "account_id", "region"];
 
 /// A runbook file, loaded and valid.
 pub struct LoadedRunbook {
@@ -993,7 +993,9 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
             None => None,
             Some(field) if RUN_FIELDS.contains(&field) => None,
             Some(field) => Some((
-                format!("`run.{field}` in {place}: `run` has `id`, `started_at` and `target`"),
+                format!(
+                    "`run.{field}` in {place}: `run` has `id`, `started_at`, `target`, `account_id` and `region`"
+                ),
                 did_you_mean(field, RUN_FIELDS),
             )),
         },

@@ -1,0 +1,205 @@
+//! `runbook abandon RUN [--cancel-jobs]`: a person retires an incomplete run. It is
+//! never resumed again (not by `resume`, not by `run --resume-incomplete`), and the
+//! next scheduled run starts fresh without waiting for it.
+
+use runbook_actions::{Clock, TargetKind};
+use runbook_state::{NewEvent, RunStatus, Snapshot};
+
+use super::Global;
+use super::run::{aws_settings, build_target, host_name, take_lock};
+use crate::exit::Exit;
+use crate::inflight_jobs::{self, SubmittedJob};
+use crate::params::ResolvedParams;
+use crate::run_settings::RunSettings;
+
+#[derive(Debug, clap::Args)]
+pub struct AbandonArgs {
+    /// The run to retire
+    pub run: String,
+    /// Also cancel the EMR job runs it submitted that are still running (on sim: in
+    /// its simulated world, whose report then shows the cancellation)
+    #[arg(long)]
+    pub cancel_jobs: bool,
+    /// Why, recorded with the run (shown by `status`)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
+    let mut store = match super::open_store(global) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    if let Err(e) = store.quick_check() {
+        eprintln!("error: {e}");
+        return Exit::Failed;
+    }
+    let run = match store.run(&args.run) {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            eprintln!("error: no run `{}`; `runbook runs` lists them", args.run);
+            return Exit::Usage;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    match run.status {
+        RunStatus::Succeeded => {
+            eprintln!(
+                "error: run {} succeeded; there is nothing to abandon",
+                run.id
+            );
+            return Exit::Usage;
+        }
+        RunStatus::Abandoned => {
+            println!("run {} is already abandoned", run.id);
+            return Exit::Ok;
+        }
+        RunStatus::Running | RunStatus::Failed | RunStatus::Interrupted => {}
+    }
+    // Holding its lock, nobody resumes it while it is being retired; a live process
+    // running it keeps the lock, and is told apart from a dead one by the OS.
+    let Some(lock) = take_lock(&mut store, &run.lock_key, &run.id) else {
+        eprintln!(
+            "hint: stop that process first (SIGTERM lets it record the interruption), then abandon the run"
+        );
+        return Exit::Locked;
+    };
+    let mut cancelled = Vec::new();
+    if args.cancel_jobs {
+        let target = run.target.parse().unwrap_or(TargetKind::Sim);
+        let settings = RunSettings::from_stored(&run.settings, target);
+        let attempts = match store.latest_attempts(&run.id) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        };
+        let jobs = inflight_jobs::submitted_jobs(&run.id, &attempts);
+        let snapshot = match store.load_snapshot(&run.id) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        };
+        let last_event_at = store.last_event_at(&run.id).ok().flatten().unwrap_or(0);
+        // Only the `region` parameter matters here (the aws target's fallback region).
+        let params = ResolvedParams {
+            values: run.params.as_object().cloned().unwrap_or_default(),
+            secret_names: Vec::new(),
+        };
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: failed to start the async runtime: {e}");
+                return Exit::Failed;
+            }
+        };
+        let outcome = runtime.block_on(async {
+            let aws = aws_settings(&settings, &params);
+            let (clock, target) = build_target(
+                settings.target,
+                snapshot.as_ref(),
+                last_event_at,
+                None,
+                &aws,
+            )
+            .await?;
+            let done = cancel_live(&target, jobs).await;
+            let events: Vec<NewEvent> = target
+                .observer
+                .drain_events()
+                .into_iter()
+                .map(|e| NewEvent {
+                    at_ms: e.at_ms,
+                    kind: e.kind,
+                    step_key: None,
+                    subject: e.subject,
+                    data: e.data,
+                })
+                .collect();
+            let snapshot = target.observer.snapshot().map(|data| Snapshot {
+                at_ms: clock.now_ms(),
+                data,
+            });
+            Ok::<_, String>((done, events, snapshot))
+        });
+        match outcome {
+            Ok((done, events, snapshot)) => {
+                let stored = store
+                    .append_events(&run.id, &events)
+                    .and_then(|()| match &snapshot {
+                        Some(s) => store.save_snapshot(&run.id, s),
+                        None => Ok(()),
+                    });
+                if let Err(e) = stored {
+                    eprintln!("warning: the cancellations were made but not recorded: {e}");
+                }
+                cancelled = done;
+            }
+            Err(e) => {
+                eprintln!("error: run {} was not abandoned: {e}", run.id);
+                let _ = store.release_lock(lock);
+                return Exit::Failed;
+            }
+        }
+    }
+    let mut reason = format!("abandoned on {}", host_name());
+    if let Some(why) = &args.reason {
+        reason.push_str(&format!(": {why}"));
+    }
+    if let Some(previous) = &run.error {
+        reason.push_str(&format!(" (it had stopped with: {previous})"));
+    }
+    let now = Clock::Real.now_ms();
+    let marked = store.set_run_status(&run.id, RunStatus::Abandoned, Some(now), Some(&reason));
+    let _ = store.release_lock(lock);
+    if let Err(e) = marked {
+        eprintln!("error: {e}");
+        return Exit::Failed;
+    }
+    for line in &cancelled {
+        println!("{line}");
+    }
+    println!(
+        "run {} abandoned: it will not be resumed, and the next `run --resume-incomplete` starts fresh",
+        run.id
+    );
+    Exit::Ok
+}
+
+/// Cancels the jobs of `jobs` that have not ended; says what happened to each.
+async fn cancel_live(target: &runbook_actions::Target, jobs: Vec<SubmittedJob>) -> Vec<String> {
+    let mut said = Vec::new();
+    for live in inflight_jobs::live_jobs(target, jobs).await {
+        let submitted = &live.submitted;
+        let Some(job) = &submitted.job else {
+            said.push(format!(
+                "not cancelled: {live} (find it by that tag and cancel it by hand if it exists)"
+            ));
+            continue;
+        };
+        match target
+            .emr
+            .cancel_job_run(&job.virtual_cluster_id, &job.job_id)
+            .await
+        {
+            Ok(()) => said.push(format!(
+                "cancelled job run {} of step {} (it was {})",
+                job.job_id, submitted.step_key, live.state
+            )),
+            Err(e) => said.push(format!(
+                "failed to cancel job run {} of step {}: {e}",
+                job.job_id, submitted.step_key
+            )),
+        }
+    }
+    said
+}

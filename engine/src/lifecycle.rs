@@ -1,0 +1,83 @@
+//! What `runbook run` does with the runs of the same runbook and params that came
+//! before it: the run lifecycle that makes cron operation safe to leave alone.
+//!
+//! - An **interrupted** run (SIGINT/SIGTERM, `kill -9`, a crash, a dead lock holder:
+//!   status `interrupted`, or `running` with nobody holding its lock) is continued by
+//!   `run --resume-incomplete`, the cron mode.
+//! - A **failed** run is left for a person (`runbook status`, `resume`, `abandon`): the
+//!   next scheduled run starts fresh and names it in its first log line, so one bad
+//!   night never blocks the following ones.
+//! - An **abandoned** run (`runbook abandon`) is never resumed.
+//! - Runs older than the latest **succeeded** run are superseded by it and never
+//!   resumed automatically.
+//! - An interrupted run whose runbook file changed is not resumed silently: exit 3,
+//!   unless `--allow-changed` says to continue it with the new file.
+//!
+//! Where starting fresh could submit a job a second time (an earlier run's job may
+//! still be running on `aws`), `run` refuses with exit 4 (see `cli::run`).
+
+use runbook_state::{RunRecord, RunStatus};
+
+use crate::exit::Exit;
+use crate::runbook::LoadedRunbook;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask {
+    /// `--resume-incomplete`: continue an interrupted run instead of starting anew.
+    pub resume_incomplete: bool,
+    /// `--allow-changed`: continue it even if the runbook file changed.
+    pub allow_changed: bool,
+}
+
+/// The decision.
+#[derive(Debug)]
+pub enum Decision<'a> {
+    /// Continue this interrupted run.
+    Resume(&'a RunRecord),
+    /// Start a new run; the notes go first in its log.
+    Fresh { notes: Vec<String> },
+    /// Do nothing and exit with this code, saying why.
+    Refuse { exit: Exit, message: String },
+}
+
+/// Decides from `history`: the runs of the same runbook and params since their latest
+/// success, newest first (`Store::runs_since_last_success`). Only the newest counts:
+/// any older one was followed by a newer run and is superseded by it.
+pub fn decide<'a>(history: &'a [RunRecord], loaded: &LoadedRunbook, ask: Ask) -> Decision<'a> {
+    let Some(newest) = history.first() else {
+        return Decision::Fresh { notes: Vec::new() };
+    };
+    let id = &newest.id;
+    match newest.status {
+        RunStatus::Interrupted | RunStatus::Running if ask.resume_incomplete => {
+            if newest.content_hash != loaded.content_hash && !ask.allow_changed {
+                return Decision::Refuse {
+                    exit: Exit::RunbookChanged,
+                    message: format!(
+                        "run {id} of {path} was interrupted, and {path} changed since it started, so it was not resumed (exit 3).\n  = help: to continue it with the new version, add --allow-changed (or `runbook resume {id} --allow-changed`); to drop it, `runbook abandon {id}`, and the next run starts fresh",
+                        path = loaded.display_path
+                    ),
+                };
+            }
+            Decision::Resume(newest)
+        }
+        RunStatus::Interrupted | RunStatus::Running => Decision::Fresh {
+            notes: vec![format!(
+                "run {id} of this runbook was interrupted and is left as it is (`runbook resume {id}` continues it); starting a new run"
+            )],
+        },
+        RunStatus::Failed => Decision::Fresh {
+            notes: vec![format!(
+                "the previous run {id} failed and is left for a person (`runbook status {id}`): {}; starting a new run",
+                newest.error.as_deref().unwrap_or("no error recorded")
+            )],
+        },
+        RunStatus::Abandoned => Decision::Fresh {
+            notes: vec![format!(
+                "the previous run {id} was abandoned; starting a new run"
+            )],
+        },
+        RunStatus::Succeeded => Decision::Fresh { notes: Vec::new() },
+    }
+}

@@ -1,0 +1,129 @@
+//! The target settings a run is started with, stored with it so that `resume` (and
+//! `abandon --cancel-jobs`) reach the same place: the same target, AWS profile, region
+//! and Kubernetes context, and on `sim` the same speed.
+
+use runbook_actions::TargetKind;
+use serde::{Deserialize, Serialize};
+
+/// What `--target`, `--profile`, `--region`, `--kube-context` and `--sim-speed` said
+/// when the run started (after their environment variables).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// `sim` or `aws`.
+    #[serde(with = "target_name")]
+    pub target: TargetKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim_speed: Option<f64>,
+}
+
+/// The same settings as given on one command line: `None` where nothing was given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GivenSettings {
+    pub target: Option<TargetKind>,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub kube_context: Option<String>,
+    pub sim_speed: Option<f64>,
+}
+
+impl RunSettings {
+    /// The settings of a new run: what was given, `sim` by default.
+    pub fn new_run(given: &GivenSettings) -> RunSettings {
+        RunSettings {
+            target: given.target.unwrap_or(TargetKind::Sim),
+            profile: given.profile.clone(),
+            region: given.region.clone(),
+            kube_context: given.kube_context.clone(),
+            sim_speed: given.sim_speed,
+        }
+    }
+
+    /// The settings a run stored, with whatever was given again replacing them.
+    pub fn resumed(stored: &RunSettings, given: &GivenSettings) -> RunSettings {
+        RunSettings {
+            target: given.target.unwrap_or(stored.target),
+            profile: given.profile.clone().or_else(|| stored.profile.clone()),
+            region: given.region.clone().or_else(|| stored.region.clone()),
+            kube_context: given
+                .kube_context
+                .clone()
+                .or_else(|| stored.kube_context.clone()),
+            sim_speed: given.sim_speed.or(stored.sim_speed),
+        }
+    }
+
+    /// The stored form (the state DB's `runs.settings`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
+    }
+
+    /// Reads the stored form. Runs from before settings were stored have only their
+    /// target (the migration put it there); `fallback_target` covers anything else.
+    pub fn from_stored(value: &serde_json::Value, fallback_target: TargetKind) -> RunSettings {
+        serde_json::from_value(value.clone()).unwrap_or(RunSettings {
+            target: fallback_target,
+            profile: None,
+            region: None,
+            kube_context: None,
+            sim_speed: None,
+        })
+    }
+}
+
+mod target_name {
+    use runbook_actions::TargetKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(target: &TargetKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(target.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TargetKind, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_reuses_what_the_run_started_with_unless_given_again() {
+        let stored = RunSettings::new_run(&GivenSettings {
+            target: Some(TargetKind::Aws),
+            kube_context: Some("demo".into()),
+            region: Some("eu-west-1".into()),
+            ..GivenSettings::default()
+        });
+        let round_trip = RunSettings::from_stored(&stored.to_json(), TargetKind::Sim);
+        assert_eq!(round_trip, stored);
+        let resumed = RunSettings::resumed(&round_trip, &GivenSettings::default());
+        assert_eq!(resumed, stored);
+        let overridden = RunSettings::resumed(
+            &round_trip,
+            &GivenSettings {
+                region: Some("us-east-2".into()),
+                ..GivenSettings::default()
+            },
+        );
+        assert_eq!(overridden.region.as_deref(), Some("us-east-2"));
+        assert_eq!(overridden.kube_context.as_deref(), Some("demo"));
+        assert_eq!(overridden.target, TargetKind::Aws);
+    }
+
+    #[test]
+    fn runs_from_before_settings_were_stored_keep_their_target() {
+        let old = serde_json::json!({"target": "aws"});
+        assert_eq!(
+            RunSettings::from_stored(&old, TargetKind::Sim).target,
+            TargetKind::Aws
+        );
+    }
+}
