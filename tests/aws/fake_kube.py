@@ -42,7 +42,6 @@ import bisect
 import copy
 import datetime
 import json
-import os
 import random
 import re
 import select
@@ -54,6 +53,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from parent_watch import exit_with_parent
 
 
 class Resource:
@@ -892,18 +893,6 @@ def openapi_v3(group_version_path):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-
-
-def exit_with_parent():
-    """Exits when the process that started this one dies (even by SIGKILL)."""
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def main(argv=None):

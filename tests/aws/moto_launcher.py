@@ -16,7 +16,8 @@ each state lasting as long as the schedule says. A job run whose name matches th
 fail pattern (default: it contains `fail`, case-insensitively) ends FAILED instead,
 with failureReason USER_ERROR and stateDetails as EMR words it. CancelJobRun still
 works: the job is CANCEL_PENDING for the schedule's CANCEL_PENDING time, then
-CANCELLED. `createdAt` is the real creation time (moto rounds it to midnight) and
+CANCELLED. A StartJobRun that repeats the `clientToken` of an earlier one in the same
+virtual cluster gets that job run back instead of a new one, as EMR does. `createdAt` is the real creation time (moto rounds it to midnight) and
 `finishedAt` is set when the job reaches its final state.
 
 The schedule a job run follows is fixed when it is created. SPEC is either one number
@@ -54,6 +55,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from parent_watch import exit_with_parent
 
 # The states a job run passes through before its final one, in order.
 ACTIVE_STATES = ("PENDING", "SUBMITTED", "RUNNING")
@@ -225,6 +228,9 @@ def patch_job_runs():
     original_start = backend.start_job_run
 
     def start_job_run(self, *args, **kwargs):
+        replayed = job_run_of_token(self, kwargs["virtual_cluster_id"], kwargs["client_token"])
+        if replayed is not None:
+            return replayed
         job = original_start(self, *args, **kwargs)
         delay = SCHEDULE.get().start_delay
         if delay:
@@ -232,6 +238,27 @@ def patch_job_runs():
         return job
 
     backend.start_job_run = start_job_run
+
+
+def job_run_of_token(backend, virtual_cluster_id, client_token):
+    """The job run an earlier StartJobRun of `virtual_cluster_id` started with
+    `client_token`, if any.
+
+    EMR on EKS documents `clientToken` as "the client idempotency token of the job run
+    request" (API Reference, StartJobRun:
+    https://docs.aws.amazon.com/emr-on-eks/latest/APIReference/API_StartJobRun.html),
+    and AWS's idempotent operations answer a repeated request with the same token with
+    the result of the first one instead of acting again ("Ensuring idempotency",
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). moto
+    5.2.5 ignores the token, so without this the SDK's own retry of a StartJobRun whose
+    answer was lost would start a second job on moto where EMR starts one.
+    """
+    if not client_token:
+        return None
+    for job in backend.job_runs.values():
+        if job.virtual_cluster_id == virtual_cluster_id and job.client_token == client_token:
+            return job
+    return None
 
 
 class HarnessApp:
@@ -275,19 +302,6 @@ def respond(start_response, status, body):
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     )
     return [data]
-
-
-def exit_with_parent():
-    """Exits when the process that started this one dies (even by SIGKILL), so a test
-    binary killed mid-run leaves no server behind."""
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def main(argv=None):

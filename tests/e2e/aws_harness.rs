@@ -58,6 +58,7 @@ pub(crate) struct AwsWorldBuilder {
     nodes: u32,
     job_schedule: Option<String>,
     fail_pattern: Option<String>,
+    fault_proxy: bool,
 }
 
 impl AwsWorldBuilder {
@@ -81,7 +82,16 @@ impl AwsWorldBuilder {
         self
     }
 
-    /// Starts both servers and waits until they answer (panics after [`PATIENCE`]).
+    /// Puts the fault proxy (`tests/aws/fault_proxy.py`) between the binary and moto:
+    /// [`AwsWorld::env`] then points `AWS_ENDPOINT_URL` at the proxy, and
+    /// [`AwsWorld::inject`] makes chosen calls time out, fail or lose their connection.
+    /// The SDK helpers of `aws_sdk.rs` still go to moto directly.
+    pub(crate) fn fault_proxy(mut self) -> Self {
+        self.fault_proxy = true;
+        self
+    }
+
+    /// Starts the servers and waits until they answer (panics after [`PATIENCE`]).
     pub(crate) fn start(self) -> AwsWorld {
         let python = python();
         let dir = tempfile::Builder::new()
@@ -114,21 +124,35 @@ impl AwsWorldBuilder {
             dir.path(),
         );
 
+        let proxy = self.fault_proxy.then(|| {
+            Server::start(
+                "fault-proxy",
+                &python,
+                &scripts.join("fault_proxy.py"),
+                &["--upstream".to_owned(), moto.url()],
+                "/_faults",
+                dir.path(),
+            )
+        });
+
         let kubeconfig = dir.path().join("kubeconfig");
         fs::write(&kubeconfig, kubeconfig_yaml(&kube.url())).expect("failed to write kubeconfig");
         AwsWorld {
             moto,
             kube,
+            proxy,
             kubeconfig,
             dir,
         }
     }
 }
 
-/// moto and the fake cluster, running until this is dropped.
+/// moto and the fake cluster (and the fault proxy, if asked for), running until this
+/// is dropped.
 pub(crate) struct AwsWorld {
     moto: Server,
     kube: Server,
+    proxy: Option<Server>,
     kubeconfig: PathBuf,
     dir: TempDir,
 }
@@ -144,12 +168,25 @@ impl AwsWorld {
             nodes: 1,
             job_schedule: None,
             fail_pattern: None,
+            fault_proxy: false,
         }
     }
 
     /// moto's endpoint, e.g. `http://127.0.0.1:40123`.
     pub(crate) fn moto_url(&self) -> String {
         self.moto.url()
+    }
+
+    /// Where the binary sends its AWS calls: the fault proxy if there is one, else moto.
+    pub(crate) fn aws_endpoint(&self) -> String {
+        self.proxy.as_ref().unwrap_or(&self.moto).url()
+    }
+
+    /// The fault proxy (panics if the world was built without one).
+    pub(crate) fn proxy(&self) -> &Server {
+        self.proxy.as_ref().expect(
+            "this world has no fault proxy: build it with AwsWorld::builder().fault_proxy()",
+        )
     }
 
     /// The fake Kubernetes API server's endpoint.
@@ -171,7 +208,7 @@ impl AwsWorld {
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         let missing = self.dir.path().join("no-such-aws-file");
         vec![
-            ("AWS_ENDPOINT_URL", self.moto_url()),
+            ("AWS_ENDPOINT_URL", self.aws_endpoint()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_REGION", REGION.to_owned()),
@@ -533,17 +570,21 @@ fn aws_harness_starts_moto_and_a_fake_cluster() {
         ),
     );
     let vc = vc["id"].as_str().expect("virtual cluster id").to_owned();
-    let states = |job: &str| -> (Vec<String>, Value) {
-        let job = moto.expect_ok(
+    // Each job's name is its client token.
+    let start = |job: &str| -> String {
+        let started = moto.expect_ok(
             "POST",
             &format!("/virtualclusters/{vc}/jobruns"),
             Some(&format!(
-                r#"{{"name":"{job}","clientToken":"t","releaseLabel":"emr-6.3.0-latest",
+                r#"{{"name":"{job}","clientToken":"{job}","releaseLabel":"emr-6.3.0-latest",
                     "executionRoleArn":"arn:aws:iam::123456789012:role/r",
                     "jobDriver":{{"sparkSubmitJobDriver":{{"entryPoint":"local:///pi.py"}}}}}}"#
             )),
         );
-        let id = job["id"].as_str().expect("job id").to_owned();
+        started["id"].as_str().expect("job id").to_owned()
+    };
+    let states = |job: &str| -> (Vec<String>, Value) {
+        let id = start(job);
         let mut seen: Vec<String> = Vec::new();
         let start = Instant::now();
         loop {
@@ -567,6 +608,15 @@ fn aws_harness_starts_moto_and_a_fake_cluster() {
     let (seen, run) = states("pi-fail");
     assert_eq!(seen.last().map(String::as_str), Some("FAILED"), "{seen:?}");
     assert_eq!(run["failureReason"], "USER_ERROR");
+    // A StartJobRun that repeats a client token gets the job run it started, as on EMR.
+    let pi = run_id_named(moto, &vc, "pi-4");
+    assert_eq!(start("pi-4"), pi);
+    let listed = moto.expect_ok("GET", &format!("/virtualclusters/{vc}/jobruns"), None);
+    assert_eq!(
+        listed["jobRuns"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
 
     // A schedule set by a test holds until a reset, which forgets the virtual cluster
     // and everything in the fake cluster that was not seeded.
@@ -612,6 +662,17 @@ fn aws_harness_starts_moto_and_a_fake_cluster() {
         .run()
         .success();
     assert!(out.stdout.contains(&world.moto_url()), "{}", out.stdout);
+}
+
+/// The id of the job run of `vc` named `name`.
+fn run_id_named(moto: &Server, vc: &str, name: &str) -> String {
+    let listed = moto.expect_ok("GET", &format!("/virtualclusters/{vc}/jobruns"), None);
+    listed["jobRuns"]
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["name"] == name))
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("no job run {name} in {listed}"))
+        .to_owned()
 }
 
 /// Dropping a world stops its servers: nothing answers on their ports any more, so no

@@ -4,9 +4,9 @@
 //!
 //! What moto cannot show, and these tests therefore do not claim: real EKS timings
 //! (moto's clusters are ACTIVE at once), Spark pods (nothing runs the jobs; the
-//! launcher only moves job-run states on a schedule), and StartJobRun's `clientToken`
-//! idempotency (moto ignores it: the resume test relies on runbook finding its job by
-//! the tag it puts on every job run).
+//! launcher only moves job-run states on a schedule), and EMR's own handling of
+//! StartJobRun's `clientToken` (the launcher imitates it; the resume test relies on
+//! runbook finding its job before it calls StartJobRun again).
 
 use serde_json::{Value, json};
 

@@ -319,6 +319,14 @@ impl Background {
         wait_until(what, Some(self), &mut done);
     }
 
+    /// Waits until its stdout contains `text` (as [`Background::wait_until`]).
+    pub(crate) fn wait_for_stdout(&mut self, text: &str) {
+        let path = self.stdout_path.clone();
+        self.wait_until(&format!("its output says {text:?}"), || {
+            fs::read_to_string(&path).is_ok_and(|out| out.contains(text))
+        });
+    }
+
     /// Whether it has exited (without reaping it: [`Background::wait`] still works).
     pub(crate) fn has_exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))

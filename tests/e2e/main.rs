@@ -1,6 +1,7 @@
 //! End-to-end tests of the `runbook` binary: one integration-test binary (fast to link),
 //! with the builder of `harness` and one module per area.
 
+mod aws_faults;
 mod aws_harness;
 mod aws_sdk;
 mod aws_target;
@@ -9,6 +10,7 @@ mod crash_resume;
 mod cron;
 mod exec_group;
 mod failures;
+mod fault_injection;
 mod harness;
 mod history;
 mod json_shapes;
@@ -16,6 +18,7 @@ mod lifecycle;
 mod locking;
 mod no_panics;
 mod plan_aws;
+mod random_kills;
 mod report;
 mod retries;
 mod run_basics;
