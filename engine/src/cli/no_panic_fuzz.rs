@@ -488,6 +488,45 @@ fn render_template(text: &str) {
     let _ = template::render_str(env, text, &ctx);
 }
 
+/// The seed of the case generator: fixed, so a CI run is reproducible (a failure
+/// names an input that fails again); `RUNBOOK_FUZZ_SEED` explores others.
+fn seed() -> u64 {
+    std::env::var("RUNBOOK_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_204)
+}
+
+/// How long one case may take before it counts as a hang (a debug build on a busy
+/// 2-core machine takes milliseconds per case).
+const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs one case on its own thread: a case that does not finish within
+/// [`HANG_LIMIT`] is reported with its input and ends the test process (a hung
+/// thread cannot be stopped, and a hang must fail the run, not stall it). A panic is
+/// passed on to proptest, which reports and shrinks it.
+fn within_limit(what: String, case: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        case();
+        let _ = done_tx.send(());
+    });
+    match done_rx.recv_timeout(HANG_LIMIT) {
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            eprintln!(
+                "no_panic_fuzz: a case ran longer than {HANG_LIMIT:?} (seed {}):\n{what}",
+                seed()
+            );
+            std::process::exit(101);
+        }
+    }
+}
+
 fn cases() -> u32 {
     std::env::var("RUNBOOK_FUZZ_CASES")
         .ok()
@@ -499,6 +538,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         // Every case is checked for a panic only: shrinking keeps the smallest text.
         failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed()),
         ..ProptestConfig::with_cases(cases())
     })]
 
@@ -518,7 +558,10 @@ proptest! {
         for e in &edits {
             apply(&mut text, e);
         }
-        validate_and_plan(&text, &sets);
-        render_template(&template);
+        let what = format!("runbook:\n{text}\n--set: {sets:?}\ntemplate: {template}");
+        within_limit(what, move || {
+            validate_and_plan(&text, &sets);
+            render_template(&template);
+        });
     }
 }
