@@ -191,11 +191,34 @@ impl Action for Exec {
     }
 }
 
+/// The output as text, cut after the last whole line within [`MAX_CAPTURE`]: a cut in
+/// the middle of a line could keep the start of a secret, which the engine's masker
+/// cannot recognize any more.
 fn capture(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(MAX_CAPTURE)];
+    let mut cut = &bytes[..bytes.len().min(MAX_CAPTURE)];
+    if cut.len() < bytes.len()
+        && let Some(end) = cut.iter().rposition(|&b| b == b'\n')
+    {
+        cut = &cut[..=end];
+    }
     let mut text = String::from_utf8_lossy(cut).into_owned();
     if bytes.len() > MAX_CAPTURE {
         text.push_str("\n[output cut at 64 KiB]");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_output_is_cut_after_a_whole_line() {
+        let mut output = vec![b'x'; MAX_CAPTURE - 10];
+        output.extend_from_slice(b"\ntoken=hunter2-s3cr3t\nmore\n");
+        let text = capture(&output);
+        assert!(!text.contains("hunter2"), "{}", &text[text.len() - 40..]);
+        assert!(text.ends_with("xxx\n\n[output cut at 64 KiB]"));
+        assert_eq!(capture(b"short\n"), "short\n");
+    }
 }

@@ -7,6 +7,7 @@ pub mod executor;
 pub mod exit;
 pub mod inflight_jobs;
 pub mod lifecycle;
+pub mod masker;
 pub mod params;
 pub mod progress;
 pub mod report;

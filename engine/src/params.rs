@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::diagnostic::did_you_mean;
+use crate::masker::{self, Masker};
 use crate::runbook::{ParamDef, ParamType};
 
 /// The parameters of a run, with the real values of secrets (never stored).
@@ -22,7 +23,7 @@ impl ResolvedParams {
                 .iter()
                 .map(|(k, v)| {
                     let shown = if self.secret_names.contains(k) {
-                        Value::from("***")
+                        Value::from(masker::MASK)
                     } else {
                         v.clone()
                     };
@@ -32,53 +33,29 @@ impl ResolvedParams {
         )
     }
 
-    /// A masker that hides every secret value wherever it appears.
+    /// A masker that hides every secret of the run wherever it appears: the values of
+    /// secret params (each string and number inside a list or map one too) and of the
+    /// environment variables whose names look secret (see [`masker::secret_env_values`]).
     pub fn masker(&self) -> Masker {
-        let mut values: Vec<String> = self
-            .secret_names
-            .iter()
-            .filter_map(|name| self.values.get(name))
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-        // Longer first, so a secret containing another is hidden whole.
-        values.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        Masker { values }
+        let mut secrets = Vec::new();
+        for name in &self.secret_names {
+            if let Some(value) = self.values.get(name) {
+                scalars(value, &mut secrets);
+            }
+        }
+        secrets.extend(masker::secret_env_values(std::env::vars_os()));
+        Masker::new(secrets)
     }
 }
 
-/// Replaces secret values by `***` in text and JSON.
-#[derive(Debug, Clone, Default)]
-pub struct Masker {
-    values: Vec<String>,
-}
-
-impl Masker {
-    pub fn text(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.values {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
-            }
-        }
-        out
-    }
-
-    pub fn json(&self, value: &Value) -> Value {
-        if self.values.is_empty() {
-            return value.clone();
-        }
-        match value {
-            Value::String(s) => Value::String(self.text(s)),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.json(v)).collect()),
-            Value::Object(map) => {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.json(v))).collect())
-            }
-            other => other.clone(),
-        }
+/// The strings and numbers in a value, as text (booleans and null reveal nothing).
+fn scalars(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| scalars(v, out)),
+        Value::Object(map) => map.values().for_each(|v| scalars(v, out)),
+        Value::Null | Value::Bool(_) => {}
     }
 }
 

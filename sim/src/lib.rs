@@ -139,6 +139,7 @@ pub mod kubelet;
 pub mod log_group;
 pub mod manifest;
 pub mod node;
+mod object_content;
 pub mod params;
 pub mod pod;
 pub mod pod_template;

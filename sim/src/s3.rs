@@ -14,7 +14,8 @@ pub struct Bucket {
     pub name: String,
     /// Region the bucket lives in.
     pub region: String,
-    /// Objects by key.
+    /// Objects by key (in snapshots, text bodies are strings: see `object_content`).
+    #[serde(with = "crate::object_content")]
     pub objects: BTreeMap<String, Vec<u8>>,
     /// Creation time.
     pub created_at_ms: u64,

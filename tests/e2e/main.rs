@@ -20,6 +20,7 @@ mod random_kills;
 mod report;
 mod retries;
 mod run_basics;
+mod secret_scan;
 mod secrets;
 mod signals;
 mod validation;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::Global;
 use super::run::compute_vars;
 use crate::exit::Exit;
+use crate::masker::Masker;
 use crate::params;
 use crate::progress::OutputMode;
 use crate::runbook::{StepDef, load_file};
@@ -249,7 +250,7 @@ fn plan_step(
     def: &StepDef,
     env: &minijinja::Environment<'_>,
     context: &ContextFn<'_>,
-    masker: &params::Masker,
+    masker: &Masker,
 ) -> PlannedStep {
     let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
         Ok(v) => masker.json(&v),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use runbook_actions::{CancelSignal, Clock, Target};
 use runbook_state::{StepRecord, Store};
 
-use crate::params::Masker;
+use crate::masker::Masker;
 use crate::progress::Reporter;
 use crate::runbook::LoadedRunbook;
 

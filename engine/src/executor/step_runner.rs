@@ -304,29 +304,37 @@ fn step_start(
 }
 
 /// The events the target observed since the last checkpoint, and its snapshot if its
-/// state changed.
+/// state changed, with secrets masked: a secret given to a service (a cluster's name,
+/// an object's content) is in the target's events and state.
 pub(super) fn target_record(exec: &Execution) -> (Vec<NewEvent>, Option<Snapshot>) {
+    let masker = &exec.masker;
     let events = exec
         .target
         .observer
         .drain_events()
         .into_iter()
-        .map(|e| NewEvent {
-            at_ms: e.at_ms,
-            kind: e.kind,
-            step_key: None,
-            subject: e.subject,
-            data: e.data,
+        .map(|mut e| {
+            masker.json_in_place(&mut e.data);
+            NewEvent {
+                at_ms: e.at_ms,
+                kind: e.kind,
+                step_key: None,
+                subject: e.subject.map(|s| masker.text(&s)),
+                data: e.data,
+            }
         })
         .collect();
     let snapshot = exec.target.observer.snapshot().map(|data| Snapshot {
         at_ms: exec.clock.now_ms(),
-        data,
+        data: masker.serialized(data),
     });
     (events, snapshot)
 }
 
-fn event(exec: &Execution, kind: &str, key: &str, data: Value) -> NewEvent {
+/// An engine event of a step; its data is masked here, so no caller can store a
+/// secret through it.
+fn event(exec: &Execution, kind: &str, key: &str, mut data: Value) -> NewEvent {
+    exec.masker.json_in_place(&mut data);
     NewEvent {
         at_ms: exec.clock.now_ms(),
         kind: kind.to_string(),

@@ -97,7 +97,7 @@ fn screen_reporter(mode: OutputMode, clock: Clock) -> Arc<dyn Reporter> {
 /// Secret parameter values are masked here, since actions print what they are given.
 pub struct StepSink {
     pub reporter: Arc<dyn Reporter>,
-    pub masker: crate::params::Masker,
+    pub masker: crate::masker::Masker,
 }
 
 impl StepReporter for StepSink {
