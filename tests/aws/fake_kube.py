@@ -51,10 +51,10 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from parent_watch import exit_with_parent
+from harness_server import Server, exit_with_parent, serve
 
 
 class Resource:
@@ -890,11 +890,6 @@ def openapi_v3(group_version_path):
     return {"openapi": "3.0.0", "info": {"title": "fake-kube", "version": "v1.30.0"}, "paths": paths}
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("port", type=int)
@@ -909,13 +904,7 @@ def main(argv=None):
         exit_with_parent()
     server = Server((args.host, args.port), Handler)
     server.store = Store(seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth))
-    print(f"fake kube listening on http://{args.host}:{args.port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(server, f"fake kube listening on http://{args.host}:{args.port}")
 
 
 if __name__ == "__main__":

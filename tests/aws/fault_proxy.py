@@ -52,10 +52,10 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from parent_watch import exit_with_parent
+from harness_server import Server, exit_with_parent, serve
 
 # Headers that belong to one connection, not to the message (RFC 9110, 7.6.1).
 HOP_BY_HOP = {
@@ -351,11 +351,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_whole(status, headers, data)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("port", type=int)
@@ -371,13 +366,7 @@ def main(argv=None):
     server = Server((args.host, args.port), Handler)
     server.upstream = upstream
     server.rules = Rules()
-    print(f"fault proxy listening on http://{args.host}:{args.port} for {args.upstream}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(server, f"fault proxy listening on http://{args.host}:{args.port} for {args.upstream}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from parent_watch import exit_with_parent
+from harness_server import exit_with_parent
 
 # The states a job run passes through before its final one, in order.
 ACTIVE_STATES = ("PENDING", "SUBMITTED", "RUNNING")

@@ -229,6 +229,23 @@ impl AwsWorld {
             .fold(cmd, |cmd, (key, value)| cmd.env(key, value))
     }
 
+    /// `runbook --output plain run --target aws --kube-context fake FILE ARGS...` in
+    /// `t`'s directory, with [`AwsWorld::env`].
+    pub(crate) fn run_plain<'t>(&self, t: &'t Test, file: &str, args: &[&str]) -> Cmd<'t> {
+        let mut all = vec![
+            "--output",
+            "plain",
+            "run",
+            "--target",
+            "aws",
+            "--kube-context",
+            KUBE_CONTEXT,
+            file,
+        ];
+        all.extend_from_slice(args);
+        self.env_for(t.args(all))
+    }
+
     /// Clears moto (every service, and the job schedule back to the builder's) and
     /// puts the fake cluster back to its seeded state.
     pub(crate) fn reset(&self) {

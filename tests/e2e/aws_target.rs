@@ -325,19 +325,7 @@ fn wait_for_job_on_aws_fails_when_the_job_fails() {
         "failing.yaml",
         "name: failing\nsteps:\n  - id: job\n    action: submit-job\n    with: { virtual_cluster: monthly-batch-emr-cluster, name: pi-fail, role: monthly-batch-JobExecutionRole, release_label: emr-6.3.0-latest, entry_point: 'local:///usr/lib/spark/examples/src/main/python/pi.py' }\n  - id: wait\n    action: wait-for-job\n    with: { job: '{{ steps.job.outputs.job_id }}', timeout: 1m }\n",
     );
-    let out = world
-        .env_for(t.args([
-            "--output",
-            "plain",
-            "run",
-            "--target",
-            "aws",
-            "--kube-context",
-            "fake",
-            "failing.yaml",
-        ]))
-        .run()
-        .code(1);
+    let out = world.run_plain(&t, "failing.yaml", &[]).run().code(1);
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("step wait failed"), "{text}");
     assert!(
@@ -532,18 +520,7 @@ fn wait_for_pods_on_aws_sees_pods_that_appear_while_it_waits() {
         "pods.yaml",
         "name: pods\nsteps:\n  - id: executors\n    action: wait-for-pods\n    with: { cluster: fake, namespace: monthly-batch, selector: { spark-role: executor }, running: 2, timeout: 1m }\n",
     );
-    let bg = world
-        .env_for(t.args([
-            "--output",
-            "plain",
-            "run",
-            "--target",
-            "aws",
-            "--kube-context",
-            "fake",
-            "pods.yaml",
-        ]))
-        .spawn();
+    let bg = world.run_plain(&t, "pods.yaml", &[]).spawn();
     t.wait_until("the wait has started", || {
         bg.stdout_so_far()
             .contains("step executors (wait-for-pods) started")
@@ -649,18 +626,7 @@ steps:
     with: { victim_job: low, preemptor_job: high }
 "#,
     );
-    let bg = world
-        .env_for(t.args([
-            "--output",
-            "plain",
-            "run",
-            "--target",
-            "aws",
-            "--kube-context",
-            "fake",
-            "evict.yaml",
-        ]))
-        .spawn();
+    let bg = world.run_plain(&t, "evict.yaml", &[]).spawn();
     t.wait_until("the wait has started", || {
         bg.stdout_so_far()
             .contains("step replacement (wait-for-pods) started")

@@ -10,18 +10,13 @@ use serde_json::Value;
 
 use crate::harness::Test;
 
-fn canned(name: &str) -> String {
+/// The path of a runbook of `runbooks/`.
+pub(crate) fn canned(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("runbooks")
         .join(name)
         .display()
         .to_string()
-}
-
-/// The events of a run, read from its state DB (what reports and assertions read).
-fn events(t: &Test, run_id: &str) -> Vec<runbook_state::EventRecord> {
-    let store = runbook_state::Store::open(&t.state_db()).expect("open the state DB");
-    store.events(run_id).expect("events")
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -93,7 +88,7 @@ fn assert_priority_story(t: &Test, run_id: &str) {
         .as_str()
         .expect("high job id")
         .to_string();
-    let events = events(t, run_id);
+    let events = t.event_records(run_id);
     let preempted: Vec<&runbook_state::EventRecord> =
         events.iter().filter(|e| e.kind == "PodPreempted").collect();
     assert_eq!(

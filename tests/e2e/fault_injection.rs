@@ -92,18 +92,7 @@ fn setup(policy: &str) -> (AwsWorld, Sdk, Test) {
 }
 
 fn run(world: &AwsWorld, t: &Test) -> Background {
-    world
-        .env_for(t.args([
-            "--output",
-            "plain",
-            "run",
-            "--target",
-            "aws",
-            "--kube-context",
-            "fake",
-            "nightly.yaml",
-        ]))
-        .spawn()
+    world.run_plain(t, "nightly.yaml", &[]).spawn()
 }
 
 fn resume(world: &AwsWorld, t: &Test, run_id: &str) -> Background {

@@ -138,11 +138,23 @@ impl Test {
     /// and the key is what makes a replayed cloud call safe. Call it only while no
     /// `runbook` process of this test is running.
     pub(crate) fn attempt_records(&self, run_id: &str) -> Vec<runbook_state::StepRecord> {
-        let store = runbook_state::Store::open(&self.state_db())
-            .unwrap_or_else(|e| panic!("failed to open the state DB: {e}"));
-        store
+        self.store()
             .attempts(run_id)
             .unwrap_or_else(|e| panic!("failed to read the attempts of {run_id}: {e}"))
+    }
+
+    /// Every event of a run, read from the state DB with the `state` crate (what the
+    /// report and the assertions read). Call it only while no `runbook` process of this
+    /// test is running.
+    pub(crate) fn event_records(&self, run_id: &str) -> Vec<runbook_state::EventRecord> {
+        self.store()
+            .events(run_id)
+            .unwrap_or_else(|e| panic!("failed to read the events of {run_id}: {e}"))
+    }
+
+    fn store(&self) -> runbook_state::Store {
+        runbook_state::Store::open(&self.state_db())
+            .unwrap_or_else(|e| panic!("failed to open the state DB: {e}"))
     }
 
     /// Waits until `done` holds, polling; panics with `what` after [`PATIENCE`].

@@ -16,12 +16,12 @@
 //! instead of [`DEFAULT_CASES`]. A case whose kills all landed after the run ended
 //! still counts (it checks the uninterrupted path); each test requires that most of
 //! its kills interrupted something, and that one landed in the step it is most about
-//! (the demo's `sleep`, the nightly batch's submit step): half of the first kills of
-//! the cases wait for that step to start and land at a uniform instant of its length.
+//! (the demo's `sleep`, the nightly batch's submit step): the first kill of every other
+//! case waits for that step to start and lands at a uniform instant of the first half
+//! of its length.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use serde_json::Value;
 
 use crate::aws_harness::AwsWorld;
 use crate::aws_sdk::Sdk;
+use crate::canned_runbooks::canned;
 use crate::harness::{Background, Test, step, step_summary};
 
 /// Cases per test when `RUNBOOK_KILL_CASES` is not set.
@@ -98,14 +99,15 @@ struct Reference {
     outcome: Outcome,
     /// How long it took.
     took: Duration,
-    /// A step where kills are wanted more often than a uniform draw would put them (the
+    /// The step kills are wanted in more often than a uniform draw would put them (the
     /// priority demo's `sleep` lasts 5% of the run).
-    focus: Option<Focus>,
+    focus: Focus,
 }
 
-/// A step to kill in: the line of the progress output that says it started, and how
-/// long it ran in the uninterrupted run.
+/// A step to kill in: its key, the line of the progress output that says it started,
+/// and how long it ran in the uninterrupted run.
 struct Focus {
+    key: String,
     started: String,
     lasted_ms: u64,
 }
@@ -123,6 +125,7 @@ impl Focus {
                 .unwrap_or_else(|| panic!("no line with {needle:?} in\n{progress}"))
         };
         Focus {
+            key: key.to_owned(),
             lasted_ms: at(&format!("step {key} succeeded")).saturating_sub(at(&started)),
             started,
         }
@@ -139,11 +142,13 @@ struct Round {
     interrupted: Vec<String>,
 }
 
-/// One case: run, kill at a random instant, resume, ... until the run ends; then the
-/// checks. `Err` holds everything needed to reproduce it.
+/// One case: run, kill at a random instant (with `in_focus`, the first one in the
+/// reference's focus step), resume, ... until the run ends; then the checks. `Err`
+/// holds everything needed to reproduce it.
 fn one_case(
     scenario: &dyn Scenario,
     signal: Signal,
+    in_focus: bool,
     rng: &mut StdRng,
     reference: &Reference,
 ) -> (Vec<Round>, Result<(), String>) {
@@ -161,29 +166,29 @@ fn one_case(
                 let out = bg.wait();
                 if out.code != Some(0) {
                     return Err(format!(
-                        "the last resume exited {:?}\n{}{}",
-                        out.code, out.stdout, out.stderr
+                        "the last resume exited {:?}:\n{}",
+                        out.code,
+                        tail(&out.stdout, &out.stderr)
                     ));
                 }
                 break;
             }
-            // Half of the first kills land while the focus step runs, at a uniform
-            // instant of its length; every other instant is uniform over the length of
-            // a whole run.
+            // With `in_focus`, the first kill lands while the focus step runs, at a
+            // uniform instant of the first half of its length (the second half would
+            // often find it finished: it lasts milliseconds); every other instant is
+            // uniform over the length of a whole run.
             let started = Instant::now();
-            let at_ms = match &reference.focus {
-                Some(focus) if rounds.is_empty() && rng.random_bool(0.5) => {
-                    let after = rng.random_range(0..=focus.lasted_ms);
-                    bg.wait_for_stdout(&focus.started);
-                    std::thread::sleep(Duration::from_millis(after));
-                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-                }
-                _ => {
-                    let whole = u64::try_from(reference.took.as_millis()).unwrap_or(u64::MAX);
-                    let at_ms = rng.random_range(0..=whole);
-                    std::thread::sleep(Duration::from_millis(at_ms));
-                    at_ms
-                }
+            let focus = &reference.focus;
+            let at_ms = if rounds.is_empty() && in_focus {
+                let after = rng.random_range(0..=focus.lasted_ms / 2);
+                bg.wait_for_stdout(&focus.started);
+                std::thread::sleep(Duration::from_millis(after));
+                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+            } else {
+                let whole = u64::try_from(reference.took.as_millis()).unwrap_or(u64::MAX);
+                let at_ms = rng.random_range(0..=whole);
+                std::thread::sleep(Duration::from_millis(at_ms));
+                at_ms
             };
             let stopped = stop(bg, signal);
             let (too_late, interrupted) = match stopped {
@@ -356,14 +361,8 @@ fn differences(expected: &Outcome, got: &Outcome) -> String {
 }
 
 /// Runs the cases of one test and fails with every failed case, each with its seed
-/// and instants; `must_interrupt` is a step at least one kill must land in.
-fn kill_at_random(
-    test: &str,
-    scenario: &dyn Scenario,
-    signal: Signal,
-    reference: &Reference,
-    must_interrupt: Option<&str>,
-) {
+/// and instants.
+fn kill_at_random(test: &str, scenario: &dyn Scenario, signal: Signal, reference: &Reference) {
     let started = Instant::now();
     let settings = settings(test);
     let mut failures = Vec::new();
@@ -375,7 +374,7 @@ fn kill_at_random(
         let mut rng = StdRng::seed_from_u64(
             settings.seed ^ (case as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        let (rounds, result) = one_case(scenario, signal, &mut rng, reference);
+        let (rounds, result) = one_case(scenario, signal, case % 2 == 0, &mut rng, reference);
         let mut line = format!("{test} case {case}:");
         for r in &rounds {
             kills += 1;
@@ -414,13 +413,12 @@ fn kill_at_random(
         settings.seed,
         failures.join("\n")
     );
-    if let Some(key) = must_interrupt {
-        assert!(
-            interrupted_steps.contains_key(key),
-            "no kill landed while `{key}` ran (seed {}); raise RUNBOOK_KILL_CASES or try another seed",
-            settings.seed
-        );
-    }
+    let key = &reference.focus.key;
+    assert!(
+        interrupted_steps.contains_key(key),
+        "no kill landed while `{key}` ran (seed {}); raise RUNBOOK_KILL_CASES or try another seed",
+        settings.seed
+    );
     assert!(
         landed * 2 >= settings.cases,
         "only {landed} of {kills} kill(s) interrupted a run (seed {}): the instants are too late for runs of {:?}",
@@ -431,14 +429,8 @@ fn kill_at_random(
 
 // ---- the priority demo on sim ----
 
-fn canned(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("runbooks")
-        .join(name)
-        .display()
-        .to_string()
-}
-
+/// `runbooks/priority-demo.yaml` on `sim` at [`SIM_SPEED`]: deterministic, so the
+/// story, the summary and every event (in virtual time) must match exactly.
 struct PriorityDemoOnSim;
 
 impl Scenario for PriorityDemoOnSim {
@@ -455,22 +447,16 @@ impl Scenario for PriorityDemoOnSim {
     }
 
     fn resume(&self, t: &Test, run_id: &str) -> Background {
-        t.args([
-            "--output",
-            "plain",
-            "resume",
-            run_id,
-            "--sim-speed",
-            SIM_SPEED,
-        ])
-        .spawn()
+        // As an operator types it: the run's `--sim-speed` is stored with it.
+        t.args(["--output", "plain", "resume", run_id]).spawn()
     }
 
     fn reset(&self) {}
 
     fn outcome(&self, t: &Test, run_id: &str) -> Outcome {
         let status = t.status(run_id);
-        let events = recorded_events(t, run_id)
+        let events = t
+            .event_records(run_id)
             .into_iter()
             .filter(|e| e.step_key.is_none())
             .map(|e| {
@@ -495,7 +481,8 @@ impl Scenario for PriorityDemoOnSim {
 
     fn submitted_once(&self, t: &Test, run_id: &str) -> Result<(), String> {
         let status = t.status(run_id);
-        let mut submitted: Vec<String> = recorded_events(t, run_id)
+        let mut submitted: Vec<String> = t
+            .event_records(run_id)
             .into_iter()
             .filter(|e| {
                 e.kind == "JobStateChanged"
@@ -528,15 +515,6 @@ impl Scenario for PriorityDemoOnSim {
     }
 }
 
-/// The events of a run in its state DB.
-fn recorded_events(t: &Test, run_id: &str) -> Vec<runbook_state::EventRecord> {
-    let store = runbook_state::Store::open(&t.state_db())
-        .unwrap_or_else(|e| panic!("failed to open the state DB: {e}"));
-    store
-        .events(run_id)
-        .unwrap_or_else(|e| panic!("failed to read the events of {run_id}: {e}"))
-}
-
 /// The "What happened" lines of `runbook report RUN`, with their times unless
 /// `without_times` (wall-clock times on `aws` differ from run to run).
 fn report_story(t: &Test, run_id: &str, without_times: bool) -> Vec<String> {
@@ -566,7 +544,7 @@ fn sim_reference() -> &'static Reference {
         Reference {
             outcome: PriorityDemoOnSim.outcome(&t, &id),
             took,
-            focus: Some(Focus::of(&out.stdout, "a_minute_later", "sleep")),
+            focus: Focus::of(&out.stdout, "a_minute_later", "sleep"),
         }
     })
 }
@@ -603,16 +581,9 @@ fn sim_case(test: &str, signal: Signal) {
     let reference = sim_reference();
     println!(
         "the uninterrupted priority demo took {:?}; its sleep {} ms",
-        reference.took,
-        reference.focus.as_ref().map_or(0, |f| f.lasted_ms)
+        reference.took, reference.focus.lasted_ms
     );
-    kill_at_random(
-        test,
-        &PriorityDemoOnSim,
-        signal,
-        reference,
-        Some("a_minute_later"),
-    );
+    kill_at_random(test, &PriorityDemoOnSim, signal, reference);
 }
 
 #[test]
@@ -677,35 +648,26 @@ impl NightlyOnAws {
 impl Scenario for NightlyOnAws {
     fn run(&self, t: &Test) -> Background {
         self.world
-            .env_for(t.args([
-                "--output",
-                "plain",
-                "run",
-                "--target",
-                "aws",
-                "--kube-context",
-                "fake",
+            .run_plain(
+                t,
                 &canned("nightly-batch.yaml"),
-                "--set",
-                "cluster_role_arn=arn:aws:iam::123456789012:role/eks-cluster-role",
-                "--set",
-                "node_role_arn=arn:aws:iam::123456789012:role/eks-node-role",
-                "--set",
-                "subnet_ids=[subnet-0a1, subnet-0b2]",
-            ]))
+                &[
+                    "--set",
+                    "cluster_role_arn=arn:aws:iam::123456789012:role/eks-cluster-role",
+                    "--set",
+                    "node_role_arn=arn:aws:iam::123456789012:role/eks-node-role",
+                    "--set",
+                    "subnet_ids=[subnet-0a1, subnet-0b2]",
+                ],
+            )
             .spawn()
     }
 
     fn resume(&self, t: &Test, run_id: &str) -> Background {
         self.world
-            .env_for(t.args([
-                "--output",
-                "plain",
-                "resume",
-                run_id,
-                "--kube-context",
-                "fake",
-            ]))
+            // As an operator types it: the run's target and `--kube-context` are
+            // stored with it.
+            .env_for(t.args(["--output", "plain", "resume", run_id]))
             .spawn()
     }
 
@@ -733,7 +695,8 @@ impl Scenario for NightlyOnAws {
                 text.replace(value.as_str(), name)
             })
         };
-        let events = recorded_events(t, run_id)
+        let events = t
+            .event_records(run_id)
             .into_iter()
             .filter(|e| e.step_key.is_none())
             .map(|e| {
@@ -780,7 +743,7 @@ fn aws_reference(scenario: &NightlyOnAws) -> Reference {
     Reference {
         outcome: scenario.outcome(&t, &id),
         took,
-        focus: Some(Focus::of(&out.stdout, "job", "submit-job")),
+        focus: Focus::of(&out.stdout, "job", "submit-job"),
     }
 }
 
@@ -789,10 +752,9 @@ fn aws_case(test: &str, signal: Signal) {
     let reference = aws_reference(&scenario);
     println!(
         "the uninterrupted nightly batch took {:?}; its submit step {} ms",
-        reference.took,
-        reference.focus.as_ref().map_or(0, |f| f.lasted_ms)
+        reference.took, reference.focus.lasted_ms
     );
-    kill_at_random(test, &scenario, signal, &reference, Some("job"));
+    kill_at_random(test, &scenario, signal, &reference);
 }
 
 #[test]
