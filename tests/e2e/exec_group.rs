@@ -214,10 +214,11 @@ fn a_second_sigint_records_the_interruption_before_exiting() {
         "the second SIGINT took {:?} to exit",
         sent.elapsed()
     );
-    assert!(
-        pids.iter().all(|pid| !sleeper_alive(pid)),
-        "children outlived the second SIGINT"
-    );
+    // SIGKILL was sent to the group before the exit; the kernel ends its processes
+    // as soon as they are scheduled, which on a busy machine can be just after.
+    t.wait_until("the children are gone after the second SIGINT", || {
+        pids.iter().all(|pid| !sleeper_alive(pid))
+    });
     let run_id = t.only_run()["id"].as_str().expect("id").to_owned();
     let notice = out
         .events()
