@@ -747,3 +747,86 @@ fn a_named_profile_supplies_credentials_and_region() {
         [("/emr-on-eks/from-profile".to_string(), None)]
     );
 }
+
+/// A failed night whose job is still RUNNING: the next scheduled run refuses to submit
+/// it a second time (exit 4, naming the job), `abandon --cancel-jobs` cancels it in
+/// EMR, and then the next run starts.
+#[test]
+fn a_fresh_run_does_not_double_a_job_an_earlier_run_left_running() {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    run_canned(&world, &t, "platform-setup.yaml").success();
+    let t = t.runbook(
+        "nightly.yaml",
+        "name: nightly\nsteps:\n  - id: job\n    action: submit-job\n    with: { virtual_cluster: monthly-batch-emr-cluster, name: pi-long, role: monthly-batch-JobExecutionRole, release_label: emr-6.3.0-latest, entry_point: 'local:///usr/lib/spark/examples/src/main/python/pi.py' }\n  - id: wait\n    action: wait-for-job\n    with: { job: '{{ steps.job.outputs.job_id }}', timeout: 1s }\n",
+    );
+    world.set_job_schedule("RUNNING=inf");
+    let night = || {
+        world
+            .run_plain(&t, "nightly.yaml", &["--resume-incomplete"])
+            .run()
+    };
+    night().code(1);
+    let failed = t.runs_with_status("failed")[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let sdk = Sdk::new(&world);
+    let vc = sdk.virtual_cluster_id("monthly-batch-emr-cluster");
+    let jobs = sdk.job_runs(&vc);
+    let long: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.name() == Some("pi-long"))
+        .collect();
+    assert_eq!(long.len(), 1);
+    let job_id = long[0].id().expect("id").to_owned();
+
+    let out = night().code(4);
+    assert!(
+        out.stderr.contains(&job_id) && out.stderr.contains("RUNNING"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("runbook abandon {failed} --cancel-jobs"))
+    );
+    let count = |sdk: &Sdk| {
+        sdk.job_runs(&vc)
+            .iter()
+            .filter(|j| j.name() == Some("pi-long"))
+            .count()
+    };
+    assert_eq!(count(&sdk), 1, "exit 4 submitted nothing");
+    let nightly_runs = |t: &Test| {
+        t.runs()
+            .iter()
+            .filter(|r| r["runbook"] == "nightly")
+            .count()
+    };
+    assert_eq!(nightly_runs(&t), 1, "exit 4 recorded no run");
+
+    let out = world
+        .env_for(t.args(["abandon", failed.as_str(), "--cancel-jobs"]))
+        .run()
+        .success();
+    assert!(
+        out.stdout
+            .contains(&format!("cancelled job run {job_id} of step job")),
+        "{}",
+        out.stdout
+    );
+    let state = sdk
+        .job_runs(&vc)
+        .into_iter()
+        .find(|j| j.id() == Some(job_id.as_str()))
+        .and_then(|j| j.state().map(|s| s.as_str().to_owned()));
+    assert!(
+        matches!(state.as_deref(), Some("CANCEL_PENDING" | "CANCELLED")),
+        "{state:?}"
+    );
+    // The person decided: the next night runs (and submits its own job).
+    night().code(1);
+    assert_eq!(count(&sdk), 2);
+    assert_eq!(nightly_runs(&t), 2);
+}

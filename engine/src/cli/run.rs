@@ -184,7 +184,8 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
 }
 
 pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
-    let mut store = match open_checked_store(global) {
+    // Checked below, beside the other reads, before anything is written.
+    let mut store = match super::open_store(global) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
@@ -228,17 +229,30 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
         }
         _ => {}
     }
-    // Parsing a long runbook and reading its checkpoints take about as long as each
-    // other: do both at once, so a resumed run reaches its remaining steps sooner.
-    let (loaded, prior) = std::thread::scope(|scope| {
+    // Parsing a long runbook, checking the database and reading its checkpoints take
+    // about as long as each other: do them at once, so a resumed run reaches its
+    // remaining steps sooner.
+    let (loaded, checked, prior) = std::thread::scope(|scope| {
         let path = std::path::Path::new(&record.runbook_path);
         let loading = scope.spawn(|| load_file(path));
+        let db = store.path().map(std::path::Path::to_path_buf);
+        let checking = scope.spawn(move || match db {
+            Some(db) => Store::quick_check_file(&db),
+            None => Ok(()),
+        });
         let prior = store.latest_attempts(&record.id);
         let loaded = loading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (loaded, prior)
+        let checked = checking
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (loaded, checked, prior)
     });
+    if let Err(e) = checked {
+        eprintln!("error: {e}");
+        return Exit::Failed;
+    }
     let loaded = match loaded {
         Ok(l) => Arc::new(l),
         Err(e) => {
