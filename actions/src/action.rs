@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::input_error::{InputError, deserialize_input};
 use crate::planned_call::{PlanContext, PlannedCall};
+use runbook_backend::ActionError;
 
 /// What an action does to the world, which decides how carefully the engine
 /// checkpoints it before it runs.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
+use runbook_backend::ActionError;
 
 /// The action; [`AssertInput`] documents what it does (its doc comment is the
 /// action's help text).

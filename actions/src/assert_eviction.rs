@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::{Humane, HumaneDuration};
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use crate::target::ObservedEvent;
+use runbook_backend::ActionError;
+use runbook_backend::ObservedEvent;
+use runbook_backend::duration::{Humane, HumaneDuration};
 
 /// The action; [`AssertEvictionInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -321,8 +321,8 @@ mod tests {
 
     use runbook_sim::demo;
 
-    use crate::ActionError;
     use crate::test_support::{SimWorld, high_job, low_job, template_uri};
+    use runbook_backend::ActionError;
 
     fn story_input(low: &str, high: &str) -> serde_json::Value {
         json!({

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlannedCall, Service};
+use runbook_backend::ActionError;
 
 /// The cluster `given` by the step, or the target's only cluster.
 pub(crate) async fn cluster(
@@ -65,23 +65,4 @@ pub(crate) fn planned_delete(given: Option<&str>, kind: &str, name: &str) -> Vec
         .note("NotFound: already gone, which is success"),
     ]);
     calls
-}
-
-/// The one cluster among `names` (what a step that names none means), or an error
-/// that says there is none yet or which ones there are. Both targets answer so.
-pub(crate) fn only_cluster<S: AsRef<str>>(names: &[S]) -> Result<String, ActionError> {
-    match names {
-        [one] => Ok(one.as_ref().to_string()),
-        [] => Err(ActionError::Failed(
-            "there is no EKS cluster yet; create one with `create-cluster` first".into(),
-        )),
-        many => Err(ActionError::InvalidInput(format!(
-            "there are {} clusters ({}); say which with `cluster:`",
-            many.len(),
-            many.iter()
-                .map(AsRef::as_ref)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::target::{Clock, Participant, Target, WaitOutcome};
+use runbook_backend::{Clock, Participant, Target, WaitOutcome};
 
 /// Receives what actions say while they run (`log` messages, `exec` output lines).
 pub trait StepReporter: Send + Sync {
@@ -97,14 +97,14 @@ impl StepContext {
 
     /// Waits until the target may have changed (the simulated world moved on; a
     /// Kubernetes watch saw an event), `timeout` passed, or nothing can change any
-    /// more; returns early with [`crate::ActionError::Interrupted`] on interruption.
+    /// more; returns early with [`runbook_backend::ActionError::Interrupted`] on interruption.
     pub async fn wait_for_change(
         &self,
         timeout: Option<std::time::Duration>,
-    ) -> Result<WaitOutcome, crate::ActionError> {
+    ) -> Result<WaitOutcome, runbook_backend::ActionError> {
         tokio::select! {
             outcome = self.target.observer.wait_for_change(&self.clock, &self.participant, timeout) => Ok(outcome),
-            () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),
+            () = self.cancel.cancelled() => Err(runbook_backend::ActionError::Interrupted),
         }
     }
 
@@ -121,11 +121,14 @@ impl StepContext {
     }
 
     /// Sleeps on the target's clock (virtual time on `sim`), returning early with
-    /// [`crate::ActionError::Interrupted`] if the run is interrupted.
-    pub async fn sleep(&self, duration: std::time::Duration) -> Result<(), crate::ActionError> {
+    /// [`runbook_backend::ActionError::Interrupted`] if the run is interrupted.
+    pub async fn sleep(
+        &self,
+        duration: std::time::Duration,
+    ) -> Result<(), runbook_backend::ActionError> {
         tokio::select! {
             () = self.clock.sleep(&self.participant, duration) => Ok(()),
-            () = self.cancel.cancelled() => Err(crate::ActionError::Interrupted),
+            () = self.cancel.cancelled() => Err(runbook_backend::ActionError::Interrupted),
         }
     }
 }

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, REGION_PLACEHOLDER, Service, is_placeholder};
+use runbook_backend::ActionError;
 
 /// The action; [`CreateBucketInput`] documents what it does (its doc comment is the
 /// action's help text).

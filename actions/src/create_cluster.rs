@@ -11,10 +11,10 @@ use serde_json::json;
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::duration::HumaneDuration;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
-use crate::target::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
+use runbook_backend::ActionError;
+use runbook_backend::duration::HumaneDuration;
+use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
 
 /// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{
     ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, REGION_PLACEHOLDER, Service, is_placeholder,
 };
+use runbook_backend::ActionError;
 
 /// The action; [`CreateJobRoleInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
+use runbook_backend::ActionError;
 
 /// The retention periods CloudWatch Logs accepts (PutRetentionPolicy); any other
 /// number is rejected by the service, so it is rejected here first.

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
-use crate::target::PriorityClassRequest;
+use runbook_backend::ActionError;
+use runbook_backend::PriorityClassRequest;
 
 /// The highest value a user-defined PriorityClass may have; larger values are reserved
 /// for the `system-` classes, and the API server rejects them.

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use crate::context::StepContext;
-use crate::duration::Humane;
-use crate::error::ActionError;
-use crate::target::WaitOutcome;
+use runbook_backend::ActionError;
+use runbook_backend::WaitOutcome;
+use runbook_backend::duration::Humane;
 
 /// One time budget shared by the waits of a step, on the target's clock.
 pub(crate) struct Deadline {

@@ -9,10 +9,10 @@ use serde_json::json;
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::duration::{Humane, HumaneDuration};
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use crate::target::WaitOutcome;
+use runbook_backend::ActionError;
+use runbook_backend::WaitOutcome;
+use runbook_backend::duration::{Humane, HumaneDuration};
 
 /// The action; [`DeleteClusterInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall};
+use runbook_backend::ActionError;
 
 /// The action; [`DeletePriorityClassInput`] documents what it does (its doc comment is the
 /// action's help text).

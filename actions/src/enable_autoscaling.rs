@@ -8,9 +8,9 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use crate::target::AutoscalingRequest;
+use runbook_backend::ActionError;
+use runbook_backend::AutoscalingRequest;
 
 /// The action; [`EnableAutoscalingInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -11,11 +11,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::{Humane, HumaneDuration};
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
 use crate::process_group::ProcessGroup;
-use crate::target::TargetKind;
+use runbook_backend::ActionError;
+use runbook_backend::TargetKind;
+use runbook_backend::duration::{Humane, HumaneDuration};
 
 /// Captured output beyond this many bytes per stream is cut (the state DB keeps outputs).
 const MAX_CAPTURE: usize = 64 * 1024;

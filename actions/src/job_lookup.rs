@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlannedCall, Service};
-use crate::target::{JobRunInfo, VirtualClusterInfo};
+use runbook_backend::ActionError;
+use runbook_backend::{JobRunInfo, VirtualClusterInfo};
 
 /// The RUNNING virtual cluster called `wanted` (a name or an id).
 pub(crate) async fn virtual_cluster(

@@ -8,12 +8,9 @@
 pub mod action;
 pub mod catalog;
 pub mod context;
-pub mod duration;
-pub mod error;
 pub mod input_error;
 pub mod planned_call;
 pub mod process_group;
-pub mod target;
 
 mod apply_manifest;
 mod assert;
@@ -52,7 +49,5 @@ mod test_support;
 pub use action::{Action, Effects, ErasedAction};
 pub use catalog::{catalog, find};
 pub use context::{CancelSignal, StepContext, StepReporter};
-pub use error::{ActionError, ErrorClass};
 pub use input_error::{InputError, PathSegment};
 pub use planned_call::{PlanContext, PlannedCall, Service};
-pub use target::{Clock, Participant, Target, TargetKind};

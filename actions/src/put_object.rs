@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
+use runbook_backend::ActionError;
 
 /// The action; [`PutObjectInput`] documents what it does (its doc comment is the
 /// action's help text).

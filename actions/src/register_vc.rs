@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::error::ActionError;
 use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
+use runbook_backend::ActionError;
 
 /// The Kubernetes user EMR on EKS acts as in a namespace (eksctl's RBAC names its
 /// Role and RoleBinding after it, and aws-auth maps EMR's service-linked role to it).

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::HumaneDuration;
-use crate::error::ActionError;
+use runbook_backend::ActionError;
+use runbook_backend::duration::HumaneDuration;
 
 /// The action; [`SleepInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -8,11 +8,11 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::HumaneDuration;
-use crate::error::ActionError;
 use crate::job_lookup;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use crate::target::JobRunRequest;
+use runbook_backend::ActionError;
+use runbook_backend::JobRunRequest;
+use runbook_backend::duration::HumaneDuration;
 
 /// The action; [`SubmitJobInput`] documents what it does (its doc comment is the
 /// action's help text).

@@ -6,8 +6,8 @@ use runbook_sim::demo;
 use serde_json::json;
 
 use crate::context::{CancelSignal, StepContext, StepReporter};
-use crate::target::sim::{DEFAULT_ACCOUNT, DEFAULT_REGION, SimTarget};
-use crate::target::{Clock, VirtualClock};
+use runbook_backend::{Clock, VirtualClock};
+use runbook_backend_sim::{DEFAULT_ACCOUNT, DEFAULT_REGION, SimTarget};
 
 /// Collects what actions say.
 #[derive(Default)]
@@ -59,7 +59,7 @@ impl SimWorld {
         &self,
         action: &str,
         input: serde_json::Value,
-    ) -> Result<serde_json::Value, crate::ActionError> {
+    ) -> Result<serde_json::Value, runbook_backend::ActionError> {
         let action = crate::find(action).unwrap_or_else(|| panic!("no action `{action}`"));
         let ctx = self.ctx("step", "rb-test-token");
         action.run(input, &ctx).await
@@ -75,7 +75,7 @@ impl SimWorld {
         action: &str,
         input: serde_json::Value,
         token: &str,
-    ) -> Result<serde_json::Value, crate::ActionError> {
+    ) -> Result<serde_json::Value, runbook_backend::ActionError> {
         let action = crate::find(action).unwrap_or_else(|| panic!("no action `{action}`"));
         let ctx = self.ctx("step", token);
         action.run(input, &ctx).await

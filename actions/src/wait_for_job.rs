@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::{Humane, HumaneDuration};
-use crate::error::ActionError;
 use crate::job_lookup;
 use crate::planned_call::{PlanContext, PlannedCall};
-use crate::target::WaitOutcome;
+use runbook_backend::ActionError;
+use runbook_backend::WaitOutcome;
+use runbook_backend::duration::{Humane, HumaneDuration};
 
 /// The action; [`WaitForJobInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -186,8 +186,8 @@ mod tests {
     use runbook_sim::JobState;
     use serde_json::json;
 
-    use crate::ActionError;
     use crate::test_support::{SimWorld, low_job};
+    use runbook_backend::ActionError;
 
     fn state(world: &SimWorld, job: &str) -> JobState {
         world.sim.world().job_run_by_id(job).expect("job").state

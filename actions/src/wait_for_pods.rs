@@ -10,10 +10,10 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::duration::{Humane, HumaneDuration};
-use crate::error::ActionError;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use crate::target::{PodInfo, WaitOutcome};
+use runbook_backend::ActionError;
+use runbook_backend::duration::{Humane, HumaneDuration};
+use runbook_backend::{PodInfo, WaitOutcome};
 
 /// The label EMR on EKS puts on every pod of a job run.
 pub(crate) const LABEL_JOB_ID: &str = "emr-containers.amazonaws.com/job.id";
@@ -313,8 +313,8 @@ mod tests {
     use runbook_sim::PodPhase;
     use serde_json::json;
 
-    use crate::ActionError;
     use crate::test_support::{SimWorld, low_job, operations, planned_calls};
+    use runbook_backend::ActionError;
 
     /// (name, phase) of the job's live executor pods in the world.
     fn executors(world: &SimWorld, job: &str) -> Vec<(String, PodPhase)> {

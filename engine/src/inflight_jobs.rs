@@ -2,7 +2,7 @@
 //! submitted a second time by a fresh run, and what `runbook abandon --cancel-jobs`
 //! cancels.
 
-use runbook_actions::Target;
+use runbook_backend::Target;
 use runbook_state::{StepRecord, StepStatus};
 
 /// A job a `submit-job` step of a run started, or may have started.

@@ -2,7 +2,7 @@
 //! `abandon --cancel-jobs`) reach the same place: the same target, AWS profile, region
 //! and Kubernetes context, and on `sim` the same speed.
 
-use runbook_actions::TargetKind;
+use runbook_backend::TargetKind;
 use serde::{Deserialize, Serialize};
 
 /// What `--target`, `--profile`, `--region`, `--kube-context` and `--sim-speed` said
@@ -77,7 +77,7 @@ impl RunSettings {
 }
 
 mod target_name {
-    use runbook_actions::TargetKind;
+    use runbook_backend::TargetKind;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(target: &TargetKind, s: S) -> Result<S::Ok, S::Error> {

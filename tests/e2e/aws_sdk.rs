@@ -149,7 +149,7 @@ impl Sdk {
             .role()
             .and_then(|r| r.assume_role_policy_document())
             .expect("a trust policy");
-        let policy = runbook_actions::target::aws::policy_document(Some(document));
+        let policy = runbook_backend_aws::policy_document(Some(document));
         assert!(!policy.is_null(), "not a policy document: {document}");
         policy
     }

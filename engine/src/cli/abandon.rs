@@ -2,7 +2,7 @@
 //! never resumed again (not by `resume`, not by `run --resume-incomplete`), and the
 //! next scheduled run starts fresh without waiting for it.
 
-use runbook_actions::{Clock, TargetKind};
+use runbook_backend::{Clock, TargetKind};
 use runbook_state::{NewEvent, RunStatus, Snapshot};
 
 use super::Global;
@@ -177,7 +177,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
 }
 
 /// Cancels the jobs of `jobs` that have not ended; says what happened to each.
-async fn cancel_live(target: &runbook_actions::Target, jobs: Vec<SubmittedJob>) -> Vec<String> {
+async fn cancel_live(target: &runbook_backend::Target, jobs: Vec<SubmittedJob>) -> Vec<String> {
     let mut said = Vec::new();
     for live in inflight_jobs::live_jobs(target, jobs).await {
         let submitted = &live.submitted;

@@ -18,7 +18,7 @@ mod validate;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use runbook_actions::TargetKind;
+use runbook_backend::TargetKind;
 
 use crate::exit::Exit;
 use crate::progress::OutputMode;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use runbook_actions::TargetKind;
+use runbook_backend::TargetKind;
 
 use super::plan::plan_steps;
 use crate::runbook::{

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr};
-use runbook_actions::{PlanContext, PlannedCall, TargetKind};
+use runbook_actions::{PlanContext, PlannedCall};
+use runbook_backend::TargetKind;
 use serde_json::{Value, json};
 
 use super::Global;
@@ -103,8 +104,8 @@ pub(super) fn plan_steps(
     // `region` parameter (a profile's region is only read at run time).
     let (account_id, region) = match target {
         TargetKind::Sim => (
-            runbook_actions::target::sim::DEFAULT_ACCOUNT.to_string(),
-            runbook_actions::target::sim::DEFAULT_REGION.to_string(),
+            runbook_backend_sim::DEFAULT_ACCOUNT.to_string(),
+            runbook_backend_sim::DEFAULT_REGION.to_string(),
         ),
         TargetKind::Aws => (
             runbook_actions::planned_call::ACCOUNT_PLACEHOLDER.to_string(),
@@ -273,7 +274,7 @@ fn plan_step(
         step["when"] = when.to_json();
     }
     if let Some(t) = def.timeout {
-        step["timeout"] = json!(runbook_actions::duration::Humane(t).to_string());
+        step["timeout"] = json!(runbook_backend::duration::Humane(t).to_string());
     }
     if def.retry.attempts > 1 {
         step["retry_attempts"] = json!(def.retry.attempts);

@@ -1,7 +1,7 @@
 //! `runbook prune`: retention for the state DB, so a nightly job's history does not
 //! grow forever. Incomplete runs are kept: they may still be resumed.
 
-use runbook_actions::duration::{Humane, parse_duration};
+use runbook_backend::duration::{Humane, parse_duration};
 
 use super::{Global, open_store};
 use crate::exit::Exit;
@@ -25,7 +25,7 @@ pub(super) fn prune(global: &Global, args: &PruneArgs) -> Exit {
         Err(exit) => return exit,
     };
     let age_ms = i64::try_from(args.older_than.as_millis()).unwrap_or(i64::MAX);
-    let cutoff = runbook_actions::Clock::Real.now_ms().saturating_sub(age_ms);
+    let cutoff = runbook_backend::Clock::Real.now_ms().saturating_sub(age_ms);
     match store.prune_runs(cutoff) {
         Ok(stats) => {
             println!(

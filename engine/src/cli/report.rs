@@ -53,7 +53,7 @@ pub(super) fn report(global: &Global, args: &ReportArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    let html = report::render(&model, runbook_actions::Clock::Real.now_ms());
+    let html = report::render(&model, runbook_backend::Clock::Real.now_ms());
     let path = args
         .out
         .clone()

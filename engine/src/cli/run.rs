@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use runbook_actions::target::aws::AwsSettings;
-use runbook_actions::{CancelSignal, Clock, TargetKind};
+use runbook_actions::CancelSignal;
+use runbook_backend::{Clock, TargetKind};
+use runbook_backend_aws::AwsSettings;
 use runbook_state::{
     LockOutcome, LockRequest, NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store,
 };
@@ -437,7 +438,7 @@ fn refuse_if_jobs_still_run(
     let runtime = current_thread_runtime()?;
     let live = runtime.block_on(async {
         let aws = aws_settings(settings, params);
-        match runbook_actions::target::aws::connect(&aws).await {
+        match runbook_backend_aws::connect(&aws).await {
             Ok(target) => Ok(inflight_jobs::live_jobs(&target, submitted).await),
             Err(e) => Err(e),
         }
@@ -556,24 +557,20 @@ pub(super) async fn build_target(
     last_event_at: i64,
     sim_speed: Option<f64>,
     aws: &AwsSettings,
-) -> Result<(Clock, runbook_actions::Target), String> {
+) -> Result<(Clock, runbook_backend::Target), String> {
     match kind {
         TargetKind::Sim => {
             let start = snapshot.map_or(0, |s| s.at_ms).max(last_event_at);
-            let clock = runbook_actions::target::VirtualClock::new(
-                u64::try_from(start).unwrap_or(0),
-                sim_speed,
-            );
+            let clock =
+                runbook_backend::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
             let world = match snapshot {
-                Some(s) => {
-                    runbook_actions::target::sim::SimTarget::restore(&s.data, Arc::clone(&clock))?
-                }
-                None => runbook_actions::target::sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
+                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
+                None => runbook_backend_sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
             };
             Ok((Clock::Virtual(clock), world.target()))
         }
         TargetKind::Aws => {
-            let target = runbook_actions::target::aws::connect(aws).await?;
+            let target = runbook_backend_aws::connect(aws).await?;
             if let Some(wanted) = &aws.runbook_region
                 && *wanted != target.region
             {

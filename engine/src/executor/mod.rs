@@ -12,7 +12,8 @@ pub use scope::{RunScope, StepView};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use runbook_actions::{CancelSignal, Clock, Target};
+use runbook_actions::CancelSignal;
+use runbook_backend::{Clock, Target};
 use runbook_state::{StepRecord, Store};
 
 use crate::masker::Masker;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use runbook_actions::Participant;
+use runbook_backend::Participant;
 use serde_json::Value;
 use tokio::task::JoinSet;
 

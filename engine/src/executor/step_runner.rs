@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use runbook_actions::duration::Humane;
-use runbook_actions::{ActionError, Effects, ErrorClass, Participant, StepContext};
+use runbook_actions::{Effects, StepContext};
+use runbook_backend::duration::Humane;
+use runbook_backend::{ActionError, ErrorClass, Participant};
 use runbook_state::{
     FailureClass, NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
 };
@@ -208,7 +209,7 @@ fn fail_unstarted(
     index: Option<usize>,
     error: &str,
 ) -> StepEnd {
-    let now = runbook_actions::Clock::Real.now_ms();
+    let now = runbook_backend::Clock::Real.now_ms();
     let mut error = exec.masker.text(error);
     // A template that does not render, or an input that does not fit the action:
     // nothing was called, and the same input fails the same way on every attempt.
@@ -472,7 +473,7 @@ async fn run_instance(
             attempt,
             idempotency_key.clone(),
             stored_input.clone(),
-            (runbook_actions::Clock::Real.now_ms(), first_start),
+            (runbook_backend::Clock::Real.now_ms(), first_start),
             effects == Effects::Mutates,
         );
         if effects != Effects::Pure {
@@ -564,7 +565,7 @@ async fn run_instance(
             outputs: outputs.clone(),
             error: error.clone(),
             failure: class.map(failure_class),
-            finished_at_ms: runbook_actions::Clock::Real.now_ms(),
+            finished_at_ms: runbook_backend::Clock::Real.now_ms(),
         };
         let mut events = vec![
             started_event,
@@ -662,7 +663,7 @@ fn record_skipped(
         outputs: None,
         error: None,
         failure: None,
-        finished_at_ms: runbook_actions::Clock::Real.now_ms(),
+        finished_at_ms: runbook_backend::Clock::Real.now_ms(),
     };
     let data = json!({"reason": "when is false"});
     if let Err(e) = record_unrun(

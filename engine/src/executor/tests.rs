@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use runbook_actions::target::VirtualClock;
-use runbook_actions::{CancelSignal, Clock, TargetKind};
+use runbook_actions::CancelSignal;
+use runbook_backend::VirtualClock;
+use runbook_backend::{Clock, TargetKind};
 use runbook_state::{NewRun, StepRecord, StepStatus, Store};
 use serde_json::{Value, json};
 
@@ -138,10 +139,7 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         masker: params.masker(),
         param_origins: params.origins.clone(),
         scope,
-        target: Arc::new(runbook_actions::Target::without_cloud(
-            TargetKind::Sim,
-            "not needed by these tests",
-        )),
+        target: Arc::new(runbook_backend::Target::without_cloud(TargetKind::Sim)),
         clock,
         store: Arc::clone(&store),
         reporter: recorder.clone(),

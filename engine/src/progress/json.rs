@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use runbook_actions::Clock;
+use runbook_backend::Clock;
 use serde_json::{Value, json};
 
 use super::{Reporter, Shown};

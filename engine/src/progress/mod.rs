@@ -13,7 +13,8 @@ pub use json::JsonReporter;
 pub use plain::PlainReporter;
 pub use terminal::TerminalReporter;
 
-use runbook_actions::{Clock, StepReporter};
+use runbook_actions::StepReporter;
+use runbook_backend::Clock;
 
 /// How the user asked for output (`--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,7 +119,7 @@ impl StepReporter for StepSink {
 
 /// `12ms`, `3.2s`, `1m05s`.
 pub fn elapsed(d: Duration) -> String {
-    runbook_actions::duration::Humane(d).to_string()
+    runbook_backend::duration::Humane(d).to_string()
 }
 
 /// Reports to the screen and to a log file.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use runbook_actions::Clock;
+use runbook_backend::Clock;
 
 use super::{Reporter, Shown, elapsed};
 use crate::timefmt;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use runbook_actions::duration::Humane;
+use runbook_backend::duration::Humane;
 
 use super::cost::CostEstimate;
 use super::model::{PodEnd, Role, RunModel};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use runbook_actions::duration::{duration_from_secs, parse_duration};
+use runbook_backend::duration::{duration_from_secs, parse_duration};
 use sha2::{Digest, Sha256};
 
 use super::graph;

@@ -133,10 +133,10 @@ fn check(
     if schema.get("x-runbook-duration") == Some(&Value::Bool(true)) {
         let parsed = match &node.kind {
             NodeKind::Str { value, .. } if !is_template(value) => {
-                Some(runbook_actions::duration::parse_duration(value))
+                Some(runbook_backend::duration::parse_duration(value))
             }
             NodeKind::Int(secs) => Some(match u64::try_from(*secs) {
-                Ok(secs) => runbook_actions::duration::duration_from_secs(secs),
+                Ok(secs) => runbook_backend::duration::duration_from_secs(secs),
                 Err(_) => Err(format!("`{secs}` is negative; a duration is at least 0s")),
             }),
             _ => None,

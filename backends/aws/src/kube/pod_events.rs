@@ -1,0 +1,732 @@
+//! Turning what the pod and event watches deliver into the run's pod events, in the
+//! simulator's shapes (`sim/src/event.rs`: `PodCreated`, `PodStarted`,
+//! `PodPreempted`, `PodSucceeded`, `PodFailed`, `PodDeleted`, tagged by `type`), so
+//! `assert-eviction`, `wait-for-pods` and the report read a real cluster's run exactly
+//! like a simulated one.
+//!
+//! The scheduler marks a preemption victim twice: it patches the `DisruptionTarget`
+//! condition (reason `PreemptionByScheduler`) onto the pod, and it records a
+//! `Preempted` event whose message and `related` object name the preemptor. The two
+//! arrive on different watches in either order, and only the event says who the
+//! preemptor was; so a victim waits here until both, and the preemptor's pod, are
+//! known (or [`PENDING_LIMIT_MS`] passes, deleted or not) and is then reported once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use serde_json::{Map, Value, json};
+
+use runbook_backend::ObservedEvent;
+
+/// How long a preemption waits for its other half (the condition or the event)
+/// before it is reported with what is known. Events reach the API server within
+/// about a second; a victim is deleted after its grace period.
+pub(super) const PENDING_LIMIT_MS: i64 = 10_000;
+
+/// What is remembered about a pod: enough to name it after it is gone (a preemptor
+/// is named by UID only) and to report each transition once.
+struct Tracked {
+    pod_ref: Value,
+    namespace: String,
+    name: String,
+    node: Option<String>,
+    priority: i32,
+    started: bool,
+    finished: bool,
+    deleted: bool,
+}
+
+/// A victim whose preemption is known from one side so far.
+#[derive(Default)]
+struct Pending {
+    /// When it was first noticed here (for [`PENDING_LIMIT_MS`]).
+    noticed_ms: i64,
+    /// When the condition was set or the event happened.
+    at_ms: Option<i64>,
+    preemptor_uid: Option<String>,
+    /// `namespace/name` of the preemptor, from the older message format.
+    preemptor_name: Option<(String, String)>,
+    message: Option<String>,
+    node: Option<String>,
+    /// Whether the event was seen (the condition alone does not name the preemptor).
+    event_seen: bool,
+}
+
+/// The pods of one cluster as far as the watches told, and what was reported.
+pub(super) struct PodTracker {
+    cluster: String,
+    pods: HashMap<String, Tracked>,
+    pending: BTreeMap<String, Pending>,
+    preempted: HashSet<String>,
+    /// UIDs seen during a re-list (`Init` .. `InitDone`), to find pods deleted while
+    /// the watch was down.
+    relisted: Option<HashSet<String>>,
+}
+
+impl PodTracker {
+    pub(super) fn new(cluster: &str) -> PodTracker {
+        PodTracker {
+            cluster: cluster.to_string(),
+            pods: HashMap::new(),
+            pending: BTreeMap::new(),
+            preempted: HashSet::new(),
+            relisted: None,
+        }
+    }
+
+    /// A re-list starts: every pod it does not list again is gone.
+    pub(super) fn relist_started(&mut self) {
+        self.relisted = Some(HashSet::new());
+    }
+
+    /// The re-list ended: pods it did not list were deleted while nobody watched.
+    pub(super) fn relist_done(&mut self, now_ms: i64) -> Vec<ObservedEvent> {
+        let Some(listed) = self.relisted.take() else {
+            return Vec::new();
+        };
+        let gone: Vec<String> = self
+            .pods
+            .iter()
+            .filter(|(uid, t)| !t.deleted && !listed.contains(*uid))
+            .map(|(uid, _)| uid.clone())
+            .collect();
+        let mut out = Vec::new();
+        for uid in gone {
+            self.deleted(&uid, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// A pod was added or changed.
+    pub(super) fn apply_pod(&mut self, pod: &Pod, now_ms: i64) -> Vec<ObservedEvent> {
+        let mut out = Vec::new();
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return out;
+        };
+        if let Some(listed) = &mut self.relisted {
+            listed.insert(uid.clone());
+        }
+        let status = pod.status.as_ref();
+        let spec = pod.spec.as_ref();
+        let node = spec.and_then(|s| s.node_name.clone());
+        let priority = spec.and_then(|s| s.priority).unwrap_or(0);
+        let pod_ref = self.pod_ref(pod);
+        let subject = format!(
+            "{}/{}",
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        );
+        if !self.pods.contains_key(&uid) {
+            let requests = requests(pod);
+            let mut data = json!({
+                "type": "PodCreated",
+                "pod": pod_ref,
+                "priority": priority,
+                "requests": requests,
+            });
+            if let Some(class) = spec.and_then(|s| s.priority_class_name.clone()) {
+                data["priority_class"] = Value::String(class);
+            }
+            let at = pod
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(now_ms, |t| t.0.timestamp_millis());
+            out.push(observed(at, subject.clone(), data));
+            self.pods.insert(
+                uid.clone(),
+                Tracked {
+                    pod_ref: pod_ref.clone(),
+                    namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+                    name: pod.metadata.name.clone().unwrap_or_default(),
+                    node: None,
+                    priority,
+                    started: false,
+                    finished: false,
+                    deleted: false,
+                },
+            );
+        }
+        let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+        let Some(tracked) = self.pods.get_mut(&uid) else {
+            return out;
+        };
+        tracked.pod_ref = pod_ref.clone();
+        tracked.priority = priority;
+        if node.is_some() {
+            tracked.node.clone_from(&node);
+        }
+        let node_value = tracked.node.clone();
+        if phase == "Running" && !tracked.started {
+            tracked.started = true;
+            let at = started_at(pod).unwrap_or(now_ms);
+            out.push(observed(
+                at,
+                subject.clone(),
+                json!({"type": "PodStarted", "pod": pod_ref, "node": node_value.clone().unwrap_or_default()}),
+            ));
+        }
+        if matches!(phase, "Succeeded" | "Failed") && !tracked.finished {
+            tracked.finished = true;
+            let at = finished_at(pod).unwrap_or(now_ms);
+            let data = if phase == "Succeeded" {
+                json!({"type": "PodSucceeded", "pod": pod_ref, "node": node_value.clone().unwrap_or_default()})
+            } else {
+                let reason = status
+                    .and_then(|s| s.reason.clone().or_else(|| s.message.clone()))
+                    .or_else(|| terminated_reason(pod))
+                    .unwrap_or_else(|| "Failed".to_string());
+                let mut data = json!({"type": "PodFailed", "pod": pod_ref, "reason": reason});
+                if let Some(node) = &node_value {
+                    data["node"] = Value::String(node.clone());
+                }
+                data
+            };
+            out.push(observed(at, subject, data));
+        }
+        let disruption = status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c.type_ == "DisruptionTarget"
+                    && c.status == "True"
+                    && c.reason.as_deref() == Some("PreemptionByScheduler")
+            });
+        if let Some(condition) = disruption {
+            if !self.preempted.contains(&uid) {
+                let pending = self.pending.entry(uid.clone()).or_insert_with(|| Pending {
+                    noticed_ms: now_ms,
+                    ..Pending::default()
+                });
+                let at = condition
+                    .last_transition_time
+                    .as_ref()
+                    .map(|t| t.0.timestamp_millis());
+                // The condition is set before the event is recorded: its time is the
+                // better one.
+                if at.is_some() {
+                    pending.at_ms = at;
+                }
+                if pending.node.is_none() {
+                    pending.node = node_value;
+                }
+            }
+        }
+        // This pod may be the victim, or the preemptor, of a pending preemption.
+        self.report_resolved(now_ms, &mut out);
+        out
+    }
+
+    /// Reports the pending preemptions whose victim and preemptor are both known.
+    fn report_resolved(&mut self, now_ms: i64, out: &mut Vec<ObservedEvent>) {
+        let ready: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(victim, p)| self.pods.contains_key(*victim) && self.resolved(p))
+            .map(|(victim, _)| victim.clone())
+            .collect();
+        for victim in ready {
+            self.report_preemption(&victim, now_ms, out);
+        }
+    }
+
+    /// Whether the event arrived and the pod watch has seen the preemptor it names
+    /// (the two watches deliver in any order).
+    fn resolved(&self, pending: &Pending) -> bool {
+        if !pending.event_seen {
+            return false;
+        }
+        match (&pending.preemptor_uid, &pending.preemptor_name) {
+            (Some(uid), _) => self.pods.contains_key(uid),
+            (None, Some((namespace, name))) => self
+                .pods
+                .values()
+                .any(|t| &t.namespace == namespace && &t.name == name),
+            // The message names nobody: there is nothing more to wait for.
+            (None, None) => true,
+        }
+    }
+
+    /// A pod was deleted.
+    pub(super) fn delete_pod(&mut self, pod: &Pod, now_ms: i64) -> Vec<ObservedEvent> {
+        let mut out = Vec::new();
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return out;
+        };
+        if !self.pods.contains_key(&uid) {
+            // Never seen alive: report its creation first, so every PodDeleted has one.
+            out.extend(self.apply_pod(pod, now_ms));
+        }
+        self.deleted(&uid, now_ms, &mut out);
+        out
+    }
+
+    fn deleted(&mut self, uid: &str, now_ms: i64, out: &mut Vec<ObservedEvent>) {
+        // A victim is deleted after its grace period, but the other watch may not have
+        // delivered the event (or the preemptor's pod) yet: an unresolved preemption
+        // keeps waiting for them, up to [`PENDING_LIMIT_MS`].
+        let pending = self.pending.get(uid).map(|p| self.resolved(p));
+        if pending == Some(true) {
+            self.report_preemption(uid, now_ms, out);
+        }
+        let preempted = self.preempted.contains(uid) || pending.is_some();
+        let Some(tracked) = self.pods.get_mut(uid) else {
+            return;
+        };
+        if tracked.deleted {
+            return;
+        }
+        tracked.deleted = true;
+        let mut data = json!({"type": "PodDeleted", "pod": tracked.pod_ref});
+        if let Some(node) = &tracked.node {
+            data["node"] = Value::String(node.clone());
+        }
+        if preempted {
+            data["reason"] = Value::String("Preempted".into());
+        }
+        let subject = format!("{}/{}", tracked.namespace, tracked.name);
+        out.push(observed(now_ms, subject, data));
+    }
+
+    /// A core/v1 Event (the watch asks for reason `Preempted` only).
+    pub(super) fn apply_event(&mut self, event: &Event, now_ms: i64) -> Vec<ObservedEvent> {
+        let mut out = Vec::new();
+        if event.reason.as_deref() != Some("Preempted") {
+            return out;
+        }
+        let victim = &event.involved_object;
+        let Some(uid) = victim.uid.clone().or_else(|| {
+            // Events name their object by UID; fall back to the name for safety.
+            self.pods
+                .iter()
+                .find(|(_, t)| {
+                    Some(t.namespace.as_str()) == victim.namespace.as_deref()
+                        && Some(t.name.as_str()) == victim.name.as_deref()
+                })
+                .map(|(uid, _)| uid.clone())
+        }) else {
+            return out;
+        };
+        if self.preempted.contains(&uid) {
+            return out;
+        }
+        let message = event.message.clone().unwrap_or_default();
+        let (from_message, node) = parse_message(&message);
+        let at = event
+            .event_time
+            .as_ref()
+            .map(|t| t.0.timestamp_millis())
+            .or_else(|| {
+                event
+                    .last_timestamp
+                    .as_ref()
+                    .map(|t| t.0.timestamp_millis())
+            })
+            .or_else(|| {
+                event
+                    .first_timestamp
+                    .as_ref()
+                    .map(|t| t.0.timestamp_millis())
+            });
+        let pending = self.pending.entry(uid.clone()).or_insert_with(|| Pending {
+            noticed_ms: now_ms,
+            ..Pending::default()
+        });
+        pending.event_seen = true;
+        pending.message = Some(message);
+        if pending.at_ms.is_none() {
+            pending.at_ms = at;
+        }
+        if pending.node.is_none() {
+            pending.node = node;
+        }
+        match (
+            event.related.as_ref().and_then(|r| r.uid.clone()),
+            from_message,
+        ) {
+            (Some(related), _) => pending.preemptor_uid = Some(related),
+            (None, Some(Preemptor::Uid(uid))) => pending.preemptor_uid = Some(uid),
+            (None, Some(Preemptor::Name(ns, name))) => pending.preemptor_name = Some((ns, name)),
+            (None, None) => {}
+        }
+        self.report_resolved(now_ms, &mut out);
+        out
+    }
+
+    /// Reports preemptions that waited too long for their other half.
+    pub(super) fn flush_stale(&mut self, now_ms: i64) -> Vec<ObservedEvent> {
+        let mut out = Vec::new();
+        let stale: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now_ms - p.noticed_ms >= PENDING_LIMIT_MS)
+            .map(|(uid, _)| uid.clone())
+            .collect();
+        for uid in stale {
+            if self.pods.contains_key(&uid) {
+                self.report_preemption(&uid, now_ms, &mut out);
+            } else {
+                // An event about a pod this watch never saw (gone before it started).
+                self.pending.remove(&uid);
+            }
+        }
+        out
+    }
+
+    fn report_preemption(&mut self, victim_uid: &str, now_ms: i64, out: &mut Vec<ObservedEvent>) {
+        let Some(pending) = self.pending.remove(victim_uid) else {
+            return;
+        };
+        let Some(victim) = self.pods.get(victim_uid) else {
+            return;
+        };
+        self.preempted.insert(victim_uid.to_string());
+        let preemptor = pending
+            .preemptor_uid
+            .as_ref()
+            .and_then(|uid| self.pods.get(uid));
+        let (preemptor_ref, preemptor_priority) = match (preemptor, &pending.preemptor_name) {
+            (Some(p), _) => (p.pod_ref.clone(), p.priority),
+            (None, named) => {
+                // Not seen by the pod watch (or the event never came): name what is
+                // known, so the event keeps the simulator's shape.
+                let (namespace, name) = named.clone().unwrap_or_else(|| {
+                    (
+                        String::new(),
+                        pending
+                            .preemptor_uid
+                            .clone()
+                            .unwrap_or_else(|| "unknown".into()),
+                    )
+                });
+                let named = self
+                    .pods
+                    .values()
+                    .find(|t| t.namespace == namespace && t.name == name);
+                match named {
+                    Some(p) => (p.pod_ref.clone(), p.priority),
+                    None => (
+                        json!({"cluster": self.cluster, "namespace": namespace, "name": name, "role": "system"}),
+                        0,
+                    ),
+                }
+            }
+        };
+        let node = pending
+            .node
+            .clone()
+            .or_else(|| victim.node.clone())
+            .unwrap_or_default();
+        let preemptor_uid = pending.preemptor_uid.clone().unwrap_or_default();
+        let message = pending
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Preempted by pod {preemptor_uid} on node {node}"));
+        let data = json!({
+            "type": "PodPreempted",
+            "pod": victim.pod_ref,
+            "node": node,
+            "priority": victim.priority,
+            "preemptor": preemptor_ref,
+            "preemptor_uid": preemptor_uid,
+            "preemptor_priority": preemptor_priority,
+            "reason": "Preempted",
+            "message": message,
+        });
+        let subject = format!("{}/{}", victim.namespace, victim.name);
+        out.push(observed(pending.at_ms.unwrap_or(now_ms), subject, data));
+    }
+
+    /// The simulator's `PodRef` of a pod: its EMR role, job and executor from the
+    /// labels EMR and Spark put on job pods.
+    fn pod_ref(&self, pod: &Pod) -> Value {
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let role = labels
+            .get("emr-containers.amazonaws.com/component")
+            .map(String::as_str)
+            .filter(|role| matches!(*role, "controller" | "driver" | "executor"))
+            .unwrap_or("system");
+        let mut map = Map::new();
+        map.insert("cluster".into(), Value::String(self.cluster.clone()));
+        map.insert(
+            "namespace".into(),
+            Value::String(pod.metadata.namespace.clone().unwrap_or_default()),
+        );
+        map.insert(
+            "name".into(),
+            Value::String(pod.metadata.name.clone().unwrap_or_default()),
+        );
+        map.insert("role".into(), Value::String(role.into()));
+        if let Some(job) = labels.get("emr-containers.amazonaws.com/job.id") {
+            map.insert("job_id".into(), Value::String(job.clone()));
+        }
+        if let Some(id) = labels
+            .get("spark-exec-id")
+            .and_then(|id| id.parse::<u32>().ok())
+        {
+            map.insert("executor_id".into(), Value::from(id));
+        }
+        Value::Object(map)
+    }
+}
+
+/// Who the `Preempted` event's message names.
+enum Preemptor {
+    /// `Preempted by pod <uid> on node <node>` (Kubernetes 1.26+).
+    Uid(String),
+    /// `Preempted by <namespace>/<name> on node <node>` (older releases).
+    Name(String, String),
+}
+
+/// The preemptor and node of `Preempted by pod <uid> on node <node>`.
+fn parse_message(message: &str) -> (Option<Preemptor>, Option<String>) {
+    let Some(rest) = message.strip_prefix("Preempted by ") else {
+        return (None, None);
+    };
+    let (who, node) = match rest.split_once(" on node ") {
+        Some((who, node)) => (who, Some(node.trim().to_string())),
+        None => (rest, None),
+    };
+    let preemptor = match who.strip_prefix("pod ") {
+        Some(uid) => Some(Preemptor::Uid(uid.trim().to_string())),
+        None => who
+            .split_once('/')
+            .map(|(ns, name)| Preemptor::Name(ns.to_string(), name.to_string())),
+    };
+    (preemptor, node)
+}
+
+pub(super) fn observed(at_ms: i64, subject: String, data: Value) -> ObservedEvent {
+    ObservedEvent {
+        at_ms,
+        kind: data["type"].as_str().unwrap_or_default().to_string(),
+        subject: Some(subject),
+        data,
+    }
+}
+
+/// When the first container started running.
+fn started_at(pod: &Pod) -> Option<i64> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
+        .map(|t| t.0.timestamp_millis())
+        .min()
+}
+
+/// When the last container finished.
+fn finished_at(pod: &Pod) -> Option<i64> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref())
+        .map(|t| t.0.timestamp_millis())
+        .max()
+}
+
+/// Why a failed pod's first failed container ended (`Error`, `OOMKilled`, ...).
+fn terminated_reason(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
+        .find(|t| t.exit_code != 0)
+        .and_then(|t| t.reason.clone())
+}
+
+/// The sum of the containers' requests, as the simulator's `Resources`.
+fn requests(pod: &Pod) -> Value {
+    let mut cpu_millis = 0u64;
+    let mut memory_mib = 0u64;
+    for container in pod.spec.iter().flat_map(|s| &s.containers) {
+        let Some(requests) = container
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+        else {
+            continue;
+        };
+        if let Some(cpu) = requests.get("cpu") {
+            cpu_millis += quantity(&cpu.0).map_or(0, |c| (c * 1000.0).ceil() as u64);
+        }
+        if let Some(memory) = requests.get("memory") {
+            memory_mib += quantity(&memory.0).map_or(0, |m| (m / 1_048_576.0).ceil() as u64);
+        }
+    }
+    json!({"cpu_millis": cpu_millis, "memory_mib": memory_mib})
+}
+
+/// A Kubernetes quantity (`500m`, `2`, `4505Mi`, `1G`, `1e3`) as a number.
+pub(super) fn quantity(text: &str) -> Option<f64> {
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("m", 0.001),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    let text = text.trim();
+    for (suffix, factor) in SUFFIXES {
+        if let Some(number) = text.strip_suffix(suffix) {
+            return number.parse::<f64>().ok().map(|n| n * factor);
+        }
+    }
+    text.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    use serde_json::{Value, json};
+
+    use super::{PENDING_LIMIT_MS, PodTracker, Preemptor, parse_message, quantity};
+
+    fn pod(uid: &str, name: &str, job: &str, role: &str, condition: bool) -> Pod {
+        let conditions = if condition {
+            json!([{"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler"}])
+        } else {
+            json!([])
+        };
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "spark", "uid": uid, "labels": {
+                "emr-containers.amazonaws.com/component": role,
+                "emr-containers.amazonaws.com/job.id": job,
+            }},
+            "spec": {"nodeName": "n1", "priority": if role == "driver" { 1000 } else { 10 }, "containers": []},
+            "status": {"phase": "Pending", "conditions": conditions},
+        }))
+        .expect("pod")
+    }
+
+    fn preempted_event(victim_uid: &str, message: &str) -> Event {
+        serde_json::from_value(json!({
+            "metadata": {"name": "e", "namespace": "spark"},
+            "involvedObject": {"kind": "Pod", "namespace": "spark", "name": "victim", "uid": victim_uid},
+            "reason": "Preempted",
+            "message": message,
+        }))
+        .expect("event")
+    }
+
+    fn kinds(events: &[runbook_backend::ObservedEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    /// The victim's deletion can reach the pod watch before the preemptor's pod does
+    /// (two watches, no order between them): the preemption still names its job.
+    #[test]
+    fn a_victim_deleted_before_its_preemptor_is_seen_still_names_the_preemptor() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        tracker.apply_event(&preempted_event("a", "Preempted by pod b on node n1"), 1);
+        let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
+        assert_eq!(kinds(&gone), ["PodDeleted"]);
+        let seen = tracker.apply_pod(&pod("b", "job-b-exec-1", "job-b", "executor", false), 3);
+        assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
+        assert_eq!(seen[1].data["pod"]["job_id"], "job-a");
+        assert_eq!(seen[1].data["preemptor"]["job_id"], "job-b");
+    }
+
+    #[test]
+    fn an_event_before_its_preemptor_is_seen_waits_for_the_preemptor() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        let early = tracker.apply_event(&preempted_event("a", "Preempted by pod b on node n1"), 1);
+        assert!(early.is_empty(), "{early:?}");
+        let seen = tracker.apply_pod(&pod("b", "job-b-driver", "job-b", "driver", false), 2);
+        assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
+        let preempted = &seen[1].data;
+        assert_eq!(preempted["preemptor"]["job_id"], "job-b");
+        assert_eq!(preempted["preemptor_priority"], 1000);
+        // The condition that follows is the same preemption.
+        let again = tracker.apply_pod(&pod("a", "victim", "job-a", "executor", true), 3);
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_condition_without_an_event_is_reported_after_the_limit_even_once_deleted() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        assert!(
+            tracker
+                .apply_pod(&pod("a", "victim", "job-a", "executor", true), 1)
+                .is_empty()
+        );
+        // Deleted before the event came: it may still come on the other watch.
+        let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
+        assert_eq!(kinds(&gone), ["PodDeleted"]);
+        assert_eq!(gone[0].data["reason"], "Preempted");
+        assert!(tracker.flush_stale(PENDING_LIMIT_MS).is_empty());
+        let late = tracker.flush_stale(1 + PENDING_LIMIT_MS);
+        assert_eq!(kinds(&late), ["PodPreempted"]);
+        assert_eq!(late[0].data["preemptor"]["name"], "unknown");
+
+        tracker.apply_pod(&pod("c", "other", "job-a", "executor", true), 10);
+        assert!(tracker.flush_stale(10 + PENDING_LIMIT_MS - 1).is_empty());
+        let late = tracker.flush_stale(10 + PENDING_LIMIT_MS);
+        assert_eq!(kinds(&late), ["PodPreempted"]);
+        assert_eq!(late[0].data["pod"]["name"], Value::from("other"));
+    }
+
+    #[test]
+    fn pods_missing_from_a_relist_were_deleted_while_the_watch_was_down() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.relist_started();
+        tracker.apply_pod(&pod("a", "kept", "job-a", "executor", false), 0);
+        tracker.apply_pod(&pod("b", "gone", "job-a", "executor", false), 0);
+        assert!(tracker.relist_done(1).is_empty());
+        // The watch expired (410 Gone) and kube-rs lists again.
+        tracker.relist_started();
+        assert!(
+            tracker
+                .apply_pod(&pod("a", "kept", "job-a", "executor", false), 5)
+                .is_empty()
+        );
+        let after = tracker.relist_done(6);
+        assert_eq!(kinds(&after), ["PodDeleted"]);
+        assert_eq!(after[0].subject.as_deref(), Some("spark/gone"));
+        assert!(tracker.relist_done(7).is_empty());
+    }
+
+    #[test]
+    fn quantities_in_kubernetes_notation() {
+        assert_eq!(quantity("500m"), Some(0.5));
+        assert_eq!(quantity("2"), Some(2.0));
+        assert_eq!(quantity("4505Mi"), Some(4505.0 * 1_048_576.0));
+        assert_eq!(quantity("1G"), Some(1e9));
+        assert_eq!(quantity("bogus"), None);
+    }
+
+    #[test]
+    fn both_message_formats_name_the_preemptor_and_node() {
+        match parse_message("Preempted by pod 1b2c-uid on node ip-10-0-1-5") {
+            (Some(Preemptor::Uid(uid)), Some(node)) => {
+                assert_eq!(uid, "1b2c-uid");
+                assert_eq!(node, "ip-10-0-1-5");
+            }
+            _ => panic!("uid format not parsed"),
+        }
+        match parse_message("Preempted by spark/job-b-driver on node n1") {
+            (Some(Preemptor::Name(ns, name)), Some(node)) => {
+                assert_eq!(
+                    (ns.as_str(), name.as_str(), node.as_str()),
+                    ("spark", "job-b-driver", "n1")
+                );
+            }
+            _ => panic!("name format not parsed"),
+        }
+        assert!(parse_message("Scheduled").0.is_none());
+    }
+}

@@ -1,0 +1,398 @@
+//! [`Kube`] on real clusters: the same adoption semantics as the simulator (a
+//! namespace or PriorityClass that exists is adopted, not an error), with the API
+//! server's Status reasons as error codes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ::kube::Resource;
+use ::kube::api::ObjectMeta;
+use ::kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams,
+};
+use ::kube::discovery::{self, Scope};
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::AwsKube;
+use super::eks_token::partition;
+use super::node_events::capacity_type;
+use super::node_pool::node_pool;
+use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
+use super::status::{is, kube_error};
+use runbook_backend::ActionError;
+use runbook_backend::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
+use runbook_backend::{Kube, TargetResult};
+
+/// The field manager of everything runbook applies, so a later apply by runbook
+/// takes over its own fields and `kubectl` shows who set them.
+const FIELD_MANAGER: &str = "runbook";
+
+/// How often a read-modify-write of aws-auth is retried when another writer got in
+/// between (`Conflict`).
+const AWS_AUTH_ATTEMPTS: usize = 3;
+
+#[async_trait]
+impl Kube for AwsKube {
+    async fn create_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let api: Api<Namespace> = Api::all(self.client(cluster).await?);
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        match api.create(&PostParams::default(), &namespace).await {
+            Ok(_) => Ok(true),
+            Err(e) if is(&e, "AlreadyExists") => Ok(false),
+            Err(e) => Err(kube_error("create namespace", name, &e)),
+        }
+    }
+
+    async fn grant_emr_access(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        account_id: &str,
+    ) -> TargetResult<()> {
+        let client = self.client(cluster).await?;
+        let resource = format!("{namespace}/{EMR_NAME}");
+        create_or_replace(
+            &Api::<Role>::namespaced(client.clone(), namespace),
+            &emr_role(namespace),
+            ("create role", "replace role"),
+            &resource,
+        )
+        .await?;
+        create_or_replace(
+            &Api::<RoleBinding>::namespaced(client.clone(), namespace),
+            &emr_role_binding(namespace),
+            ("create rolebinding", "replace rolebinding"),
+            &resource,
+        )
+        .await?;
+        let arn = emr_service_role_arn(partition(&self.region), account_id);
+        map_emr_role(&Api::namespaced(client, "kube-system"), &arn).await
+    }
+
+    /// Returns once the API server accepted the deletion; the namespace is
+    /// terminating until its contents are gone.
+    async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let api: Api<Namespace> = Api::all(self.client(cluster).await?);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(true),
+            Err(e) if is(&e, "NotFound") => Ok(false),
+            Err(e) => Err(kube_error("delete namespace", name, &e)),
+        }
+    }
+
+    async fn create_priority_class(
+        &self,
+        cluster: &str,
+        request: &PriorityClassRequest,
+    ) -> TargetResult<bool> {
+        let api: Api<PriorityClass> = Api::all(self.client(cluster).await?);
+        let class = PriorityClass {
+            metadata: ObjectMeta {
+                name: Some(request.name.clone()),
+                ..ObjectMeta::default()
+            },
+            value: request.value,
+            global_default: Some(request.global_default),
+            description: request.description.clone(),
+            ..PriorityClass::default()
+        };
+        let error = match api.create(&PostParams::default(), &class).await {
+            Ok(_) => return Ok(true),
+            Err(e) if is(&e, "AlreadyExists") => e,
+            Err(e) => return Err(kube_error("create priorityclass", &request.name, &e)),
+        };
+        let existing = api
+            .get(&request.name)
+            .await
+            .map_err(|e| kube_error("get priorityclass", &request.name, &e))?;
+        let global_default = existing.global_default.unwrap_or(false);
+        if existing.value == request.value && global_default == request.global_default {
+            return Ok(false);
+        }
+        let mut failure = kube_error("create priorityclass", &request.name, &error);
+        if let ActionError::Service { message, .. } = &mut failure {
+            *message = format!(
+                "priorityclasses.scheduling.k8s.io \"{}\" already exists with value {} and globalDefault {global_default}; the value of a PriorityClass cannot be changed, delete it first",
+                request.name, existing.value
+            );
+        }
+        Err(failure)
+    }
+
+    async fn delete_priority_class(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let api: Api<PriorityClass> = Api::all(self.client(cluster).await?);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(true),
+            Err(e) if is(&e, "NotFound") => Ok(false),
+            Err(e) => Err(kube_error("delete priorityclass", name, &e)),
+        }
+    }
+
+    /// Server-side apply of each document, forced: runbook owns what it applies.
+    /// Discovery finds each kind's resource and scope, so any installed CRD works.
+    async fn apply_manifest(
+        &self,
+        cluster: &str,
+        documents: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>> {
+        let client = self.client(cluster).await?;
+        let mut resolved: HashMap<String, (ApiResource, bool)> = HashMap::new();
+        let mut applied = Vec::new();
+        for doc in documents {
+            let field = |pointer: &str| doc.pointer(pointer).and_then(|v| v.as_str());
+            let api_version = field("/apiVersion").unwrap_or_default().to_string();
+            let kind = field("/kind").unwrap_or_default().to_string();
+            let name = field("/metadata/name").unwrap_or_default().to_string();
+            if api_version.is_empty() || kind.is_empty() || name.is_empty() {
+                return Err(ActionError::InvalidInput(format!(
+                    "a manifest document needs `apiVersion`, `kind` and `metadata.name` (got apiVersion `{api_version}`, kind `{kind}`, name `{name}`)"
+                )));
+            }
+            let key = format!("{api_version}/{kind}");
+            let (resource, namespaced) = match resolved.get(&key) {
+                Some(found) => found.clone(),
+                None => {
+                    let (group, version) =
+                        api_version.split_once('/').unwrap_or(("", &api_version));
+                    let gvk = GroupVersionKind::gvk(group, version, &kind);
+                    let (resource, capabilities) = discovery::pinned_kind(&client, &gvk)
+                        .await
+                        .map_err(|e| kube_error("discover", &key, &e))?;
+                    let found = (resource, capabilities.scope == Scope::Namespaced);
+                    resolved.insert(key, found.clone());
+                    found
+                }
+            };
+            let namespace = namespaced.then(|| {
+                field("/metadata/namespace")
+                    .unwrap_or("default")
+                    .to_string()
+            });
+            let api: Api<DynamicObject> = match &namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            api.patch(&name, &params, &Patch::Apply(doc))
+                .await
+                .map_err(|e| kube_error("apply", &format!("{kind}/{name}"), &e))?;
+            applied.push(AppliedObject {
+                api_version,
+                kind,
+                name,
+                namespace,
+            });
+        }
+        Ok(applied)
+    }
+
+    async fn enable_autoscaling(
+        &self,
+        cluster: &str,
+        request: &AutoscalingRequest,
+    ) -> TargetResult<()> {
+        let pool = node_pool(request)?;
+        let gvk = GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool");
+        let resource = ApiResource::from_gvk_with_plural(&gvk, "nodepools");
+        let api: Api<DynamicObject> = Api::all_with(self.client(cluster).await?, &resource);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        match api
+            .patch(&request.name, &params, &Patch::Apply(&pool))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut failure = kube_error("apply NodePool", &request.name, &e);
+                if is(&e, "NotFound") {
+                    if let ActionError::Service { message, .. } = &mut failure {
+                        message.push_str(
+                            " (the karpenter.sh/v1 NodePool kind is missing: install Karpenter v1 on the cluster first)",
+                        );
+                    }
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    async fn default_cluster(&self) -> TargetResult<String> {
+        self.only_cluster().await
+    }
+
+    async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {
+        let api: Api<Node> = Api::all(self.client(cluster).await?);
+        let nodes = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| kube_error("list nodes", cluster, &e))?;
+        Ok(nodes.items.iter().map(node_info).collect())
+    }
+
+    async fn pods(
+        &self,
+        cluster: &str,
+        namespace: Option<&str>,
+        selector: &BTreeMap<String, String>,
+    ) -> TargetResult<Vec<PodInfo>> {
+        let client = self.client(cluster).await?;
+        let api: Api<Pod> = match namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        };
+        let labels = selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut params = ListParams::default();
+        if !labels.is_empty() {
+            params = params.labels(&labels);
+        }
+        let pods = api
+            .list(&params)
+            .await
+            .map_err(|e| kube_error("list pods", namespace.unwrap_or(cluster), &e))?;
+        Ok(pods.items.iter().map(pod_info).collect())
+    }
+}
+
+/// Creates `object`, or replaces the one of the same name (eksctl's create-or-replace:
+/// an older Role with fewer rules is brought up to date).
+async fn create_or_replace<K>(
+    api: &Api<K>,
+    object: &K,
+    operations: (&'static str, &'static str),
+    resource: &str,
+) -> TargetResult<()>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(e) if is(&e, "AlreadyExists") => api
+            .replace(&name, &PostParams::default(), object)
+            .await
+            .map(|_| ())
+            .map_err(|e| kube_error(operations.1, resource, &e)),
+        Err(e) => Err(kube_error(operations.0, resource, &e)),
+    }
+}
+
+/// Adds the mapping of EMR's service-linked role to the user `emr-containers` to
+/// ConfigMap `kube-system/aws-auth` (creating it if the cluster has none), keeping
+/// every other entry. The update carries the resourceVersion it read, so a
+/// concurrent writer's change is never lost: on `Conflict` it reads again.
+async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> {
+    const RESOURCE: &str = "kube-system/aws-auth";
+    for _ in 0..AWS_AUTH_ATTEMPTS {
+        let existing = api
+            .get_opt("aws-auth")
+            .await
+            .map_err(|e| kube_error("get configmap", RESOURCE, &e))?;
+        let map_roles = existing
+            .as_ref()
+            .and_then(|c| c.data.as_ref())
+            .and_then(|d| d.get("mapRoles"))
+            .map(String::as_str);
+        let Some(merged) = add_emr_mapping(map_roles, role_arn).map_err(ActionError::Failed)?
+        else {
+            return Ok(());
+        };
+        let result = match existing {
+            Some(mut config_map) => {
+                config_map
+                    .data
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert("mapRoles".into(), merged);
+                api.replace("aws-auth", &PostParams::default(), &config_map)
+                    .await
+                    .map_err(|e| ("replace configmap", e))
+            }
+            None => {
+                let config_map = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some("aws-auth".into()),
+                        namespace: Some("kube-system".into()),
+                        ..ObjectMeta::default()
+                    },
+                    data: Some(BTreeMap::from([("mapRoles".to_string(), merged)])),
+                    ..ConfigMap::default()
+                };
+                api.create(&PostParams::default(), &config_map)
+                    .await
+                    .map_err(|e| ("create configmap", e))
+            }
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err((_, e)) if is(&e, "Conflict") || is(&e, "AlreadyExists") => {}
+            Err((operation, e)) => return Err(kube_error(operation, RESOURCE, &e)),
+        }
+    }
+    Err(ActionError::Service {
+        service: "Kubernetes",
+        operation: "replace configmap",
+        resource: RESOURCE.into(),
+        code: "Conflict".into(),
+        message: format!(
+            "aws-auth kept changing while the EMR mapping was added ({AWS_AUTH_ATTEMPTS} attempts)"
+        ),
+    })
+}
+
+/// A node as the actions see it. The capacity type comes from the managed node
+/// group's label, or from Karpenter's for nodes it launched.
+fn node_info(node: &Node) -> NodeInfo {
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let capacity_type = capacity_type(&labels);
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    NodeInfo {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        instance_type: labels
+            .get("node.kubernetes.io/instance-type")
+            .cloned()
+            .unwrap_or_default(),
+        capacity_type,
+        ready,
+    }
+}
+
+/// A pod as waits and assertions see it.
+fn pod_info(pod: &Pod) -> PodInfo {
+    let status = pod.status.as_ref();
+    PodInfo {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        labels: pod.metadata.labels.clone().unwrap_or_default(),
+        phase: status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".to_string()),
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+        conditions: status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.status == "True")
+            .map(|c| (c.type_.clone(), c.reason.clone().unwrap_or_default()))
+            .collect(),
+    }
+}

@@ -1,0 +1,153 @@
+//! The `aws` target: every service call goes to real AWS through aws-sdk-rust, and to
+//! the cluster's Kubernetes API through kube-rs.
+//!
+//! Configuration is what AWS users expect: the SDK's default credential chain, a
+//! profile (`--profile` or `AWS_PROFILE`), the region from `--region`, the runbook's
+//! `region` parameter or the usual sources, and `AWS_ENDPOINT_URL` (or a per-service
+//! `AWS_ENDPOINT_URL_<SERVICE>`) for local endpoints such as moto.
+
+mod eks;
+pub(crate) mod emr;
+mod error;
+pub(crate) mod iam;
+pub mod kube;
+mod logs;
+mod s3;
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+
+use runbook_backend::{Target, TargetKind};
+
+pub(crate) use error::service_error;
+pub use iam::policy_document;
+
+/// How to reach AWS, from the command line and the runbook.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// A named profile of `~/.aws/config` (else `AWS_PROFILE`, else `default`).
+    pub profile: Option<String>,
+    /// The region given on the command line; wins over every other source.
+    pub region: Option<String>,
+    /// The region the runbook asks for (its `region` parameter), used when the SDK's
+    /// usual sources name none.
+    pub runbook_region: Option<String>,
+    /// A kubeconfig context to reach the cluster's API with, instead of the EKS
+    /// endpoint and a token presigned from STS.
+    pub kube_context: Option<String>,
+}
+
+/// The SDK configuration every client of the target is built from.
+#[derive(Clone)]
+pub(crate) struct AwsConfig {
+    pub(crate) sdk: SdkConfig,
+    /// Whether an endpoint override is in force (local S3 endpoints need path-style
+    /// bucket addressing).
+    pub(crate) custom_endpoint: bool,
+}
+
+/// Loads the configuration and checks, with one STS GetCallerIdentity, that the
+/// credentials work; every problem becomes one message before any step runs.
+pub async fn connect(settings: &AwsSettings) -> Result<Target, String> {
+    let config = load_config(settings).await?;
+    let region = config
+        .sdk
+        .region()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let account_id = caller_account(&config.sdk).await?;
+    let observer = Arc::new(kube::AwsObserver::new());
+    Ok(Target {
+        kind: TargetKind::Aws,
+        account_id: account_id.clone(),
+        region,
+        eks: Arc::new(eks::AwsEks::new(&config, account_id.clone())),
+        kube: Arc::new(kube::AwsKube::new(
+            aws_sdk_eks::Client::new(&config.sdk),
+            config.sdk.clone(),
+            settings.kube_context.clone(),
+            Arc::clone(&observer),
+        )),
+        emr: Arc::new(emr::AwsEmr::new(&config)),
+        iam: Arc::new(iam::AwsIam::new(&config)),
+        logs: Arc::new(logs::AwsLogs::new(&config)),
+        s3: Arc::new(s3::AwsS3::new(&config)),
+        observer,
+    })
+}
+
+/// The SDK's configuration with the settings applied; fails without a region or
+/// credentials.
+pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, String> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let mut sdk = loader.load().await;
+    // An empty AWS_REGION (`AWS_REGION= runbook ...`) means none; it must not hide
+    // the profile's region, which the SDK's chain would only read after it.
+    if sdk.region().is_some_and(|r| r.as_ref().trim().is_empty()) {
+        let mut from_profile = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Some(profile) = &settings.profile {
+            from_profile = from_profile.profile_name(profile);
+        }
+        let region = aws_config::meta::region::ProvideRegion::region(&from_profile.build()).await;
+        sdk = sdk.into_builder().region(region).build();
+    }
+    if sdk.region().is_none() {
+        match &settings.runbook_region {
+            Some(region) => {
+                sdk = sdk
+                    .into_builder()
+                    .region(Region::new(region.clone()))
+                    .build();
+            }
+            None => {
+                return Err("no AWS region: pass --region, set AWS_REGION, or set `region` in the profile (~/.aws/config)".into());
+            }
+        }
+    }
+    let provider = sdk.credentials_provider().ok_or(
+        "no AWS credentials provider could be set up: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or configure SSO",
+    )?;
+    if let Err(e) = provider.provide_credentials().await {
+        let profile = settings
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok());
+        return Err(format!(
+            "no usable AWS credentials{}: {}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`",
+            profile
+                .map(|p| format!(" for profile `{p}`"))
+                .unwrap_or_default(),
+            error::chain(&e)
+        ));
+    }
+    let custom_endpoint = sdk.endpoint_url().is_some()
+        || std::env::vars().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_S3"));
+    Ok(AwsConfig {
+        sdk,
+        custom_endpoint,
+    })
+}
+
+/// The account of the credentials, from STS GetCallerIdentity (which needs no
+/// permission, so a failure means the credentials themselves are wrong).
+async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
+    let sts = aws_sdk_sts::Client::new(sdk);
+    match sts.get_caller_identity().send().await {
+        Ok(identity) => identity
+            .account()
+            .map(str::to_string)
+            .ok_or_else(|| "STS GetCallerIdentity returned no account".to_string()),
+        Err(e) => Err(format!(
+            "the AWS credentials do not work: {}",
+            service_error("STS", "GetCallerIdentity", "caller", e)
+        )),
+    }
+}

@@ -1,0 +1,106 @@
+//! Amazon CloudWatch Logs through aws-sdk-cloudwatchlogs: the jobs' log groups.
+
+use async_trait::async_trait;
+
+use super::AwsConfig;
+use super::error::{code_of, service_error};
+use runbook_backend::ActionError;
+use runbook_backend::LogGroupInfo;
+use runbook_backend::{Logs, TargetResult};
+
+pub(super) struct AwsLogs {
+    logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl AwsLogs {
+    pub(super) fn new(config: &AwsConfig) -> AwsLogs {
+        AwsLogs {
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config.sdk),
+        }
+    }
+
+    /// The log group called exactly `name` (DescribeLogGroups matches prefixes).
+    async fn describe(&self, name: &str) -> TargetResult<Option<(String, Option<u32>)>> {
+        let mut pages = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
+            if let Some(group) = page
+                .log_groups()
+                .iter()
+                .find(|g| g.log_group_name() == Some(name))
+            {
+                return Ok(Some((
+                    group.arn().unwrap_or_default().to_string(),
+                    group
+                        .retention_in_days()
+                        .and_then(|d| u32::try_from(d).ok()),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Logs for AwsLogs {
+    async fn create_log_group(
+        &self,
+        name: &str,
+        retention_days: Option<u32>,
+    ) -> TargetResult<LogGroupInfo> {
+        let created = match self
+            .logs
+            .create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if code_of(&e) == Some("ResourceAlreadyExistsException") => false,
+            Err(e) => return Err(service_error("CloudWatch Logs", "CreateLogGroup", name, e)),
+        };
+        let (arn, current) = self.describe(name).await?.ok_or_else(|| {
+            ActionError::Failed(format!(
+                "log group `{name}` was created but DescribeLogGroups does not list it"
+            ))
+        })?;
+        if let Some(days) = retention_days
+            && current != Some(days)
+        {
+            self.logs
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(i32::try_from(days).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| service_error("CloudWatch Logs", "PutRetentionPolicy", name, e))?;
+        }
+        Ok(LogGroupInfo {
+            name: name.to_string(),
+            // DescribeLogGroups reports the ARN with a `:*` suffix (the streams).
+            arn: arn.trim_end_matches(":*").to_string(),
+            retention_days: retention_days.or(current),
+            created,
+        })
+    }
+
+    async fn delete_log_group(&self, name: &str) -> TargetResult<bool> {
+        match self
+            .logs
+            .delete_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(false),
+            Err(e) => Err(service_error("CloudWatch Logs", "DeleteLogGroup", name, e)),
+        }
+    }
+}

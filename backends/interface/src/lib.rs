@@ -1,0 +1,197 @@
+//! The interface between actions and the targets they run on: the service traits
+//! each backend implements (`runbook-backend-sim`, `runbook-backend-aws`), the request
+//! and answer types, the errors, the observed events, and the one clock each target
+//! keeps. It has no cloud dependencies, so the actions (and their tests on `sim`)
+//! build without the AWS SDK.
+//!
+//! On `aws` time is the wall clock. On `sim` time is virtual: it belongs to
+//! [`VirtualClock`], which moves forward only when every participant (each running
+//! step, and the engine's scheduler) is waiting, and then jumps straight to the earliest
+//! thing anybody waits for. Concurrent waits therefore interleave exactly as they would
+//! in real time, and a six-minute job takes milliseconds.
+
+mod clock;
+mod virtual_clock;
+
+pub use clock::{Clock, Participant};
+pub use virtual_clock::{VirtualClock, Wake, WorldDriver};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a run's actions take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The deterministic in-process simulation of EKS + EMR on EKS (the default).
+    Sim,
+    /// Real AWS services and the cluster's Kubernetes API.
+    Aws,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Sim => "sim",
+            TargetKind::Aws => "aws",
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TargetKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sim" => Ok(TargetKind::Sim),
+            "aws" => Ok(TargetKind::Aws),
+            other => Err(format!(
+                "unknown target `{other}` (expected `sim` or `aws`)"
+            )),
+        }
+    }
+}
+
+pub mod duration;
+mod error;
+mod model;
+mod only_cluster;
+mod services;
+
+pub use error::{ActionError, ErrorClass};
+pub use model::*;
+pub use only_cluster::only_cluster;
+pub use services::{Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Where a run's actions take effect: the services of one target.
+#[derive(Clone)]
+pub struct Target {
+    pub kind: TargetKind,
+    /// The AWS account (ARNs, bucket names).
+    pub account_id: String,
+    pub region: String,
+    pub eks: Arc<dyn Eks>,
+    pub kube: Arc<dyn Kube>,
+    pub emr: Arc<dyn Emr>,
+    pub iam: Arc<dyn Iam>,
+    pub logs: Arc<dyn Logs>,
+    pub s3: Arc<dyn S3>,
+    pub observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("kind", &self.kind)
+            .field("account_id", &self.account_id)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Something a target observed (a pod preempted, a node added, a job state change), in
+/// the run's event format: the simulator's event kinds, which the `aws` observer
+/// produces from Kubernetes watches too.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObservedEvent {
+    /// Milliseconds (virtual time on `sim`, Unix time on `aws`).
+    pub at_ms: i64,
+    /// `PodPreempted`, `NodeAdded`, `JobStateChanged`, ...
+    pub kind: String,
+    /// The pod, node or job it is about.
+    pub subject: Option<String>,
+    /// Every field of the event (the kind's fields, tagged with `type`).
+    pub data: serde_json::Value,
+}
+
+/// Why a wait for a change returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// Something may have changed: look again.
+    Changed,
+    /// The timeout passed.
+    TimedOut,
+    /// Nothing will change any more (the simulated world is idle and every step waits).
+    Idle,
+}
+
+/// Watching the target: waits for changes, and the record of what happened.
+#[async_trait]
+pub trait Observer: Send + Sync {
+    /// Waits until something observable may have changed, or `timeout` passed.
+    /// Without anything to watch, a wait with a timeout sleeps it out and one without
+    /// could wait for ever: it says so.
+    async fn wait_for_change(
+        &self,
+        clock: &Clock,
+        participant: &Participant,
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
+        match timeout {
+            Some(t) => {
+                clock.sleep(participant, t).await;
+                WaitOutcome::TimedOut
+            }
+            None => WaitOutcome::Idle,
+        }
+    }
+    /// Returns once the record has caught up with what the target shows now, so that
+    /// a judgment on [`Observer::events`] does not miss what a wait just saw through a
+    /// direct call. The simulator records synchronously; Kubernetes watches lag the API
+    /// by a little.
+    async fn settle(&self) {}
+    /// Every event observed during the run so far, oldest first.
+    fn events(&self) -> Vec<ObservedEvent> {
+        Vec::new()
+    }
+    /// The events observed since the last call (to be stored with the step that ends).
+    fn drain_events(&self) -> Vec<ObservedEvent> {
+        Vec::new()
+    }
+    /// The target's state for resume, if it changed since the last call.
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// A target without cloud services: every service call is refused by the traits'
+/// defaults, and there is nothing to observe.
+struct NoCloud;
+
+impl Eks for NoCloud {}
+impl Kube for NoCloud {}
+impl Emr for NoCloud {}
+impl Iam for NoCloud {}
+impl Logs for NoCloud {}
+impl S3 for NoCloud {}
+impl Observer for NoCloud {}
+
+impl Target {
+    /// A target whose cloud services are not available; utility actions (`log`,
+    /// `sleep`, `assert`, `exec`) still run on it.
+    pub fn without_cloud(kind: TargetKind) -> Target {
+        let none = Arc::new(NoCloud);
+        Target {
+            kind,
+            account_id: String::new(),
+            region: String::new(),
+            eks: none.clone(),
+            kube: none.clone(),
+            emr: none.clone(),
+            iam: none.clone(),
+            logs: none.clone(),
+            s3: none.clone(),
+            observer: none,
+        }
+    }
+}

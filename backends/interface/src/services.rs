@@ -1,0 +1,247 @@
+//! The operations actions use, one trait per service. Each target implements them:
+//! `sim` on the simulated world, `aws` with aws-sdk-rust and kube-rs. Actions hold the
+//! logic that must not differ between targets (adoption, validation, outputs); the
+//! targets hold only the calls.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::model::{
+    AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
+    LogGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
+};
+use crate::error::ActionError;
+
+/// Results of target calls; errors say which service call failed and its error code.
+pub type TargetResult<T> = Result<T, ActionError>;
+
+/// What an operation answers on a backend that does not implement it: every method has
+/// this default, so a backend (or a test double) implements only what it offers.
+fn not_offered<T>(service: &'static str, operation: &'static str) -> TargetResult<T> {
+    Err(ActionError::NotOffered { service, operation })
+}
+
+/// Amazon EKS: clusters and their node groups.
+#[async_trait]
+pub trait Eks: Send + Sync {
+    /// The cluster called `name`, if it exists.
+    async fn describe_cluster(&self, _name: &str) -> TargetResult<Option<ClusterInfo>> {
+        not_offered("EKS", "DescribeCluster")
+    }
+    /// Starts creating the cluster and its node group (and, on `aws`, its OIDC provider
+    /// for IRSA); returns at once, usually `CREATING`. `token` makes a replayed request
+    /// idempotent.
+    async fn create_cluster(
+        &self,
+        _request: &ClusterRequest,
+        _token: &str,
+    ) -> TargetResult<ClusterInfo> {
+        not_offered("EKS", "CreateCluster")
+    }
+    /// Once the control plane is ACTIVE: what EKS only accepts then, adopting what
+    /// exists (on `aws`, the managed node group and the IAM OIDC provider for IRSA; the
+    /// simulator builds the node group with the cluster).
+    async fn complete_cluster(
+        &self,
+        _cluster: &ClusterInfo,
+        _request: &ClusterRequest,
+        _token: &str,
+    ) -> TargetResult<()> {
+        not_offered("EKS", "CompleteCluster")
+    }
+    /// Deletes the cluster (and its node groups); `false` if it did not exist.
+    async fn delete_cluster(&self, _name: &str) -> TargetResult<bool> {
+        not_offered("EKS", "DeleteCluster")
+    }
+}
+
+/// The cluster's Kubernetes API.
+#[async_trait]
+pub trait Kube: Send + Sync {
+    /// Creates a namespace; `false` if it already existed.
+    async fn create_namespace(&self, _cluster: &str, _name: &str) -> TargetResult<bool> {
+        not_offered("Kubernetes", "CreateNamespace")
+    }
+    /// Lets EMR on EKS run jobs in `namespace`: on `aws`, the RBAC Role and RoleBinding
+    /// `emr-containers` (eksctl's rules) and the aws-auth identity mapping of the EMR
+    /// service-linked role of `account_id`. The simulated EMR needs no access rules.
+    async fn grant_emr_access(
+        &self,
+        _cluster: &str,
+        _namespace: &str,
+        _account_id: &str,
+    ) -> TargetResult<()> {
+        not_offered("Kubernetes", "GrantEmrAccess")
+    }
+    /// Deletes a namespace and what is in it; `false` if it did not exist.
+    async fn delete_namespace(&self, _cluster: &str, _name: &str) -> TargetResult<bool> {
+        not_offered("Kubernetes", "DeleteNamespace")
+    }
+    /// Creates a PriorityClass; `false` if one with the same value and default flag
+    /// already existed (adopted). A different one of the same name is an error.
+    async fn create_priority_class(
+        &self,
+        _cluster: &str,
+        _request: &PriorityClassRequest,
+    ) -> TargetResult<bool> {
+        not_offered("Kubernetes", "CreatePriorityClass")
+    }
+    /// Deletes a PriorityClass; `false` if it did not exist.
+    async fn delete_priority_class(&self, _cluster: &str, _name: &str) -> TargetResult<bool> {
+        not_offered("Kubernetes", "DeletePriorityClass")
+    }
+    /// Applies Kubernetes objects (server-side apply on `aws`).
+    async fn apply_manifest(
+        &self,
+        _cluster: &str,
+        _documents: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>> {
+        not_offered("Kubernetes", "ApplyManifest")
+    }
+    /// Installs a Karpenter-like autoscaler (NodePool/Provisioner).
+    async fn enable_autoscaling(
+        &self,
+        _cluster: &str,
+        _request: &AutoscalingRequest,
+    ) -> TargetResult<()> {
+        not_offered("Kubernetes", "EnableAutoscaling")
+    }
+    /// The cluster steps mean when they name none: the only one there is.
+    async fn default_cluster(&self) -> TargetResult<String> {
+        not_offered("Kubernetes", "DefaultCluster")
+    }
+    /// The cluster's nodes.
+    async fn nodes(&self, _cluster: &str) -> TargetResult<Vec<NodeInfo>> {
+        not_offered("Kubernetes", "Nodes")
+    }
+    /// Pods in `namespace` (all namespaces if `None`) whose labels include `selector`.
+    async fn pods(
+        &self,
+        _cluster: &str,
+        _namespace: Option<&str>,
+        _selector: &BTreeMap<String, String>,
+    ) -> TargetResult<Vec<PodInfo>> {
+        not_offered("Kubernetes", "Pods")
+    }
+}
+
+/// Amazon EMR on EKS (emr-containers).
+#[async_trait]
+pub trait Emr: Send + Sync {
+    /// Virtual clusters that are not terminated.
+    async fn list_virtual_clusters(&self) -> TargetResult<Vec<VirtualClusterInfo>> {
+        not_offered("EMR on EKS", "ListVirtualClusters")
+    }
+    async fn create_virtual_cluster(
+        &self,
+        _name: &str,
+        _cluster: &str,
+        _namespace: &str,
+        _token: &str,
+    ) -> TargetResult<VirtualClusterInfo> {
+        not_offered("EMR on EKS", "CreateVirtualCluster")
+    }
+    /// Deletes a virtual cluster; `false` if it did not exist or was already deleted.
+    async fn delete_virtual_cluster(&self, _id: &str) -> TargetResult<bool> {
+        not_offered("EMR on EKS", "DeleteVirtualCluster")
+    }
+    /// Starts a job run; `request.client_token` makes a replayed request return the
+    /// same job.
+    async fn start_job_run(&self, _request: &JobRunRequest) -> TargetResult<JobRunInfo> {
+        not_offered("EMR on EKS", "StartJobRun")
+    }
+    /// The job run of `virtual_cluster_id` started with `client_token`, if any
+    /// (`aws` finds it by the name and token recorded in its tags).
+    async fn find_job_run(
+        &self,
+        _virtual_cluster_id: &str,
+        _client_token: &str,
+    ) -> TargetResult<Option<JobRunInfo>> {
+        not_offered("EMR on EKS", "FindJobRun")
+    }
+    async fn describe_job_run(
+        &self,
+        _virtual_cluster_id: &str,
+        _job_id: &str,
+    ) -> TargetResult<JobRunInfo> {
+        not_offered("EMR on EKS", "DescribeJobRun")
+    }
+    /// A job run by id alone, in any virtual cluster.
+    async fn find_job_run_by_id(&self, _job_id: &str) -> TargetResult<Option<JobRunInfo>> {
+        not_offered("EMR on EKS", "FindJobRunById")
+    }
+    async fn cancel_job_run(&self, _virtual_cluster_id: &str, _job_id: &str) -> TargetResult<()> {
+        not_offered("EMR on EKS", "CancelJobRun")
+    }
+}
+
+/// AWS IAM.
+#[async_trait]
+pub trait Iam: Send + Sync {
+    async fn get_role(&self, _name: &str) -> TargetResult<Option<RoleInfo>> {
+        not_offered("IAM", "GetRole")
+    }
+    /// Creates a role with a trust policy and tags.
+    async fn create_role(
+        &self,
+        _name: &str,
+        _trust_policy: &serde_json::Value,
+        _tags: &BTreeMap<String, String>,
+    ) -> TargetResult<RoleInfo> {
+        not_offered("IAM", "CreateRole")
+    }
+    async fn update_trust_policy(
+        &self,
+        _name: &str,
+        _trust_policy: &serde_json::Value,
+    ) -> TargetResult<()> {
+        not_offered("IAM", "UpdateTrustPolicy")
+    }
+    async fn put_role_policy(
+        &self,
+        _role: &str,
+        _policy_name: &str,
+        _document: &serde_json::Value,
+    ) -> TargetResult<()> {
+        not_offered("IAM", "PutRolePolicy")
+    }
+    /// Deletes a role and its inline policies; `false` if it did not exist.
+    async fn delete_role(&self, _name: &str) -> TargetResult<bool> {
+        not_offered("IAM", "DeleteRole")
+    }
+}
+
+/// Amazon CloudWatch Logs.
+#[async_trait]
+pub trait Logs: Send + Sync {
+    /// Creates a log group (or adopts an existing one) and sets its retention.
+    async fn create_log_group(
+        &self,
+        _name: &str,
+        _retention_days: Option<u32>,
+    ) -> TargetResult<LogGroupInfo> {
+        not_offered("CloudWatch Logs", "CreateLogGroup")
+    }
+    /// Deletes a log group; `false` if it did not exist.
+    async fn delete_log_group(&self, _name: &str) -> TargetResult<bool> {
+        not_offered("CloudWatch Logs", "DeleteLogGroup")
+    }
+}
+
+/// Amazon S3.
+#[async_trait]
+pub trait S3: Send + Sync {
+    /// Creates a bucket in the target's region; `false` if we already owned it.
+    async fn create_bucket(&self, _name: &str) -> TargetResult<bool> {
+        not_offered("S3", "CreateBucket")
+    }
+    /// Deletes a bucket, first emptying it when `force`; `false` if it did not exist.
+    async fn delete_bucket(&self, _name: &str, _force: bool) -> TargetResult<bool> {
+        not_offered("S3", "DeleteBucket")
+    }
+    /// Writes an object.
+    async fn put_object(&self, _bucket: &str, _key: &str, _content: &[u8]) -> TargetResult<()> {
+        not_offered("S3", "PutObject")
+    }
+}

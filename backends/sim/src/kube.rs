@@ -1,0 +1,361 @@
+//! The Kubernetes API of a simulated cluster.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use runbook_sim::pod::ConditionType;
+use runbook_sim::{
+    AutoscalerSpec, CapacityType, ClusterStatus, PodPhase, PriorityClassSpec, Resources, SimError,
+};
+
+use super::SimTarget;
+use runbook_backend::ActionError;
+use runbook_backend::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
+use runbook_backend::{Kube, TargetResult};
+
+#[async_trait]
+impl Kube for SimTarget {
+    async fn create_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let exists = self.read("Kubernetes", "get namespace", name, |w| {
+            w.cluster(cluster).map(|c| c.namespaces.contains(name))
+        })?;
+        if exists {
+            return Ok(false);
+        }
+        self.act("Kubernetes", "create namespace", name, |w| {
+            w.create_namespace(cluster, name)
+        })?;
+        Ok(true)
+    }
+
+    /// The simulated EMR is not subject to RBAC: there is nothing to grant, but the
+    /// namespace must exist, as on AWS.
+    async fn grant_emr_access(&self, cluster: &str, namespace: &str, _: &str) -> TargetResult<()> {
+        self.read("Kubernetes", "get namespace", namespace, |w| {
+            w.cluster(cluster).map(|c| c.namespaces.contains(namespace))
+        })?
+        .then_some(())
+        .ok_or_else(|| ActionError::Service {
+            service: "Kubernetes",
+            operation: "create role",
+            resource: format!("{namespace}/emr-containers"),
+            code: "NotFound".into(),
+            message: format!("namespaces \"{namespace}\" not found"),
+        })
+    }
+
+    async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let exists = self
+            .world()
+            .cluster(cluster)
+            .is_ok_and(|c| c.namespaces.contains(name));
+        if !exists {
+            return Ok(false);
+        }
+        self.act("Kubernetes", "delete namespace", name, |w| {
+            w.delete_namespace(cluster, name)
+        })?;
+        Ok(true)
+    }
+
+    async fn create_priority_class(
+        &self,
+        cluster: &str,
+        request: &PriorityClassRequest,
+    ) -> TargetResult<bool> {
+        let existing = self.read("Kubernetes", "get priorityclass", &request.name, |w| {
+            w.cluster(cluster).map(|c| {
+                c.priority_classes
+                    .get(&request.name)
+                    .map(|p| (p.value, p.global_default))
+            })
+        })?;
+        if let Some((value, global_default)) = existing {
+            if value == request.value && global_default == request.global_default {
+                return Ok(false);
+            }
+            return Err(ActionError::Service {
+                service: "Kubernetes",
+                operation: "create priorityclass",
+                resource: request.name.clone(),
+                code: "AlreadyExists".into(),
+                message: format!(
+                    "priorityclasses.scheduling.k8s.io \"{}\" already exists with value {value} and globalDefault {global_default}; the value of a PriorityClass cannot be changed, delete it first",
+                    request.name
+                ),
+            });
+        }
+        let mut spec = PriorityClassSpec::new(
+            &request.name,
+            i64::from(request.value),
+            request.global_default,
+        );
+        spec.description = request.description.clone();
+        self.act("Kubernetes", "create priorityclass", &request.name, |w| {
+            w.create_priority_class(cluster, spec)
+        })?;
+        Ok(true)
+    }
+
+    async fn delete_priority_class(&self, cluster: &str, name: &str) -> TargetResult<bool> {
+        let exists = self
+            .world()
+            .cluster(cluster)
+            .is_ok_and(|c| c.priority_classes.get(name).is_some());
+        if !exists {
+            return Ok(false);
+        }
+        self.act("Kubernetes", "delete priorityclass", name, |w| {
+            w.delete_priority_class(cluster, name)
+        })?;
+        Ok(true)
+    }
+
+    async fn apply_manifest(
+        &self,
+        cluster: &str,
+        documents: &[serde_json::Value],
+    ) -> TargetResult<Vec<AppliedObject>> {
+        let mut applied = Vec::new();
+        for doc in documents {
+            let kind = doc
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let api_version = doc
+                .get("apiVersion")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let namespace = doc
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str())
+                .map(str::to_string);
+            match kind.as_str() {
+                "PriorityClass" => {
+                    // `value` is required and an int32; the API server rejects anything else.
+                    let value = doc
+                        .get("value")
+                        .and_then(serde_json::Value::as_i64)
+                        .and_then(|v| i32::try_from(v).ok())
+                        .ok_or_else(|| ActionError::Service {
+                            service: "Kubernetes",
+                            operation: "apply PriorityClass",
+                            resource: name.clone(),
+                            code: "Invalid".into(),
+                            message: format!(
+                                "PriorityClass \"{name}\" is invalid: `value` must be an integer from -2147483648 to 2147483647"
+                            ),
+                        })?;
+                    let request = PriorityClassRequest {
+                        name: name.clone(),
+                        value,
+                        global_default: doc
+                            .get("globalDefault")
+                            .and_then(serde_json::Value::as_bool)
+                            .unwrap_or(false),
+                        description: doc
+                            .get("description")
+                            .and_then(|d| d.as_str())
+                            .map(str::to_string),
+                    };
+                    self.create_priority_class(cluster, &request).await?;
+                }
+                "Namespace" => {
+                    self.create_namespace(cluster, &name).await?;
+                }
+                "Provisioner" | "NodePool" => {
+                    let request = autoscaling_from_manifest(&name, doc);
+                    self.enable_autoscaling(cluster, &request).await?;
+                }
+                // Other kinds have no effect on the simulated scheduling; they are
+                // accepted and listed, as the API server would store them.
+                _ => {}
+            }
+            applied.push(AppliedObject {
+                api_version,
+                kind,
+                name,
+                namespace,
+            });
+        }
+        Ok(applied)
+    }
+
+    async fn enable_autoscaling(
+        &self,
+        cluster: &str,
+        request: &AutoscalingRequest,
+    ) -> TargetResult<()> {
+        let mut capacity_types = Vec::new();
+        for c in &request.capacity_types {
+            match c.as_str() {
+                "spot" => capacity_types.push(CapacityType::Spot),
+                "on-demand" => capacity_types.push(CapacityType::OnDemand),
+                other => {
+                    return Err(ActionError::InvalidInput(format!(
+                        "unknown capacity type `{other}` (use `spot` or `on-demand`)"
+                    )));
+                }
+            }
+        }
+        let spec = AutoscalerSpec {
+            name: request.name.clone(),
+            capacity_types,
+            instance_types: (!request.instance_types.is_empty())
+                .then(|| request.instance_types.clone()),
+            labels: request.labels.clone(),
+            ttl_seconds_after_empty: request.ttl_seconds_after_empty,
+            limits: request.cpu_limit.map(|cpus| Resources {
+                cpu_millis: u64::from(cpus) * 1000,
+                memory_mib: u64::MAX / 2,
+            }),
+        };
+        self.act("Kubernetes", "apply Provisioner", &request.name, |w| {
+            w.enable_autoscaling(cluster, spec)
+        })
+    }
+
+    async fn default_cluster(&self) -> TargetResult<String> {
+        let world = self.world();
+        let live: Vec<&str> = world
+            .clusters()
+            .filter(|c| !matches!(c.status, ClusterStatus::Deleted | ClusterStatus::Deleting))
+            .map(|c| c.name.as_ref())
+            .collect();
+        runbook_backend::only_cluster(&live)
+    }
+
+    async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {
+        let world = self.world();
+        let nodes = world
+            .nodes(cluster)
+            .map_err(|e| super::service_error("Kubernetes", "list nodes", cluster, &e))?;
+        Ok(nodes
+            .into_iter()
+            .map(|n| NodeInfo {
+                name: n.name.to_string(),
+                instance_type: n.instance_type.to_string(),
+                capacity_type: n.capacity_type.eks_label().to_string(),
+                ready: n.ready,
+            })
+            .collect())
+    }
+
+    async fn pods(
+        &self,
+        cluster: &str,
+        namespace: Option<&str>,
+        selector: &BTreeMap<String, String>,
+    ) -> TargetResult<Vec<PodInfo>> {
+        let world = self.world();
+        world
+            .cluster(cluster)
+            .map_err(|e: SimError| super::service_error("Kubernetes", "list pods", cluster, &e))?;
+        Ok(world
+            .select_pods(cluster, namespace, selector)
+            .into_iter()
+            .map(|p| PodInfo {
+                name: p.name.to_string(),
+                namespace: p.namespace.to_string(),
+                labels: p
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                phase: match p.phase {
+                    PodPhase::Pending => "Pending",
+                    PodPhase::Running => "Running",
+                    PodPhase::Succeeded => "Succeeded",
+                    PodPhase::Failed => "Failed",
+                }
+                .to_string(),
+                node: p.node_name.as_ref().map(ToString::to_string),
+                terminating: p.is_terminating(),
+                conditions: p
+                    .conditions
+                    .iter()
+                    .filter(|c| c.status)
+                    .map(|c| {
+                        let name = match c.condition_type {
+                            ConditionType::PodScheduled => "PodScheduled",
+                            ConditionType::Ready => "Ready",
+                            ConditionType::DisruptionTarget => "DisruptionTarget",
+                        };
+                        (
+                            name.to_string(),
+                            c.reason
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+/// A Karpenter Provisioner (v1alpha5) or NodePool (v1) as the simulator's autoscaler.
+fn autoscaling_from_manifest(name: &str, doc: &serde_json::Value) -> AutoscalingRequest {
+    let spec = doc.get("spec").cloned().unwrap_or_default();
+    let requirements = spec
+        .get("requirements")
+        .or_else(|| spec.pointer("/template/spec/requirements"))
+        .and_then(|r| r.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let values_of = |key: &str| -> Vec<String> {
+        requirements
+            .iter()
+            .filter(|r| r.get("key").and_then(|k| k.as_str()) == Some(key))
+            .flat_map(|r| {
+                r.get("values")
+                    .and_then(|v| v.as_array())
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut capacity_types = values_of("karpenter.sh/capacity-type");
+    if capacity_types.is_empty() {
+        capacity_types.push("on-demand".into());
+    }
+    let labels = spec
+        .get("labels")
+        .or_else(|| spec.pointer("/template/metadata/labels"))
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    let ttl = spec
+        .get("ttlSecondsAfterEmpty")
+        .and_then(serde_json::Value::as_u64)
+        .or_else(|| {
+            spec.pointer("/disruption/consolidateAfter")
+                .and_then(|c| c.as_str())
+                .and_then(|c| runbook_backend::duration::parse_duration(c).ok())
+                .map(|d| d.as_secs())
+        });
+    let cpu_limit = spec
+        .pointer("/limits/resources/cpu")
+        .or_else(|| spec.pointer("/limits/cpu"))
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
+        .and_then(|c| u32::try_from(c).ok());
+    AutoscalingRequest {
+        name: name.to_string(),
+        capacity_types,
+        instance_types: values_of("node.kubernetes.io/instance-type"),
+        labels,
+        ttl_seconds_after_empty: ttl,
+        cpu_limit,
+    }
+}

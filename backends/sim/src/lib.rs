@@ -1,0 +1,250 @@
+//! The `sim` target: every service call acts on the simulated world
+//! ([`runbook_sim::World`]), whose time is the run's virtual clock.
+//!
+//! The clock drives the world (every jump of virtual time advances the world first),
+//! and every command a step makes wakes the steps that wait for the world, so waits
+//! see each change at the virtual instant it happens.
+
+mod eks;
+mod emr;
+mod iam;
+mod kube;
+mod logs;
+mod s3;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runbook_sim::{SimError, SimParams, World};
+
+use runbook_backend::ActionError;
+use runbook_backend::{
+    Clock, ObservedEvent, Observer, Participant, Target, TargetKind, VirtualClock, WaitOutcome,
+    Wake, WorldDriver,
+};
+
+/// The simulated account and region unless the runbook's target says otherwise.
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+pub const DEFAULT_REGION: &str = "us-east-2";
+
+/// The simulated world of one run, shared by the services of the `sim` target.
+pub struct SimTarget {
+    world: Mutex<World>,
+    clock: Arc<VirtualClock>,
+    /// How many world events have been handed to the engine to store.
+    drained: Mutex<u64>,
+    /// Whether a command or time changed the world since the last snapshot.
+    dirty: Mutex<bool>,
+}
+
+impl SimTarget {
+    /// A new world for a new run.
+    pub fn new(seed: u64, clock: Arc<VirtualClock>) -> Arc<SimTarget> {
+        let params = SimParams {
+            account_id: DEFAULT_ACCOUNT.to_string(),
+            region: DEFAULT_REGION.to_string(),
+            ..SimParams::default()
+        };
+        Self::with_world(World::new(seed, params), clock, 0)
+    }
+
+    /// The world of a resumed run, from its last snapshot. Its events up to the
+    /// snapshot were already stored.
+    pub fn restore(snapshot: &[u8], clock: Arc<VirtualClock>) -> Result<Arc<SimTarget>, String> {
+        let world: World = serde_json::from_slice(snapshot)
+            .map_err(|e| format!("failed to restore the simulated world: {e}"))?;
+        let drained = world.events().len() as u64;
+        Ok(Self::with_world(world, clock, drained))
+    }
+
+    fn with_world(world: World, clock: Arc<VirtualClock>, drained: u64) -> Arc<SimTarget> {
+        let target = Arc::new(SimTarget {
+            world: Mutex::new(world),
+            clock: Arc::clone(&clock),
+            drained: Mutex::new(drained),
+            dirty: Mutex::new(false),
+        });
+        clock.attach_world(Arc::clone(&target) as Arc<dyn WorldDriver>);
+        target
+    }
+
+    /// The virtual time the world has reached (where a resumed clock starts).
+    pub fn now_ms(&self) -> u64 {
+        self.world().now()
+    }
+
+    /// The target whose services act on this world.
+    pub fn target(self: &Arc<Self>) -> Target {
+        let (account_id, region) = {
+            let world = self.world();
+            (
+                world.params().account_id.clone(),
+                world.params().region.clone(),
+            )
+        };
+        Target {
+            kind: TargetKind::Sim,
+            account_id,
+            region,
+            eks: self.clone(),
+            kube: self.clone(),
+            emr: self.clone(),
+            iam: self.clone(),
+            logs: self.clone(),
+            s3: self.clone(),
+            observer: self.clone(),
+        }
+    }
+
+    /// Reads the world.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a command on the world, then wakes the steps waiting for it. Errors are
+    /// reported as the AWS or Kubernetes error the real service would give.
+    pub(crate) fn act<T>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        resource: &str,
+        command: impl FnOnce(&mut World) -> Result<T, SimError>,
+    ) -> Result<T, ActionError> {
+        let result = {
+            let mut world = self.world();
+            command(&mut world)
+        };
+        self.mark_dirty();
+        self.clock.world_changed();
+        result.map_err(|e| service_error(service, operation, resource, &e))
+    }
+
+    /// Reads the world, mapping errors like [`SimTarget::act`].
+    pub(crate) fn read<T>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        resource: &str,
+        query: impl FnOnce(&World) -> Result<T, SimError>,
+    ) -> Result<T, ActionError> {
+        let world = self.world();
+        query(&world).map_err(|e| service_error(service, operation, resource, &e))
+    }
+
+    fn mark_dirty(&self) {
+        *self.dirty.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+}
+
+/// A simulator error as the service would report it (its AWS error code).
+pub(crate) fn service_error(
+    service: &'static str,
+    operation: &'static str,
+    resource: &str,
+    e: &SimError,
+) -> ActionError {
+    ActionError::Service {
+        service,
+        operation,
+        resource: resource.to_string(),
+        code: e.aws_code().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl WorldDriver for SimTarget {
+    fn advance_to(&self, t_ms: u64) {
+        let advanced = {
+            let mut world = self.world();
+            // Events due at `t_ms` itself (scheduled by a command at this instant) are
+            // processed too, not only those of a later time.
+            if t_ms < world.now()
+                || world.next_event_time().is_none_or(|next| next > t_ms) && t_ms == world.now()
+            {
+                false
+            } else {
+                // Time only moves forward here, so the world cannot refuse.
+                let _ = world.advance_to(t_ms);
+                true
+            }
+        };
+        if advanced {
+            self.mark_dirty();
+        }
+    }
+}
+
+#[async_trait]
+impl Observer for SimTarget {
+    async fn wait_for_change(
+        &self,
+        clock: &Clock,
+        participant: &Participant,
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
+        let Clock::Virtual(virtual_clock) = clock else {
+            return WaitOutcome::Idle;
+        };
+        let now = virtual_clock.now_ms();
+        // What is due now happens before anyone waits for what comes next; otherwise a
+        // wait until "now" would return at once, forever.
+        WorldDriver::advance_to(self, now);
+        let deadline =
+            timeout.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)));
+        let next_event = self.world().next_event_time().filter(|&t| t > now);
+        let until = match (next_event, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wake = virtual_clock.wait_world(participant.id(), until).await;
+        if deadline.is_some_and(|d| virtual_clock.now_ms() >= d) {
+            return WaitOutcome::TimedOut;
+        }
+        match wake {
+            Wake::Idle => WaitOutcome::Idle,
+            Wake::Time | Wake::WorldChanged => WaitOutcome::Changed,
+        }
+    }
+
+    fn events(&self) -> Vec<ObservedEvent> {
+        self.world().events().iter().map(to_observed).collect()
+    }
+
+    fn drain_events(&self) -> Vec<ObservedEvent> {
+        let world = self.world();
+        let mut drained = self.drained.lock().unwrap_or_else(PoisonError::into_inner);
+        let events: Vec<ObservedEvent> = world
+            .events_since(*drained)
+            .iter()
+            .map(to_observed)
+            .collect();
+        *drained += events.len() as u64;
+        events
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*dirty {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&*self.world()).ok()?;
+        *dirty = false;
+        Some(bytes)
+    }
+}
+
+/// A world event in the run's event format.
+fn to_observed(event: &runbook_sim::Event) -> ObservedEvent {
+    let subject = event
+        .kind
+        .pod()
+        .map(|p| format!("{}/{}", p.namespace, p.name))
+        .or_else(|| event.kind.job_id().map(str::to_string));
+    ObservedEvent {
+        at_ms: i64::try_from(event.time_ms).unwrap_or(i64::MAX),
+        kind: event.kind.type_name().to_string(),
+        subject,
+        data: serde_json::to_value(&event.kind).unwrap_or(serde_json::Value::Null),
+    }
+}
