@@ -229,6 +229,13 @@ fn the_committed_schema_is_what_runbook_schema_prints() {
         "runbook.schema.json is stale: run `runbook schema > runbook.schema.json`"
     );
     let schema: Value = serde_json::from_str(&printed).expect("JSON");
+    // What yaml-language-server reads to know the file is a JSON Schema, and shows.
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["title"], "runbook");
+    assert!(schema["description"].is_string());
     for action in [
         "submit-job",
         "assert-eviction",

@@ -19,7 +19,7 @@ use runbook_backend::TargetKind;
 
 use super::plan::plan_steps;
 use crate::runbook::{
-    LoadError, LoadedRunbook, PARAM_KEYS, RETRY_KEYS, STEP_KEYS, TOP_KEYS, load_str,
+    LoadError, LoadedRunbook, PARAM_KEYS, ParamType, RETRY_KEYS, RUNBOOK_KEYS, STEP_KEYS, load_str,
 };
 use crate::template;
 
@@ -323,16 +323,17 @@ fn template_text() -> impl Strategy<Value = String> {
 
 /// [`TOKENS`], every key and parameter type the loader knows, and every action name.
 fn words() -> Vec<&'static str> {
-    let keys = [
-        TOP_KEYS.as_slice(),
-        &PARAM_KEYS,
-        &STEP_KEYS,
-        &RETRY_KEYS,
-        &crate::runbook::ParamType::ALL,
-    ]
-    .concat();
+    let keys = [&RUNBOOK_KEYS, &PARAM_KEYS, &STEP_KEYS, &RETRY_KEYS]
+        .into_iter()
+        .flat_map(|keys| keys.iter().map(String::as_str));
     let actions = runbook_actions::catalog().iter().map(|a| a.name());
-    TOKENS.iter().copied().chain(keys).chain(actions).collect()
+    TOKENS
+        .iter()
+        .copied()
+        .chain(keys)
+        .chain(ParamType::names())
+        .chain(actions)
+        .collect()
 }
 
 /// Something to put into a runbook.

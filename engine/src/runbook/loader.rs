@@ -8,6 +8,10 @@ use minijinja::Environment;
 use runbook_backend::duration::{duration_from_secs, parse_duration};
 use sha2::{Digest, Sha256};
 
+use super::format::{
+    IDENTIFIER_PATTERN, MAX_ATTEMPTS, MAX_PARALLEL, MIN_ATTEMPTS, MIN_BACKOFF, MIN_PARALLEL,
+    PARAM_KEYS, RETRY_KEYS, RUNBOOK_KEYS, STEP_KEYS,
+};
 use super::graph;
 use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
 use super::with_check::{check_with, node_at};
@@ -15,22 +19,6 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::template::{self, is_template};
 use crate::yaml::{self, Node, NodeKind, Pos};
 
-pub(crate) const TOP_KEYS: [&str; 6] =
-    ["name", "description", "params", "vars", "steps", "finally"];
-pub(crate) const PARAM_KEYS: [&str; 5] = ["type", "default", "required", "secret", "description"];
-pub(crate) const STEP_KEYS: [&str; 10] = [
-    "id",
-    "action",
-    "with",
-    "when",
-    "for_each",
-    "needs",
-    "retry",
-    "timeout",
-    "continue_on_error",
-    "parallel",
-];
-pub(crate) const RETRY_KEYS: [&str; 4] = ["attempts", "delay", "backoff", "max_delay"];
 const SCOPES: [&str; 7] = ["params", "vars", "steps", "item", "index", "env", "run"];
 const RUN_FIELDS: [&str; 5] = ["id", "started_at", "target", "account_id", "region"];
 
@@ -195,10 +183,12 @@ impl Loader {
             .push(Diagnostic::new(message, node.pos, node.width()).with_help(help));
     }
 
-    fn unknown_keys(&mut self, map: &[(Node, Node)], allowed: &[&str], what: &str) {
+    /// Reports each key of `map` that is not in `allowed` (a format type's property
+    /// names, see `format`).
+    fn unknown_keys(&mut self, map: &[(Node, Node)], allowed: &[String], what: &str) {
         for (key, _) in map {
             let name = key.key_text();
-            if !allowed.contains(&name.as_str()) {
+            if !allowed.contains(&name) {
                 let list = allowed
                     .iter()
                     .map(|k| format!("`{k}`"))
@@ -210,7 +200,7 @@ impl Loader {
                         key.pos,
                         name.chars().count(),
                     )
-                    .with_help(did_you_mean(&name, allowed.iter().copied())),
+                    .with_help(did_you_mean(&name, allowed.iter().map(String::as_str))),
                 );
             }
         }
@@ -253,7 +243,12 @@ impl Loader {
                 suggest_identifier(&name)
             ));
             self.error_help(
-                format!("{what} `{name}` is not a valid identifier ([a-z][a-z0-9_]*)"),
+                format!(
+                    "{what} `{name}` is not a valid identifier ({})",
+                    IDENTIFIER_PATTERN
+                        .trim_start_matches('^')
+                        .trim_end_matches('$')
+                ),
                 node,
                 help,
             );
@@ -291,7 +286,7 @@ impl Loader {
             );
             return None;
         };
-        self.unknown_keys(map, &TOP_KEYS, "the runbook");
+        self.unknown_keys(map, &RUNBOOK_KEYS, "the runbook");
         let name = match root.get("name") {
             Some(n) => self.string(n, "`name`"),
             None => {
@@ -430,11 +425,11 @@ impl Loader {
                             None => {
                                 type_known = false;
                                 let given = t.key_text();
-                                let list = ParamType::ALL.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                                let list = ParamType::names().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
                                 self.error_help(
                                     format!("unknown type `{given}` of {what}, expected one of {list}"),
                                     t,
-                                    did_you_mean(&given, ParamType::ALL),
+                                    did_you_mean(&given, ParamType::names()),
                                 );
                             }
                         }
@@ -771,7 +766,9 @@ impl Loader {
         let parallel = match node.get("parallel") {
             None => 1,
             Some(p) => match p.kind {
-                NodeKind::Int(n) if for_each.is_some() && (1..=64).contains(&n) => {
+                NodeKind::Int(n)
+                    if for_each.is_some() && (MIN_PARALLEL..=MAX_PARALLEL).contains(&n) =>
+                {
                     usize::try_from(n).unwrap_or(1)
                 }
                 NodeKind::Int(_) if for_each.is_none() => {
@@ -783,7 +780,7 @@ impl Loader {
                 }
                 _ => {
                     self.error(
-                        format!("`parallel` of step `{id}` must be an integer from 1 to 64"),
+                        format!("`parallel` of step `{id}` must be an integer from {MIN_PARALLEL} to {MAX_PARALLEL}"),
                         p,
                     );
                     1
@@ -819,11 +816,11 @@ impl Loader {
         self.unknown_keys(map, &RETRY_KEYS, &what);
         if let Some(a) = node.get("attempts") {
             match a.kind {
-                NodeKind::Int(n) if (1..=1000).contains(&n) => {
+                NodeKind::Int(n) if (MIN_ATTEMPTS..=MAX_ATTEMPTS).contains(&n) => {
                     policy.attempts = u32::try_from(n).unwrap_or(1)
                 }
                 _ => self.error(
-                    format!("`attempts` in {what} must be an integer from 1 to 1000"),
+                    format!("`attempts` in {what} must be an integer from {MIN_ATTEMPTS} to {MAX_ATTEMPTS}"),
                     a,
                 ),
             }
@@ -835,10 +832,10 @@ impl Loader {
         }
         if let Some(b) = node.get("backoff") {
             match b.kind {
-                NodeKind::Int(n) if n >= 1 => policy.backoff = n as f64,
-                NodeKind::Float(f) if f >= 1.0 => policy.backoff = f,
+                NodeKind::Int(n) if n as f64 >= MIN_BACKOFF => policy.backoff = n as f64,
+                NodeKind::Float(f) if f >= MIN_BACKOFF => policy.backoff = f,
                 _ => self.error(
-                    format!("`backoff` in {what} must be a number of at least 1.0"),
+                    format!("`backoff` in {what} must be a number of at least {MIN_BACKOFF:.1}"),
                     b,
                 ),
             }

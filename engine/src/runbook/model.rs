@@ -32,21 +32,19 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    pub const ALL: [&'static str; 6] = ["string", "integer", "number", "boolean", "list", "map"];
+    /// Every type, in the order messages and the schema list them.
+    pub const ALL: [ParamType; 6] = [
+        ParamType::String,
+        ParamType::Integer,
+        ParamType::Number,
+        ParamType::Boolean,
+        ParamType::List,
+        ParamType::Map,
+    ];
 
-    pub fn parse(name: &str) -> Option<ParamType> {
-        Some(match name {
-            "string" => ParamType::String,
-            "integer" => ParamType::Integer,
-            "number" => ParamType::Number,
-            "boolean" => ParamType::Boolean,
-            "list" => ParamType::List,
-            "map" => ParamType::Map,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
+    /// The name a runbook writes (`type: integer`): the only place the names are spelled,
+    /// so `parse`, the loader's messages and the JSON Schema's `enum` cannot disagree.
+    pub const fn as_str(self) -> &'static str {
         match self {
             ParamType::String => "string",
             ParamType::Integer => "integer",
@@ -55,6 +53,15 @@ impl ParamType {
             ParamType::List => "list",
             ParamType::Map => "map",
         }
+    }
+
+    /// Every type's name, in the order of [`ParamType::ALL`].
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        ParamType::ALL.into_iter().map(ParamType::as_str)
+    }
+
+    pub fn parse(name: &str) -> Option<ParamType> {
+        ParamType::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
     /// Whether a JSON value is of this type.
