@@ -24,6 +24,7 @@ impl Sdk {
             .expect("tokio runtime");
         let config = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
+                .http_client(runbook_backend_aws::https_client())
                 .endpoint_url(world.moto_url())
                 .region(Region::new("us-east-2"))
                 .test_credentials()

@@ -98,7 +98,8 @@ mod tests {
         ($sdk:ident, $rule:expr) => {
             $sdk::Client::from_conf(
                 $sdk::Config::builder()
-                    .with_test_defaults()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .credentials_provider(aws_credential_types::Credentials::for_tests())
                     .region(aws_config::Region::new("us-east-2"))
                     .http_client(create_mock_http_client())
                     .interceptor(

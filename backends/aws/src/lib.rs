@@ -9,6 +9,7 @@
 mod eks;
 pub(crate) mod emr;
 mod error;
+mod https_client;
 pub(crate) mod iam;
 pub mod kube;
 mod logs;
@@ -22,6 +23,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use runbook_backend::{Target, TargetKind};
 
 pub(crate) use error::service_error;
+pub use https_client::https_client;
 pub use iam::policy_document;
 
 /// How to reach AWS, from the command line and the runbook.
@@ -81,7 +83,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, String> {
 /// The SDK's configuration with the settings applied; fails without a region or
 /// credentials.
 pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, String> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

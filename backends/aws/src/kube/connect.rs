@@ -44,7 +44,6 @@ impl AwsKube {
     }
 
     async fn connect(&self, cluster: &str) -> TargetResult<Client> {
-        install_crypto_provider();
         match &self.connection {
             Connection::Eks { eks, sdk } => connect_eks(eks, sdk, cluster).await,
             Connection::Context { context } => {
@@ -82,15 +81,6 @@ impl AwsKube {
         }
         runbook_backend::only_cluster(&names)
     }
-}
-
-/// Chooses rustls's process-wide crypto provider for kube-rs's TLS. Both `ring` (the
-/// kube feature) and `aws-lc-rs` (the AWS SDK's) are compiled in, and rustls then
-/// refuses to guess: without this the first TLS connection panics. The SDK clients
-/// bring their own provider and are not affected.
-fn install_crypto_provider() {
-    // An error only means a provider is installed already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A client for an EKS cluster: its endpoint and CA, and a renewed EKS token.
@@ -483,7 +473,6 @@ ZVRVaUTN2AV7vQYk/+L3
                 .to_string(),
             "invalid input: kubeconfig has no context `nope`"
         );
-        super::install_crypto_provider();
         let client = connect_context(kubeconfig, "demo-admin", "demo")
             .await
             .expect("client");
