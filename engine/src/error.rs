@@ -217,6 +217,38 @@ mod tests {
         );
     }
 
+    /// The exit-4 refusal names every job, then how to go on with each run.
+    #[test]
+    fn jobs_that_may_be_running_are_listed_with_the_runs_to_resume_or_abandon() {
+        use crate::inflight_jobs::{JobRef, LiveJob, SubmittedJob};
+        let job = |run: &str, step: &str, job: Option<JobRef>| LiveJob {
+            submitted: SubmittedJob {
+                run_id: run.into(),
+                step_key: step.into(),
+                client_token: "rb-1".into(),
+                job,
+            },
+            state: "RUNNING".into(),
+        };
+        let refused = Error::Refused(Refusal::JobsMayBeRunning {
+            live: vec![
+                job(
+                    "r2",
+                    "low",
+                    Some(JobRef {
+                        job_id: "j1".into(),
+                        virtual_cluster_id: "vc".into(),
+                    }),
+                ),
+                job("r1", "high", None),
+            ],
+        });
+        assert_eq!(
+            refused.render(),
+            "error: an earlier run of this runbook and params submitted jobs that may still be running; a new run would submit them again, so it was not started (exit 4):\n  - job run j1 (virtual cluster vc) of step low in run r2: RUNNING\n  - step high in run r1 may have submitted a job (tagged runbook:client-token=rb-1): RUNNING\n  = help: continue it with `runbook resume r1`, or retire it with `runbook abandon r1 r2 --cancel-jobs` (or without --cancel-jobs to leave its jobs running); the next run then starts\n"
+        );
+    }
+
     #[test]
     fn errors_print_as_one_error_line_and_a_hint_when_there_is_one() {
         assert_eq!(
