@@ -1,4 +1,6 @@
-//! Exit codes (design section 7), for scripts and cron.
+//! Exit codes (design section 7), for scripts and cron. A command that failed gets
+//! its code from its error, in one place (`crate::error`); a run that ended gets the
+//! code of its outcome (succeeded, a step failed, interrupted).
 
 /// What the process tells its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

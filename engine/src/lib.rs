@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+mod error;
 pub mod executor;
 pub mod exit;
 pub mod inflight_jobs;

@@ -16,9 +16,12 @@
 //! Where starting fresh could submit a job a second time (an earlier run's job may
 //! still be running on `aws`), `run` refuses with exit 4 (see `cli::run`).
 
+use std::collections::BTreeSet;
+use std::fmt;
+
 use runbook_state::{RunRecord, RunStatus};
 
-use crate::exit::Exit;
+use crate::inflight_jobs::LiveJob;
 use crate::runbook::LoadedRunbook;
 
 /// What the command line asks for.
@@ -37,8 +40,47 @@ pub enum Decision<'a> {
     Resume(&'a RunRecord),
     /// Start a new run; the notes go first in its log.
     Fresh { notes: Vec<String> },
-    /// Do nothing and exit with this code, saying why.
-    Refuse { exit: Exit, message: String },
+    /// Do nothing, saying why.
+    Refuse(Refusal),
+}
+
+/// Why `run` started nothing although nothing is broken: going on could do harm, and
+/// a person decides (each has its own exit code, for scripts).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// `--resume-incomplete` found an interrupted run whose runbook file changed
+    /// since it started (exit 3).
+    #[error(
+        "run {id} of {path} was interrupted, and {path} changed since it started, so it was not resumed (exit 3).\n  = help: to continue it with the new version, add --allow-changed (or `runbook resume {id} --allow-changed`); to drop it, `runbook abandon {id}`, and the next run starts fresh"
+    )]
+    RunbookChanged { id: String, path: String },
+    /// An earlier run submitted jobs that may still be running on `aws`; a fresh run
+    /// would submit them again (exit 4).
+    #[error("{}", JobsMayBeRunning(.live))]
+    JobsMayBeRunning { live: Vec<LiveJob> },
+}
+
+/// The words of [`Refusal::JobsMayBeRunning`]: each job, then how to go on.
+struct JobsMayBeRunning<'a>(&'a [LiveJob]);
+
+impl fmt::Display for JobsMayBeRunning<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "an earlier run of this runbook and params submitted jobs that may still be running; a new run would submit them again, so it was not started (exit 4):"
+        )?;
+        for job in self.0 {
+            writeln!(f, "  - {job}")?;
+        }
+        let runs: BTreeSet<&str> = self.0.iter().map(|j| j.submitted.run_id.as_str()).collect();
+        let runs: Vec<&str> = runs.into_iter().collect();
+        write!(
+            f,
+            "  = help: continue it with `runbook resume {}`, or retire it with `runbook abandon {} --cancel-jobs` (or without --cancel-jobs to leave its jobs running); the next run then starts",
+            runs.first().copied().unwrap_or_default(),
+            runs.join(" ")
+        )
+    }
 }
 
 /// Decides from `history`: the runs of the same runbook and params since their latest
@@ -52,13 +94,10 @@ pub fn decide<'a>(history: &'a [RunRecord], loaded: &LoadedRunbook, ask: Ask) ->
     match newest.status {
         RunStatus::Interrupted | RunStatus::Running if ask.resume_incomplete => {
             if newest.content_hash != loaded.content_hash && !ask.allow_changed {
-                return Decision::Refuse {
-                    exit: Exit::RunbookChanged,
-                    message: format!(
-                        "run {id} of {path} was interrupted, and {path} changed since it started, so it was not resumed (exit 3).\n  = help: to continue it with the new version, add --allow-changed (or `runbook resume {id} --allow-changed`); to drop it, `runbook abandon {id}`, and the next run starts fresh",
-                        path = loaded.display_path
-                    ),
-                };
+                return Decision::Refuse(Refusal::RunbookChanged {
+                    id: id.clone(),
+                    path: loaded.display_path.clone(),
+                });
             }
             Decision::Resume(newest)
         }

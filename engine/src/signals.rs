@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use runbook_state::{RunStatus, Store};
+use runbook_state::{RunStatus, StateError, Store};
 use tokio::sync::watch;
 
 use crate::progress::Reporter;
@@ -23,14 +23,10 @@ impl RunToRecord {
     /// finish time: it is resumable) and the lock's holder row removed (the `flock`
     /// itself ends with the process). Waits for a step that is
     /// writing its checkpoint (the store's lock), so that write is not torn either.
-    fn record_interrupted(&self) -> Result<(), String> {
+    fn record_interrupted(&self) -> Result<(), StateError> {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store
-            .set_run_status(&self.run_id, RunStatus::Interrupted, None, None)
-            .map_err(|e| e.to_string())?;
-        store
-            .forget_lock_holder(&self.lock_key, &self.run_id)
-            .map_err(|e| e.to_string())
+        store.set_run_status(&self.run_id, RunStatus::Interrupted, None, None)?;
+        store.forget_lock_holder(&self.lock_key, &self.run_id)
     }
 }
 

@@ -22,8 +22,8 @@ pub fn environment() -> &'static Environment<'static> {
         env.set_keep_trailing_newline(true);
         env.set_fuel(Some(FUEL));
         env.set_formatter(|out, state, value| {
-            check_size(value).map_err(|message| {
-                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message)
+            check_size(value).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
             })?;
             minijinja::escape_formatter(out, state, value)
         });
@@ -41,26 +41,55 @@ const FUEL: u64 = 5_000_000;
 /// hours and all memory to write out.
 pub const MAX_ITEMS: usize = 1_000_000;
 
+/// Why a template string could not be compiled or rendered. The message says what
+/// is wrong with the template; where it is in the runbook is added by its caller
+/// ([`TemplateError`], or the loader's diagnostic).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// minijinja refused the template: syntax, an undefined variable, a failed
+    /// operation, fuel exhausted. Shown as its kind and detail, without minijinja's
+    /// internal template names.
+    #[error("{}", describe(.0))]
+    Template(#[source] minijinja::Error),
+    /// minijinja panicked on the template (an overflow inside it, say).
+    #[error("the template engine failed on this template ({0}); simplify the expression")]
+    EnginePanicked(String),
+    /// A lone expression whose value is undefined (`{{ x.missing }}` under lenient
+    /// lookups).
+    #[error("`{0}` is undefined")]
+    Undefined(String),
+    /// A value too big to print or use as data (see [`MAX_ITEMS`]).
+    #[error("the value has more than {MAX_ITEMS} items")]
+    TooManyItems,
+    /// A lone expression's value has no JSON form (a function, say).
+    #[error("the expression's value cannot be used as data: {0}")]
+    NotData(#[source] serde_json::Error),
+}
+
+impl From<minijinja::Error> for RenderError {
+    fn from(e: minijinja::Error) -> Self {
+        RenderError::Template(e)
+    }
+}
+
 /// Runs a call into minijinja, turning a panic inside it into an error: a template is
 /// input, and input must not crash the engine.
-fn guarded<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+fn guarded<T>(call: impl FnOnce() -> Result<T, RenderError>) -> Result<T, RenderError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        Err(format!(
-            "the template engine failed on this template ({what}); simplify the expression"
-        ))
+        Err(RenderError::EnginePanicked(what))
     })
 }
 
 /// Refuses values with more than [`MAX_ITEMS`] items, counting without writing
 /// them out (a sequence's length is known without iterating it).
-fn check_size(value: &Value) -> Result<(), String> {
-    fn walk(value: &Value, budget: &mut usize) -> Result<(), String> {
-        let too_big = || format!("the value has more than {MAX_ITEMS} items");
+fn check_size(value: &Value) -> Result<(), RenderError> {
+    fn walk(value: &Value, budget: &mut usize) -> Result<(), RenderError> {
+        let too_big = || RenderError::TooManyItems;
         if value.as_str().is_some() || value.is_number() || value.is_none() {
             return Ok(());
         }
@@ -110,29 +139,35 @@ pub fn lone_expression(text: &str) -> Option<&str> {
     Some(inner.trim())
 }
 
-/// A template problem, located in the runbook.
-#[derive(Debug, Clone, PartialEq)]
+/// A template problem, located in the runbook: the node's position and width, for a
+/// caret under it.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
 pub struct TemplateError {
-    pub message: String,
+    #[source]
+    pub error: RenderError,
     pub pos: Pos,
     pub width: usize,
 }
 
 /// Compiles a template string and lists the variables it reads, as dotted paths
 /// (`steps.low_job.outputs.job_id`).
-pub fn referenced_variables(env: &Environment<'_>, text: &str) -> Result<BTreeSet<String>, String> {
+pub fn referenced_variables(
+    env: &Environment<'_>,
+    text: &str,
+) -> Result<BTreeSet<String>, RenderError> {
     guarded(|| referenced_variables_unguarded(env, text))
 }
 
 fn referenced_variables_unguarded(
     env: &Environment<'_>,
     text: &str,
-) -> Result<BTreeSet<String>, String> {
+) -> Result<BTreeSet<String>, RenderError> {
     if let Some(expr) = lone_expression(text) {
-        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
+        let compiled = env.compile_expression(expr)?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
     } else {
-        let compiled = env.template_from_str(text).map_err(|e| describe(&e))?;
+        let compiled = env.template_from_str(text)?;
         Ok(compiled.undeclared_variables(true).into_iter().collect())
     }
 }
@@ -142,7 +177,7 @@ pub fn render_str(
     env: &Environment<'_>,
     text: &str,
     ctx: &Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, RenderError> {
     if !is_template(text) {
         return Ok(serde_json::Value::String(text.to_string()));
     }
@@ -153,18 +188,16 @@ fn render_template(
     env: &Environment<'_>,
     text: &str,
     ctx: &Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, RenderError> {
     if let Some(expr) = lone_expression(text) {
-        let compiled = env.compile_expression(expr).map_err(|e| describe(&e))?;
-        let value = compiled.eval(ctx).map_err(|e| describe(&e))?;
+        let compiled = env.compile_expression(expr)?;
+        let value = compiled.eval(ctx)?;
         if value.is_undefined() {
-            return Err(format!("`{expr}` is undefined"));
+            return Err(RenderError::Undefined(expr.to_string()));
         }
         return to_json(&value);
     }
-    env.render_str(text, ctx)
-        .map(serde_json::Value::String)
-        .map_err(|e| describe(&e))
+    Ok(serde_json::Value::String(env.render_str(text, ctx)?))
 }
 
 /// Renders every string in a node, keeping the structure.
@@ -174,13 +207,11 @@ pub fn render_node(
     ctx: &Value,
 ) -> Result<serde_json::Value, TemplateError> {
     match &node.kind {
-        NodeKind::Str { value, .. } => {
-            render_str(env, value, ctx).map_err(|message| TemplateError {
-                message,
-                pos: node.pos,
-                width: node.width(),
-            })
-        }
+        NodeKind::Str { value, .. } => render_str(env, value, ctx).map_err(|error| TemplateError {
+            error,
+            pos: node.pos,
+            width: node.width(),
+        }),
         NodeKind::Seq(items) => items
             .iter()
             .map(|n| render_node(env, n, ctx))
@@ -198,14 +229,13 @@ pub fn render_node(
 }
 
 /// Converts a template value to JSON; values that have no JSON form are an error.
-fn to_json(value: &Value) -> Result<serde_json::Value, String> {
+fn to_json(value: &Value) -> Result<serde_json::Value, RenderError> {
     check_size(value)?;
-    serde_json::to_value(value)
-        .map_err(|e| format!("the expression's value cannot be used as data: {e}"))
+    serde_json::to_value(value).map_err(RenderError::NotData)
 }
 
 /// One line: what went wrong, without minijinja's internal template names.
-pub fn describe(err: &minijinja::Error) -> String {
+fn describe(err: &minijinja::Error) -> String {
     let mut text = match err.kind() {
         minijinja::ErrorKind::UndefinedError => "undefined variable".to_string(),
         minijinja::ErrorKind::SyntaxError => "template syntax error".to_string(),
@@ -232,20 +262,20 @@ mod tests {
     fn a_lone_expression_keeps_its_type() {
         let env = environment();
         assert_eq!(
-            render_str(env, "{{ params.executors }}", &ctx()),
-            Ok(serde_json::json!(2))
+            render_str(env, "{{ params.executors }}", &ctx()).ok(),
+            Some(serde_json::json!(2))
         );
         assert_eq!(
-            render_str(env, " {{ params.flag }} ", &ctx()),
-            Ok(serde_json::json!(true))
+            render_str(env, " {{ params.flag }} ", &ctx()).ok(),
+            Some(serde_json::json!(true))
         );
         assert_eq!(
-            render_str(env, "{{ params.ns }}", &ctx()),
-            Ok(serde_json::json!(["a", "b"]))
+            render_str(env, "{{ params.ns }}", &ctx()).ok(),
+            Some(serde_json::json!(["a", "b"]))
         );
         assert_eq!(
-            render_str(env, "{{ params.executors > 1 }}", &ctx()),
-            Ok(serde_json::json!(true))
+            render_str(env, "{{ params.executors > 1 }}", &ctx()).ok(),
+            Some(serde_json::json!(true))
         );
     }
 
@@ -253,19 +283,21 @@ mod tests {
     fn anything_else_renders_to_a_string() {
         let env = environment();
         assert_eq!(
-            render_str(env, "n={{ params.executors }}", &ctx()),
-            Ok(serde_json::json!("n=2"))
+            render_str(env, "n={{ params.executors }}", &ctx()).ok(),
+            Some(serde_json::json!("n=2"))
         );
         assert_eq!(
-            render_str(env, "{{ params.name }}-{{ params.executors }}", &ctx()),
-            Ok(serde_json::json!("eks-2"))
+            render_str(env, "{{ params.name }}-{{ params.executors }}", &ctx()).ok(),
+            Some(serde_json::json!("eks-2"))
         );
     }
 
     #[test]
     fn undefined_variables_are_errors_not_empty_strings() {
         let env = environment();
-        let err = render_str(env, "x-{{ params.nope }}", &ctx()).expect_err("undefined");
+        let err = render_str(env, "x-{{ params.nope }}", &ctx())
+            .expect_err("undefined")
+            .to_string();
         assert!(err.contains("undefined"), "{err}");
         assert!(render_str(env, "{{ params.nope }}", &ctx()).is_err());
     }
@@ -292,7 +324,7 @@ mod tests {
             "x{{ [1, 2, 3] * 4294967296 }}",
             "{{ {'a': [1] * 4294967296} }}",
         ] {
-            let err = render_str(env, text, &ctx()).expect_err(text);
+            let err = render_str(env, text, &ctx()).expect_err(text).to_string();
             assert!(
                 err.contains("more than 1000000 items") || err.contains("template engine failed"),
                 "{text}: {err}"
@@ -309,7 +341,8 @@ mod tests {
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
             &ctx(),
         )
-        .expect_err("runaway");
+        .expect_err("runaway")
+        .to_string();
         assert!(err.contains("fuel"), "{err}");
         assert!(
             render_str(

@@ -6,6 +6,7 @@
 //! `region` parameter or the usual sources, and `AWS_ENDPOINT_URL` (or a per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) for local endpoints such as moto.
 
+mod connect_error;
 mod eks;
 pub(crate) mod emr;
 mod error;
@@ -22,6 +23,7 @@ use aws_credential_types::provider::ProvideCredentials;
 
 use runbook_backend::{Target, TargetKind};
 
+pub use connect_error::ConnectError;
 pub(crate) use error::service_error;
 pub use https_client::https_client;
 pub use iam::policy_document;
@@ -52,7 +54,7 @@ pub(crate) struct AwsConfig {
 
 /// Loads the configuration and checks, with one STS GetCallerIdentity, that the
 /// credentials work; every problem becomes one message before any step runs.
-pub async fn connect(settings: &AwsSettings) -> Result<Target, String> {
+pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
     let config = load_config(settings).await?;
     let region = config
         .sdk
@@ -82,7 +84,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, String> {
 
 /// The SDK's configuration with the settings applied; fails without a region or
 /// credentials.
-pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, String> {
+pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, ConnectError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
@@ -109,26 +111,21 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Str
                     .region(Region::new(region.clone()))
                     .build();
             }
-            None => {
-                return Err("no AWS region: pass --region, set AWS_REGION, or set `region` in the profile (~/.aws/config)".into());
-            }
+            None => return Err(ConnectError::NoRegion),
         }
     }
-    let provider = sdk.credentials_provider().ok_or(
-        "no AWS credentials provider could be set up: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or configure SSO",
-    )?;
+    let provider = sdk
+        .credentials_provider()
+        .ok_or(ConnectError::NoCredentialsProvider)?;
     if let Err(e) = provider.provide_credentials().await {
         let profile = settings
             .profile
             .clone()
             .or_else(|| std::env::var("AWS_PROFILE").ok());
-        return Err(format!(
-            "no usable AWS credentials{}: {}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`",
-            profile
-                .map(|p| format!(" for profile `{p}`"))
-                .unwrap_or_default(),
-            error::chain(&e)
-        ));
+        return Err(ConnectError::UnusableCredentials {
+            profile,
+            cause: error::chain(&e),
+        });
     }
     let custom_endpoint = sdk.endpoint_url().is_some()
         || std::env::vars().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_S3"));
@@ -140,16 +137,18 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Str
 
 /// The account of the credentials, from STS GetCallerIdentity (which needs no
 /// permission, so a failure means the credentials themselves are wrong).
-async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
+async fn caller_account(sdk: &SdkConfig) -> Result<String, ConnectError> {
     let sts = aws_sdk_sts::Client::new(sdk);
     match sts.get_caller_identity().send().await {
         Ok(identity) => identity
             .account()
             .map(str::to_string)
-            .ok_or_else(|| "STS GetCallerIdentity returned no account".to_string()),
-        Err(e) => Err(format!(
-            "the AWS credentials do not work: {}",
-            service_error("STS", "GetCallerIdentity", "caller", e)
-        )),
+            .ok_or(ConnectError::NoAccount),
+        Err(e) => Err(ConnectError::CredentialsRejected(Box::new(service_error(
+            "STS",
+            "GetCallerIdentity",
+            "caller",
+            e,
+        )))),
     }
 }

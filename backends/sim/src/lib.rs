@@ -28,6 +28,12 @@ use runbook_backend::{
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
 pub const DEFAULT_REGION: &str = "us-east-2";
 
+/// A stored snapshot of the simulated world that does not load (damaged, or written
+/// by a runbook build whose world had another shape).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to restore the simulated world: {0}")]
+pub struct RestoreError(serde_json::Error);
+
 /// The simulated world of one run, shared by the services of the `sim` target.
 pub struct SimTarget {
     world: Mutex<World>,
@@ -51,9 +57,11 @@ impl SimTarget {
 
     /// The world of a resumed run, from its last snapshot. Its events up to the
     /// snapshot were already stored.
-    pub fn restore(snapshot: &[u8], clock: Arc<VirtualClock>) -> Result<Arc<SimTarget>, String> {
-        let world: World = serde_json::from_slice(snapshot)
-            .map_err(|e| format!("failed to restore the simulated world: {e}"))?;
+    pub fn restore(
+        snapshot: &[u8],
+        clock: Arc<VirtualClock>,
+    ) -> Result<Arc<SimTarget>, RestoreError> {
+        let world: World = serde_json::from_slice(snapshot).map_err(RestoreError)?;
         let drained = world.events().len() as u64;
         Ok(Self::with_world(world, clock, drained))
     }

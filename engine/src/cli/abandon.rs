@@ -6,7 +6,9 @@ use runbook_backend::{Clock, TargetKind};
 use runbook_state::{NewEvent, RunStatus, Snapshot};
 
 use super::Global;
-use super::run::{aws_settings, build_target, host_name, take_lock};
+use super::run::{aws_settings, build_target, current_thread_runtime, host_name};
+use super::run_lock::take_lock;
+use crate::error::{BackendError, Error};
 use crate::exit::Exit;
 use crate::inflight_jobs::{self, SubmittedJob};
 use crate::params::ResolvedParams;
@@ -25,67 +27,31 @@ pub struct AbandonArgs {
     pub reason: Option<String>,
 }
 
-pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
-    let mut store = match super::open_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
-    if let Err(e) = store.quick_check() {
-        eprintln!("error: {e}");
-        return Exit::Failed;
-    }
-    let run = match store.run(&args.run) {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            eprintln!("error: no run `{}`; `runbook runs` lists them", args.run);
-            return Exit::Usage;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error> {
+    let mut store = super::open_store(global)?;
+    store.quick_check()?;
+    let Some(run) = store.run(&args.run)? else {
+        return Err(Error::NoSuchRun(args.run.clone()));
     };
     match run.status {
-        RunStatus::Succeeded => {
-            eprintln!(
-                "error: run {} succeeded; there is nothing to abandon",
-                run.id
-            );
-            return Exit::Usage;
-        }
+        RunStatus::Succeeded => return Err(Error::AbandonSucceeded(run.id)),
         RunStatus::Abandoned => {
             println!("run {} is already abandoned", run.id);
-            return Exit::Ok;
+            return Ok(Exit::Ok);
         }
         RunStatus::Running | RunStatus::Failed | RunStatus::Interrupted => {}
     }
     // Holding its lock, nobody resumes it while it is being retired; a live process
     // running it keeps the lock, and is told apart from a dead one by the OS.
-    let Some(lock) = take_lock(&mut store, &run.lock_key, &run.id) else {
-        eprintln!(
-            "hint: stop that process first (SIGTERM lets it record the interruption), then abandon the run"
-        );
-        return Exit::Locked;
-    };
+    let lock =
+        take_lock(&mut store, &run.lock_key, &run.id).map_err(Error::LockedAgainstAbandon)?;
     let mut cancelled = Vec::new();
     if args.cancel_jobs {
         let target = run.target.parse().unwrap_or(TargetKind::Sim);
         let settings = RunSettings::from_stored(&run.settings, target);
-        let attempts = match store.latest_attempts(&run.id) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        };
+        let attempts = store.latest_attempts(&run.id)?;
         let jobs = inflight_jobs::submitted_jobs(&run.id, &attempts);
-        let snapshot = match store.load_snapshot(&run.id) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        };
+        let snapshot = store.load_snapshot(&run.id)?;
         let last_event_at = store.last_event_at(&run.id).ok().flatten().unwrap_or(0);
         // Only the `region` parameter matters here (the aws target's fallback region).
         let params = ResolvedParams {
@@ -93,16 +59,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
             secret_names: Vec::new(),
             origins: std::collections::BTreeMap::new(),
         };
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: failed to start the async runtime: {e}");
-                return Exit::Failed;
-            }
-        };
+        let runtime = current_thread_runtime()?;
         let outcome = runtime.block_on(async {
             let aws = aws_settings(&settings, &params);
             let (clock, target) = build_target(
@@ -130,7 +87,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
                 at_ms: clock.now_ms(),
                 data,
             });
-            Ok::<_, String>((done, events, snapshot))
+            Ok::<_, BackendError>((done, events, snapshot))
         });
         match outcome {
             Ok((done, events, snapshot)) => {
@@ -145,10 +102,12 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
                 }
                 cancelled = done;
             }
-            Err(e) => {
-                eprintln!("error: run {} was not abandoned: {e}", run.id);
+            Err(source) => {
                 let _ = store.release_lock(lock);
-                return Exit::Failed;
+                return Err(Error::NotAbandoned {
+                    run_id: run.id,
+                    source,
+                });
             }
         }
     }
@@ -162,10 +121,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
     let now = Clock::Real.now_ms();
     let marked = store.set_run_status(&run.id, RunStatus::Abandoned, Some(now), Some(&reason));
     let _ = store.release_lock(lock);
-    if let Err(e) = marked {
-        eprintln!("error: {e}");
-        return Exit::Failed;
-    }
+    marked?;
     for line in &cancelled {
         println!("{line}");
     }
@@ -173,7 +129,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Exit {
         "run {} abandoned: it will not be resumed, and the next `run --resume-incomplete` starts fresh",
         run.id
     );
-    Exit::Ok
+    Ok(Exit::Ok)
 }
 
 /// Cancels the jobs of `jobs` that have not ended; says what happened to each.

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::error::Error;
 use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -11,7 +12,7 @@ pub struct ActionsArgs {
     pub name: Option<String>,
 }
 
-pub(super) fn actions(args: &ActionsArgs) -> Exit {
+pub(super) fn actions(args: &ActionsArgs) -> Result<Exit, Error> {
     let Some(name) = &args.name else {
         let width = runbook_actions::catalog()
             .iter()
@@ -22,21 +23,20 @@ pub(super) fn actions(args: &ActionsArgs) -> Exit {
             println!("{:<width$}  {}", action.name(), action.summary());
         }
         println!("\n`runbook actions NAME` documents one.");
-        return Exit::Ok;
+        return Ok(Exit::Ok);
     };
     let Some(action) = runbook_actions::find(name) else {
         let help = crate::diagnostic::did_you_mean(
             name,
             runbook_actions::catalog().iter().map(|a| a.name()),
         );
-        eprintln!(
-            "error: unknown action `{name}`{}",
-            help.map(|h| format!("; {h}")).unwrap_or_default()
-        );
-        return Exit::Usage;
+        return Err(Error::UnknownAction {
+            name: name.clone(),
+            help,
+        });
     };
     print!("{}", document(action));
-    Exit::Ok
+    Ok(Exit::Ok)
 }
 
 /// The help text of one action.

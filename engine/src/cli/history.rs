@@ -4,6 +4,7 @@ use runbook_state::{RunFilter, RunRecord, RunStatus, StepRecord, StepStatus};
 use serde_json::{Value, json};
 
 use super::{Global, open_store};
+use crate::error::Error;
 use crate::exit::Exit;
 use crate::timefmt;
 
@@ -32,11 +33,8 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
-pub(super) fn status(global: &Global, args: &StatusArgs) -> Exit {
-    let store = match open_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
+pub(super) fn status(global: &Global, args: &StatusArgs) -> Result<Exit, Error> {
+    let store = open_store(global)?;
     let found = match &args.run {
         Some(id) => store.run(id),
         None => store
@@ -46,24 +44,8 @@ pub(super) fn status(global: &Global, args: &StatusArgs) -> Exit {
             })
             .map(|mut v| v.pop()),
     };
-    let run = match found {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            eprintln!("error: no such run; `runbook runs` lists them");
-            return Exit::Usage;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
-    let attempts = match store.attempts(&run.id) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
+    let run = found?.ok_or(Error::NoRunToShow)?;
+    let attempts = store.attempts(&run.id)?;
     if args.json {
         println!(
             "{}",
@@ -72,7 +54,7 @@ pub(super) fn status(global: &Global, args: &StatusArgs) -> Exit {
     } else {
         print!("{}", status_text(&run, &attempts));
     }
-    Exit::Ok
+    Ok(Exit::Ok)
 }
 
 /// The steps of a run: the latest attempt of each, with its attempt count.
@@ -239,23 +221,14 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
-pub(super) fn runs(global: &Global, args: &RunsArgs) -> Exit {
-    let store = match open_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
+pub(super) fn runs(global: &Global, args: &RunsArgs) -> Result<Exit, Error> {
+    let store = open_store(global)?;
     let filter = RunFilter {
         runbook: args.runbook.clone(),
         status: args.status,
         limit: Some(args.limit),
     };
-    let runs = match store.runs(&filter) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
+    let runs = store.runs(&filter)?;
     let failed_step = |run: &RunRecord| -> Option<String> {
         if run.status != RunStatus::Failed {
             return None;
@@ -286,11 +259,11 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Exit {
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
-        return Exit::Ok;
+        return Ok(Exit::Ok);
     }
     if runs.is_empty() {
         println!("no runs yet");
-        return Exit::Ok;
+        return Ok(Exit::Ok);
     }
     println!(
         "{:<22} {:<20} {:<6} {:<12} {:<20} {:>9}  FAILED STEP",
@@ -312,5 +285,5 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Exit {
             failed_step(r).unwrap_or_default()
         );
     }
-    Exit::Ok
+    Ok(Exit::Ok)
 }

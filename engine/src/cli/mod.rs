@@ -1,5 +1,6 @@
 //! The command line (clap). Each command turns its arguments into a call of a library
-//! function and an exit code; nothing else in the crate knows about clap.
+//! function and returns its exit code or an [`Error`], which `main` alone prints and
+//! maps to an exit code; nothing else in the crate knows about clap.
 
 mod abandon;
 mod broken_pipe;
@@ -11,15 +12,22 @@ mod plan;
 mod prune;
 mod report;
 mod run;
+mod run_lock;
 pub mod schema;
 mod sim_speed;
 mod validate;
+mod vars;
+
+pub(crate) use run_lock::LockError;
+pub(crate) use vars::VarError;
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
 use runbook_backend::TargetKind;
 
+use crate::error::{self, Error};
 use crate::exit::Exit;
 use crate::progress::OutputMode;
 
@@ -53,7 +61,7 @@ pub struct Global {
     pub log_file: Option<PathBuf>,
     /// Where actions take effect: the simulator (sim) or real AWS (aws) [default: sim;
     /// `resume`: the run's own]
-    #[arg(long, global = true, env = "RUNBOOK_TARGET", value_parser = parse_target)]
+    #[arg(long, global = true, env = "RUNBOOK_TARGET", value_parser = TargetKind::from_str)]
     pub target: Option<TargetKind>,
     /// AWS profile for the aws target (default: AWS_PROFILE, else `default`)
     #[arg(long, global = true, value_name = "NAME")]
@@ -71,10 +79,6 @@ pub struct Global {
         value_name = "CONTEXT"
     )]
     pub kube_context: Option<String>,
-}
-
-fn parse_target(s: &str) -> Result<TargetKind, String> {
-    s.parse()
 }
 
 impl Global {
@@ -120,7 +124,7 @@ pub enum Command {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     broken_pipe::quiet_exit_on_closed_stdout(&cli.command);
-    let exit = match cli.command {
+    let result = match cli.command {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Resume(args) => run::resume(&cli.global, args),
         Command::Abandon(args) => abandon::abandon(&cli.global, &args),
@@ -129,15 +133,16 @@ pub fn main() -> std::process::ExitCode {
         Command::Validate(args) => validate::validate(&args),
         Command::Plan(args) => plan::plan(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
-        Command::Schema => schema::print_schema(),
+        Command::Schema => Ok(schema::print_schema()),
         Command::Report(args) => report::report(&cli.global, &args),
         Command::Prune(args) => prune::prune(&cli.global, &args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());
-            Exit::Ok
+            Ok(Exit::Ok)
         }
     };
+    let exit = result.unwrap_or_else(|e| error::report(&e));
     // Programs of `exec` steps whose step stopped waiting for them (a step `timeout`
     // drops the action) get the rest of their grace period, then SIGKILL: nothing a
     // run started outlives it.
@@ -157,11 +162,7 @@ pub fn state_path(global: &Global) -> PathBuf {
         .join("state.db")
 }
 
-/// Opens the state DB, or says why not.
-pub fn open_store(global: &Global) -> Result<runbook_state::Store, Exit> {
-    let path = state_path(global);
-    runbook_state::Store::open(&path).map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Failed
-    })
+/// Opens the state DB.
+pub(crate) fn open_store(global: &Global) -> Result<runbook_state::Store, Error> {
+    Ok(runbook_state::Store::open(&state_path(global))?)
 }

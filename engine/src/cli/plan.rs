@@ -14,7 +14,8 @@ use runbook_backend::TargetKind;
 use serde_json::{Value, json};
 
 use super::Global;
-use super::run::compute_vars;
+use super::vars::compute_vars;
+use crate::error::Error;
 use crate::exit::Exit;
 use crate::params;
 use crate::progress::OutputMode;
@@ -49,30 +50,17 @@ impl Object for Placeholder {
     }
 }
 
-pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
-    let loaded = match load_file(&args.file) {
-        Ok(l) => l,
-        Err(e) => {
-            eprint!("{e}");
-            return Exit::Usage;
-        }
-    };
+pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
+    let loaded = load_file(&args.file)?;
     let target = global.target_or_sim();
-    let (params, planned) = match plan_steps(&loaded, &args.sets, target, global.region.as_deref())
-    {
-        Ok(planned) => planned,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
+    let (params, planned) = plan_steps(&loaded, &args.sets, target, global.region.as_deref())?;
     if global.output == OutputMode::Json {
         let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
         );
-        return Exit::Ok;
+        return Ok(Exit::Ok);
     }
     println!(
         "plan of {} ({}) on target {}; nothing is run",
@@ -83,7 +71,7 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Exit {
         println!();
         print_step(n + 1, step);
     }
-    Exit::Ok
+    Ok(Exit::Ok)
 }
 
 /// Every step's rendered input and, on `aws`, the calls of each instance: what `plan`
@@ -94,10 +82,9 @@ pub(super) fn plan_steps(
     sets: &[String],
     target: TargetKind,
     region: Option<&str>,
-) -> Result<(params::ResolvedParams, Vec<PlannedStep>), String> {
-    let params = params::parse_sets(sets)
-        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
-        .map_err(|e| e.to_string())?;
+) -> Result<(params::ResolvedParams, Vec<PlannedStep>), Error> {
+    let sets = params::parse_sets(sets)?;
+    let params = params::resolve(&loaded.runbook.params, &sets, None)?;
     // The account and region a run would get from its target: the simulated account
     // on sim; on aws the account is only known at run time (STS), and the region is
     // picked as the aws target picks it: --region, AWS_REGION, else the runbook's
@@ -181,7 +168,20 @@ pub(super) struct PlannedStep {
 
 /// An instance's index (`None` without `for_each`) and its calls, or why they cannot be
 /// listed.
-type InstanceCalls = (Option<usize>, Result<Vec<PlannedCall>, String>);
+type InstanceCalls = (Option<usize>, Result<Vec<PlannedCall>, Unlisted>);
+
+/// Why the calls of an instance cannot be listed (shown in its place in the plan; the
+/// plan itself still succeeds).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Unlisted {
+    /// The step's input does not render before run time (it reads a step's outputs).
+    #[error("cannot be listed before the input renders")]
+    InputNotRendered,
+    /// The action says why: a placeholder where a number belongs, or how the step
+    /// would fail first. Its reason is text until actions give it a type.
+    #[error("{0}")]
+    Action(String),
+}
 
 impl PlannedStep {
     /// The step's JSON with `calls` (each call of a `for_each` instance carries its
@@ -203,7 +203,7 @@ impl PlannedStep {
                     value
                 })),
                 Err(why) => {
-                    let mut error = json!({"error": why});
+                    let mut error = json!({"error": why.to_string()});
                     if let Some(i) = instance {
                         error["instance"] = json!(i);
                     }
@@ -218,7 +218,7 @@ impl PlannedStep {
         json
     }
 
-    fn calls_of(&self, instance: Option<usize>) -> Option<&Result<Vec<PlannedCall>, String>> {
+    fn calls_of(&self, instance: Option<usize>) -> Option<&Result<Vec<PlannedCall>, Unlisted>> {
         self.calls
             .iter()
             .find(|(i, _)| *i == instance)
@@ -230,10 +230,12 @@ impl PlannedStep {
 fn add_calls(def: &StepDef, step: &mut PlannedStep) {
     let plan = |key: String, with: &Value| {
         if with.is_object() {
-            def.action.planned_calls(with, &PlanContext::new(key))
+            def.action
+                .planned_calls(with, &PlanContext::new(key))
+                .map_err(Unlisted::Action)
         } else {
             // `plan_step` put the reason it could not render the input there.
-            Err("cannot be listed before the input renders".to_string())
+            Err(Unlisted::InputNotRendered)
         }
     };
     step.calls = match step.json.get("instances").and_then(Value::as_array) {
@@ -262,7 +264,7 @@ fn plan_step(
         Ok(v) => masker.json(&v),
         Err(e) => json!(format!(
             "<cannot render yet: {} at line {}>",
-            e.message, e.pos.line
+            e.error, e.pos.line
         )),
     };
     let mut step = json!({
@@ -351,7 +353,7 @@ fn print_step(n: usize, planned: &PlannedStep) {
 }
 
 /// `calls:` and one line per call, or why they cannot be listed.
-fn print_calls(title: &str, calls: &Result<Vec<PlannedCall>, String>, indent: usize) {
+fn print_calls(title: &str, calls: &Result<Vec<PlannedCall>, Unlisted>, indent: usize) {
     let pad = " ".repeat(indent);
     match calls {
         Ok(list) if list.is_empty() => println!("     {title}: none"),

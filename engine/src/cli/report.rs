@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use runbook_state::RunFilter;
 
 use super::{Global, open_store};
+use crate::error::Error;
 use crate::exit::Exit;
-use crate::report::{self, Liveness, ReportError};
+use crate::report::{self, Liveness};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -18,57 +19,31 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-pub(super) fn report(global: &Global, args: &ReportArgs) -> Exit {
-    let store = match open_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
+pub(super) fn report(global: &Global, args: &ReportArgs) -> Result<Exit, Error> {
+    let store = open_store(global)?;
     let run_id = match &args.run {
         Some(id) => id.clone(),
-        None => match store.runs(&RunFilter {
-            limit: Some(1),
-            ..RunFilter::default()
-        }) {
-            Ok(mut runs) => match runs.pop() {
-                Some(run) => run.id,
-                None => {
-                    eprintln!("error: there are no runs in the state DB yet");
-                    return Exit::Usage;
-                }
-            },
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        },
-    };
-    let model = match report::load(&store, &run_id, liveness) {
-        Ok(m) => m,
-        Err(e @ ReportError::NoSuchRun(_)) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
+        None => {
+            let latest = store.runs(&RunFilter {
+                limit: Some(1),
+                ..RunFilter::default()
+            })?;
+            latest.into_iter().next().ok_or(Error::NoRuns)?.id
         }
     };
+    let model = report::load(&store, &run_id, liveness)?;
     let html = report::render(&model, runbook_backend::Clock::Real.now_ms());
     let path = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runbook-report-{run_id}.html")));
-    if let Err(e) = std::fs::write(&path, html) {
-        eprintln!(
-            "error: failed to write the report to {}: {e}",
-            path.display()
-        );
-        return Exit::Failed;
+    if let Err(source) = std::fs::write(&path, html) {
+        return Err(Error::ReportNotWritten { path, source });
     }
     // The absolute path, so it can be opened from anywhere (or clicked in a terminal).
     let shown = std::path::absolute(&path).unwrap_or(path);
     println!("{}", shown.display());
-    Exit::Ok
+    Ok(Exit::Ok)
 }
 
 /// Whether the process of a run recorded as running still exists (signal 0 asks

@@ -9,21 +9,23 @@ use std::time::Instant;
 use runbook_actions::CancelSignal;
 use runbook_backend::{Clock, TargetKind};
 use runbook_backend_aws::AwsSettings;
-use runbook_state::{
-    LockOutcome, LockRequest, NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store,
-};
-use serde_json::{Map, Value, json};
+use runbook_state::{NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Global;
+use super::run_lock::take_lock;
+use super::vars::compute_vars;
+use crate::error::{BackendError, Error};
 use crate::executor::{Execution, Outcome, RunScope, execute};
 use crate::exit::Exit;
+use crate::lifecycle::Refusal;
 use crate::params::{self, ResolvedParams};
 use crate::progress::reporter_for;
 use crate::run_settings::{GivenSettings, RunSettings};
 use crate::runbook::{LoadedRunbook, load_file};
 use crate::{inflight_jobs, lifecycle};
-use crate::{signals, template, timefmt};
+use crate::{signals, timefmt};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -62,37 +64,15 @@ pub struct ResumeArgs {
     pub sim_speed: Option<f64>,
 }
 
-pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
-    let loaded = match load_file(&args.file) {
-        Ok(l) => Arc::new(l),
-        Err(e) => {
-            eprint!("{e}");
-            return Exit::Usage;
-        }
-    };
-    let params = match params::parse_sets(&args.sets)
-        .and_then(|s| params::resolve(&loaded.runbook.params, &s, None))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
-    let mut store = match open_checked_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
+pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
+    let loaded = Arc::new(load_file(&args.file)?);
+    let sets = params::parse_sets(&args.sets)?;
+    let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    let mut store = open_checked_store(global)?;
     let given = given_settings(global, args.sim_speed);
     let settings = RunSettings::new_run(&given);
     let lock_key = lock_key(&loaded, &params, settings.target);
-    let history = match store.runs_since_last_success(&lock_key) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
+    let history = store.runs_since_last_success(&lock_key)?;
     let ask = lifecycle::Ask {
         resume_incomplete: args.resume_incomplete,
         allow_changed: args.allow_changed,
@@ -100,16 +80,8 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
     let notes = match lifecycle::decide(&history, &loaded, ask) {
         lifecycle::Decision::Resume(record) => {
             let record = record.clone();
-            let prior = match store.latest_attempts(&record.id) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::Failed;
-                }
-            };
-            let Some(lock) = take_lock(&mut store, &record.lock_key, &record.id) else {
-                return Exit::Locked;
-            };
+            let prior = store.latest_attempts(&record.id)?;
+            let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
             let stored = RunSettings::from_stored(&record.settings, settings.target);
             let settings = RunSettings::resumed(&stored, &given);
             return drive(
@@ -126,21 +98,16 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
                 },
             );
         }
-        lifecycle::Decision::Refuse { exit, message } => {
-            eprintln!("error: {message}");
-            return exit;
-        }
+        lifecycle::Decision::Refuse(refusal) => return Err(refusal.into()),
         lifecycle::Decision::Fresh { notes } => notes,
     };
     let now = Clock::Real.now_ms();
     let run_id = new_run_id(now);
-    let Some(lock) = take_lock(&mut store, &lock_key, &run_id) else {
-        return Exit::Locked;
-    };
+    let lock = take_lock(&mut store, &lock_key, &run_id)?;
     // Under the lock, so no other process starts or resumes a run of this key meanwhile.
-    if let Err(exit) = refuse_if_jobs_still_run(&store, &history, &settings, &params) {
+    if let Err(e) = refuse_if_jobs_still_run(&store, &history, &settings, &params) {
         let _ = store.release_lock(lock);
-        return exit;
+        return Err(e);
     }
     let record = NewRun {
         id: run_id.clone(),
@@ -170,46 +137,31 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Exit {
                 notes,
             },
         ),
-        Ok(None) => {
-            eprintln!(
-                "error: internal error (a bug in runbook): run {run_id} vanished after it was created"
-            );
-            Exit::Failed
-        }
+        Ok(None) => Err(Error::Bug(format!(
+            "run {run_id} vanished after it was created"
+        ))),
         Err(e) => {
             let _ = store.release_lock(lock);
-            eprintln!("error: {e}");
-            Exit::Failed
+            Err(e.into())
         }
     }
 }
 
-pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
+pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
     // Checked below, beside the other reads, before anything is written.
-    let mut store = match super::open_store(global) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
+    let mut store = super::open_store(global)?;
     let found = match &args.run {
-        Some(id) => store.run(id),
-        None => store.latest_incomplete_run(None),
+        Some(id) => store.run(id)?,
+        None => store.latest_incomplete_run(None)?,
     };
-    let record = match found {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            match &args.run {
-                Some(id) => eprintln!(
-                    "error: no run `{id}` in {}; `runbook runs` lists them",
-                    super::state_path(global).display()
-                ),
-                None => eprintln!("error: there is no incomplete run to resume"),
-            }
-            return Exit::Usage;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+    let Some(record) = found else {
+        return Err(match &args.run {
+            Some(id) => Error::NoSuchRunIn {
+                id: id.clone(),
+                state: super::state_path(global),
+            },
+            None => Error::NothingToResume,
+        });
     };
     match record.status {
         RunStatus::Succeeded => {
@@ -218,15 +170,16 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
                 &mut std::io::stdout(),
                 format!("run {} already succeeded; nothing to resume\n", record.id).as_bytes(),
             );
-            return Exit::Ok;
+            return Ok(Exit::Ok);
         }
         RunStatus::Abandoned => {
-            eprintln!(
-                "error: run {} was abandoned ({}); it is never resumed. Start a new run instead",
-                record.id,
-                record.error.as_deref().unwrap_or("no reason given")
-            );
-            return Exit::Usage;
+            return Err(Error::ResumeAbandoned {
+                id: record.id.clone(),
+                reason: record
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into()),
+            });
         }
         _ => {}
     }
@@ -250,43 +203,18 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (loaded, checked, prior)
     });
-    if let Err(e) = checked {
-        eprintln!("error: {e}");
-        return Exit::Failed;
-    }
-    let loaded = match loaded {
-        Ok(l) => Arc::new(l),
-        Err(e) => {
-            eprint!("{e}");
-            return Exit::Usage;
-        }
-    };
-    let prior = match prior {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
+    checked?;
+    let loaded = Arc::new(loaded?);
+    let prior = prior?;
     if loaded.content_hash != record.content_hash && !args.allow_changed {
-        eprintln!(
-            "error: {} changed since run {} started; resuming could mix two versions of the runbook.\n  = help: use `runbook resume {} --allow-changed` if the change is safe, or start a new run",
-            loaded.display_path, record.id, record.id
-        );
-        return Exit::Usage;
+        return Err(Error::ResumeChanged {
+            path: loaded.display_path.clone(),
+            id: record.id.clone(),
+        });
     }
-    let params = match params::parse_sets(&args.sets)
-        .and_then(|s| params::resolve(&loaded.runbook.params, &s, Some(&record.params)))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Usage;
-        }
-    };
-    let Some(lock) = take_lock(&mut store, &record.lock_key, &record.id) else {
-        return Exit::Locked;
-    };
+    let sets = params::parse_sets(&args.sets)?;
+    let params = params::resolve(&loaded.runbook.params, &sets, Some(&record.params))?;
+    let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
     let stored_target = record.target.parse().unwrap_or(TargetKind::Sim);
     let stored = RunSettings::from_stored(&record.settings, stored_target);
     let settings = RunSettings::resumed(&stored, &given_settings(global, args.sim_speed));
@@ -307,12 +235,9 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Exit {
 
 /// Opens the state DB and runs SQLite's `quick_check` on it, before anything is
 /// written: nothing runs on a damaged database.
-fn open_checked_store(global: &Global) -> Result<Store, Exit> {
+fn open_checked_store(global: &Global) -> Result<Store, Error> {
     let store = super::open_store(global)?;
-    if let Err(e) = store.quick_check() {
-        eprintln!("error: {e}");
-        return Err(Exit::Failed);
-    }
+    store.quick_check()?;
     Ok(store)
 }
 
@@ -344,70 +269,6 @@ pub(super) fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Takes the run lock of `lock_key` for `run_id`, or says who holds it (`None`: exit
-/// 75 so cron tries again later).
-pub(super) fn take_lock(store: &mut Store, lock_key: &str, run_id: &str) -> Option<RunLock> {
-    let host = host_name();
-    let request = LockRequest {
-        lock_key,
-        run_id,
-        pid: std::process::id(),
-        host: &host,
-        now_ms: Clock::Real.now_ms(),
-    };
-    match store.acquire_lock(&request) {
-        Ok(LockOutcome::Acquired {
-            lock,
-            taken_over_from,
-        }) => {
-            // A run resumed after its own process died takes over its own lock:
-            // nothing to say about that.
-            if let Some(stale) = taken_over_from.filter(|h| h.run_id != run_id) {
-                eprintln!(
-                    "note: took over the lock of run {} ({}; its process no longer holds it)",
-                    stale.run_id,
-                    process_label(&stale.host, stale.pid, &host)
-                );
-                // Its process is gone: it is not running any more, but it can still
-                // be resumed.
-                if let Ok(Some(old)) = store.run(&stale.run_id)
-                    && old.status == RunStatus::Running
-                {
-                    let _ = store.set_run_status(
-                        &old.id,
-                        RunStatus::Interrupted,
-                        None,
-                        Some("its process died"),
-                    );
-                }
-            }
-            Some(lock)
-        }
-        Ok(LockOutcome::Held(holder)) => {
-            eprintln!(
-                "error: run {} ({}, started {} UTC) is already running this runbook with these params; exiting with 75 so cron tries again later",
-                holder.run_id,
-                process_label(&holder.host, holder.pid, &host),
-                timefmt::short(holder.since_ms)
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            None
-        }
-    }
-}
-
-/// `pid 123` on this host, `pid 123 on host build-2` on another.
-fn process_label(holder_host: &str, pid: u32, this_host: &str) -> String {
-    if holder_host.is_empty() || holder_host == this_host {
-        format!("pid {pid}")
-    } else {
-        format!("pid {pid} on host {holder_host}")
-    }
-}
-
 /// Before a fresh run on `aws`: refuses (exit 4) when an earlier run of the same
 /// runbook and params since its last success submitted a job that may still be
 /// running, because starting afresh would submit it a second time. Abandoned runs
@@ -418,19 +279,14 @@ fn refuse_if_jobs_still_run(
     history: &[RunRecord],
     settings: &RunSettings,
     params: &ResolvedParams,
-) -> Result<(), Exit> {
+) -> Result<(), Error> {
     if settings.target != TargetKind::Aws {
         return Ok(());
     }
     let mut submitted = Vec::new();
     for earlier in history.iter().filter(|r| r.status != RunStatus::Abandoned) {
-        match store.latest_attempts(&earlier.id) {
-            Ok(attempts) => submitted.extend(inflight_jobs::submitted_jobs(&earlier.id, &attempts)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err(Exit::Failed);
-            }
-        }
+        let attempts = store.latest_attempts(&earlier.id)?;
+        submitted.extend(inflight_jobs::submitted_jobs(&earlier.id, &attempts));
     }
     if submitted.is_empty() {
         return Ok(());
@@ -438,50 +294,26 @@ fn refuse_if_jobs_still_run(
     let runtime = current_thread_runtime()?;
     let live = runtime.block_on(async {
         let aws = aws_settings(settings, params);
-        match runbook_backend_aws::connect(&aws).await {
-            Ok(target) => Ok(inflight_jobs::live_jobs(&target, submitted).await),
-            Err(e) => Err(e),
-        }
-    });
-    let live = match live {
-        Ok(live) => live,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(Exit::Failed);
-        }
-    };
+        let target = runbook_backend_aws::connect(&aws)
+            .await
+            .map_err(BackendError::AwsConnect)?;
+        Ok::<_, BackendError>(inflight_jobs::live_jobs(&target, submitted).await)
+    })?;
     if live.is_empty() {
         return Ok(());
     }
-    let runs: std::collections::BTreeSet<&str> =
-        live.iter().map(|j| j.submitted.run_id.as_str()).collect();
-    let mut message = String::from(
-        "error: an earlier run of this runbook and params submitted jobs that may still be running; a new run would submit them again, so it was not started (exit 4):\n",
-    );
-    for job in &live {
-        message.push_str(&format!("  - {job}\n"));
-    }
-    let runs: Vec<&str> = runs.into_iter().collect();
-    message.push_str(&format!(
-        "  = help: continue it with `runbook resume {}`, or retire it with `runbook abandon {} --cancel-jobs` (or without --cancel-jobs to leave its jobs running); the next run then starts",
-        runs[0],
-        runs.join(" ")
-    ));
-    eprintln!("{message}");
-    Err(Exit::JobsMayBeRunning)
+    Err(Refusal::JobsMayBeRunning { live }.into())
 }
 
-fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Exit> {
+/// A runtime for the async parts of a command (cloud calls, the run itself).
+pub(super) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Error> {
     // One thread: steps wait on I/O (cloud calls, child processes, virtual time), and
     // checkpoints are short SQLite transactions; a thread pool would only add wake-ups
     // between threads (a third of the cost of a 10,000-step run of `log`).
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: failed to start the async runtime: {e}");
-            Exit::Failed
-        })
+        .map_err(Error::Runtime)
 }
 
 /// The aws target's settings of a run.
@@ -517,33 +349,6 @@ fn new_run_id(now_ms: i64) -> String {
     format!("{}-{suffix:06x}", timefmt::compact(now_ms))
 }
 
-/// Computes `vars` in order from params, env and run.
-pub(super) fn compute_vars(
-    loaded: &LoadedRunbook,
-    params: &ResolvedParams,
-    run: &Value,
-) -> Result<Map<String, Value>, String> {
-    let env = template::environment();
-    let environment = template::process_env();
-    let mut vars = Map::new();
-    for var in &loaded.runbook.vars {
-        let ctx = minijinja::Value::from_serialize(json!({
-            "params": params.values,
-            "vars": vars,
-            "env": environment,
-            "run": run,
-        }));
-        let value = template::render_node(env, &var.value, &ctx).map_err(|e| {
-            format!(
-                "failed to compute var `{}`: {} (at {}:{}:{})",
-                var.name, e.message, loaded.display_path, e.pos.line, e.pos.col
-            )
-        })?;
-        vars.insert(var.name.clone(), value);
-    }
-    Ok(vars)
-}
-
 /// The seed of every new simulated world: the same runbook tells the same story.
 const SIM_SEED: u64 = 20_221_107;
 
@@ -557,20 +362,23 @@ pub(super) async fn build_target(
     last_event_at: i64,
     sim_speed: Option<f64>,
     aws: &AwsSettings,
-) -> Result<(Clock, runbook_backend::Target), String> {
+) -> Result<(Clock, runbook_backend::Target), BackendError> {
     match kind {
         TargetKind::Sim => {
             let start = snapshot.map_or(0, |s| s.at_ms).max(last_event_at);
             let clock =
                 runbook_backend::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
             let world = match snapshot {
-                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
+                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))
+                    .map_err(BackendError::SimRestore)?,
                 None => runbook_backend_sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
             };
             Ok((Clock::Virtual(clock), world.target()))
         }
         TargetKind::Aws => {
-            let target = runbook_backend_aws::connect(aws).await?;
+            let target = runbook_backend_aws::connect(aws)
+                .await
+                .map_err(BackendError::AwsConnect)?;
             if let Some(wanted) = &aws.runbook_region
                 && *wanted != target.region
             {
@@ -622,7 +430,7 @@ fn drive(
     prior: Option<Vec<StepRecord>>,
     global: &Global,
     launch: Launch,
-) -> Exit {
+) -> Result<Exit, Error> {
     let Launch {
         settings,
         lock,
@@ -631,60 +439,38 @@ fn drive(
     let resumed = prior.is_some();
     let target = settings.target;
     let pid = std::process::id();
-    let runtime = match current_thread_runtime() {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
+    let runtime = current_thread_runtime()?;
     let prior: BTreeMap<String, StepRecord> = prior
         .unwrap_or_default()
         .into_iter()
         .map(|r| (r.step_key.clone(), r))
         .collect();
     let snapshot = if resumed {
-        match store.load_snapshot(&record.id) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        }
+        store.load_snapshot(&record.id)?
     } else {
         None
     };
     let virtual_start = if resumed {
-        match store.last_event_at(&record.id) {
-            Ok(at) => at.unwrap_or(0),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        }
+        store.last_event_at(&record.id)?.unwrap_or(0)
     } else {
         0
     };
     if resumed {
-        if let Err(e) = store.mark_run_resumed(
+        store.mark_run_resumed(
             &record.id,
             pid,
             &host_name(),
             &settings.to_json(),
             Clock::Real.now_ms(),
-        ) {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+        )?;
     }
     let run_id = record.id.clone();
     let store = Arc::new(Mutex::new(store));
     let outcome = runtime.block_on(async {
         let aws = aws_settings(&settings, &params);
-        let (clock, services) = match build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws).await {
-            Ok(built) => built,
-            Err(e) => {
-                eprintln!("error: run {run_id}: {e}");
-                return Err((e, Exit::Failed));
-            }
-        };
+        let (clock, services) = build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws)
+            .await
+            .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         // The account and region the target resolved (STS on aws; the simulated
         // account on sim), for templates, e.g. bucket names.
         let run_value = json!({
@@ -704,22 +490,15 @@ fn drive(
                 services.account_id
             );
         }
-        let vars = match compute_vars(&loaded, &params, &run_value) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err((e, Exit::Usage));
-            }
-        };
+        let vars = compute_vars(&loaded, &params, &run_value)?;
         let log_file = match &global.log_file {
-            Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    let e = format!("failed to open the log file {}: {e}", path.display());
-                    eprintln!("error: {e}");
-                    return Err((e, Exit::Failed));
-                }
-            },
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| Error::LogFile { path: path.clone(), source })?,
+            ),
             None => None,
         };
         let reporter = reporter_for(global.output, clock.clone(), log_file);
@@ -785,7 +564,7 @@ fn drive(
             Outcome::Interrupted => ("interrupted", Some(format!("resume with `runbook resume {run_id}`"))),
         };
         reporter.run_finished(&run_id, status, started.elapsed(), detail.as_deref());
-        Ok(outcome)
+        Ok::<_, Error>(outcome)
     });
     let mut store = store
         .lock()
@@ -795,14 +574,19 @@ fn drive(
         Ok(outcome) => outcome,
         // Nothing ran: the run is recorded as failed with the reason, so `runs` does
         // not show it running forever, and `resume` can try again once it is fixed.
-        Err((error, exit)) => {
+        Err(error) => {
+            let reason = match &error {
+                // The record is the run's: its id is not repeated in the reason.
+                Error::RunNotStarted { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
             if let Err(e) =
-                store.set_run_status(&run_id, RunStatus::Failed, Some(now), Some(&error))
+                store.set_run_status(&run_id, RunStatus::Failed, Some(now), Some(&reason))
             {
                 eprintln!("error: {e}");
             }
             let _ = store.release_lock(lock);
-            return exit;
+            return Err(error);
         }
     };
     let (status, error, exit) = match &outcome {
@@ -826,5 +610,5 @@ fn drive(
             "hint: fix the cause, then `runbook resume {run_id}` retries the failed step; or `runbook abandon {run_id}` to retire the run (a scheduled `run --resume-incomplete` starts a new run either way)"
         );
     }
-    exit
+    Ok(exit)
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::Error;
 use crate::exit::Exit;
 use crate::runbook::load_file;
 
@@ -12,8 +13,10 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
-pub(super) fn validate(args: &ValidateArgs) -> Exit {
-    let mut failed = 0;
+/// Checks every file (an invalid one does not stop the others) and says which are
+/// valid on stdout; the invalid ones are the error, with all their diagnostics.
+pub(super) fn validate(args: &ValidateArgs) -> Result<Exit, Error> {
+    let mut invalid = Vec::new();
     for file in &args.files {
         match load_file(file) {
             Ok(loaded) => println!(
@@ -22,17 +25,12 @@ pub(super) fn validate(args: &ValidateArgs) -> Exit {
                 loaded.runbook.steps.len(),
                 loaded.runbook.finally.len()
             ),
-            Err(e) => {
-                failed += 1;
-                eprint!("{e}");
-                let count = e.diagnostics.len();
-                eprintln!(
-                    "{}: {count} error{}\n",
-                    e.file,
-                    if count == 1 { "" } else { "s" }
-                );
-            }
+            Err(e) => invalid.push(e),
         }
     }
-    if failed == 0 { Exit::Ok } else { Exit::Usage }
+    if invalid.is_empty() {
+        Ok(Exit::Ok)
+    } else {
+        Err(Error::InvalidRunbooks(invalid))
+    }
 }

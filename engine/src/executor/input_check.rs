@@ -15,28 +15,38 @@ use crate::runbook::{StepDef, VarDef, node_at};
 use crate::template::{self, is_template};
 use crate::yaml::{Node, NodeKind};
 
-/// `Err` with the whole message when `input` does not fit the action of `def`.
+/// A rendered input that does not fit its action, with where its value came from:
+/// `input `nodes`: invalid value: integer `-1`, expected u32 (from param `nodes`,
+/// set by --set nodes=-1; at nightly.yaml:44:14)`.
+#[derive(Debug, thiserror::Error)]
+#[error("{source} ({})", notes.join("; "))]
+pub(super) struct InputMisfit {
+    source: InputError,
+    /// The parameters the value came from and the place in the runbook.
+    notes: Vec<String>,
+}
+
+/// `Err` saying what does not fit and why, when `input` does not fit the action of
+/// `def`.
 pub(super) fn check(
     def: &StepDef,
     input: &serde_json::Value,
     vars: &[VarDef],
     origins: &BTreeMap<String, ParamOrigin>,
     display_path: &str,
-) -> Result<(), String> {
+) -> Result<(), InputMisfit> {
     def.action
         .check_input(input)
-        .map_err(|e| explain(def, &e, vars, origins, display_path))
+        .map_err(|e| explain(def, e, vars, origins, display_path))
 }
 
-/// `input `nodes`: invalid value: integer `-1`, expected u32 (from param `nodes`,
-/// set by --set nodes=-1; at nightly.yaml:44:14)`.
 fn explain(
     def: &StepDef,
-    err: &InputError,
+    err: InputError,
     vars: &[VarDef],
     origins: &BTreeMap<String, ParamOrigin>,
     display_path: &str,
-) -> String {
+) -> InputMisfit {
     let node = node_at(&def.with, &err.path);
     let mut notes: Vec<String> = Vec::new();
     let mut params = BTreeSet::new();
@@ -51,7 +61,7 @@ fn explain(
         "at {display_path}:{}:{}",
         node.pos.line, node.pos.col
     ));
-    format!("{err} ({})", notes.join("; "))
+    InputMisfit { source: err, notes }
 }
 
 /// The parameters the templates under `node` read, directly or through `vars`

@@ -4,6 +4,7 @@
 mod input_check;
 mod scheduler;
 mod scope;
+mod step_error;
 mod step_runner;
 
 pub use scheduler::{Outcome, execute};

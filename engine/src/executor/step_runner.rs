@@ -25,6 +25,7 @@ use runbook_state::{
 use serde_json::{Value, json};
 
 use super::Execution;
+use super::step_error::StepError;
 use crate::progress::{Shown, StepSink};
 use crate::runbook::StepDef;
 use crate::template;
@@ -33,6 +34,8 @@ use crate::template;
 #[derive(Debug, Clone)]
 pub(super) enum StepEnd {
     Succeeded(Value),
+    /// The failure as it was recorded and shown: masked text (the typed
+    /// [`StepError`] may hold a secret, so it does not travel further).
     Failed(String),
     Skipped,
     /// The run is being interrupted; the attempt stays `running` for resume.
@@ -60,14 +63,14 @@ pub(super) async fn run_step(
     ) {
         Ok(Value::Array(items)) => items,
         Ok(other) => {
-            let error = format!("`for_each` gave {}, not a list", json_type(&other));
+            let error = StepError::ForEachNotList(json_type(&other));
             return (
                 fail_unstarted(exec, def, &def.id, None, &error),
                 Value::Null,
             );
         }
         Err(e) => {
-            let error = located(exec, &e.message, e.pos);
+            let error = template_failure(exec, e);
             return (
                 fail_unstarted(exec, def, &def.id, None, &error),
                 Value::Null,
@@ -186,11 +189,13 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn located(exec: &Execution, message: &str, pos: crate::yaml::Pos) -> String {
-    format!(
-        "{message} (at {}:{}:{})",
-        exec.runbook.display_path, pos.line, pos.col
-    )
+/// A template of the step that does not render, located in the runbook.
+fn template_failure(exec: &Execution, e: template::TemplateError) -> StepError {
+    StepError::Template {
+        error: e.error,
+        file: exec.runbook.display_path.clone(),
+        pos: e.pos,
+    }
 }
 
 /// A random idempotency key: 32 hex digits with a prefix, within the 64 characters
@@ -207,14 +212,14 @@ fn fail_unstarted(
     def: &StepDef,
     key: &str,
     index: Option<usize>,
-    error: &str,
+    failure: &StepError,
 ) -> StepEnd {
     let now = runbook_backend::Clock::Real.now_ms();
-    let mut error = exec.masker.text(error);
+    let mut error = exec.masker.text(&failure.to_string());
     // A template that does not render, or an input that does not fit the action:
     // nothing was called, and the same input fails the same way on every attempt.
     if def.retry.attempts > 1
-        && let Some(why) = ErrorClass::Permanent.not_retried_because()
+        && let Some(why) = failure.class().not_retried_because()
     {
         error = format!("{error} ({why})");
     }
@@ -239,7 +244,11 @@ fn fail_unstarted(
         "step.failed",
         data,
     ) {
-        return StepEnd::Failed(format!("{error}; and failed to record it: {e}"));
+        let unrecorded = StepError::FailureNotRecorded {
+            failure: error,
+            source: Box::new(e),
+        };
+        return StepEnd::Failed(unrecorded.to_string());
     }
     let shown = if def.continue_on_error {
         Shown::FailedContinuing
@@ -352,18 +361,18 @@ fn event(exec: &Execution, kind: &str, key: &str, mut data: Value) -> NewEvent {
 }
 
 /// Evaluates `when`; `Ok(true)` when absent.
-fn should_run(exec: &Execution, def: &StepDef, ctx: &minijinja::Value) -> Result<bool, String> {
+fn should_run(exec: &Execution, def: &StepDef, ctx: &minijinja::Value) -> Result<bool, StepError> {
     let Some(when) = &def.when else {
         return Ok(true);
     };
     match template::render_node(template::environment(), when, ctx) {
         Ok(Value::Bool(b)) => Ok(b),
-        Ok(other) => Err(located(
-            exec,
-            &format!("`when` gave {}, not true or false", json_type(&other)),
-            when.pos,
-        )),
-        Err(e) => Err(located(exec, &e.message, e.pos)),
+        Ok(other) => Err(StepError::WhenNotBool {
+            got: json_type(&other),
+            file: exec.runbook.display_path.clone(),
+            pos: when.pos,
+        }),
+        Err(e) => Err(template_failure(exec, e)),
     }
 }
 
@@ -444,7 +453,7 @@ async fn run_instance(
     }
     let input = match template::render_node(env, &def.with, &ctx) {
         Ok(v) => v,
-        Err(e) => return fail_unstarted(exec, def, &key, index, &located(exec, &e.message, e.pos)),
+        Err(e) => return fail_unstarted(exec, def, &key, index, &template_failure(exec, e)),
     };
     let runbook = &exec.runbook;
     if let Err(error) = super::input_check::check(
@@ -454,7 +463,7 @@ async fn run_instance(
         &exec.param_origins,
         &runbook.display_path,
     ) {
-        return fail_unstarted(exec, def, &key, index, &error);
+        return fail_unstarted(exec, def, &key, index, &error.into());
     }
     let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
     let effects = def.action.effects();
@@ -478,8 +487,7 @@ async fn run_instance(
         );
         if effects != Effects::Pure {
             if let Err(e) = exec.store().begin_attempt(&exec.run_id, &start) {
-                let error =
-                    format!("failed to record the start of the step, so it was not run: {e}");
+                let error = StepError::StartNotRecorded(Box::new(e)).to_string();
                 exec.reporter
                     .step_finished(&key, Shown::Failed, Duration::ZERO, Some(&error));
                 return StepEnd::Failed(error);
@@ -537,7 +545,7 @@ async fn run_instance(
         };
         drop(ctx);
         let took = started.elapsed();
-        let (status, outputs, error, class) = match result {
+        let outcome = match result {
             Err(ActionError::Interrupted) => {
                 exec.reporter.step_finished(
                     &key,
@@ -547,24 +555,24 @@ async fn run_instance(
                 );
                 return StepEnd::Interrupted;
             }
-            Ok(out) => (
-                StepStatus::Succeeded,
-                Some(exec.masker.json(&out)),
-                None,
-                None,
-            ),
-            Err(e) => (
-                StepStatus::Failed,
-                None,
-                Some(exec.masker.text(&e.to_string())),
-                Some(e.class()),
-            ),
+            Ok(out) => Ok(exec.masker.json(&out)),
+            Err(e) => Err(StepError::Action(e)),
         };
+        let status = match &outcome {
+            Ok(_) => StepStatus::Succeeded,
+            Err(_) => StepStatus::Failed,
+        };
+        // The failure becomes text where it is stored and shown, masked (a secret may
+        // be part of it); the typed failure decides the retry below.
+        let error = outcome
+            .as_ref()
+            .err()
+            .map(|e| exec.masker.text(&e.to_string()));
         let finish = StepFinish {
             status,
-            outputs: outputs.clone(),
+            outputs: outcome.as_ref().ok().cloned(),
             error: error.clone(),
-            failure: class.map(failure_class),
+            failure: outcome.as_ref().err().map(|e| failure_class(e.class())),
             finished_at_ms: runbook_backend::Clock::Real.now_ms(),
         };
         let mut events = vec![
@@ -593,22 +601,22 @@ async fn run_instance(
                 snapshot.as_ref(),
             )
         };
-        if let Err(e) = recorded {
-            let error =
-                format!("the step ended ({status}) but its checkpoint could not be written: {e}");
+        if let Err(source) = recorded {
+            let source = Box::new(source);
+            let error = StepError::CheckpointNotWritten { status, source }.to_string();
             exec.reporter
                 .step_finished(&key, Shown::Failed, took, Some(&error));
             return StepEnd::Failed(error);
         }
-        match (outputs, error) {
-            (Some(out), _) => {
+        match (outcome, error) {
+            (Ok(out), _) => {
                 exec.reporter
                     .step_finished(&key, Shown::Succeeded, took, None);
                 return StepEnd::Succeeded(out);
             }
-            (None, error) => {
+            (Err(failure), error) => {
                 let mut error = error.unwrap_or_default();
-                let class = class.unwrap_or(ErrorClass::Rejected);
+                let class = failure.class();
                 if tries_left > 0
                     && let Some(why) = class.not_retried_because()
                 {
@@ -677,7 +685,7 @@ fn record_skipped(
         "step.skipped",
         data,
     ) {
-        return StepEnd::Failed(format!("failed to record the skipped step: {e}"));
+        return StepEnd::Failed(StepError::SkipNotRecorded(Box::new(e)).to_string());
     }
     exec.reporter
         .step_finished(key, Shown::Skipped, Duration::ZERO, Some("`when` is false"));
