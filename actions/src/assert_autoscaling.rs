@@ -2,12 +2,13 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
 use runbook_backend::ActionError;
+use runbook_backend::events::EventKind;
 
 /// The action; [`AssertAutoscalingInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -72,41 +73,41 @@ impl Action for AssertAutoscaling {
     ) -> Result<AssertAutoscalingOutput, ActionError> {
         ctx.target.observer.settle().await;
         let events = ctx.target.observer.events();
-        let text = |e: &Value, key: &str| {
-            e.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
+        let removed_at = |name: &str| {
+            events
+                .iter()
+                .find(|r| matches!(&r.kind, EventKind::NodeRemoved { node, .. } if node == name))
+                .map(|r| r.at_ms)
         };
         let added: Vec<AddedNode> = events
             .iter()
-            .filter(|e| {
-                e.kind == "NodeLaunched" && e.data.get("provisioner").is_some_and(|p| !p.is_null())
-            })
-            .map(|e| {
-                let node = text(&e.data, "node");
-                let removed_at_ms = events
-                    .iter()
-                    .find(|r| {
-                        r.kind == "NodeRemoved"
-                            && r.data.get("node").and_then(Value::as_str) == Some(node.as_str())
-                    })
-                    .map(|r| r.at_ms);
-                AddedNode {
-                    instance_type: text(&e.data, "instance_type"),
-                    capacity_type: karpenter_capacity_type(&text(&e.data, "capacity_type")),
-                    launched_at_ms: e.at_ms,
-                    removed_at_ms,
+            .filter_map(|e| match &e.kind {
+                EventKind::NodeLaunched {
                     node,
-                }
+                    instance_type,
+                    capacity_type,
+                    provisioner: Some(_),
+                    ..
+                } => Some(AddedNode {
+                    node: node.to_string(),
+                    instance_type: instance_type.to_string(),
+                    capacity_type: capacity_type.karpenter_label().to_string(),
+                    launched_at_ms: e.at_ms,
+                    removed_at_ms: removed_at(node),
+                }),
+                _ => None,
             })
             .collect();
+        let preempted = events.iter().find_map(|e| match &e.kind {
+            EventKind::PodPreempted(p) => Some(&p.pod),
+            _ => None,
+        });
         if added.len() < input.min_added {
             return Err(ActionError::Failed(format!(
                 "the autoscaler added {} node(s), {} expected{}",
                 added.len(),
                 input.min_added,
-                if events.iter().any(|e| e.kind == "PodPreempted") {
+                if preempted.is_some() {
                     "; pods were preempted instead"
                 } else {
                     ""
@@ -122,10 +123,9 @@ impl Action for AssertAutoscaling {
             }
         }
         if input.no_preemption {
-            if let Some(p) = events.iter().find(|e| e.kind == "PodPreempted") {
+            if let Some(pod) = preempted {
                 return Err(ActionError::Failed(format!(
-                    "pod {} was preempted although the autoscaler could add capacity",
-                    p.subject.as_deref().unwrap_or("?")
+                    "pod {pod} was preempted although the autoscaler could add capacity"
                 )));
             }
         }
@@ -140,17 +140,6 @@ impl Action for AssertAutoscaling {
             PlannedCall::new(Service::Local, "read observed events", json!({}))
                 .note("nodes launched and removed and pods preempted, recorded by the run's watch; no call"),
         ])
-    }
-}
-
-/// A capacity type as Karpenter spells it (`on-demand`, `spot`), as the output
-/// promises, whichever spelling the recorded event used (the simulator records its
-/// enum's `OnDemand`/`Spot`, EKS says `ON_DEMAND`/`SPOT`).
-fn karpenter_capacity_type(recorded: &str) -> String {
-    match recorded {
-        "OnDemand" | "ON_DEMAND" | "on-demand" => "on-demand".into(),
-        "Spot" | "SPOT" | "spot" => "spot".into(),
-        other => other.to_string(),
     }
 }
 

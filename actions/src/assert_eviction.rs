@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
@@ -12,6 +12,7 @@ use crate::planned_call::{PlanContext, PlannedCall, Service};
 use runbook_backend::ActionError;
 use runbook_backend::ObservedEvent;
 use runbook_backend::duration::{Humane, HumaneDuration};
+use runbook_backend::events::{EventKind, PodRef, PodRole, Preemption, TerminationReason};
 
 /// The action; [`AssertEvictionInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -91,12 +92,20 @@ pub(crate) struct AssertEvictionOutput {
     replacements: Vec<Replacement>,
 }
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
+/// Whether `pod` is a pod of `job` in `role`.
+fn is_job_pod(pod: &PodRef, job: &str, role: PodRole) -> bool {
+    pod.job_id.as_deref() == Some(job) && pod.role == role
 }
 
-fn is_job_pod(e: &ObservedEvent, job: &str, role: &str) -> bool {
-    str_at(&e.data, "/pod/job_id") == Some(job) && str_at(&e.data, "/pod/role") == Some(role)
+/// The preemptions recorded, with when each happened.
+fn preemptions(events: &[ObservedEvent]) -> Vec<(i64, &Preemption)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PodPreempted(p) => Some((e.at_ms, p.as_ref())),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Action for AssertEviction {
@@ -115,28 +124,25 @@ impl Action for AssertEviction {
         ctx.target.observer.settle().await;
         let events = ctx.target.observer.events();
         let victim = input.victim_job.as_str();
-        let preempted: Vec<&ObservedEvent> =
-            events.iter().filter(|e| e.kind == "PodPreempted").collect();
-        let driver_hits: Vec<&&ObservedEvent> = preempted
+        let preempted = preemptions(&events);
+        let driver_hit = preempted
             .iter()
-            .filter(|e| is_job_pod(e, victim, "driver"))
-            .collect();
-        let mut evictions: Vec<&ObservedEvent> = preempted
+            .find(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Driver));
+        let mut evictions: Vec<(i64, &Preemption)> = preempted
             .iter()
             .copied()
-            .filter(|e| is_job_pod(e, victim, "executor"))
+            .filter(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Executor))
             .collect();
         if let Some(preemptor) = &input.preemptor_job {
-            evictions.retain(|e| str_at(&e.data, "/preemptor/job_id") == Some(preemptor.as_str()));
+            evictions.retain(|(_, p)| p.preemptor.job_id.as_deref() == Some(preemptor.as_str()));
         }
         // A preempted driver comes first: it explains the rest (its executors go with
         // it, and may not be recorded as preempted themselves).
         if input.driver_survives {
-            if let Some(hit) = driver_hits.first() {
+            if let Some((_, hit)) = driver_hit {
                 return Err(ActionError::Failed(format!(
                     "the driver of job {victim} ({}) was preempted by {}; give the driver a higher priority class than the executors",
-                    str_at(&hit.data, "/pod/name").unwrap_or("?"),
-                    str_at(&hit.data, "/preemptor/name").unwrap_or("?")
+                    hit.pod.name, hit.preemptor.name
                 )));
             }
         }
@@ -152,17 +158,17 @@ impl Action for AssertEviction {
             let first = events
                 .iter()
                 .find(|e| {
-                    e.kind == "PodCreated"
-                        && str_at(&e.data, "/pod/job_id") == Some(preemptor.as_str())
+                    matches!(&e.kind, EventKind::PodCreated { pod, .. }
+                        if pod.job_id.as_deref() == Some(preemptor.as_str()))
                 })
                 .map(|e| e.at_ms);
             if let Some(t0) = first {
                 let limit = t0 + i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX);
-                if let Some(late) = evictions.iter().find(|e| e.at_ms > limit) {
+                if let Some((at_ms, late)) = evictions.iter().find(|(at_ms, _)| *at_ms > limit) {
                     return Err(ActionError::Failed(format!(
                         "executor pod {} of job {victim} was preempted {} after job {preemptor}'s first pod appeared, later than the {} allowed",
-                        str_at(&late.data, "/pod/name").unwrap_or("?"),
-                        Humane(Duration::from_millis((late.at_ms - t0).unsigned_abs())),
+                        late.pod.name,
+                        Humane(Duration::from_millis((at_ms - t0).unsigned_abs())),
                         Humane(window.0)
                     )));
                 }
@@ -170,24 +176,23 @@ impl Action for AssertEviction {
         }
         let max_evicted = evictions
             .iter()
-            .filter_map(|e| e.data.pointer("/pod/executor_id").and_then(Value::as_u64))
+            .filter_map(|(_, p)| p.pod.executor_id)
             .max()
             .unwrap_or(0);
-        let first_eviction = evictions.iter().map(|e| e.at_ms).min().unwrap_or(0);
+        let first_eviction = evictions.iter().map(|(at_ms, _)| *at_ms).min().unwrap_or(0);
         let replacements: Vec<Replacement> = events
             .iter()
-            .filter(|e| {
-                e.kind == "PodStarted"
-                    && is_job_pod(e, victim, "executor")
-                    && e.at_ms >= first_eviction
-            })
-            .filter_map(|e| {
-                let id = e.data.pointer("/pod/executor_id").and_then(Value::as_u64)?;
-                (id > max_evicted).then(|| Replacement {
-                    pod: str_at(&e.data, "/pod/name").unwrap_or("?").to_string(),
-                    executor_id: id,
-                    started_at_ms: e.at_ms,
-                })
+            .filter(|e| e.at_ms >= first_eviction)
+            .filter_map(|e| match &e.kind {
+                EventKind::PodStarted { pod, .. } if is_job_pod(pod, victim, PodRole::Executor) => {
+                    let id = pod.executor_id?;
+                    (id > max_evicted).then(|| Replacement {
+                        pod: pod.name.to_string(),
+                        executor_id: u64::from(id),
+                        started_at_ms: e.at_ms,
+                    })
+                }
+                _ => None,
             })
             .collect();
         if input.replacements && replacements.len() < evictions.len() {
@@ -197,21 +202,17 @@ impl Action for AssertEviction {
                 replacements.len()
             )));
         }
-        let preemptor = str_at(&evictions[0].data, "/preemptor/name")
-            .unwrap_or("?")
-            .to_string();
+        let preemptor = evictions[0].1.preemptor.name.to_string();
         Ok(AssertEvictionOutput {
             evicted: evictions
                 .iter()
-                .map(|e| Eviction {
-                    pod: str_at(&e.data, "/pod/name").unwrap_or("?").to_string(),
-                    executor_id: e.data.pointer("/pod/executor_id").and_then(Value::as_u64),
-                    node: str_at(&e.data, "/node").unwrap_or("?").to_string(),
-                    at_ms: e.at_ms,
-                    preemptor_pod: str_at(&e.data, "/preemptor/name")
-                        .unwrap_or("?")
-                        .to_string(),
-                    preemptor_job: str_at(&e.data, "/preemptor/job_id").map(str::to_string),
+                .map(|(at_ms, p)| Eviction {
+                    pod: p.pod.name.to_string(),
+                    executor_id: p.pod.executor_id.map(u64::from),
+                    node: p.node.to_string(),
+                    at_ms: *at_ms,
+                    preemptor_pod: p.preemptor.name.to_string(),
+                    preemptor_job: p.preemptor.job_id.as_deref().map(str::to_string),
                 })
                 .collect(),
             preemptor,
@@ -254,33 +255,34 @@ fn explain_no_eviction(
 ) -> String {
     let executors: Vec<&str> = events
         .iter()
-        .filter(|e| e.kind == "PodCreated" && is_job_pod(e, victim, "executor"))
-        .filter_map(|e| str_at(&e.data, "/pod/name"))
+        .filter_map(|e| match &e.kind {
+            EventKind::PodCreated { pod, .. } if is_job_pod(pod, victim, PodRole::Executor) => {
+                Some(pod.name.as_str())
+            }
+            _ => None,
+        })
         .collect();
-    let ended = |kinds: &[&str], name: &str| {
+    let ran = |name: &str| {
         events
             .iter()
-            .any(|e| kinds.contains(&e.kind.as_str()) && str_at(&e.data, "/pod/name") == Some(name))
+            .any(|e| matches!(&e.kind, EventKind::PodStarted { pod, .. } if pod.name == name))
+    };
+    let finished = |name: &str| {
+        events.iter().any(|e| match &e.kind {
+            EventKind::PodSucceeded { pod, .. } => pod.name == name,
+            EventKind::PodDeleted { pod, reason, .. } => {
+                pod.name == name && *reason == Some(TerminationReason::ApplicationFinished)
+            }
+            _ => false,
+        })
     };
     // Only executors that ran count: one created but never scheduled is deleted with
     // the application, and may even be reported Succeeded, without running at all.
-    let completed = executors
-        .iter()
-        .filter(|n| ended(&["PodStarted"], n))
-        .filter(|n| {
-            ended(&["PodSucceeded"], n) || {
-                events.iter().any(|e| {
-                    e.kind == "PodDeleted"
-                        && str_at(&e.data, "/pod/name") == Some(**n)
-                        && str_at(&e.data, "/reason") == Some("ApplicationFinished")
-                })
-            }
-        })
-        .count();
+    let completed = executors.iter().filter(|n| ran(n) && finished(n)).count();
     let preempted_by_others = if input.preemptor_job.is_some() {
-        events
+        preemptions(events)
             .iter()
-            .filter(|e| e.kind == "PodPreempted" && is_job_pod(e, victim, "executor"))
+            .filter(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Executor))
             .count()
     } else {
         0

@@ -11,9 +11,9 @@ use crate::cluster::ClusterStatus;
 use crate::event::{EventKind, TerminationReason};
 use crate::instance_types::instance_type;
 use crate::node::{
-    CapacityType, LABEL_ARCH, LABEL_EKS_CAPACITY_TYPE, LABEL_EKS_NODEGROUP, LABEL_HOSTNAME,
-    LABEL_INSTANCE_TYPE, LABEL_KARPENTER_CAPACITY_TYPE, LABEL_KARPENTER_PROVISIONER, LABEL_OS,
-    LABEL_REGION, LABEL_ZONE, Node,
+    LABEL_ARCH, LABEL_EKS_CAPACITY_TYPE, LABEL_EKS_NODEGROUP, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE,
+    LABEL_KARPENTER_CAPACITY_TYPE, LABEL_KARPENTER_PROVISIONER, LABEL_OS, LABEL_REGION, LABEL_ZONE,
+    Node,
 };
 use crate::pod::{ConditionType, PodPhase, PodRole};
 use crate::shared_str::SharedStr;
@@ -458,17 +458,6 @@ impl World {
         if !node.is_removed() {
             self.sync_slot(n);
             self.mark_node_dirty(n);
-        }
-    }
-}
-
-impl CapacityType {
-    /// Parses `on-demand`/`ON_DEMAND`/`spot`/`SPOT`.
-    pub fn parse(value: &str) -> Option<CapacityType> {
-        match value {
-            "on-demand" | "ON_DEMAND" | "on_demand" | "OnDemand" => Some(CapacityType::OnDemand),
-            "spot" | "SPOT" | "Spot" => Some(CapacityType::Spot),
-            _ => None,
         }
     }
 }

@@ -149,7 +149,7 @@ fn requirements(v: Option<&Value>, spec: &mut AutoscalerSpec) -> Result<(), SimE
                 spec.capacity_types = values
                     .iter()
                     .map(|v| {
-                        CapacityType::parse(v)
+                        CapacityType::from_label(v)
                             .ok_or_else(|| invalid(format!("unknown capacity type `{v}`")))
                     })
                     .collect::<Result<_, _>>()?;

@@ -34,38 +34,7 @@ pub const LABEL_OS: &str = "kubernetes.io/os";
 /// `kubernetes.io/arch`.
 pub const LABEL_ARCH: &str = "kubernetes.io/arch";
 
-/// EC2 purchase option of a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum CapacityType {
-    /// On-demand instance.
-    OnDemand,
-    /// Spot instance.
-    Spot,
-}
-
-impl CapacityType {
-    /// The value of the EKS managed node group label (`ON_DEMAND` / `SPOT`).
-    pub fn eks_label(self) -> &'static str {
-        match self {
-            CapacityType::OnDemand => "ON_DEMAND",
-            CapacityType::Spot => "SPOT",
-        }
-    }
-
-    /// The value of Karpenter's label (`on-demand` / `spot`).
-    pub fn karpenter_label(self) -> &'static str {
-        match self {
-            CapacityType::OnDemand => "on-demand",
-            CapacityType::Spot => "spot",
-        }
-    }
-}
-
-impl std::fmt::Display for CapacityType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.karpenter_label())
-    }
-}
+pub use runbook_backend::events::CapacityType;
 
 /// Requests of the pods of one priority on a node (for preemption arithmetic).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

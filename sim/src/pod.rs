@@ -25,37 +25,7 @@ pub const LABEL_SPARK_EXEC_ID: &str = "spark-exec-id";
 /// `spark-app-selector`: the Spark application id.
 pub const LABEL_SPARK_APP_SELECTOR: &str = "spark-app-selector";
 
-/// What a pod is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PodRole {
-    /// A cluster system pod (DaemonSet or CoreDNS).
-    System,
-    /// The EMR job-runner pod (`component: controller`), which runs `spark-submit`.
-    Controller,
-    /// The Spark driver.
-    Driver,
-    /// A Spark executor.
-    Executor,
-}
-
-impl PodRole {
-    /// The `emr-containers.amazonaws.com/component` value, or `system`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PodRole::System => "system",
-            PodRole::Controller => "controller",
-            PodRole::Driver => "driver",
-            PodRole::Executor => "executor",
-        }
-    }
-}
-
-impl std::fmt::Display for PodRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use runbook_backend::events::PodRole;
 
 /// `status.phase`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

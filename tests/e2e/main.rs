@@ -25,4 +25,5 @@ mod run_basics;
 mod secret_scan;
 mod secrets;
 mod signals;
+mod stored_events;
 mod validation;

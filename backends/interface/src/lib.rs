@@ -59,11 +59,13 @@ impl FromStr for TargetKind {
 
 pub mod duration;
 mod error;
+pub mod events;
 mod model;
 mod only_cluster;
 mod services;
 
 pub use error::{ActionError, ErrorClass};
+pub use events::ObservedEvent;
 pub use model::*;
 pub use only_cluster::only_cluster;
 pub use services::{Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
@@ -97,21 +99,6 @@ impl std::fmt::Debug for Target {
             .field("region", &self.region)
             .finish_non_exhaustive()
     }
-}
-
-/// Something a target observed (a pod preempted, a node added, a job state change), in
-/// the run's event format: the simulator's event kinds, which the `aws` observer
-/// produces from Kubernetes watches too.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ObservedEvent {
-    /// Milliseconds (virtual time on `sim`, Unix time on `aws`).
-    pub at_ms: i64,
-    /// `PodPreempted`, `NodeAdded`, `JobStateChanged`, ...
-    pub kind: String,
-    /// The pod, node or job it is about.
-    pub subject: Option<String>,
-    /// Every field of the event (the kind's fields, tagged with `type`).
-    pub data: serde_json::Value,
 }
 
 /// Why a wait for a change returned.

@@ -242,17 +242,11 @@ impl Observer for SimTarget {
     }
 }
 
-/// A world event in the run's event format.
+/// A world event as the target hands it over: the world's clock is the run's virtual
+/// clock, so its time is the event's.
 fn to_observed(event: &runbook_sim::Event) -> ObservedEvent {
-    let subject = event
-        .kind
-        .pod()
-        .map(|p| format!("{}/{}", p.namespace, p.name))
-        .or_else(|| event.kind.job_id().map(str::to_string));
     ObservedEvent {
         at_ms: i64::try_from(event.time_ms).unwrap_or(i64::MAX),
-        kind: event.kind.type_name().to_string(),
-        subject,
-        data: serde_json::to_value(&event.kind).unwrap_or(serde_json::Value::Null),
+        kind: event.kind.clone(),
     }
 }

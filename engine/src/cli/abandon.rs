@@ -77,10 +77,10 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
                 .into_iter()
                 .map(|e| NewEvent {
                     at_ms: e.at_ms,
-                    kind: e.kind,
+                    kind: e.type_name().to_string(),
                     step_key: None,
-                    subject: e.subject,
-                    data: e.data,
+                    subject: e.subject(),
+                    data: e.to_json(),
                 })
                 .collect();
             let snapshot = target.observer.snapshot().map(|data| Snapshot {

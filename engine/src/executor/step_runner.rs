@@ -329,14 +329,15 @@ pub(super) fn target_record(exec: &Execution) -> (Vec<NewEvent>, Option<Snapshot
         .observer
         .drain_events()
         .into_iter()
-        .map(|mut e| {
-            masker.json_in_place(&mut e.data);
+        .map(|e| {
+            let mut data = e.to_json();
+            masker.json_in_place(&mut data);
             NewEvent {
                 at_ms: e.at_ms,
-                kind: e.kind,
+                kind: e.type_name().to_string(),
                 step_key: None,
-                subject: e.subject.map(|s| masker.text(&s)),
-                data: e.data,
+                subject: e.subject().map(|s| masker.text(&s)),
+                data,
             }
         })
         .collect();

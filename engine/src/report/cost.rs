@@ -19,6 +19,8 @@
 //! ($0.10/h) and EMR on EKS's own per-vCPU/GB charge are not included: the report
 //! estimates what the nodes cost, which is what preemption and autoscaling change.
 
+use runbook_backend::events::CapacityType;
+
 /// Where the prices come from, shown in the report next to the estimate.
 pub const PRICE_SOURCE: &str = "EC2 On-Demand list prices, Linux, US East (Ohio) us-east-2, \
      aws.amazon.com/ec2/pricing/on-demand (as listed in 2025); spot estimated at 35% of \
@@ -53,50 +55,15 @@ pub const ON_DEMAND_USD_PER_HOUR: &[(&str, f64)] = &[
     ("r5.4xlarge", 1.008),
 ];
 
-/// How an instance is bought.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Capacity {
-    /// On-demand.
-    OnDemand,
-    /// Spot.
-    Spot,
-}
-
-impl Capacity {
-    /// Reads the spellings the targets use: the simulator's `OnDemand`/`Spot`,
-    /// EKS's `ON_DEMAND`/`SPOT` and Karpenter's `on-demand`/`spot`. Anything else
-    /// is priced as on-demand, the more expensive (and EKS's default) option.
-    pub fn parse(text: &str) -> Capacity {
-        let letters: String = text
-            .chars()
-            .filter(char::is_ascii_alphabetic)
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        if letters == "spot" {
-            Capacity::Spot
-        } else {
-            Capacity::OnDemand
-        }
-    }
-
-    /// As the report shows it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capacity::OnDemand => "on-demand",
-            Capacity::Spot => "spot",
-        }
-    }
-}
-
 /// The hourly price of an instance, if the table has its type.
-pub fn usd_per_hour(instance_type: &str, capacity: Capacity) -> Option<f64> {
+pub fn usd_per_hour(instance_type: &str, capacity: CapacityType) -> Option<f64> {
     let on_demand = ON_DEMAND_USD_PER_HOUR
         .iter()
         .find(|(name, _)| *name == instance_type)
         .map(|(_, price)| *price)?;
     Some(match capacity {
-        Capacity::OnDemand => on_demand,
-        Capacity::Spot => on_demand * SPOT_FRACTION,
+        CapacityType::OnDemand => on_demand,
+        CapacityType::Spot => on_demand * SPOT_FRACTION,
     })
 }
 
@@ -106,7 +73,7 @@ pub struct CostLine {
     /// EC2 instance type.
     pub instance_type: String,
     /// On-demand or spot.
-    pub capacity: Capacity,
+    pub capacity: CapacityType,
     /// How many nodes.
     pub nodes: usize,
     /// Billed node-seconds (each node at least [`MINIMUM_BILLED_MS`]).
@@ -134,7 +101,7 @@ pub struct BilledNode<'a> {
     /// EC2 instance type.
     pub instance_type: &'a str,
     /// On-demand or spot.
-    pub capacity: Capacity,
+    pub capacity: CapacityType,
     /// How long it existed, ms (launch to termination, or to the end of the record).
     pub lifetime_ms: i64,
 }
@@ -194,7 +161,7 @@ mod tests {
             for size in ["large", "xlarge", "2xlarge", "4xlarge"] {
                 let name = format!("{family}.{size}");
                 assert!(
-                    usd_per_hour(&name, Capacity::OnDemand).is_some(),
+                    usd_per_hour(&name, CapacityType::OnDemand).is_some(),
                     "{name} has no price"
                 );
             }
@@ -202,7 +169,7 @@ mod tests {
         // Each size up doubles vCPU, memory and price.
         for family in ["m5", "m6i", "c5", "r5"] {
             let p = |size: &str| {
-                usd_per_hour(&format!("{family}.{size}"), Capacity::OnDemand).expect("priced")
+                usd_per_hour(&format!("{family}.{size}"), CapacityType::OnDemand).expect("priced")
             };
             assert!((p("4xlarge") - 8.0 * p("large")).abs() < 1e-9, "{family}");
         }
@@ -214,18 +181,18 @@ mod tests {
             // One hour of c5.2xlarge on-demand: $0.34.
             BilledNode {
                 instance_type: "c5.2xlarge",
-                capacity: Capacity::OnDemand,
+                capacity: CapacityType::OnDemand,
                 lifetime_ms: 3_600_000,
             },
             // Ten seconds of spot is billed as a minute: 60/3600 × 0.085 × 0.35.
             BilledNode {
                 instance_type: "c5.large",
-                capacity: Capacity::parse("Spot"),
+                capacity: CapacityType::Spot,
                 lifetime_ms: 10_000,
             },
             BilledNode {
                 instance_type: "t2.micro",
-                capacity: Capacity::parse("ON_DEMAND"),
+                capacity: CapacityType::OnDemand,
                 lifetime_ms: 3_600_000,
             },
         ]);
@@ -243,20 +210,10 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("c5.2xlarge", Capacity::OnDemand, 3600.0),
-                ("c5.large", Capacity::Spot, 60.0),
-                ("t2.micro", Capacity::OnDemand, 3600.0)
+                ("c5.2xlarge", CapacityType::OnDemand, 3600.0),
+                ("c5.large", CapacityType::Spot, 60.0),
+                ("t2.micro", CapacityType::OnDemand, 3600.0)
             ]
         );
-    }
-
-    #[test]
-    fn capacity_spellings_of_both_targets() {
-        for spot in ["Spot", "SPOT", "spot"] {
-            assert_eq!(Capacity::parse(spot), Capacity::Spot);
-        }
-        for od in ["OnDemand", "ON_DEMAND", "on-demand", ""] {
-            assert_eq!(Capacity::parse(od), Capacity::OnDemand);
-        }
     }
 }

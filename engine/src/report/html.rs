@@ -219,7 +219,7 @@ fn cost_section(out: &mut String, c: &CostEstimate) {
                 out,
                 "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
                 esc(&l.instance_type),
-                l.capacity.as_str(),
+                l.capacity.karpenter_label(),
                 l.nodes,
                 human_ms((l.billed_seconds * 1000.0) as i64),
                 l.usd_per_hour

@@ -1,20 +1,23 @@
 //! The report's model: what happened in a run, rebuilt from its stored records alone
 //! (the run, its step attempts and its events), long after the pods and nodes are gone.
 //!
-//! Events are read leniently: only the fields the report draws are required, so events
-//! from the `aws` observer, which may fill fewer fields, still count, and an event the
-//! report cannot read is counted and skipped instead of failing the whole report.
+//! World events are read into the targets' own vocabulary
+//! ([`runbook_backend::events::EventKind`]), which reads every spelling the targets
+//! ever stored. An event of a kind this version does not know (a newer version's) is
+//! counted and has nothing to draw; one the report cannot read is counted as
+//! unreadable and skipped instead of failing the whole report.
 //!
 //! Times stay in the record's own clock (virtual ms since the world was created on
 //! `sim`, Unix ms on `aws`); [`Clock`] says which and where the run started.
 
 use std::collections::{HashMap, VecDeque};
 
+use runbook_backend::events::{
+    CapacityType, EventKind, JobState, PodRef, PodRole, TerminationReason,
+};
 use runbook_state::{EventRecord, RunRecord, RunStatus, StepRecord, StepStatus};
 use serde::Deserialize;
 use serde_json::Value;
-
-use super::cost::Capacity;
 
 /// Whether the process of a run recorded as `running` still exists. Only the caller can
 /// ask the operating system, so it is an input of the model.
@@ -131,8 +134,8 @@ impl Job {
 pub struct JobStateMark {
     /// When.
     pub at_ms: i64,
-    /// The new state (`PENDING`, `SUBMITTED`, `RUNNING`, `COMPLETED`, ...).
-    pub state: String,
+    /// The new state.
+    pub state: JobState,
     /// EMR's `stateDetails` and `failureReason`, if any.
     pub details: Option<String>,
 }
@@ -140,7 +143,7 @@ pub struct JobStateMark {
 impl JobStateMark {
     /// COMPLETED, FAILED or CANCELLED.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED")
+        self.state.is_terminal()
     }
 }
 
@@ -157,16 +160,18 @@ pub enum Role {
     System,
 }
 
-impl Role {
-    fn parse(text: &str) -> Role {
-        match text {
-            "controller" | "job-runner" => Role::JobRunner,
-            "driver" => Role::Driver,
-            "executor" => Role::Executor,
-            _ => Role::System,
+impl From<PodRole> for Role {
+    fn from(role: PodRole) -> Role {
+        match role {
+            PodRole::Controller => Role::JobRunner,
+            PodRole::Driver => Role::Driver,
+            PodRole::Executor => Role::Executor,
+            PodRole::System => Role::System,
         }
     }
+}
 
+impl Role {
     /// The CSS class and legend name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -185,8 +190,8 @@ pub enum PodEnd {
     Succeeded,
     /// Its containers failed, with the reason.
     Failed(String),
-    /// It was deleted, with the recorded reason (`Preempted`, `ApplicationFinished`, ...).
-    Deleted(Option<String>),
+    /// It was deleted, with the recorded reason.
+    Deleted(Option<TerminationReason>),
 }
 
 /// One pod and its life.
@@ -312,7 +317,7 @@ pub struct Node {
     /// EC2 instance type.
     pub instance_type: String,
     /// On-demand or spot.
-    pub capacity: Capacity,
+    pub capacity: CapacityType,
     /// Node group or provisioner that launched it.
     pub launched_by: Option<String>,
     /// EC2 launch (billing starts), or its first event.
@@ -397,133 +402,30 @@ pub struct AttemptBar {
 
 // ----- reading events ---------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct PodRefIn {
-    namespace: String,
-    name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    job_id: Option<String>,
-    #[serde(default)]
-    executor_id: Option<u32>,
+/// A stored world event, as far as this version can read it.
+enum Stored {
+    /// One of the kinds the targets record.
+    Known(EventKind),
+    /// Of a kind this version does not know (a newer version's): nothing to draw.
+    Unknown,
+    /// Without a `type`, or with fields that do not read.
+    Unreadable,
 }
 
-#[derive(Deserialize, Default)]
-struct ResourcesIn {
-    #[serde(default)]
-    cpu_millis: i64,
-    #[serde(default)]
-    memory_mib: i64,
+fn read_world_event(data: &Value) -> Stored {
+    match EventKind::deserialize(data) {
+        Ok(kind) => Stored::Known(kind),
+        Err(_) => match data.get("type").and_then(Value::as_str) {
+            Some(kind) if !EventKind::is_type_name(kind) => Stored::Unknown,
+            _ => Stored::Unreadable,
+        },
+    }
 }
 
-/// The world's events, as far as the report needs them (the `EventKind` of
-/// `sim/src/event.rs`, tagged by `type`).
-#[derive(Deserialize)]
-#[serde(tag = "type")]
-enum WorldEvent {
-    NodeLaunched {
-        #[serde(default)]
-        cluster: String,
-        node: String,
-        instance_type: String,
-        #[serde(default)]
-        capacity_type: String,
-        #[serde(default)]
-        nodegroup: Option<String>,
-        #[serde(default)]
-        provisioner: Option<String>,
-    },
-    NodeAdded {
-        #[serde(default)]
-        cluster: String,
-        node: String,
-        instance_type: String,
-        #[serde(default)]
-        capacity_type: String,
-        #[serde(default)]
-        allocatable: ResourcesIn,
-    },
-    NodeReady {
-        node: String,
-    },
-    NodeRemoved {
-        node: String,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    ClusterDeleted {
-        cluster: String,
-    },
-    PodCreated {
-        pod: PodRefIn,
-        #[serde(default)]
-        priority: Option<i64>,
-        #[serde(default)]
-        priority_class: Option<String>,
-        #[serde(default)]
-        requests: ResourcesIn,
-    },
-    PodUnschedulable {
-        pod: PodRefIn,
-        #[serde(default)]
-        message: String,
-    },
-    PodScheduled {
-        pod: PodRefIn,
-        node: String,
-    },
-    PodStarted {
-        pod: PodRefIn,
-        #[serde(default)]
-        node: Option<String>,
-    },
-    PodPreempted {
-        pod: PodRefIn,
-        #[serde(default)]
-        node: Option<String>,
-        #[serde(default)]
-        priority: Option<i64>,
-        preemptor: PodRefIn,
-        #[serde(default)]
-        preemptor_priority: Option<i64>,
-    },
-    PodTerminating {
-        pod: PodRefIn,
-    },
-    PodSucceeded {
-        pod: PodRefIn,
-    },
-    PodFailed {
-        pod: PodRefIn,
-        #[serde(default)]
-        reason: String,
-    },
-    PodDeleted {
-        pod: PodRefIn,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    JobStateChanged {
-        job_id: String,
-        #[serde(default)]
-        job_name: String,
-        #[serde(default)]
-        namespace: String,
-        to: String,
-        #[serde(default)]
-        state_details: Option<String>,
-        #[serde(default)]
-        failure_reason: Option<Value>,
-    },
-    ExecutorLost {
-        job_id: String,
-        #[serde(default)]
-        executor_id: Option<u32>,
-        pod: String,
-    },
-    #[serde(other)]
-    Other,
+/// An amount of the event vocabulary (unsigned) as the report's signed arithmetic
+/// needs it.
+fn signed(amount: u64) -> i64 {
+    i64::try_from(amount).unwrap_or(i64::MAX)
 }
 
 #[derive(Deserialize)]
@@ -544,11 +446,6 @@ struct StepFinishedIn {
 
 fn one() -> u32 {
     1
-}
-
-/// Reasons of a pod deletion that mean Spark lost an executor it still needed.
-fn is_loss(reason: Option<&str>) -> bool {
-    matches!(reason, Some("Preempted" | "NodeRemoved"))
 }
 
 // ----- building ----------------------------------------------------------------------
@@ -590,12 +487,13 @@ pub fn build(
                 }
             }
             _ if event.kind.starts_with("step.") => {}
-            _ => match WorldEvent::deserialize(&event.data) {
-                Ok(world) => {
+            _ => match read_world_event(&event.data) {
+                Stored::Known(world) => {
                     b.world_events += 1;
                     b.apply(event.at_ms, world);
                 }
-                Err(_) => b.unreadable += 1,
+                Stored::Unknown => b.world_events += 1,
+                Stored::Unreadable => b.unreadable += 1,
             },
         }
     }
@@ -672,17 +570,17 @@ fn pod_key(namespace: &str, name: &str) -> String {
 }
 
 impl Builder {
-    fn pod(&mut self, r: PodRefIn, at_ms: i64) -> usize {
+    fn pod(&mut self, r: &PodRef, at_ms: i64) -> usize {
         let key = pod_key(&r.namespace, &r.name);
         if let Some(&i) = self.pod_index.get(&key) {
             return i;
         }
         let i = self.pods.len();
         self.pods.push(Pod {
-            role: Role::parse(&r.role),
-            namespace: r.namespace,
-            name: r.name,
-            job_id: r.job_id,
+            role: Role::from(r.role),
+            namespace: r.namespace.to_string(),
+            name: r.name.to_string(),
+            job_id: r.job_id.as_deref().map(str::to_owned),
             executor_id: r.executor_id,
             priority: None,
             priority_class: None,
@@ -728,7 +626,7 @@ impl Builder {
             name: name.to_owned(),
             cluster: String::new(),
             instance_type: String::new(),
-            capacity: Capacity::OnDemand,
+            capacity: CapacityType::OnDemand,
             launched_by: None,
             launched_ms: at_ms,
             added_ms: None,
@@ -770,27 +668,28 @@ impl Builder {
         }
     }
 
-    fn apply(&mut self, at: i64, event: WorldEvent) {
+    fn apply(&mut self, at: i64, event: EventKind) {
         match event {
-            WorldEvent::NodeLaunched {
+            EventKind::NodeLaunched {
                 cluster,
                 node,
                 instance_type,
                 capacity_type,
                 nodegroup,
                 provisioner,
+                ..
             } => {
                 let i = self.node(&node, at);
                 let n = &mut self.nodes[i];
                 n.launched_ms = n.launched_ms.min(at);
-                n.cluster = cluster;
-                n.instance_type = instance_type;
-                n.capacity = Capacity::parse(&capacity_type);
+                n.cluster = cluster.into();
+                n.instance_type = instance_type.into();
+                n.capacity = capacity_type;
                 n.launched_by = provisioner
                     .map(|p| format!("provisioner {p}"))
                     .or(nodegroup.map(|g| format!("node group {g}")));
             }
-            WorldEvent::NodeAdded {
+            EventKind::NodeAdded {
                 cluster,
                 node,
                 instance_type,
@@ -801,24 +700,24 @@ impl Builder {
                 let n = &mut self.nodes[i];
                 n.added_ms = Some(at);
                 if n.cluster.is_empty() {
-                    n.cluster = cluster;
+                    n.cluster = cluster.into();
                 }
-                n.instance_type = instance_type;
-                n.capacity = Capacity::parse(&capacity_type);
-                n.cpu_millis = allocatable.cpu_millis;
-                n.memory_mib = allocatable.memory_mib;
+                n.instance_type = instance_type.into();
+                n.capacity = capacity_type;
+                n.cpu_millis = signed(allocatable.cpu_millis);
+                n.memory_mib = signed(allocatable.memory_mib);
             }
-            WorldEvent::NodeReady { node } => {
+            EventKind::NodeReady { node, .. } => {
                 let i = self.node(&node, at);
                 self.nodes[i].ready_ms = Some(at);
             }
-            WorldEvent::NodeRemoved { node, reason } => {
+            EventKind::NodeRemoved { node, reason, .. } => {
                 let i = self.node(&node, at);
                 let n = &mut self.nodes[i];
                 n.removed_ms.get_or_insert(at);
-                n.removed_reason = reason;
+                n.removed_reason = Some(reason.into());
             }
-            WorldEvent::ClusterDeleted { cluster } => {
+            EventKind::ClusterDeleted { cluster } => {
                 for n in &mut self.nodes {
                     if n.cluster == cluster && n.removed_ms.is_none() {
                         n.removed_ms = Some(at);
@@ -826,22 +725,22 @@ impl Builder {
                     }
                 }
             }
-            WorldEvent::PodCreated {
+            EventKind::PodCreated {
                 pod,
                 priority,
                 priority_class,
                 requests,
             } => {
-                let i = self.pod(pod, at);
+                let i = self.pod(&pod, at);
                 let role = self.pods[i].role;
                 let job = self.pods[i].job_id.clone();
                 {
                     let p = &mut self.pods[i];
                     p.created_ms = at;
-                    p.priority = priority;
-                    p.priority_class = priority_class;
-                    p.cpu_millis = requests.cpu_millis;
-                    p.memory_mib = requests.memory_mib;
+                    p.priority = Some(i64::from(priority));
+                    p.priority_class = priority_class.map(String::from);
+                    p.cpu_millis = signed(requests.cpu_millis);
+                    p.memory_mib = signed(requests.memory_mib);
                 }
                 // Spark asks for a new executor for each one it lost: the first
                 // executor created after a loss replaces it.
@@ -854,98 +753,87 @@ impl Builder {
                     }
                 }
             }
-            WorldEvent::PodUnschedulable { pod, message } => {
-                let i = self.pod(pod, at);
-                self.pods[i].unschedulable.get_or_insert(message);
+            EventKind::PodUnschedulable { pod, message } => {
+                let i = self.pod(&pod, at);
+                self.pods[i].unschedulable.get_or_insert(message.into());
             }
-            WorldEvent::PodScheduled { pod, node } => {
-                let i = self.pod(pod, at);
+            EventKind::PodScheduled { pod, node } => {
+                let i = self.pod(&pod, at);
                 let p = &mut self.pods[i];
                 p.scheduled_ms.get_or_insert(at);
-                p.node = Some(node);
+                p.node = Some(node.into());
             }
-            WorldEvent::PodStarted { pod, node } => {
-                let i = self.pod(pod, at);
+            EventKind::PodStarted { pod, node } => {
+                let i = self.pod(&pod, at);
                 let p = &mut self.pods[i];
                 p.started_ms.get_or_insert(at);
-                if let Some(node) = node {
-                    p.node = Some(node);
-                }
+                p.node = Some(node.into());
             }
-            WorldEvent::PodPreempted {
-                pod,
-                node,
-                priority,
-                preemptor,
-                preemptor_priority,
-            } => {
-                let i = self.pod(pod, at);
+            EventKind::PodPreempted(preemption) => {
+                let i = self.pod(&preemption.pod, at);
                 if self.pods[i].preempted.is_none() {
+                    let by = &preemption.preemptor;
                     self.pods[i].preempted = Some(Preemption {
                         at_ms: at,
-                        node,
-                        by_namespace: preemptor.namespace,
-                        by_pod: preemptor.name,
-                        by_job: preemptor.job_id,
-                        by_priority: preemptor_priority,
-                        victim_priority: priority.or(self.pods[i].priority),
+                        node: Some(preemption.node.to_string()),
+                        by_namespace: by.namespace.to_string(),
+                        by_pod: by.name.to_string(),
+                        by_job: by.job_id.as_deref().map(str::to_owned),
+                        by_priority: Some(i64::from(preemption.preemptor_priority)),
+                        victim_priority: Some(i64::from(preemption.priority)),
                     });
                     self.preemptions.push(i);
                 }
                 self.pod_lost(i);
             }
-            WorldEvent::PodTerminating { pod } => {
-                let i = self.pod(pod, at);
+            EventKind::PodTerminating { pod, .. } => {
+                let i = self.pod(&pod, at);
                 self.pods[i].terminating_ms.get_or_insert(at);
             }
-            WorldEvent::PodSucceeded { pod } => {
-                let i = self.pod(pod, at);
+            EventKind::PodSucceeded { pod, .. } => {
+                let i = self.pod(&pod, at);
                 let p = &mut self.pods[i];
                 p.finished_ms.get_or_insert(at);
                 p.end = Some(PodEnd::Succeeded);
             }
-            WorldEvent::PodFailed { pod, reason } => {
-                let i = self.pod(pod, at);
+            EventKind::PodFailed { pod, reason, .. } => {
+                let i = self.pod(&pod, at);
                 let p = &mut self.pods[i];
                 p.finished_ms.get_or_insert(at);
-                p.end = Some(PodEnd::Failed(reason));
+                p.end = Some(PodEnd::Failed(reason.into()));
                 self.pod_lost(i);
             }
-            WorldEvent::PodDeleted { pod, reason } => {
-                let i = self.pod(pod, at);
-                let lost = is_loss(reason.as_deref());
+            EventKind::PodDeleted { pod, reason, .. } => {
+                let i = self.pod(&pod, at);
                 let p = &mut self.pods[i];
                 p.deleted_ms.get_or_insert(at);
                 if !matches!(p.end, Some(PodEnd::Succeeded | PodEnd::Failed(_))) {
                     p.end = Some(PodEnd::Deleted(reason));
                 }
-                if lost {
+                if reason.is_some_and(TerminationReason::loses_executor) {
                     self.pod_lost(i);
                 }
             }
-            WorldEvent::JobStateChanged {
+            EventKind::JobStateChanged {
                 job_id,
                 job_name,
                 namespace,
                 to,
                 state_details,
                 failure_reason,
+                ..
             } => {
                 let j = self.job(&job_id);
                 let job = &mut self.jobs[j];
                 if !job_name.is_empty() {
-                    job.name = job_name;
+                    job.name = job_name.into();
                 }
                 if !namespace.is_empty() {
-                    job.namespace = namespace;
+                    job.namespace = namespace.into();
                 }
-                let reason = failure_reason.map(|r| match r {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                });
-                let details = match (reason, state_details) {
+                let details = match (failure_reason, state_details) {
                     (Some(r), Some(d)) => Some(format!("{r}: {d}")),
-                    (r, d) => r.or(d),
+                    (r, d) => r.map(|r| r.to_string()).or(d.map(String::from)),
                 };
                 let mark = JobStateMark {
                     at_ms: at,
@@ -954,16 +842,28 @@ impl Builder {
                 };
                 if mark.is_terminal() {
                     // Executors deleted with a finished job are not replaced.
-                    self.lost.remove(&job_id);
+                    self.lost.remove(job_id.as_str());
                 }
                 job.states.push(mark);
             }
-            WorldEvent::ExecutorLost {
+            EventKind::ExecutorLost {
                 job_id,
                 executor_id,
                 pod,
-            } => self.executor_lost(&job_id, &pod, executor_id),
-            WorldEvent::Other => {}
+                ..
+            } => self.executor_lost(&job_id, &pod, Some(executor_id)),
+            // Nothing the report draws: the cluster's own life, the autoscaler's
+            // emptiness timer, nominations, and Spark's executor and task bookkeeping.
+            EventKind::ClusterCreating { .. }
+            | EventKind::ClusterActive { .. }
+            | EventKind::ClusterDeleting { .. }
+            | EventKind::NodeEmpty { .. }
+            | EventKind::PodNominated { .. }
+            | EventKind::ExecutorRequested { .. }
+            | EventKind::ExecutorRegistered { .. }
+            | EventKind::TaskStarted { .. }
+            | EventKind::TaskFinished { .. }
+            | EventKind::TaskLost { .. } => {}
         }
     }
 

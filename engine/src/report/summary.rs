@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use runbook_backend::duration::Humane;
+use runbook_backend::events::JobState;
 
 use super::cost::CostEstimate;
 use super::model::{PodEnd, Role, RunModel};
@@ -83,7 +84,7 @@ pub fn summarize(m: &RunModel, cost: &CostEstimate) -> Summary {
         let state = job
             .states
             .last()
-            .map_or_else(|| "state unknown".to_owned(), |s| s.state.clone());
+            .map_or_else(|| "state unknown".to_owned(), |s| s.state.to_string());
         match by_state.iter_mut().find(|(s, _)| *s == state) {
             Some(entry) => entry.1 += 1,
             None => by_state.push((state, 1)),
@@ -114,7 +115,7 @@ pub fn summarize(m: &RunModel, cost: &CostEstimate) -> Summary {
                     "{} × {} {} for {} node-time",
                     l.nodes,
                     l.instance_type,
-                    l.capacity.as_str(),
+                    l.capacity.karpenter_label(),
                     human_ms((l.billed_seconds * 1000.0) as i64)
                 )
             })
@@ -170,7 +171,7 @@ fn nodes_line(m: &RunModel) -> String {
     let at_end = m.usage.nodes.last().map_or(0, |&(_, n)| n);
     let mut kinds: Vec<(String, usize)> = Vec::new();
     for n in &m.nodes {
-        let kind = format!("{} {}", n.instance_type, n.capacity.as_str());
+        let kind = format!("{} {}", n.instance_type, n.capacity.karpenter_label());
         match kinds.iter_mut().find(|(k, _)| *k == kind) {
             Some(entry) => entry.1 += 1,
             None => kinds.push((kind, 1)),
@@ -353,12 +354,12 @@ fn job_lines(m: &RunModel, lines: &mut Vec<(i64, String)>, span: &dyn Fn(&[i64])
                 format!("{} jobs submitted {}", submitted.len(), span(&submitted)),
             ));
         }
-        let mut ends: Vec<(&str, Vec<i64>)> = Vec::new();
+        let mut ends: Vec<(JobState, Vec<i64>)> = Vec::new();
         for job in &m.jobs {
             if let Some(end) = job.terminal() {
                 match ends.iter_mut().find(|(s, _)| *s == end.state) {
                     Some((_, times)) => times.push(end.at_ms),
-                    None => ends.push((&end.state, vec![end.at_ms])),
+                    None => ends.push((end.state, vec![end.at_ms])),
                 }
             }
         }
@@ -427,7 +428,7 @@ fn node_lines(
             };
             let mut kinds: Vec<(String, usize)> = Vec::new();
             for n in nodes {
-                let kind = format!("{} {}", n.instance_type, n.capacity.as_str());
+                let kind = format!("{} {}", n.instance_type, n.capacity.karpenter_label());
                 match kinds.iter_mut().find(|(k, _)| *k == kind) {
                     Some(entry) => entry.1 += 1,
                     None => kinds.push((kind, 1)),
@@ -458,7 +459,7 @@ fn node_lines(
                 "node {} ({}, {}) added{by}",
                 n.name,
                 n.instance_type,
-                n.capacity.as_str()
+                n.capacity.karpenter_label()
             ),
         ));
     }
@@ -493,7 +494,7 @@ fn driver_fate(m: &RunModel, job: &str) -> Option<bool> {
         .find(|p| p.role == Role::Driver && p.job_id.as_deref() == Some(job))?;
     let lost = driver.preempted.is_some()
         || matches!(&driver.end, Some(PodEnd::Failed(_)))
-        || matches!(&driver.end, Some(PodEnd::Deleted(Some(r))) if r == "Preempted" || r == "NodeRemoved");
+        || matches!(&driver.end, Some(PodEnd::Deleted(Some(r))) if r.loses_executor());
     Some(!lost)
 }
 

@@ -10,6 +10,7 @@
 
 use std::fmt::Write;
 
+use runbook_backend::events::CapacityType;
 use runbook_state::StepStatus;
 
 use super::model::{Pod, PodEnd, PodGroup, Role, RunModel, Series, sum, value_at};
@@ -296,7 +297,7 @@ fn group_header(
             let _ = write!(
                 out,
                 r#"<rect class="state {}" x="{x0:.1}" y="{:.1}" width="{:.1}" height="6"/>"#,
-                state_class(&s.state),
+                state_class(s.state.as_str()),
                 band_y - 3.0,
                 x1 - x0
             );
@@ -322,9 +323,9 @@ fn group_header(
         let _ = write!(
             marks,
             r#"<g class="mark job-state {}" data-job="{}" data-state="{}"><path d="M{x:.1} {:.1}l4 4l-4 4l-4-4z"/><title>{}</title>"#,
-            state_class(&s.state),
+            state_class(s.state.as_str()),
             esc(&job.id),
-            esc(&s.state),
+            esc(s.state.as_str()),
             band_y - 4.0,
             esc(&tip)
         );
@@ -574,15 +575,15 @@ pub fn cluster_chart(m: &RunModel, ax: &Axis) -> String {
     for n in &m.nodes {
         let mid = y + NODE_ROW / 2.0;
         let cap = match n.capacity {
-            super::cost::Capacity::OnDemand => "cap-od",
-            super::cost::Capacity::Spot => "cap-spot",
+            CapacityType::OnDemand => "cap-od",
+            CapacityType::Spot => "cap-spot",
         };
         let _ = write!(
             out,
             r#"<text class="pod-label" x="30" y="{:.1}"><tspan class="sw {cap}">■</tspan> {} · {}</text>"#,
             mid + 4.0,
             esc(&n.instance_type),
-            n.capacity.as_str()
+            n.capacity.karpenter_label()
         );
         let until = n.removed_ms.unwrap_or(end);
         let mut provisioning = String::new();
@@ -601,7 +602,12 @@ pub fn cluster_chart(m: &RunModel, ax: &Axis) -> String {
         if until > ready_from || n.removed_ms.is_none() {
             rect(&mut ready, ax.x(ready_from), ax.x(until), mid, 12.0, 1.5);
         }
-        let mut tip = format!("{} ({}, {})", n.name, n.instance_type, n.capacity.as_str());
+        let mut tip = format!(
+            "{} ({}, {})",
+            n.name,
+            n.instance_type,
+            n.capacity.karpenter_label()
+        );
         if let Some(by) = &n.launched_by {
             tip.push_str(&format!(", launched by {by}"));
         }

@@ -1,6 +1,7 @@
-//! Turning the node watch into the run's node events, in the simulator's shapes
-//! (`NodeLaunched`, `NodeAdded`, `NodeReady`, `NodeRemoved`), so `assert-autoscaling`
-//! and the report see what Karpenter (or a node group) did on a real cluster.
+//! Turning the node watch into the run's node events, the interface's [`EventKind`]s
+//! the simulator records too (`NodeLaunched`, `NodeAdded`, `NodeReady`,
+//! `NodeRemoved`), so `assert-autoscaling` and the report see what Karpenter (or a
+//! node group) did on a real cluster.
 //!
 //! Nodes that exist when the watch starts are the cluster as the run found it: they
 //! are remembered but not reported as added. A real node is seen only once it
@@ -9,10 +10,10 @@
 use std::collections::{HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::Node;
-use serde_json::{Value, json};
 
-use super::pod_events::{observed, quantity};
+use super::pod_events::quantity;
 use runbook_backend::ObservedEvent;
+use runbook_backend::events::{CapacityType, EventKind, Resources, SharedStr};
 
 /// What is remembered about a node.
 struct Tracked {
@@ -82,10 +83,11 @@ impl NodeTracker {
             .find(|c| c.type_ == "Ready");
         let ready = ready_condition.is_some_and(|c| c.status == "True");
         let labels = node.metadata.labels.clone().unwrap_or_default();
-        let instance_type = labels
-            .get("node.kubernetes.io/instance-type")
-            .cloned()
-            .unwrap_or_default();
+        let instance_type = SharedStr::from(
+            labels
+                .get("node.kubernetes.io/instance-type")
+                .map_or("", String::as_str),
+        );
         let capacity_type = capacity_type(&labels);
         if !self.nodes.contains_key(&name) {
             self.nodes.insert(
@@ -103,45 +105,40 @@ impl NodeTracker {
                 .creation_timestamp
                 .as_ref()
                 .map_or(now_ms, |t| t.0.timestamp_millis());
-            let mut launched = json!({
-                "type": "NodeLaunched",
-                "cluster": self.cluster,
-                "node": name,
-                "instance_type": instance_type,
-                "capacity_type": capacity_type,
-                "pending_pods": 0,
+            let cluster = SharedStr::from(self.cluster.as_str());
+            let node_name = SharedStr::from(name.as_str());
+            out.push(ObservedEvent {
+                at_ms: at,
+                kind: EventKind::NodeLaunched {
+                    cluster: cluster.clone(),
+                    node: node_name.clone(),
+                    instance_type: instance_type.clone(),
+                    capacity_type,
+                    nodegroup: labels
+                        .get("eks.amazonaws.com/nodegroup")
+                        .map(SharedStr::from),
+                    provisioner: labels
+                        .get("karpenter.sh/nodepool")
+                        .or_else(|| labels.get("karpenter.sh/provisioner-name"))
+                        .map(SharedStr::from),
+                    pending_pods: 0,
+                },
             });
-            if let Some(group) = labels.get("eks.amazonaws.com/nodegroup") {
-                launched["nodegroup"] = Value::String(group.clone());
-            }
-            if let Some(pool) = labels
-                .get("karpenter.sh/nodepool")
-                .or_else(|| labels.get("karpenter.sh/provisioner-name"))
-            {
-                launched["provisioner"] = Value::String(pool.clone());
-            }
-            out.push(observed(at, name.clone(), launched));
-            out.push(observed(
-                at,
-                name.clone(),
-                json!({
-                    "type": "NodeAdded",
-                    "cluster": self.cluster,
-                    "node": name,
-                    "instance_type": instance_type,
-                    "capacity_type": capacity_type,
-                    "allocatable": allocatable(node),
-                }),
-            ));
+            out.push(ObservedEvent {
+                at_ms: at,
+                kind: EventKind::NodeAdded {
+                    cluster,
+                    node: node_name,
+                    instance_type,
+                    capacity_type,
+                    allocatable: allocatable(node),
+                },
+            });
             if ready {
                 let at = ready_condition
                     .and_then(|c| c.last_transition_time.as_ref())
                     .map_or(at, |t| t.0.timestamp_millis());
-                out.push(observed(
-                    at,
-                    name.clone(),
-                    json!({"type": "NodeReady", "cluster": self.cluster, "node": name}),
-                ));
+                out.push(self.ready(at, &name));
             }
             return out;
         }
@@ -152,11 +149,9 @@ impl NodeTracker {
             let at = ready_condition
                 .and_then(|c| c.last_transition_time.as_ref())
                 .map_or(now_ms, |t| t.0.timestamp_millis());
-            out.push(observed(
-                at,
-                name.clone(),
-                json!({"type": "NodeReady", "cluster": self.cluster, "node": name}),
-            ));
+            tracked.ready = ready;
+            out.push(self.ready(at, &name));
+            return out;
         }
         tracked.ready = ready;
         out
@@ -184,31 +179,40 @@ impl NodeTracker {
             return;
         }
         tracked.removed = true;
-        out.push(observed(
-            now_ms,
-            name.to_string(),
-            json!({"type": "NodeRemoved", "cluster": self.cluster, "node": name, "reason": "the Node object was deleted"}),
-        ));
+        out.push(ObservedEvent {
+            at_ms: now_ms,
+            kind: EventKind::NodeRemoved {
+                cluster: self.cluster.as_str().into(),
+                node: name.into(),
+                reason: "the Node object was deleted".into(),
+            },
+        });
+    }
+
+    fn ready(&self, at_ms: i64, name: &str) -> ObservedEvent {
+        ObservedEvent {
+            at_ms,
+            kind: EventKind::NodeReady {
+                cluster: self.cluster.as_str().into(),
+                node: name.into(),
+            },
+        }
     }
 }
 
-/// `ON_DEMAND` or `SPOT`, from the node group's or Karpenter's label.
-pub(super) fn capacity_type(labels: &std::collections::BTreeMap<String, String>) -> String {
+/// The node group's or Karpenter's capacity-type label. A node without one, or with
+/// a value that is neither (Karpenter's `reserved`), is on-demand: EKS's default, and
+/// what reserved capacity is billed at.
+pub(super) fn capacity_type(labels: &std::collections::BTreeMap<String, String>) -> CapacityType {
     labels
         .get("eks.amazonaws.com/capacityType")
         .or_else(|| labels.get("karpenter.sh/capacity-type"))
-        .map_or_else(
-            || "ON_DEMAND".to_string(),
-            |c| match c.as_str() {
-                "SPOT" | "spot" => "SPOT".to_string(),
-                "ON_DEMAND" | "on-demand" => "ON_DEMAND".to_string(),
-                other => other.to_uppercase().replace('-', "_"),
-            },
-        )
+        .and_then(|label| CapacityType::from_label(label))
+        .unwrap_or(CapacityType::OnDemand)
 }
 
-/// The node's allocatable CPU and memory, as the simulator's `Resources`.
-fn allocatable(node: &Node) -> Value {
+/// The node's allocatable CPU and memory.
+fn allocatable(node: &Node) -> Resources {
     let amount = |key: &str| {
         node.status
             .as_ref()
@@ -217,15 +221,17 @@ fn allocatable(node: &Node) -> Value {
             .and_then(|q| quantity(&q.0))
             .unwrap_or(0.0)
     };
-    json!({
-        "cpu_millis": (amount("cpu") * 1000.0).round() as u64,
-        "memory_mib": (amount("memory") / 1_048_576.0).floor() as u64,
-    })
+    Resources::new(
+        (amount("cpu") * 1000.0).round() as u64,
+        (amount("memory") / 1_048_576.0).floor() as u64,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::Node;
+    use runbook_backend::ObservedEvent;
+    use runbook_backend::events::{CapacityType, EventKind, Resources};
     use serde_json::json;
 
     use super::NodeTracker;
@@ -254,29 +260,39 @@ mod tests {
         assert!(tracker.relist_done(0).is_empty());
 
         let added = tracker.apply_node(&node("new", false), 1);
-        let kinds: Vec<&str> = added.iter().map(|e| e.kind.as_str()).collect();
+        let kinds: Vec<&str> = added.iter().map(ObservedEvent::type_name).collect();
         assert_eq!(kinds, ["NodeLaunched", "NodeAdded"]);
         assert_eq!(
-            added[0].data,
-            json!({"type": "NodeLaunched", "cluster": "demo", "node": "new", "instance_type": "c5.2xlarge",
-                   "capacity_type": "SPOT", "pending_pods": 0, "provisioner": "spark"})
+            added[0].kind,
+            EventKind::NodeLaunched {
+                cluster: "demo".into(),
+                node: "new".into(),
+                instance_type: "c5.2xlarge".into(),
+                capacity_type: CapacityType::Spot,
+                nodegroup: None,
+                provisioner: Some("spark".into()),
+                pending_pods: 0,
+            }
         );
         assert_eq!(added[0].at_ms, 1_767_225_660_000);
-        assert_eq!(
-            added[1].data["allocatable"],
-            json!({"cpu_millis": 7910, "memory_mib": 14162})
+        assert!(
+            matches!(
+                added[1].kind,
+                EventKind::NodeAdded { allocatable, .. } if allocatable == Resources::new(7910, 14162)
+            ),
+            "{added:?}"
         );
 
         let ready = tracker.apply_node(&node("new", true), 2);
         assert_eq!(ready.len(), 1);
-        assert_eq!(ready[0].kind, "NodeReady");
+        assert_eq!(ready[0].type_name(), "NodeReady");
         assert_eq!(ready[0].at_ms, 1_767_225_690_000);
         assert!(tracker.apply_node(&node("new", true), 3).is_empty());
 
         let removed = tracker.delete_node(&node("new", true), 4);
         assert_eq!(removed.len(), 1);
         assert_eq!(
-            (removed[0].kind.as_str(), removed[0].at_ms),
+            (removed[0].type_name(), removed[0].at_ms),
             ("NodeRemoved", 4)
         );
         assert!(tracker.delete_node(&node("new", true), 5).is_empty());

@@ -1,8 +1,7 @@
-//! Turning what the pod and event watches deliver into the run's pod events, in the
-//! simulator's shapes (`sim/src/event.rs`: `PodCreated`, `PodStarted`,
-//! `PodPreempted`, `PodSucceeded`, `PodFailed`, `PodDeleted`, tagged by `type`), so
-//! `assert-eviction`, `wait-for-pods` and the report read a real cluster's run exactly
-//! like a simulated one.
+//! Turning what the pod and event watches deliver into the run's pod events, the
+//! interface's [`EventKind`]s the simulator records too (`PodCreated`, `PodStarted`,
+//! `PodPreempted`, `PodSucceeded`, `PodFailed`, `PodDeleted`), so `assert-eviction`
+//! and the report read a real cluster's run exactly like a simulated one.
 //!
 //! The scheduler marks a preemption victim twice: it patches the `DisruptionTarget`
 //! condition (reason `PreemptionByScheduler`) onto the pod, and it records a
@@ -14,9 +13,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
-use serde_json::{Map, Value, json};
 
 use runbook_backend::ObservedEvent;
+use runbook_backend::events::{
+    EventKind, PodRef, PodRole, Preemption, Resources, SharedStr, TerminationReason,
+};
 
 /// How long a preemption waits for its other half (the condition or the event)
 /// before it is reported with what is known. Events reach the API server within
@@ -26,7 +27,7 @@ pub(super) const PENDING_LIMIT_MS: i64 = 10_000;
 /// What is remembered about a pod: enough to name it after it is gone (a preemptor
 /// is named by UID only) and to report each transition once.
 struct Tracked {
-    pod_ref: Value,
+    pod_ref: PodRef,
     namespace: String,
     name: String,
     node: Option<String>,
@@ -111,28 +112,23 @@ impl PodTracker {
         let node = spec.and_then(|s| s.node_name.clone());
         let priority = spec.and_then(|s| s.priority).unwrap_or(0);
         let pod_ref = self.pod_ref(pod);
-        let subject = format!(
-            "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default()
-        );
         if !self.pods.contains_key(&uid) {
-            let requests = requests(pod);
-            let mut data = json!({
-                "type": "PodCreated",
-                "pod": pod_ref,
-                "priority": priority,
-                "requests": requests,
-            });
-            if let Some(class) = spec.and_then(|s| s.priority_class_name.clone()) {
-                data["priority_class"] = Value::String(class);
-            }
             let at = pod
                 .metadata
                 .creation_timestamp
                 .as_ref()
                 .map_or(now_ms, |t| t.0.timestamp_millis());
-            out.push(observed(at, subject.clone(), data));
+            out.push(ObservedEvent {
+                at_ms: at,
+                kind: EventKind::PodCreated {
+                    pod: pod_ref.clone(),
+                    priority,
+                    priority_class: spec
+                        .and_then(|s| s.priority_class_name.as_deref())
+                        .map(SharedStr::from),
+                    requests: requests(pod),
+                },
+            });
             self.pods.insert(
                 uid.clone(),
                 Tracked {
@@ -159,30 +155,36 @@ impl PodTracker {
         let node_value = tracked.node.clone();
         if phase == "Running" && !tracked.started {
             tracked.started = true;
-            let at = started_at(pod).unwrap_or(now_ms);
-            out.push(observed(
-                at,
-                subject.clone(),
-                json!({"type": "PodStarted", "pod": pod_ref, "node": node_value.clone().unwrap_or_default()}),
-            ));
+            out.push(ObservedEvent {
+                at_ms: started_at(pod).unwrap_or(now_ms),
+                kind: EventKind::PodStarted {
+                    pod: pod_ref.clone(),
+                    node: node_value.as_deref().unwrap_or_default().into(),
+                },
+            });
         }
         if matches!(phase, "Succeeded" | "Failed") && !tracked.finished {
             tracked.finished = true;
-            let at = finished_at(pod).unwrap_or(now_ms);
-            let data = if phase == "Succeeded" {
-                json!({"type": "PodSucceeded", "pod": pod_ref, "node": node_value.clone().unwrap_or_default()})
+            let kind = if phase == "Succeeded" {
+                EventKind::PodSucceeded {
+                    pod: pod_ref,
+                    node: node_value.as_deref().unwrap_or_default().into(),
+                }
             } else {
                 let reason = status
                     .and_then(|s| s.reason.clone().or_else(|| s.message.clone()))
                     .or_else(|| terminated_reason(pod))
                     .unwrap_or_else(|| "Failed".to_string());
-                let mut data = json!({"type": "PodFailed", "pod": pod_ref, "reason": reason});
-                if let Some(node) = &node_value {
-                    data["node"] = Value::String(node.clone());
+                EventKind::PodFailed {
+                    pod: pod_ref,
+                    node: node_value.as_deref().map(SharedStr::from),
+                    reason: reason.into(),
                 }
-                data
             };
-            out.push(observed(at, subject, data));
+            out.push(ObservedEvent {
+                at_ms: finished_at(pod).unwrap_or(now_ms),
+                kind,
+            });
         }
         let disruption = status
             .and_then(|s| s.conditions.as_ref())
@@ -278,15 +280,14 @@ impl PodTracker {
             return;
         }
         tracked.deleted = true;
-        let mut data = json!({"type": "PodDeleted", "pod": tracked.pod_ref});
-        if let Some(node) = &tracked.node {
-            data["node"] = Value::String(node.clone());
-        }
-        if preempted {
-            data["reason"] = Value::String("Preempted".into());
-        }
-        let subject = format!("{}/{}", tracked.namespace, tracked.name);
-        out.push(observed(now_ms, subject, data));
+        out.push(ObservedEvent {
+            at_ms: now_ms,
+            kind: EventKind::PodDeleted {
+                pod: tracked.pod_ref.clone(),
+                node: tracked.node.as_deref().map(SharedStr::from),
+                reason: preempted.then_some(TerminationReason::Preempted),
+            },
+        });
     }
 
     /// A core/v1 Event (the watch asks for reason `Preempted` only).
@@ -407,7 +408,14 @@ impl PodTracker {
                 match named {
                     Some(p) => (p.pod_ref.clone(), p.priority),
                     None => (
-                        json!({"cluster": self.cluster, "namespace": namespace, "name": name, "role": "system"}),
+                        PodRef {
+                            cluster: self.cluster.as_str().into(),
+                            namespace: namespace.into(),
+                            name: name.into(),
+                            role: PodRole::System,
+                            job_id: None,
+                            executor_id: None,
+                        },
                         0,
                     ),
                 }
@@ -423,51 +431,34 @@ impl PodTracker {
             .message
             .clone()
             .unwrap_or_else(|| format!("Preempted by pod {preemptor_uid} on node {node}"));
-        let data = json!({
-            "type": "PodPreempted",
-            "pod": victim.pod_ref,
-            "node": node,
-            "priority": victim.priority,
-            "preemptor": preemptor_ref,
-            "preemptor_uid": preemptor_uid,
-            "preemptor_priority": preemptor_priority,
-            "reason": "Preempted",
-            "message": message,
+        out.push(ObservedEvent {
+            at_ms: pending.at_ms.unwrap_or(now_ms),
+            kind: EventKind::PodPreempted(Box::new(Preemption {
+                pod: victim.pod_ref.clone(),
+                node: node.into(),
+                priority: victim.priority,
+                preemptor: preemptor_ref,
+                preemptor_uid: preemptor_uid.into(),
+                preemptor_priority,
+                reason: "Preempted".into(),
+                message: message.into(),
+            })),
         });
-        let subject = format!("{}/{}", victim.namespace, victim.name);
-        out.push(observed(pending.at_ms.unwrap_or(now_ms), subject, data));
     }
 
-    /// The simulator's `PodRef` of a pod: its EMR role, job and executor from the
-    /// labels EMR and Spark put on job pods.
-    fn pod_ref(&self, pod: &Pod) -> Value {
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let role = labels
-            .get("emr-containers.amazonaws.com/component")
-            .map(String::as_str)
-            .filter(|role| matches!(*role, "controller" | "driver" | "executor"))
-            .unwrap_or("system");
-        let mut map = Map::new();
-        map.insert("cluster".into(), Value::String(self.cluster.clone()));
-        map.insert(
-            "namespace".into(),
-            Value::String(pod.metadata.namespace.clone().unwrap_or_default()),
-        );
-        map.insert(
-            "name".into(),
-            Value::String(pod.metadata.name.clone().unwrap_or_default()),
-        );
-        map.insert("role".into(), Value::String(role.into()));
-        if let Some(job) = labels.get("emr-containers.amazonaws.com/job.id") {
-            map.insert("job_id".into(), Value::String(job.clone()));
+    /// How events name a pod: its EMR role, job and executor from the labels EMR and
+    /// Spark put on job pods.
+    fn pod_ref(&self, pod: &Pod) -> PodRef {
+        let labels = pod.metadata.labels.as_ref();
+        let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+        PodRef {
+            cluster: self.cluster.as_str().into(),
+            namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
+            name: pod.metadata.name.as_deref().unwrap_or_default().into(),
+            role: PodRole::from_component(label("emr-containers.amazonaws.com/component")),
+            job_id: label("emr-containers.amazonaws.com/job.id").map(SharedStr::from),
+            executor_id: label("spark-exec-id").and_then(|id| id.parse::<u32>().ok()),
         }
-        if let Some(id) = labels
-            .get("spark-exec-id")
-            .and_then(|id| id.parse::<u32>().ok())
-        {
-            map.insert("executor_id".into(), Value::from(id));
-        }
-        Value::Object(map)
     }
 }
 
@@ -495,15 +486,6 @@ fn parse_message(message: &str) -> (Option<Preemptor>, Option<String>) {
             .map(|(ns, name)| Preemptor::Name(ns.to_string(), name.to_string())),
     };
     (preemptor, node)
-}
-
-pub(super) fn observed(at_ms: i64, subject: String, data: Value) -> ObservedEvent {
-    ObservedEvent {
-        at_ms,
-        kind: data["type"].as_str().unwrap_or_default().to_string(),
-        subject: Some(subject),
-        data,
-    }
 }
 
 /// When the first container started running.
@@ -542,8 +524,8 @@ fn terminated_reason(pod: &Pod) -> Option<String> {
         .and_then(|t| t.reason.clone())
 }
 
-/// The sum of the containers' requests, as the simulator's `Resources`.
-fn requests(pod: &Pod) -> Value {
+/// The sum of the containers' requests.
+fn requests(pod: &Pod) -> Resources {
     let mut cpu_millis = 0u64;
     let mut memory_mib = 0u64;
     for container in pod.spec.iter().flat_map(|s| &s.containers) {
@@ -561,7 +543,7 @@ fn requests(pod: &Pod) -> Value {
             memory_mib += quantity(&memory.0).map_or(0, |m| (m / 1_048_576.0).ceil() as u64);
         }
     }
-    json!({"cpu_millis": cpu_millis, "memory_mib": memory_mib})
+    Resources::new(cpu_millis, memory_mib)
 }
 
 /// A Kubernetes quantity (`500m`, `2`, `4505Mi`, `1G`, `1e3`) as a number.
@@ -589,7 +571,9 @@ pub(super) fn quantity(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::{Event, Pod};
-    use serde_json::{Value, json};
+    use runbook_backend::ObservedEvent;
+    use runbook_backend::events::{EventKind, Preemption, TerminationReason};
+    use serde_json::json;
 
     use super::{PENDING_LIMIT_MS, PodTracker, Preemptor, parse_message, quantity};
 
@@ -620,8 +604,15 @@ mod tests {
         .expect("event")
     }
 
-    fn kinds(events: &[runbook_backend::ObservedEvent]) -> Vec<&str> {
-        events.iter().map(|e| e.kind.as_str()).collect()
+    fn kinds(events: &[ObservedEvent]) -> Vec<&str> {
+        events.iter().map(ObservedEvent::type_name).collect()
+    }
+
+    fn preemption(event: &ObservedEvent) -> &Preemption {
+        match &event.kind {
+            EventKind::PodPreempted(p) => p,
+            other => panic!("not a preemption: {other:?}"),
+        }
     }
 
     /// The victim's deletion can reach the pod watch before the preemptor's pod does
@@ -635,8 +626,11 @@ mod tests {
         assert_eq!(kinds(&gone), ["PodDeleted"]);
         let seen = tracker.apply_pod(&pod("b", "job-b-exec-1", "job-b", "executor", false), 3);
         assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
-        assert_eq!(seen[1].data["pod"]["job_id"], "job-a");
-        assert_eq!(seen[1].data["preemptor"]["job_id"], "job-b");
+        assert_eq!(preemption(&seen[1]).pod.job_id.as_deref(), Some("job-a"));
+        assert_eq!(
+            preemption(&seen[1]).preemptor.job_id.as_deref(),
+            Some("job-b")
+        );
     }
 
     #[test]
@@ -647,9 +641,9 @@ mod tests {
         assert!(early.is_empty(), "{early:?}");
         let seen = tracker.apply_pod(&pod("b", "job-b-driver", "job-b", "driver", false), 2);
         assert_eq!(kinds(&seen), ["PodCreated", "PodPreempted"]);
-        let preempted = &seen[1].data;
-        assert_eq!(preempted["preemptor"]["job_id"], "job-b");
-        assert_eq!(preempted["preemptor_priority"], 1000);
+        let preempted = preemption(&seen[1]);
+        assert_eq!(preempted.preemptor.job_id.as_deref(), Some("job-b"));
+        assert_eq!(preempted.preemptor_priority, 1000);
         // The condition that follows is the same preemption.
         let again = tracker.apply_pod(&pod("a", "victim", "job-a", "executor", true), 3);
         assert!(again.is_empty(), "{again:?}");
@@ -667,17 +661,26 @@ mod tests {
         // Deleted before the event came: it may still come on the other watch.
         let gone = tracker.delete_pod(&pod("a", "victim", "job-a", "executor", true), 2);
         assert_eq!(kinds(&gone), ["PodDeleted"]);
-        assert_eq!(gone[0].data["reason"], "Preempted");
+        assert!(
+            matches!(
+                gone[0].kind,
+                EventKind::PodDeleted {
+                    reason: Some(TerminationReason::Preempted),
+                    ..
+                }
+            ),
+            "{gone:?}"
+        );
         assert!(tracker.flush_stale(PENDING_LIMIT_MS).is_empty());
         let late = tracker.flush_stale(1 + PENDING_LIMIT_MS);
         assert_eq!(kinds(&late), ["PodPreempted"]);
-        assert_eq!(late[0].data["preemptor"]["name"], "unknown");
+        assert_eq!(preemption(&late[0]).preemptor.name, "unknown");
 
         tracker.apply_pod(&pod("c", "other", "job-a", "executor", true), 10);
         assert!(tracker.flush_stale(10 + PENDING_LIMIT_MS - 1).is_empty());
         let late = tracker.flush_stale(10 + PENDING_LIMIT_MS);
         assert_eq!(kinds(&late), ["PodPreempted"]);
-        assert_eq!(late[0].data["pod"]["name"], Value::from("other"));
+        assert_eq!(preemption(&late[0]).pod.name, "other");
     }
 
     #[test]
@@ -696,7 +699,7 @@ mod tests {
         );
         let after = tracker.relist_done(6);
         assert_eq!(kinds(&after), ["PodDeleted"]);
-        assert_eq!(after[0].subject.as_deref(), Some("spark/gone"));
+        assert_eq!(after[0].subject().as_deref(), Some("spark/gone"));
         assert!(tracker.relist_done(7).is_empty());
     }
 

@@ -356,7 +356,7 @@ async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> 
 /// group's label, or from Karpenter's for nodes it launched.
 fn node_info(node: &Node) -> NodeInfo {
     let labels = node.metadata.labels.clone().unwrap_or_default();
-    let capacity_type = capacity_type(&labels);
+    let capacity_type = capacity_type(&labels).eks_label().to_string();
     let ready = node
         .status
         .as_ref()

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{AwsKube, AwsObserver};
 use runbook_backend::ActionError;
+use runbook_backend::events::{CapacityType, EventKind, TerminationReason};
 use runbook_backend::{AutoscalingRequest, PriorityClassRequest};
 use runbook_backend::{Clock, Kube, Observer, WaitOutcome};
 
@@ -764,7 +765,7 @@ async fn watches_become_the_simulators_pod_events() {
     let kinds: Vec<(String, String)> = observer
         .events()
         .iter()
-        .map(|e| (e.kind.clone(), e.subject.clone().unwrap_or_default()))
+        .map(|e| (e.type_name().to_string(), e.subject().unwrap_or_default()))
         .collect();
     let expected = [
         ("PodCreated", "spark/job-b-driver"),
@@ -780,7 +781,7 @@ async fn watches_become_the_simulators_pod_events() {
     );
     let created = &observer.events()[2];
     assert_eq!(
-        created.data,
+        created.to_json(),
         json!({
             "type": "PodCreated",
             "pod": {"cluster": "demo", "namespace": "spark", "name": "job-a-exec-3", "role": "executor", "job_id": "job-a", "executor_id": 3},
@@ -837,7 +838,10 @@ async fn watches_become_the_simulators_pod_events() {
     api.event_watch
         .send(watch_line("ADDED", &event))
         .expect("watch open");
-    until(&observer, |e| e.iter().any(|e| e.kind == "PodPreempted")).await;
+    until(&observer, |e| {
+        e.iter().any(|e| e.type_name() == "PodPreempted")
+    })
+    .await;
     // A repeated event (the count goes up) is the same preemption.
     api.event_watch
         .send(watch_line("MODIFIED", &event))
@@ -845,13 +849,19 @@ async fn watches_become_the_simulators_pod_events() {
     api.pod_watch
         .send(watch_line("DELETED", &disrupted))
         .expect("watch open");
-    until(&observer, |e| e.iter().any(|e| e.kind == "PodDeleted")).await;
+    until(&observer, |e| {
+        e.iter().any(|e| e.type_name() == "PodDeleted")
+    })
+    .await;
 
     let events = observer.events();
-    let preempted: Vec<_> = events.iter().filter(|e| e.kind == "PodPreempted").collect();
+    let preempted: Vec<_> = events
+        .iter()
+        .filter(|e| e.type_name() == "PodPreempted")
+        .collect();
     assert_eq!(preempted.len(), 1, "{events:#?}");
     assert_eq!(
-        preempted[0].data,
+        preempted[0].to_json(),
         json!({
             "type": "PodPreempted",
             "pod": {"cluster": "demo", "namespace": "spark", "name": "job-a-exec-3", "role": "executor", "job_id": "job-a", "executor_id": 3},
@@ -867,25 +877,32 @@ async fn watches_become_the_simulators_pod_events() {
     // When the scheduler set the condition.
     assert_eq!(preempted[0].at_ms, 1_767_225_604_000);
     let deleted = events.last().expect("events");
-    assert_eq!(deleted.kind, "PodDeleted");
-    assert_eq!(deleted.data["reason"], "Preempted");
-    assert_eq!(deleted.data["pod"]["executor_id"], 3);
+    let EventKind::PodDeleted { pod, reason, .. } = &deleted.kind else {
+        panic!("the last event is not a deletion: {deleted:?}");
+    };
+    assert_eq!(*reason, Some(TerminationReason::Preempted));
+    assert_eq!(pod.executor_id, Some(3));
 
     // Karpenter adds a node and later removes it; the node there from the start is
     // not reported as added.
     api.node_watch
         .send(watch_line("ADDED", &node("n2")))
         .expect("watch open");
-    until(&observer, |e| e.iter().any(|e| e.kind == "NodeReady")).await;
+    until(&observer, |e| {
+        e.iter().any(|e| e.type_name() == "NodeReady")
+    })
+    .await;
     api.node_watch
         .send(watch_line("DELETED", &node("n2")))
         .expect("watch open");
-    until(&observer, |e| e.iter().any(|e| e.kind == "NodeRemoved")).await;
+    until(&observer, |e| {
+        e.iter().any(|e| e.type_name() == "NodeRemoved")
+    })
+    .await;
     let events = observer.events();
     let nodes: Vec<(&str, &str)> = events
         .iter()
-        .filter(|e| e.kind.starts_with("Node"))
-        .map(|e| (e.kind.as_str(), e.data["node"].as_str().unwrap_or_default()))
+        .filter_map(|e| Some((e.type_name(), e.kind.node()?)))
         .collect();
     assert_eq!(
         nodes,
@@ -898,10 +915,16 @@ async fn watches_become_the_simulators_pod_events() {
     );
     let launched = events
         .iter()
-        .find(|e| e.kind == "NodeLaunched")
+        .find_map(|e| match &e.kind {
+            EventKind::NodeLaunched {
+                provisioner,
+                capacity_type,
+                ..
+            } => Some((provisioner.as_deref(), *capacity_type)),
+            _ => None,
+        })
         .expect("launched");
-    assert_eq!(launched.data["provisioner"], "spark");
-    assert_eq!(launched.data["capacity_type"], "ON_DEMAND");
+    assert_eq!(launched, (Some("spark"), CapacityType::OnDemand));
 
     // Drained once, in order.
     assert_eq!(observer.drain_events(), events);
