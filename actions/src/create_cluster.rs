@@ -30,7 +30,8 @@ pub(crate) struct CreateClusterInput {
     /// Cluster name (walkthrough: `eks-emr-cluster`); 1-100 letters, digits, `-` and
     /// `_`, starting with a letter or digit.
     name: String,
-    /// Kubernetes version of the control plane.
+    /// Kubernetes version of the control plane: one EKS offers (1.35, in standard
+    /// support until 2027-03-27, is the default; the walkthrough's 1.22 is retired).
     #[serde(default = "default_version")]
     version: String,
     /// The managed node group created with the cluster (walkthrough: `<name>-ng`, one
@@ -120,8 +121,10 @@ impl CapacityType {
     }
 }
 
+/// The newest version in EKS standard support (the simulator's
+/// `eks_versions::DEFAULT`; a test keeps the two equal).
 fn default_version() -> String {
-    "1.30".into()
+    "1.35".into()
 }
 
 fn default_instance_type() -> String {
@@ -445,6 +448,11 @@ mod tests {
 
     use crate::test_support::SimWorld;
 
+    #[test]
+    fn the_default_version_is_the_simulated_eks_default() {
+        assert_eq!(super::default_version(), runbook_sim::eks_versions::DEFAULT);
+    }
+
     #[tokio::test]
     async fn creates_then_adopts_and_waits_for_ready_nodes() {
         let world = SimWorld::new();
@@ -457,7 +465,7 @@ mod tests {
             .expect("created");
         assert_eq!(first["status"], "ACTIVE");
         assert_eq!(first["adopted"], false);
-        assert_eq!(first["version"], "1.30");
+        assert_eq!(first["version"], "1.35");
         assert_eq!(
             first["arn"],
             "arn:aws:eks:us-east-2:123456789012:cluster/eks-emr-cluster"

@@ -101,7 +101,7 @@ impl PlannedCall {
     }
 }
 
-/// One line for people: `EKS CreateCluster name=eks-emr-cluster version=1.22 ...
+/// One line for people: `EKS CreateCluster name=eks-emr-cluster version=1.35 ...
 /// [if the cluster does not exist]`. Nested parameters are compact JSON.
 impl fmt::Display for PlannedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

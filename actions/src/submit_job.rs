@@ -31,7 +31,8 @@ pub(crate) struct SubmitJobInput {
     name: String,
     /// The job execution role, by name (`monthly-batch-JobExecutionRole`) or ARN.
     role: String,
-    /// The EMR release, e.g. `emr-6.4.0-latest`.
+    /// The EMR release (`emr-7.13.0-latest` by default; the walkthrough used
+    /// `emr-6.4.0-latest`).
     #[serde(default = "default_release")]
     release_label: String,
     /// The application (`spark-submit`'s entry point); `.py` means PySpark.
@@ -81,7 +82,7 @@ pub(crate) struct SubmitJobInput {
 }
 
 fn default_release() -> String {
-    "emr-6.4.0-latest".into()
+    "emr-7.13.0-latest".into()
 }
 fn default_entry_point() -> String {
     "local:///usr/lib/spark/examples/src/main/python/pi.py".into()

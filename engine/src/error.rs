@@ -98,9 +98,8 @@ pub(crate) enum Error {
     Bug(String),
 }
 
-/// Why a run's backend (where its actions take effect) could not be set up. Each
-/// variant names what failed; the backends give their reasons as text for now, and
-/// each variant takes the backend's own error type (`#[from]`) once it has one.
+/// Why a run's backend (where its actions take effect) could not be set up: each
+/// variant carries the backend's own error type.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BackendError {
     /// AWS could not be reached: no region, no or bad credentials, STS refused.

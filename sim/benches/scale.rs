@@ -44,7 +44,7 @@ fn run(scale: f64) -> Outcome {
     let mut ng = NodeGroupSpec::new("workers", "m5.4xlarge", nodes);
     ng.max_size = nodes;
     world
-        .create_cluster(ClusterSpec::new("scale", "1.29", ng))
+        .create_cluster(ClusterSpec::new("scale", "1.35", ng))
         .expect("cluster spec is valid");
     let deadline = world.now() + 3_600_000;
     let ready = world.run_until(deadline, |w| {

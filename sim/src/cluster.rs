@@ -81,7 +81,7 @@ impl NodeGroupSpec {
 pub struct ClusterSpec {
     /// Cluster name.
     pub name: String,
-    /// Kubernetes version (walkthrough: 1.22).
+    /// Kubernetes version (one of `eks_versions::OFFERED`; the walkthrough used 1.22).
     pub version: String,
     /// Region for ARNs and node names; `None` for the world's region.
     #[serde(default)]

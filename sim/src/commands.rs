@@ -61,6 +61,13 @@ impl World {
         if self.cluster_index(&spec.name).is_ok() {
             return Err(SimError::ClusterAlreadyExists { name: spec.name });
         }
+        if crate::eks_versions::offered(&spec.version).is_none() {
+            return Err(SimError::UnsupportedVersion {
+                version: spec.version,
+                offered: crate::eks_versions::offered_list(),
+                as_of: crate::eks_versions::AS_OF,
+            });
+        }
         let mut nodegroups = BTreeMap::new();
         for ng in &spec.nodegroups {
             instance_type(&ng.instance_type)?;

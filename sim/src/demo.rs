@@ -15,8 +15,9 @@ use crate::world::World;
 
 /// Walkthrough `CLUSTER_NAME`.
 pub const CLUSTER_NAME: &str = "eks-emr-cluster";
-/// Walkthrough Kubernetes version.
-pub const KUBERNETES_VERSION: &str = "1.22";
+/// The Kubernetes version of the demo cluster: the walkthrough used 1.22, which EKS no
+/// longer offers, so the demo uses the newest version in standard support.
+pub const KUBERNETES_VERSION: &str = crate::eks_versions::DEFAULT;
 /// Walkthrough `AWS_REGION`.
 pub const REGION: &str = "us-east-2";
 /// Walkthrough node group name (`${CLUSTER_NAME}-ng`).

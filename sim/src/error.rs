@@ -31,6 +31,17 @@ pub enum SimError {
         /// Its current status.
         status: String,
     },
+    /// EKS `InvalidParameterException`: a Kubernetes version EKS does not offer (any
+    /// more, or yet).
+    #[error("unsupported Kubernetes version {version} (EKS offers {offered} as of {as_of})")]
+    UnsupportedVersion {
+        /// The version asked for.
+        version: String,
+        /// The versions EKS offers.
+        offered: String,
+        /// The date of the simulator's version table.
+        as_of: &'static str,
+    },
     /// A node group specification that EKS would reject.
     #[error("invalid node group `{name}`: {reason}")]
     InvalidNodeGroup {
@@ -282,7 +293,8 @@ impl SimError {
             | SimError::LogGroupNotFound { .. } => "ResourceNotFoundException",
             SimError::ClusterAlreadyExists { .. } => "ResourceInUseException",
             SimError::ClusterNotActive { .. } => "ResourceInUseException",
-            SimError::InvalidNodeGroup { .. }
+            SimError::UnsupportedVersion { .. }
+            | SimError::InvalidNodeGroup { .. }
             | SimError::UnknownInstanceType { .. }
             | SimError::InvalidAutoscaler { .. }
             | SimError::InvalidQuantity { .. } => "InvalidParameterException",

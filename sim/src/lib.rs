@@ -128,6 +128,7 @@ pub mod autoscaler;
 pub mod cluster;
 pub mod commands;
 pub mod demo;
+pub mod eks_versions;
 pub mod emr;
 pub mod error;
 pub mod event;

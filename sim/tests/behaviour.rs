@@ -207,7 +207,7 @@ fn preemption_prefers_the_node_with_the_lowest_victims() {
     let mut ng = NodeGroupSpec::new("ng", "r5.2xlarge", 2);
     ng.max_size = 2;
     world
-        .create_cluster(ClusterSpec::new("c", "1.29", ng))
+        .create_cluster(ClusterSpec::new("c", "1.35", ng))
         .expect("cluster");
     world.run_until(3_600_000, |w| {
         w.nodes("c")
@@ -293,7 +293,7 @@ fn preemption_prefers_fewer_victims_at_equal_priority() {
     let mut ng = NodeGroupSpec::new("ng", "r5.2xlarge", 2);
     ng.max_size = 2;
     world
-        .create_cluster(ClusterSpec::new("c", "1.29", ng))
+        .create_cluster(ClusterSpec::new("c", "1.35", ng))
         .expect("cluster");
     world.run_until(3_600_000, |w| {
         w.nodes("c")
@@ -364,7 +364,7 @@ fn preemption_prefers_fewer_victims_at_equal_priority() {
 #[test]
 fn create_and_delete_errors_mirror_aws() {
     let mut world = World::new(9, SimParams::default());
-    let spec = ClusterSpec::new("c", "1.29", NodeGroupSpec::new("ng", "m5.large", 1));
+    let spec = ClusterSpec::new("c", "1.35", NodeGroupSpec::new("ng", "m5.large", 1));
     world.create_cluster(spec.clone()).expect("created");
     assert_eq!(
         world
@@ -377,11 +377,22 @@ fn create_and_delete_errors_mirror_aws() {
         world.create_namespace("c", "ns"),
         Err(SimError::ClusterNotActive { .. })
     ));
-    let bad = ClusterSpec::new("d", "1.29", NodeGroupSpec::new("ng", "t2.nano", 1));
+    let bad = ClusterSpec::new("d", "1.35", NodeGroupSpec::new("ng", "t2.nano", 1));
     assert!(matches!(
         world.create_cluster(bad),
         Err(SimError::UnknownInstanceType { .. })
     ));
+    // The walkthrough's version: EKS retired it, and says so as EKS does.
+    let retired = ClusterSpec::new("e", "1.22", NodeGroupSpec::new("ng", "m5.large", 1));
+    let refused = world.create_cluster(retired).expect_err("1.22 is retired");
+    assert_eq!(refused.aws_code(), "InvalidParameterException");
+    assert!(
+        refused
+            .to_string()
+            .starts_with("unsupported Kubernetes version 1.22 "),
+        "{refused}"
+    );
+    assert!(world.cluster("e").is_err(), "nothing was created");
     world.advance_by(3_600_000);
     world.create_namespace("c", "ns").expect("ns");
     assert!(
@@ -620,7 +631,7 @@ fn apply_manifests_understands_priority_classes_and_karpenter() {
     world
         .create_cluster(ClusterSpec::new(
             "c",
-            "1.22",
+            "1.35",
             NodeGroupSpec::new("ng", "c5.2xlarge", 1),
         ))
         .expect("cluster");

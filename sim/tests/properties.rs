@@ -135,7 +135,7 @@ fn build(plan: &Plan) -> (World, Vec<(u64, Command)>) {
     let mut ng = NodeGroupSpec::new("ng", TYPES[plan.instance_type], plan.nodes);
     ng.max_size = plan.nodes.max(10);
     world
-        .create_cluster(ClusterSpec::new("c", "1.29", ng))
+        .create_cluster(ClusterSpec::new("c", "1.35", ng))
         .expect("valid cluster");
     world.advance_to(3_600_000).expect("forward");
     let classes = [("low", 100), ("mid", 200), ("high", 300)];

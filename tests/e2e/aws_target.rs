@@ -82,7 +82,7 @@ fn platform_setup_on_aws_builds_the_walkthrough_platform_and_a_second_run_adopts
         .call(sdk.eks.describe_cluster().name(CLUSTER).send())
         .expect("DescribeCluster");
     let cluster = cluster.cluster().expect("cluster");
-    assert_eq!(cluster.version(), Some("1.22"));
+    assert_eq!(cluster.version(), Some("1.35"));
     assert_eq!(
         cluster.role_arn(),
         Some("arn:aws:iam::123456789012:role/eks-cluster-role")
@@ -259,7 +259,7 @@ fn simple_job_on_aws_submits_pi_with_the_walkthrough_parameters_and_waits_for_it
     assert_eq!(runs.len(), 1, "one job run");
     let job = &runs[0];
     assert_eq!(job.name(), Some("pi-4"));
-    assert_eq!(job.release_label(), Some("emr-6.3.0-latest"));
+    assert_eq!(job.release_label(), Some("emr-7.13.0-latest"));
     assert_eq!(
         job.execution_role_arn(),
         Some(format!("arn:aws:iam::{ACCOUNT}:role/monthly-batch-JobExecutionRole").as_str())

@@ -8,6 +8,7 @@ mod aws_target;
 mod canned_runbooks;
 mod crash_resume;
 mod cron;
+mod eks_versions;
 mod exec_group;
 mod failures;
 mod fault_injection;

@@ -138,7 +138,7 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
         "if the cluster does not exist (an existing one is adopted)"
     );
     assert_eq!(cluster[1]["detail"]["name"], "eks-emr-cluster");
-    assert_eq!(cluster[1]["detail"]["version"], "1.22");
+    assert_eq!(cluster[1]["detail"]["version"], "1.35");
     assert_eq!(
         cluster[1]["detail"]["tags"],
         json!({"karpenter.sh/discovery": "eks-emr-cluster"})
