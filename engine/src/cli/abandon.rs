@@ -3,12 +3,13 @@
 //! next scheduled run starts fresh without waiting for it.
 
 use runbook_backend::{Clock, TargetKind};
-use runbook_state::{NewEvent, RunStatus, Snapshot};
+use runbook_state::RunStatus;
 
 use super::Global;
 use super::run::{aws_settings, build_target, current_thread_runtime, host_name};
 use super::run_lock::take_lock;
 use crate::error::{BackendError, Error};
+use crate::executor::target_record;
 use crate::exit::Exit;
 use crate::inflight_jobs::{self, SubmittedJob};
 use crate::params::ResolvedParams;
@@ -71,22 +72,8 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
             )
             .await?;
             let done = cancel_live(&target, jobs).await;
-            let events: Vec<NewEvent> = target
-                .observer
-                .drain_events()
-                .into_iter()
-                .map(|e| NewEvent {
-                    at_ms: e.at_ms,
-                    kind: e.type_name().to_string(),
-                    step_key: None,
-                    subject: e.subject(),
-                    data: e.to_json(),
-                })
-                .collect();
-            let snapshot = target.observer.snapshot().map(|data| Snapshot {
-                at_ms: clock.now_ms(),
-                data,
-            });
+            // Secret values are never stored, so `abandon` has none to mask with.
+            let (events, snapshot) = target_record(&target, &clock, &params.masker());
             Ok::<_, BackendError>((done, events, snapshot))
         });
         match outcome {

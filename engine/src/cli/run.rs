@@ -294,9 +294,7 @@ fn refuse_if_jobs_still_run(
     let runtime = current_thread_runtime()?;
     let live = runtime.block_on(async {
         let aws = aws_settings(settings, params);
-        let target = runbook_backend_aws::connect(&aws)
-            .await
-            .map_err(BackendError::AwsConnect)?;
+        let target = runbook_backend_aws::connect(&aws).await?;
         Ok::<_, BackendError>(inflight_jobs::live_jobs(&target, submitted).await)
     })?;
     if live.is_empty() {
@@ -369,16 +367,13 @@ pub(super) async fn build_target(
             let clock =
                 runbook_backend::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
             let world = match snapshot {
-                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))
-                    .map_err(BackendError::SimRestore)?,
+                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
                 None => runbook_backend_sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
             };
             Ok((Clock::Virtual(clock), world.target()))
         }
         TargetKind::Aws => {
-            let target = runbook_backend_aws::connect(aws)
-                .await
-                .map_err(BackendError::AwsConnect)?;
+            let target = runbook_backend_aws::connect(aws).await?;
             if let Some(wanted) = &aws.runbook_region
                 && *wanted != target.region
             {

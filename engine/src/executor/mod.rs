@@ -6,9 +6,11 @@ mod scheduler;
 mod scope;
 mod step_error;
 mod step_runner;
+mod target_record;
 
 pub use scheduler::{Outcome, execute};
 pub use scope::{RunScope, StepView};
+pub(crate) use target_record::target_record;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

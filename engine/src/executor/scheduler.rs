@@ -46,7 +46,7 @@ pub async fn execute(exec: Arc<Execution>) -> Outcome {
 
 /// Stores what the target observed after the last step ended, and its final state.
 fn record_target(exec: &Execution) -> Result<(), runbook_state::StateError> {
-    let (events, snapshot) = super::step_runner::target_record(exec);
+    let (events, snapshot) = super::target_record(&exec.target, &exec.clock, &exec.masker);
     let mut store = exec.store();
     store.append_events(&exec.run_id, &events)?;
     if let Some(snapshot) = snapshot {

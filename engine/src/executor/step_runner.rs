@@ -19,9 +19,7 @@ use rand::Rng;
 use runbook_actions::{Effects, StepContext};
 use runbook_backend::duration::Humane;
 use runbook_backend::{ActionError, ErrorClass, Participant};
-use runbook_state::{
-    FailureClass, NewEvent, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
-};
+use runbook_state::{FailureClass, NewEvent, StepFinish, StepRecord, StepStart, StepStatus};
 use serde_json::{Value, json};
 
 use super::Execution;
@@ -319,35 +317,6 @@ fn step_start(
     }
 }
 
-/// The events the target observed since the last checkpoint, and its snapshot if its
-/// state changed, with secrets masked: a secret given to a service (a cluster's name,
-/// an object's content) is in the target's events and state.
-pub(super) fn target_record(exec: &Execution) -> (Vec<NewEvent>, Option<Snapshot>) {
-    let masker = &exec.masker;
-    let events = exec
-        .target
-        .observer
-        .drain_events()
-        .into_iter()
-        .map(|e| {
-            let mut data = e.to_json();
-            masker.json_in_place(&mut data);
-            NewEvent {
-                at_ms: e.at_ms,
-                kind: e.type_name().to_string(),
-                step_key: None,
-                subject: e.subject().map(|s| masker.text(&s)),
-                data,
-            }
-        })
-        .collect();
-    let snapshot = exec.target.observer.snapshot().map(|data| Snapshot {
-        at_ms: exec.clock.now_ms(),
-        data: masker.serialized(data),
-    });
-    (events, snapshot)
-}
-
 /// An engine event of a step; its data is masked here, so no caller can store a
 /// secret through it.
 fn event(exec: &Execution, kind: &str, key: &str, mut data: Value) -> NewEvent {
@@ -587,7 +556,7 @@ async fn run_instance(
         ];
         // What the target observed meanwhile, and its state for resume, are stored in
         // the same transaction as the step's outcome.
-        let (observed, snapshot) = target_record(exec);
+        let (observed, snapshot) = super::target_record(&exec.target, &exec.clock, &exec.masker);
         events.extend(observed);
         let recorded = if effects == Effects::Pure {
             exec.store()
