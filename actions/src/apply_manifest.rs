@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
@@ -83,7 +83,22 @@ impl Action for ApplyManifest {
             }
         };
         let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.extend(documents.iter().map(|document| {
+        // The API server says which resource (and whether namespaced) each apiVersion
+        // and kind is, once per pair.
+        let mut discovered = std::collections::BTreeSet::new();
+        for document in &documents {
+            let api_version = document["apiVersion"].as_str().unwrap_or_default();
+            let kind = document["kind"].as_str().unwrap_or_default();
+            if discovered.insert((api_version, kind)) {
+                calls.push(
+                    PlannedCall::new(
+                        Service::Kubernetes,
+                        format!("discover {api_version}"),
+                        Value::Null,
+                    )
+                    .note(format!("which resource {kind} is")),
+                );
+            }
             let text = |pointer: &str| document.pointer(pointer).cloned().unwrap_or_default();
             let mut detail = json!({
                 "apiVersion": text("/apiVersion"),
@@ -93,13 +108,12 @@ impl Action for ApplyManifest {
             if let Some(namespace) = document.pointer("/metadata/namespace") {
                 detail["namespace"] = namespace.clone();
             }
-            let kind = document["kind"].as_str().unwrap_or("object");
-            PlannedCall::new(
+            calls.push(PlannedCall::new(
                 Service::Kubernetes,
                 format!("server-side apply {kind}"),
                 detail,
-            )
-        }));
+            ));
+        }
         Ok(calls)
     }
 }
@@ -355,10 +369,11 @@ data:
         assert!(parse_documents("---\n", "`m`").expect("empty").is_empty());
     }
 
-    /// One server-side apply per document, named by kind and name.
+    /// One server-side apply per document, named by kind and name, after the API
+    /// server's discovery of each apiVersion and kind (once).
     #[test]
     fn the_plan_applies_each_document() {
-        let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n";
+        let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm2, namespace: a}\n";
         let calls = planned_calls(
             "apply-manifest",
             json!({"cluster": "c", "manifest": manifest}),
@@ -368,12 +383,15 @@ data:
         assert_eq!(
             operations(&calls),
             [
+                "Kubernetes discover scheduling.k8s.io/v1",
                 "Kubernetes server-side apply PriorityClass",
-                "Kubernetes server-side apply ConfigMap"
+                "Kubernetes discover v1",
+                "Kubernetes server-side apply ConfigMap",
+                "Kubernetes server-side apply ConfigMap",
             ]
         );
         assert_eq!(
-            calls[1].detail,
+            calls[3].detail,
             json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "namespace": "a"})
         );
         let err = planned_calls(

@@ -38,6 +38,7 @@ pub(crate) fn planned(given: Option<&str>) -> (String, Vec<PlannedCall>) {
             "<the only cluster>".to_string(),
             vec![
                 PlannedCall::new(Service::Eks, "ListClusters", json!({}))
+                    .when("without --kube-context (with it, the context's cluster is meant)")
                     .note("the step names no cluster: the only one is used"),
             ],
         ),

@@ -312,6 +312,8 @@ impl Action for CreateCluster {
                 json!({"name": request.name}),
             )
             .note("repeated until the cluster is ACTIVE"),
+            PlannedCall::new(Service::Iam, "ListOpenIDConnectProviders", json!({}))
+                .note("is the cluster's OIDC issuer registered with IAM?"),
             PlannedCall::new(
                 Service::Iam,
                 "CreateOpenIDConnectProvider",
@@ -320,8 +322,13 @@ impl Action for CreateCluster {
                     "clientIDList": ["sts.amazonaws.com"],
                 }),
             )
-            .when("if IAM has no provider for the cluster's issuer (ListOpenIDConnectProviders)")
+            .when("if IAM has no provider for the cluster's issuer")
             .note("lets job roles trust the cluster's service accounts (IRSA)"),
+            PlannedCall::new(
+                Service::Eks,
+                "ListNodegroups",
+                json!({"clusterName": request.name}),
+            ),
             PlannedCall::new(
                 Service::Eks,
                 "CreateNodegroup",
@@ -341,7 +348,7 @@ impl Action for CreateCluster {
                     "clientRequestToken": token,
                 }),
             )
-            .when("if the cluster has no node group of that name (ListNodegroups); EKS accepts it only once the cluster is ACTIVE"),
+            .when("if the cluster has no node group of that name; EKS accepts it only once the cluster is ACTIVE"),
             PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
                 "repeated until {} Ready",
                 match ng.desired_size {

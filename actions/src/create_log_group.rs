@@ -90,13 +90,22 @@ impl Action for CreateLogGroup {
                 json!({"logGroupName": input.name}),
             )
             .note("ResourceAlreadyExistsException: adopted"),
+            PlannedCall::new(
+                Service::Logs,
+                "DescribeLogGroups",
+                json!({"logGroupNamePrefix": input.name}),
+            )
+            .note("its ARN and retention"),
         ];
         if let Some(days) = input.retention_days {
-            calls.push(PlannedCall::new(
-                Service::Logs,
-                "PutRetentionPolicy",
-                json!({"logGroupName": input.name, "retentionInDays": days}),
-            ));
+            calls.push(
+                PlannedCall::new(
+                    Service::Logs,
+                    "PutRetentionPolicy",
+                    json!({"logGroupName": input.name, "retentionInDays": days}),
+                )
+                .when("unless it keeps its events that long already"),
+            );
         }
         Ok(calls)
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
 use runbook_backend::ActionError;
 use runbook_backend::WaitOutcome;
 use runbook_backend::duration::{Humane, HumaneDuration};
@@ -95,6 +95,8 @@ impl Action for DeleteCluster {
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let name = input.name.as_str();
         let mut calls = vec![
+            PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
+                .note("if it is gone or already DELETING, nothing else is called"),
             PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
                 .note("EKS deletes no cluster that still has node groups"),
             PlannedCall::new(
@@ -102,10 +104,18 @@ impl Action for DeleteCluster {
                 "DeleteNodegroup",
                 json!({"clusterName": name, "nodegroupName": "<each node group>"}),
             )
-            .when("for each node group")
-            .note("then DescribeNodegroup until it is gone"),
+            .when("for each node group"),
+            PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
+                .note("repeated until no node group is left"),
             PlannedCall::new(Service::Eks, "DeleteCluster", json!({"name": name}))
                 .note("ResourceNotFoundException: already gone, which is success"),
+            PlannedCall::new(
+                Service::Iam,
+                "DeleteOpenIDConnectProvider",
+                json!({"openIDConnectProviderArn": format!("arn:aws:iam::{ACCOUNT_PLACEHOLDER}:oidc-provider/<OIDC issuer of cluster {name}>")}),
+            )
+            .when("if the cluster had an OIDC issuer")
+            .note("NoSuchEntity: already gone, which is success"),
         ];
         if input.wait {
             calls.push(

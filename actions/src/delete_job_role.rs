@@ -64,6 +64,28 @@ impl Action for DeleteJobRole {
                 json!({"roleName": role, "policyName": "<each inline policy>"}),
             )
             .when("for each inline policy (IAM deletes no role that has any)"),
+            PlannedCall::new(
+                Service::Iam,
+                "ListAttachedRolePolicies",
+                json!({"roleName": role}),
+            ),
+            PlannedCall::new(
+                Service::Iam,
+                "DetachRolePolicy",
+                json!({"roleName": role, "policyArn": "<each attached policy>"}),
+            )
+            .when("for each attached managed policy"),
+            PlannedCall::new(
+                Service::Iam,
+                "ListInstanceProfilesForRole",
+                json!({"roleName": role}),
+            ),
+            PlannedCall::new(
+                Service::Iam,
+                "RemoveRoleFromInstanceProfile",
+                json!({"roleName": role, "instanceProfileName": "<each instance profile>"}),
+            )
+            .when("for each instance profile it is in"),
             PlannedCall::new(Service::Iam, "DeleteRole", json!({"roleName": role})),
         ])
     }

@@ -74,6 +74,13 @@ impl Action for DeleteVc {
             crate::job_lookup::planned_virtual_cluster(wanted),
             PlannedCall::new(
                 Service::EmrOnEks,
+                "DescribeVirtualCluster",
+                json!({"id": format!("<id of virtual cluster {wanted}>")}),
+            )
+            .when("if a RUNNING virtual cluster has that name or id")
+            .note("one already TERMINATING or TERMINATED is left alone"),
+            PlannedCall::new(
+                Service::EmrOnEks,
                 "DeleteVirtualCluster",
                 json!({"id": format!("<id of virtual cluster {wanted}>")}),
             )

@@ -11,50 +11,9 @@
 
 use std::fmt;
 
+pub use runbook_backend::calls::Service;
 use serde::Serialize;
 use serde_json::Value;
-
-/// The service a planned call goes to, spelled as the AWS documentation spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Service {
-    #[serde(rename = "EKS")]
-    Eks,
-    #[serde(rename = "EMR on EKS")]
-    EmrOnEks,
-    #[serde(rename = "IAM")]
-    Iam,
-    #[serde(rename = "S3")]
-    S3,
-    #[serde(rename = "CloudWatch Logs")]
-    Logs,
-    /// The cluster's Kubernetes API server.
-    #[serde(rename = "Kubernetes")]
-    Kubernetes,
-    /// Nothing leaves the machine: a local program, or the run's own record of what it
-    /// observed.
-    #[serde(rename = "local")]
-    Local,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Eks => "EKS",
-            Service::EmrOnEks => "EMR on EKS",
-            Service::Iam => "IAM",
-            Service::S3 => "S3",
-            Service::Logs => "CloudWatch Logs",
-            Service::Kubernetes => "Kubernetes",
-            Service::Local => "local",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One operation a step would call on the `aws` target, in the order it would call it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -117,12 +117,18 @@ impl Action for RegisterVc {
                 .note("an existing namespace is kept"),
             PlannedCall::new(
                 Service::Kubernetes,
-                "create-or-replace Role",
+                "create Role",
                 json!({"namespace": namespace, "name": EMR_USER, "rules": "eksctl's emr-containers rules"}),
             ),
             PlannedCall::new(
                 Service::Kubernetes,
-                "create-or-replace RoleBinding",
+                "replace Role",
+                json!({"namespace": namespace, "name": EMR_USER}),
+            )
+            .when("if it exists (AlreadyExists): its rules are set to these"),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create RoleBinding",
                 json!({
                     "namespace": namespace,
                     "name": EMR_USER,
@@ -132,7 +138,18 @@ impl Action for RegisterVc {
             ),
             PlannedCall::new(
                 Service::Kubernetes,
-                "patch ConfigMap",
+                "replace RoleBinding",
+                json!({"namespace": namespace, "name": EMR_USER}),
+            )
+            .when("if it exists (AlreadyExists)"),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "get ConfigMap",
+                json!({"namespace": "kube-system", "name": "aws-auth"}),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "replace ConfigMap",
                 json!({
                     "namespace": "kube-system",
                     "name": "aws-auth",
@@ -142,7 +159,13 @@ impl Action for RegisterVc {
                     },
                 }),
             )
-            .when("if the mapping is not there yet"),
+            .when("if the mapping is not there yet (read again and retried on Conflict)"),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "create ConfigMap",
+                json!({"namespace": "kube-system", "name": "aws-auth"}),
+            )
+            .when("if the cluster has no aws-auth ConfigMap"),
             PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({}))
                 .note(format!("looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt")),
             PlannedCall::new(
@@ -159,6 +182,12 @@ impl Action for RegisterVc {
                 }),
             )
             .when("if there is none to adopt"),
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "DescribeVirtualCluster",
+                json!({"id": format!("<id of virtual cluster {name}>")}),
+            )
+            .when("after creating it: its ARN and state"),
         ]);
         Ok(calls)
     }
@@ -360,11 +389,16 @@ mod tests {
             operations(&calls),
             [
                 "Kubernetes create Namespace",
-                "Kubernetes create-or-replace Role",
-                "Kubernetes create-or-replace RoleBinding",
-                "Kubernetes patch ConfigMap",
+                "Kubernetes create Role",
+                "Kubernetes replace Role",
+                "Kubernetes create RoleBinding",
+                "Kubernetes replace RoleBinding",
+                "Kubernetes get ConfigMap",
+                "Kubernetes replace ConfigMap",
+                "Kubernetes create ConfigMap",
                 "EMR on EKS ListVirtualClusters",
                 "EMR on EKS CreateVirtualCluster",
+                "EMR on EKS DescribeVirtualCluster",
             ]
         );
         assert_eq!(
@@ -372,15 +406,16 @@ mod tests {
             "the Role is namespaced"
         );
         assert_eq!(calls[1].detail["name"], "emr-containers");
+        assert!(calls[2].when.is_some(), "replaced only if it exists");
         assert_eq!(
-            calls[2].detail["subjects"],
+            calls[3].detail["subjects"],
             json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
         );
         assert_eq!(
             (
-                &calls[3].detail["namespace"],
-                &calls[3].detail["name"],
-                &calls[3].detail["mapRoles+"]
+                &calls[6].detail["namespace"],
+                &calls[6].detail["name"],
+                &calls[6].detail["mapRoles+"]
             ),
             (
                 &json!("kube-system"),
@@ -391,9 +426,9 @@ mod tests {
                 })
             )
         );
-        assert!(calls[3].when.is_some(), "the mapping is added once");
+        assert!(calls[6].when.is_some(), "the mapping is added once");
         assert_eq!(
-            calls[5].detail,
+            calls[9].detail,
             json!({
                 "name": "monthly-batch-emr-cluster",
                 "containerProvider": {
@@ -404,6 +439,6 @@ mod tests {
                 "clientToken": "<idempotency key of step virtual_clusters[3]>",
             })
         );
-        assert_eq!(calls[5].when.as_deref(), Some("if there is none to adopt"));
+        assert_eq!(calls[9].when.as_deref(), Some("if there is none to adopt"));
     }
 }

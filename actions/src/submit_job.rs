@@ -174,7 +174,7 @@ impl Action for SubmitJob {
         ];
         let (role, lookup) = job_lookup::planned_role_arn(&input.role);
         calls.extend(lookup.map(|call| call.when("unless that job is found")));
-        let request = job_run_request(input, vc_id, role, token);
+        let request = job_run_request(input, vc_id.clone(), role, token);
         calls.push(
             PlannedCall::new(
                 Service::EmrOnEks,
@@ -182,6 +182,14 @@ impl Action for SubmitJob {
                 request.start_job_run_parameters(),
             )
             .when("unless that job is found"),
+        );
+        calls.push(
+            PlannedCall::new(
+                Service::EmrOnEks,
+                "DescribeJobRun",
+                json!({"virtualClusterId": vc_id, "id": "<id of the job run>"}),
+            )
+            .note("the job's state, for the step's outputs"),
         );
         Ok(calls)
     }
@@ -487,6 +495,7 @@ mod tests {
                 "EMR on EKS ListJobRuns",
                 "IAM GetRole",
                 "EMR on EKS StartJobRun",
+                "EMR on EKS DescribeJobRun",
             ]
         );
         let start = &calls[3];
@@ -547,6 +556,7 @@ mod tests {
                 "EMR on EKS ListVirtualClusters",
                 "EMR on EKS ListJobRuns",
                 "EMR on EKS StartJobRun",
+                "EMR on EKS DescribeJobRun",
             ]
         );
         assert_eq!(

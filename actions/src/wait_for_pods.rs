@@ -256,7 +256,7 @@ impl Action for WaitForPods {
         calls.push(
             PlannedCall::new(
                 Service::Kubernetes,
-                "watch Pod",
+                "list Pod",
                 json!({
                     "cluster": cluster,
                     "namespace": input.namespace.as_deref().unwrap_or("<all namespaces>"),
@@ -264,7 +264,7 @@ impl Action for WaitForPods {
                 }),
             )
             .note(format!(
-                "until {}, for at most {}",
+                "again whenever the run's watch of the cluster's pods sees a change, until {}, for at most {}",
                 condition.describe(),
                 Humane(input.timeout.0)
             )),
@@ -532,17 +532,17 @@ mod tests {
         assert!(err.to_string().contains("other"), "{err}");
     }
 
-    /// The plan shows the watch with the label selector the job and role turn into,
-    /// and the condition it waits for.
+    /// The plan shows the pod listing with the label selector the job and role turn
+    /// into, and the condition it waits for.
     #[test]
-    fn the_plan_shows_the_watch_with_emrs_labels() {
+    fn the_plan_shows_the_pod_listing_with_emrs_labels() {
         let calls = planned_calls(
             "wait-for-pods",
             json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
             "low_running",
         )
         .expect("calls");
-        assert_eq!(operations(&calls), ["Kubernetes watch Pod"]);
+        assert_eq!(operations(&calls), ["Kubernetes list Pod"]);
         assert_eq!(
             calls[0].detail,
             json!({
@@ -553,7 +553,9 @@ mod tests {
         );
         assert_eq!(
             calls[0].note.as_deref(),
-            Some("until 2 running, for at most 5m")
+            Some(
+                "again whenever the run's watch of the cluster's pods sees a change, until 2 running, for at most 5m"
+            )
         );
         let err = planned_calls(
             "wait-for-pods",

@@ -86,6 +86,11 @@ pub(crate) enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to open the call record {}: {source}", path.display())]
+    CallsFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to write the report to {}: {source}", path.display())]
     ReportNotWritten {
         path: PathBuf,
@@ -137,6 +142,7 @@ impl Error {
             | Error::RunNotStarted { .. }
             | Error::NotAbandoned { .. }
             | Error::LogFile { .. }
+            | Error::CallsFile { .. }
             | Error::ReportNotWritten { .. }
             | Error::Runtime(_)
             | Error::Bug(_) => Exit::Failed,

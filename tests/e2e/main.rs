@@ -19,6 +19,7 @@ mod lifecycle;
 mod locking;
 mod no_panics;
 mod plan_aws;
+mod plan_matches_run;
 mod random_kills;
 mod report;
 mod retries;

@@ -128,7 +128,9 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
             "EKS DescribeCluster",
             "EKS CreateCluster",
             "EKS DescribeCluster",
+            "IAM ListOpenIDConnectProviders",
             "IAM CreateOpenIDConnectProvider",
+            "EKS ListNodegroups",
             "EKS CreateNodegroup",
             "Kubernetes list Node",
         ]
@@ -148,29 +150,34 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
         "<idempotency key of step cluster>"
     );
     assert_eq!(
-        cluster[4]["detail"]["scalingConfig"],
+        cluster[6]["detail"]["scalingConfig"],
         json!({"minSize": 1, "maxSize": 10, "desiredSize": 1})
     );
-    assert_eq!(cluster[4]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
+    assert_eq!(cluster[6]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
 
     // for_each: every namespace is an instance with its own calls; the fourth is
     // monthly-batch.
-    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 6);
+    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 11);
     let vc = calls(&plan, "virtual_clusters", Some(3));
     assert_eq!(
         operations(&vc),
         [
             "Kubernetes create Namespace",
-            "Kubernetes create-or-replace Role",
-            "Kubernetes create-or-replace RoleBinding",
-            "Kubernetes patch ConfigMap",
+            "Kubernetes create Role",
+            "Kubernetes replace Role",
+            "Kubernetes create RoleBinding",
+            "Kubernetes replace RoleBinding",
+            "Kubernetes get ConfigMap",
+            "Kubernetes replace ConfigMap",
+            "Kubernetes create ConfigMap",
             "EMR on EKS ListVirtualClusters",
             "EMR on EKS CreateVirtualCluster",
+            "EMR on EKS DescribeVirtualCluster",
         ]
     );
     assert_eq!(vc[0]["detail"], json!({"name": "monthly-batch"}));
     assert_eq!(
-        vc[5]["detail"],
+        vc[9]["detail"],
         json!({
             "name": "monthly-batch-emr-cluster",
             "containerProvider": {

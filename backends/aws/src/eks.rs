@@ -33,8 +33,12 @@ pub(super) struct AwsEks {
 impl AwsEks {
     pub(super) fn new(config: &AwsConfig, account_id: String) -> AwsEks {
         AwsEks {
-            eks: aws_sdk_eks::Client::new(&config.sdk),
-            iam: aws_sdk_iam::Client::new(&config.sdk),
+            eks: aws_sdk_eks::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_eks, config).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
+            ),
             account_id,
         }
     }

@@ -22,7 +22,9 @@ pub(super) struct AwsEmr {
 impl AwsEmr {
     pub(super) fn new(config: &AwsConfig) -> AwsEmr {
         AwsEmr {
-            emr: aws_sdk_emrcontainers::Client::new(&config.sdk),
+            emr: aws_sdk_emrcontainers::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_emrcontainers, config).build(),
+            ),
         }
     }
 

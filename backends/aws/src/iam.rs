@@ -18,7 +18,9 @@ pub(super) struct AwsIam {
 impl AwsIam {
     pub(super) fn new(config: &AwsConfig) -> AwsIam {
         AwsIam {
-            iam: aws_sdk_iam::Client::new(&config.sdk),
+            iam: aws_sdk_iam::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
+            ),
         }
     }
 

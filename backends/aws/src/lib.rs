@@ -6,6 +6,7 @@
 //! `region` parameter or the usual sources, and `AWS_ENDPOINT_URL` (or a per-service
 //! `AWS_ENDPOINT_URL_<SERVICE>`) for local endpoints such as moto.
 
+mod call_recording;
 mod connect_error;
 mod eks;
 pub(crate) mod emr;
@@ -21,7 +22,10 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
+use runbook_backend::calls::CallLog;
 use runbook_backend::{Target, TargetKind};
+
+use call_recording::sdk_config;
 
 pub use connect_error::ConnectError;
 pub(crate) use error::service_error;
@@ -41,6 +45,9 @@ pub struct AwsSettings {
     /// A kubeconfig context to reach the cluster's API with, instead of the EKS
     /// endpoint and a token presigned from STS.
     pub kube_context: Option<String>,
+    /// Where to record every AWS and Kubernetes call the run makes, if anywhere
+    /// (`--record-calls`).
+    pub record_calls: Option<CallLog>,
 }
 
 /// The SDK configuration every client of the target is built from.
@@ -50,6 +57,9 @@ pub(crate) struct AwsConfig {
     /// Whether an endpoint override is in force (local S3 endpoints need path-style
     /// bucket addressing).
     pub(crate) custom_endpoint: bool,
+    /// The run's record of its calls, which every client made from this configuration
+    /// writes to.
+    pub(crate) calls: Option<CallLog>,
 }
 
 /// Loads the configuration and checks, with one STS GetCallerIdentity, that the
@@ -61,19 +71,22 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
         .region()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let account_id = caller_account(&config.sdk).await?;
+    let account_id = caller_account(&config).await?;
     let observer = Arc::new(kube::AwsObserver::new());
     Ok(Target {
         kind: TargetKind::Aws,
         account_id: account_id.clone(),
         region,
         eks: Arc::new(eks::AwsEks::new(&config, account_id.clone())),
-        kube: Arc::new(kube::AwsKube::new(
-            aws_sdk_eks::Client::new(&config.sdk),
-            config.sdk.clone(),
-            settings.kube_context.clone(),
-            Arc::clone(&observer),
-        )),
+        kube: Arc::new(
+            kube::AwsKube::new(
+                aws_sdk_eks::Client::from_conf(sdk_config!(aws_sdk_eks, &config).build()),
+                config.sdk.clone(),
+                settings.kube_context.clone(),
+                Arc::clone(&observer),
+            )
+            .recording_calls(config.calls.clone()),
+        ),
         emr: Arc::new(emr::AwsEmr::new(&config)),
         iam: Arc::new(iam::AwsIam::new(&config)),
         logs: Arc::new(logs::AwsLogs::new(&config)),
@@ -132,13 +145,14 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Con
     Ok(AwsConfig {
         sdk,
         custom_endpoint,
+        calls: settings.record_calls.clone(),
     })
 }
 
 /// The account of the credentials, from STS GetCallerIdentity (which needs no
 /// permission, so a failure means the credentials themselves are wrong).
-async fn caller_account(sdk: &SdkConfig) -> Result<String, ConnectError> {
-    let sts = aws_sdk_sts::Client::new(sdk);
+async fn caller_account(config: &AwsConfig) -> Result<String, ConnectError> {
+    let sts = aws_sdk_sts::Client::from_conf(sdk_config!(aws_sdk_sts, config).build());
     match sts.get_caller_identity().send().await {
         Ok(identity) => identity
             .account()

@@ -15,7 +15,9 @@ pub(super) struct AwsLogs {
 impl AwsLogs {
     pub(super) fn new(config: &AwsConfig) -> AwsLogs {
         AwsLogs {
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config.sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_cloudwatchlogs, config).build(),
+            ),
         }
     }
 

@@ -19,7 +19,7 @@ pub(super) struct AwsS3 {
 impl AwsS3 {
     pub(super) fn new(config: &AwsConfig) -> AwsS3 {
         // Local endpoints (moto, MinIO) serve buckets by path, not by host name.
-        let s3_config = aws_sdk_s3::config::Builder::from(&config.sdk)
+        let s3_config = crate::call_recording::sdk_config!(aws_sdk_s3, config)
             .force_path_style(config.custom_endpoint)
             .build();
         AwsS3 {

@@ -57,6 +57,7 @@ impl FromStr for TargetKind {
     }
 }
 
+pub mod calls;
 pub mod duration;
 mod error;
 pub mod events;

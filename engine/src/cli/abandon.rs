@@ -61,8 +61,8 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
             origins: std::collections::BTreeMap::new(),
         };
         let runtime = current_thread_runtime()?;
+        let aws = aws_settings(&settings, &params, super::run::call_log(global)?);
         let outcome = runtime.block_on(async {
-            let aws = aws_settings(&settings, &params);
             let (clock, target) = build_target(
                 settings.target,
                 snapshot.as_ref(),

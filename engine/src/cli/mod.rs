@@ -79,6 +79,10 @@ pub struct Global {
         value_name = "CONTEXT"
     )]
     pub kube_context: Option<String>,
+    /// On aws: append every AWS and Kubernetes call the run makes to this file, one
+    /// JSON object per line (step, service, operation), as it is sent
+    #[arg(long, global = true, env = "RUNBOOK_RECORD_CALLS", value_name = "PATH")]
+    pub record_calls: Option<PathBuf>,
 }
 
 impl Global {

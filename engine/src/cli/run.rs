@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use runbook_actions::CancelSignal;
+use runbook_backend::calls::CallLog;
 use runbook_backend::{Clock, TargetKind};
 use runbook_backend_aws::AwsSettings;
 use runbook_state::{NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store};
@@ -105,7 +106,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let run_id = new_run_id(now);
     let lock = take_lock(&mut store, &lock_key, &run_id)?;
     // Under the lock, so no other process starts or resumes a run of this key meanwhile.
-    if let Err(e) = refuse_if_jobs_still_run(&store, &history, &settings, &params) {
+    if let Err(e) = refuse_if_jobs_still_run(&store, &history, &settings, &params, global) {
         let _ = store.release_lock(lock);
         return Err(e);
     }
@@ -279,6 +280,7 @@ fn refuse_if_jobs_still_run(
     history: &[RunRecord],
     settings: &RunSettings,
     params: &ResolvedParams,
+    global: &Global,
 ) -> Result<(), Error> {
     if settings.target != TargetKind::Aws {
         return Ok(());
@@ -292,8 +294,8 @@ fn refuse_if_jobs_still_run(
         return Ok(());
     }
     let runtime = current_thread_runtime()?;
+    let aws = aws_settings(settings, params, call_log(global)?);
     let live = runtime.block_on(async {
-        let aws = aws_settings(settings, params);
         let target = runbook_backend_aws::connect(&aws).await?;
         Ok::<_, BackendError>(inflight_jobs::live_jobs(&target, submitted).await)
     })?;
@@ -315,8 +317,13 @@ pub(super) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Error>
 }
 
 /// The aws target's settings of a run.
-pub(super) fn aws_settings(settings: &RunSettings, params: &ResolvedParams) -> AwsSettings {
+pub(super) fn aws_settings(
+    settings: &RunSettings,
+    params: &ResolvedParams,
+    record_calls: Option<CallLog>,
+) -> AwsSettings {
     AwsSettings {
+        record_calls,
         profile: settings.profile.clone(),
         region: settings.region.clone(),
         runbook_region: params
@@ -326,6 +333,23 @@ pub(super) fn aws_settings(settings: &RunSettings, params: &ResolvedParams) -> A
             .map(str::to_string),
         kube_context: settings.kube_context.clone(),
     }
+}
+
+/// The file `--record-calls` names, opened for appending (several runs may add to
+/// one record).
+pub(super) fn call_log(global: &Global) -> Result<Option<CallLog>, Error> {
+    let Some(path) = &global.record_calls else {
+        return Ok(None);
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| Error::CallsFile {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(Some(CallLog::new(file)))
 }
 
 /// Identifies (runbook file, params, target): one run of it at a time per state DB.
@@ -462,7 +486,10 @@ fn drive(
     let run_id = record.id.clone();
     let store = Arc::new(Mutex::new(store));
     let outcome = runtime.block_on(async {
-        let aws = aws_settings(&settings, &params);
+        if global.record_calls.is_some() && target == TargetKind::Sim {
+            eprintln!("note: --record-calls records the aws target's calls; the sim target makes none");
+        }
+        let aws = aws_settings(&settings, &params, call_log(global)?);
         let (clock, services) = build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws)
             .await
             .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use runbook_actions::{Effects, StepContext};
+use runbook_backend::calls::in_step;
 use runbook_backend::duration::Humane;
 use runbook_backend::{ActionError, ErrorClass, Participant};
 use runbook_state::{FailureClass, NewEvent, StepFinish, StepRecord, StepStart, StepStatus};
@@ -507,11 +508,11 @@ async fn run_instance(
                 // The deadline exists before the action can make virtual time jump.
                 let deadline = exec.clock.deadline(participant, left);
                 tokio::select! {
-                    r = def.action.run(input.clone(), &ctx) => r,
+                    r = in_step(key.clone(), def.action.run(input.clone(), &ctx)) => r,
                     () = deadline => Err(ActionError::TimedOut(Humane(limit).to_string())),
                 }
             }
-            None => def.action.run(input.clone(), &ctx).await,
+            None => in_step(key.clone(), def.action.run(input.clone(), &ctx)).await,
         };
         drop(ctx);
         let took = started.elapsed();

@@ -11,6 +11,9 @@ use super::bearer::TokenSource;
 use super::status::{eks_error, error_chain};
 use runbook_backend::ActionError;
 use runbook_backend::TargetResult;
+use runbook_backend::calls::CallLog;
+
+use crate::call_recording::RecordKubeCalls;
 
 /// Where clients come from.
 pub(super) enum Connection {
@@ -45,12 +48,14 @@ impl AwsKube {
 
     async fn connect(&self, cluster: &str) -> TargetResult<Client> {
         match &self.connection {
-            Connection::Eks { eks, sdk } => connect_eks(eks, sdk, cluster).await,
+            Connection::Eks { eks, sdk } => {
+                connect_eks(eks, sdk, cluster, self.calls.as_ref()).await
+            }
             Connection::Context { context } => {
                 // `KUBECONFIG` (several files merged) or ~/.kube/config, as kubectl.
                 let kubeconfig =
                     Kubeconfig::read().map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
-                connect_context(kubeconfig, context, cluster).await
+                connect_context(kubeconfig, context, cluster, self.calls.as_ref()).await
             }
             Connection::Fixed { cluster: known } => Err(ActionError::Service {
                 service: "Kubernetes",
@@ -88,6 +93,7 @@ async fn connect_eks(
     eks: &aws_sdk_eks::Client,
     sdk: &aws_config::SdkConfig,
     cluster: &str,
+    calls: Option<&CallLog>,
 ) -> TargetResult<Client> {
     let described = eks
         .describe_cluster()
@@ -137,7 +143,10 @@ async fn connect_eks(
     .await?;
     let builder = ::kube::client::ClientBuilder::try_from(config)
         .map_err(|e| connect_error(cluster, "ClientError", &e))?;
-    Ok(builder.with_layer(&bearer).build())
+    Ok(builder
+        .with_layer(&RecordKubeCalls(calls.cloned()))
+        .with_layer(&bearer)
+        .build())
 }
 
 /// A client through `context` of `kubeconfig`, with whatever authentication the
@@ -146,6 +155,7 @@ async fn connect_context(
     kubeconfig: Kubeconfig,
     context: &str,
     cluster: &str,
+    calls: Option<&CallLog>,
 ) -> TargetResult<Client> {
     let options = KubeConfigOptions {
         context: Some(context.to_string()),
@@ -154,7 +164,9 @@ async fn connect_context(
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
-    Client::try_from(config).map_err(|e| connect_error(cluster, "ClientError", &e))
+    let builder = ::kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| connect_error(cluster, "ClientError", &e))?;
+    Ok(builder.with_layer(&RecordKubeCalls(calls.cloned())).build())
 }
 
 /// The EKS cluster a kubeconfig context points at: the name in an
@@ -473,7 +485,7 @@ ZVRVaUTN2AV7vQYk/+L3
                 .to_string(),
             "invalid input: kubeconfig has no context `nope`"
         );
-        let client = connect_context(kubeconfig, "demo-admin", "demo")
+        let client = connect_context(kubeconfig, "demo-admin", "demo", None)
             .await
             .expect("client");
         let api: ::kube::Api<k8s_openapi::api::core::v1::Namespace> = ::kube::Api::all(client);

@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use observer::AwsObserver;
+use runbook_backend::calls::CallLog;
 
 /// The clusters' Kubernetes APIs, with one kube-rs client per cluster.
 pub struct AwsKube {
@@ -39,6 +40,8 @@ pub struct AwsKube {
     observer: Arc<AwsObserver>,
     /// The AWS region (for the ARN partition of aws-auth entries).
     region: String,
+    /// The run's record of its calls, which the clients built here write to.
+    calls: Option<CallLog>,
 }
 
 impl AwsKube {
@@ -65,7 +68,15 @@ impl AwsKube {
             clients: tokio::sync::Mutex::new(HashMap::new()),
             observer,
             region,
+            calls: None,
         }
+    }
+
+    /// Records every request of the clients built from now on in `calls`.
+    #[must_use]
+    pub fn recording_calls(mut self, calls: Option<CallLog>) -> AwsKube {
+        self.calls = calls;
+        self
     }
 
     /// Talks to `cluster` through `client` and knows no other cluster (tests give a
@@ -82,6 +93,7 @@ impl AwsKube {
             clients: tokio::sync::Mutex::new(HashMap::from([(cluster.to_string(), client)])),
             observer,
             region: String::new(),
+            calls: None,
         }
     }
 }
