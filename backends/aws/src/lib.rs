@@ -71,11 +71,12 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
         .region()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let account_id = caller_account(&config).await?;
+    let (account_id, caller_arn) = caller_identity(&config).await?;
     let observer = Arc::new(kube::AwsObserver::new());
     Ok(Target {
         kind: TargetKind::Aws,
         account_id: account_id.clone(),
+        caller_arn,
         region,
         eks: Arc::new(eks::AwsEks::new(&config, account_id.clone())),
         kube: Arc::new(
@@ -149,14 +150,19 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Con
     })
 }
 
-/// The account of the credentials, from STS GetCallerIdentity (which needs no
+/// The account and ARN of the credentials, from STS GetCallerIdentity (which needs no
 /// permission, so a failure means the credentials themselves are wrong).
-async fn caller_account(config: &AwsConfig) -> Result<String, ConnectError> {
+async fn caller_identity(config: &AwsConfig) -> Result<(String, String), ConnectError> {
     let sts = aws_sdk_sts::Client::from_conf(sdk_config!(aws_sdk_sts, config).build());
     match sts.get_caller_identity().send().await {
         Ok(identity) => identity
             .account()
-            .map(str::to_string)
+            .map(|account| {
+                (
+                    account.to_string(),
+                    identity.arn().unwrap_or_default().to_string(),
+                )
+            })
             .ok_or(ConnectError::NoAccount),
         Err(e) => Err(ConnectError::CredentialsRejected(Box::new(service_error(
             "STS",

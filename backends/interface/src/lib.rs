@@ -63,12 +63,14 @@ mod error;
 pub mod events;
 mod model;
 mod only_cluster;
+mod readiness;
 mod services;
 
 pub use error::{ActionError, ErrorClass};
 pub use events::ObservedEvent;
 pub use model::*;
 pub use only_cluster::only_cluster;
+pub use readiness::{ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion};
 pub use services::{Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
 
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct Target {
     pub kind: TargetKind,
     /// The AWS account (ARNs, bucket names).
     pub account_id: String,
+    /// The ARN of the identity the target acts as (STS GetCallerIdentity on `aws`).
+    pub caller_arn: String,
     pub region: String,
     pub eks: Arc<dyn Eks>,
     pub kube: Arc<dyn Kube>,
@@ -172,6 +176,7 @@ impl Target {
         Target {
             kind,
             account_id: String::new(),
+            caller_arn: String::new(),
             region: String::new(),
             eks: none.clone(),
             kube: none.clone(),

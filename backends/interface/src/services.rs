@@ -11,6 +11,7 @@ use super::model::{
     AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
     LogGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
 };
+use super::readiness::{ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion};
 use crate::error::ActionError;
 
 /// Results of target calls; errors say which service call failed and its error code.
@@ -53,6 +54,14 @@ pub trait Eks: Send + Sync {
     /// Deletes the cluster (and its node groups); `false` if it did not exist.
     async fn delete_cluster(&self, _name: &str) -> TargetResult<bool> {
         not_offered("EKS", "DeleteCluster")
+    }
+    /// The Kubernetes versions EKS offers for new clusters in the region.
+    async fn offered_versions(&self) -> TargetResult<Vec<OfferedVersion>> {
+        not_offered("EKS", "DescribeClusterVersions")
+    }
+    /// The names of the cluster's managed node groups.
+    async fn node_groups(&self, _cluster: &str) -> TargetResult<Vec<String>> {
+        not_offered("EKS", "ListNodegroups")
     }
 }
 
@@ -123,6 +132,10 @@ pub trait Kube: Send + Sync {
         _selector: &BTreeMap<String, String>,
     ) -> TargetResult<Vec<PodInfo>> {
         not_offered("Kubernetes", "Pods")
+    }
+    /// Whether the cluster serves Karpenter's NodePool API and runs its controller.
+    async fn autoscaler(&self, _cluster: &str) -> TargetResult<AutoscalerStatus> {
+        not_offered("Kubernetes", "Autoscaler")
     }
 }
 
@@ -210,6 +223,15 @@ pub trait Iam: Send + Sync {
     async fn delete_role(&self, _name: &str) -> TargetResult<bool> {
         not_offered("IAM", "DeleteRole")
     }
+    /// IAM's verdict on each of `actions` (`eks:CreateCluster`) for `principal_arn`
+    /// (a user or role ARN), on any resource, without calling them.
+    async fn simulate_principal_policy(
+        &self,
+        _principal_arn: &str,
+        _actions: &[String],
+    ) -> TargetResult<Vec<ActionVerdict>> {
+        not_offered("IAM", "SimulatePrincipalPolicy")
+    }
 }
 
 /// Amazon CloudWatch Logs.
@@ -243,5 +265,9 @@ pub trait S3: Send + Sync {
     /// Writes an object.
     async fn put_object(&self, _bucket: &str, _key: &str, _content: &[u8]) -> TargetResult<()> {
         not_offered("S3", "PutObject")
+    }
+    /// Who owns the bucket name (S3 names are global across accounts).
+    async fn bucket_owner(&self, _name: &str) -> TargetResult<BucketOwner> {
+        not_offered("S3", "HeadBucket")
     }
 }

@@ -1,10 +1,11 @@
 //! EKS on the simulated world.
 
 use async_trait::async_trait;
+use runbook_sim::eks_versions::{self, Support};
 use runbook_sim::{CapacityType, Cluster, ClusterSpec, ClusterStatus, NodeGroupSpec};
 
 use super::SimTarget;
-use runbook_backend::{ClusterInfo, ClusterRequest};
+use runbook_backend::{ClusterInfo, ClusterRequest, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
 pub(super) fn cluster_info(c: &Cluster) -> ClusterInfo {
@@ -26,6 +27,30 @@ pub(super) fn cluster_info(c: &Cluster) -> ClusterInfo {
 
 #[async_trait]
 impl Eks for SimTarget {
+    /// The simulator's dated table of what EKS offers.
+    async fn offered_versions(&self) -> TargetResult<Vec<OfferedVersion>> {
+        Ok(eks_versions::OFFERED
+            .iter()
+            .map(|v| OfferedVersion {
+                version: v.version.to_string(),
+                status: match v.support {
+                    Support::Standard => "STANDARD_SUPPORT",
+                    Support::Extended => "EXTENDED_SUPPORT",
+                }
+                .to_string(),
+                default: v.version == eks_versions::DEFAULT,
+            })
+            .collect())
+    }
+
+    async fn node_groups(&self, cluster: &str) -> TargetResult<Vec<String>> {
+        let world = self.world();
+        let cluster = world
+            .cluster(cluster)
+            .map_err(|e| super::service_error("EKS", "ListNodegroups", cluster, &e))?;
+        Ok(cluster.nodegroups.keys().cloned().collect())
+    }
+
     async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
         let world = self.world();
         Ok(world

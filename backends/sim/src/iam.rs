@@ -5,11 +5,27 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::SimTarget;
-use runbook_backend::RoleInfo;
+use runbook_backend::{ActionVerdict, RoleInfo};
 use runbook_backend::{Iam, TargetResult};
 
 #[async_trait]
 impl Iam for SimTarget {
+    /// The simulated account has no IAM policies: its caller may call everything.
+    async fn simulate_principal_policy(
+        &self,
+        _principal_arn: &str,
+        actions: &[String],
+    ) -> TargetResult<Vec<ActionVerdict>> {
+        Ok(actions
+            .iter()
+            .map(|action| ActionVerdict {
+                action: action.clone(),
+                allowed: true,
+                decision: "allowed".to_string(),
+            })
+            .collect())
+    }
+
     async fn get_role(&self, name: &str) -> TargetResult<Option<RoleInfo>> {
         Ok(self.world().role(name).ok().map(|r| RoleInfo {
             name: r.name.clone(),

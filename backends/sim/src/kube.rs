@@ -11,7 +11,7 @@ use runbook_sim::{
 use super::SimTarget;
 use runbook_backend::ActionError;
 use runbook_backend::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
-use runbook_backend::{Kube, TargetResult};
+use runbook_backend::{AutoscalerStatus, Kube, TargetResult};
 
 #[async_trait]
 impl Kube for SimTarget {
@@ -230,6 +230,20 @@ impl Kube for SimTarget {
             .map(|c| c.name.as_ref())
             .collect();
         runbook_backend::only_cluster(&live)
+    }
+
+    /// Every simulated cluster can autoscale: the world's Karpenter-like autoscaler
+    /// stands for the NodePool API and its controller (it acts once
+    /// `enable-autoscaling` gave it a NodePool).
+    async fn autoscaler(&self, cluster: &str) -> TargetResult<AutoscalerStatus> {
+        let world = self.world();
+        world
+            .cluster(cluster)
+            .map_err(|e| super::service_error("Kubernetes", "discover", cluster, &e))?;
+        Ok(AutoscalerStatus {
+            node_pool_api: true,
+            controller_pods: vec!["karpenter (simulated)".to_string()],
+        })
     }
 
     async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {

@@ -44,6 +44,9 @@ pub struct SimTarget {
     dirty: Mutex<bool>,
 }
 
+/// The IAM user the simulated account's calls are made as.
+pub const SIMULATED_CALLER: &str = "presenter";
+
 impl SimTarget {
     /// A new world for a new run.
     pub fn new(seed: u64, clock: Arc<VirtualClock>) -> Arc<SimTarget> {
@@ -93,6 +96,7 @@ impl SimTarget {
         };
         Target {
             kind: TargetKind::Sim,
+            caller_arn: format!("arn:aws:iam::{account_id}:user/{SIMULATED_CALLER}"),
             account_id,
             region,
             eks: self.clone(),

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::SimTarget;
-use runbook_backend::{S3, TargetResult};
+use runbook_backend::{BucketOwner, S3, TargetResult};
 
 #[async_trait]
 impl S3 for SimTarget {
@@ -22,6 +22,15 @@ impl S3 for SimTarget {
         }
         self.act("S3", "DeleteBucket", name, |w| w.delete_bucket(name, force))?;
         Ok(true)
+    }
+
+    /// The simulated account is alone in its world: a name is its own or free.
+    async fn bucket_owner(&self, name: &str) -> TargetResult<BucketOwner> {
+        Ok(if self.world().bucket(name).is_ok() {
+            BucketOwner::Caller
+        } else {
+            BucketOwner::Nobody
+        })
     }
 
     async fn put_object(&self, bucket: &str, key: &str, content: &[u8]) -> TargetResult<()> {

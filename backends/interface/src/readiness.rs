@@ -1,0 +1,48 @@
+//! What `runbook preflight` asks a target before anything is created: the answers of
+//! read-only calls about the account (which Kubernetes versions EKS offers, whether the
+//! caller may call what a runbook calls, who owns a bucket name, whether a cluster
+//! runs the Karpenter autoscaler).
+
+use serde::Serialize;
+
+/// A Kubernetes version EKS offers in the region, as `DescribeClusterVersions` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferedVersion {
+    /// `1.35`.
+    pub version: String,
+    /// `STANDARD_SUPPORT` or `EXTENDED_SUPPORT` (EKS's `versionStatus`).
+    pub status: String,
+    /// Whether EKS creates clusters of this version when none is asked for.
+    pub default: bool,
+}
+
+/// IAM's verdict on one action for the caller (`iam:SimulatePrincipalPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionVerdict {
+    /// `eks:CreateCluster`.
+    pub action: String,
+    pub allowed: bool,
+    /// IAM's decision: `allowed`, `explicitDeny` or `implicitDeny`.
+    pub decision: String,
+}
+
+/// Who owns a bucket name, as `HeadBucket` tells: S3 bucket names are global.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketOwner {
+    /// Nobody: CreateBucket will make it (404).
+    Nobody,
+    /// The caller's account: create-bucket adopts it (200).
+    Caller,
+    /// Another account (403): CreateBucket would fail with BucketAlreadyExists.
+    Other,
+}
+
+/// Whether a cluster can autoscale with Karpenter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoscalerStatus {
+    /// The API server serves Karpenter's `NodePool` (`karpenter.sh/v1`).
+    pub node_pool_api: bool,
+    /// Running pods of the Karpenter controller, by name.
+    pub controller_pods: Vec<String>,
+}
