@@ -10,6 +10,7 @@ pub mod inflight_jobs;
 pub mod lifecycle;
 pub mod masker;
 pub mod params;
+pub mod preflight;
 pub mod progress;
 pub mod report;
 pub mod run_settings;

@@ -19,12 +19,8 @@ pub(crate) fn canned(name: &str) -> String {
         .to_string()
 }
 
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-#[test]
-fn every_canned_runbook_validates_and_runs_green_on_sim() {
+/// The file names of every runbook of `runbooks/`, sorted.
+pub(crate) fn canned_names() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbooks");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("runbooks/")
@@ -33,6 +29,17 @@ fn every_canned_runbook_validates_and_runs_green_on_sim() {
         .filter(|n| n.ends_with(".yaml"))
         .collect();
     names.sort();
+    names
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+#[test]
+fn every_canned_runbook_validates_and_runs_green_on_sim() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let names = canned_names();
     for expected in [
         "platform-setup.yaml",
         "simple-job.yaml",

@@ -20,6 +20,7 @@ mod locking;
 mod no_panics;
 mod plan_aws;
 mod plan_matches_run;
+mod preflight;
 mod random_kills;
 mod report;
 mod retries;

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AuthenticationMode, CapacityTypes, CreateAccessConfigRequest, NodegroupScalingConfig,
-    VpcConfigRequest,
+    AuthenticationMode, CapacityTypes, ClusterVersionInformation, CreateAccessConfigRequest,
+    NodegroupScalingConfig, VersionStatus, VpcConfigRequest,
 };
 
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
-use runbook_backend::{ClusterInfo, ClusterRequest};
+use runbook_backend::{ClusterInfo, ClusterRequest, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
 /// The thumbprint of the root CA of the EKS OIDC endpoints (Amazon Root CA 1's
@@ -40,6 +40,23 @@ impl AwsEks {
                 crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
             ),
             account_id,
+        }
+    }
+
+    /// Over a mocked EKS client; the IAM client answers nothing (these tests never
+    /// reach IAM).
+    #[cfg(test)]
+    fn from_client(eks: aws_sdk_eks::Client) -> AwsEks {
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .http_client(aws_smithy_mocks::create_mock_http_client())
+                .build(),
+        );
+        AwsEks {
+            eks,
+            iam,
+            account_id: "123456789012".into(),
         }
     }
 
@@ -97,6 +114,7 @@ impl AwsEks {
             .any(|p| p.arn() == Some(arn)))
     }
 
+    /// The names of the cluster's managed node groups, every page of them.
     async fn nodegroups(&self, cluster: &str) -> TargetResult<Vec<String>> {
         let mut names = Vec::new();
         let mut pages = self
@@ -174,6 +192,24 @@ fn cluster_info(c: &aws_sdk_eks::types::Cluster) -> ClusterInfo {
             .unwrap_or_default(),
         version: c.version().unwrap_or_default().to_string(),
     }
+}
+
+/// A version EKS offers for new clusters, as preflight shows it; `None` for one past
+/// its extended support (EKS can list those, and creating a cluster of one fails) or
+/// one without a version or status.
+fn offered_version(info: &ClusterVersionInformation) -> Option<OfferedVersion> {
+    let status = info.version_status()?;
+    if !matches!(
+        status,
+        VersionStatus::StandardSupport | VersionStatus::ExtendedSupport
+    ) {
+        return None;
+    }
+    Some(OfferedVersion {
+        version: info.cluster_version()?.to_string(),
+        status: status.as_str().to_string(),
+        default: info.default_version(),
+    })
 }
 
 fn tags(map: &std::collections::BTreeMap<String, String>) -> Option<HashMap<String, String>> {
@@ -319,5 +355,146 @@ impl Eks for AwsEks {
             }
         }
         Ok(true)
+    }
+
+    /// Every page of `DescribeClusterVersions` for EKS (not EKS Anywhere) clusters,
+    /// keeping the versions in standard or extended support: the ones CreateCluster
+    /// accepts. The request cannot filter on both statuses at once, so the filter is
+    /// here.
+    async fn offered_versions(&self) -> TargetResult<Vec<OfferedVersion>> {
+        let region = self
+            .eks
+            .config()
+            .region()
+            .map_or_else(|| "*".to_string(), ToString::to_string);
+        let mut offered = Vec::new();
+        let mut pages = self
+            .eks
+            .describe_cluster_versions()
+            .cluster_type("eks")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| service_error("EKS", "DescribeClusterVersions", region.as_str(), e))?;
+            offered.extend(page.cluster_versions().iter().filter_map(offered_version));
+        }
+        Ok(offered)
+    }
+
+    async fn node_groups(&self, cluster: &str) -> TargetResult<Vec<String>> {
+        self.nodegroups(cluster).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The preflight reads of EKS over aws-smithy-mocks: what EKS answers, as preflight
+    //! shows it.
+
+    use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
+    use aws_sdk_eks::operation::list_nodegroups::ListNodegroupsOutput;
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::sdk_mock::mocked;
+
+    fn version(number: &str, status: VersionStatus, default: bool) -> ClusterVersionInformation {
+        ClusterVersionInformation::builder()
+            .cluster_version(number)
+            .cluster_type("eks")
+            .version_status(status)
+            .default_version(default)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn offered_versions_are_the_supported_ones_of_every_page() {
+        let first = mock!(aws_sdk_eks::Client::describe_cluster_versions)
+            .match_requests(|r| r.cluster_type() == Some("eks") && r.next_token().is_none())
+            .then_output(|| {
+                DescribeClusterVersionsOutput::builder()
+                    .cluster_versions(version("1.35", VersionStatus::StandardSupport, false))
+                    .cluster_versions(version("1.34", VersionStatus::StandardSupport, true))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_eks::Client::describe_cluster_versions)
+            .match_requests(|r| r.cluster_type() == Some("eks") && r.next_token() == Some("page-2"))
+            .then_output(|| {
+                DescribeClusterVersionsOutput::builder()
+                    .cluster_versions(version("1.31", VersionStatus::ExtendedSupport, false))
+                    .cluster_versions(version("1.23", VersionStatus::Unsupported, false))
+                    .build()
+            });
+        let eks = AwsEks::from_client(mocked!(aws_sdk_eks, &first, &second));
+        let offered = eks.offered_versions().await.expect("versions");
+        let offered: Vec<(&str, &str, bool)> = offered
+            .iter()
+            .map(|v| (v.version.as_str(), v.status.as_str(), v.default))
+            .collect();
+        assert_eq!(
+            offered,
+            vec![
+                ("1.35", "STANDARD_SUPPORT", false),
+                ("1.34", "STANDARD_SUPPORT", true),
+                ("1.31", "EXTENDED_SUPPORT", false),
+            ],
+            "1.23 is past extended support and cannot be created"
+        );
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn offered_versions_denied_names_the_call_and_the_region() {
+        let denied = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/demo is not authorized to perform: eks:DescribeClusterVersions"}"#;
+        let rule = mock!(aws_sdk_eks::Client::describe_cluster_versions)
+            .sequence()
+            .http_status(403, Some(denied.to_string()))
+            .build();
+        let eks = AwsEks::from_client(mocked!(aws_sdk_eks, &rule));
+        let err = eks.offered_versions().await.expect_err("denied");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "EKS DescribeClusterVersions of `us-east-2` failed: AccessDeniedException: User:"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn node_groups_are_listed_across_pages() {
+        let first = mock!(aws_sdk_eks::Client::list_nodegroups)
+            .match_requests(|r| r.cluster_name() == Some("demo") && r.next_token().is_none())
+            .then_output(|| {
+                ListNodegroupsOutput::builder()
+                    .nodegroups("system")
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_eks::Client::list_nodegroups)
+            .match_requests(|r| {
+                r.cluster_name() == Some("demo") && r.next_token() == Some("page-2")
+            })
+            .then_output(|| ListNodegroupsOutput::builder().nodegroups("spark").build());
+        let eks = AwsEks::from_client(mocked!(aws_sdk_eks, &first, &second));
+        let groups = eks.node_groups("demo").await.expect("node groups");
+        assert_eq!(groups, vec!["system".to_string(), "spark".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn node_groups_of_a_missing_cluster_is_an_error_with_eks_code() {
+        let missing = r#"{"__type":"ResourceNotFoundException","message":"No cluster found for name: demo."}"#;
+        let rule = mock!(aws_sdk_eks::Client::list_nodegroups)
+            .sequence()
+            .http_status(404, Some(missing.to_string()))
+            .build();
+        let eks = AwsEks::from_client(mocked!(aws_sdk_eks, &rule));
+        let err = eks.node_groups("demo").await.expect_err("no cluster");
+        assert_eq!(
+            err.to_string(),
+            "EKS ListNodegroups of `demo` failed: ResourceNotFoundException: No cluster found for name: demo."
+        );
     }
 }

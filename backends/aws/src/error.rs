@@ -74,44 +74,13 @@ mod tests {
     //! The SDK's retries and the error mapping, over aws-smithy-mocks: what a user sees
     //! when AWS throttles or refuses.
 
-    use std::time::Duration;
-
-    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
-    use aws_smithy_types::retry::RetryConfig;
+    use aws_smithy_mocks::mock;
 
     use crate::emr::AwsEmr;
     use crate::iam::AwsIam;
+    use crate::sdk_mock::{iam_error, mocked};
     use runbook_backend::ActionError;
     use runbook_backend::{Emr, Iam};
-
-    /// The SDK's standard retry (3 attempts), with a tiny backoff to keep tests fast.
-    fn quick_retries() -> RetryConfig {
-        RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(1))
-    }
-
-    /// A client of `$sdk` answering from `rule`, with the SDK's standard retry (3
-    /// attempts) and a tiny backoff. (aws-smithy-mocks' `mock_client!` needs newer
-    /// SDK crates than the MSRV allows; this is what it does.)
-    macro_rules! mocked {
-        ($sdk:ident, $rule:expr) => {
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version(aws_config::BehaviorVersion::latest())
-                    .credentials_provider(aws_credential_types::Credentials::for_tests())
-                    .region(aws_config::Region::new("us-east-2"))
-                    .http_client(create_mock_http_client())
-                    .interceptor(
-                        MockResponseInterceptor::new()
-                            .rule_mode(RuleMode::Sequential)
-                            .with_rule($rule),
-                    )
-                    .retry_config(quick_retries())
-                    .build(),
-            )
-        };
-    }
 
     const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
 
@@ -183,10 +152,13 @@ mod tests {
 
     #[tokio::test]
     async fn access_denied_is_reported_at_once_with_its_code() {
-        let denied = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/demo is not authorized to perform: iam:GetRole on resource: role monthly-batch-JobExecutionRole</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
+        let denied = iam_error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/demo is not authorized to perform: iam:GetRole on resource: role monthly-batch-JobExecutionRole",
+        );
         let rule = mock!(aws_sdk_iam::Client::get_role)
             .sequence()
-            .http_status(403, Some(denied.to_string()))
+            .http_status(403, Some(denied))
             .repeatedly()
             .build();
         let client = mocked!(aws_sdk_iam, &rule);
@@ -206,10 +178,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_role_is_none_not_an_error() {
-        let missing = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The role with name x cannot be found.</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
+        let missing = iam_error("NoSuchEntity", "The role with name x cannot be found.");
         let rule = mock!(aws_sdk_iam::Client::get_role)
             .sequence()
-            .http_status(404, Some(missing.to_string()))
+            .http_status(404, Some(missing))
             .build();
         let client = mocked!(aws_sdk_iam, &rule);
         let role = AwsIam::from_client(client).get_role("x").await;

@@ -1,14 +1,15 @@
-//! AWS IAM through aws-sdk-iam: the job execution roles.
+//! AWS IAM through aws-sdk-iam: the job execution roles, and preflight's question of
+//! what the caller may call.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType, Tag};
 
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
-use runbook_backend::RoleInfo;
+use runbook_backend::{ActionVerdict, RoleInfo};
 use runbook_backend::{Iam, TargetResult};
 
 pub(super) struct AwsIam {
@@ -94,6 +95,68 @@ impl AwsIam {
                 })?;
         }
         Ok(())
+    }
+
+    /// The IAM ARN of role `name`, path included: the role a session ARN names, which
+    /// SimulatePrincipalPolicy accepts where it refuses the session's ARN.
+    async fn role_arn(&self, name: &str) -> TargetResult<String> {
+        match self.get_role(name).await? {
+            Some(role) => Ok(role.arn),
+            None => Err(ActionError::Service {
+                service: "IAM",
+                operation: "GetRole",
+                resource: name.to_string(),
+                code: "NoSuchEntity".into(),
+                message: format!(
+                    "the caller is a session of role `{name}`, which IAM does not find (deleted since the session began?); sign in again"
+                ),
+            }),
+        }
+    }
+}
+
+/// Whom SimulatePrincipalPolicy is asked about for a caller ARN from STS
+/// GetCallerIdentity, which is not always one IAM accepts.
+#[derive(Debug, PartialEq, Eq)]
+enum Principal<'a> {
+    /// The account's root user (`arn:aws:iam::123456789012:root`), which IAM refuses to
+    /// simulate.
+    Root,
+    /// A role session (`arn:aws:sts::123456789012:assumed-role/Admin/session`, as SSO and
+    /// `aws sts assume-role` give): IAM simulates the role, whose ARN has a path
+    /// (`role/aws-reserved/sso.amazonaws.com/...`) the session ARN does not show, so
+    /// GetRole of `role_name` tells it.
+    AssumedRole { role_name: &'a str },
+    /// A user or role ARN, simulated as it is.
+    Arn(&'a str),
+}
+
+/// Reads a caller ARN (`arn:partition:service::account:resource`). Role names cannot
+/// contain `/`, so the session's role is the segment after `assumed-role/`.
+fn principal(arn: &str) -> Principal<'_> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "iam", "", _, "root"] => Principal::Root,
+        ["arn", _, "sts", "", _, resource] => match resource
+            .strip_prefix("assumed-role/")
+            .and_then(|rest| rest.split_once('/'))
+        {
+            Some((role_name, _session)) if !role_name.is_empty() => {
+                Principal::AssumedRole { role_name }
+            }
+            _ => Principal::Arn(arn),
+        },
+        _ => Principal::Arn(arn),
+    }
+}
+
+/// IAM's verdict on one action.
+fn verdict(result: &EvaluationResult) -> ActionVerdict {
+    let decision = result.eval_decision();
+    ActionVerdict {
+        action: result.eval_action_name().to_string(),
+        allowed: *decision == PolicyEvaluationDecisionType::Allowed,
+        decision: decision.as_str().to_string(),
     }
 }
 
@@ -227,11 +290,270 @@ impl Iam for AwsIam {
             Err(e) => Err(service_error("IAM", "DeleteRole", name, e)),
         }
     }
+
+    /// One simulation of all `actions` (IAM takes many per request; its answer is
+    /// paged). A role session is simulated as its role. The root user is answered
+    /// here, every action `allowed`: IAM refuses to simulate it because identity
+    /// policies do not apply to it, and it may call anything, bar what an
+    /// organization's service control policies deny a member account, which the
+    /// simulation could not show for it either.
+    async fn simulate_principal_policy(
+        &self,
+        principal_arn: &str,
+        actions: &[String],
+    ) -> TargetResult<Vec<ActionVerdict>> {
+        let source = match principal(principal_arn) {
+            Principal::Root => {
+                return Ok(actions
+                    .iter()
+                    .map(|action| ActionVerdict {
+                        action: action.clone(),
+                        allowed: true,
+                        decision: PolicyEvaluationDecisionType::Allowed.as_str().to_string(),
+                    })
+                    .collect());
+            }
+            Principal::AssumedRole { role_name } => self.role_arn(role_name).await?,
+            Principal::Arn(arn) => arn.to_string(),
+        };
+        // IAM requires at least one action; no actions have no verdicts.
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut verdicts = Vec::new();
+        let mut pages = self
+            .iam
+            .simulate_principal_policy()
+            .policy_source_arn(&source)
+            .set_action_names(Some(actions.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| service_error("IAM", "SimulatePrincipalPolicy", source.as_str(), e))?;
+            verdicts.extend(page.evaluation_results().iter().map(verdict));
+        }
+        Ok(verdicts)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput;
+    use aws_sdk_iam::types::Role;
+    use aws_smithy_mocks::mock;
+
     use super::*;
+    use crate::sdk_mock::{iam_error, mocked};
+
+    const USER: &str = "arn:aws:iam::123456789012:user/demo";
+    const SSO_ROLE: &str = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789abcdef";
+
+    fn actions(names: &[&str]) -> Vec<String> {
+        names.iter().map(ToString::to_string).collect()
+    }
+
+    fn result(action: &str, decision: PolicyEvaluationDecisionType) -> EvaluationResult {
+        EvaluationResult::builder()
+            .eval_action_name(action)
+            .eval_resource_name("*")
+            .eval_decision(decision)
+            .build()
+            .expect("action and decision are set")
+    }
+
+    fn summary(verdicts: &[ActionVerdict]) -> Vec<(&str, bool, &str)> {
+        verdicts
+            .iter()
+            .map(|v| (v.action.as_str(), v.allowed, v.decision.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn caller_arns_are_read_as_iam_can_simulate_them() {
+        assert_eq!(principal("arn:aws:iam::123456789012:root"), Principal::Root);
+        assert_eq!(
+            principal(
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jane@example.com"
+            ),
+            Principal::AssumedRole {
+                role_name: "AWSReservedSSO_Admin_0123456789abcdef"
+            }
+        );
+        assert_eq!(
+            principal("arn:aws-cn:sts::123456789012:assumed-role/Admin/botocore-session-1"),
+            Principal::AssumedRole { role_name: "Admin" }
+        );
+        for as_is in [
+            USER,
+            "arn:aws:iam::123456789012:user/team/demo",
+            SSO_ROLE,
+            // Not a role session: IAM's answer (it cannot simulate one) is reported.
+            "arn:aws:sts::123456789012:federated-user/demo",
+            "arn:aws:sts::123456789012:assumed-role/no-session",
+            "not an arn",
+        ] {
+            assert_eq!(principal(as_is), Principal::Arn(as_is), "{as_is}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_gets_iams_verdict_on_every_action_across_pages() {
+        let asked = actions(&["eks:CreateCluster", "iam:CreateRole", "s3:CreateBucket"]);
+        let expected = asked.clone();
+        let first = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+            .match_requests(move |r| {
+                r.policy_source_arn() == Some(USER)
+                    && r.action_names() == expected.as_slice()
+                    && r.marker().is_none()
+            })
+            .then_output(|| {
+                SimulatePrincipalPolicyOutput::builder()
+                    .evaluation_results(result(
+                        "eks:CreateCluster",
+                        PolicyEvaluationDecisionType::Allowed,
+                    ))
+                    .evaluation_results(result(
+                        "iam:CreateRole",
+                        PolicyEvaluationDecisionType::ImplicitDeny,
+                    ))
+                    .is_truncated(true)
+                    .marker("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+            .match_requests(|r| r.policy_source_arn() == Some(USER) && r.marker() == Some("page-2"))
+            .then_output(|| {
+                SimulatePrincipalPolicyOutput::builder()
+                    .evaluation_results(result(
+                        "s3:CreateBucket",
+                        PolicyEvaluationDecisionType::ExplicitDeny,
+                    ))
+                    .is_truncated(false)
+                    .build()
+            });
+        let iam = AwsIam::from_client(mocked!(aws_sdk_iam, &first, &second));
+        let verdicts = iam
+            .simulate_principal_policy(USER, &asked)
+            .await
+            .expect("simulated");
+        assert_eq!(
+            summary(&verdicts),
+            vec![
+                ("eks:CreateCluster", true, "allowed"),
+                ("iam:CreateRole", false, "implicitDeny"),
+                ("s3:CreateBucket", false, "explicitDeny"),
+            ]
+        );
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_role_session_is_simulated_as_its_role_with_the_path_getrole_tells() {
+        let get_role = mock!(aws_sdk_iam::Client::get_role)
+            .match_requests(|r| r.role_name() == Some("AWSReservedSSO_Admin_0123456789abcdef"))
+            .then_output(|| {
+                let role = Role::builder()
+                    .path("/aws-reserved/sso.amazonaws.com/eu-west-1/")
+                    .role_name("AWSReservedSSO_Admin_0123456789abcdef")
+                    .role_id("AROAEXAMPLE")
+                    .arn(SSO_ROLE)
+                    .create_date(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .expect("required role fields are set");
+                GetRoleOutput::builder().role(role).build()
+            });
+        let simulate = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+            .match_requests(|r| r.policy_source_arn() == Some(SSO_ROLE))
+            .then_output(|| {
+                SimulatePrincipalPolicyOutput::builder()
+                    .evaluation_results(result(
+                        "eks:CreateCluster",
+                        PolicyEvaluationDecisionType::Allowed,
+                    ))
+                    .build()
+            });
+        let iam = AwsIam::from_client(mocked!(aws_sdk_iam, &get_role, &simulate));
+        let verdicts = iam
+            .simulate_principal_policy(
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/jane@example.com",
+                &actions(&["eks:CreateCluster"]),
+            )
+            .await
+            .expect("simulated");
+        assert_eq!(
+            summary(&verdicts),
+            vec![("eks:CreateCluster", true, "allowed")]
+        );
+        assert_eq!((get_role.num_calls(), simulate.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_session_of_a_deleted_role_says_so() {
+        let missing = iam_error("NoSuchEntity", "The role with name Admin cannot be found.");
+        let get_role = mock!(aws_sdk_iam::Client::get_role)
+            .sequence()
+            .http_status(404, Some(missing))
+            .build();
+        let iam = AwsIam::from_client(mocked!(aws_sdk_iam, &get_role));
+        let err = iam
+            .simulate_principal_policy(
+                "arn:aws:sts::123456789012:assumed-role/Admin/session",
+                &actions(&["eks:CreateCluster"]),
+            )
+            .await
+            .expect_err("no role");
+        assert_eq!(
+            err.to_string(),
+            "IAM GetRole of `Admin` failed: NoSuchEntity: the caller is a session of role `Admin`, which IAM does not find (deleted since the session began?); sign in again"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_root_user_may_call_everything_without_asking_iam() {
+        let simulate = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+            .then_output(|| SimulatePrincipalPolicyOutput::builder().build());
+        let iam = AwsIam::from_client(mocked!(aws_sdk_iam, &simulate));
+        let verdicts = iam
+            .simulate_principal_policy(
+                "arn:aws:iam::123456789012:root",
+                &actions(&["eks:CreateCluster", "iam:CreateRole"]),
+            )
+            .await
+            .expect("root");
+        assert_eq!(
+            summary(&verdicts),
+            vec![
+                ("eks:CreateCluster", true, "allowed"),
+                ("iam:CreateRole", true, "allowed"),
+            ]
+        );
+        assert_eq!(simulate.num_calls(), 0, "IAM refuses to simulate root");
+    }
+
+    #[tokio::test]
+    async fn a_refused_simulation_names_the_principal_and_iams_code() {
+        let denied = iam_error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/demo is not authorized to perform: iam:SimulatePrincipalPolicy",
+        );
+        let simulate = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+            .sequence()
+            .http_status(403, Some(denied))
+            .build();
+        let iam = AwsIam::from_client(mocked!(aws_sdk_iam, &simulate));
+        let err = iam
+            .simulate_principal_policy(USER, &actions(&["eks:CreateCluster"]))
+            .await
+            .expect_err("denied");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "IAM SimulatePrincipalPolicy of `{USER}` failed: AccessDenied: User:"
+            )),
+            "{err}"
+        );
+    }
 
     #[test]
     fn trust_policies_are_read_url_encoded_or_plain() {

@@ -16,6 +16,8 @@ pub(crate) mod iam;
 pub mod kube;
 mod logs;
 mod s3;
+#[cfg(test)]
+mod sdk_mock;
 
 use std::sync::Arc;
 
@@ -48,6 +50,10 @@ pub struct AwsSettings {
     /// Where to record every AWS and Kubernetes call the run makes, if anywhere
     /// (`--record-calls`).
     pub record_calls: Option<CallLog>,
+    /// For read-only checks a person waits for (`preflight`): one retry after 100 ms
+    /// instead of the SDK's standard three attempts with backoff of up to seconds;
+    /// a check that still fails says it cannot be made, and checking again is cheap.
+    pub quick_retries: bool,
 }
 
 /// The SDK configuration every client of the target is built from.
@@ -100,6 +106,13 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
 /// credentials.
 pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, ConnectError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+    if settings.quick_retries {
+        loader = loader.retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(std::time::Duration::from_millis(100)),
+        );
+    }
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

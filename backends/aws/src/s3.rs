@@ -1,4 +1,5 @@
-//! Amazon S3 through aws-sdk-s3: log buckets, pod templates and job scripts.
+//! Amazon S3 through aws-sdk-s3: log buckets, pod templates and job scripts, and
+//! preflight's question of who owns a bucket name.
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
@@ -8,7 +9,7 @@ use aws_sdk_s3::types::{
 
 use super::AwsConfig;
 use super::error::{code_of, service_error};
-use runbook_backend::ActionError;
+use runbook_backend::{ActionError, BucketOwner};
 use runbook_backend::{S3, TargetResult};
 
 pub(super) struct AwsS3 {
@@ -29,6 +30,14 @@ impl AwsS3 {
                 .region()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+        }
+    }
+
+    #[cfg(test)]
+    fn from_client(s3: aws_sdk_s3::Client, region: &str) -> AwsS3 {
+        AwsS3 {
+            s3,
+            region: region.to_string(),
         }
     }
 
@@ -128,5 +137,139 @@ impl S3 for AwsS3 {
             .await
             .map_err(|e| service_error("S3", "PutObject", format!("s3://{bucket}/{key}"), e))?;
         Ok(())
+    }
+
+    /// HeadBucket, decided on its HTTP status: its errors have no body, so most have
+    /// no error code. 404 is nobody's; 403 is another account's (or, rarely, ours
+    /// while the caller may not `s3:ListBucket` it, which create-bucket would then
+    /// report); 301 is a bucket in another region, whose owner S3 does not tell, so
+    /// it is an error naming that region.
+    async fn bucket_owner(&self, name: &str) -> TargetResult<BucketOwner> {
+        let error = match self.s3.head_bucket().bucket(name).send().await {
+            Ok(_) => return Ok(BucketOwner::Caller),
+            Err(e) => e,
+        };
+        let answer = error.raw_response();
+        let status = answer.map(|r| r.status().as_u16());
+        let code = code_of(&error);
+        if status == Some(404) || matches!(code, Some("NotFound" | "NoSuchBucket")) {
+            return Ok(BucketOwner::Nobody);
+        }
+        if status == Some(403) || matches!(code, Some("Forbidden" | "AccessDenied")) {
+            return Ok(BucketOwner::Other);
+        }
+        if status == Some(301) || code == Some("PermanentRedirect") {
+            let region = answer
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map_or_else(|| "another region".to_string(), |r| format!("region `{r}`"));
+            return Err(ActionError::Service {
+                service: "S3",
+                operation: "HeadBucket",
+                resource: name.to_string(),
+                code: "PermanentRedirect".into(),
+                message: format!(
+                    "bucket `{name}` exists in {region}, not `{}`; S3 bucket names are global, so choose another name (or run in that region if the bucket is yours)",
+                    self.region
+                ),
+            });
+        }
+        match (code, status) {
+            // The SDK's own text for a codeless error says nothing ("unhandled error").
+            (None, Some(status)) => Err(ActionError::Service {
+                service: "S3",
+                operation: "HeadBucket",
+                resource: name.to_string(),
+                code: format!("HTTP {status}"),
+                message: if status == 400 {
+                    format!(
+                        "S3 gave no details (HeadBucket answers have no body); check that `{name}` is a valid bucket name (3-63 lowercase letters, digits, dots and hyphens) and that the region `{}` is enabled for the account",
+                        self.region
+                    )
+                } else {
+                    "S3 gave no details (HeadBucket answers have no body); try again later".into()
+                },
+            }),
+            _ => Err(service_error("S3", "HeadBucket", name, error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Who owns a bucket name, from HeadBucket answers as S3 gives them (status and
+    //! headers, no body).
+
+    use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+    use aws_smithy_mocks::mock;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+    use crate::sdk_mock::mocked;
+
+    /// The owner of `logs-demo` when S3 answers HeadBucket with `status` and no body.
+    async fn owner_when_answered(status: u16) -> TargetResult<BucketOwner> {
+        let rule = mock!(aws_sdk_s3::Client::head_bucket)
+            .match_requests(|r| r.bucket() == Some("logs-demo"))
+            .sequence()
+            .http_status(status, None)
+            .build();
+        AwsS3::from_client(mocked!(aws_sdk_s3, &rule), "us-east-2")
+            .bucket_owner("logs-demo")
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_bucket_we_can_head_is_ours() {
+        let rule = mock!(aws_sdk_s3::Client::head_bucket)
+            .match_requests(|r| r.bucket() == Some("logs-demo"))
+            .then_output(|| {
+                HeadBucketOutput::builder()
+                    .bucket_region("us-east-2")
+                    .build()
+            });
+        let owner = AwsS3::from_client(mocked!(aws_sdk_s3, &rule), "us-east-2")
+            .bucket_owner("logs-demo")
+            .await;
+        assert!(matches!(owner, Ok(BucketOwner::Caller)), "{owner:?}");
+    }
+
+    #[tokio::test]
+    async fn not_found_is_nobodys_and_forbidden_is_another_accounts() {
+        let missing = owner_when_answered(404).await;
+        assert!(matches!(missing, Ok(BucketOwner::Nobody)), "{missing:?}");
+        let forbidden = owner_when_answered(403).await;
+        assert!(matches!(forbidden, Ok(BucketOwner::Other)), "{forbidden:?}");
+    }
+
+    #[tokio::test]
+    async fn a_bucket_in_another_region_is_an_error_naming_it() {
+        let rule = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(|| {
+            let mut answer = Response::new(
+                StatusCode::try_from(301).expect("valid status"),
+                SdkBody::empty(),
+            );
+            answer
+                .headers_mut()
+                .insert("x-amz-bucket-region", "eu-west-1");
+            answer
+        });
+        let err = AwsS3::from_client(mocked!(aws_sdk_s3, &rule), "us-east-2")
+            .bucket_owner("logs-demo")
+            .await
+            .expect_err("elsewhere");
+        assert_eq!(
+            err.to_string(),
+            "S3 HeadBucket of `logs-demo` failed: PermanentRedirect: bucket `logs-demo` exists in region `eu-west-1`, not `us-east-2`; S3 bucket names are global, so choose another name (or run in that region if the bucket is yours)"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_answers_are_errors_of_headbucket_with_the_status() {
+        let err = owner_when_answered(400).await.expect_err("bad request");
+        assert_eq!(
+            err.to_string(),
+            "S3 HeadBucket of `logs-demo` failed: HTTP 400: S3 gave no details (HeadBucket answers have no body); check that `logs-demo` is a valid bucket name (3-63 lowercase letters, digits, dots and hyphens) and that the region `us-east-2` is enabled for the account"
+        );
     }
 }

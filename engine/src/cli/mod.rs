@@ -9,6 +9,7 @@ mod history;
 #[cfg(test)]
 mod no_panic_fuzz;
 mod plan;
+mod preflight;
 mod prune;
 mod report;
 mod run;
@@ -109,6 +110,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print every step's rendered input without running anything
     Plan(plan::PlanArgs),
+    /// Check, without changing anything, whether a runbook can succeed in the target's
+    /// account (credentials, permissions, versions, bucket names, what exists)
+    Preflight(preflight::PreflightArgs),
     /// List the actions, or document one
     Actions(docs::ActionsArgs),
     /// Print the JSON Schema of the runbook format (for editors)
@@ -136,6 +140,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Runs(args) => history::runs(&cli.global, &args),
         Command::Validate(args) => validate::validate(&args),
         Command::Plan(args) => plan::plan(&cli.global, &args),
+        Command::Preflight(args) => preflight::preflight(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
         Command::Schema => Ok(schema::print_schema()),
         Command::Report(args) => report::report(&cli.global, &args),

@@ -461,7 +461,7 @@ fn validate_and_plan(text: &str, sets: &[String]) {
                 runbook,
             };
             for target in [TargetKind::Sim, TargetKind::Aws] {
-                if let Ok((params, steps)) = plan_steps(&loaded, sets, target, None) {
+                if let Ok((params, steps)) = plan_steps(&loaded, sets, target, None, None) {
                     let _ = params.masked();
                     for step in &steps {
                         let _ = step.to_json();

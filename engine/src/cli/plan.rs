@@ -53,7 +53,8 @@ impl Object for Placeholder {
 pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let loaded = load_file(&args.file)?;
     let target = global.target_or_sim();
-    let (params, planned) = plan_steps(&loaded, &args.sets, target, global.region.as_deref())?;
+    let (params, planned) =
+        plan_steps(&loaded, &args.sets, target, global.region.as_deref(), None)?;
     if global.output == OutputMode::Json {
         let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
         println!(
@@ -76,12 +77,14 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
 
 /// Every step's rendered input and, on `aws`, the calls of each instance: what `plan`
 /// shows, without printing it. `Err` is a usage error (bad `--set`, `vars` that do
-/// not render). `region` is `--region`, if given.
+/// not render). `region` is `--region`, if given. `place` is the account and region
+/// of a target already connected (preflight), which then need no placeholders.
 pub(super) fn plan_steps(
     loaded: &LoadedRunbook,
     sets: &[String],
     target: TargetKind,
     region: Option<&str>,
+    place: Option<(String, String)>,
 ) -> Result<(params::ResolvedParams, Vec<PlannedStep>), Error> {
     let sets = params::parse_sets(sets)?;
     let params = params::resolve(&loaded.runbook.params, &sets, None)?;
@@ -89,12 +92,13 @@ pub(super) fn plan_steps(
     // on sim; on aws the account is only known at run time (STS), and the region is
     // picked as the aws target picks it: --region, AWS_REGION, else the runbook's
     // `region` parameter (a profile's region is only read at run time).
-    let (account_id, region) = match target {
-        TargetKind::Sim => (
+    let (account_id, region) = match (place, target) {
+        (Some(place), _) => place,
+        (None, TargetKind::Sim) => (
             runbook_backend_sim::DEFAULT_ACCOUNT.to_string(),
             runbook_backend_sim::DEFAULT_REGION.to_string(),
         ),
-        TargetKind::Aws => (
+        (None, TargetKind::Aws) => (
             runbook_actions::planned_call::ACCOUNT_PLACEHOLDER.to_string(),
             region
                 .map(str::to_string)

@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// On sim: run the world at N virtual seconds per wall second, to watch a demo live
     #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
+    /// Run `runbook preflight`'s checks first (printed on stderr) and start nothing if
+    /// one fails (exit 1)
+    #[arg(long)]
+    pub preflight: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +73,15 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let loaded = Arc::new(load_file(&args.file)?);
     let sets = params::parse_sets(&args.sets)?;
     let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    if args.preflight {
+        let checked = current_thread_runtime()?
+            .block_on(super::preflight::check(global, &loaded, &args.sets))?;
+        checked.print(&loaded, true);
+        if checked.failed() {
+            eprintln!("preflight failed: the run was not started");
+            return Ok(Exit::Failed);
+        }
+    }
     let mut store = open_checked_store(global)?;
     let given = given_settings(global, args.sim_speed);
     let settings = RunSettings::new_run(&given);
@@ -244,7 +257,7 @@ fn open_checked_store(global: &Global) -> Result<Store, Error> {
 
 /// The target settings given on this command line (flags and their environment
 /// variables); `None` where nothing was given.
-fn given_settings(global: &Global, sim_speed: Option<f64>) -> GivenSettings {
+pub(super) fn given_settings(global: &Global, sim_speed: Option<f64>) -> GivenSettings {
     GivenSettings {
         target: global.target,
         profile: global.profile.clone(),
@@ -324,6 +337,7 @@ pub(super) fn aws_settings(
 ) -> AwsSettings {
     AwsSettings {
         record_calls,
+        quick_retries: false,
         profile: settings.profile.clone(),
         region: settings.region.clone(),
         runbook_region: params

@@ -11,6 +11,7 @@
 //! `apply-manifest` and `enable-autoscaling` apply (Karpenter NodePools). The cluster
 //! creator's admin access, which EKS grants by default, covers all of it.
 
+mod autoscaler;
 mod bearer;
 mod connect;
 mod eks_token;

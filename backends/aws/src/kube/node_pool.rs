@@ -1,9 +1,16 @@
 //! The Karpenter v1 NodePool that `enable-autoscaling` applies on `aws`.
 
+use ::kube::api::GroupVersionKind;
 use serde_json::{Value, json};
 
 use runbook_backend::ActionError;
 use runbook_backend::AutoscalingRequest;
+
+/// Karpenter v1's NodePool kind, the only one runbook applies (v1beta1 and the older
+/// Provisioner are gone from current Karpenter).
+pub(super) fn node_pool_kind() -> GroupVersionKind {
+    GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool")
+}
 
 /// A `karpenter.sh/v1` NodePool for `request`: the capacity types and instance types
 /// as requirements, the labels on its nodes, a CPU limit, and empty nodes removed after

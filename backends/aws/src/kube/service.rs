@@ -19,13 +19,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::AwsKube;
+use super::autoscaler::autoscaler_status;
 use super::eks_token::partition;
 use super::node_events::capacity_type;
-use super::node_pool::node_pool;
+use super::node_pool::{node_pool, node_pool_kind};
 use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
 use super::status::{is, kube_error};
 use runbook_backend::ActionError;
-use runbook_backend::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
+use runbook_backend::{
+    AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest,
+};
 use runbook_backend::{Kube, TargetResult};
 
 /// The field manager of everything runbook applies, so a later apply by runbook
@@ -203,8 +206,7 @@ impl Kube for AwsKube {
         request: &AutoscalingRequest,
     ) -> TargetResult<()> {
         let pool = node_pool(request)?;
-        let gvk = GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool");
-        let resource = ApiResource::from_gvk_with_plural(&gvk, "nodepools");
+        let resource = ApiResource::from_gvk_with_plural(&node_pool_kind(), "nodepools");
         let api: Api<DynamicObject> = Api::all_with(self.client(cluster).await?, &resource);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         match api
@@ -264,6 +266,10 @@ impl Kube for AwsKube {
             .await
             .map_err(|e| kube_error("list pods", namespace.unwrap_or(cluster), &e))?;
         Ok(pods.items.iter().map(pod_info).collect())
+    }
+
+    async fn autoscaler(&self, cluster: &str) -> TargetResult<AutoscalerStatus> {
+        autoscaler_status(self, cluster).await
     }
 }
 

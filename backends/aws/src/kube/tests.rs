@@ -686,6 +686,125 @@ async fn manifests_are_applied_server_side_where_discovery_says() {
     );
 }
 
+/// The APIResourceList of `karpenter.sh/v1` with `kinds` (NodePool, NodeClaim).
+fn karpenter_v1(kinds: &[(&str, &str)]) -> Reply {
+    let resources: Vec<Value> = kinds
+        .iter()
+        .map(|(plural, kind)| {
+            json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind,
+                   "verbs": ["create", "delete", "get", "list", "patch", "watch"]})
+        })
+        .collect();
+    (
+        200,
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "karpenter.sh/v1",
+               "resources": resources}),
+    )
+}
+
+/// Karpenter's controller pods, as its Helm chart labels them.
+fn karpenter_pods(pods: &[(&str, &str, &str)]) -> Reply {
+    let items: Vec<Value> = pods
+        .iter()
+        .map(|(namespace, name, phase)| {
+            json!({"metadata": {"name": name, "namespace": namespace, "uid": name,
+                                "labels": {"app.kubernetes.io/name": "karpenter"}},
+                   "spec": {"containers": [{"name": "controller"}]},
+                   "status": {"phase": phase}})
+        })
+        .collect();
+    (
+        200,
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "5"},
+               "items": items}),
+    )
+}
+
+/// Where pods of all namespaces are listed (by label: the observer's unlabelled lists
+/// never reach a test's handler).
+const CONTROLLER_PODS: &str = "/api/v1/pods";
+
+#[tokio::test]
+async fn autoscaler_is_the_node_pool_api_and_the_running_controller_pods() {
+    let (kube, api) = kube_with(|call| match (call.method.as_str(), call.path()) {
+        ("GET", "/apis/karpenter.sh/v1") => {
+            karpenter_v1(&[("nodeclaims", "NodeClaim"), ("nodepools", "NodePool")])
+        }
+        ("GET", CONTROLLER_PODS) => karpenter_pods(&[
+            ("kube-system", "karpenter-7d9f-abcde", "Running"),
+            ("kube-system", "karpenter-7d9f-fghij", "Pending"),
+            ("karpenter", "karpenter-5c4b-klmno", "Running"),
+        ]),
+        (method, uri) => panic!("unexpected {method} {uri}"),
+    });
+    let status = kube.autoscaler("demo").await.expect("autoscaler");
+    assert!(status.node_pool_api);
+    assert_eq!(
+        status.controller_pods,
+        vec![
+            "karpenter-7d9f-abcde".to_string(),
+            "karpenter-5c4b-klmno".to_string()
+        ],
+        "the pending pod runs nothing"
+    );
+    let calls = api.calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(
+        calls[1]
+            .uri
+            .contains("labelSelector=app.kubernetes.io/name=karpenter"),
+        "{}",
+        calls[1].uri
+    );
+}
+
+#[tokio::test]
+async fn autoscaler_without_karpenter_v1_has_no_node_pool_api() {
+    // A cluster without the group: the API server's plain-text 404.
+    let (kube, _api) = kube_with(|call| match call.path() {
+        "/apis/karpenter.sh/v1" => (404, json!("404 page not found")),
+        CONTROLLER_PODS => karpenter_pods(&[]),
+        other => panic!("unexpected {other}"),
+    });
+    let status = kube.autoscaler("demo").await.expect("autoscaler");
+    assert!(!status.node_pool_api);
+    assert!(status.controller_pods.is_empty());
+
+    // The group is served but without NodePool (a partly removed install).
+    let (kube, _api) = kube_with(|call| match call.path() {
+        "/apis/karpenter.sh/v1" => karpenter_v1(&[("nodeclaims", "NodeClaim")]),
+        CONTROLLER_PODS => karpenter_pods(&[("karpenter", "karpenter-5c4b-klmno", "Running")]),
+        other => panic!("unexpected {other}"),
+    });
+    let status = kube.autoscaler("demo").await.expect("autoscaler");
+    assert!(!status.node_pool_api);
+    assert_eq!(
+        status.controller_pods,
+        vec!["karpenter-5c4b-klmno".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn autoscaler_reports_a_refused_discovery() {
+    let (kube, api) = kube_with(|call| match call.path() {
+        "/apis/karpenter.sh/v1" => status(
+            403,
+            "Forbidden",
+            "forbidden: User \"demo\" cannot get path \"/apis/karpenter.sh/v1\"",
+        ),
+        other => panic!("unexpected {other}"),
+    });
+    let error = kube.autoscaler("demo").await.expect_err("forbidden");
+    assert_eq!(code_of(&error), "Forbidden");
+    assert!(
+        error
+            .to_string()
+            .starts_with("Kubernetes discover of `karpenter.sh/v1/NodePool` failed: Forbidden:"),
+        "{error}"
+    );
+    assert_eq!(api.calls().len(), 1, "no pods are listed after a failure");
+}
+
 // ----- the observer ------------------------------------------------------------------
 
 fn pod(uid: &str, name: &str, labels: Value, priority: i32, conditions: Value) -> Value {

@@ -1,0 +1,355 @@
+//! The checks themselves: each reads what it needs from the target and judges it.
+//! None creates or changes anything.
+
+use std::collections::BTreeSet;
+
+use runbook_backend::{ActionError, BucketOwner, Target};
+
+use super::Check;
+use super::needs::Needs;
+
+/// Who the calls are made as, where: what connecting to the target established.
+pub(super) fn credentials(target: &Target) -> Check {
+    Check::pass(
+        "credentials",
+        format!(
+            "calls are made as {} in account {}, region {}",
+            target.caller_arn, target.account_id, target.region
+        ),
+    )
+}
+
+/// Whether IAM lets the caller call every action the runbook's calls need.
+pub(super) async fn permissions(target: &Target, needs: &Needs) -> Check {
+    const CHECK: &str = "permissions";
+    if needs.actions.is_empty() {
+        return Check::pass(CHECK, "the runbook calls no AWS API");
+    }
+    let actions: Vec<String> = needs.actions.keys().cloned().collect();
+    let verdicts = match target
+        .iam
+        .simulate_principal_policy(&target.caller_arn, &actions)
+        .await
+    {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            let refused = matches!(&e, ActionError::Service { code, .. } if code == "AccessDenied");
+            let check = Check::cannot(
+                CHECK,
+                format!("IAM could not simulate the caller's policies: {e}"),
+            );
+            return if refused {
+                check.with_fix(
+                    "allow the caller iam:SimulatePrincipalPolicy on itself to have its permissions checked before a run",
+                )
+            } else {
+                check
+            };
+        }
+    };
+    let denied: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.allowed)
+        .map(|v| {
+            let steps = needs
+                .actions
+                .get(&v.action)
+                .map(|s| s.iter().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            format!("{} ({}; needed by {steps})", v.action, v.decision)
+        })
+        .collect();
+    if denied.is_empty() {
+        return Check::pass(
+            CHECK,
+            format!(
+                "IAM allows all {} actions the runbook's calls need",
+                actions.len()
+            ),
+        );
+    }
+    Check::fail(
+        CHECK,
+        format!(
+            "IAM denies {} of the {} actions the runbook's calls need: {}",
+            denied.len(),
+            actions.len(),
+            denied.join("; ")
+        ),
+        format!(
+            "grant them to {} (an identity policy), or run as an identity that has them",
+            target.caller_arn
+        ),
+    )
+}
+
+/// Whether EKS offers the Kubernetes version each created cluster asks for.
+pub(super) async fn kubernetes_versions(target: &Target, needs: &Needs) -> Vec<Check> {
+    const CHECK: &str = "kubernetes-version";
+    if needs.clusters.is_empty() {
+        return Vec::new();
+    }
+    let offered = match target.eks.offered_versions().await {
+        Ok(offered) => offered,
+        Err(e) => {
+            return vec![Check::cannot(
+                CHECK,
+                format!("EKS did not say which versions it offers: {e}"),
+            )];
+        }
+    };
+    let list = offered
+        .iter()
+        .map(|v| v.version.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let default = offered.iter().find(|v| v.default);
+    let mut seen = BTreeSet::new();
+    let mut results = Vec::new();
+    for cluster in needs
+        .clusters
+        .iter()
+        .filter(|c| seen.insert(c.name.clone()))
+    {
+        let asked = cluster
+            .version
+            .as_deref()
+            .or(default.map(|v| v.version.as_str()));
+        let Some(asked) = asked else {
+            results.push(Check::cannot(
+                CHECK,
+                format!(
+                    "step {} names no version and EKS names no default",
+                    cluster.step
+                ),
+            ));
+            continue;
+        };
+        let found = offered.iter().find(|v| v.version == asked);
+        results.push(match found {
+            Some(v) if v.status == "EXTENDED_SUPPORT" => Check::pass(
+                CHECK,
+                format!(
+                    "cluster {}: EKS offers Kubernetes {asked} in extended support, which costs extra per cluster hour (standard support: {})",
+                    cluster.name,
+                    standard(&offered)
+                ),
+            ),
+            Some(_) => Check::pass(
+                CHECK,
+                format!(
+                    "cluster {}: EKS offers Kubernetes {asked} in standard support",
+                    cluster.name
+                ),
+            ),
+            None => Check::fail(
+                CHECK,
+                format!(
+                    "cluster {} (step {}): EKS in {} does not offer Kubernetes {asked}; it offers {list}",
+                    cluster.name, cluster.step, target.region
+                ),
+                format!(
+                    "ask for a version EKS offers (the canned runbooks' `kubernetes_version` parameter), e.g. --set kubernetes_version={}",
+                    default.map_or("", |v| v.version.as_str())
+                ),
+            ),
+        });
+    }
+    results
+}
+
+/// The versions in standard support, for messages.
+fn standard(offered: &[runbook_backend::OfferedVersion]) -> String {
+    offered
+        .iter()
+        .filter(|v| v.status == "STANDARD_SUPPORT")
+        .map(|v| v.version.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether each bucket name is free or already the caller's: S3 names are global, and
+/// a name another account owns makes `create-bucket` fail.
+pub(super) async fn buckets(target: &Target, needs: &Needs) -> Vec<Check> {
+    const CHECK: &str = "buckets";
+    if needs.buckets.is_empty() {
+        return Vec::new();
+    }
+    let names: BTreeSet<&str> = needs.buckets.iter().map(|(_, n)| n.as_str()).collect();
+    let owners =
+        futures::future::join_all(names.iter().map(|name| target.s3.bucket_owner(name))).await;
+    let (mut free, mut yours, mut taken, mut unknown) = (vec![], vec![], vec![], vec![]);
+    for (name, owner) in names.iter().zip(owners) {
+        match owner {
+            Ok(BucketOwner::Nobody) => free.push(*name),
+            Ok(BucketOwner::Caller) => yours.push(*name),
+            Ok(BucketOwner::Other) => taken.push(*name),
+            Err(e) => unknown.push(format!("{name}: {e}")),
+        }
+    }
+    let mut found = Vec::new();
+    if !free.is_empty() {
+        found.push(format!("free (created): {}", free.join(", ")));
+    }
+    if !yours.is_empty() {
+        found.push(format!("already yours (adopted): {}", yours.join(", ")));
+    }
+    let mut results = Vec::new();
+    if !taken.is_empty() {
+        results.push(Check::fail(
+            CHECK,
+            format!(
+                "owned by another account: {} (CreateBucket would fail with BucketAlreadyExists); {}",
+                taken.join(", "),
+                found.join("; ")
+            ),
+            "choose names of your own (S3 bucket names are global; the canned runbooks add the account id and region)",
+        ));
+    } else if !found.is_empty() {
+        results.push(Check::pass(CHECK, found.join("; ")));
+    }
+    if !unknown.is_empty() {
+        results.push(Check::cannot(CHECK, unknown.join("; ")));
+    }
+    results
+}
+
+/// What already exists and the run will adopt instead of creating, so a presenter
+/// knows what is reused; a cluster being deleted cannot be adopted.
+pub(super) async fn existing(target: &Target, needs: &Needs) -> Option<Check> {
+    const CHECK: &str = "existing";
+    if needs.clusters.is_empty() && needs.virtual_clusters.is_empty() && needs.roles.is_empty() {
+        return None;
+    }
+    let mut reused = Vec::new();
+    let mut problems = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for cluster in needs
+        .clusters
+        .iter()
+        .filter(|c| seen.insert(c.name.clone()))
+    {
+        match target.eks.describe_cluster(&cluster.name).await {
+            Ok(Some(info)) if info.status == "DELETING" => problems.push(format!(
+                "cluster {} is being deleted: create-cluster cannot adopt it",
+                cluster.name
+            )),
+            Ok(Some(info)) => {
+                let groups = target
+                    .eks
+                    .node_groups(&cluster.name)
+                    .await
+                    .map(|g| format!(", node groups: {}", g.join(", ")))
+                    .unwrap_or_default();
+                reused.push(format!(
+                    "cluster {} ({}, Kubernetes {}{groups})",
+                    info.name, info.status, info.version
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !needs.virtual_clusters.is_empty() {
+        match target.emr.list_virtual_clusters().await {
+            Ok(running) => {
+                for need in &needs.virtual_clusters {
+                    let adopted = running.iter().find(|vc| {
+                        vc.state == "RUNNING"
+                            && vc.name == need.name
+                            && vc.namespace == need.namespace
+                            && need.cluster.as_ref().is_none_or(|c| *c == vc.cluster)
+                    });
+                    if let Some(vc) = adopted {
+                        reused.push(format!(
+                            "virtual cluster {} ({}, on {}/{})",
+                            vc.name, vc.id, vc.cluster, vc.namespace
+                        ));
+                    }
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (_, role) in needs.roles.iter().filter(|(_, r)| seen.insert(r.clone())) {
+        match target.iam.get_role(role).await {
+            Ok(Some(info)) => reused.push(format!("role {} ({})", info.name, info.arn)),
+            Ok(None) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Some(if !problems.is_empty() {
+        Check::fail(
+            CHECK,
+            problems.join("; "),
+            "wait until the deletion has finished (DescribeCluster answers ResourceNotFoundException), then run",
+        )
+    } else if !errors.is_empty() {
+        Check::cannot(CHECK, errors.join("; "))
+    } else if reused.is_empty() {
+        Check::pass(CHECK, "nothing exists yet: the run creates everything")
+    } else {
+        Check::pass(CHECK, format!("the run reuses {}", reused.join("; ")))
+    })
+}
+
+/// Whether the cluster a runbook autoscales runs Karpenter: `enable-autoscaling`
+/// applies a NodePool, which needs Karpenter's API and controller on the cluster
+/// (`create-cluster` does not install it).
+pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
+    const CHECK: &str = "autoscaler";
+    let Some((step, given)) = needs.autoscaling.first() else {
+        return Vec::new();
+    };
+    let cluster = match (given, needs.clusters.as_slice()) {
+        (Some(name), _) => name.clone(),
+        (None, [only]) => only.name.clone(),
+        (None, _) => match target.kube.default_cluster().await {
+            Ok(name) => name,
+            Err(e) => return vec![Check::cannot(CHECK, format!("step {step}: {e}"))],
+        },
+    };
+    match target.eks.describe_cluster(&cluster).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return vec![
+                Check::cannot(
+                    CHECK,
+                    format!(
+                        "cluster {cluster} does not exist yet, so whether it runs Karpenter cannot be checked"
+                    ),
+                )
+                .with_fix(format!(
+                    "on aws, step {step} (enable-autoscaling) needs Karpenter installed on the cluster, which create-cluster does not do: create the cluster, install Karpenter (https://karpenter.sh), then preflight again"
+                )),
+            ];
+        }
+        Err(e) => return vec![Check::cannot(CHECK, e.to_string())],
+    }
+    vec![match target.kube.autoscaler(&cluster).await {
+        Ok(status) if !status.node_pool_api => Check::fail(
+            CHECK,
+            format!(
+                "cluster {cluster} does not serve Karpenter's NodePool API (karpenter.sh/v1), which step {step} applies"
+            ),
+            "install Karpenter on the cluster (https://karpenter.sh/docs/getting-started/)",
+        ),
+        Ok(status) if status.controller_pods.is_empty() => Check::fail(
+            CHECK,
+            format!(
+                "cluster {cluster} serves the NodePool API but no Karpenter controller pod is Running"
+            ),
+            "check Karpenter's deployment: kubectl get pods -A -l app.kubernetes.io/name=karpenter",
+        ),
+        Ok(status) => Check::pass(
+            CHECK,
+            format!(
+                "cluster {cluster} serves Karpenter's NodePool API and runs its controller ({})",
+                status.controller_pods.join(", ")
+            ),
+        ),
+        Err(e) => Check::cannot(CHECK, e.to_string()),
+    }]
+}

@@ -1,0 +1,64 @@
+//! The IAM actions a call needs: what `iam:SimulatePrincipalPolicy` is asked about.
+//!
+//! Most operations are authorized by the action of the same name in the service's
+//! prefix (`eks:CreateCluster`). The exceptions are S3's, whose actions are not named
+//! after its operations (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html>),
+//! and the calls that hand a role to a service, which also need `iam:PassRole`
+//! (EKS CreateCluster and CreateNodegroup pass the cluster and node roles:
+//! <https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html>).
+//! Kubernetes calls are authorized by the cluster's RBAC, not IAM, and local programs
+//! by nobody.
+
+/// The IAM actions the call `operation` of `service` (as `plan` names them) needs.
+pub(super) fn iam_actions(service: &str, operation: &str) -> Vec<String> {
+    let prefix = match service {
+        "EKS" => "eks",
+        "EMR on EKS" => "emr-containers",
+        "IAM" => "iam",
+        "CloudWatch Logs" => "logs",
+        "STS" => "sts",
+        "S3" => return s3_actions(operation),
+        _ => return Vec::new(),
+    };
+    let mut actions = vec![format!("{prefix}:{operation}")];
+    if service == "EKS" && matches!(operation, "CreateCluster" | "CreateNodegroup") {
+        actions.push("iam:PassRole".to_string());
+    }
+    actions
+}
+
+/// S3's operations and the actions that authorize them.
+fn s3_actions(operation: &str) -> Vec<String> {
+    let action = match operation {
+        "ListObjectsV2" | "HeadBucket" => "ListBucket",
+        "DeleteObjects" => "DeleteObject",
+        other => other,
+    };
+    vec![format!("s3:{action}")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iam_actions;
+
+    #[test]
+    fn operations_map_to_the_actions_that_authorize_them() {
+        assert_eq!(
+            iam_actions("EKS", "CreateCluster"),
+            ["eks:CreateCluster", "iam:PassRole"]
+        );
+        assert_eq!(
+            iam_actions("EMR on EKS", "StartJobRun"),
+            ["emr-containers:StartJobRun"]
+        );
+        assert_eq!(
+            iam_actions("CloudWatch Logs", "CreateLogGroup"),
+            ["logs:CreateLogGroup"]
+        );
+        assert_eq!(iam_actions("S3", "ListObjectsV2"), ["s3:ListBucket"]);
+        assert_eq!(iam_actions("S3", "DeleteObjects"), ["s3:DeleteObject"]);
+        assert_eq!(iam_actions("S3", "PutObject"), ["s3:PutObject"]);
+        assert!(iam_actions("Kubernetes", "create Namespace").is_empty());
+        assert!(iam_actions("local", "run").is_empty());
+    }
+}

@@ -1,0 +1,190 @@
+//! What a runbook needs from the account, read from its plan (the same source as
+//! `runbook plan --target aws`): the clusters, buckets, virtual clusters and roles its
+//! steps create or adopt, the IAM actions its calls need, and whether it autoscales.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::iam_actions::iam_actions;
+
+/// A cluster a `create-cluster` step creates or adopts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterNeed {
+    pub step: String,
+    pub name: String,
+    /// The Kubernetes version asked for (`None`: EKS's default).
+    pub version: Option<String>,
+}
+
+/// A virtual cluster a `register-vc` step registers or adopts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualClusterNeed {
+    pub step: String,
+    /// The EKS cluster (`None`: the account's only one).
+    pub cluster: Option<String>,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What the runbook needs, by kind, each with the step instance that needs it.
+#[derive(Debug, Default, Clone)]
+pub struct Needs {
+    pub clusters: Vec<ClusterNeed>,
+    /// (step, bucket name) of each `create-bucket`.
+    pub buckets: Vec<(String, String)>,
+    pub virtual_clusters: Vec<VirtualClusterNeed>,
+    /// (step, role name) of each `create-job-role`.
+    pub roles: Vec<(String, String)>,
+    /// Each IAM action a call of the plan needs, with the steps that make the call.
+    pub actions: BTreeMap<String, BTreeSet<String>>,
+    /// (step, cluster) of each step that needs the Karpenter autoscaler
+    /// (`enable-autoscaling`); `None`: the account's only cluster.
+    pub autoscaling: Vec<(String, Option<String>)>,
+    /// Step instances whose input only renders at run time (a loop over outputs):
+    /// what they need cannot be read before the run.
+    pub unknown: Vec<String>,
+}
+
+/// Whether a rendered value still holds a run-time placeholder (`<steps.x.outputs.y>`).
+fn known(text: &str) -> bool {
+    !text.contains('<')
+}
+
+impl Needs {
+    /// Reads the needs from `plan --target aws --output json`'s steps.
+    pub fn from_plan(steps: &[Value]) -> Needs {
+        let mut needs = Needs::default();
+        for step in steps {
+            let id = step["id"].as_str().unwrap_or_default();
+            let action = step["action"].as_str().unwrap_or_default();
+            let instances: Vec<(String, &Value)> = match step.get("instances") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, with)| (format!("{id}[{i}]"), with))
+                    .collect(),
+                _ => vec![(id.to_string(), &step["with"])],
+            };
+            for (key, with) in instances {
+                if with.is_object() {
+                    needs.add_input(action, key, with);
+                } else {
+                    needs.unknown.push(key);
+                }
+            }
+            for call in step["calls"].as_array().into_iter().flatten() {
+                let key = match call.get("instance").and_then(Value::as_u64) {
+                    Some(i) => format!("{id}[{i}]"),
+                    None => id.to_string(),
+                };
+                let service = call["service"].as_str().unwrap_or_default();
+                let operation = call["operation"].as_str().unwrap_or_default();
+                for action in iam_actions(service, operation) {
+                    needs.actions.entry(action).or_default().insert(key.clone());
+                }
+            }
+        }
+        needs
+    }
+
+    fn add_input(&mut self, action: &str, key: String, with: &Value) {
+        let text = |field: &str| with.get(field).and_then(Value::as_str).filter(|s| known(s));
+        match action {
+            "create-cluster" => {
+                if let Some(name) = text("name") {
+                    self.clusters.push(ClusterNeed {
+                        step: key,
+                        name: name.to_string(),
+                        version: text("version")
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string),
+                    });
+                }
+            }
+            "create-bucket" => {
+                if let Some(name) = text("name") {
+                    self.buckets.push((key, name.to_string()));
+                }
+            }
+            "register-vc" => {
+                if let Some(namespace) = text("namespace") {
+                    self.virtual_clusters.push(VirtualClusterNeed {
+                        step: key,
+                        cluster: text("cluster").map(str::to_string),
+                        namespace: namespace.to_string(),
+                        name: text("name")
+                            .map_or_else(|| format!("{namespace}-emr-cluster"), str::to_string),
+                    });
+                }
+            }
+            "create-job-role" => {
+                if let Some(name) = text("name") {
+                    self.roles.push((key, name.to_string()));
+                }
+            }
+            "enable-autoscaling" => {
+                self.autoscaling
+                    .push((key, text("cluster").map(str::to_string)));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn needs_are_read_from_each_instance_of_the_plan() {
+        let plan = [
+            json!({"id": "cluster", "action": "create-cluster",
+                "with": {"name": "c", "version": "1.35"},
+                "calls": [{"service": "EKS", "operation": "CreateCluster"}]}),
+            json!({"id": "vcs", "action": "register-vc",
+            "instances": [{"cluster": "c", "namespace": "a"}, {"namespace": "b", "name": "bee"}],
+            "calls": [
+                {"service": "EMR on EKS", "operation": "CreateVirtualCluster", "instance": 0},
+                {"service": "Kubernetes", "operation": "create Namespace", "instance": 1},
+            ]}),
+            json!({"id": "bucket", "action": "create-bucket", "with": {"name": "logs-<account id>"}}),
+            json!({"id": "done", "action": "wait-for-job", "for_each": "<steps.jobs.outputs>",
+                "with": "<cannot render yet: x at line 3>"}),
+            json!({"id": "karpenter", "action": "enable-autoscaling", "with": {}}),
+        ];
+        let needs = Needs::from_plan(&plan);
+        assert_eq!(
+            needs.clusters,
+            [ClusterNeed {
+                step: "cluster".into(),
+                name: "c".into(),
+                version: Some("1.35".into())
+            }]
+        );
+        assert_eq!(needs.virtual_clusters.len(), 2);
+        assert_eq!(needs.virtual_clusters[0].name, "a-emr-cluster");
+        assert_eq!(needs.virtual_clusters[1].cluster, None);
+        assert_eq!(needs.virtual_clusters[1].name, "bee");
+        assert!(
+            needs.buckets.is_empty(),
+            "a name with a placeholder is not known"
+        );
+        assert_eq!(needs.unknown, ["done"]);
+        assert_eq!(needs.autoscaling, [("karpenter".to_string(), None)]);
+        assert_eq!(
+            needs.actions.keys().collect::<Vec<_>>(),
+            [
+                "eks:CreateCluster",
+                "emr-containers:CreateVirtualCluster",
+                "iam:PassRole"
+            ]
+        );
+        assert_eq!(
+            needs.actions["emr-containers:CreateVirtualCluster"],
+            BTreeSet::from(["vcs[0]".to_string()])
+        );
+    }
+}
