@@ -14,6 +14,7 @@ pub(crate) struct Sdk {
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
 }
 
 impl Sdk {
@@ -39,6 +40,7 @@ impl Sdk {
             iam: aws_sdk_iam::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
             runtime,
         }
     }
@@ -46,6 +48,36 @@ impl Sdk {
     /// Runs one SDK future to its end.
     pub(crate) fn call<F: std::future::Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
+    }
+
+    /// A new VPC with one subnet in each of `zones`, as a user prepares one for EKS;
+    /// returns the subnet ids.
+    pub(crate) fn subnets_in(&self, zones: &[&str]) -> Vec<String> {
+        let vpc = self
+            .call(self.ec2.create_vpc().cidr_block("10.0.0.0/16").send())
+            .expect("CreateVpc");
+        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id");
+        zones
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| {
+                let subnet = self
+                    .call(
+                        self.ec2
+                            .create_subnet()
+                            .vpc_id(vpc_id)
+                            .availability_zone(*zone)
+                            .cidr_block(format!("10.0.{i}.0/24"))
+                            .send(),
+                    )
+                    .expect("CreateSubnet");
+                subnet
+                    .subnet()
+                    .and_then(|s| s.subnet_id())
+                    .expect("subnet id")
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// (name, namespace, EKS cluster) of every RUNNING virtual cluster, sorted.

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::aws_harness::AwsWorld;
+use crate::aws_sdk::Sdk;
 use crate::canned_runbooks::{canned, canned_names};
 use crate::harness::Test;
 
@@ -72,6 +73,8 @@ fn preflight_on_sim_reads_the_runbooks_needs_from_its_plan() {
             "credentials",
             "permissions",
             "kubernetes-version",
+            "subnets",
+            "vcpu-quota",
             "buckets",
             "existing"
         ]
@@ -86,6 +89,16 @@ fn preflight_on_sim_reads_the_runbooks_needs_from_its_plan() {
     assert_eq!(
         check(&report, "kubernetes-version")["detail"],
         "cluster eks-emr-cluster: EKS offers Kubernetes 1.35 in standard support"
+    );
+    // The simulator places nodes in two zones of its own, which offer every type it
+    // knows; its account's vCPU quotas are 640.
+    assert_eq!(
+        check(&report, "subnets")["detail"],
+        "cluster eks-emr-cluster: subnets in us-east-2a, us-east-2b, all offering c5.2xlarge"
+    );
+    assert_eq!(
+        check(&report, "vcpu-quota")["detail"],
+        "On-Demand standard vCPUs, quota L-1216C47A 640 (AWS's default): node group of eks-emr-cluster up to 10 × c5.2xlarge (8 vCPUs) = 80 at most; instances already running count too"
     );
     let buckets = check(&report, "buckets")["detail"]
         .as_str()
@@ -121,10 +134,71 @@ fn a_version_eks_retired_fails_preflight_with_the_fix() {
     );
     assert!(
         out.stdout
-            .ends_with("4 passed, 1 failed, 0 cannot be checked\n"),
+            .ends_with("6 passed, 1 failed, 0 cannot be checked\n"),
         "{}",
         out.stdout
     );
+}
+
+/// A node group and an autoscaler that together may run more vCPUs than the
+/// account's quota, and an instance type the zones do not offer, fail with the fix.
+#[test]
+fn capacity_beyond_the_quota_or_the_zones_fails_preflight() {
+    let t = Test::new().runbook(
+        "big.yaml",
+        r#"name: big
+steps:
+  - id: cluster
+    action: create-cluster
+    with:
+      name: big
+      nodegroup: { name: big-ng, instance_type: m5.2xlarge, desired_size: 1, max_size: 100 }
+  - id: karpenter
+    action: enable-autoscaling
+    with: { cluster: big, cpu_limit: 200, capacity_types: [on-demand] }
+"#,
+    );
+    let report = t
+        .args(["--output", "json", "preflight", "big.yaml"])
+        .run()
+        .code(1)
+        .json();
+    let quota = check(&report, "vcpu-quota");
+    assert_eq!(quota["status"], "fail");
+    assert_eq!(
+        quota["detail"],
+        "On-Demand standard vCPUs, quota L-1216C47A 640 (AWS's default): node group of big up to 100 × m5.2xlarge (8 vCPUs) = 800 + the autoscaler's cpu_limit (step karpenter) 200 = 1000 at most"
+    );
+    assert!(
+        quota["fix"].as_str().is_some_and(
+            |f| f.starts_with("request an increase of L-1216C47A to at least 1000 vCPUs")
+        ),
+        "{quota}"
+    );
+
+    let t = Test::new().runbook(
+        "gpu.yaml",
+        r#"name: gpu
+steps:
+  - id: cluster
+    action: create-cluster
+    with:
+      name: gpu
+      nodegroup: { name: gpu-ng, instance_type: p5.48xlarge, desired_size: 1 }
+"#,
+    );
+    let report = t
+        .args(["--output", "json", "preflight", "gpu.yaml"])
+        .run()
+        .code(1)
+        .json();
+    let subnets = check(&report, "subnets");
+    assert_eq!(subnets["status"], "fail");
+    assert_eq!(
+        subnets["detail"],
+        "cluster gpu (step cluster): p5.48xlarge is not offered in us-east-2a, us-east-2b (the node group's subnets are in us-east-2a, us-east-2b)"
+    );
+    assert_eq!(check(&report, "vcpu-quota")["status"], "cannot-check");
 }
 
 #[test]
@@ -163,19 +237,23 @@ fn run_with_preflight_starts_nothing_when_a_check_fails() {
     assert_eq!(t.runs().len(), 1);
 }
 
-/// What EKS needs that the simulator makes up: roles and subnets.
-const CLUSTER_SETS: [&str; 6] = [
-    "--set",
-    "cluster_role_arn=arn:aws:iam::123456789012:role/eks-cluster-role",
-    "--set",
-    "node_role_arn=arn:aws:iam::123456789012:role/eks-node-role",
-    "--set",
-    "subnet_ids=[subnet-0a1, subnet-0b2]",
-];
+/// What EKS needs that the simulator makes up: roles, and subnets in two zones (made
+/// in moto's EC2, so that preflight finds them).
+fn cluster_sets(world: &AwsWorld) -> Vec<String> {
+    let subnets = Sdk::new(world).subnets_in(&["us-east-2a", "us-east-2b"]);
+    [
+        "cluster_role_arn=arn:aws:iam::123456789012:role/eks-cluster-role".to_string(),
+        "node_role_arn=arn:aws:iam::123456789012:role/eks-node-role".to_string(),
+        format!("subnet_ids=[{}]", subnets.join(", ")),
+    ]
+    .into_iter()
+    .flat_map(|set| ["--set".to_string(), set])
+    .collect()
+}
 
 /// `runbook --output json preflight --target aws --kube-context fake RUNBOOK ...` on
 /// `world`, expecting `code`.
-fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, code: i32) -> Value {
+fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String], code: i32) -> Value {
     let path = canned(runbook);
     let mut args = vec![
         "--output",
@@ -187,12 +265,12 @@ fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, code: i32) -> Value {
         "fake",
         path.as_str(),
     ];
-    args.extend(CLUSTER_SETS);
+    args.extend(sets.iter().map(String::as_str));
     world.env_for(t.args(args)).run().code(code).json()
 }
 
 /// Runs a canned runbook on `world` (it must succeed).
-fn run_on(world: &AwsWorld, t: &Test, runbook: &str) {
+fn run_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String]) {
     let path = canned(runbook);
     let mut args = vec![
         "run",
@@ -202,7 +280,7 @@ fn run_on(world: &AwsWorld, t: &Test, runbook: &str) {
         "fake",
         path.as_str(),
     ];
-    args.extend(CLUSTER_SETS);
+    args.extend(sets.iter().map(String::as_str));
     world.env_for(t.args(args)).run().success();
 }
 
@@ -214,7 +292,8 @@ fn run_on(world: &AwsWorld, t: &Test, runbook: &str) {
 fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
     let world = AwsWorld::start();
     let t = Test::new();
-    let report = preflight_on(&world, &t, "platform-setup.yaml", 0);
+    let sets = cluster_sets(&world);
+    let report = preflight_on(&world, &t, "platform-setup.yaml", &sets, 0);
     assert_eq!(report["target"], "aws");
     assert_eq!(report["account_id"], "123456789012");
     assert_eq!(report["region"], "us-east-2");
@@ -226,13 +305,20 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
             .is_some_and(|d| d.contains("123456789012") && d.contains("us-east-2")),
         "{credentials}"
     );
-    for unserved in ["permissions", "kubernetes-version"] {
+    // moto serves neither IAM's policy simulation, EKS's version list nor EC2's vCPU
+    // quotas (its Service Quotas knows VPC's only).
+    for unserved in ["permissions", "kubernetes-version", "vcpu-quota"] {
         assert_eq!(
             check(&report, unserved)["status"],
             "cannot-check",
             "{report}"
         );
     }
+    // The subnets made in moto's EC2, and moto's instance type offerings.
+    assert_eq!(
+        check(&report, "subnets")["detail"],
+        "cluster eks-emr-cluster: subnets in us-east-2a, us-east-2b, all offering m5.2xlarge"
+    );
     assert_eq!(
         check(&report, "buckets")["detail"],
         "free (created): adhoc-ml-batch-logs-123456789012-us-east-2, intra-day-batch-logs-123456789012-us-east-2, monthly-batch-logs-123456789012-us-east-2, nightly-batch-logs-123456789012-us-east-2, realtime-batch-logs-123456789012-us-east-2"
@@ -243,9 +329,9 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
     );
     assert!(t.runs().is_empty(), "preflight records nothing");
 
-    run_on(&world, &t, "platform-setup.yaml");
+    run_on(&world, &t, "platform-setup.yaml", &sets);
 
-    let report = preflight_on(&world, &t, "platform-setup.yaml", 0);
+    let report = preflight_on(&world, &t, "platform-setup.yaml", &sets, 0);
     let buckets = check(&report, "buckets")["detail"]
         .as_str()
         .expect("detail");
@@ -272,12 +358,13 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
 fn preflight_on_aws_checks_karpenter_on_the_autoscaled_cluster() {
     let world = AwsWorld::start();
     let t = Test::new();
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", 0);
+    let sets = cluster_sets(&world);
+    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 0);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "cannot-check", "{autoscaler}");
 
-    run_on(&world, &t, "simple-job.yaml");
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", 1);
+    run_on(&world, &t, "simple-job.yaml", &sets);
+    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 1);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "fail", "{autoscaler}");
     assert_eq!(
@@ -301,11 +388,67 @@ fn preflight_on_aws_checks_karpenter_on_the_autoscaled_cluster() {
         "/api/v1/namespaces/kube-system/pods",
         Some(&controller.to_string()),
     );
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", 0);
+    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 0);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "pass", "{autoscaler}");
     assert_eq!(
         autoscaler["detail"],
         "cluster eks-emr-cluster serves Karpenter's NodePool API and runs its controller (karpenter-6d4f9c7b8-x2x7q)"
+    );
+}
+
+/// EKS's subnet rule against moto's EC2: subnets that do not exist, and subnets all in
+/// one Availability Zone, fail with the fix.
+#[test]
+fn preflight_on_aws_fails_subnets_eks_would_refuse() {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    let roles = [
+        "--set".to_string(),
+        "cluster_role_arn=arn:aws:iam::123456789012:role/eks-cluster-role".to_string(),
+        "--set".to_string(),
+        "node_role_arn=arn:aws:iam::123456789012:role/eks-node-role".to_string(),
+    ];
+    let with_subnets = |subnets: &str| {
+        let mut sets = roles.to_vec();
+        sets.extend(["--set".to_string(), format!("subnet_ids=[{subnets}]")]);
+        sets
+    };
+
+    let report = preflight_on(
+        &world,
+        &t,
+        "simple-job.yaml",
+        &with_subnets("subnet-0a1"),
+        1,
+    );
+    let subnets = check(&report, "subnets");
+    assert_eq!(subnets["status"], "fail", "{subnets}");
+    assert!(
+        subnets["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("InvalidSubnetID.NotFound") && d.contains("subnet-0a1")),
+        "{subnets}"
+    );
+
+    let one_zone = Sdk::new(&world).subnets_in(&["us-east-2a", "us-east-2a"]);
+    let report = preflight_on(
+        &world,
+        &t,
+        "simple-job.yaml",
+        &with_subnets(&one_zone.join(", ")),
+        1,
+    );
+    let subnets = check(&report, "subnets");
+    assert_eq!(
+        subnets["detail"],
+        format!(
+            "cluster eks-emr-cluster (step cluster): EKS needs subnets in at least two Availability Zones; subnets {} are in us-east-2a",
+            one_zone.join(", ")
+        )
+    );
+    assert_eq!(
+        subnets["fix"],
+        "give subnet_ids in two or more Availability Zones (the canned runbooks' `subnet_ids` parameter)"
     );
 }

@@ -54,6 +54,8 @@ fn service_of(sdk_service: &str) -> Option<Service> {
         "S3" => Service::S3,
         "CloudWatch Logs" => Service::Logs,
         "STS" => Service::Sts,
+        "EC2" => Service::Ec2,
+        "Service Quotas" => Service::ServiceQuotas,
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>`) for local endpoints such as moto.
 
 mod call_recording;
+mod capacity;
 mod connect_error;
 mod eks;
 pub(crate) mod emr;
@@ -98,6 +99,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
         iam: Arc::new(iam::AwsIam::new(&config)),
         logs: Arc::new(logs::AwsLogs::new(&config)),
         s3: Arc::new(s3::AwsS3::new(&config)),
+        capacity: Arc::new(capacity::AwsCapacity::new(&config)),
         observer,
     })
 }

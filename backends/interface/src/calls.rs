@@ -31,6 +31,12 @@ pub enum Service {
     /// AWS STS: the credentials check when a run connects.
     #[serde(rename = "STS")]
     Sts,
+    /// Amazon EC2: subnets and instance offerings (`preflight`).
+    #[serde(rename = "EC2")]
+    Ec2,
+    /// Service Quotas: the account's vCPU quotas (`preflight`).
+    #[serde(rename = "Service Quotas")]
+    ServiceQuotas,
     /// The cluster's Kubernetes API server.
     #[serde(rename = "Kubernetes")]
     Kubernetes,
@@ -49,6 +55,8 @@ impl Service {
             Service::S3 => "S3",
             Service::Logs => "CloudWatch Logs",
             Service::Sts => "STS",
+            Service::Ec2 => "EC2",
+            Service::ServiceQuotas => "Service Quotas",
             Service::Kubernetes => "Kubernetes",
             Service::Local => "local",
         }

@@ -70,8 +70,10 @@ pub use error::{ActionError, ErrorClass};
 pub use events::ObservedEvent;
 pub use model::*;
 pub use only_cluster::only_cluster;
-pub use readiness::{ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion};
-pub use services::{Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
+pub use readiness::{
+    ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
+};
+pub use services::{Capacity, Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +95,9 @@ pub struct Target {
     pub iam: Arc<dyn Iam>,
     pub logs: Arc<dyn Logs>,
     pub s3: Arc<dyn S3>,
+    /// What the account can run: subnets, instance offerings, vCPU quotas (EC2 and
+    /// Service Quotas), asked by `preflight` only.
+    pub capacity: Arc<dyn Capacity>,
     pub observer: Arc<dyn Observer>,
 }
 
@@ -166,6 +171,7 @@ impl Emr for NoCloud {}
 impl Iam for NoCloud {}
 impl Logs for NoCloud {}
 impl S3 for NoCloud {}
+impl Capacity for NoCloud {}
 impl Observer for NoCloud {}
 
 impl Target {
@@ -184,6 +190,7 @@ impl Target {
             iam: none.clone(),
             logs: none.clone(),
             s3: none.clone(),
+            capacity: none.clone(),
             observer: none,
         }
     }

@@ -46,3 +46,23 @@ pub struct AutoscalerStatus {
     /// Running pods of the Karpenter controller, by name.
     pub controller_pods: Vec<String>,
 }
+
+/// A VPC subnet and the Availability Zone it is in (`DescribeSubnets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubnetInfo {
+    pub id: String,
+    /// `us-east-2a`.
+    pub zone: String,
+}
+
+/// An EC2 vCPU quota of the account in the region (Service Quotas), e.g. "Running
+/// On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", `L-1216C47A`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VcpuQuota {
+    pub code: String,
+    pub name: String,
+    /// vCPUs.
+    pub value: f64,
+    /// Whether this is AWS's default (no quota was applied to the account).
+    pub default: bool,
+}

@@ -11,7 +11,9 @@ use super::model::{
     AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
     LogGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
 };
-use super::readiness::{ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion};
+use super::readiness::{
+    ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
+};
 use crate::error::ActionError;
 
 /// Results of target calls; errors say which service call failed and its error code.
@@ -269,5 +271,30 @@ pub trait S3: Send + Sync {
     /// Who owns the bucket name (S3 names are global across accounts).
     async fn bucket_owner(&self, _name: &str) -> TargetResult<BucketOwner> {
         not_offered("S3", "HeadBucket")
+    }
+}
+
+/// What the account can run in the region: its subnets, where an instance type is
+/// offered, and its EC2 vCPU quotas (Amazon EC2 and Service Quotas). Only
+/// `preflight` asks; no action needs it.
+#[async_trait]
+pub trait Capacity: Send + Sync {
+    /// The subnets `ids` names, with their zones; an error (EC2's
+    /// `InvalidSubnetID.NotFound`) if one does not exist.
+    async fn subnets(&self, _ids: &[String]) -> TargetResult<Vec<SubnetInfo>> {
+        not_offered("EC2", "DescribeSubnets")
+    }
+    /// The Availability Zones of the region that offer `instance_type`.
+    async fn instance_type_zones(&self, _instance_type: &str) -> TargetResult<Vec<String>> {
+        not_offered("EC2", "DescribeInstanceTypeOfferings")
+    }
+    /// The vCPUs of one instance of `instance_type`.
+    async fn instance_vcpus(&self, _instance_type: &str) -> TargetResult<u32> {
+        not_offered("EC2", "DescribeInstanceTypes")
+    }
+    /// The account's EC2 quota `code` (`L-1216C47A`): the value applied to it, else
+    /// AWS's default.
+    async fn vcpu_quota(&self, _code: &str) -> TargetResult<VcpuQuota> {
+        not_offered("Service Quotas", "GetServiceQuota")
     }
 }

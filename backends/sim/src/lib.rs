@@ -5,6 +5,8 @@
 //! and every command a step makes wakes the steps that wait for the world, so waits
 //! see each change at the virtual instant it happens.
 
+mod capacity;
+pub use capacity::SIMULATED_VCPU_QUOTA;
 mod eks;
 mod emr;
 mod iam;
@@ -105,6 +107,7 @@ impl SimTarget {
             iam: self.clone(),
             logs: self.clone(),
             s3: self.clone(),
+            capacity: self.clone(),
             observer: self.clone(),
         }
     }

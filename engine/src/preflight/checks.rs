@@ -300,9 +300,10 @@ pub(super) async fn existing(target: &Target, needs: &Needs) -> Option<Check> {
 /// (`create-cluster` does not install it).
 pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
     const CHECK: &str = "autoscaler";
-    let Some((step, given)) = needs.autoscaling.first() else {
+    let Some(need) = needs.autoscaling.first() else {
         return Vec::new();
     };
+    let (step, given) = (&need.step, &need.cluster);
     let cluster = match (given, needs.clusters.as_slice()) {
         (Some(name), _) => name.clone(),
         (None, [only]) => only.name.clone(),

@@ -3,6 +3,7 @@
 //! fail, or cost what it should not), or cannot be checked (and says why); the same
 //! checks run against the simulated account on `sim` and the real one on `aws`.
 
+mod capacity;
 mod checks;
 mod iam_actions;
 mod needs;
@@ -36,8 +37,8 @@ impl Status {
 /// One check's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `credentials`, `permissions`, `kubernetes-version`, `buckets`, `existing`,
-    /// `autoscaler`.
+    /// `credentials`, `permissions`, `kubernetes-version`, `subnets`, `vcpu-quota`,
+    /// `buckets`, `existing`, `autoscaler`.
     pub check: &'static str,
     pub status: Status,
     /// What was found, for people.
@@ -79,15 +80,19 @@ impl Check {
 /// in a fixed order.
 pub async fn run_checks(target: &Target, needs: &Needs) -> Vec<Check> {
     let credentials = checks::credentials(target);
-    let (permissions, versions, buckets, existing, autoscaler) = tokio::join!(
+    let (permissions, versions, subnets, quotas, buckets, existing, autoscaler) = tokio::join!(
         checks::permissions(target, needs),
         checks::kubernetes_versions(target, needs),
+        capacity::subnets(target, needs),
+        capacity::vcpu_quotas(target, needs),
         checks::buckets(target, needs),
         checks::existing(target, needs),
         checks::autoscaler(target, needs),
     );
     let mut all = vec![credentials, permissions];
     all.extend(versions);
+    all.extend(subnets);
+    all.extend(quotas);
     all.extend(buckets);
     all.extend(existing);
     all.extend(autoscaler);

@@ -17,6 +17,32 @@ pub struct ClusterNeed {
     pub version: Option<String>,
 }
 
+/// The managed node group a `create-cluster` step creates, as its plan's
+/// `CreateNodegroup` call asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGroupNeed {
+    pub step: String,
+    pub cluster: String,
+    pub instance_type: String,
+    pub max_size: u64,
+    /// `SPOT` rather than `ON_DEMAND`.
+    pub spot: bool,
+    /// The subnets of the cluster and its nodes.
+    pub subnets: Vec<String>,
+}
+
+/// The Karpenter NodePool an `enable-autoscaling` step applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoscalingNeed {
+    pub step: String,
+    /// `None`: the account's only cluster.
+    pub cluster: Option<String>,
+    /// The most vCPUs its nodes may have together (`None`: no limit).
+    pub cpu_limit: Option<u64>,
+    pub on_demand: bool,
+    pub spot: bool,
+}
+
 /// A virtual cluster a `register-vc` step registers or adopts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualClusterNeed {
@@ -31,6 +57,7 @@ pub struct VirtualClusterNeed {
 #[derive(Debug, Default, Clone)]
 pub struct Needs {
     pub clusters: Vec<ClusterNeed>,
+    pub node_groups: Vec<NodeGroupNeed>,
     /// (step, bucket name) of each `create-bucket`.
     pub buckets: Vec<(String, String)>,
     pub virtual_clusters: Vec<VirtualClusterNeed>,
@@ -38,9 +65,8 @@ pub struct Needs {
     pub roles: Vec<(String, String)>,
     /// Each IAM action a call of the plan needs, with the steps that make the call.
     pub actions: BTreeMap<String, BTreeSet<String>>,
-    /// (step, cluster) of each step that needs the Karpenter autoscaler
-    /// (`enable-autoscaling`); `None`: the account's only cluster.
-    pub autoscaling: Vec<(String, Option<String>)>,
+    /// Each step that needs the Karpenter autoscaler (`enable-autoscaling`).
+    pub autoscaling: Vec<AutoscalingNeed>,
     /// Step instances whose input only renders at run time (a loop over outputs):
     /// what they need cannot be read before the run.
     pub unknown: Vec<String>,
@@ -80,6 +106,9 @@ impl Needs {
                 };
                 let service = call["service"].as_str().unwrap_or_default();
                 let operation = call["operation"].as_str().unwrap_or_default();
+                if (service, operation) == ("EKS", "CreateNodegroup") {
+                    needs.add_node_group(key.clone(), &call["detail"]);
+                }
                 for action in iam_actions(service, operation) {
                     needs.actions.entry(action).or_default().insert(key.clone());
                 }
@@ -124,11 +153,53 @@ impl Needs {
                 }
             }
             "enable-autoscaling" => {
-                self.autoscaling
-                    .push((key, text("cluster").map(str::to_string)));
+                // Karpenter's capacity types, as the action's default has them.
+                let types: Vec<&str> = match with.get("capacity_types").and_then(Value::as_array) {
+                    Some(list) => list.iter().filter_map(Value::as_str).collect(),
+                    None => vec!["spot", "on-demand"],
+                };
+                self.autoscaling.push(AutoscalingNeed {
+                    step: key,
+                    cluster: text("cluster").map(str::to_string),
+                    cpu_limit: with.get("cpu_limit").and_then(Value::as_u64),
+                    on_demand: types.contains(&"on-demand"),
+                    spot: types.contains(&"spot"),
+                });
             }
             _ => {}
         }
+    }
+}
+
+impl Needs {
+    fn add_node_group(&mut self, key: String, detail: &Value) {
+        let text = |pointer: &str| detail.pointer(pointer).and_then(Value::as_str);
+        let (Some(cluster), Some(instance_type)) = (text("/clusterName"), text("/instanceTypes/0"))
+        else {
+            return;
+        };
+        if !known(cluster) || !known(instance_type) {
+            return;
+        }
+        self.node_groups.push(NodeGroupNeed {
+            step: key,
+            cluster: cluster.to_string(),
+            instance_type: instance_type.to_string(),
+            max_size: detail
+                .pointer("/scalingConfig/maxSize")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            spot: text("/capacityType") == Some("SPOT"),
+            subnets: detail["subnets"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
     }
 }
 
@@ -142,8 +213,14 @@ mod tests {
     fn needs_are_read_from_each_instance_of_the_plan() {
         let plan = [
             json!({"id": "cluster", "action": "create-cluster",
-                "with": {"name": "c", "version": "1.35"},
-                "calls": [{"service": "EKS", "operation": "CreateCluster"}]}),
+            "with": {"name": "c", "version": "1.35"},
+            "calls": [
+                {"service": "EKS", "operation": "CreateCluster"},
+                {"service": "EKS", "operation": "CreateNodegroup", "detail": {
+                    "clusterName": "c", "instanceTypes": ["m5.2xlarge"],
+                    "scalingConfig": {"minSize": 1, "maxSize": 10, "desiredSize": 1},
+                    "capacityType": "ON_DEMAND", "subnets": ["subnet-a", "subnet-b"]}},
+            ]}),
             json!({"id": "vcs", "action": "register-vc",
             "instances": [{"cluster": "c", "namespace": "a"}, {"namespace": "b", "name": "bee"}],
             "calls": [
@@ -153,7 +230,7 @@ mod tests {
             json!({"id": "bucket", "action": "create-bucket", "with": {"name": "logs-<account id>"}}),
             json!({"id": "done", "action": "wait-for-job", "for_each": "<steps.jobs.outputs>",
                 "with": "<cannot render yet: x at line 3>"}),
-            json!({"id": "karpenter", "action": "enable-autoscaling", "with": {}}),
+            json!({"id": "karpenter", "action": "enable-autoscaling", "with": {"cpu_limit": 100, "capacity_types": ["spot"]}}),
         ];
         let needs = Needs::from_plan(&plan);
         assert_eq!(
@@ -173,7 +250,27 @@ mod tests {
             "a name with a placeholder is not known"
         );
         assert_eq!(needs.unknown, ["done"]);
-        assert_eq!(needs.autoscaling, [("karpenter".to_string(), None)]);
+        assert_eq!(
+            needs.autoscaling,
+            [AutoscalingNeed {
+                step: "karpenter".into(),
+                cluster: None,
+                cpu_limit: Some(100),
+                on_demand: false,
+                spot: true,
+            }]
+        );
+        assert_eq!(
+            needs.node_groups,
+            [NodeGroupNeed {
+                step: "cluster".into(),
+                cluster: "c".into(),
+                instance_type: "m5.2xlarge".into(),
+                max_size: 10,
+                spot: false,
+                subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            }]
+        );
         assert_eq!(
             needs.actions.keys().collect::<Vec<_>>(),
             [
