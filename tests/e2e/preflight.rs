@@ -452,3 +452,65 @@ fn preflight_on_aws_fails_subnets_eks_would_refuse() {
         "give subnet_ids in two or more Availability Zones (the canned runbooks' `subnet_ids` parameter)"
     );
 }
+
+/// Without usable credentials the credentials check fails with what to set, and the
+/// others say they could not be made; `run --preflight` then starts nothing.
+#[test]
+fn preflight_without_credentials_fails_its_first_check() {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    fn no_credentials<'t>(
+        world: &AwsWorld,
+        cmd: crate::harness::Cmd<'t>,
+    ) -> crate::harness::Cmd<'t> {
+        world
+            .env_for(cmd)
+            .env("AWS_ACCESS_KEY_ID", "")
+            .env("AWS_SECRET_ACCESS_KEY", "")
+    }
+    let path = canned("simple-job.yaml");
+    let report = no_credentials(
+        &world,
+        t.args([
+            "--output",
+            "json",
+            "preflight",
+            "--target",
+            "aws",
+            path.as_str(),
+        ]),
+    )
+    .run()
+    .code(1)
+    .json();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["account_id"], Value::Null);
+    let credentials = check(&report, "credentials");
+    assert_eq!(credentials["status"], "fail");
+    assert!(
+        credentials["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no usable AWS credentials")),
+        "{credentials}"
+    );
+    assert!(credentials["fix"].is_string(), "{credentials}");
+    let others: Vec<(String, String)> = statuses(&report).into_iter().skip(1).collect();
+    assert!(
+        !others.is_empty() && others.iter().all(|(_, s)| s == "cannot-check"),
+        "{others:?}"
+    );
+
+    let out = no_credentials(
+        &world,
+        t.args(["run", "--preflight", "--target", "aws", path.as_str()]),
+    )
+    .run()
+    .code(1);
+    assert!(
+        out.stderr
+            .contains("preflight failed: the run was not started"),
+        "{}",
+        out.stderr
+    );
+    assert!(t.runs().is_empty(), "no run was recorded");
+}

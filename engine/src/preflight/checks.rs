@@ -354,3 +354,140 @@ pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
         Err(e) => Check::cannot(CHECK, e.to_string()),
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use runbook_backend::{
+        ActionVerdict, BucketOwner, ClusterInfo, Eks, Iam, S3, Target, TargetKind, TargetResult,
+    };
+
+    use super::*;
+    use crate::preflight::Status;
+    use crate::preflight::needs::ClusterNeed;
+
+    /// An account whose IAM denies `eks:CreateCluster`, whose bucket `taken` is
+    /// another account's, and whose cluster `going` is being deleted.
+    struct Account;
+
+    #[async_trait]
+    impl Iam for Account {
+        async fn simulate_principal_policy(
+            &self,
+            _principal_arn: &str,
+            actions: &[String],
+        ) -> TargetResult<Vec<ActionVerdict>> {
+            Ok(actions
+                .iter()
+                .map(|a| ActionVerdict {
+                    action: a.clone(),
+                    allowed: a != "eks:CreateCluster",
+                    decision: if a == "eks:CreateCluster" {
+                        "implicitDeny"
+                    } else {
+                        "allowed"
+                    }
+                    .to_string(),
+                })
+                .collect())
+        }
+    }
+
+    #[async_trait]
+    impl S3 for Account {
+        async fn bucket_owner(&self, name: &str) -> TargetResult<BucketOwner> {
+            Ok(if name == "taken" {
+                BucketOwner::Other
+            } else {
+                BucketOwner::Nobody
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Eks for Account {
+        async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
+            Ok((name == "going").then(|| ClusterInfo {
+                name: name.to_string(),
+                arn: String::new(),
+                endpoint: String::new(),
+                oidc_issuer: String::new(),
+                status: "DELETING".to_string(),
+                version: "1.35".to_string(),
+            }))
+        }
+    }
+
+    fn target() -> Target {
+        let account = Arc::new(Account);
+        Target {
+            caller_arn: "arn:aws:iam::111122223333:user/presenter".into(),
+            iam: account.clone(),
+            s3: account.clone(),
+            eks: account,
+            ..Target::without_cloud(TargetKind::Aws)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_denied_action_fails_naming_the_steps_that_need_it() {
+        let mut needs = Needs::default();
+        needs.actions = BTreeMap::from([
+            (
+                "eks:CreateCluster".to_string(),
+                BTreeSet::from(["cluster".to_string()]),
+            ),
+            (
+                "s3:CreateBucket".to_string(),
+                BTreeSet::from(["logs[0]".to_string(), "logs[1]".to_string()]),
+            ),
+        ]);
+        let check = permissions(&target(), &needs).await;
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(
+            check.detail,
+            "IAM denies 1 of the 2 actions the runbook's calls need: eks:CreateCluster (implicitDeny; needed by cluster)"
+        );
+        assert_eq!(
+            check.fix.as_deref(),
+            Some(
+                "grant them to arn:aws:iam::111122223333:user/presenter (an identity policy), or run as an identity that has them"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bucket_name_of_another_account_fails() {
+        let mut needs = Needs::default();
+        needs.buckets = vec![
+            ("logs".to_string(), "taken".to_string()),
+            ("jobs".to_string(), "free-name".to_string()),
+        ];
+        let checks = buckets(&target(), &needs).await;
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status, Status::Fail);
+        assert_eq!(
+            checks[0].detail,
+            "owned by another account: taken (CreateBucket would fail with BucketAlreadyExists); free (created): free-name"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_being_deleted_cannot_be_adopted() {
+        let mut needs = Needs::default();
+        needs.clusters = vec![ClusterNeed {
+            step: "cluster".into(),
+            name: "going".into(),
+            version: None,
+        }];
+        let check = existing(&target(), &needs).await.expect("a check");
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(
+            check.detail,
+            "cluster going is being deleted: create-cluster cannot adopt it"
+        );
+    }
+}

@@ -275,6 +275,7 @@ mod tests {
             needs.actions.keys().collect::<Vec<_>>(),
             [
                 "eks:CreateCluster",
+                "eks:CreateNodegroup",
                 "emr-containers:CreateVirtualCluster",
                 "iam:PassRole"
             ]
