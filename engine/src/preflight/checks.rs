@@ -434,17 +434,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_denied_action_fails_naming_the_steps_that_need_it() {
-        let mut needs = Needs::default();
-        needs.actions = BTreeMap::from([
-            (
-                "eks:CreateCluster".to_string(),
-                BTreeSet::from(["cluster".to_string()]),
-            ),
-            (
-                "s3:CreateBucket".to_string(),
-                BTreeSet::from(["logs[0]".to_string(), "logs[1]".to_string()]),
-            ),
-        ]);
+        let needs = Needs {
+            actions: BTreeMap::from([
+                (
+                    "eks:CreateCluster".to_string(),
+                    BTreeSet::from(["cluster".to_string()]),
+                ),
+                (
+                    "s3:CreateBucket".to_string(),
+                    BTreeSet::from(["logs[0]".to_string(), "logs[1]".to_string()]),
+                ),
+            ]),
+            ..Needs::default()
+        };
         let check = permissions(&target(), &needs).await;
         assert_eq!(check.status, Status::Fail);
         assert_eq!(
@@ -461,11 +463,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_bucket_name_of_another_account_fails() {
-        let mut needs = Needs::default();
-        needs.buckets = vec![
-            ("logs".to_string(), "taken".to_string()),
-            ("jobs".to_string(), "free-name".to_string()),
-        ];
+        let needs = Needs {
+            buckets: vec![
+                ("logs".to_string(), "taken".to_string()),
+                ("jobs".to_string(), "free-name".to_string()),
+            ],
+            ..Needs::default()
+        };
         let checks = buckets(&target(), &needs).await;
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].status, Status::Fail);
@@ -477,12 +481,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_cluster_being_deleted_cannot_be_adopted() {
-        let mut needs = Needs::default();
-        needs.clusters = vec![ClusterNeed {
-            step: "cluster".into(),
-            name: "going".into(),
-            version: None,
-        }];
+        let needs = Needs {
+            clusters: vec![ClusterNeed {
+                step: "cluster".into(),
+                name: "going".into(),
+                version: None,
+            }],
+            ..Needs::default()
+        };
         let check = existing(&target(), &needs).await.expect("a check");
         assert_eq!(check.status, Status::Fail);
         assert_eq!(
