@@ -346,6 +346,7 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
         "cluster eks-emr-cluster (ACTIVE, Kubernetes 1.35, node groups: eks-emr-cluster-ng)",
         "virtual cluster monthly-batch-emr-cluster (",
         "role monthly-batch-JobExecutionRole (arn:aws:iam::123456789012:role/",
+        "log group /emr-on-eks/eks-emr-cluster/monthly-batch",
     ] {
         assert!(existing.contains(reused), "{reused} in {existing}");
     }

@@ -92,6 +92,19 @@ impl Logs for AwsLogs {
         })
     }
 
+    async fn describe_log_group(&self, name: &str) -> TargetResult<Option<LogGroupInfo>> {
+        Ok(self
+            .describe(name)
+            .await?
+            .map(|(arn, retention_days)| LogGroupInfo {
+                name: name.to_string(),
+                // DescribeLogGroups reports the ARN with a `:*` suffix (the streams).
+                arn: arn.trim_end_matches(":*").to_string(),
+                retention_days,
+                created: false,
+            }))
+    }
+
     async fn delete_log_group(&self, name: &str) -> TargetResult<bool> {
         match self
             .logs

@@ -251,6 +251,10 @@ pub trait Logs: Send + Sync {
     async fn delete_log_group(&self, _name: &str) -> TargetResult<bool> {
         not_offered("CloudWatch Logs", "DeleteLogGroup")
     }
+    /// The log group called exactly `name`, if it exists (`created` is false).
+    async fn describe_log_group(&self, _name: &str) -> TargetResult<Option<LogGroupInfo>> {
+        not_offered("CloudWatch Logs", "DescribeLogGroups")
+    }
 }
 
 /// Amazon S3.

@@ -8,6 +8,15 @@ use runbook_backend::{Logs, TargetResult};
 
 #[async_trait]
 impl Logs for SimTarget {
+    async fn describe_log_group(&self, name: &str) -> TargetResult<Option<LogGroupInfo>> {
+        Ok(self.world().log_group(name).ok().map(|g| LogGroupInfo {
+            name: name.to_string(),
+            arn: g.arn.clone(),
+            retention_days: g.retention_days,
+            created: false,
+        }))
+    }
+
     async fn create_log_group(
         &self,
         name: &str,

@@ -280,6 +280,18 @@ pub(super) async fn existing(target: &Target, needs: &Needs) -> Option<Check> {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let mut seen = BTreeSet::new();
+    for (_, group) in needs
+        .log_groups
+        .iter()
+        .filter(|(_, g)| seen.insert(g.clone()))
+    {
+        match target.logs.describe_log_group(group).await {
+            Ok(Some(info)) => reused.push(format!("log group {}", info.name)),
+            Ok(None) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     Some(if !problems.is_empty() {
         Check::fail(
             CHECK,

@@ -63,6 +63,8 @@ pub struct Needs {
     pub virtual_clusters: Vec<VirtualClusterNeed>,
     /// (step, role name) of each `create-job-role`.
     pub roles: Vec<(String, String)>,
+    /// (step, log group name) of each `create-log-group`.
+    pub log_groups: Vec<(String, String)>,
     /// Each IAM action a call of the plan needs, with the steps that make the call.
     pub actions: BTreeMap<String, BTreeSet<String>>,
     /// Each step that needs the Karpenter autoscaler (`enable-autoscaling`).
@@ -150,6 +152,11 @@ impl Needs {
             "create-job-role" => {
                 if let Some(name) = text("name") {
                     self.roles.push((key, name.to_string()));
+                }
+            }
+            "create-log-group" => {
+                if let Some(name) = text("name") {
+                    self.log_groups.push((key, name.to_string()));
                 }
             }
             "enable-autoscaling" => {
