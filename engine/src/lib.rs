@@ -6,6 +6,8 @@ pub mod diagnostic;
 mod error;
 pub mod executor;
 pub mod exit;
+pub mod iam_actions;
+pub mod iam_policy;
 pub mod inflight_jobs;
 pub mod lifecycle;
 pub mod masker;

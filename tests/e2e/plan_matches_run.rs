@@ -223,6 +223,7 @@ fn compare(
     );
     let statuses = step_statuses(t);
     let mut found = target_calls_outside_steps(runbook, &lines);
+    found.extend(calls_outside_the_policy(t, &path, sets, runbook, &lines));
     if std::env::var_os("SHOW_CALLS").is_some() {
         eprintln!(
             "{runbook} plan: {:#?}\nrun: {:#?}",
@@ -236,6 +237,44 @@ fn compare(
         &recorded_calls(&lines),
         &statuses,
     ));
+    found
+}
+
+/// Every IAM action the run's calls needed is granted by the policy `plan
+/// --iam-policy` prints for the runbook.
+fn calls_outside_the_policy(
+    t: &Test,
+    path: &str,
+    sets: &[String],
+    runbook: &str,
+    lines: &[Value],
+) -> Vec<String> {
+    let mut args = vec!["plan", "--target", "aws", "--iam-policy", path];
+    args.extend(sets.iter().map(String::as_str));
+    let policy = t.args(args).run().success().json();
+    assert_eq!(policy["Version"], "2012-10-17", "{policy}");
+    let granted: Vec<&str> = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .flat_map(|statement| match &statement["Action"] {
+            Value::Array(actions) => actions.iter().filter_map(Value::as_str).collect(),
+            Value::String(action) => vec![action.as_str()],
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut found = Vec::new();
+    for line in lines.iter().filter(|l| l.get("step").is_some()) {
+        let service = line["service"].as_str().unwrap_or_default();
+        let operation = line["operation"].as_str().unwrap_or_default();
+        for action in runbook::iam_actions::iam_actions(service, operation) {
+            if !granted.contains(&action.as_str()) {
+                found.push(format!(
+                    "{runbook}: `{service} {operation}` needs {action}, which the IAM policy does not grant"
+                ));
+            }
+        }
+    }
     found
 }
 

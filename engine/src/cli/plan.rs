@@ -29,6 +29,10 @@ pub struct PlanArgs {
     /// Set a parameter, as for `run`
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Print instead the least-privilege IAM policy (JSON) a run on aws needs, from the
+    /// calls the plan lists
+    #[arg(long)]
+    pub iam_policy: bool,
 }
 
 /// A value known only at run time; renders as `<path>` and grows with attribute access.
@@ -52,6 +56,21 @@ impl Object for Placeholder {
 
 pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let loaded = load_file(&args.file)?;
+    if args.iam_policy {
+        let (_, planned) = plan_steps(
+            &loaded,
+            &args.sets,
+            TargetKind::Aws,
+            global.region.as_deref(),
+            None,
+        )?;
+        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::iam_policy::policy(&steps)).unwrap_or_default()
+        );
+        return Ok(Exit::Ok);
+    }
     let target = global.target_or_sim();
     let (params, planned) =
         plan_steps(&loaded, &args.sets, target, global.region.as_deref(), None)?;

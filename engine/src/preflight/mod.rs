@@ -5,7 +5,6 @@
 
 mod capacity;
 mod checks;
-mod iam_actions;
 mod needs;
 
 use runbook_backend::Target;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::iam_actions::iam_actions;
+use crate::iam_actions::iam_actions;
 
 /// A cluster a `create-cluster` step creates or adopts.
 #[derive(Debug, Clone, PartialEq, Eq)]

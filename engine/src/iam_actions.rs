@@ -1,4 +1,5 @@
-//! The IAM actions a call needs: what `iam:SimulatePrincipalPolicy` is asked about.
+//! The IAM actions a call needs: what `preflight` asks `iam:SimulatePrincipalPolicy`
+//! about, and what `plan --iam-policy` grants.
 //!
 //! Most operations are authorized by the action of the same name in the service's
 //! prefix (`eks:CreateCluster`). The exceptions are S3's, whose actions are not named
@@ -10,7 +11,7 @@
 //! by nobody.
 
 /// The IAM actions the call `operation` of `service` (as `plan` names them) needs.
-pub(super) fn iam_actions(service: &str, operation: &str) -> Vec<String> {
+pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
     let prefix = match service {
         "EKS" => "eks",
         "EMR on EKS" => "emr-containers",
