@@ -96,7 +96,7 @@ impl Action for DeleteCluster {
         let name = input.name.as_str();
         let mut calls = vec![
             PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
-                .note("if it is gone or already DELETING, nothing else is called"),
+                .note("if it is gone, nothing else is called; if it is already DELETING, only its OIDC provider is deleted"),
             PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
                 .note("EKS deletes no cluster that still has node groups"),
             PlannedCall::new(

@@ -101,6 +101,25 @@ impl AwsEks {
         }
     }
 
+    /// Removes the IAM OIDC provider of the cluster's issuer; gone already is fine.
+    async fn delete_oidc_provider(&self, cluster: &ClusterInfo) -> TargetResult<()> {
+        if cluster.oidc_issuer.is_empty() {
+            return Ok(());
+        }
+        let arn = self.oidc_provider_arn(&cluster.oidc_issuer);
+        match self
+            .iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(()),
+            Err(e) => Err(service_error("IAM", "DeleteOpenIDConnectProvider", arn, e)),
+        }
+    }
+
     async fn oidc_provider_exists(&self, arn: &str) -> TargetResult<bool> {
         let list = self
             .iam
@@ -329,31 +348,18 @@ impl Eks for AwsEks {
         let Some(cluster) = self.describe_cluster(name).await? else {
             return Ok(false);
         };
-        if cluster.status == "DELETING" {
-            return Ok(true);
-        }
-        self.delete_nodegroups(name).await?;
-        match self.eks.delete_cluster().name(name).send().await {
-            Ok(_) => {}
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(false),
-            Err(e) => return Err(service_error("EKS", "DeleteCluster", name, e)),
-        }
-        if !cluster.oidc_issuer.is_empty() {
-            let arn = self.oidc_provider_arn(&cluster.oidc_issuer);
-            match self
-                .iam
-                .delete_open_id_connect_provider()
-                .open_id_connect_provider_arn(&arn)
-                .send()
-                .await
-            {
+        // A cluster already DELETING (an earlier teardown interrupted after its
+        // DeleteCluster) still gets its OIDC provider removed: IAM keeps providers
+        // until they are deleted, and nothing else would.
+        if cluster.status != "DELETING" {
+            self.delete_nodegroups(name).await?;
+            match self.eks.delete_cluster().name(name).send().await {
                 Ok(_) => {}
-                Err(e) if code_of(&e) == Some("NoSuchEntity") => {}
-                Err(e) => {
-                    return Err(service_error("IAM", "DeleteOpenIDConnectProvider", arn, e));
-                }
+                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(false),
+                Err(e) => return Err(service_error("EKS", "DeleteCluster", name, e)),
             }
         }
+        self.delete_oidc_provider(&cluster).await?;
         Ok(true)
     }
 
@@ -392,8 +398,11 @@ mod tests {
     //! The preflight reads of EKS over aws-smithy-mocks: what EKS answers, as preflight
     //! shows it.
 
+    use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
     use aws_sdk_eks::operation::describe_cluster_versions::DescribeClusterVersionsOutput;
     use aws_sdk_eks::operation::list_nodegroups::ListNodegroupsOutput;
+    use aws_sdk_eks::types::{Cluster, ClusterStatus, Identity, Oidc};
+    use aws_sdk_iam::operation::delete_open_id_connect_provider::DeleteOpenIdConnectProviderOutput;
     use aws_smithy_mocks::mock;
 
     use super::*;
@@ -406,6 +415,45 @@ mod tests {
             .version_status(status)
             .default_version(default)
             .build()
+    }
+
+    /// A teardown interrupted after DeleteCluster finds the cluster DELETING: the OIDC
+    /// provider of its issuer is still removed (IAM would keep it for ever), and
+    /// nothing is asked of EKS again.
+    #[tokio::test]
+    async fn a_cluster_already_deleting_still_loses_its_oidc_provider() {
+        let issuer = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123";
+        let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_output(move || {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    Cluster::builder()
+                        .name("demo")
+                        .status(ClusterStatus::Deleting)
+                        .identity(
+                            Identity::builder()
+                                .oidc(Oidc::builder().issuer(issuer).build())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let delete_cluster = mock!(aws_sdk_eks::Client::delete_cluster)
+            .then_error(|| unreachable!("a cluster already deleting is not deleted again"));
+        let delete_provider = mock!(aws_sdk_iam::Client::delete_open_id_connect_provider)
+            .match_requests(|r| {
+                r.open_id_connect_provider_arn()
+                    == Some("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123")
+            })
+            .then_output(|| DeleteOpenIdConnectProviderOutput::builder().build());
+        let eks = AwsEks {
+            eks: mocked!(aws_sdk_eks, &describe, &delete_cluster),
+            iam: mocked!(aws_sdk_iam, &delete_provider),
+            account_id: "123456789012".into(),
+        };
+        assert!(eks.delete_cluster("demo").await.expect("deleted"));
+        assert_eq!(delete_provider.num_calls(), 1);
+        assert_eq!(delete_cluster.num_calls(), 0);
     }
 
     #[tokio::test]
