@@ -66,16 +66,25 @@ impl Action for CreateNamespace {
             check_dns_label(&input.name)?;
         }
         let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.push(
-            PlannedCall::new(
-                Service::Kubernetes,
-                "create Namespace",
-                json!({"name": input.name}),
-            )
-            .note("AlreadyExists: adopted"),
-        );
+        calls.extend(planned_namespace(&input.name));
         Ok(calls)
     }
+}
+
+/// The calls that create (or adopt) namespace `name` on `aws`: the create, and on
+/// AlreadyExists a look at it, since one being deleted is waited for and made anew.
+pub(crate) fn planned_namespace(name: &str) -> [PlannedCall; 2] {
+    [
+        PlannedCall::new(
+            Service::Kubernetes,
+            "create Namespace",
+            json!({"name": name}),
+        )
+        .note("AlreadyExists: an existing namespace is adopted"),
+        PlannedCall::new(Service::Kubernetes, "get Namespace", json!({"name": name}))
+            .when("if it exists")
+            .note("one still Terminating is waited for, then created anew"),
+    ]
 }
 
 /// Kubernetes validates namespace names as RFC 1123 labels; saying so here beats the

@@ -112,9 +112,8 @@ impl Action for RegisterVc {
         let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
         let namespace = input.namespace.as_str();
         let name = vc_name(input.name.clone(), namespace);
+        calls.extend(crate::create_namespace::planned_namespace(namespace));
         calls.extend([
-            PlannedCall::new(Service::Kubernetes, "create Namespace", json!({"name": namespace}))
-                .note("an existing namespace is kept"),
             PlannedCall::new(
                 Service::Kubernetes,
                 "create Role",
@@ -389,6 +388,7 @@ mod tests {
             operations(&calls),
             [
                 "Kubernetes create Namespace",
+                "Kubernetes get Namespace",
                 "Kubernetes create Role",
                 "Kubernetes replace Role",
                 "Kubernetes create RoleBinding",
@@ -402,20 +402,20 @@ mod tests {
             ]
         );
         assert_eq!(
-            calls[1].detail["namespace"], "monthly-batch",
+            calls[2].detail["namespace"], "monthly-batch",
             "the Role is namespaced"
         );
-        assert_eq!(calls[1].detail["name"], "emr-containers");
-        assert!(calls[2].when.is_some(), "replaced only if it exists");
+        assert_eq!(calls[2].detail["name"], "emr-containers");
+        assert!(calls[3].when.is_some(), "replaced only if it exists");
         assert_eq!(
-            calls[3].detail["subjects"],
+            calls[4].detail["subjects"],
             json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
         );
         assert_eq!(
             (
-                &calls[6].detail["namespace"],
-                &calls[6].detail["name"],
-                &calls[6].detail["mapRoles+"]
+                &calls[7].detail["namespace"],
+                &calls[7].detail["name"],
+                &calls[7].detail["mapRoles+"]
             ),
             (
                 &json!("kube-system"),
@@ -426,9 +426,9 @@ mod tests {
                 })
             )
         );
-        assert!(calls[6].when.is_some(), "the mapping is added once");
+        assert!(calls[7].when.is_some(), "the mapping is added once");
         assert_eq!(
-            calls[9].detail,
+            calls[10].detail,
             json!({
                 "name": "monthly-batch-emr-cluster",
                 "containerProvider": {
@@ -439,6 +439,6 @@ mod tests {
                 "clientToken": "<idempotency key of step virtual_clusters[3]>",
             })
         );
-        assert_eq!(calls[9].when.as_deref(), Some("if there is none to adopt"));
+        assert_eq!(calls[10].when.as_deref(), Some("if there is none to adopt"));
     }
 }

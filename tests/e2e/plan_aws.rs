@@ -157,12 +157,13 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
 
     // for_each: every namespace is an instance with its own calls; the fourth is
     // monthly-batch.
-    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 11);
+    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 12);
     let vc = calls(&plan, "virtual_clusters", Some(3));
     assert_eq!(
         operations(&vc),
         [
             "Kubernetes create Namespace",
+            "Kubernetes get Namespace",
             "Kubernetes create Role",
             "Kubernetes replace Role",
             "Kubernetes create RoleBinding",
@@ -177,7 +178,7 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
     );
     assert_eq!(vc[0]["detail"], json!({"name": "monthly-batch"}));
     assert_eq!(
-        vc[9]["detail"],
+        vc[10]["detail"],
         json!({
             "name": "monthly-batch-emr-cluster",
             "containerProvider": {

@@ -39,8 +39,18 @@ const FIELD_MANAGER: &str = "runbook";
 /// between (`Conflict`).
 const AWS_AUTH_ATTEMPTS: usize = 3;
 
+/// How long `create_namespace` waits for a namespace being deleted to be gone: its
+/// pods get their grace period (30 s by default) and its finalizers run first.
+const NAMESPACE_TERMINATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// The first and the longest pause between looks at a namespace being deleted.
+const NAMESPACE_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+const NAMESPACE_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[async_trait]
 impl Kube for AwsKube {
+    /// A namespace being deleted also answers AlreadyExists, and nothing can be
+    /// created in it (the Role next would be Forbidden): it is waited for until it is
+    /// gone, then made anew. One that exists otherwise is adopted.
     async fn create_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
         let api: Api<Namespace> = Api::all(self.client(cluster).await?);
         let namespace = Namespace {
@@ -50,10 +60,36 @@ impl Kube for AwsKube {
             },
             ..Namespace::default()
         };
-        match api.create(&PostParams::default(), &namespace).await {
-            Ok(_) => Ok(true),
-            Err(e) if is(&e, "AlreadyExists") => Ok(false),
-            Err(e) => Err(kube_error("create namespace", name, &e)),
+        let started = tokio::time::Instant::now();
+        let mut pause = NAMESPACE_POLL_FIRST;
+        loop {
+            match api.create(&PostParams::default(), &namespace).await {
+                Ok(_) => return Ok(true),
+                Err(e) if is(&e, "AlreadyExists") => {}
+                Err(e) => return Err(kube_error("create namespace", name, &e)),
+            }
+            let current = api
+                .get_opt(name)
+                .await
+                .map_err(|e| kube_error("get namespace", name, &e))?;
+            let phase = current
+                .as_ref()
+                .and_then(|n| n.status.as_ref())
+                .and_then(|s| s.phase.as_deref());
+            match (current.is_some(), phase) {
+                (true, Some("Terminating")) => {}
+                (true, _) => return Ok(false),
+                // Gone between the two calls: create it now.
+                (false, _) => continue,
+            }
+            if started.elapsed() > NAMESPACE_TERMINATION_WAIT {
+                return Err(ActionError::Failed(format!(
+                    "namespace `{name}` is still Terminating after {} minutes (its contents or finalizers keep it); kubectl get namespace {name} -o yaml shows what it waits for",
+                    NAMESPACE_TERMINATION_WAIT.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(NAMESPACE_POLL_MAX);
         }
     }
 

@@ -233,6 +233,13 @@ fn code_of(error: &ActionError) -> &str {
 async fn namespace_is_created_then_adopted_and_other_failures_are_reported() {
     let mut posts = 0;
     let (kube, api) = kube_with(move |call| {
+        if call.method == Method::GET {
+            assert_eq!(call.path(), "/api/v1/namespaces/spark");
+            return (
+                200,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "spark"}, "status": {"phase": "Active"}}),
+            );
+        }
         assert_eq!(
             (call.method.clone(), call.path()),
             (Method::POST, "/api/v1/namespaces")
@@ -269,6 +276,44 @@ async fn namespace_is_created_then_adopted_and_other_failures_are_reported() {
         "Kubernetes create namespace of `spark` failed: Forbidden: namespaces is forbidden: User \"x\" cannot create"
     );
     assert_eq!(api.calls()[0].body["metadata"]["name"], "spark");
+}
+
+/// A namespace still being deleted answers AlreadyExists too: it is waited for
+/// until it is gone and then created anew, not adopted (the Role created in it next
+/// would be Forbidden).
+#[tokio::test]
+async fn a_terminating_namespace_is_waited_for_and_made_anew() {
+    let mut gets = 0;
+    let (kube, api) = kube_with(move |call| match call.method {
+        Method::GET => {
+            gets += 1;
+            if gets < 3 {
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "spark", "deletionTimestamp": "2026-12-04T20:00:00Z"}, "status": {"phase": "Terminating"}}),
+                )
+            } else {
+                status(404, "NotFound", "namespaces \"spark\" not found")
+            }
+        }
+        _ if gets < 3 => status(
+            409,
+            "AlreadyExists",
+            "object is being deleted: namespaces \"spark\" already exists",
+        ),
+        _ => echo(call),
+    });
+    assert!(
+        kube.create_namespace("demo", "spark")
+            .await
+            .expect("created once the old one was gone")
+    );
+    let methods: Vec<String> = api.calls().iter().map(|c| c.method.to_string()).collect();
+    assert_eq!(
+        methods,
+        ["POST", "GET", "POST", "GET", "POST", "GET", "POST"],
+        "create, see it Terminating, wait, ... until it is gone, then create"
+    );
 }
 
 #[tokio::test]
