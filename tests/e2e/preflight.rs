@@ -271,17 +271,8 @@ fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String], code
 
 /// Runs a canned runbook on `world` (it must succeed).
 fn run_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String]) {
-    let path = canned(runbook);
-    let mut args = vec![
-        "run",
-        "--target",
-        "aws",
-        "--kube-context",
-        "fake",
-        path.as_str(),
-    ];
-    args.extend(sets.iter().map(String::as_str));
-    world.env_for(t.args(args)).run().success();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    world.run_plain(t, &canned(runbook), &sets).run().success();
 }
 
 /// On moto: the credentials, bucket names and what exists are checked for real; moto

@@ -20,33 +20,6 @@ impl AwsLogs {
             ),
         }
     }
-
-    /// The log group called exactly `name` (DescribeLogGroups matches prefixes).
-    async fn describe(&self, name: &str) -> TargetResult<Option<(String, Option<u32>)>> {
-        let mut pages = self
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
-            if let Some(group) = page
-                .log_groups()
-                .iter()
-                .find(|g| g.log_group_name() == Some(name))
-            {
-                return Ok(Some((
-                    group.arn().unwrap_or_default().to_string(),
-                    group
-                        .retention_in_days()
-                        .and_then(|d| u32::try_from(d).ok()),
-                )));
-            }
-        }
-        Ok(None)
-    }
 }
 
 #[async_trait]
@@ -67,13 +40,13 @@ impl Logs for AwsLogs {
             Err(e) if code_of(&e) == Some("ResourceAlreadyExistsException") => false,
             Err(e) => return Err(service_error("CloudWatch Logs", "CreateLogGroup", name, e)),
         };
-        let (arn, current) = self.describe(name).await?.ok_or_else(|| {
+        let found = self.describe_log_group(name).await?.ok_or_else(|| {
             ActionError::Failed(format!(
                 "log group `{name}` was created but DescribeLogGroups does not list it"
             ))
         })?;
         if let Some(days) = retention_days
-            && current != Some(days)
+            && found.retention_days != Some(days)
         {
             self.logs
                 .put_retention_policy()
@@ -84,25 +57,44 @@ impl Logs for AwsLogs {
                 .map_err(|e| service_error("CloudWatch Logs", "PutRetentionPolicy", name, e))?;
         }
         Ok(LogGroupInfo {
-            name: name.to_string(),
-            // DescribeLogGroups reports the ARN with a `:*` suffix (the streams).
-            arn: arn.trim_end_matches(":*").to_string(),
-            retention_days: retention_days.or(current),
+            retention_days: retention_days.or(found.retention_days),
             created,
+            ..found
         })
     }
 
+    /// The log group called exactly `name` (DescribeLogGroups matches prefixes).
     async fn describe_log_group(&self, name: &str) -> TargetResult<Option<LogGroupInfo>> {
-        Ok(self
-            .describe(name)
-            .await?
-            .map(|(arn, retention_days)| LogGroupInfo {
-                name: name.to_string(),
-                // DescribeLogGroups reports the ARN with a `:*` suffix (the streams).
-                arn: arn.trim_end_matches(":*").to_string(),
-                retention_days,
-                created: false,
-            }))
+        let mut pages = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
+            if let Some(group) = page
+                .log_groups()
+                .iter()
+                .find(|g| g.log_group_name() == Some(name))
+            {
+                return Ok(Some(LogGroupInfo {
+                    name: name.to_string(),
+                    // DescribeLogGroups reports the ARN with a `:*` suffix (the streams).
+                    arn: group
+                        .arn()
+                        .unwrap_or_default()
+                        .trim_end_matches(":*")
+                        .to_string(),
+                    retention_days: group
+                        .retention_in_days()
+                        .and_then(|d| u32::try_from(d).ok()),
+                    created: false,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     async fn delete_log_group(&self, name: &str) -> TargetResult<bool> {

@@ -57,14 +57,7 @@ impl Object for Placeholder {
 pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let loaded = load_file(&args.file)?;
     if args.iam_policy {
-        let (_, planned) = plan_steps(
-            &loaded,
-            &args.sets,
-            TargetKind::Aws,
-            global.region.as_deref(),
-            None,
-        )?;
-        let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
+        let steps = aws_plan(&loaded, &args.sets, global.region.as_deref(), None)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&crate::iam_policy::policy(&steps)).unwrap_or_default()
@@ -177,6 +170,18 @@ pub(super) fn plan_steps(
         planned.push(step);
     }
     Ok((params, planned))
+}
+
+/// The plan's steps on `aws` as `plan --target aws --output json` prints them, calls
+/// included: what `--iam-policy` and `preflight` read the runbook's needs from.
+pub(super) fn aws_plan(
+    loaded: &LoadedRunbook,
+    sets: &[String],
+    region: Option<&str>,
+    place: Option<(String, String)>,
+) -> Result<Vec<Value>, Error> {
+    let (_, planned) = plan_steps(loaded, sets, TargetKind::Aws, region, place)?;
+    Ok(planned.iter().map(PlannedStep::to_json).collect())
 }
 
 type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> minijinja::Value + 'a;

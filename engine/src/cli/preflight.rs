@@ -8,7 +8,7 @@ use runbook_backend::TargetKind;
 use serde_json::{Value, json};
 
 use super::Global;
-use super::plan::{PlannedStep, plan_steps};
+use super::plan::{aws_plan, plan_steps};
 use super::run::{aws_settings, build_target, call_log, current_thread_runtime, given_settings};
 use crate::error::Error;
 use crate::exit::Exit;
@@ -144,14 +144,7 @@ pub(super) async fn check(
     let place = (target.account_id.clone(), target.region.clone());
     // The calls are those of the aws target whatever the target: the same source as
     // `plan --target aws`.
-    let (_, planned) = plan_steps(
-        loaded,
-        sets,
-        TargetKind::Aws,
-        global.region.as_deref(),
-        Some(place.clone()),
-    )?;
-    let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
+    let steps = aws_plan(loaded, sets, global.region.as_deref(), Some(place.clone()))?;
     let needs = Needs::from_plan(&steps);
     Ok(Preflight {
         target: kind,

@@ -176,9 +176,7 @@ impl Needs {
             _ => {}
         }
     }
-}
 
-impl Needs {
     fn add_node_group(&mut self, key: String, detail: &Value) {
         let text = |pointer: &str| detail.pointer(pointer).and_then(Value::as_str);
         let (Some(cluster), Some(instance_type)) = (text("/clusterName"), text("/instanceTypes/0"))
