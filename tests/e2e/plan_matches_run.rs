@@ -419,3 +419,27 @@ fn the_actions_no_canned_runbook_completes_on_aws_make_the_calls_their_plans_lis
     let found = compare(&world, &t, &path, &cluster_sets(), None);
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// A record that cannot be written stops the command before anything is recorded:
+/// no run is left behind, and the message names the path.
+#[test]
+fn an_unwritable_call_record_starts_nothing() {
+    let t = Test::new();
+    let path = canned("hello.yaml");
+    let out = t
+        .args([
+            "--record-calls",
+            "/nonexistent/dir/calls.jsonl",
+            "run",
+            path.as_str(),
+        ])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr
+            .contains("failed to open the call record /nonexistent/dir/calls.jsonl"),
+        "{}",
+        out.stderr
+    );
+    assert!(t.runs().is_empty(), "no run was recorded");
+}

@@ -29,6 +29,8 @@ pub struct AbandonArgs {
 }
 
 pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error> {
+    // Opened before the lock is taken: a path that cannot be written stops here.
+    let calls = super::run::call_log(global)?;
     let mut store = super::open_store(global)?;
     store.quick_check()?;
     let Some(run) = store.run(&args.run)? else {
@@ -61,7 +63,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
             origins: std::collections::BTreeMap::new(),
         };
         let runtime = current_thread_runtime()?;
-        let aws = aws_settings(&settings, &params, super::run::call_log(global)?);
+        let aws = aws_settings(&settings, &params, calls.clone());
         let outcome = runtime.block_on(async {
             let (clock, target) = build_target(
                 settings.target,

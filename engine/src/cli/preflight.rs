@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use runbook_backend::TargetKind;
+use runbook_backend::calls::CallLog;
 use serde_json::{Value, json};
 
 use super::Global;
@@ -96,7 +97,12 @@ impl Preflight {
 
 pub(super) fn preflight(global: &Global, args: &PreflightArgs) -> Result<Exit, Error> {
     let loaded = load_file(&args.file)?;
-    let result = current_thread_runtime()?.block_on(check(global, &loaded, &args.sets))?;
+    let result = current_thread_runtime()?.block_on(check(
+        global,
+        &loaded,
+        &args.sets,
+        call_log(global)?,
+    ))?;
     if global.output == OutputMode::Json {
         println!(
             "{}",
@@ -119,6 +125,7 @@ pub(super) async fn check(
     global: &Global,
     loaded: &LoadedRunbook,
     sets: &[String],
+    calls: Option<CallLog>,
 ) -> Result<Preflight, Error> {
     let kind = global.target_or_sim();
     // Parameters are checked before anything is reached.
@@ -126,7 +133,7 @@ pub(super) async fn check(
     let settings = RunSettings::new_run(&given_settings(global, None));
     let aws = runbook_backend_aws::AwsSettings {
         quick_retries: true,
-        ..aws_settings(&settings, &params, call_log(global)?)
+        ..aws_settings(&settings, &params, calls)
     };
     let target = match build_target(kind, None, 0, None, &aws).await {
         Ok((_clock, target)) => target,

@@ -73,9 +73,16 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let loaded = Arc::new(load_file(&args.file)?);
     let sets = params::parse_sets(&args.sets)?;
     let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    // Opened before anything is recorded: a path that cannot be written stops the
+    // command without leaving a run behind.
+    let calls = call_log(global)?;
     if args.preflight {
-        let checked = current_thread_runtime()?
-            .block_on(super::preflight::check(global, &loaded, &args.sets))?;
+        let checked = current_thread_runtime()?.block_on(super::preflight::check(
+            global,
+            &loaded,
+            &args.sets,
+            calls.clone(),
+        ))?;
         checked.print(&loaded, true);
         if checked.failed() {
             eprintln!("preflight failed: the run was not started");
@@ -109,6 +116,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
                     settings,
                     lock,
                     notes: Vec::new(),
+                    calls,
                 },
             );
         }
@@ -119,7 +127,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let run_id = new_run_id(now);
     let lock = take_lock(&mut store, &lock_key, &run_id)?;
     // Under the lock, so no other process starts or resumes a run of this key meanwhile.
-    if let Err(e) = refuse_if_jobs_still_run(&store, &history, &settings, &params, global) {
+    if let Err(e) = refuse_if_jobs_still_run(&store, &history, &settings, &params, calls.clone()) {
         let _ = store.release_lock(lock);
         return Err(e);
     }
@@ -149,6 +157,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
                 settings,
                 lock,
                 notes,
+                calls,
             },
         ),
         Ok(None) => Err(Error::Bug(format!(
@@ -162,6 +171,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
 }
 
 pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
+    let calls = call_log(global)?;
     // Checked below, beside the other reads, before anything is written.
     let mut store = super::open_store(global)?;
     let found = match &args.run {
@@ -243,6 +253,7 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
             settings,
             lock,
             notes: Vec::new(),
+            calls,
         },
     )
 }
@@ -293,7 +304,7 @@ fn refuse_if_jobs_still_run(
     history: &[RunRecord],
     settings: &RunSettings,
     params: &ResolvedParams,
-    global: &Global,
+    calls: Option<CallLog>,
 ) -> Result<(), Error> {
     if settings.target != TargetKind::Aws {
         return Ok(());
@@ -307,7 +318,7 @@ fn refuse_if_jobs_still_run(
         return Ok(());
     }
     let runtime = current_thread_runtime()?;
-    let aws = aws_settings(settings, params, call_log(global)?);
+    let aws = aws_settings(settings, params, calls);
     let live = runtime.block_on(async {
         let target = runbook_backend_aws::connect(&aws).await?;
         Ok::<_, BackendError>(inflight_jobs::live_jobs(&target, submitted).await)
@@ -447,11 +458,13 @@ fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
 }
 
 /// What a run is launched with besides its record: the target settings it runs
-/// with, its lock (held until it ends), and notes for the first lines of its log.
+/// with, its lock (held until it ends), notes for the first lines of its log, and
+/// the record of its calls (`--record-calls`).
 struct Launch {
     settings: RunSettings,
     lock: RunLock,
     notes: Vec<String>,
+    calls: Option<CallLog>,
 }
 
 /// Executes a created (or resumed) run to its end and records how it ended.
@@ -468,6 +481,7 @@ fn drive(
         settings,
         lock,
         notes,
+        calls,
     } = launch;
     let resumed = prior.is_some();
     let target = settings.target;
@@ -503,7 +517,7 @@ fn drive(
         if global.record_calls.is_some() && target == TargetKind::Sim {
             eprintln!("note: --record-calls records the aws target's calls; the sim target makes none");
         }
-        let aws = aws_settings(&settings, &params, call_log(global)?);
+        let aws = aws_settings(&settings, &params, calls);
         let (clock, services) = build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws)
             .await
             .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
