@@ -63,11 +63,24 @@ impl Store {
     /// [`StateError::Damaged`] with SQLite's first findings. Run before a run or resume
     /// writes anything, so nothing runs on a damaged database.
     pub fn quick_check(&self) -> Result<(), StateError> {
-        let shown = self
-            .path
+        quick_check(&self.conn, self.shown_path())
+    }
+
+    /// The database file as messages name it.
+    fn shown_path(&self) -> String {
+        self.path
             .as_ref()
-            .map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
-        quick_check(&self.conn, shown)
+            .map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string())
+    }
+
+    /// `error`, met while reading this database, named as [`StateError::Damaged`] when
+    /// the file is damaged: a read that trips over a damaged page says only "failed to
+    /// load run", so the whole file is checked to say what is wrong with it.
+    pub fn diagnosed(&self, error: StateError) -> StateError {
+        match self.quick_check() {
+            Err(damaged @ StateError::Damaged { .. }) => damaged,
+            _ => error.named_damaged(&self.shown_path()),
+        }
     }
 
     /// [`Store::quick_check`] of the database file at `path` on a connection of its

@@ -240,3 +240,40 @@ steps:
     assert!(said.contains("of step job"), "{said}");
     assert_eq!(t.status(&run_id)["status"], "abandoned");
 }
+
+/// A state DB whose header is intact but whose pages are damaged (a disk error, a bad
+/// copy) opens without complaint; SQLite's `quick_check` finds the damage. Neither a
+/// resume nor cron's `--resume-incomplete` nor a fresh run may run a step on it: each
+/// names the file as damaged, in SQLite's words, and leaves it as it was.
+#[test]
+fn a_state_db_with_damaged_pages_is_named_and_nothing_runs() {
+    let t = Test::new().runbook("gated.yaml", &gated());
+    let id = interrupted_run(&t, &["run", "gated.yaml"]);
+    // Every page but the first (which holds the schema) is overwritten.
+    let db = t.state_db();
+    let mut bytes = std::fs::read(&db).expect("read the state DB");
+    let page_size = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    assert!(bytes.len() > 2 * page_size, "the DB has more than one page");
+    bytes[page_size..].fill(0x5a);
+    std::fs::write(&db, &bytes).expect("damage the state DB");
+    t.touch("go");
+
+    for args in [
+        vec!["resume", id.as_str()],
+        vec!["run", "--resume-incomplete", "gated.yaml"],
+        vec!["run", "gated.yaml"],
+    ] {
+        let out = t.args(args.iter().copied()).run().code(1);
+        assert!(
+            out.stderr.contains("is damaged") && out.stderr.contains(&db.display().to_string()),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert_eq!(t.lines("started"), ["hold"], "{args:?} ran a step");
+    }
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        bytes,
+        "the damaged file was written"
+    );
+}

@@ -175,9 +175,10 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
     // Checked below, beside the other reads, before anything is written.
     let mut store = super::open_store(global)?;
     let found = match &args.run {
-        Some(id) => store.run(id)?,
-        None => store.latest_incomplete_run(None)?,
-    };
+        Some(id) => store.run(id),
+        None => store.latest_incomplete_run(None),
+    }
+    .map_err(|e| store.diagnosed(e))?;
     let Some(record) = found else {
         return Err(match &args.run {
             Some(id) => Error::NoSuchRunIn {
