@@ -30,7 +30,7 @@ pub(crate) struct CreateBucketInput {
 pub(crate) struct CreateBucketOutput {
     /// Bucket name.
     name: String,
-    /// Bucket ARN (`arn:aws:s3:::NAME`).
+    /// Bucket ARN (`arn:aws:s3:::NAME`; in China and GovCloud, that partition's).
     arn: String,
     /// `s3://NAME`, for job log locations and object URIs.
     uri: String,
@@ -53,7 +53,7 @@ impl Action for CreateBucket {
         check_name(&input.name)?;
         let created = ctx.target.s3.create_bucket(&input.name).await?;
         Ok(CreateBucketOutput {
-            arn: format!("arn:aws:s3:::{}", input.name),
+            arn: format!("arn:{}:s3:::{}", ctx.target.partition(), input.name),
             uri: format!("s3://{}", input.name),
             name: input.name,
             created,

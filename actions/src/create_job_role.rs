@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::planned_call::{
-    ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, REGION_PLACEHOLDER, Service, is_placeholder,
+    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, REGION_PLACEHOLDER,
+    Service, is_placeholder,
 };
 use runbook_backend::ActionError;
 
@@ -133,8 +134,9 @@ impl Action for CreateJobRole {
         let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
         // The cluster's ARN and OIDC issuer come from DescribeCluster at run time; these
         // stand-ins have their shape, so the statement is built by the same function.
-        let cluster_arn =
-            format!("arn:aws:eks:{REGION_PLACEHOLDER}:{ACCOUNT_PLACEHOLDER}:cluster/{cluster}");
+        let cluster_arn = format!(
+            "arn:{PARTITION_PLACEHOLDER}:eks:{REGION_PLACEHOLDER}:{ACCOUNT_PLACEHOLDER}:cluster/{cluster}"
+        );
         let issuer = format!("https://<OIDC provider of cluster {cluster}>");
         let irsa = irsa_statement(&cluster_arn, &issuer, &input.namespace, &input.name)?;
         let role = input.name.as_str();
@@ -575,7 +577,7 @@ mod tests {
             trust["Statement"][1],
             json!({
                 "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:aws:iam::<account id>:oidc-provider/{provider}")},
+                "Principal": {"Federated": format!("arn:<partition>:iam::<account id>:oidc-provider/{provider}")},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {"StringLike": {
                     format!("{provider}:sub"):

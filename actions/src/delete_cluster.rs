@@ -9,7 +9,9 @@ use serde_json::json;
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
+use crate::planned_call::{
+    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, Service,
+};
 use runbook_backend::ActionError;
 use runbook_backend::WaitOutcome;
 use runbook_backend::duration::{Humane, HumaneDuration};
@@ -112,7 +114,7 @@ impl Action for DeleteCluster {
             PlannedCall::new(
                 Service::Iam,
                 "DeleteOpenIDConnectProvider",
-                json!({"openIDConnectProviderArn": format!("arn:aws:iam::{ACCOUNT_PLACEHOLDER}:oidc-provider/<OIDC issuer of cluster {name}>")}),
+                json!({"openIDConnectProviderArn": format!("arn:{PARTITION_PLACEHOLDER}:iam::{ACCOUNT_PLACEHOLDER}:oidc-provider/<OIDC issuer of cluster {name}>")}),
             )
             .when("if the cluster had an OIDC issuer")
             .note("NoSuchEntity: already gone, which is success"),

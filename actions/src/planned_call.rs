@@ -105,6 +105,8 @@ pub struct PlanContext {
 /// The AWS account of the credentials, which the `aws` target asks for when the run
 /// starts; unknown to a plan, which calls nothing.
 pub const ACCOUNT_PLACEHOLDER: &str = "<account id>";
+/// The ARN partition of the account (`aws`, `aws-cn`, ...), from the caller's ARN.
+pub const PARTITION_PLACEHOLDER: &str = "<partition>";
 /// The region of the AWS configuration the run would use.
 pub const REGION_PLACEHOLDER: &str = "<region>";
 

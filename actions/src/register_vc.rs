@@ -6,7 +6,9 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{ACCOUNT_PLACEHOLDER, PlanContext, PlannedCall, Service};
+use crate::planned_call::{
+    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, Service,
+};
 use runbook_backend::ActionError;
 
 /// The Kubernetes user EMR on EKS acts as in a namespace (eksctl's RBAC names its
@@ -153,7 +155,7 @@ impl Action for RegisterVc {
                     "namespace": "kube-system",
                     "name": "aws-auth",
                     "mapRoles+": {
-                        "rolearn": emr_service_linked_role(ACCOUNT_PLACEHOLDER),
+                        "rolearn": emr_service_linked_role(PARTITION_PLACEHOLDER, ACCOUNT_PLACEHOLDER),
                         "username": EMR_USER,
                     },
                 }),
@@ -199,8 +201,8 @@ fn vc_name(given: Option<String>, namespace: &str) -> String {
 
 /// The ARN of EMR on EKS's service-linked role, which the aws-auth ConfigMap maps to
 /// [`EMR_USER`] (without a path: aws-auth matches role ARNs without one).
-pub(crate) fn emr_service_linked_role(account_id: &str) -> String {
-    format!("arn:aws:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
+pub(crate) fn emr_service_linked_role(partition: &str, account_id: &str) -> String {
+    format!("arn:{partition}:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
 }
 
 #[cfg(test)]
@@ -421,7 +423,7 @@ mod tests {
                 &json!("kube-system"),
                 &json!("aws-auth"),
                 &json!({
-                    "rolearn": "arn:aws:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
+                    "rolearn": "arn:<partition>:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
                     "username": "emr-containers",
                 })
             )

@@ -28,10 +28,12 @@ pub(super) struct AwsEks {
     eks: aws_sdk_eks::Client,
     iam: aws_sdk_iam::Client,
     account_id: String,
+    /// The ARN partition of the account (STS's caller ARN), for OIDC provider ARNs.
+    partition: String,
 }
 
 impl AwsEks {
-    pub(super) fn new(config: &AwsConfig, account_id: String) -> AwsEks {
+    pub(super) fn new(config: &AwsConfig, account_id: String, partition: String) -> AwsEks {
         AwsEks {
             eks: aws_sdk_eks::Client::from_conf(
                 crate::call_recording::sdk_config!(aws_sdk_eks, config).build(),
@@ -40,6 +42,7 @@ impl AwsEks {
                 crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
             ),
             account_id,
+            partition,
         }
     }
 
@@ -57,13 +60,15 @@ impl AwsEks {
             eks,
             iam,
             account_id: "123456789012".into(),
+            partition: "aws".into(),
         }
     }
 
     /// The IAM ARN of the OIDC provider for an issuer URL.
     fn oidc_provider_arn(&self, issuer: &str) -> String {
         format!(
-            "arn:aws:iam::{}:oidc-provider/{}",
+            "arn:{}:iam::{}:oidc-provider/{}",
+            self.partition,
             self.account_id,
             issuer.trim_start_matches("https://")
         )
@@ -422,7 +427,31 @@ mod tests {
     /// nothing is asked of EKS again.
     #[tokio::test]
     async fn a_cluster_already_deleting_still_loses_its_oidc_provider() {
-        let issuer = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123";
+        deleting_cluster_loses_provider(
+            "aws",
+            "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123",
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123",
+        )
+        .await;
+    }
+
+    /// In China (and GovCloud) the provider's ARN is in the account's partition; an
+    /// `arn:aws:` ARN names nothing there and the provider would leak.
+    #[tokio::test]
+    async fn the_oidc_provider_arn_is_in_the_accounts_partition() {
+        deleting_cluster_loses_provider(
+            "aws-cn",
+            "https://oidc.eks.cn-north-1.amazonaws.com.cn/id/ABC123",
+            "arn:aws-cn:iam::123456789012:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/ABC123",
+        )
+        .await;
+    }
+
+    async fn deleting_cluster_loses_provider(
+        partition: &str,
+        issuer: &'static str,
+        provider_arn: &'static str,
+    ) {
         let describe = mock!(aws_sdk_eks::Client::describe_cluster).then_output(move || {
             DescribeClusterOutput::builder()
                 .cluster(
@@ -441,15 +470,13 @@ mod tests {
         let delete_cluster = mock!(aws_sdk_eks::Client::delete_cluster)
             .then_error(|| unreachable!("a cluster already deleting is not deleted again"));
         let delete_provider = mock!(aws_sdk_iam::Client::delete_open_id_connect_provider)
-            .match_requests(|r| {
-                r.open_id_connect_provider_arn()
-                    == Some("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123")
-            })
+            .match_requests(move |r| r.open_id_connect_provider_arn() == Some(provider_arn))
             .then_output(|| DeleteOpenIdConnectProviderOutput::builder().build());
         let eks = AwsEks {
             eks: mocked!(aws_sdk_eks, &describe, &delete_cluster),
             iam: mocked!(aws_sdk_iam, &delete_provider),
             account_id: "123456789012".into(),
+            partition: partition.into(),
         };
         assert!(eks.delete_cluster("demo").await.expect("deleted"));
         assert_eq!(delete_provider.num_calls(), 1);

@@ -79,13 +79,18 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
         .map(ToString::to_string)
         .unwrap_or_default();
     let (account_id, caller_arn) = caller_identity(&config).await?;
+    let partition = runbook_backend::arn::partition_of_caller(&caller_arn, &region).to_string();
     let observer = Arc::new(kube::AwsObserver::new());
     Ok(Target {
         kind: TargetKind::Aws,
         account_id: account_id.clone(),
         caller_arn,
         region,
-        eks: Arc::new(eks::AwsEks::new(&config, account_id.clone())),
+        eks: Arc::new(eks::AwsEks::new(
+            &config,
+            account_id.clone(),
+            partition.clone(),
+        )),
         kube: Arc::new(
             kube::AwsKube::new(
                 aws_sdk_eks::Client::from_conf(sdk_config!(aws_sdk_eks, &config).build()),
@@ -93,6 +98,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
                 settings.kube_context.clone(),
                 Arc::clone(&observer),
             )
+            .in_partition(&partition)
             .recording_calls(config.calls.clone()),
         ),
         emr: Arc::new(emr::AwsEmr::new(&config)),

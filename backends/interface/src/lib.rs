@@ -57,6 +57,7 @@ impl FromStr for TargetKind {
     }
 }
 
+pub mod arn;
 pub mod calls;
 pub mod duration;
 mod error;
@@ -99,6 +100,14 @@ pub struct Target {
     /// Service Quotas), asked by `preflight` only.
     pub capacity: Arc<dyn Capacity>,
     pub observer: Arc<dyn Observer>,
+}
+
+impl Target {
+    /// The ARN partition of the account the target acts in: the caller ARN's (STS's
+    /// answer on `aws`), else the region's.
+    pub fn partition(&self) -> &str {
+        arn::partition_of_caller(&self.caller_arn, &self.region)
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -193,5 +202,19 @@ impl Target {
             capacity: none.clone(),
             observer: none,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Target, TargetKind};
+
+    #[test]
+    fn the_partition_is_the_callers_else_the_regions() {
+        let mut target = Target::without_cloud(TargetKind::Aws);
+        target.region = "cn-north-1".into();
+        assert_eq!(target.partition(), "aws-cn", "no caller: the region's");
+        target.caller_arn = "arn:aws-us-gov:iam::123456789012:user/ops".into();
+        assert_eq!(target.partition(), "aws-us-gov", "STS's answer wins");
     }
 }

@@ -92,17 +92,6 @@ fn dns_suffix(region: &str) -> &'static str {
     }
 }
 
-/// The ARN partition of a region, for the IAM role ARNs in aws-auth.
-pub(super) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -112,7 +101,7 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-    use super::{eks_token, partition};
+    use super::eks_token;
 
     fn decode(token: &str) -> (String, BTreeMap<String, String>) {
         let body = token
@@ -195,8 +184,5 @@ mod tests {
         let credentials = Credentials::new("AKID", "secret", None, None, "test");
         let token = eks_token("c", "cn-north-1", &credentials, UNIX_EPOCH).expect("token");
         assert_eq!(decode(&token).0, "https://sts.cn-north-1.amazonaws.com.cn/");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition("eu-west-1"), "aws");
     }
 }

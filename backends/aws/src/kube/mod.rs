@@ -39,8 +39,8 @@ pub struct AwsKube {
     /// done once per cluster, under this lock.
     clients: tokio::sync::Mutex<HashMap<String, ::kube::Client>>,
     observer: Arc<AwsObserver>,
-    /// The AWS region (for the ARN partition of aws-auth entries).
-    region: String,
+    /// The ARN partition of the account (for the role ARNs in aws-auth).
+    partition: String,
     /// The run's record of its calls, which the clients built here write to.
     calls: Option<CallLog>,
 }
@@ -56,7 +56,9 @@ impl AwsKube {
         kube_context: Option<String>,
         observer: Arc<AwsObserver>,
     ) -> AwsKube {
-        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let partition = sdk.region().map_or("aws", |region| {
+            runbook_backend::arn::partition_of_region(region.as_ref())
+        });
         let connection = match kube_context {
             Some(context) => connect::Connection::Context { context },
             None => connect::Connection::Eks {
@@ -68,9 +70,16 @@ impl AwsKube {
             connection,
             clients: tokio::sync::Mutex::new(HashMap::new()),
             observer,
-            region,
+            partition: partition.to_string(),
             calls: None,
         }
+    }
+
+    /// Writes ARNs in `partition` (the STS caller's) instead of the region's.
+    #[must_use]
+    pub fn in_partition(mut self, partition: &str) -> AwsKube {
+        self.partition = partition.to_string();
+        self
     }
 
     /// Records every request of the clients built from now on in `calls`.
@@ -93,7 +102,7 @@ impl AwsKube {
             },
             clients: tokio::sync::Mutex::new(HashMap::from([(cluster.to_string(), client)])),
             observer,
-            region: String::new(),
+            partition: "aws".to_string(),
             calls: None,
         }
     }

@@ -20,7 +20,6 @@ use serde::de::DeserializeOwned;
 
 use super::AwsKube;
 use super::autoscaler::autoscaler_status;
-use super::eks_token::partition;
 use super::node_events::capacity_type;
 use super::node_pool::{node_pool, node_pool_kind};
 use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
@@ -115,7 +114,7 @@ impl Kube for AwsKube {
             &resource,
         )
         .await?;
-        let arn = emr_service_role_arn(partition(&self.region), account_id);
+        let arn = emr_service_role_arn(&self.partition, account_id);
         map_emr_role(&Api::namespaced(client, "kube-system"), &arn).await
     }
 
