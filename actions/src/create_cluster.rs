@@ -14,7 +14,7 @@ use crate::deadline::Deadline;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::duration::HumaneDuration;
-use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupRequest, WaitOutcome};
+use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, NodeGroupRequest, WaitOutcome};
 
 /// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -230,7 +230,11 @@ impl Action for CreateCluster {
                     format!("cluster `{}` is still {}", cluster.name, cluster.status)
                 })
                 .await?;
-            cluster = eks.describe_cluster(&request.name).await?.ok_or_else(|| {
+            cluster = crate::patient::read(ctx, deadline.at_ms(), || {
+                eks.describe_cluster(&request.name)
+            })
+            .await?
+            .ok_or_else(|| {
                 ActionError::Failed(format!(
                     "cluster `{}` disappeared while waiting for it to be ACTIVE",
                     request.name
@@ -248,16 +252,27 @@ impl Action for CreateCluster {
             .await?;
 
         // Wait for the node group's nodes, so that later steps find somewhere to run.
+        // EKS's own view of the node group comes first: a node group that failed (no
+        // egress from its subnets, no capacity, a role without a policy) never brings
+        // its nodes, and its health issues say why.
         let wanted = request.nodegroup.desired_size as usize;
+        let group = &request.nodegroup.name;
         loop {
-            let ready = ready_nodes(ctx, &cluster.name).await?;
+            let status = crate::patient::read(ctx, deadline.at_ms(), || {
+                eks.describe_node_group(&cluster.name, group)
+            })
+            .await?;
+            let status = node_group_usable(&cluster.name, group, status)?;
+            let ready =
+                crate::patient::read(ctx, deadline.at_ms(), || ready_nodes(ctx, &cluster.name))
+                    .await?;
             if ready >= wanted {
                 break;
             }
             let outcome = deadline
                 .wait(ctx, || {
                     format!(
-                        "cluster `{}` is ACTIVE but only {ready} of {wanted} nodes are Ready",
+                        "cluster `{}` is ACTIVE but only {ready} of {wanted} nodes are Ready (node group `{group}` is {status})",
                         cluster.name
                     )
                 })
@@ -349,6 +364,12 @@ impl Action for CreateCluster {
                 }),
             )
             .when("if the cluster has no node group of that name; EKS accepts it only once the cluster is ACTIVE"),
+            PlannedCall::new(
+                Service::Eks,
+                "DescribeNodegroup",
+                json!({"clusterName": request.name, "nodegroupName": ng.name}),
+            )
+            .note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues"),
             PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
                 "repeated until {} Ready",
                 match ng.desired_size {
@@ -426,6 +447,34 @@ fn check_name(what: &str, name: &str, max: usize) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// The node group's status, or why waiting for its nodes is pointless: it failed,
+/// is degraded, is going away, or does not exist.
+fn node_group_usable(
+    cluster: &str,
+    group: &str,
+    info: Option<NodeGroupInfo>,
+) -> Result<String, ActionError> {
+    let Some(info) = info else {
+        return Err(ActionError::Failed(format!(
+            "node group `{group}` of cluster `{cluster}` does not exist (deleted meanwhile?)"
+        )));
+    };
+    match info.status.as_str() {
+        "CREATE_FAILED" | "DEGRADED" | "DELETING" | "DELETE_FAILED" => {
+            let issues = if info.health_issues.is_empty() {
+                "EKS reports no health issue".to_string()
+            } else {
+                info.health_issues.join("; ")
+            };
+            Err(ActionError::Failed(format!(
+                "node group `{group}` of cluster `{cluster}` is {}: {issues}",
+                info.status
+            )))
+        }
+        _ => Ok(info.status),
+    }
+}
+
 async fn ready_nodes(ctx: &StepContext, cluster: &str) -> Result<usize, ActionError> {
     Ok(ctx
         .target
@@ -451,9 +500,159 @@ fn output(cluster: ClusterInfo, adopted: bool) -> CreateClusterOutput {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::RangeInclusive;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
     use serde_json::json;
 
     use crate::test_support::SimWorld;
+    use runbook_backend::{
+        ActionError, ClusterInfo, ClusterRequest, Eks, NodeGroupInfo, TargetResult,
+    };
+
+    /// The simulator's EKS, unlucky the way the real one can be: the DescribeCluster
+    /// calls numbered in `throttled` (from 1) are throttled, and DescribeNodegroup
+    /// answers `node_group` when it is set.
+    struct UnluckyEks {
+        inner: Arc<dyn Eks>,
+        describes: AtomicU32,
+        throttled: RangeInclusive<u32>,
+        node_group: Option<NodeGroupInfo>,
+    }
+
+    #[async_trait]
+    impl Eks for UnluckyEks {
+        async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
+            let call = self.describes.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.throttled.contains(&call) {
+                return Err(ActionError::Service {
+                    service: "EKS",
+                    operation: "DescribeCluster",
+                    resource: name.to_string(),
+                    code: "ThrottlingException".into(),
+                    message: "Rate exceeded".into(),
+                });
+            }
+            self.inner.describe_cluster(name).await
+        }
+        async fn create_cluster(
+            &self,
+            request: &ClusterRequest,
+            token: &str,
+        ) -> TargetResult<ClusterInfo> {
+            self.inner.create_cluster(request, token).await
+        }
+        async fn complete_cluster(
+            &self,
+            cluster: &ClusterInfo,
+            request: &ClusterRequest,
+            token: &str,
+        ) -> TargetResult<()> {
+            self.inner.complete_cluster(cluster, request, token).await
+        }
+        async fn describe_node_group(
+            &self,
+            cluster: &str,
+            name: &str,
+        ) -> TargetResult<Option<NodeGroupInfo>> {
+            match &self.node_group {
+                Some(info) => Ok(Some(info.clone())),
+                None => self.inner.describe_node_group(cluster, name).await,
+            }
+        }
+    }
+
+    /// Runs create-cluster `input` on `world` with EKS replaced by `eks`.
+    async fn create_with(
+        world: &SimWorld,
+        eks: UnluckyEks,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, ActionError> {
+        let mut target = world.sim.target();
+        target.eks = Arc::new(eks);
+        let ctx = world.ctx_on(target, "cluster", "rb-test-token");
+        crate::find("create-cluster")
+            .expect("action")
+            .run(input, &ctx)
+            .await
+    }
+
+    fn unlucky(world: &SimWorld, throttled: RangeInclusive<u32>) -> UnluckyEks {
+        UnluckyEks {
+            inner: world.sim.target().eks,
+            describes: AtomicU32::new(0),
+            throttled,
+            node_group: None,
+        }
+    }
+
+    /// Throttling while the control plane comes up (past what the SDK retries) does
+    /// not end a 15-minute wait: the wait reads again after a pause.
+    #[tokio::test]
+    async fn throttled_reads_during_the_wait_are_retried() {
+        let world = SimWorld::new();
+        let eks = unlucky(&world, 2..=6);
+        let out = create_with(&world, eks, json!({"name": "c"}))
+            .await
+            .expect("created despite throttling");
+        assert_eq!(out["status"], "ACTIVE");
+    }
+
+    /// Throttling that outlasts the step's budget fails with the service's error and
+    /// how long it went on.
+    #[tokio::test]
+    async fn throttling_past_the_deadline_fails_with_the_last_error() {
+        let world = SimWorld::new();
+        let eks = unlucky(&world, 2..=u32::MAX);
+        let err = create_with(&world, eks, json!({"name": "c", "wait_timeout": "20m"}))
+            .await
+            .expect_err("throttled for ever");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(
+                "EKS DescribeCluster of `c` failed: ThrottlingException: Rate exceeded (failed "
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("retried until the step's timeout"),
+            "{message}"
+        );
+        assert!(
+            world.now_ms() <= 20 * 60 * 1000,
+            "gave up within the budget"
+        );
+    }
+
+    /// A node group EKS reports as failed ends the wait at once, quoting EKS's health
+    /// issues, instead of counting Ready nodes for 30 minutes.
+    #[tokio::test]
+    async fn a_failed_node_group_fails_at_once_with_its_health_issues() {
+        let world = SimWorld::new();
+        let mut eks = unlucky(&world, 0..=0);
+        eks.node_group = Some(NodeGroupInfo {
+            name: "c-ng".into(),
+            status: "CREATE_FAILED".into(),
+            health_issues: vec![
+                "NodeCreationFailure: Instances failed to join the kubernetes cluster (i-0abc)"
+                    .into(),
+            ],
+        });
+        let err = create_with(&world, eks, json!({"name": "c"}))
+            .await
+            .expect_err("the node group failed");
+        assert_eq!(
+            err.to_string(),
+            "node group `c-ng` of cluster `c` is CREATE_FAILED: NodeCreationFailure: Instances failed to join the kubernetes cluster (i-0abc)"
+        );
+        let minutes = world.now_ms() / 60_000;
+        assert!(
+            minutes < 15,
+            "failed once the cluster was ACTIVE, not after the 30m budget ({minutes}m)"
+        );
+    }
 
     #[test]
     fn the_default_version_is_the_simulated_eks_default() {

@@ -22,6 +22,11 @@ impl Deadline {
         }
     }
 
+    /// When the budget runs out, on the target's clock.
+    pub(crate) fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+
     /// Waits for the world to change within what is left of the budget; when the
     /// budget is spent, fails with `stuck()` (which says what we were waiting for).
     pub(crate) async fn wait(

@@ -69,14 +69,17 @@ impl Action for DeleteCluster {
         let deadline = Deadline::start(ctx, input.wait_timeout.0);
         let deleted = eks.delete_cluster(&input.name).await?;
         if input.wait {
-            while let Some(cluster) = eks.describe_cluster(&input.name).await? {
+            let look = || {
+                crate::patient::read(ctx, deadline.at_ms(), || eks.describe_cluster(&input.name))
+            };
+            while let Some(cluster) = look().await? {
                 let outcome = deadline
                     .wait(ctx, || {
                         format!("cluster `{}` is still {}", cluster.name, cluster.status)
                     })
                     .await?;
                 if outcome == WaitOutcome::Idle {
-                    if let Some(cluster) = eks.describe_cluster(&input.name).await? {
+                    if let Some(cluster) = look().await? {
                         return Err(ActionError::Failed(format!(
                             "cluster `{}` is stuck in {}: nothing else is going to happen",
                             cluster.name, cluster.status

@@ -38,6 +38,17 @@ impl SimWorld {
 
     /// A context for one attempt of step `key` with idempotency key `token`.
     pub(crate) fn ctx(&self, key: &str, token: &str) -> StepContext {
+        self.ctx_on(self.sim.target(), key, token)
+    }
+
+    /// [`SimWorld::ctx`] on `target`: this world's target with some services
+    /// replaced (a test double that fails the way a real service can).
+    pub(crate) fn ctx_on(
+        &self,
+        target: runbook_backend::Target,
+        key: &str,
+        token: &str,
+    ) -> StepContext {
         StepContext {
             run_id: "run".into(),
             step_key: key.into(),
@@ -45,7 +56,7 @@ impl SimWorld {
             idempotency_key: token.into(),
             resumed: false,
             started_at_ms: self.clock.now_ms(),
-            target: Arc::new(self.sim.target()),
+            target: Arc::new(target),
             clock: self.clock.clone(),
             participant: Arc::new(self.clock.enter()),
             raw_input: serde_json::Value::Null,

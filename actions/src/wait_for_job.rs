@@ -101,8 +101,10 @@ impl Action for WaitForJob {
     ) -> Result<WaitForJobOutput, ActionError> {
         check_expect(&input.expect)?;
         let deadline = ctx.deadline_ms(input.timeout.0);
-        let mut job =
-            job_lookup::job_run(ctx, &input.job, input.virtual_cluster_id.as_deref()).await?;
+        let mut job = crate::patient::read(ctx, deadline, || {
+            job_lookup::job_run(ctx, &input.job, input.virtual_cluster_id.as_deref())
+        })
+        .await?;
         let vc = job.virtual_cluster_id.clone();
         while !job.is_terminal() {
             report_progress(ctx, &job.id, &job.state).await;
@@ -119,7 +121,10 @@ impl Action for WaitForJob {
             let outcome = ctx
                 .wait_for_change(Some(Duration::from_millis(left.unsigned_abs())))
                 .await?;
-            job = ctx.target.emr.describe_job_run(&vc, &job.id).await?;
+            job = crate::patient::read(ctx, deadline, || {
+                ctx.target.emr.describe_job_run(&vc, &job.id)
+            })
+            .await?;
             if outcome == WaitOutcome::Idle && !job.is_terminal() {
                 return Err(ActionError::Failed(format!(
                     "job {} ({}) is {} and nothing more will happen in the simulated world",

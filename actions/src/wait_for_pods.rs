@@ -194,11 +194,12 @@ impl Action for WaitForPods {
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
         let deadline = ctx.deadline_ms(input.timeout.0);
         loop {
-            let pods = ctx
-                .target
-                .kube
-                .pods(&cluster, input.namespace.as_deref(), &selector)
-                .await?;
+            let pods = crate::patient::read(ctx, deadline, || {
+                ctx.target
+                    .kube
+                    .pods(&cluster, input.namespace.as_deref(), &selector)
+            })
+            .await?;
             if ctx.wants_progress() {
                 ctx.progress(&census(&pods));
             }

@@ -36,6 +36,11 @@ impl Op {
         service: "emr-containers",
         shape: OpShape::Rest("POST", "/virtualclusters/[^/]+/jobruns"),
     };
+    /// EMR on EKS DescribeJobRun: `GET /virtualclusters/{id}/jobruns/{job id}`.
+    pub(crate) const DESCRIBE_JOB_RUN: Op = Op {
+        service: "emr-containers",
+        shape: OpShape::Rest("GET", "/virtualclusters/[^/]+/jobruns/[^/]+"),
+    };
     /// S3 CreateBucket with path-style addressing: `PUT /{bucket}/` (the SDK ends the
     /// path with a slash; an object has a key after the bucket, so PutObject does not
     /// match).

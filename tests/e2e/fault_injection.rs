@@ -40,13 +40,12 @@ const ONE_ATTEMPT: &str = "    timeout: 3s\n";
 /// No bound and no retry: a test kills the run while a call hangs.
 const PLAIN: &str = "";
 
-/// A nightly batch on its own cluster: the faulted steps (`bucket`, `job`,
-/// `drop_scratch`) carry `policy` (their `timeout` and `retry`).
-fn nightly(policy: &str) -> String {
+/// The platform steps of a nightly batch: `cluster` (EKS with the given roles and
+/// subnets, which moto does not check), `virtual_cluster` on namespace
+/// `nightly-batch`, and the job role `role`.
+pub(crate) fn platform_steps(role: &str) -> String {
     format!(
-        r#"name: faults
-steps:
-  - id: cluster
+        r#"  - id: cluster
     action: create-cluster
     with:
       name: {CLUSTER}
@@ -59,8 +58,18 @@ steps:
     with: {{ cluster: {CLUSTER}, namespace: nightly-batch }}
   - id: role
     action: create-job-role
-    with: {{ name: {ROLE}, cluster: {CLUSTER}, namespace: nightly-batch }}
-  - id: scratch_role
+    with: {{ name: {role}, cluster: {CLUSTER}, namespace: nightly-batch }}
+"#
+    )
+}
+
+/// A nightly batch on its own cluster: the faulted steps (`bucket`, `job`,
+/// `drop_scratch`) carry `policy` (their `timeout` and `retry`).
+fn nightly(policy: &str) -> String {
+    format!(
+        r#"name: faults
+steps:
+{}  - id: scratch_role
     action: create-job-role
     with: {{ name: {SCRATCH_ROLE}, cluster: {CLUSTER}, namespace: nightly-batch }}
   - id: bucket
@@ -78,7 +87,8 @@ steps:
   - id: drop_scratch
     action: delete-job-role
 {policy}    with: {{ name: {SCRATCH_ROLE} }}
-"#
+"#,
+        platform_steps(ROLE)
     )
 }
 

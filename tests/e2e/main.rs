@@ -30,3 +30,4 @@ mod secrets;
 mod signals;
 mod stored_events;
 mod validation;
+mod wait_faults;

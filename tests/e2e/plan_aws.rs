@@ -132,6 +132,7 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
             "IAM CreateOpenIDConnectProvider",
             "EKS ListNodegroups",
             "EKS CreateNodegroup",
+            "EKS DescribeNodegroup",
             "Kubernetes list Node",
         ]
     );

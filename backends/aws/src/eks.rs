@@ -13,7 +13,7 @@ use aws_sdk_eks::types::{
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
-use runbook_backend::{ClusterInfo, ClusterRequest, OfferedVersion};
+use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
 /// The thumbprint of the root CA of the EKS OIDC endpoints (Amazon Root CA 1's
@@ -221,6 +221,17 @@ fn cluster_info(c: &aws_sdk_eks::types::Cluster) -> ClusterInfo {
 /// A version EKS offers for new clusters, as preflight shows it; `None` for one past
 /// its extended support (EKS can list those, and creating a cluster of one fails) or
 /// one without a version or status.
+/// One of a node group's health issues as EKS words it: its code, message and the
+/// resources it is about (an Auto Scaling group, instances, a subnet).
+fn health_issue(issue: &aws_sdk_eks::types::Issue) -> String {
+    let code = issue.code().map_or("Unknown", |c| c.as_str());
+    let mut text = format!("{code}: {}", issue.message().unwrap_or("no message"));
+    if !issue.resource_ids().is_empty() {
+        text.push_str(&format!(" ({})", issue.resource_ids().join(", ")));
+    }
+    text
+}
+
 fn offered_version(info: &ClusterVersionInformation) -> Option<OfferedVersion> {
     let status = info.version_status()?;
     if !matches!(
@@ -396,6 +407,42 @@ impl Eks for AwsEks {
     async fn node_groups(&self, cluster: &str) -> TargetResult<Vec<String>> {
         self.nodegroups(cluster).await
     }
+
+    async fn describe_node_group(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> TargetResult<Option<NodeGroupInfo>> {
+        let answer = match self
+            .eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => {
+                return Err(service_error(
+                    "EKS",
+                    "DescribeNodegroup",
+                    format!("{cluster}/{name}"),
+                    e,
+                ));
+            }
+        };
+        Ok(answer.nodegroup().map(|group| NodeGroupInfo {
+            name: name.to_string(),
+            status: group
+                .status()
+                .map_or_else(|| "UNKNOWN".to_string(), |s| s.as_str().to_string()),
+            health_issues: group
+                .health()
+                .map(|health| health.issues().iter().map(health_issue).collect())
+                .unwrap_or_default(),
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -481,6 +528,70 @@ mod tests {
         assert!(eks.delete_cluster("demo").await.expect("deleted"));
         assert_eq!(delete_provider.num_calls(), 1);
         assert_eq!(delete_cluster.num_calls(), 0);
+    }
+
+    /// A failed node group reads as EKS words it: its status and each health issue
+    /// with its code and resources; a missing one is `None`.
+    #[tokio::test]
+    async fn a_node_group_reads_with_its_status_and_health_issues() {
+        use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
+        use aws_sdk_eks::types::{
+            Issue, Nodegroup, NodegroupHealth, NodegroupIssueCode, NodegroupStatus,
+        };
+        let failed = mock!(aws_sdk_eks::Client::describe_nodegroup)
+            .match_requests(|r| r.nodegroup_name() == Some("demo-ng"))
+            .then_output(|| {
+                DescribeNodegroupOutput::builder()
+                    .nodegroup(
+                        Nodegroup::builder()
+                            .nodegroup_name("demo-ng")
+                            .status(NodegroupStatus::CreateFailed)
+                            .health(
+                                NodegroupHealth::builder()
+                                    .issues(
+                                        Issue::builder()
+                                            .code(NodegroupIssueCode::NodeCreationFailure)
+                                            .message(
+                                                "Instances failed to join the kubernetes cluster",
+                                            )
+                                            .resource_ids("i-0abc")
+                                            .resource_ids("i-0def")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let missing = mock!(aws_sdk_eks::Client::describe_nodegroup)
+            .match_requests(|r| r.nodegroup_name() == Some("gone"))
+            .sequence()
+            .http_status(
+                404,
+                Some(
+                    r#"{"__type":"ResourceNotFoundException","message":"No node group found for name: gone."}"#
+                        .to_string(),
+                ),
+            )
+            .build();
+        let eks = AwsEks::from_client(mocked!(aws_sdk_eks, &failed, &missing));
+        let group = eks
+            .describe_node_group("demo", "demo-ng")
+            .await
+            .expect("described")
+            .expect("exists");
+        assert_eq!(group.status, "CREATE_FAILED");
+        assert_eq!(
+            group.health_issues,
+            [
+                "NodeCreationFailure: Instances failed to join the kubernetes cluster (i-0abc, i-0def)"
+            ]
+        );
+        assert_eq!(
+            eks.describe_node_group("demo", "gone").await.expect("read"),
+            None
+        );
     }
 
     #[tokio::test]

@@ -53,6 +53,18 @@ pub struct NodeGroupRequest {
     pub node_role_arn: Option<String>,
 }
 
+/// A managed node group as EKS describes it (DescribeNodegroup).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeGroupInfo {
+    pub name: String,
+    /// `CREATING`, `ACTIVE`, `CREATE_FAILED`, `DEGRADED`, `DELETING`, ...
+    pub status: String,
+    /// EKS's health issues, each `CODE: message (resources)`: why a node group failed
+    /// or is degraded (no egress from the subnets, no capacity, a role missing a
+    /// policy).
+    pub health_issues: Vec<String>,
+}
+
 /// A PriorityClass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriorityClassRequest {

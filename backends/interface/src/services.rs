@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use super::model::{
     AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
-    LogGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo, VirtualClusterInfo,
+    LogGroupInfo, NodeGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo,
+    VirtualClusterInfo,
 };
 use super::readiness::{
     ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
@@ -60,6 +61,14 @@ pub trait Eks: Send + Sync {
     /// The Kubernetes versions EKS offers for new clusters in the region.
     async fn offered_versions(&self) -> TargetResult<Vec<OfferedVersion>> {
         not_offered("EKS", "DescribeClusterVersions")
+    }
+    /// The managed node group `name` of `cluster`, if it exists.
+    async fn describe_node_group(
+        &self,
+        _cluster: &str,
+        _name: &str,
+    ) -> TargetResult<Option<NodeGroupInfo>> {
+        not_offered("EKS", "DescribeNodegroup")
     }
     /// The names of the cluster's managed node groups.
     async fn node_groups(&self, _cluster: &str) -> TargetResult<Vec<String>> {

@@ -5,7 +5,7 @@ use runbook_sim::eks_versions::{self, Support};
 use runbook_sim::{CapacityType, Cluster, ClusterSpec, ClusterStatus, NodeGroupSpec};
 
 use super::SimTarget;
-use runbook_backend::{ClusterInfo, ClusterRequest, OfferedVersion};
+use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
 pub(super) fn cluster_info(c: &Cluster) -> ClusterInfo {
@@ -49,6 +49,24 @@ impl Eks for SimTarget {
             .cluster(cluster)
             .map_err(|e| super::service_error("EKS", "ListNodegroups", cluster, &e))?;
         Ok(cluster.nodegroups.keys().cloned().collect())
+    }
+
+    /// The simulated node group is `CREATING` until its nodes are Ready, then
+    /// `ACTIVE`; the simulator does not model failed node groups.
+    async fn describe_node_group(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> TargetResult<Option<NodeGroupInfo>> {
+        let world = self.world();
+        let cluster = world
+            .cluster(cluster)
+            .map_err(|e| super::service_error("EKS", "DescribeNodegroup", cluster, &e))?;
+        Ok(cluster.nodegroups.get(name).map(|group| NodeGroupInfo {
+            name: name.to_string(),
+            status: if group.active { "ACTIVE" } else { "CREATING" }.to_string(),
+            health_issues: Vec::new(),
+        }))
     }
 
     async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
