@@ -12,6 +12,7 @@ use aws_sdk_eks::types::{
 
 use super::AwsConfig;
 use super::error::{code_of, service_error};
+use crate::propagation::retry_while_propagating;
 use runbook_backend::ActionError;
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
@@ -283,29 +284,30 @@ impl Eks for AwsEks {
             ));
         }
         require(request.nodegroup.node_role_arn.as_deref(), "node_role_arn")?;
-        let out = self
-            .eks
-            .create_cluster()
-            .name(&request.name)
-            .version(&request.version)
-            .role_arn(role)
-            .resources_vpc_config(
-                VpcConfigRequest::builder()
-                    .set_subnet_ids(Some(request.subnet_ids.clone()))
-                    .build(),
-            )
-            // Both the aws-auth ConfigMap (which register-vc edits, as eksctl does) and
-            // access entries (which EMR uses on its own for new virtual clusters).
-            .access_config(
-                CreateAccessConfigRequest::builder()
-                    .authentication_mode(AuthenticationMode::ApiAndConfigMap)
-                    .build(),
-            )
-            .set_tags(tags(&request.tags))
-            .client_request_token(token)
-            .send()
-            .await
-            .map_err(|e| service_error("EKS", "CreateCluster", &request.name, e))?;
+        let out = retry_while_propagating(|| {
+            self.eks
+                .create_cluster()
+                .name(&request.name)
+                .version(&request.version)
+                .role_arn(role)
+                .resources_vpc_config(
+                    VpcConfigRequest::builder()
+                        .set_subnet_ids(Some(request.subnet_ids.clone()))
+                        .build(),
+                )
+                // Both the aws-auth ConfigMap (which register-vc edits, as eksctl does) and
+                // access entries (which EMR uses on its own for new virtual clusters).
+                .access_config(
+                    CreateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                        .build(),
+                )
+                .set_tags(tags(&request.tags))
+                .client_request_token(token)
+                .send()
+        })
+        .await
+        .map_err(|e| service_error("EKS", "CreateCluster", &request.name, e))?;
         out.cluster().map(cluster_info).ok_or_else(|| {
             ActionError::Failed(format!(
                 "EKS CreateCluster of `{}` returned no cluster",
@@ -327,28 +329,29 @@ impl Eks for AwsEks {
         }
         let node_role = require(ng.node_role_arn.as_deref(), "node_role_arn")?;
         let size = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-        match self
-            .eks
-            .create_nodegroup()
-            .cluster_name(&cluster.name)
-            .nodegroup_name(&ng.name)
-            .scaling_config(
-                NodegroupScalingConfig::builder()
-                    .min_size(size(ng.min_size))
-                    .max_size(size(ng.max_size))
-                    .desired_size(size(ng.desired_size))
-                    .build(),
-            )
-            .set_subnets(Some(request.subnet_ids.clone()))
-            .instance_types(&ng.instance_type)
-            .node_role(node_role)
-            .capacity_type(CapacityTypes::from(ng.capacity_type.as_str()))
-            .set_labels(tags(&ng.labels))
-            .set_tags(tags(&request.tags))
-            .client_request_token(token)
-            .send()
-            .await
-        {
+        let created = retry_while_propagating(|| {
+            self.eks
+                .create_nodegroup()
+                .cluster_name(&cluster.name)
+                .nodegroup_name(&ng.name)
+                .scaling_config(
+                    NodegroupScalingConfig::builder()
+                        .min_size(size(ng.min_size))
+                        .max_size(size(ng.max_size))
+                        .desired_size(size(ng.desired_size))
+                        .build(),
+                )
+                .set_subnets(Some(request.subnet_ids.clone()))
+                .instance_types(&ng.instance_type)
+                .node_role(node_role)
+                .capacity_type(CapacityTypes::from(ng.capacity_type.as_str()))
+                .set_labels(tags(&ng.labels))
+                .set_tags(tags(&request.tags))
+                .client_request_token(token)
+                .send()
+        })
+        .await;
+        match created {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some("ResourceInUseException") => Ok(()),
             Err(e) => Err(service_error(

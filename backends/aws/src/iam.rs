@@ -1,6 +1,7 @@
 //! AWS IAM through aws-sdk-iam: the job execution roles, and preflight's question of
 //! what the caller may call.
 
+use crate::propagation::retry_while_propagating;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -230,15 +231,18 @@ impl Iam for AwsIam {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ActionError::Bug(format!("IAM tag: {e}")))?;
-        let out = self
-            .iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(trust_policy.to_string())
-            .set_tags((!tags.is_empty()).then_some(tags))
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "CreateRole", name, e))?;
+        // A trust policy naming an OIDC provider created a moment ago can be refused
+        // until IAM has propagated the provider.
+        let out = retry_while_propagating(|| {
+            self.iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust_policy.to_string())
+                .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| service_error("IAM", "CreateRole", name, e))?;
         out.role().map(role_info).ok_or_else(|| {
             ActionError::Failed(format!("IAM CreateRole of `{name}` returned no role"))
         })
@@ -249,13 +253,15 @@ impl Iam for AwsIam {
         name: &str,
         trust_policy: &serde_json::Value,
     ) -> TargetResult<()> {
-        self.iam
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(trust_policy.to_string())
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "UpdateAssumeRolePolicy", name, e))?;
+        retry_while_propagating(|| {
+            self.iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(trust_policy.to_string())
+                .send()
+        })
+        .await
+        .map_err(|e| service_error("IAM", "UpdateAssumeRolePolicy", name, e))?;
         Ok(())
     }
 

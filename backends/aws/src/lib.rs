@@ -16,6 +16,7 @@ mod https_client;
 pub(crate) mod iam;
 pub mod kube;
 mod logs;
+mod propagation;
 mod s3;
 #[cfg(test)]
 mod sdk_mock;
