@@ -6,9 +6,10 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
+use crate::observed::Observed;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use runbook_backend::ActionError;
 use runbook_backend::events::EventKind;
+use runbook_backend::{ActionError, ObservedEvent};
 
 /// The action; [`AssertAutoscalingInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -71,65 +72,8 @@ impl Action for AssertAutoscaling {
         input: AssertAutoscalingInput,
         ctx: &StepContext,
     ) -> Result<AssertAutoscalingOutput, ActionError> {
-        ctx.target.observer.settle().await;
-        let events = ctx.target.observer.events();
-        let removed_at = |name: &str| {
-            events
-                .iter()
-                .find(|r| matches!(&r.kind, EventKind::NodeRemoved { node, .. } if node == name))
-                .map(|r| r.at_ms)
-        };
-        let added: Vec<AddedNode> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::NodeLaunched {
-                    node,
-                    instance_type,
-                    capacity_type,
-                    provisioner: Some(_),
-                    ..
-                } => Some(AddedNode {
-                    node: node.to_string(),
-                    instance_type: instance_type.to_string(),
-                    capacity_type: capacity_type.karpenter_label().to_string(),
-                    launched_at_ms: e.at_ms,
-                    removed_at_ms: removed_at(node),
-                }),
-                _ => None,
-            })
-            .collect();
-        let preempted = events.iter().find_map(|e| match &e.kind {
-            EventKind::PodPreempted(p) => Some(&p.pod),
-            _ => None,
-        });
-        if added.len() < input.min_added {
-            return Err(ActionError::Failed(format!(
-                "the autoscaler added {} node(s), {} expected{}",
-                added.len(),
-                input.min_added,
-                if preempted.is_some() {
-                    "; pods were preempted instead"
-                } else {
-                    ""
-                }
-            )));
-        }
-        if input.removed {
-            if let Some(kept) = added.iter().find(|n| n.removed_at_ms.is_none()) {
-                return Err(ActionError::Failed(format!(
-                    "node {} ({}) added by the autoscaler was not removed; is it still running pods, or is ttl_seconds_after_empty unset?",
-                    kept.node, kept.instance_type
-                )));
-            }
-        }
-        if input.no_preemption {
-            if let Some(pod) = preempted {
-                return Err(ActionError::Failed(format!(
-                    "pod {pod} was preempted although the autoscaler could add capacity"
-                )));
-            }
-        }
-        Ok(AssertAutoscalingOutput { added })
+        let observed = Observed::now(ctx).await;
+        observed.explained(judge(input, &observed.events))
     }
 
     fn planned_calls(
@@ -141,6 +85,71 @@ impl Action for AssertAutoscaling {
                 .note("nodes launched and removed and pods preempted, recorded by the run's watch; no call"),
         ])
     }
+}
+
+/// The judgment on the recorded `events` (pure: the record is read once, by the
+/// caller, with why it may be incomplete).
+fn judge(
+    input: AssertAutoscalingInput,
+    events: &[ObservedEvent],
+) -> Result<AssertAutoscalingOutput, ActionError> {
+    let removed_at = |name: &str| {
+        events
+            .iter()
+            .find(|r| matches!(&r.kind, EventKind::NodeRemoved { node, .. } if node == name))
+            .map(|r| r.at_ms)
+    };
+    let added: Vec<AddedNode> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::NodeLaunched {
+                node,
+                instance_type,
+                capacity_type,
+                provisioner: Some(_),
+                ..
+            } => Some(AddedNode {
+                node: node.to_string(),
+                instance_type: instance_type.to_string(),
+                capacity_type: capacity_type.karpenter_label().to_string(),
+                launched_at_ms: e.at_ms,
+                removed_at_ms: removed_at(node),
+            }),
+            _ => None,
+        })
+        .collect();
+    let preempted = events.iter().find_map(|e| match &e.kind {
+        EventKind::PodPreempted(p) => Some(&p.pod),
+        _ => None,
+    });
+    if added.len() < input.min_added {
+        return Err(ActionError::Failed(format!(
+            "the autoscaler added {} node(s), {} expected{}",
+            added.len(),
+            input.min_added,
+            if preempted.is_some() {
+                "; pods were preempted instead"
+            } else {
+                ""
+            }
+        )));
+    }
+    if input.removed {
+        if let Some(kept) = added.iter().find(|n| n.removed_at_ms.is_none()) {
+            return Err(ActionError::Failed(format!(
+                "node {} ({}) added by the autoscaler was not removed; is it still running pods, or is ttl_seconds_after_empty unset?",
+                kept.node, kept.instance_type
+            )));
+        }
+    }
+    if input.no_preemption {
+        if let Some(pod) = preempted {
+            return Err(ActionError::Failed(format!(
+                "pod {pod} was preempted although the autoscaler could add capacity"
+            )));
+        }
+    }
+    Ok(AssertAutoscalingOutput { added })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
+use crate::observed::Observed;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
 use runbook_backend::ActionError;
 use runbook_backend::ObservedEvent;
@@ -120,104 +121,8 @@ impl Action for AssertEviction {
         input: AssertEvictionInput,
         ctx: &StepContext,
     ) -> Result<AssertEvictionOutput, ActionError> {
-        check_window(&input)?;
-        ctx.target.observer.settle().await;
-        let events = ctx.target.observer.events();
-        let victim = input.victim_job.as_str();
-        let preempted = preemptions(&events);
-        let driver_hit = preempted
-            .iter()
-            .find(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Driver));
-        let mut evictions: Vec<(i64, &Preemption)> = preempted
-            .iter()
-            .copied()
-            .filter(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Executor))
-            .collect();
-        if let Some(preemptor) = &input.preemptor_job {
-            evictions.retain(|(_, p)| p.preemptor.job_id.as_deref() == Some(preemptor.as_str()));
-        }
-        // A preempted driver comes first: it explains the rest (its executors go with
-        // it, and may not be recorded as preempted themselves).
-        if input.driver_survives {
-            if let Some((_, hit)) = driver_hit {
-                return Err(ActionError::Failed(format!(
-                    "the driver of job {victim} ({}) was preempted by {}; give the driver a higher priority class than the executors",
-                    hit.pod.name, hit.preemptor.name
-                )));
-            }
-        }
-        if evictions.len() < input.min_evicted {
-            return Err(ActionError::Failed(explain_no_eviction(
-                &events,
-                victim,
-                &input,
-                evictions.len(),
-            )));
-        }
-        if let (Some(window), Some(preemptor)) = (input.within, &input.preemptor_job) {
-            let first = events
-                .iter()
-                .find(|e| {
-                    matches!(&e.kind, EventKind::PodCreated { pod, .. }
-                        if pod.job_id.as_deref() == Some(preemptor.as_str()))
-                })
-                .map(|e| e.at_ms);
-            if let Some(t0) = first {
-                let limit = t0 + i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX);
-                if let Some((at_ms, late)) = evictions.iter().find(|(at_ms, _)| *at_ms > limit) {
-                    return Err(ActionError::Failed(format!(
-                        "executor pod {} of job {victim} was preempted {} after job {preemptor}'s first pod appeared, later than the {} allowed",
-                        late.pod.name,
-                        Humane(Duration::from_millis((at_ms - t0).unsigned_abs())),
-                        Humane(window.0)
-                    )));
-                }
-            }
-        }
-        let max_evicted = evictions
-            .iter()
-            .filter_map(|(_, p)| p.pod.executor_id)
-            .max()
-            .unwrap_or(0);
-        let first_eviction = evictions.iter().map(|(at_ms, _)| *at_ms).min().unwrap_or(0);
-        let replacements: Vec<Replacement> = events
-            .iter()
-            .filter(|e| e.at_ms >= first_eviction)
-            .filter_map(|e| match &e.kind {
-                EventKind::PodStarted { pod, .. } if is_job_pod(pod, victim, PodRole::Executor) => {
-                    let id = pod.executor_id?;
-                    (id > max_evicted).then(|| Replacement {
-                        pod: pod.name.to_string(),
-                        executor_id: u64::from(id),
-                        started_at_ms: e.at_ms,
-                    })
-                }
-                _ => None,
-            })
-            .collect();
-        if input.replacements && replacements.len() < evictions.len() {
-            return Err(ActionError::Failed(format!(
-                "{} executor(s) of job {victim} were preempted but only {} replacement(s) started",
-                evictions.len(),
-                replacements.len()
-            )));
-        }
-        let preemptor = evictions[0].1.preemptor.name.to_string();
-        Ok(AssertEvictionOutput {
-            evicted: evictions
-                .iter()
-                .map(|(at_ms, p)| Eviction {
-                    pod: p.pod.name.to_string(),
-                    executor_id: p.pod.executor_id.map(u64::from),
-                    node: p.node.to_string(),
-                    at_ms: *at_ms,
-                    preemptor_pod: p.preemptor.name.to_string(),
-                    preemptor_job: p.preemptor.job_id.as_deref().map(str::to_string),
-                })
-                .collect(),
-            preemptor,
-            replacements,
-        })
+        let observed = Observed::now(ctx).await;
+        observed.explained(judge(input, &observed.events))
     }
 
     fn planned_calls(
@@ -316,8 +221,114 @@ fn explain_no_eviction(
     text
 }
 
+/// The judgment on the recorded `events` (pure: the record is read once, by the
+/// caller, with why it may be incomplete).
+fn judge(
+    input: AssertEvictionInput,
+    events: &[ObservedEvent],
+) -> Result<AssertEvictionOutput, ActionError> {
+    check_window(&input)?;
+    let victim = input.victim_job.as_str();
+    let preempted = preemptions(events);
+    let driver_hit = preempted
+        .iter()
+        .find(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Driver));
+    let mut evictions: Vec<(i64, &Preemption)> = preempted
+        .iter()
+        .copied()
+        .filter(|(_, p)| is_job_pod(&p.pod, victim, PodRole::Executor))
+        .collect();
+    if let Some(preemptor) = &input.preemptor_job {
+        evictions.retain(|(_, p)| p.preemptor.job_id.as_deref() == Some(preemptor.as_str()));
+    }
+    // A preempted driver comes first: it explains the rest (its executors go with
+    // it, and may not be recorded as preempted themselves).
+    if input.driver_survives {
+        if let Some((_, hit)) = driver_hit {
+            return Err(ActionError::Failed(format!(
+                "the driver of job {victim} ({}) was preempted by {}; give the driver a higher priority class than the executors",
+                hit.pod.name, hit.preemptor.name
+            )));
+        }
+    }
+    if evictions.len() < input.min_evicted {
+        return Err(ActionError::Failed(explain_no_eviction(
+            events,
+            victim,
+            &input,
+            evictions.len(),
+        )));
+    }
+    if let (Some(window), Some(preemptor)) = (input.within, &input.preemptor_job) {
+        let first = events
+            .iter()
+            .find(|e| {
+                matches!(&e.kind, EventKind::PodCreated { pod, .. }
+                        if pod.job_id.as_deref() == Some(preemptor.as_str()))
+            })
+            .map(|e| e.at_ms);
+        if let Some(t0) = first {
+            let limit = t0 + i64::try_from(window.0.as_millis()).unwrap_or(i64::MAX);
+            if let Some((at_ms, late)) = evictions.iter().find(|(at_ms, _)| *at_ms > limit) {
+                return Err(ActionError::Failed(format!(
+                    "executor pod {} of job {victim} was preempted {} after job {preemptor}'s first pod appeared, later than the {} allowed",
+                    late.pod.name,
+                    Humane(Duration::from_millis((at_ms - t0).unsigned_abs())),
+                    Humane(window.0)
+                )));
+            }
+        }
+    }
+    let max_evicted = evictions
+        .iter()
+        .filter_map(|(_, p)| p.pod.executor_id)
+        .max()
+        .unwrap_or(0);
+    let first_eviction = evictions.iter().map(|(at_ms, _)| *at_ms).min().unwrap_or(0);
+    let replacements: Vec<Replacement> = events
+        .iter()
+        .filter(|e| e.at_ms >= first_eviction)
+        .filter_map(|e| match &e.kind {
+            EventKind::PodStarted { pod, .. } if is_job_pod(pod, victim, PodRole::Executor) => {
+                let id = pod.executor_id?;
+                (id > max_evicted).then(|| Replacement {
+                    pod: pod.name.to_string(),
+                    executor_id: u64::from(id),
+                    started_at_ms: e.at_ms,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if input.replacements && replacements.len() < evictions.len() {
+        return Err(ActionError::Failed(format!(
+            "{} executor(s) of job {victim} were preempted but only {} replacement(s) started",
+            evictions.len(),
+            replacements.len()
+        )));
+    }
+    let preemptor = evictions[0].1.preemptor.name.to_string();
+    Ok(AssertEvictionOutput {
+        evicted: evictions
+            .iter()
+            .map(|(at_ms, p)| Eviction {
+                pod: p.pod.name.to_string(),
+                executor_id: p.pod.executor_id.map(u64::from),
+                node: p.node.to_string(),
+                at_ms: *at_ms,
+                preemptor_pod: p.preemptor.name.to_string(),
+                preemptor_job: p.preemptor.job_id.as_deref().map(str::to_string),
+            })
+            .collect(),
+        preemptor,
+        replacements,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use runbook_sim::{EventKind, PodRole};
     use serde_json::json;
 
@@ -400,6 +411,46 @@ mod tests {
             err.to_string(),
             format!(
                 "no executor of job {low} was preempted by job {high}; 2 of its 2 executor(s) ran to completion"
+            )
+        );
+    }
+
+    /// The simulator's record, but with the watches of the aws target failing (a
+    /// `Forbidden` list): a record that may have missed the preemption.
+    struct BlindObserver(Arc<dyn runbook_backend::Observer>);
+
+    #[async_trait::async_trait]
+    impl runbook_backend::Observer for BlindObserver {
+        fn events(&self) -> Vec<runbook_backend::ObservedEvent> {
+            self.0.events()
+        }
+        fn watch_errors(&self) -> Vec<String> {
+            vec![
+                "eks-emr-cluster: pods is forbidden: User \"demo\" cannot watch resource \"pods\""
+                    .into(),
+            ]
+        }
+    }
+
+    /// A failed judgment names the failing watches: the record, not the cluster, may
+    /// be what is wrong. A passing one is not blamed on them.
+    #[tokio::test]
+    async fn a_failure_names_the_watches_that_are_failing() {
+        let world = SimWorld::new();
+        world.priority_platform(2).await;
+        let (low, high) = world.priority_story().await;
+        let mut target = world.sim.target();
+        target.observer = Arc::new(BlindObserver(target.observer.clone()));
+        let ctx = world.ctx_on(target, "check", "rb-test-token");
+        let action = crate::find("assert-eviction").expect("action");
+        let err = action
+            .run(story_input(&low, &high), &ctx)
+            .await
+            .expect_err("room for both jobs: no preemption");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no executor of job {low} was preempted by job {high}; 2 of its 2 executor(s) ran to completion; but the Kubernetes watches are failing, so what happened may not have been seen (eks-emr-cluster: pods is forbidden: User \"demo\" cannot watch resource \"pods\")"
             )
         );
     }

@@ -36,6 +36,7 @@ mod enable_autoscaling;
 mod exec;
 mod job_lookup;
 mod log;
+mod observed;
 mod patient;
 mod put_object;
 mod register_vc;

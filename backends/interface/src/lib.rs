@@ -160,6 +160,11 @@ pub trait Observer: Send + Sync {
     fn events(&self) -> Vec<ObservedEvent> {
         Vec::new()
     }
+    /// Why the record may be incomplete: the watches failing now (refused, cut), each
+    /// `cluster: error`. The simulator records everything; watches retry by themselves.
+    fn watch_errors(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The events observed since the last call (to be stored with the step that ends).
     fn drain_events(&self) -> Vec<ObservedEvent> {
         Vec::new()

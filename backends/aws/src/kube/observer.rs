@@ -53,7 +53,7 @@ struct State {
     node_trackers: HashMap<String, NodeTracker>,
     events: Vec<ObservedEvent>,
     drained: usize,
-    /// The last error of each cluster's watches (kept for [`AwsObserver::watch_error`]).
+    /// The last error of each cluster's watches (kept for `Observer::watch_errors`).
     errors: HashMap<String, String>,
     /// `cluster/pods` and `cluster/events` once that watch has listed its cluster.
     listed: std::collections::HashSet<String>,
@@ -121,13 +121,6 @@ impl AwsObserver {
             Api::all(client.clone()),
         ));
         watches.insert(cluster.to_string(), vec![pods, events, nodes]);
-    }
-
-    /// The last error a watch of `cluster` got (such as `Forbidden` when the caller
-    /// may not list pods), if any: the observer keeps retrying, and this says why it
-    /// sees nothing.
-    pub fn watch_error(&self, cluster: &str) -> Option<String> {
-        self.shared.lock().errors.get(cluster).cloned()
     }
 }
 
@@ -285,6 +278,20 @@ fn now_ms() -> i64 {
 
 #[async_trait]
 impl Observer for AwsObserver {
+    /// The last error of each cluster's watches since they last delivered anything
+    /// (such as `Forbidden` when the caller may not list pods): the watches keep
+    /// retrying, and this says why they see nothing.
+    fn watch_errors(&self) -> Vec<String> {
+        let state = self.shared.lock();
+        let mut failing: Vec<String> = state
+            .errors
+            .iter()
+            .map(|(cluster, error)| format!("{cluster}: {error}"))
+            .collect();
+        failing.sort();
+        failing
+    }
+
     /// Returns `Changed` at once if a watch delivered something since this
     /// participant last looked, as soon as one does, or after the participant's poll
     /// interval; `TimedOut` when `timeout` comes first.
