@@ -99,14 +99,26 @@ fn is_job_pod(pod: &PodRef, job: &str, role: PodRole) -> bool {
 }
 
 /// The preemptions recorded, with when each happened.
+/// Each preempted pod once, in the order they were preempted. A later record of the
+/// same pod's preemption supersedes the earlier one: on `aws` a `Preempted` event that
+/// came late completes a preemption first recorded without its preemptor.
 fn preemptions(events: &[ObservedEvent]) -> Vec<(i64, &Preemption)> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::PodPreempted(p) => Some((e.at_ms, p.as_ref())),
-            _ => None,
-        })
-        .collect()
+    let mut found: Vec<(i64, &Preemption)> = Vec::new();
+    for e in events {
+        let EventKind::PodPreempted(p) = &e.kind else {
+            continue;
+        };
+        let same_pod = |(_, seen): &&mut (i64, &Preemption)| {
+            seen.pod.cluster == p.pod.cluster
+                && seen.pod.namespace == p.pod.namespace
+                && seen.pod.name == p.pod.name
+        };
+        match found.iter_mut().find(same_pod) {
+            Some(earlier) => earlier.1 = p,
+            None => found.push((e.at_ms, p)),
+        }
+    }
+    found
 }
 
 impl Action for AssertEviction {
@@ -394,6 +406,36 @@ mod tests {
         assert!(
             finished(&high) < finished(&low),
             "the high job finished first"
+        );
+    }
+
+    /// A preemption recorded twice (first without its preemptor, then complete, as the
+    /// aws watches record a late `Preempted` event) is judged once, as completed, so
+    /// the check on the preemptor's job passes.
+    #[tokio::test]
+    async fn a_later_record_of_a_preemption_supersedes_the_first() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let (low, high) = world.priority_story().await;
+        let mut events = world.sim.target().observer.events();
+        let at = events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::PodPreempted(_)))
+            .expect("the story's preemption");
+        let mut unknown = events[at].clone();
+        if let EventKind::PodPreempted(p) = &mut unknown.kind {
+            p.preemptor.name = "unknown".into();
+            p.preemptor.job_id = None;
+        }
+        let complete = std::mem::replace(&mut events[at], unknown);
+        events.push(complete);
+        let input = serde_json::from_value(story_input(&low, &high)).expect("input");
+        let out = super::judge(input, &events).expect("judged on the completed record");
+        assert_eq!(out.evicted.len(), 1, "one preemption, recorded twice");
+        assert_eq!(super::preemptions(&events).len(), 1);
+        assert_eq!(
+            super::preemptions(&events)[0].1.preemptor.job_id.as_deref(),
+            Some(high.as_str())
         );
     }
 

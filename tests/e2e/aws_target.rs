@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::aws_harness::AwsWorld;
 use crate::aws_sdk::Sdk;
-use crate::harness::{Output, Test};
+use crate::harness::{Output, Test, gate};
 
 const NAMESPACES: [&str; 5] = [
     "adhoc-ml-batch",
@@ -579,15 +579,10 @@ fn emr_pod(name: &str, job: &str, role: &str, exec_id: Option<u32>, phase: &str)
     .to_string()
 }
 
-/// `assert-eviction` on aws reads what the watches saw: an executor of the low job
-/// gets the scheduler's `DisruptionTarget` condition and `Preempted` event naming a
-/// pod of the high job, is deleted, and Spark's replacement starts; the step reports
-/// exactly that.
-#[test]
-fn assert_eviction_on_aws_reads_the_preemption_from_the_watches() {
-    let world = AwsWorld::start();
-    let kube = world.kube();
-    let pods = "/api/v1/namespaces/monthly-batch/pods";
+const POD_PATH: &str = "/api/v1/namespaces/monthly-batch/pods";
+
+/// The low job running in monthly-batch: its driver and two executors.
+fn stage_low_job(kube: &crate::aws_harness::Server) {
     kube.expect_ok(
         "POST",
         "/api/v1/namespaces",
@@ -595,47 +590,26 @@ fn assert_eviction_on_aws_reads_the_preemption_from_the_watches() {
     );
     kube.expect_ok(
         "POST",
-        pods,
+        POD_PATH,
         Some(&emr_pod("low-driver", "low", "driver", None, "Running")),
     );
     for id in 1..=2 {
         let name = format!("low-exec-{id}");
         kube.expect_ok(
             "POST",
-            pods,
+            POD_PATH,
             Some(&emr_pod(&name, "low", "executor", Some(id), "Running")),
         );
     }
-    let t = Test::new().runbook(
-        "evict.yaml",
-        r#"name: evict
-steps:
-  # The run's first Kubernetes call starts its watches; the demo's create-cluster
-  # step does this long before any preemption.
-  - id: victims
-    action: wait-for-pods
-    with: { cluster: fake, namespace: monthly-batch, selector: { emr-containers.amazonaws.com/job.id: low, spark-role: executor }, running: 2 }
-  - id: settle
-    action: sleep
-    with: { duration: 1s }
-  - id: replacement
-    action: wait-for-pods
-    with: { cluster: fake, namespace: monthly-batch, selector: { spark-exec-id: "3" }, running: 1, timeout: 1m }
-  - id: check
-    action: assert-eviction
-    with: { victim_job: low, preemptor_job: high }
-"#,
-    );
-    let bg = world.run_plain(&t, "evict.yaml", &[]).spawn();
-    t.wait_until("the wait has started", || {
-        bg.stdout_so_far()
-            .contains("step replacement (wait-for-pods) started")
-    });
-    // The scheduler's work: the high job's executor is created, low-exec-2 gets the
-    // DisruptionTarget condition and the Preempted event, and is deleted.
+}
+
+/// The scheduler's work: the high job's executor is created, low-exec-2 gets the
+/// DisruptionTarget condition and the Preempted event, and is deleted; then Spark's
+/// answer, a replacement executor with the next id.
+fn stage_preemption(kube: &crate::aws_harness::Server) {
     let preemptor = kube.expect_ok(
         "POST",
-        pods,
+        POD_PATH,
         Some(&emr_pod(
             "high-exec-1",
             "high",
@@ -648,7 +622,7 @@ steps:
         .as_str()
         .expect("uid")
         .to_string();
-    let path = format!("{pods}/low-exec-2");
+    let path = format!("{POD_PATH}/low-exec-2");
     let mut victim = kube.expect_ok("GET", &path, None);
     victim["status"]["conditions"] = json!([{
         "type": "DisruptionTarget",
@@ -673,10 +647,9 @@ steps:
         Some(&event.to_string()),
     );
     kube.expect_ok("DELETE", &path, None);
-    // Spark's answer: a replacement executor with the next id.
     kube.expect_ok(
         "POST",
-        pods,
+        POD_PATH,
         Some(&emr_pod(
             "low-exec-3",
             "low",
@@ -685,12 +658,31 @@ steps:
             "Running",
         )),
     );
+}
 
-    let out = bg.wait();
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    let run = t.only_run();
-    let status = t.status(run["id"].as_str().expect("id"));
-    let check = &status["steps"][3]["outputs"];
+/// The eviction runbook's steps up to the replacement: the run's first Kubernetes call
+/// starts its watches (the demo's create-cluster step does this long before any
+/// preemption), then it waits for Spark's replacement executor.
+const EVICT_STEPS: &str = r#"name: evict
+steps:
+  - id: victims
+    action: wait-for-pods
+    with: { cluster: fake, namespace: monthly-batch, selector: { emr-containers.amazonaws.com/job.id: low, spark-role: executor }, running: 2 }
+  - id: settle
+    action: sleep
+    with: { duration: 1s }
+  - id: replacement
+    action: wait-for-pods
+    with: { cluster: fake, namespace: monthly-batch, selector: { spark-exec-id: "3" }, running: 1, timeout: 1m }
+"#;
+
+const EVICT_CHECK: &str = r#"  - id: check
+    action: assert-eviction
+    with: { victim_job: low, preemptor_job: high }
+"#;
+
+/// The check step's outputs report the staged preemption exactly.
+fn assert_staged_eviction(check: &Value) {
     assert_eq!(
         check["evicted"].as_array().map(Vec::len),
         Some(1),
@@ -703,6 +695,65 @@ steps:
     );
     assert_eq!(check["evicted"][0]["preemptor_job"], "high", "{check}");
     assert_eq!(check["replacements"][0]["pod"], "low-exec-3", "{check}");
+}
+
+/// `assert-eviction` on aws reads what the watches saw: an executor of the low job
+/// gets the scheduler's `DisruptionTarget` condition and `Preempted` event naming a
+/// pod of the high job, is deleted, and Spark's replacement starts; the step reports
+/// exactly that.
+#[test]
+fn assert_eviction_on_aws_reads_the_preemption_from_the_watches() {
+    let world = AwsWorld::start();
+    let kube = world.kube();
+    stage_low_job(kube);
+    let t = Test::new().runbook("evict.yaml", &format!("{EVICT_STEPS}{EVICT_CHECK}"));
+    let bg = world.run_plain(&t, "evict.yaml", &[]).spawn();
+    t.wait_until("the wait has started", || {
+        bg.stdout_so_far()
+            .contains("step replacement (wait-for-pods) started")
+    });
+    stage_preemption(kube);
+
+    let out = bg.wait();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let run = t.only_run();
+    let status = t.status(run["id"].as_str().expect("id"));
+    assert_staged_eviction(&status["steps"][3]["outputs"]);
+}
+
+/// A run killed after its watches saw the preemption, and resumed: the watches of the
+/// resumed run see only what exists now (the victim is gone), so the judgment stands on
+/// what the run stored before the kill.
+#[test]
+fn assert_eviction_after_a_resume_judges_what_was_seen_before_the_kill() {
+    let world = AwsWorld::start();
+    let kube = world.kube();
+    stage_low_job(kube);
+    let gate_step = format!(
+        "  - id: gate\n    action: exec\n    with:\n      argv: [sh, -c, \"echo gate >> started; {}\"]\n",
+        gate("go")
+    );
+    let t = Test::new().runbook(
+        "evict.yaml",
+        &format!("{EVICT_STEPS}{gate_step}{EVICT_CHECK}"),
+    );
+    let mut bg = world.run_plain(&t, "evict.yaml", &[]).spawn();
+    t.wait_until("the wait has started", || {
+        bg.stdout_so_far()
+            .contains("step replacement (wait-for-pods) started")
+    });
+    stage_preemption(kube);
+    bg.wait_until("the gate is reached", || t.lines("started") == ["gate"]);
+    bg.signal(nix::sys::signal::Signal::SIGKILL);
+    bg.wait();
+    t.touch("go");
+    let id = t.only_run()["id"].as_str().expect("id").to_owned();
+    let out = world
+        .env_for(t.args(["--output", "plain", "resume", id.as_str()]))
+        .run();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let status = t.status(&id);
+    assert_staged_eviction(&status["steps"][4]["outputs"]);
 }
 
 /// `--profile` picks a profile of the AWS config and credentials files, region

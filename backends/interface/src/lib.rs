@@ -165,6 +165,10 @@ pub trait Observer: Send + Sync {
     fn watch_errors(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Gives back what was observed before an interruption (read from the state DB on
+    /// resume), so that [`Observer::events`] has it; it is not drained again. The
+    /// simulator's snapshot holds its own record, so it ignores this.
+    fn restore_events(&self, _earlier: Vec<ObservedEvent>) {}
     /// The events observed since the last call (to be stored with the step that ends).
     fn drain_events(&self) -> Vec<ObservedEvent> {
         Vec::new()

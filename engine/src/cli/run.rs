@@ -498,6 +498,13 @@ fn drive(
     } else {
         None
     };
+    // A real cluster's watches see only what exists now: what they observed before
+    // the interruption comes back from the state DB.
+    let observed_before = if resumed && target == TargetKind::Aws {
+        crate::executor::observed_events(&store.events(&record.id)?)
+    } else {
+        Vec::new()
+    };
     let virtual_start = if resumed {
         store.last_event_at(&record.id)?.unwrap_or(0)
     } else {
@@ -522,6 +529,7 @@ fn drive(
         let (clock, services) = build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws)
             .await
             .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
+        services.observer.restore_events(observed_before);
         // The account and region the target resolved (STS on aws; the simulated
         // account on sim), for templates, e.g. bucket names.
         let run_value = json!({

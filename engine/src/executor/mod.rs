@@ -10,7 +10,7 @@ mod target_record;
 
 pub use scheduler::{Outcome, execute};
 pub use scope::{RunScope, StepView};
-pub(crate) use target_record::target_record;
+pub(crate) use target_record::{observed_events, target_record};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

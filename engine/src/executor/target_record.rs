@@ -1,8 +1,10 @@
 //! What a target observed, as the state DB stores it: the events since the last
 //! checkpoint, and the target's snapshot if its state changed.
 
-use runbook_backend::{Clock, Target};
-use runbook_state::{NewEvent, Snapshot};
+use runbook_backend::events::EventKind;
+use runbook_backend::{Clock, ObservedEvent, Target};
+use runbook_state::{EventRecord, NewEvent, Snapshot};
+use serde::Deserialize;
 
 use crate::masker::Masker;
 
@@ -37,4 +39,24 @@ pub(crate) fn target_record(
         data: masker.serialized(data),
     });
     (events, snapshot)
+}
+
+/// The target's events among a run's stored events, read back as the target observed
+/// them (the engine's own events, and kinds this version does not know, are skipped):
+/// on resume they go back to a target that cannot recreate them (Kubernetes watches
+/// see only what exists now), so a judgment after the resume sees what happened
+/// before it.
+pub(crate) fn observed_events(stored: &[EventRecord]) -> Vec<ObservedEvent> {
+    stored
+        .iter()
+        .filter(|e| e.step_key.is_none())
+        .filter_map(|e| {
+            EventKind::deserialize(&e.data)
+                .ok()
+                .map(|kind| ObservedEvent {
+                    at_ms: e.at_ms,
+                    kind,
+                })
+        })
+        .collect()
 }

@@ -771,17 +771,20 @@ impl Builder {
             }
             EventKind::PodPreempted(preemption) => {
                 let i = self.pod(&preemption.pod, at);
-                if self.pods[i].preempted.is_none() {
-                    let by = &preemption.preemptor;
-                    self.pods[i].preempted = Some(Preemption {
-                        at_ms: at,
-                        node: Some(preemption.node.to_string()),
-                        by_namespace: by.namespace.to_string(),
-                        by_pod: by.name.to_string(),
-                        by_job: by.job_id.as_deref().map(str::to_owned),
-                        by_priority: Some(i64::from(preemption.preemptor_priority)),
-                        victim_priority: Some(i64::from(preemption.priority)),
-                    });
+                // A later record of the same preemption supersedes the first (on aws, a
+                // late `Preempted` event names the preemptor the first lacked).
+                let first = self.pods[i].preempted.as_ref().map(|p| p.at_ms);
+                let by = &preemption.preemptor;
+                self.pods[i].preempted = Some(Preemption {
+                    at_ms: first.unwrap_or(at),
+                    node: Some(preemption.node.to_string()),
+                    by_namespace: by.namespace.to_string(),
+                    by_pod: by.name.to_string(),
+                    by_job: by.job_id.as_deref().map(str::to_owned),
+                    by_priority: Some(i64::from(preemption.preemptor_priority)),
+                    victim_priority: Some(i64::from(preemption.priority)),
+                });
+                if first.is_none() {
                     self.preemptions.push(i);
                 }
                 self.pod_lost(i);
@@ -1325,6 +1328,40 @@ mod tests {
         );
         assert_eq!(m.unreadable_events, 1, "an event without a type is skipped");
         assert_eq!(m.world_events, 23);
+    }
+
+    /// On aws a preemption can be recorded first without its preemptor (the
+    /// `Preempted` event came late) and then again, complete: one preemption, at the
+    /// first record's time, with the preemptor of the second.
+    #[test]
+    fn a_later_record_of_a_preemption_completes_the_first() {
+        let mut events = story();
+        let at = events
+            .iter()
+            .position(|e| e.data["type"] == "PodPreempted")
+            .expect("the story's preemption");
+        let complete = events[at].data.clone();
+        let first_at = events[at].at_ms;
+        let unknown = json!({"cluster": "", "namespace": "", "name": "unknown", "role": "system"});
+        events[at].data["preemptor"] = unknown;
+        let seq = i64::try_from(events.len()).expect("small") + 1;
+        events.push(ev(seq, first_at + 60_000, complete));
+        let m = build(
+            run("aws", RunStatus::Succeeded),
+            &[],
+            &events,
+            Liveness::Unknown,
+        );
+        assert_eq!(m.preemptions.len(), 1, "one preemption, recorded twice");
+        let p = m.pods[m.preemptions[0]]
+            .preempted
+            .as_ref()
+            .expect("preempted");
+        assert_eq!(
+            (p.by_namespace.as_str(), p.by_pod.as_str()),
+            ("idb", "high-exec-2")
+        );
+        assert_eq!(p.at_ms, first_at, "when it happened");
     }
 
     #[test]

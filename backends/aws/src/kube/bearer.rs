@@ -1,15 +1,20 @@
-//! Authenticating kube-rs requests to EKS with a token that is renewed in the
-//! background. A kube-rs `Client` keeps its service stack for its whole life and the
-//! pod watch of the observer runs for the whole run, far longer than the 15 minutes
-//! an EKS token is valid; so the stack reads the current token for every request, and
-//! a task makes a new one every [`TOKEN_REFRESH`].
+//! Authenticating kube-rs requests to EKS with a token that is renewed when it is
+//! due. A kube-rs `Client` keeps its service stack for its whole life and the pod
+//! watch of the observer runs for the whole run, far longer than the 15 minutes an EKS
+//! token is valid; so the stack checks the token before every request and signs a new
+//! one when it is [`TOKEN_REFRESH`] old *by the wall clock* (EKS judges the token's
+//! signing time by the wall clock, and a laptop that slept for an hour has a monotonic
+//! clock that did not move), or when the API server answered 401 to it (credentials
+//! rotated, clock skew).
 
-use std::sync::{Arc, RwLock, Weak};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use http::{HeaderValue, Request, header::AUTHORIZATION};
+use http::{HeaderValue, Request, Response, StatusCode, header::AUTHORIZATION};
 use tower::{Layer, Service};
 
 use super::eks_token::{TOKEN_REFRESH, eks_token};
@@ -23,9 +28,12 @@ pub(super) struct TokenSource {
     pub(super) credentials: SharedCredentialsProvider,
 }
 
+/// The wall clock (a test's own clock in tests).
+type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
 impl TokenSource {
-    /// A new token, as an `Authorization` header value.
-    pub(super) async fn header(&self) -> Result<HeaderValue, ActionError> {
+    /// A new token signed at `now`, as an `Authorization` header value.
+    async fn header(&self, now: SystemTime) -> Result<HeaderValue, ActionError> {
         let fail = |message: String| ActionError::Service {
             service: "Kubernetes",
             operation: "authenticate",
@@ -38,49 +46,60 @@ impl TokenSource {
             .provide_credentials()
             .await
             .map_err(|e| fail(format!("no AWS credentials for the EKS token: {e}")))?;
-        let token = eks_token(&self.cluster, &self.region, &credentials, SystemTime::now())
-            .map_err(fail)?;
+        let token = eks_token(&self.cluster, &self.region, &credentials, now).map_err(fail)?;
         let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|e| fail(format!("the EKS token is not a valid header: {e}")))?;
         value.set_sensitive(true);
         Ok(value)
     }
 
-    /// Makes the first token and starts renewing it; the renewal stops when the
-    /// returned layer (and the client built with it) is dropped.
+    /// Makes the first token (so missing credentials fail the connection at once) and
+    /// the layer that keeps it current.
     pub(super) async fn start(self) -> Result<BearerLayer, ActionError> {
-        let current = Arc::new(RwLock::new(self.header().await?));
-        let weak = Arc::downgrade(&current);
-        tokio::spawn(renew(self, weak));
-        Ok(BearerLayer { current })
+        self.start_with_clock(Arc::new(SystemTime::now)).await
+    }
+
+    pub(super) async fn start_with_clock(self, now: WallClock) -> Result<BearerLayer, ActionError> {
+        let signed_at = now();
+        let header = self.header(signed_at).await?;
+        Ok(BearerLayer {
+            source: self,
+            current: Arc::new(Mutex::new(Token {
+                header,
+                signed_at,
+                rejected: false,
+            })),
+            now,
+        })
     }
 }
 
-/// Renews the token every [`TOKEN_REFRESH`]; after a failure (credentials briefly
-/// unavailable) it tries again sooner, while the old token is still valid.
-async fn renew(source: TokenSource, current: Weak<RwLock<HeaderValue>>) {
-    let mut wait = TOKEN_REFRESH;
-    loop {
-        tokio::time::sleep(wait).await;
-        let Some(slot) = current.upgrade() else {
-            return;
-        };
-        match source.header().await {
-            Ok(value) => {
-                *slot
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
-                wait = TOKEN_REFRESH;
-            }
-            Err(_) => wait = Duration::from_secs(30),
-        }
+/// The token in use.
+struct Token {
+    header: HeaderValue,
+    /// When it was signed, by the wall clock.
+    signed_at: SystemTime,
+    /// The API server answered 401 to it.
+    rejected: bool,
+}
+
+impl Token {
+    /// Whether a new token is due: rejected, [`TOKEN_REFRESH`] old, or signed "later"
+    /// than now (the wall clock was set back, and EKS would judge it by that clock).
+    fn due(&self, now: SystemTime) -> bool {
+        self.rejected
+            || now
+                .duration_since(self.signed_at)
+                .map_or(true, |age| age >= TOKEN_REFRESH)
     }
 }
 
 /// Sets `Authorization: Bearer <current EKS token>` on every request.
 #[derive(Clone)]
 pub(super) struct BearerLayer {
-    current: Arc<RwLock<HeaderValue>>,
+    source: TokenSource,
+    current: Arc<Mutex<Token>>,
+    now: WallClock,
 }
 
 impl<S> Layer<S> for BearerLayer {
@@ -89,44 +108,92 @@ impl<S> Layer<S> for BearerLayer {
     fn layer(&self, inner: S) -> BearerService<S> {
         BearerService {
             inner,
+            source: self.source.clone(),
             current: Arc::clone(&self.current),
+            now: Arc::clone(&self.now),
+            signing: None,
         }
     }
 }
 
-/// The service [`BearerLayer`] makes.
+type Signing = Pin<Box<dyn Future<Output = (SystemTime, Result<HeaderValue, ActionError>)> + Send>>;
+
+/// The service [`BearerLayer`] makes. A due token is renewed in `poll_ready`, before
+/// the request that would carry it is accepted (kube-rs drives one service from its
+/// buffer, so requests wait for the renewal instead of racing it).
 pub(super) struct BearerService<S> {
     inner: S,
-    current: Arc<RwLock<HeaderValue>>,
+    source: TokenSource,
+    current: Arc<Mutex<Token>>,
+    now: WallClock,
+    /// The renewal under way.
+    signing: Option<Signing>,
 }
 
-impl<S, B> Service<Request<B>> for BearerService<S>
+impl<S> BearerService<S> {
+    fn token(&self) -> std::sync::MutexGuard<'_, Token> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for BearerService<S>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    RB: 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.signing.is_none() {
+            let now = (self.now)();
+            if self.token().due(now) {
+                let source = self.source.clone();
+                self.signing = Some(Box::pin(async move { (now, source.header(now).await) }));
+            }
+        }
+        if let Some(signing) = self.signing.as_mut() {
+            let (signed_at, signed) = std::task::ready!(signing.as_mut().poll(cx));
+            self.signing = None;
+            // Without credentials just now, the old token goes out; its 401 is what
+            // the caller sees, and the next request tries again.
+            if let Ok(header) = signed {
+                *self.token() = Token {
+                    header,
+                    signed_at,
+                    rejected: false,
+                };
+            }
+        }
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let value = self
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let value = self.token().header.clone();
         request.headers_mut().insert(AUTHORIZATION, value);
-        self.inner.call(request)
+        let answer = self.inner.call(request);
+        let current = Arc::clone(&self.current);
+        Box::pin(async move {
+            let response = answer.await?;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                current
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .rejected = true;
+            }
+            Ok(response)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::Duration;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
@@ -182,37 +249,73 @@ mod tests {
             .to_string()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn every_request_carries_the_current_token_and_it_is_renewed_in_time() {
-        let layer = TokenSource {
+    /// A wall clock the test moves.
+    fn test_clock() -> (Arc<AtomicU64>, super::WallClock) {
+        let seconds = Arc::new(AtomicU64::new(1_800_000_000));
+        let read = Arc::clone(&seconds);
+        let clock: super::WallClock =
+            Arc::new(move || UNIX_EPOCH + Duration::from_secs(read.load(Ordering::SeqCst)));
+        (seconds, clock)
+    }
+
+    async fn layer(clock: super::WallClock) -> super::BearerLayer {
+        TokenSource {
             cluster: "demo".into(),
             region: "us-east-2".into(),
             credentials: SharedCredentialsProvider::new(Rotating::default()),
         }
-        .start()
+        .start_with_clock(clock)
         .await
-        .expect("first token");
-        // Let the renewal task start its timer.
-        tokio::task::yield_now().await;
+        .expect("first token")
+    }
+
+    /// Sends one request through `service`, answers it with `status`, and returns the
+    /// access key of the token it carried.
+    async fn send(
+        service: &mut super::BearerService<tower_test::mock::Mock<Request<()>, Response<()>>>,
+        handle: &mut tower_test::mock::Handle<Request<()>, Response<()>>,
+        status: u16,
+    ) -> String {
+        std::future::poll_fn(|cx| service.poll_ready(cx))
+            .await
+            .expect("ready");
+        let answer = service.call(Request::new(()));
+        let (request, respond) = handle.next_request().await.expect("request");
+        let mut response = Response::new(());
+        *response.status_mut() = http::StatusCode::from_u16(status).expect("status");
+        respond.send_response(response);
+        answer.await.expect("answered");
+        access_key(&request)
+    }
+
+    /// The token is renewed by its wall-clock age, before EKS's 15 minutes run out,
+    /// even when no time passed for the process (a laptop that slept).
+    #[tokio::test]
+    async fn a_token_is_renewed_when_the_wall_clock_says_it_is_due() {
+        let (seconds, clock) = test_clock();
         let (mock, mut handle) = tower_test::mock::pair::<Request<()>, Response<()>>();
-        let mut service = layer.layer(mock);
-        let mut send = async |service: &mut super::BearerService<_>| {
-            std::future::poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .expect("ready");
-            drop(service.call(Request::new(())));
-            let (request, _respond) = handle.next_request().await.expect("request");
-            access_key(&request)
-        };
-        assert_eq!(send(&mut service).await, "AKID0");
-        tokio::time::advance(TOKEN_REFRESH - Duration::from_secs(1)).await;
-        assert_eq!(send(&mut service).await, "AKID0");
-        // Well before EKS's 15 minutes run out, requests carry a new token.
-        tokio::time::advance(Duration::from_secs(2)).await;
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
+        let mut service = layer(clock).await.layer(mock);
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
+        seconds.fetch_add(TOKEN_REFRESH.as_secs() - 1, Ordering::SeqCst);
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
+        seconds.fetch_add(2, Ordering::SeqCst);
         assert!(TOKEN_REFRESH < Duration::from_secs(14 * 60));
-        assert_eq!(send(&mut service).await, "AKID1");
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
+        // A wall clock set back makes the token look signed in the future: renewed.
+        seconds.fetch_sub(3600, Ordering::SeqCst);
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID2");
+    }
+
+    /// A 401 (credentials rotated, clock skew) makes the next request carry a new
+    /// token, however young the old one is.
+    #[tokio::test]
+    async fn a_401_makes_the_next_request_carry_a_new_token() {
+        let (_, clock) = test_clock();
+        let (mock, mut handle) = tower_test::mock::pair::<Request<()>, Response<()>>();
+        let mut service = layer(clock).await.layer(mock);
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
+        assert_eq!(send(&mut service, &mut handle, 401).await, "AKID0");
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
+        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
     }
 }

@@ -367,6 +367,15 @@ impl Observer for AwsObserver {
         self.shared.lock().events.clone()
     }
 
+    /// The earlier events go first, counted as drained (they are stored already).
+    fn restore_events(&self, earlier: Vec<ObservedEvent>) {
+        let mut state = self.shared.lock();
+        let restored = earlier.len();
+        let since = std::mem::replace(&mut state.events, earlier);
+        state.events.extend(since);
+        state.drained += restored;
+    }
+
     fn drain_events(&self) -> Vec<ObservedEvent> {
         self.shared.flush_stale();
         let mut state = self.shared.lock();

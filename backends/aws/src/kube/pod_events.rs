@@ -59,6 +59,10 @@ pub(super) struct PodTracker {
     pods: HashMap<String, Tracked>,
     pending: BTreeMap<String, Pending>,
     preempted: HashSet<String>,
+    /// Victims reported with an unknown preemptor (the `Preempted` event had not come
+    /// within [`PENDING_LIMIT_MS`]), with when they were preempted: a late event
+    /// completes them.
+    preemptor_unknown: HashMap<String, i64>,
     /// UIDs seen during a re-list (`Init` .. `InitDone`), to find pods deleted while
     /// the watch was down.
     relisted: Option<HashSet<String>>,
@@ -71,6 +75,7 @@ impl PodTracker {
             pods: HashMap::new(),
             pending: BTreeMap::new(),
             preempted: HashSet::new(),
+            preemptor_unknown: HashMap::new(),
             relisted: None,
         }
     }
@@ -309,7 +314,10 @@ impl PodTracker {
         }) else {
             return out;
         };
-        if self.preempted.contains(&uid) {
+        // A preemption reported already is only told again when this event names
+        // the preemptor its report lacked: the second report supersedes the first.
+        let completes = self.preemptor_unknown.remove(&uid);
+        if self.preempted.contains(&uid) && completes.is_none() {
             return out;
         }
         let message = event.message.clone().unwrap_or_default();
@@ -336,6 +344,9 @@ impl PodTracker {
         });
         pending.event_seen = true;
         pending.message = Some(message);
+        if let Some(preempted_at) = completes {
+            pending.at_ms = Some(preempted_at);
+        }
         if pending.at_ms.is_none() {
             pending.at_ms = at;
         }
@@ -351,7 +362,11 @@ impl PodTracker {
             (None, Some(Preemptor::Name(ns, name))) => pending.preemptor_name = Some((ns, name)),
             (None, None) => {}
         }
-        self.report_resolved(now_ms, &mut out);
+        if completes.is_some() {
+            self.report_preemption(&uid, now_ms, &mut out);
+        } else {
+            self.report_resolved(now_ms, &mut out);
+        }
         out
     }
 
@@ -387,6 +402,10 @@ impl PodTracker {
             .preemptor_uid
             .as_ref()
             .and_then(|uid| self.pods.get(uid));
+        if !pending.event_seen {
+            self.preemptor_unknown
+                .insert(victim_uid.to_string(), pending.at_ms.unwrap_or(now_ms));
+        }
         let (preemptor_ref, preemptor_priority) = match (preemptor, &pending.preemptor_name) {
             (Some(p), _) => (p.pod_ref.clone(), p.priority),
             (None, named) => {
@@ -647,6 +666,42 @@ mod tests {
         // The condition that follows is the same preemption.
         let again = tracker.apply_pod(&pod("a", "victim", "job-a", "executor", true), 3);
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    /// The `Preempted` event comes after the pairing limit: the preemption was reported
+    /// with an unknown preemptor, and the late event reports it again, complete, at
+    /// the time it happened (the second report supersedes the first). A repeat of the
+    /// event adds nothing.
+    #[test]
+    fn a_late_event_completes_a_preemption_reported_without_its_preemptor() {
+        let mut tracker = PodTracker::new("demo");
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", false), 0);
+        tracker.apply_pod(&pod("b", "job-b-driver", "job-b", "driver", false), 0);
+        tracker.apply_pod(&pod("a", "victim", "job-a", "executor", true), 5);
+        let unknown = tracker.flush_stale(5 + PENDING_LIMIT_MS);
+        assert_eq!(kinds(&unknown), ["PodPreempted"]);
+        assert_eq!(preemption(&unknown[0]).preemptor.name, "unknown");
+        let at = unknown[0].at_ms;
+
+        let late = tracker.apply_event(
+            &preempted_event("a", "Preempted by pod b on node n1"),
+            20 + PENDING_LIMIT_MS,
+        );
+        assert_eq!(kinds(&late), ["PodPreempted"]);
+        assert_eq!(
+            late[0].at_ms, at,
+            "when it happened, not when the event came"
+        );
+        let completed = preemption(&late[0]);
+        assert_eq!(completed.preemptor.name, "job-b-driver");
+        assert_eq!(completed.preemptor.job_id.as_deref(), Some("job-b"));
+        assert_eq!(completed.preemptor_priority, 1000);
+
+        let repeat = tracker.apply_event(
+            &preempted_event("a", "Preempted by pod b on node n1"),
+            30 + PENDING_LIMIT_MS,
+        );
+        assert!(repeat.is_empty(), "{repeat:?}");
     }
 
     #[test]
