@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::action::{Action, Effects};
+use crate::cluster_resources::{planned_network, planned_network_lookup, planned_role};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::duration::HumaneDuration;
-use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, NodeGroupRequest, WaitOutcome};
+use runbook_backend::{
+    ClusterInfo, ClusterRequest, EksRole, NodeGroupInfo, NodeGroupRequest, WaitOutcome,
+};
 
 /// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -302,7 +305,7 @@ impl Action for CreateCluster {
         let ng = &request.nodegroup;
         let token = plan.idempotency_key();
         let absent = "if the cluster does not exist (an existing one is adopted)";
-        Ok(vec![
+        let mut calls = vec![
             PlannedCall::new(
                 Service::Eks,
                 "DescribeCluster",
@@ -377,7 +380,50 @@ impl Action for CreateCluster {
                     n => format!("{n} nodes are"),
                 }
             )),
-        ])
+        ];
+        // What the runbook does not give, the aws target makes as eksctl would.
+        let given = |arn: &Option<String>| arn.as_deref().is_some_and(|a| !a.is_empty());
+        let mut before_cluster = Vec::new();
+        if !given(&input.role_arn) {
+            before_cluster.extend(planned_role(
+                EksRole::Cluster,
+                &request.name,
+                "role_arn",
+                "the cluster",
+            ));
+        }
+        if !given(&input.node_role_arn) {
+            before_cluster.extend(planned_role(
+                EksRole::Node,
+                &request.name,
+                "node_role_arn",
+                "the cluster",
+            ));
+        }
+        let mut before_nodegroup = Vec::new();
+        if input.subnet_ids.is_empty() {
+            before_cluster.extend(planned_network(&request.name, &ng.instance_type));
+            before_nodegroup.extend(planned_network_lookup(&request.name));
+        }
+        if !given(&input.node_role_arn) {
+            before_nodegroup.extend(planned_role(
+                EksRole::Node,
+                &request.name,
+                "node_role_arn",
+                "the node group",
+            ));
+        }
+        let at = |calls: &[PlannedCall], operation: &str| {
+            calls
+                .iter()
+                .position(|c| c.operation == operation)
+                .unwrap_or(calls.len())
+        };
+        let nodegroup_at = at(&calls, "CreateNodegroup");
+        calls.splice(nodegroup_at..nodegroup_at, before_nodegroup);
+        let cluster_at = at(&calls, "CreateCluster");
+        calls.splice(cluster_at..cluster_at, before_cluster);
+        Ok(calls)
     }
 }
 

@@ -22,7 +22,9 @@ pub(crate) struct DeleteCluster;
 
 /// Deletes an EKS cluster and its node groups; succeeds when it is already gone, so a
 /// teardown can run twice. By default waits until it is gone, so that a following
-/// `create-cluster` of the same name does not find it half-deleted.
+/// `create-cluster` of the same name does not find it half-deleted; then, on `aws`,
+/// deletes the VPC and IAM roles `create-cluster` made for it (not ones the runbook
+/// gave).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteClusterInput {
@@ -50,6 +52,10 @@ pub(crate) struct DeleteClusterOutput {
     name: String,
     /// Whether this step deleted it (false: it was already gone or being deleted).
     deleted: bool,
+    /// What `create-cluster` had made for it and this step deleted once the cluster
+    /// was gone (on `aws`, the VPC and IAM roles it made when the runbook gave none);
+    /// only when it waited.
+    released: Vec<String>,
 }
 
 impl Action for DeleteCluster {
@@ -88,9 +94,16 @@ impl Action for DeleteCluster {
                 }
             }
         }
+        // The network and roles can go only once the cluster no longer uses them.
+        let released = if input.wait {
+            eks.release_cluster(&input.name).await?
+        } else {
+            Vec::new()
+        };
         Ok(DeleteClusterOutput {
             name: input.name,
             deleted,
+            released,
         })
     }
 
@@ -131,6 +144,7 @@ impl Action for DeleteCluster {
                     ),
                 ),
             );
+            calls.extend(crate::cluster_resources::planned_release(name));
         }
         Ok(calls)
     }

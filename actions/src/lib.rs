@@ -18,6 +18,7 @@ mod assert_autoscaling;
 mod assert_eviction;
 mod cancel_job;
 mod cluster_lookup;
+mod cluster_resources;
 mod create_bucket;
 mod create_cluster;
 mod create_job_role;

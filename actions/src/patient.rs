@@ -63,23 +63,11 @@ fn is_transient(error: &ActionError) -> bool {
 /// The last error, its message extended by how long the failures went on (when there
 /// was more than one), so the reader knows it was not a single blip.
 fn gave_up(error: ActionError, failures: u32, over_ms: i64) -> ActionError {
-    match error {
-        ActionError::Service {
-            service,
-            operation,
-            resource,
-            code,
-            message,
-        } if failures > 1 => ActionError::Service {
-            service,
-            operation,
-            resource,
-            code,
-            message: format!(
-                "{message} (failed {failures} times over {}; transient errors are retried until the step's timeout)",
-                Humane(Duration::from_millis(u64::try_from(over_ms).unwrap_or(0)))
-            ),
-        },
-        other => other,
+    if failures < 2 {
+        return error;
     }
+    let over = Humane(Duration::from_millis(u64::try_from(over_ms).unwrap_or(0)));
+    error.with_note(&format!(
+        "failed {failures} times over {over}; transient errors are retried until the step's timeout"
+    ))
 }

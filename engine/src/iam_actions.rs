@@ -7,6 +7,8 @@
 //! and the calls that hand a role to a service, which also need `iam:PassRole`
 //! (EKS CreateCluster and CreateNodegroup pass the cluster and node roles:
 //! <https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html>).
+//! EC2's creates that tag what they create also need `ec2:CreateTags`
+//! (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html>).
 //! Kubernetes calls are authorized by the cluster's RBAC, not IAM, and local programs
 //! by nobody.
 
@@ -18,12 +20,21 @@ pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
         "IAM" => "iam",
         "CloudWatch Logs" => "logs",
         "STS" => "sts",
+        "EC2" => "ec2",
         "S3" => return s3_actions(operation),
         _ => return Vec::new(),
     };
     let mut actions = vec![format!("{prefix}:{operation}")];
     if service == "EKS" && matches!(operation, "CreateCluster" | "CreateNodegroup") {
         actions.push("iam:PassRole".to_string());
+    }
+    // EC2 authorizes tags given at creation (TagSpecifications) as ec2:CreateTags.
+    if service == "EC2"
+        && (operation.starts_with("Create") || operation == "AllocateAddress")
+        && operation != "CreateTags"
+        && operation != "CreateRoute"
+    {
+        actions.push("ec2:CreateTags".to_string());
     }
     actions
 }
@@ -59,6 +70,12 @@ mod tests {
         assert_eq!(iam_actions("S3", "ListObjectsV2"), ["s3:ListBucket"]);
         assert_eq!(iam_actions("S3", "DeleteObjects"), ["s3:DeleteObject"]);
         assert_eq!(iam_actions("S3", "PutObject"), ["s3:PutObject"]);
+        assert_eq!(
+            iam_actions("EC2", "CreateVpc"),
+            ["ec2:CreateVpc", "ec2:CreateTags"]
+        );
+        assert_eq!(iam_actions("EC2", "CreateRoute"), ["ec2:CreateRoute"]);
+        assert_eq!(iam_actions("EC2", "DeleteVpc"), ["ec2:DeleteVpc"]);
         assert!(iam_actions("Kubernetes", "create Namespace").is_empty());
         assert!(iam_actions("local", "run").is_empty());
     }

@@ -31,7 +31,9 @@ Tests change the schedule without restarting the server through one extra endpoi
     POST /_harness/job-schedule  {"schedule": "RUNNING=5", "fail_pattern": "boom"}
     GET  /_harness/job-schedule  -> the current schedule
 
-and `POST /moto-api/reset` (moto's own reset, which clears every service's state)
+AWS's managed IAM policies are loaded, as every account has them.
+
+And `POST /moto-api/reset` (moto's own reset, which clears every service's state)
 also puts the schedule back to what the command line said, so one test's schedule
 never leaks into the next.
 """
@@ -324,6 +326,9 @@ def main(argv=None):
 
     # moto derives some URLs (e.g. S3 presigned ones) from MOTO_PORT, as moto_server sets.
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # Every AWS account has AWS's managed policies (AmazonEKSClusterPolicy, ...), which
+    # create-cluster attaches to the roles it makes; moto loads them only when asked.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     app = HarnessApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler

@@ -9,6 +9,7 @@ mod canned_runbooks;
 mod crash_resume;
 mod cron;
 mod eks_versions;
+mod eksctl_parity;
 mod exec_group;
 mod failures;
 mod fault_injection;

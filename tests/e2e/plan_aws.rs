@@ -126,35 +126,75 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
         operations(&cluster),
         [
             "EKS DescribeCluster",
+            // No roles or subnets given: made as eksctl makes them.
+            "IAM GetRole",
+            "IAM CreateRole",
+            "IAM AttachRolePolicy",
+            "IAM GetRole",
+            "IAM CreateRole",
+            "IAM AttachRolePolicy",
+            "EC2 DescribeVpcs",
+            "EC2 CreateVpc",
+            "EC2 ModifyVpcAttribute",
+            "EC2 DescribeInstanceTypeOfferings",
+            "EC2 DescribeSubnets",
+            "EC2 CreateSubnet",
+            "EC2 ModifySubnetAttribute",
+            "EC2 DescribeInternetGateways",
+            "EC2 CreateInternetGateway",
+            "EC2 AttachInternetGateway",
+            "EC2 DescribeNatGateways",
+            "EC2 DescribeAddresses",
+            "EC2 AllocateAddress",
+            "EC2 CreateNatGateway",
+            "EC2 DescribeRouteTables",
+            "EC2 CreateRouteTable",
+            "EC2 CreateRoute",
+            "EC2 AssociateRouteTable",
             "EKS CreateCluster",
             "EKS DescribeCluster",
             "IAM ListOpenIDConnectProviders",
             "IAM CreateOpenIDConnectProvider",
             "EKS ListNodegroups",
+            "EC2 DescribeVpcs",
+            "EC2 DescribeSubnets",
+            "EKS DescribeCluster",
+            "EC2 CreateTags",
+            "IAM GetRole",
+            "IAM CreateRole",
+            "IAM AttachRolePolicy",
             "EKS CreateNodegroup",
             "EKS DescribeNodegroup",
             "Kubernetes list Node",
         ]
     );
+    let create = cluster
+        .iter()
+        .find(|c| c["operation"] == "CreateCluster")
+        .expect("CreateCluster");
     assert_eq!(
-        cluster[1]["when"],
+        create["when"],
         "if the cluster does not exist (an existing one is adopted)"
     );
-    assert_eq!(cluster[1]["detail"]["name"], "eks-emr-cluster");
-    assert_eq!(cluster[1]["detail"]["version"], "1.35");
+    assert_eq!(create["detail"]["name"], "eks-emr-cluster");
+    assert_eq!(create["detail"]["version"], "1.35");
     assert_eq!(
-        cluster[1]["detail"]["tags"],
+        create["detail"]["tags"],
         json!({"karpenter.sh/discovery": "eks-emr-cluster"})
     );
     assert_eq!(
-        cluster[1]["detail"]["clientRequestToken"],
+        create["detail"]["clientRequestToken"],
         "<idempotency key of step cluster>"
     );
+    let nodegroup = cluster
+        .iter()
+        .find(|c| c["operation"] == "CreateNodegroup")
+        .expect("CreateNodegroup");
     assert_eq!(
-        cluster[6]["detail"]["scalingConfig"],
+        nodegroup["detail"]["scalingConfig"],
         json!({"minSize": 1, "maxSize": 10, "desiredSize": 1})
     );
-    assert_eq!(cluster[6]["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
+    assert_eq!(nodegroup["detail"]["instanceTypes"], json!(["m5.2xlarge"]));
 
     // for_each: every namespace is an instance with its own calls; the fourth is
     // monthly-batch.

@@ -318,14 +318,15 @@ fn every_canned_runbooks_run_on_aws_makes_the_calls_its_plan_lists() {
     let world = AwsWorld::start();
     let t = Test::new();
     let mut found = Vec::new();
-    let sets = cluster_sets();
+    // platform-setup gets no roles or subnets (an empty account: create-cluster makes
+    // them, teardown deletes them); the autoscaling demo below is given them.
     for (runbook, sets, stop_at) in [
-        ("platform-setup.yaml", sets.as_slice(), None),
+        ("platform-setup.yaml", &[][..], None),
         ("simple-job.yaml", &[], None),
         ("nightly-batch.yaml", &[], None),
         // The demos' stories need a scheduler and an autoscaler: their runs are
         // compared up to the first step that waits for them.
-        ("priority-demo.yaml", sets.as_slice(), Some("low_running")),
+        ("priority-demo.yaml", &[], Some("low_running")),
         ("teardown.yaml", &[], None),
     ] {
         found.extend(compare(&world, &t, &canned(runbook), sets, stop_at));
@@ -339,7 +340,7 @@ fn every_canned_runbooks_run_on_aws_makes_the_calls_its_plan_lists() {
         &world,
         &t,
         &canned("autoscaling-demo.yaml"),
-        &sets,
+        &cluster_sets(),
         Some("empty_node_removed"),
     ));
     assert!(found.is_empty(), "{}", found.join("\n"));

@@ -12,8 +12,11 @@ use aws_sdk_eks::types::{
 
 use super::AwsConfig;
 use super::error::{code_of, service_error};
+use crate::eks_roles::{delete_role, ensure_role};
+use crate::network::{CLUSTER_TAG, DISCOVERY_TAG, delete_network, ensure_network, find_network};
 use crate::propagation::retry_while_propagating;
 use runbook_backend::ActionError;
+use runbook_backend::EksRole;
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
@@ -28,6 +31,8 @@ const NODEGROUP_DELETE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub(super) struct AwsEks {
     eks: aws_sdk_eks::Client,
     iam: aws_sdk_iam::Client,
+    /// For the network `create-cluster` makes when the runbook gives no subnets.
+    ec2: aws_sdk_ec2::Client,
     account_id: String,
     /// The ARN partition of the account (STS's caller ARN), for OIDC provider ARNs.
     partition: String,
@@ -42,9 +47,23 @@ impl AwsEks {
             iam: aws_sdk_iam::Client::from_conf(
                 crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
             ),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                crate::call_recording::sdk_config!(aws_sdk_ec2, config).build(),
+            ),
             account_id,
             partition,
         }
+    }
+
+    /// An EC2 client that answers nothing, for tests that never reach EC2.
+    #[cfg(test)]
+    fn unused_ec2() -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .http_client(aws_smithy_mocks::create_mock_http_client())
+                .build(),
+        )
     }
 
     /// Over a mocked EKS client; the IAM client answers nothing (these tests never
@@ -60,6 +79,7 @@ impl AwsEks {
         AwsEks {
             eks,
             iam,
+            ec2: Self::unused_ec2(),
             account_id: "123456789012".into(),
             partition: "aws".into(),
         }
@@ -73,6 +93,51 @@ impl AwsEks {
             self.account_id,
             issuer.trim_start_matches("https://")
         )
+    }
+
+    /// The role the runbook gave, else the one runbook makes as eksctl would.
+    async fn role(
+        &self,
+        role: EksRole,
+        given: Option<&str>,
+        cluster: &str,
+    ) -> TargetResult<String> {
+        match given.filter(|arn| !arn.is_empty()) {
+            Some(arn) => Ok(arn.to_string()),
+            None => ensure_role(&self.iam, role, cluster, &self.partition).await,
+        }
+    }
+
+    /// Tags the security group EKS made for the cluster with Karpenter's discovery tag
+    /// (as eksctl does), so an EC2NodeClass can select it.
+    async fn tag_cluster_security_group(&self, cluster: &str) -> TargetResult<()> {
+        let described = self
+            .eks
+            .describe_cluster()
+            .name(cluster)
+            .send()
+            .await
+            .map_err(|e| service_error("EKS", "DescribeCluster", cluster, e))?;
+        let Some(group) = described
+            .cluster()
+            .and_then(|c| c.resources_vpc_config())
+            .and_then(|v| v.cluster_security_group_id())
+        else {
+            return Ok(());
+        };
+        self.ec2
+            .create_tags()
+            .resources(group)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(DISCOVERY_TAG)
+                    .value(cluster)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| service_error("EC2", "CreateTags", group, e))?;
+        Ok(())
     }
 
     /// Registers the cluster's OIDC issuer with IAM unless it already is.
@@ -254,14 +319,6 @@ fn tags(map: &std::collections::BTreeMap<String, String>) -> Option<HashMap<Stri
 
 /// What EKS needs that only the `aws` target needs: the IAM roles and subnets, which
 /// the simulator makes up.
-fn require<'a>(value: Option<&'a str>, what: &str) -> TargetResult<&'a str> {
-    value.filter(|v| !v.is_empty()).ok_or_else(|| {
-        ActionError::InvalidInput(format!(
-            "on the aws target create-cluster needs `{what}` (EKS does not create it)"
-        ))
-    })
-}
-
 #[async_trait]
 impl Eks for AwsEks {
     async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
@@ -277,22 +334,33 @@ impl Eks for AwsEks {
         request: &ClusterRequest,
         token: &str,
     ) -> TargetResult<ClusterInfo> {
-        let role = require(request.role_arn.as_deref(), "role_arn")?;
-        if request.subnet_ids.is_empty() {
-            return Err(ActionError::InvalidInput(
-                "on the aws target create-cluster needs `subnet_ids` (at least two subnets in different availability zones)".into(),
-            ));
-        }
-        require(request.nodegroup.node_role_arn.as_deref(), "node_role_arn")?;
+        // What the runbook does not give is made as eksctl makes it: the roles first
+        // (IAM needs a moment before EKS can assume them), then the network.
+        let role = self
+            .role(EksRole::Cluster, request.role_arn.as_deref(), &request.name)
+            .await?;
+        self.role(
+            EksRole::Node,
+            request.nodegroup.node_role_arn.as_deref(),
+            &request.name,
+        )
+        .await?;
+        let subnets = if request.subnet_ids.is_empty() {
+            ensure_network(&self.ec2, &request.name, &request.nodegroup.instance_type)
+                .await?
+                .all_subnets()
+        } else {
+            request.subnet_ids.clone()
+        };
         let out = retry_while_propagating(|| {
             self.eks
                 .create_cluster()
                 .name(&request.name)
                 .version(&request.version)
-                .role_arn(role)
+                .role_arn(&role)
                 .resources_vpc_config(
                     VpcConfigRequest::builder()
-                        .set_subnet_ids(Some(request.subnet_ids.clone()))
+                        .set_subnet_ids(Some(subnets.clone()))
                         .build(),
                 )
                 // Both the aws-auth ConfigMap (which register-vc edits, as eksctl does) and
@@ -327,7 +395,23 @@ impl Eks for AwsEks {
         if self.nodegroups(&cluster.name).await?.contains(&ng.name) {
             return Ok(());
         }
-        let node_role = require(ng.node_role_arn.as_deref(), "node_role_arn")?;
+        let node_role = self
+            .role(EksRole::Node, ng.node_role_arn.as_deref(), &cluster.name)
+            .await?;
+        // Nodes go in the private subnets of a network runbook made.
+        let subnets =
+            if request.subnet_ids.is_empty() {
+                let network = find_network(&self.ec2, &cluster.name).await?.ok_or_else(|| {
+                ActionError::Failed(format!(
+                    "the VPC made for cluster `{}` is gone (no VPC tagged {CLUSTER_TAG}={})",
+                    cluster.name, cluster.name
+                ))
+            })?;
+                self.tag_cluster_security_group(&cluster.name).await?;
+                network.private_subnets
+            } else {
+                request.subnet_ids.clone()
+            };
         let size = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         let created = retry_while_propagating(|| {
             self.eks
@@ -341,9 +425,9 @@ impl Eks for AwsEks {
                         .desired_size(size(ng.desired_size))
                         .build(),
                 )
-                .set_subnets(Some(request.subnet_ids.clone()))
+                .set_subnets(Some(subnets.clone()))
                 .instance_types(&ng.instance_type)
-                .node_role(node_role)
+                .node_role(&node_role)
                 .capacity_type(CapacityTypes::from(ng.capacity_type.as_str()))
                 .set_labels(tags(&ng.labels))
                 .set_tags(tags(&request.tags))
@@ -409,6 +493,21 @@ impl Eks for AwsEks {
 
     async fn node_groups(&self, cluster: &str) -> TargetResult<Vec<String>> {
         self.nodegroups(cluster).await
+    }
+
+    /// The VPC and the two roles, where runbook made them for this cluster (tagged
+    /// with it); given ones are the runbook author's and stay.
+    async fn release_cluster(&self, name: &str) -> TargetResult<Vec<String>> {
+        let mut released = Vec::new();
+        if let Some(vpc) = delete_network(&self.ec2, name).await? {
+            released.push(format!("VPC {vpc}"));
+        }
+        for role in [EksRole::Node, EksRole::Cluster] {
+            if delete_role(&self.iam, role, name, &self.partition).await? {
+                released.push(format!("IAM role {}", role.name(name)));
+            }
+        }
+        Ok(released)
     }
 
     async fn describe_node_group(
@@ -525,6 +624,7 @@ mod tests {
         let eks = AwsEks {
             eks: mocked!(aws_sdk_eks, &describe, &delete_cluster),
             iam: mocked!(aws_sdk_iam, &delete_provider),
+            ec2: AwsEks::unused_ec2(),
             account_id: "123456789012".into(),
             partition: partition.into(),
         };

@@ -10,12 +10,14 @@ mod call_recording;
 mod capacity;
 mod connect_error;
 mod eks;
+mod eks_roles;
 pub(crate) mod emr;
 mod error;
 mod https_client;
 pub(crate) mod iam;
 pub mod kube;
 mod logs;
+mod network;
 mod propagation;
 mod s3;
 #[cfg(test)]

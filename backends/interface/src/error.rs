@@ -122,6 +122,30 @@ const UNCERTAIN_CODES: &[&str] = &[
 ];
 
 impl ActionError {
+    /// This error with `note` added to what it says (in parentheses after the
+    /// service's message or the failure's text); its kind and code stay, so its
+    /// [`ErrorClass`] does too.
+    #[must_use]
+    pub fn with_note(self, note: &str) -> ActionError {
+        match self {
+            ActionError::Service {
+                service,
+                operation,
+                resource,
+                code,
+                message,
+            } => ActionError::Service {
+                service,
+                operation,
+                resource,
+                code,
+                message: format!("{message} ({note})"),
+            },
+            ActionError::Failed(text) => ActionError::Failed(format!("{text} ({note})")),
+            other => other,
+        }
+    }
+
     /// What this failure means for a retry (see [`ErrorClass`]).
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -60,6 +60,7 @@ impl FromStr for TargetKind {
 pub mod arn;
 pub mod calls;
 pub mod duration;
+mod eks_role;
 mod error;
 pub mod events;
 mod model;
@@ -67,6 +68,7 @@ mod only_cluster;
 mod readiness;
 mod services;
 
+pub use eks_role::EksRole;
 pub use error::{ActionError, ErrorClass};
 pub use events::ObservedEvent;
 pub use model::*;

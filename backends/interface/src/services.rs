@@ -70,6 +70,12 @@ pub trait Eks: Send + Sync {
     ) -> TargetResult<Option<NodeGroupInfo>> {
         not_offered("EKS", "DescribeNodegroup")
     }
+    /// Once the cluster is gone: deletes what `create-cluster` made for it besides the
+    /// cluster (on `aws`, the VPC and IAM roles it made when the runbook gave none),
+    /// and says what it deleted.
+    async fn release_cluster(&self, _cluster: &str) -> TargetResult<Vec<String>> {
+        not_offered("EKS", "ReleaseCluster")
+    }
     /// The names of the cluster's managed node groups.
     async fn node_groups(&self, _cluster: &str) -> TargetResult<Vec<String>> {
         not_offered("EKS", "ListNodegroups")

@@ -51,6 +51,11 @@ impl Eks for SimTarget {
         Ok(cluster.nodegroups.keys().cloned().collect())
     }
 
+    /// The simulator makes no network or roles for a cluster: nothing to release.
+    async fn release_cluster(&self, _cluster: &str) -> TargetResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// The simulated node group is `CREATING` until its nodes are Ready, then
     /// `ACTIVE`; the simulator does not model failed node groups.
     async fn describe_node_group(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use runbook_backend::Target;
+use runbook_backend::{Target, TargetKind};
 
 use super::Check;
 use super::needs::{Needs, NodeGroupNeed};
@@ -40,6 +40,9 @@ pub(super) async fn subnets(target: &Target, needs: &Needs) -> Vec<Check> {
 
 async fn node_group_subnets(target: &Target, group: &NodeGroupNeed) -> Check {
     const CHECK: &str = "subnets";
+    if group.subnets.is_empty() && target.kind == TargetKind::Aws {
+        return network_to_make(target, group).await;
+    }
     let subnets = match target.capacity.subnets(&group.subnets).await {
         Ok(subnets) => subnets,
         Err(e) => {
@@ -109,6 +112,41 @@ async fn node_group_subnets(target: &Target, group: &NodeGroupNeed) -> Check {
             group.cluster, group.instance_type
         ),
     )
+}
+
+/// Without `subnet_ids`, create-cluster makes a VPC (as eksctl does) in the first two
+/// zones that offer the node group's instance type: there must be two.
+async fn network_to_make(target: &Target, group: &NodeGroupNeed) -> Check {
+    const CHECK: &str = "subnets";
+    match target
+        .capacity
+        .instance_type_zones(&group.instance_type)
+        .await
+    {
+        Ok(zones) if zones.len() >= 2 => Check::pass(
+            CHECK,
+            format!(
+                "cluster {}: no subnets given; create-cluster makes a VPC with subnets in {} and {}, which offer {}",
+                group.cluster, zones[0], zones[1], group.instance_type
+            ),
+        ),
+        Ok(zones) => Check::fail(
+            CHECK,
+            format!(
+                "cluster {} (step {}): no subnets given, and only {} zone(s) of the region offer {} ({}); EKS needs two",
+                group.cluster,
+                group.step,
+                zones.len(),
+                group.instance_type,
+                zones.join(", ")
+            ),
+            "choose an instance type offered in two zones, or give subnet_ids",
+        ),
+        Err(e) => Check::cannot(
+            CHECK,
+            format!("where {} is offered: {e}", group.instance_type),
+        ),
+    }
 }
 
 /// What one quota must hold: the parts that add up to the vCPUs asked for.
