@@ -19,7 +19,8 @@ use runbook_backend::duration::{Humane, HumaneDuration};
 pub(crate) struct DeleteCluster;
 
 /// Deletes an EKS cluster and its node groups; succeeds when it is already gone, so a
-/// teardown can run twice. By default waits until it is gone, so that a following
+/// teardown can run twice. The Karpenter NodePools `enable-autoscaling` applied are
+/// removed first, and the nodes they launched waited for, within `wait_timeout`. By default waits until it is gone, so that a following
 /// `create-cluster` of the same name does not find it half-deleted.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +66,7 @@ impl Action for DeleteCluster {
     ) -> Result<DeleteClusterOutput, ActionError> {
         let eks = &ctx.target.eks;
         let deadline = Deadline::start(ctx, input.wait_timeout.0);
+        crate::node_pool_teardown::remove_node_pools(ctx, &input.name, &deadline).await?;
         let deleted = eks.delete_cluster(&input.name).await?;
         if input.wait {
             while let Some(cluster) = eks.describe_cluster(&input.name).await? {
@@ -94,7 +96,8 @@ impl Action for DeleteCluster {
         _plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let name = input.name.as_str();
-        let mut calls = vec![
+        let mut calls = crate::node_pool_teardown::planned(name);
+        calls.extend([
             PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
                 .note("if it is gone, nothing else is called; if it is already DELETING, only its OIDC provider is deleted"),
             PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
@@ -116,7 +119,7 @@ impl Action for DeleteCluster {
             )
             .when("if the cluster had an OIDC issuer")
             .note("NoSuchEntity: already gone, which is success"),
-        ];
+        ]);
         if input.wait {
             calls.push(
                 PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name})).note(

@@ -391,6 +391,14 @@ impl Eks for AwsEks {
     async fn node_groups(&self, cluster: &str) -> TargetResult<Vec<String>> {
         self.nodegroups(cluster).await
     }
+
+    async fn node_group_role(
+        &self,
+        cluster: &str,
+        nodegroup: &str,
+    ) -> TargetResult<Option<String>> {
+        crate::node_group_role::node_group_role(&self.eks, cluster, nodegroup).await
+    }
 }
 
 #[cfg(test)]

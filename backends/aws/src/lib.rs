@@ -16,6 +16,7 @@ mod https_client;
 pub(crate) mod iam;
 pub mod kube;
 mod logs;
+mod node_group_role;
 mod s3;
 #[cfg(test)]
 mod sdk_mock;

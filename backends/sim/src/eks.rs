@@ -51,6 +51,20 @@ impl Eks for SimTarget {
         Ok(cluster.nodegroups.keys().cloned().collect())
     }
 
+    /// The simulated node groups run as no IAM role (the simulator has no EC2 or
+    /// instance profiles, and its autoscaler needs none): `None` for every node group.
+    async fn node_group_role(
+        &self,
+        cluster: &str,
+        _nodegroup: &str,
+    ) -> TargetResult<Option<String>> {
+        let world = self.world();
+        world
+            .cluster(cluster)
+            .map_err(|e| super::service_error("EKS", "DescribeNodegroup", cluster, &e))?;
+        Ok(None)
+    }
+
     async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
         let world = self.world();
         Ok(world
