@@ -199,7 +199,7 @@ mod tests {
         for n in added {
             let name = n["node"].as_str().expect("node");
             let node = w.node(name).expect("the node is in the world");
-            assert_eq!(node.provisioner.as_deref(), Some("default"));
+            assert_eq!(node.provisioner.as_deref(), Some("runbook-emr"));
             assert_eq!(n["instance_type"], node.instance_type.as_ref());
             assert_eq!(n["capacity_type"], node.capacity_type.karpenter_label());
             let removed = node.removed_at_ms.expect("removed");

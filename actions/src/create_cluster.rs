@@ -685,6 +685,7 @@ mod tests {
                 "NodeCreationFailure: Instances failed to join the kubernetes cluster (i-0abc)"
                     .into(),
             ],
+            node_role: None,
         });
         let err = create_with(&world, eks, json!({"name": "c"}))
             .await

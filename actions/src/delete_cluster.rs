@@ -21,10 +21,11 @@ use runbook_backend::duration::{Humane, HumaneDuration};
 pub(crate) struct DeleteCluster;
 
 /// Deletes an EKS cluster and its node groups; succeeds when it is already gone, so a
-/// teardown can run twice. By default waits until it is gone, so that a following
-/// `create-cluster` of the same name does not find it half-deleted; then, on `aws`,
-/// deletes the VPC and IAM roles `create-cluster` made for it (not ones the runbook
-/// gave).
+/// teardown can run twice. The Karpenter NodePools `enable-autoscaling` applied are
+/// removed first, and the nodes they launched waited for, within `wait_timeout`. By
+/// default waits until it is gone, so that a following `create-cluster` of the same
+/// name does not find it half-deleted; then, on `aws`, deletes the VPC and IAM roles
+/// `create-cluster` made for it (not ones the runbook gave).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteClusterInput {
@@ -73,6 +74,7 @@ impl Action for DeleteCluster {
     ) -> Result<DeleteClusterOutput, ActionError> {
         let eks = &ctx.target.eks;
         let deadline = Deadline::start(ctx, input.wait_timeout.0);
+        crate::node_pool_teardown::remove_node_pools(ctx, &input.name, &deadline).await?;
         let deleted = eks.delete_cluster(&input.name).await?;
         if input.wait {
             let look = || {
@@ -112,7 +114,8 @@ impl Action for DeleteCluster {
         _plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let name = input.name.as_str();
-        let mut calls = vec![
+        let mut calls = crate::node_pool_teardown::planned(name);
+        calls.extend([
             PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
                 .note("if it is gone, nothing else is called; if it is already DELETING, only its OIDC provider is deleted"),
             PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
@@ -134,7 +137,7 @@ impl Action for DeleteCluster {
             )
             .when("if the cluster had an OIDC issuer")
             .note("NoSuchEntity: already gone, which is success"),
-        ];
+        ]);
         if input.wait {
             calls.push(
                 PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name})).note(
@@ -168,7 +171,7 @@ mod tests {
             .run("delete-cluster", json!({"name": "c"}))
             .await
             .expect("deleted");
-        assert_eq!(out, json!({"name": "c", "deleted": true}));
+        assert_eq!(out, json!({"name": "c", "deleted": true, "released": []}));
         assert!(
             world.sim.world().cluster("c").is_err(),
             "gone once the step ends"

@@ -6,26 +6,35 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use std::time::Duration;
+
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
+use crate::deadline::Deadline;
+use crate::karpenter_install;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
-use runbook_backend::ActionError;
-use runbook_backend::AutoscalingRequest;
+use runbook_backend::duration::{Humane, HumaneDuration};
+use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, WaitOutcome};
 
 /// The action; [`EnableAutoscalingInput`] documents what it does (its doc comment is the
 /// action's help text).
 pub(crate) struct EnableAutoscaling;
 
 /// Lets the cluster add nodes when pods cannot be scheduled and remove them when they
-/// are empty, as the walkthrough's Karpenter Provisioner does. Applying it again with
-/// the same settings changes nothing; with other settings it replaces them.
+/// are empty, as the walkthrough's Karpenter Provisioner does. On `aws` it needs
+/// Karpenter v1 on the cluster (it fails at once, saying what to install, without
+/// it), applies an EC2NodeClass (the node role, the AL2023 AMI, the subnets and
+/// security groups tagged `karpenter.sh/discovery: <cluster>`) and a NodePool of amd64
+/// Linux nodes, both named `name`, and waits until both are Ready. Applying it again
+/// with the same settings changes nothing; with other settings it replaces them.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnableAutoscalingInput {
     /// EKS cluster (default: the only cluster there is).
     #[serde(default)]
     cluster: Option<String>,
-    /// Name of the Karpenter NodePool/Provisioner.
+    /// Name of the Karpenter NodePool (and, on `aws`, of its EC2NodeClass); not
+    /// `default`, which Karpenter's getting-started guide uses for its own.
     #[serde(default = "default_name")]
     name: String,
     /// Capacity types it may launch, `spot` and/or `on-demand` (Karpenter's
@@ -46,10 +55,21 @@ pub(crate) struct EnableAutoscalingInput {
     /// The most vCPUs all the nodes it adds may have together (default: no limit).
     #[serde(default)]
     cpu_limit: Option<u32>,
+    /// `aws`: the IAM role (ARN or name) the nodes it launches run as (default: the
+    /// role of the cluster's managed node group, which aws-auth already lets join).
+    #[serde(default)]
+    node_role: Option<String>,
+    /// How long to wait for the NodePool and its EC2NodeClass to be Ready.
+    #[serde(default = "default_wait_timeout")]
+    wait_timeout: HumaneDuration,
+}
+
+fn default_wait_timeout() -> HumaneDuration {
+    HumaneDuration(Duration::from_secs(5 * 60))
 }
 
 fn default_name() -> String {
-    "default".into()
+    "runbook-emr".into()
 }
 
 fn default_capacity_types() -> Vec<String> {
@@ -88,7 +108,13 @@ impl Action for EnableAutoscaling {
         ctx: &StepContext,
     ) -> Result<EnableAutoscalingOutput, ActionError> {
         check(&input)?;
+        let deadline = Deadline::start(ctx, input.wait_timeout.0);
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
+        karpenter_install::require_controller(ctx, &cluster).await?;
+        let node_role = match input.node_role {
+            Some(role) => Some(role),
+            None => node_group_role(ctx, &cluster).await?,
+        };
         let request = AutoscalingRequest {
             name: input.name,
             capacity_types: input.capacity_types,
@@ -96,11 +122,28 @@ impl Action for EnableAutoscaling {
             labels: input.labels,
             ttl_seconds_after_empty: Some(input.ttl_seconds_after_empty),
             cpu_limit: input.cpu_limit,
+            node_role,
         };
-        ctx.target
-            .kube
-            .enable_autoscaling(&cluster, &request)
-            .await?;
+        let kube = &ctx.target.kube;
+        kube.enable_autoscaling(&cluster, &request).await?;
+        loop {
+            let objects = kube.autoscaling_readiness(&cluster, &request.name).await?;
+            let waiting: Vec<String> = objects
+                .iter()
+                .filter(|o| !o.ready)
+                .map(ObjectReadiness::describe)
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            let outcome = deadline.wait(ctx, || waiting.join("; ")).await?;
+            if outcome == WaitOutcome::Idle {
+                return Err(ActionError::Failed(format!(
+                    "{}: nothing else is going to happen",
+                    waiting.join("; ")
+                )));
+            }
+        }
         Ok(EnableAutoscalingOutput {
             name: request.name,
             capacity_types: request.capacity_types,
@@ -113,22 +156,93 @@ impl Action for EnableAutoscaling {
         _plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         check(input)?;
-        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.push(PlannedCall::new(
-            Service::Kubernetes,
-            "server-side apply NodePool",
-            json!({
-                "apiVersion": "karpenter.sh/v1",
-                "name": input.name,
-                "capacityTypes": input.capacity_types,
-                "instanceTypes": input.instance_types,
-                "labels": input.labels,
-                "consolidationPolicy": "WhenEmpty",
-                "consolidateAfter": format!("{}s", input.ttl_seconds_after_empty),
-                "cpuLimit": input.cpu_limit,
-            }),
-        ));
+        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        calls.extend(karpenter_install::planned_controller_check());
+        let role = match &input.node_role {
+            Some(role) => role.clone(),
+            None => {
+                calls.extend([
+                    PlannedCall::new(
+                        Service::Eks,
+                        "ListNodegroups",
+                        json!({"clusterName": cluster}),
+                    )
+                    .when("without `node_role`"),
+                    PlannedCall::new(
+                        Service::Eks,
+                        "DescribeNodegroup",
+                        json!({"clusterName": cluster, "nodegroupName": "<its first node group>"}),
+                    )
+                    .when("without `node_role`")
+                    .note("its nodeRole is the nodes' role"),
+                ]);
+                format!("<node role of cluster {cluster}'s node group>")
+            }
+        };
+        calls.extend([
+            PlannedCall::new(
+                Service::Kubernetes,
+                "server-side apply EC2NodeClass",
+                json!({
+                    "apiVersion": "karpenter.k8s.aws/v1",
+                    "name": input.name,
+                    "role": role,
+                    "amiSelectorTerms": [{"alias": "al2023@latest"}],
+                    "subnetAndSecurityGroupDiscovery": {"karpenter.sh/discovery": cluster},
+                }),
+            ),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "server-side apply NodePool",
+                json!({
+                    "apiVersion": "karpenter.sh/v1",
+                    "name": input.name,
+                    "arch": ["amd64"],
+                    "os": ["linux"],
+                    "capacityTypes": input.capacity_types,
+                    "instanceTypes": input.instance_types,
+                    "labels": input.labels,
+                    "nodeClassRef": input.name,
+                    "consolidationPolicy": "WhenEmpty",
+                    "consolidateAfter": format!("{}s", input.ttl_seconds_after_empty),
+                    "cpuLimit": input.cpu_limit,
+                }),
+            ),
+        ]);
+        let until = format!(
+            "repeated until both are Ready, for at most {}",
+            Humane(input.wait_timeout.0)
+        );
+        calls.extend([
+            PlannedCall::new(
+                Service::Kubernetes,
+                "get EC2NodeClass",
+                json!({"name": input.name}),
+            )
+            .note(until.clone()),
+            PlannedCall::new(
+                Service::Kubernetes,
+                "get NodePool",
+                json!({"name": input.name}),
+            )
+            .note(until),
+        ]);
         Ok(calls)
+    }
+}
+
+/// The role of the cluster's first managed node group (by name), if it has one and
+/// the target knows its role: EKS mapped it in aws-auth, so nodes that run as it join.
+async fn node_group_role(ctx: &StepContext, cluster: &str) -> Result<Option<String>, ActionError> {
+    let eks = &ctx.target.eks;
+    let mut groups = eks.node_groups(cluster).await?;
+    groups.sort();
+    match groups.first() {
+        Some(group) => Ok(eks
+            .describe_node_group(cluster, group)
+            .await?
+            .and_then(|g| g.node_role)),
+        None => Ok(None),
     }
 }
 
@@ -175,7 +289,7 @@ mod tests {
             .expect("enabled");
         assert_eq!(
             out,
-            json!({"name": "default", "capacity_types": ["spot", "on-demand"], "ttl_seconds_after_empty": 30})
+            json!({"name": "runbook-emr", "capacity_types": ["spot", "on-demand"], "ttl_seconds_after_empty": 30})
         );
         world
             .run("enable-autoscaling", json!({}))
@@ -188,7 +302,7 @@ mod tests {
             .autoscaler
             .as_ref()
             .expect("an autoscaler");
-        assert_eq!(autoscaler.spec.name, "default");
+        assert_eq!(autoscaler.spec.name, "runbook-emr");
         assert_eq!(autoscaler.spec.ttl_seconds_after_empty, Some(30));
         assert_eq!(
             autoscaler.spec.labels.get("intent").map(String::as_str),

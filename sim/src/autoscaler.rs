@@ -6,11 +6,13 @@
 //!   `BATCH_MAX_DURATION` (10 s) after it opened, whichever comes first.
 //! - **Which pods**: pods the scheduler marked unschedulable, not nominated for
 //!   preemption (the scheduler is already making room for them), and compatible with
-//!   the provisioner: every `nodeSelector` entry must be satisfiable by a node it can
-//!   launch (well-known labels such as `karpenter.sh/capacity-type`,
-//!   `node.kubernetes.io/instance-type`, the zone, or the provisioner's own labels).
-//!   A selector on a label it cannot set, such as `eks.amazonaws.com/capacityType`
-//!   (set only on managed node groups), makes the pod incompatible, as in Karpenter.
+//!   the provisioner: the `nodeSelector` and one term of the required node affinity
+//!   (the first that can be, in order) must be satisfiable by a node it can launch
+//!   (well-known labels such as `karpenter.sh/capacity-type`,
+//!   `node.kubernetes.io/instance-type`, the zone, `kubernetes.io/arch` `amd64`, or
+//!   the provisioner's own labels). A requirement on a label it cannot set, such as
+//!   `eks.amazonaws.com/capacityType` (set only on managed node groups), rules that
+//!   term out, as in Karpenter; a pod with no term left is incompatible.
 //! - **Packing**: pods (largest first) go onto capacity already in flight, then
 //!   first-fit onto new virtual nodes; each new node gets the cheapest instance type
 //!   that holds its pods plus one pod of every DaemonSet, and the spot capacity type
@@ -30,8 +32,9 @@ use crate::event::{EventKind, TerminationReason};
 use crate::instance_types::{INSTANCE_TYPES, InstanceType, instance_type};
 use crate::node::{
     CapacityType, LABEL_ARCH, LABEL_INSTANCE_TYPE, LABEL_KARPENTER_CAPACITY_TYPE,
-    LABEL_KARPENTER_PROVISIONER, LABEL_OS, LABEL_REGION, LABEL_ZONE,
+    LABEL_KARPENTER_NODEPOOL, LABEL_KARPENTER_PROVISIONER, LABEL_OS, LABEL_REGION, LABEL_ZONE,
 };
+use crate::node_affinity::NodeSelectorRequirement;
 use crate::resources::Resources;
 use crate::timer::{NodeLaunch, TimerKind};
 use crate::world::World;
@@ -89,6 +92,19 @@ impl AutoscalerSpec {
             }
         }
         Ok(())
+    }
+
+    /// The labels every node it launches carries, whatever its type, capacity type
+    /// and zone: the region, `linux`/`amd64` (the NodePool's requirements), its name
+    /// under both Karpenter keys, and its own labels.
+    fn fixed_node_labels(&self, region: &str) -> BTreeMap<String, String> {
+        let mut labels = self.labels.clone();
+        labels.insert(LABEL_REGION.to_string(), region.to_string());
+        labels.insert(LABEL_OS.to_string(), "linux".to_string());
+        labels.insert(LABEL_ARCH.to_string(), "amd64".to_string());
+        labels.insert(LABEL_KARPENTER_PROVISIONER.to_string(), self.name.clone());
+        labels.insert(LABEL_KARPENTER_NODEPOOL.to_string(), self.name.clone());
+        labels
     }
 
     fn candidate_types(&self) -> Vec<&'static InstanceType> {
@@ -164,6 +180,48 @@ struct VirtualNode {
     pods: Vec<u32>,
 }
 
+/// What `requirements` (all of which must hold) let the autoscaler launch: the
+/// capacity types, instance types and zones it may choose among are narrowed by the
+/// requirements on their labels; every other label must be one its nodes always
+/// carry ([`AutoscalerSpec::fixed_node_labels`]). A requirement on a label it cannot
+/// set, such as the managed node group's `eks.amazonaws.com/capacityType`, leaves
+/// nothing, as in Karpenter.
+fn constraint_for(
+    spec: &AutoscalerSpec,
+    cluster_zones: &[String],
+    fixed: &BTreeMap<String, String>,
+    requirements: &[NodeSelectorRequirement],
+) -> Option<Constraint> {
+    let mut capacity_types = spec.capacity_types.clone();
+    capacity_types.sort();
+    capacity_types.dedup();
+    let mut types: Vec<&'static str> = spec.candidate_types().iter().map(|t| t.name).collect();
+    let mut zones: Vec<&String> = cluster_zones.iter().collect();
+    for r in requirements {
+        match r.key.as_str() {
+            LABEL_KARPENTER_CAPACITY_TYPE => {
+                capacity_types.retain(|t| r.admits(Some(t.karpenter_label())));
+            }
+            LABEL_INSTANCE_TYPE => types.retain(|t| r.admits(Some(t))),
+            LABEL_ZONE => zones.retain(|z| r.admits(Some(z.as_str()))),
+            _ => {
+                if !r.matches(fixed) {
+                    return None;
+                }
+            }
+        }
+    }
+    if capacity_types.is_empty() || types.is_empty() || zones.is_empty() {
+        return None;
+    }
+    let zone = (zones.len() < cluster_zones.len()).then(|| zones[0].clone());
+    Some(Constraint {
+        capacity_types,
+        instance_types: types,
+        zone,
+    })
+}
+
 impl World {
     /// A pod just became unschedulable: open or extend the batch window.
     pub(crate) fn autoscaler_notify(&mut self, c: u32) {
@@ -236,45 +294,18 @@ impl World {
         pods
     }
 
+    /// What the pod's `nodeSelector` and required node affinity let the autoscaler
+    /// launch for it: the first alternative (the selector plus one term, in the
+    /// order of `nodeSelectorTerms`) that a node it can launch satisfies.
     fn pod_constraint(&self, c: u32, pod: u32) -> Option<Constraint> {
         let cluster = &self.clusters[c as usize];
         let spec = &cluster.autoscaler.as_ref()?.spec;
-        let mut capacity_types = spec.capacity_types.clone();
-        capacity_types.sort();
-        capacity_types.dedup();
-        let mut types: Vec<&'static str> = spec.candidate_types().iter().map(|t| t.name).collect();
-        let mut zone = None;
-        for (k, v) in &self.pods[pod as usize].node_selector {
-            match k.as_str() {
-                LABEL_KARPENTER_CAPACITY_TYPE => {
-                    capacity_types.retain(|t| t.karpenter_label() == v)
-                }
-                LABEL_INSTANCE_TYPE => types.retain(|t| t == v),
-                LABEL_ZONE => {
-                    if !cluster.zones.contains(v) {
-                        return None;
-                    }
-                    zone = Some(v.clone());
-                }
-                LABEL_REGION if *v == cluster.region => {}
-                LABEL_OS if v == "linux" => {}
-                LABEL_ARCH if v == "amd64" => {}
-                LABEL_KARPENTER_PROVISIONER if *v == spec.name => {}
-                _ => {
-                    if spec.labels.get(k) != Some(v) {
-                        return None;
-                    }
-                }
-            }
-        }
-        if capacity_types.is_empty() || types.is_empty() {
-            return None;
-        }
-        Some(Constraint {
-            capacity_types,
-            instance_types: types,
-            zone,
-        })
+        let fixed = spec.fixed_node_labels(&cluster.region);
+        self.pods[pod as usize]
+            .node_placement
+            .alternatives()
+            .iter()
+            .find_map(|requirements| constraint_for(spec, &cluster.zones, &fixed, requirements))
     }
 
     fn hourly_price(&self, t: &InstanceType, capacity: CapacityType) -> u64 {

@@ -18,6 +18,7 @@ use crate::job_run::{
     JobRun, JobRunRef, JobState, JobSubmission, PodTemplateSource, Task, TaskStatus,
 };
 use crate::log_group::LogGroup;
+use crate::node_affinity::NodePlacement;
 use crate::pod::PodRole;
 use crate::pod_template::PodTemplate;
 use crate::priority::{PriorityClassSpec, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL};
@@ -228,7 +229,7 @@ impl World {
             labels,
             image: "coredns".into(),
             priority_class: Some(SYSTEM_CLUSTER_CRITICAL.to_string()),
-            node_selector: BTreeMap::new(),
+            node_placement: NodePlacement::default(),
             containers: vec![("coredns".into(), self.params.coredns_requests)],
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: false,

@@ -46,28 +46,43 @@ pub const PRIORITY_CLASSES: [(&str, i64, bool); 4] = [
     ("high-priority", 200, false),
     ("low-priority", 100, false),
 ];
+/// The head of a critical-priority template that runs on on-demand nodes only. The
+/// walkthrough's `nodeSelector: {eks.amazonaws.com/capacityType: ON_DEMAND}` matches
+/// only the managed node group's nodes; Karpenter labels its nodes
+/// `karpenter.sh/capacity-type: on-demand`, so the two are ORed terms of required node
+/// affinity, which nodes of both kinds satisfy.
+macro_rules! on_demand_critical_template {
+    () => {
+        "\
+apiVersion: v1
+kind: Pod
+spec:
+  priorityClassName: \"critical-priority\"
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions:
+          - {key: eks.amazonaws.com/capacityType, operator: In, values: [ON_DEMAND]}
+        - matchExpressions:
+          - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+"
+    };
+}
 /// Driver template (row 8): critical priority, on-demand nodes only.
-pub const DRIVER_TEMPLATE_YAML: &str = "\
-apiVersion: v1
-kind: Pod
-spec:
-  priorityClassName: \"critical-priority\"
-  nodeSelector:
-    eks.amazonaws.com/capacityType: ON_DEMAND
-  containers:
+pub const DRIVER_TEMPLATE_YAML: &str = concat!(
+    on_demand_critical_template!(),
+    "  containers:
   - name: spark-kubernetes-driver # This will be interpreted as Spark driver container
-";
+"
+);
 /// High-priority executor template (row 8): critical priority, on-demand nodes only.
-pub const HIGH_EXECUTOR_TEMPLATE_YAML: &str = "\
-apiVersion: v1
-kind: Pod
-spec:
-  priorityClassName: \"critical-priority\"
-  nodeSelector:
-    eks.amazonaws.com/capacityType: ON_DEMAND
-  containers:
+pub const HIGH_EXECUTOR_TEMPLATE_YAML: &str = concat!(
+    on_demand_critical_template!(),
+    "  containers:
   - name: spark-kubernetes-executor # This will be interpreted as Spark executor container
-";
+"
+);
 /// Low-priority executor template (row 8): low priority, any node.
 pub const LOW_EXECUTOR_TEMPLATE_YAML: &str = "\
 apiVersion: v1

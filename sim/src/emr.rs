@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{EventKind, TerminationReason};
 use crate::job_run::{FailureReason, JobState, TaskStatus};
+use crate::node_affinity::NodePlacement;
 use crate::params::SimParams;
 use crate::pod::{
     LABEL_EMR_COMPONENT, LABEL_EMR_JOB_ID, LABEL_EMR_RESOURCE_TYPE, LABEL_EMR_VIRTUAL_CLUSTER_ID,
@@ -228,7 +229,7 @@ impl World {
             labels: role.labels.clone(),
             image: role.image.clone(),
             priority_class: None,
-            node_selector: BTreeMap::new(),
+            node_placement: NodePlacement::default(),
             containers: role.containers.clone(),
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: false,
@@ -290,7 +291,7 @@ impl World {
             labels: role.labels.clone(),
             image: role.image.clone(),
             priority_class: template.priority_class_name.clone(),
-            node_selector: template.node_selector.clone(),
+            node_placement: template.placement(),
             containers: role.containers.clone(),
             grace_seconds: template
                 .termination_grace_period_seconds
@@ -380,7 +381,7 @@ impl World {
             labels,
             image: role.image.clone(),
             priority_class: template.priority_class_name.clone(),
-            node_selector: template.node_selector.clone(),
+            node_placement: template.placement(),
             containers: role.containers.clone(),
             grace_seconds: template
                 .termination_grace_period_seconds

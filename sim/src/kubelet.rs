@@ -12,9 +12,10 @@ use crate::event::{EventKind, TerminationReason};
 use crate::instance_types::instance_type;
 use crate::node::{
     LABEL_ARCH, LABEL_EKS_CAPACITY_TYPE, LABEL_EKS_NODEGROUP, LABEL_HOSTNAME, LABEL_INSTANCE_TYPE,
-    LABEL_KARPENTER_CAPACITY_TYPE, LABEL_KARPENTER_PROVISIONER, LABEL_OS, LABEL_REGION, LABEL_ZONE,
-    Node,
+    LABEL_KARPENTER_CAPACITY_TYPE, LABEL_KARPENTER_NODEPOOL, LABEL_KARPENTER_PROVISIONER, LABEL_OS,
+    LABEL_REGION, LABEL_ZONE, Node,
 };
+use crate::node_affinity::NodePlacement;
 use crate::pod::{ConditionType, PodPhase, PodRole};
 use crate::shared_str::SharedStr;
 use crate::timer::{NodeLaunch, TimerKind};
@@ -72,6 +73,7 @@ impl World {
         }
         if let Some(p) = &launch.provisioner {
             labels.insert(LABEL_KARPENTER_PROVISIONER.to_string(), p.clone());
+            labels.insert(LABEL_KARPENTER_NODEPOOL.to_string(), p.clone());
             labels.insert(
                 LABEL_KARPENTER_CAPACITY_TYPE.to_string(),
                 launch.capacity_type.karpenter_label().to_string(),
@@ -141,8 +143,10 @@ impl World {
         let suffix = crate::ids::name_suffix(&mut self.rng);
         let mut labels: BTreeMap<SharedStr, SharedStr> = BTreeMap::new();
         labels.insert("k8s-app".into(), ds.name.as_str().into());
-        let mut selector = BTreeMap::new();
-        selector.insert(LABEL_HOSTNAME.to_string(), node_name.to_string());
+        let mut placement = NodePlacement::default();
+        placement
+            .selector
+            .insert(LABEL_HOSTNAME.to_string(), node_name.to_string());
         let spec = NewPod {
             cluster: c,
             namespace: ds.namespace.as_str().into(),
@@ -153,7 +157,7 @@ impl World {
             labels,
             image: ds.image.as_str().into(),
             priority_class: ds.priority_class.clone(),
-            node_selector: selector,
+            node_placement: placement,
             containers: vec![(ds.name.as_str().into(), ds.requests)],
             grace_seconds: self.params.termination_grace_period_s,
             daemonset: true,

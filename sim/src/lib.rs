@@ -45,6 +45,7 @@
 //! | EC2 types, allocatable | [`instance_types`] | m5, m6i, c5, r5 large..4xlarge; EKS AMI kube-reserved; reproduces Karpenter's allocatable table |
 //! | system pods | [`cluster`], [`kubelet`] | `aws-node`, `kube-proxy` on every node, 2 CoreDNS replicas, optional Container Insights DaemonSets, all real pods holding requests |
 //! | pods and priority | [`pod`], [`priority`] | EMR and Spark labels, PriorityClass admission with one `globalDefault` |
+//! | node placement | [`node_affinity`] | `nodeSelector` and required node affinity (terms ORed, expressions ANDed) in scheduling, preemption and the autoscaler |
 //! | Spark sizing | [`spark`] | cores; memory + max(384 MiB, 0.1 or 0.4 × memory); EMR fluentd sidecar 200Mi |
 //! | kube-scheduler | [`scheduler`], [`preemption`] | priority queue, filters, LeastAllocated + Balanced scoring, `DefaultPreemption` victim and node selection, nomination, graceful termination |
 //! | kubelet | [`kubelet`] | image pulls once per node, container start, grace periods |
@@ -107,9 +108,10 @@
 //!
 //! # What is simplified compared with EKS
 //!
-//! - No PodDisruptionBudgets, affinity/anti-affinity, taints other than not-ready,
-//!   topology spread, or ephemeral storage; node selectors are the only placement
-//!   constraint. kube-scheduler picks randomly among equally scored nodes; here the
+//! - No PodDisruptionBudgets, preferred node affinity, pod affinity/anti-affinity,
+//!   taints other than not-ready, topology spread, or ephemeral storage; node
+//!   selectors and required node affinity ([`node_affinity`]) are the only placement
+//!   constraints. kube-scheduler picks randomly among equally scored nodes; here the
 //!   first found in its rotating search order wins.
 //! - A deleted running pod keeps its resources for its whole grace period (30 s); real
 //!   containers may exit sooner.
@@ -140,6 +142,7 @@ pub mod kubelet;
 pub mod log_group;
 pub mod manifest;
 pub mod node;
+pub mod node_affinity;
 mod object_content;
 pub mod params;
 pub mod pod;

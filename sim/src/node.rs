@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::node_affinity::NodePlacement;
 use crate::resources::Resources;
 use crate::shared_str::SharedStr;
 
@@ -21,6 +22,9 @@ pub const LABEL_EKS_NODEGROUP: &str = "eks.amazonaws.com/nodegroup";
 pub const LABEL_KARPENTER_CAPACITY_TYPE: &str = "karpenter.sh/capacity-type";
 /// `karpenter.sh/provisioner-name`, set on nodes Karpenter launches.
 pub const LABEL_KARPENTER_PROVISIONER: &str = "karpenter.sh/provisioner-name";
+/// `karpenter.sh/nodepool`, set on nodes a Karpenter v1 NodePool launches (what
+/// `delete-cluster` on `aws` waits to be gone).
+pub const LABEL_KARPENTER_NODEPOOL: &str = "karpenter.sh/nodepool";
 /// `node.kubernetes.io/instance-type`.
 pub const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
 /// `kubernetes.io/hostname` (DaemonSet pods are pinned with it).
@@ -111,11 +115,10 @@ impl Node {
         self.removed_at_ms.is_some()
     }
 
-    /// True when every `key: value` of `selector` is among the node's labels.
-    pub fn matches_selector(&self, selector: &BTreeMap<String, String>) -> bool {
-        selector
-            .iter()
-            .all(|(k, v)| self.labels.get(k).is_some_and(|have| have == v))
+    /// True when the node's labels satisfy a pod's `nodeSelector` and required node
+    /// affinity.
+    pub fn fits_placement(&self, placement: &NodePlacement) -> bool {
+        placement.matches(&self.labels)
     }
 
     /// Requests of bound pods with priority at least `priority` (these cannot be

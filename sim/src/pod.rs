@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{PodRef, TerminationReason};
+use crate::node_affinity::NodePlacement;
 use crate::priority::PreemptionPolicy;
 use crate::resources::Resources;
 use crate::shared_str::SharedStr;
@@ -103,8 +104,10 @@ pub struct Pod {
     pub priority_class_name: Option<SharedStr>,
     /// From the PriorityClass.
     pub preemption_policy: PreemptionPolicy,
-    /// `spec.nodeSelector`.
-    pub node_selector: BTreeMap<String, String>,
+    /// `spec.nodeSelector` and the required node affinity (`alias`: snapshots stored
+    /// before node affinity was modelled name the selector alone `node_selector`).
+    #[serde(alias = "node_selector")]
+    pub node_placement: NodePlacement,
     /// Sum of the containers' requests.
     pub requests: Resources,
     /// Container names with their requests.

@@ -2,7 +2,8 @@
 //! EMR on EKS reads them from S3.
 //!
 //! The simulator uses the parts of a template that change scheduling: the
-//! `priorityClassName`, the `nodeSelector`, extra labels, the
+//! `priorityClassName`, the `nodeSelector` and required node affinity
+//! (`affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`), extra labels, the
 //! `terminationGracePeriodSeconds`, and the resource requests of any *additional*
 //! containers (sidecars). The Spark main container (`spark-kubernetes-driver` /
 //! `spark-kubernetes-executor`) gets its requests from Spark's own settings, which
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+use crate::node_affinity::{NodePlacement, NodeSelectorRequirement, NodeSelectorTerm};
 use crate::resources::{Resources, parse_cpu_quantity, parse_memory_quantity_mib};
 
 /// The Spark driver's main container name; its template resources are ignored.
@@ -27,6 +29,10 @@ pub struct PodTemplate {
     pub priority_class_name: Option<String>,
     /// `spec.nodeSelector`.
     pub node_selector: BTreeMap<String, String>,
+    /// `spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+    /// .nodeSelectorTerms` (ORed; empty: no required node affinity).
+    #[serde(default)]
+    pub node_affinity: Vec<NodeSelectorTerm>,
     /// `metadata.labels` (added to the labels Spark and EMR set).
     pub labels: BTreeMap<String, String>,
     /// `spec.terminationGracePeriodSeconds`.
@@ -59,9 +65,44 @@ struct RawSpec {
     priority_class_name: Option<String>,
     #[serde(default)]
     node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    affinity: Option<RawAffinity>,
     termination_grace_period_seconds: Option<u64>,
     #[serde(default)]
     containers: Vec<RawContainer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAffinity {
+    #[serde(default)]
+    node_affinity: Option<RawNodeAffinity>,
+}
+
+/// Only the required part changes where a pod may run; the preferred part
+/// (`preferredDuringScheduling...`) only scores nodes and is not modelled.
+#[derive(Deserialize)]
+struct RawNodeAffinity {
+    #[serde(default, rename = "requiredDuringSchedulingIgnoredDuringExecution")]
+    required: Option<RawNodeSelector>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawNodeSelector {
+    #[serde(default)]
+    node_selector_terms: Vec<RawNodeSelectorTerm>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawNodeSelectorTerm {
+    #[serde(default)]
+    match_expressions: Vec<NodeSelectorRequirement>,
+    /// `matchFields` (by `metadata.name`) pins a pod to named nodes, which a
+    /// template cannot know in advance; refused rather than ignored.
+    #[serde(default)]
+    match_fields: Vec<serde_yaml_ng::Value>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +119,15 @@ struct RawResources {
 }
 
 impl PodTemplate {
+    /// What the template requires of a node: its `nodeSelector` and required node
+    /// affinity together.
+    pub fn placement(&self) -> NodePlacement {
+        NodePlacement {
+            selector: self.node_selector.clone(),
+            terms: self.node_affinity.clone(),
+        }
+    }
+
     /// Parses a pod template document (the YAML of walkthrough row 8, or any `v1` Pod).
     ///
     /// Fields the simulator does not model (volumes, env, tolerations, ...) are
@@ -140,9 +190,32 @@ impl PodTemplate {
                 }
             }
         }
+        let mut node_affinity = Vec::new();
+        if let Some(required) = spec
+            .affinity
+            .and_then(|a| a.node_affinity)
+            .and_then(|n| n.required)
+        {
+            if required.node_selector_terms.is_empty() {
+                return Err(invalid(
+                    "requiredDuringSchedulingIgnoredDuringExecution has no nodeSelectorTerms (the API server requires at least one)".into(),
+                ));
+            }
+            for term in required.node_selector_terms {
+                if !term.match_fields.is_empty() {
+                    return Err(invalid(
+                        "nodeSelectorTerms with matchFields are not simulated: select nodes by label with matchExpressions".into(),
+                    ));
+                }
+                node_affinity.push(NodeSelectorTerm {
+                    match_expressions: term.match_expressions,
+                });
+            }
+        }
         Ok(PodTemplate {
             priority_class_name: spec.priority_class_name,
             node_selector: spec.node_selector,
+            node_affinity,
             labels,
             termination_grace_period_seconds: spec.termination_grace_period_seconds,
             sidecar_requests,
@@ -175,6 +248,42 @@ spec:
             Some("ON_DEMAND")
         );
         assert_eq!(t.sidecar_requests, Resources::ZERO);
+    }
+
+    #[test]
+    fn required_node_affinity_is_read_and_preferred_ignored() {
+        let t = PodTemplate::from_yaml(crate::demo::DRIVER_TEMPLATE_YAML).expect("valid template");
+        assert!(t.node_selector.is_empty());
+        let placement = t.placement();
+        assert_eq!(placement.terms.len(), 2);
+        let label = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        assert!(placement.matches(&label("eks.amazonaws.com/capacityType", "ON_DEMAND")));
+        assert!(placement.matches(&label("karpenter.sh/capacity-type", "on-demand")));
+        assert!(!placement.matches(&label("karpenter.sh/capacity-type", "spot")));
+
+        let preferred = r#"
+spec:
+  affinity:
+    nodeAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 1
+        preference: {matchExpressions: [{key: a, operator: In, values: [b]}]}
+"#;
+        let t = PodTemplate::from_yaml(preferred).expect("valid template");
+        assert!(t.placement().is_empty(), "preferences only score nodes");
+
+        let fields = r#"
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchFields: [{key: metadata.name, operator: In, values: [n]}]
+"#;
+        let err = PodTemplate::from_yaml(fields).expect_err("matchFields");
+        assert!(err.to_string().contains("matchFields"), "{err}");
+        let bad = "spec:\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchExpressions: [{key: a, operator: Near}]\n";
+        assert!(PodTemplate::from_yaml(bad).is_err(), "unknown operator");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - The queue is ordered by priority (higher first), then creation order, as the
 //!   default `PrioritySort` plugin orders it.
 //! - Filtering: a node fits when it is Ready (DaemonSet pods tolerate NotReady), its
-//!   labels satisfy the pod's `nodeSelector`, it has a free pod slot (`maxPods`), and
+//!   labels satisfy the pod's `nodeSelector` and required node affinity
+//!   ([`node_affinity`](crate::node_affinity)), it has a free pod slot (`maxPods`), and
 //!   its allocatable minus the requests of its non-terminal pods minus the requests of
 //!   pods *nominated* to it with priority at least the pod's covers the pod's
 //!   requests (kube-scheduler's "add nominated pods" step, which keeps room freed by
@@ -31,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::node::{LABEL_HOSTNAME, Node};
+use crate::node_affinity::NodePlacement;
 use crate::pod::Pod;
 use crate::priority::PreemptionPolicy;
 use crate::resources::Resources;
@@ -87,9 +89,11 @@ pub(crate) struct SchedulerState {
     waiting: BTreeSet<u32>,
     /// Nodes whose free capacity grew since the last pass.
     dirty_nodes: BTreeSet<u32>,
-    pub(crate) selectors: Vec<BTreeMap<String, String>>,
+    /// Each distinct node placement (`nodeSelector` + required node affinity) pods
+    /// asked for; older snapshots hold plain selectors here, which still read.
+    pub(crate) selectors: Vec<NodePlacement>,
     #[serde(with = "crate::serde_pairs")]
-    selector_ids: BTreeMap<BTreeMap<String, String>, u32>,
+    selector_ids: BTreeMap<NodePlacement, u32>,
     next_start_node_index: u64,
     /// One slot per live node, in `Cluster::nodes` order.
     pub(crate) slots: Vec<NodeSlot>,
@@ -109,7 +113,7 @@ pub(crate) enum Outcome {
 }
 
 impl SchedulerState {
-    pub(crate) fn selector_id(&mut self, selector: &BTreeMap<String, String>) -> u32 {
+    pub(crate) fn selector_id(&mut self, selector: &NodePlacement) -> u32 {
         if let Some(&id) = self.selector_ids.get(selector) {
             return id;
         }
@@ -143,7 +147,7 @@ impl SchedulerState {
             row.resize(n + 1, 0);
         }
         if row[n] == 0 {
-            row[n] = if node.matches_selector(&self.selectors[s]) {
+            row[n] = if node.fits_placement(&self.selectors[s]) {
                 1
             } else {
                 2
@@ -259,7 +263,7 @@ impl World {
                 ),
             )
         };
-        let selector = self.pods[pod as usize].node_selector.clone();
+        let selector = self.pods[pod as usize].node_placement.clone();
         let seq = self.pods[pod as usize].seq;
         let st = &mut self.clusters[c as usize].sched;
         let sel = st.selector_id(&selector);
@@ -631,7 +635,7 @@ impl World {
         let cluster = &mut clusters[c as usize];
         let st = &mut cluster.sched;
         // DaemonSet pods are pinned to one node by hostname: look it up directly.
-        if let Some(host) = st.selectors[selector as usize].get(LABEL_HOSTNAME) {
+        if let Some(host) = st.selectors[selector as usize].selector.get(LABEL_HOSTNAME) {
             let n = *node_ids.get(host)?;
             let node = &nodes[n as usize];
             return (node.cluster == cluster.name

@@ -21,6 +21,7 @@ use crate::iam::Role;
 use crate::job_run::JobRun;
 use crate::log_group::LogGroup;
 use crate::node::Node;
+use crate::node_affinity::NodePlacement;
 use crate::params::SimParams;
 use crate::pod::{ConditionType, Pod, PodPhase, PodRole};
 use crate::priority::PriorityClass;
@@ -73,7 +74,7 @@ pub(crate) struct NewPod {
     pub(crate) labels: BTreeMap<SharedStr, SharedStr>,
     pub(crate) image: SharedStr,
     pub(crate) priority_class: Option<String>,
-    pub(crate) node_selector: BTreeMap<String, String>,
+    pub(crate) node_placement: NodePlacement,
     pub(crate) containers: Vec<(SharedStr, Resources)>,
     pub(crate) grace_seconds: u64,
     pub(crate) daemonset: bool,
@@ -501,7 +502,7 @@ impl World {
             priority: resolved.value,
             priority_class_name: resolved.class_name.clone(),
             preemption_policy: resolved.preemption_policy,
-            node_selector: spec.node_selector,
+            node_placement: spec.node_placement,
             requests,
             containers: spec.containers,
             termination_grace_period_seconds: spec.grace_seconds,

@@ -494,10 +494,11 @@ fn deleting_the_namespace_kills_the_job() {
 }
 
 #[test]
-fn autoscaler_ignores_pods_it_cannot_serve() {
-    // With Karpenter on, a high-priority executor that selects the managed node
-    // group's `eks.amazonaws.com/capacityType: ON_DEMAND` label cannot be served by a
-    // Karpenter node: the scheduler preempts instead, as on EKS.
+fn autoscaler_leaves_pods_that_preempt_to_the_scheduler() {
+    // With Karpenter on, the priority story's high-priority executor could run on a
+    // Karpenter on-demand node (its node affinity allows both kinds), but it can
+    // preempt, and the scheduler nominates it at once: Karpenter does not provision
+    // for a nominated pod, so the preemption happens as without autoscaling.
     let options = DemoOptions {
         autoscaling: true,
         ..DemoOptions::default()

@@ -441,9 +441,9 @@ fn autoscaling_adds_a_node_instead_of_preempting() {
         added.labels.get("intent").map(String::as_str),
         Some("emr-job")
     );
-    // Karpenter nodes do not carry the managed node group label, so pods that select
-    // `eks.amazonaws.com/capacityType: ON_DEMAND` (drivers, high executors) stay on
-    // the node group.
+    // Karpenter nodes do not carry the managed node group label: the on-demand
+    // drivers and high executors reach them through their second affinity term
+    // (`karpenter.sh/capacity-type: on-demand`), which this spot node does not match.
     assert!(!added.labels.contains_key("eks.amazonaws.com/capacityType"));
     assert_eq!(
         added.removed_at_ms.expect("removed") - added.empty_since_ms.expect("was empty"),

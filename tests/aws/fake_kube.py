@@ -2,7 +2,8 @@
 """A small fake Kubernetes API server for the e2e tests of the `aws` target.
 
 Usage: fake_kube.py PORT [--host 127.0.0.1] [--nodes N] [--instance-type T]
-                         [--nodegroup NAME] [--no-aws-auth] [--exit-with-parent]
+                         [--nodegroup NAME] [--no-aws-auth]
+                         [--karpenter | --karpenter-crds] [--exit-with-parent]
 
 moto fakes EKS, but the cluster endpoint it returns is a made-up host with no
 Kubernetes behind it, so the Kubernetes half of a runbook (namespaces, RBAC for EMR,
@@ -15,8 +16,9 @@ resourceVersion, creationTimestamp, `<Kind>List`s, `Status` objects for errors):
 - discovery: /version, /api, /apis, /api/v1, /apis/GROUP, /apis/GROUP/VERSION,
   /healthz, /readyz, /livez;
 - namespaces, nodes, pods, events, configmaps (core v1), roles and rolebindings
-  (rbac.authorization.k8s.io/v1), priorityclasses (scheduling.k8s.io/v1) and NodePools
-  (karpenter.sh/v1): GET of an item or a list (labelSelector, fieldSelector), POST
+  (rbac.authorization.k8s.io/v1), priorityclasses (scheduling.k8s.io/v1) and, with
+  `--karpenter` or `--karpenter-crds`, Karpenter's NodePools (karpenter.sh/v1) and
+  EC2NodeClasses (karpenter.k8s.aws/v1): GET of an item or a list (labelSelector, fieldSelector), POST
   (409 AlreadyExists), PUT (409 Conflict on a stale resourceVersion), PATCH as JSON
   merge patch, strategic merge patch (treated as a JSON merge patch: lists are
   replaced, not merged by key), JSON patch, and server-side apply (create, or merge
@@ -31,10 +33,23 @@ Seeded: the four standard namespaces, N Ready nodes of one instance type (what a
 managed node group of that size shows), the two system PriorityClasses every cluster
 has, and kube-system/aws-auth mapping the node role (as EKS creates it).
 
+Karpenter: without a flag the cluster is a fresh one, with no Karpenter API (its
+groups answer 404, as on EKS). `--karpenter-crds` serves the two kinds only (an install
+whose controller is not running). `--karpenter` also acts as Karpenter's controller
+does, as far as the tests need: a Running controller pod `karpenter-...` labelled
+`app.kubernetes.io/name=karpenter` in kube-system; an EC2NodeClass gets `status.conditions`
+0.2 s after it changes, Ready=True (with AMIsReady, SubnetsReady, SecurityGroupsReady and
+InstanceProfileReady), or, when its `spec.role` is empty, InstanceProfileReady=False
+(reason RoleNotSet) and Ready=False (UnhealthyDependents); a NodePool is Ready=True once
+the EC2NodeClass its nodeClassRef names is Ready, else Ready=False (UnhealthyDependents,
+NodeClassReady=False); and a node labelled `karpenter.sh/nodepool=NAME` is deleted 0.2 s
+after no NodePool NAME exists (Karpenter terminates a removed NodePool's nodes). It
+launches no nodes.
+
 Deliberate simplifications: a deleted namespace disappears at once with everything in
-it (no Terminating phase); nothing schedules pods or runs controllers; field managers
-and apply conflicts are not tracked; no admission or schema validation beyond names
-and namespaces.
+it (no Terminating phase); nothing schedules pods, and no controller runs but the
+Karpenter stand-in above; field managers and apply conflicts are not tracked; no
+admission or schema validation beyond names and namespaces.
 """
 
 import argparse
@@ -98,11 +113,25 @@ RESOURCES = [
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["pc"]),
-    Resource("karpenter.sh", "v1", "nodepools", "NodePool", False),
 ]
-BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-GROUPS = sorted({r.group for r in RESOURCES if r.group})
-NAMESPACE = BY_PATH[("", "v1", "namespaces")]
+# Served only with --karpenter or --karpenter-crds (Karpenter's Helm chart installs them).
+KARPENTER_RESOURCES = [
+    Resource("karpenter.sh", "v1", "nodepools", "NodePool", False),
+    Resource("karpenter.k8s.aws", "v1", "ec2nodeclasses", "EC2NodeClass", False),
+]
+BY_PATH = {}
+GROUPS = []
+NAMESPACE = RESOURCES[0]
+
+
+def serve_kinds(resources):
+    """Adds `resources` to what the server serves (and its discovery shows)."""
+    RESOURCES.extend(r for r in resources if r not in RESOURCES)
+    BY_PATH.update({(r.group, r.version, r.plural): r for r in RESOURCES})
+    GROUPS[:] = sorted({r.group for r in RESOURCES if r.group})
+
+
+serve_kinds([])
 
 # How many changes a watch can catch up on; older resourceVersions get 410 Gone.
 EVENT_LOG_LIMIT = 10000
@@ -314,7 +343,7 @@ INSTANCE_SIZES = {
 }
 
 
-def seed_objects(nodes, instance_type, nodegroup, aws_auth):
+def seed_objects(nodes, instance_type, nodegroup, aws_auth, karpenter_controller=False):
     def seed():
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             yield NAMESPACE, {"metadata": {"name": ns}}
@@ -376,6 +405,16 @@ def seed_objects(nodes, instance_type, nodegroup, aws_auth):
                 "preemptionPolicy": "PreemptLowerPriority",
                 "description": "Used for system critical pods that must not be moved from their current node.",
             }
+        if karpenter_controller:
+            yield BY_PATH[("", "v1", "pods")], {
+                "metadata": {
+                    "name": "karpenter-6d4f9c7b8-x2x7q",
+                    "namespace": "kube-system",
+                    "labels": {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"},
+                },
+                "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/karpenter/controller"}]},
+                "status": {"phase": "Running"},
+            }
         if aws_auth:
             yield BY_PATH[("", "v1", "configmaps")], {
                 "metadata": {"name": "aws-auth", "namespace": "kube-system"},
@@ -389,6 +428,107 @@ def seed_objects(nodes, instance_type, nodegroup, aws_auth):
             }
 
     return seed
+
+
+# -- Karpenter's controller, as far as the tests need it --
+
+# How long after a change the stand-in controller acts on it.
+KARPENTER_DELAY = 0.2
+
+
+def condition(kind, status, reason, message=""):
+    return {"type": kind, "status": status, "reason": reason, "message": message}
+
+
+def node_class_conditions(obj):
+    if not (obj.get("spec") or {}).get("role"):
+        return [
+            condition("InstanceProfileReady", "False", "RoleNotSet",
+                      "spec.role is empty: no instance profile can be made for the nodes"),
+            condition("Ready", "False", "UnhealthyDependents", "InstanceProfileReady=False"),
+        ]
+    return [condition(t, "True", t) for t in
+            ("AMIsReady", "SubnetsReady", "SecurityGroupsReady", "InstanceProfileReady", "Ready")]
+
+
+def is_ready(obj):
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (obj.get("status") or {}).get("conditions", [])
+    )
+
+
+def node_pool_conditions(obj, node_classes):
+    ref = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeClassRef") or {}
+    name = ref.get("name", "")
+    node_class = node_classes.get(name)
+    if node_class is None or not is_ready(node_class):
+        why = f"EC2NodeClass {name} not found" if node_class is None else f"EC2NodeClass {name} is not Ready"
+        return [
+            condition("NodeClassReady", "False", "NodeClassNotReady", why),
+            condition("Ready", "False", "UnhealthyDependents", "NodeClassReady=False"),
+        ]
+    return [condition(t, "True", t) for t in ("ValidationSucceeded", "NodeClassReady", "Ready")]
+
+
+class KarpenterController:
+    """Sets the status of NodePools and EC2NodeClasses and removes the nodes of deleted
+    NodePools, each KARPENTER_DELAY after it first sees what calls for it."""
+
+    def __init__(self, store):
+        self.store = store
+        self.seen = {}  # what needs acting on -> when it was first seen
+
+    def due(self, key, now):
+        return now - self.seen.setdefault(key, now) >= KARPENTER_DELAY
+
+    def run(self):
+        store = self.store
+        while True:
+            with store.cond:
+                store.cond.wait(timeout=0.05)
+                self.reconcile(time.monotonic())
+
+    def reconcile(self, now):
+        store = self.store
+        node_class_res = BY_PATH[("karpenter.k8s.aws", "v1", "ec2nodeclasses")]
+        node_pool_res = BY_PATH[("karpenter.sh", "v1", "nodepools")]
+        pending = set()
+        node_classes = {o["metadata"]["name"]: o for o in store.list(node_class_res, "", lambda o: True)}
+        for res, wanted_of in (
+            (node_class_res, node_class_conditions),
+            (node_pool_res, lambda o: node_pool_conditions(o, node_classes)),
+        ):
+            for obj in store.list(res, "", lambda o: True):
+                wanted = wanted_of(obj)
+                have = [
+                    {k: c.get(k, "") for k in ("type", "status", "reason", "message")}
+                    for c in (obj.get("status") or {}).get("conditions", [])
+                ]
+                if have == wanted:
+                    continue
+                key = (res.plural, obj["metadata"]["uid"], obj["metadata"]["resourceVersion"])
+                pending.add(key)
+                if not self.due(key, now):
+                    continue
+                new = copy.deepcopy(obj)
+                stamp = now_rfc3339()
+                new["status"] = dict(new.get("status") or {},
+                                     conditions=[dict(c, lastTransitionTime=stamp) for c in wanted])
+                store.replace(res, "", obj["metadata"]["name"], new, False)
+                if res is node_class_res:
+                    node_classes[obj["metadata"]["name"]] = new
+        pools = {o["metadata"]["name"] for o in store.list(node_pool_res, "", lambda o: True)}
+        nodes = BY_PATH[("", "v1", "nodes")]
+        for node in store.list(nodes, "", lambda o: True):
+            pool = (node["metadata"].get("labels") or {}).get("karpenter.sh/nodepool")
+            if pool is None or pool in pools:
+                continue
+            key = ("orphan", node["metadata"]["uid"])
+            pending.add(key)
+            if self.due(key, now):
+                store.delete(nodes, "", node["metadata"]["name"])
+        self.seen = {k: v for k, v in self.seen.items() if k in pending}
 
 
 # -- selectors --
@@ -898,12 +1038,26 @@ def main(argv=None):
     parser.add_argument("--instance-type", default="m5.2xlarge")
     parser.add_argument("--nodegroup", default="eks-emr-cluster-ng")
     parser.add_argument("--no-aws-auth", action="store_true", help="do not seed kube-system/aws-auth")
+    karpenter = parser.add_mutually_exclusive_group()
+    karpenter.add_argument(
+        "--karpenter", action="store_true",
+        help="serve Karpenter's kinds and act as its controller (see the module docstring)",
+    )
+    karpenter.add_argument(
+        "--karpenter-crds", action="store_true", help="serve Karpenter's kinds, with no controller"
+    )
     parser.add_argument("--exit-with-parent", action="store_true")
     args = parser.parse_args(argv)
     if args.exit_with_parent:
         exit_with_parent()
+    if args.karpenter or args.karpenter_crds:
+        serve_kinds(KARPENTER_RESOURCES)
     server = Server((args.host, args.port), Handler)
-    server.store = Store(seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth))
+    server.store = Store(
+        seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth, args.karpenter)
+    )
+    if args.karpenter:
+        threading.Thread(target=KarpenterController(server.store).run, daemon=True).start()
     serve(server, f"fake kube listening on http://{args.host}:{args.port}")
 
 

@@ -20,7 +20,8 @@
 //! - **The cluster** is `tests/aws/fake_kube.py`: moto's EKS endpoint is a made-up
 //!   host, so the binary reaches Kubernetes through the kubeconfig written here, whose
 //!   context `fake` points at the fake server (plain HTTP, no auth). It starts with N
-//!   Ready m5.2xlarge nodes; `GET /debug/objects` shows everything stored.
+//!   Ready m5.2xlarge nodes, and Karpenter only when asked for
+//!   ([`AwsWorldBuilder::karpenter`]); `GET /debug/objects` shows everything stored.
 //!
 //! **Isolation: every test gets its own servers** (no shared state, no mutex), so the
 //! e2e tests keep running in parallel threads. Starting both takes about a second of
@@ -59,9 +60,26 @@ pub(crate) struct AwsWorldBuilder {
     job_schedule: Option<String>,
     fail_pattern: Option<String>,
     fault_proxy: bool,
+    karpenter: Option<&'static str>,
 }
 
 impl AwsWorldBuilder {
+    /// Karpenter v1 on the fake cluster, as its controller would act for the tests:
+    /// the NodePool and EC2NodeClass kinds served, a Running controller pod, the
+    /// objects runbook applies made Ready, and a deleted NodePool's nodes removed
+    /// (`fake_kube.py --karpenter`). Without it the cluster is a fresh one.
+    pub(crate) fn karpenter(mut self) -> Self {
+        self.karpenter = Some("--karpenter");
+        self
+    }
+
+    /// Only Karpenter's CRDs on the fake cluster, no controller
+    /// (`fake_kube.py --karpenter-crds`): an install whose controller is not running.
+    pub(crate) fn karpenter_crds(mut self) -> Self {
+        self.karpenter = Some("--karpenter-crds");
+        self
+    }
+
     /// How many Ready nodes the fake cluster starts with (default 1).
     pub(crate) fn nodes(mut self, nodes: u32) -> Self {
         self.nodes = nodes;
@@ -115,11 +133,13 @@ impl AwsWorldBuilder {
             "/_harness/job-schedule",
             dir.path(),
         );
+        let mut kube_args = vec!["--nodes".to_owned(), self.nodes.to_string()];
+        kube_args.extend(self.karpenter.map(str::to_owned));
         let kube = Server::start(
             "fake-kube",
             &python,
             &scripts.join("fake_kube.py"),
-            &["--nodes".to_owned(), self.nodes.to_string()],
+            &kube_args,
             "/version",
             dir.path(),
         );
@@ -169,6 +189,7 @@ impl AwsWorld {
             job_schedule: None,
             fail_pattern: None,
             fault_proxy: false,
+            karpenter: None,
         }
     }
 

@@ -151,7 +151,10 @@ fn an_empty_account_gets_eksctls_network_and_roles_and_teardown_removes_them() {
     let t = Test::new();
     // Preflight tells what create-cluster will make, in zones that offer the node
     // group's instance type.
-    let path = format!("{}/runbooks/platform-setup.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/runbooks/platform-setup.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let report = world
         .env_for(t.args([
             "--output",

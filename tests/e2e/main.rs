@@ -3,6 +3,7 @@
 
 mod aws_faults;
 mod aws_harness;
+mod aws_karpenter;
 mod aws_sdk;
 mod aws_target;
 mod canned_runbooks;

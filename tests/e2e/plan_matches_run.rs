@@ -333,8 +333,9 @@ fn every_canned_runbooks_run_on_aws_makes_the_calls_its_plan_lists() {
     }
     // Its steps name no cluster, so they mean the kubeconfig context's (`fake`), on
     // which the virtual clusters the other runbooks made on `eks-emr-cluster` share
-    // namespaces with its own: it gets a world of its own.
-    let world = AwsWorld::start();
+    // namespaces with its own: it gets a world of its own, with Karpenter on its
+    // cluster (enable-autoscaling needs it).
+    let world = AwsWorld::builder().karpenter().start();
     let t = Test::new();
     found.extend(compare(
         &world,

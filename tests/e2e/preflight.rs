@@ -348,7 +348,8 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
 /// one it passes.
 #[test]
 fn preflight_on_aws_checks_karpenter_on_the_autoscaled_cluster() {
-    let world = AwsWorld::start();
+    // Karpenter's CRDs without its controller: the pod is added below.
+    let world = AwsWorld::builder().karpenter_crds().start();
     let t = Test::new();
     let sets = cluster_sets(&world);
     let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 0);

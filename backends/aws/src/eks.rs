@@ -543,6 +543,7 @@ impl Eks for AwsEks {
                 .health()
                 .map(|health| health.issues().iter().map(health_issue).collect())
                 .unwrap_or_default(),
+            node_role: group.node_role().map(str::to_string),
         }))
     }
 }
@@ -648,6 +649,7 @@ mod tests {
                     .nodegroup(
                         Nodegroup::builder()
                             .nodegroup_name("demo-ng")
+                            .node_role("arn:aws:iam::123456789012:role/demo-ng-NodeInstanceRole")
                             .status(NodegroupStatus::CreateFailed)
                             .health(
                                 NodegroupHealth::builder()
@@ -685,6 +687,10 @@ mod tests {
             .expect("described")
             .expect("exists");
         assert_eq!(group.status, "CREATE_FAILED");
+        assert_eq!(
+            group.node_role.as_deref(),
+            Some("arn:aws:iam::123456789012:role/demo-ng-NodeInstanceRole")
+        );
         assert_eq!(
             group.health_issues,
             [

@@ -63,6 +63,10 @@ pub struct NodeGroupInfo {
     /// or is degraded (no egress from the subnets, no capacity, a role missing a
     /// policy).
     pub health_issues: Vec<String>,
+    /// The IAM role ARN its nodes run as (EKS mapped it in aws-auth, so other nodes
+    /// that run as it can join: `enable-autoscaling` gives it to Karpenter's); `None`
+    /// where the target knows none (the simulator).
+    pub node_role: Option<String>,
 }
 
 /// A PriorityClass.
@@ -86,6 +90,36 @@ pub struct AutoscalingRequest {
     pub ttl_seconds_after_empty: Option<u64>,
     /// Upper bound of vCPUs the provisioner may add.
     pub cpu_limit: Option<u32>,
+    /// The IAM role (ARN or name) of the nodes it launches, for Karpenter's
+    /// EC2NodeClass on `aws` (`None`: the role of the cluster's managed node group,
+    /// which aws-auth already lets join). The simulator launches without one.
+    pub node_role: Option<String>,
+}
+
+/// Whether a Karpenter object `enable-autoscaling` applied is Ready, as its
+/// `status.conditions` say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectReadiness {
+    /// `NodePool`, `EC2NodeClass`.
+    pub kind: String,
+    pub name: String,
+    /// Its `Ready` condition is `True`.
+    pub ready: bool,
+    /// Every condition that is not `True`, as `Type=Status (reason: message)`, for
+    /// saying why it is not Ready (empty: it has no status yet).
+    pub not_true: Vec<String>,
+}
+
+impl ObjectReadiness {
+    /// `NodePool runbook-emr is not Ready: Ready=False (UnhealthyDependents: ...)`.
+    pub fn describe(&self) -> String {
+        let why = if self.not_true.is_empty() {
+            "it has no Ready condition yet (is Karpenter's controller running?)".to_string()
+        } else {
+            self.not_true.join("; ")
+        };
+        format!("{} `{}` is not Ready: {why}", self.kind, self.name)
+    }
 }
 
 /// A Kubernetes object that apply-manifest applied.

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::model::{
     AppliedObject, AutoscalingRequest, ClusterInfo, ClusterRequest, JobRunInfo, JobRunRequest,
-    LogGroupInfo, NodeGroupInfo, NodeInfo, PodInfo, PriorityClassRequest, RoleInfo,
-    VirtualClusterInfo,
+    LogGroupInfo, NodeGroupInfo, NodeInfo, ObjectReadiness, PodInfo, PriorityClassRequest,
+    RoleInfo, VirtualClusterInfo,
 };
 use super::readiness::{
     ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
@@ -153,6 +153,28 @@ pub trait Kube: Send + Sync {
     /// Whether the cluster serves Karpenter's NodePool API and runs its controller.
     async fn autoscaler(&self, _cluster: &str) -> TargetResult<AutoscalerStatus> {
         not_offered("Kubernetes", "Autoscaler")
+    }
+    /// Whether what `enable_autoscaling` applied for NodePool `name` is Ready (on
+    /// `aws`: the NodePool and its EC2NodeClass).
+    async fn autoscaling_readiness(
+        &self,
+        _cluster: &str,
+        _name: &str,
+    ) -> TargetResult<Vec<ObjectReadiness>> {
+        not_offered("Kubernetes", "AutoscalingReadiness")
+    }
+    /// Deletes the NodePools runbook applied on the cluster (and their node
+    /// classes) and returns their names; none when the cluster has no autoscaler API.
+    async fn remove_node_pools(&self, _cluster: &str) -> TargetResult<Vec<String>> {
+        not_offered("Kubernetes", "RemoveNodePools")
+    }
+    /// The nodes that NodePools `pools` launched and that still exist.
+    async fn node_pool_nodes(
+        &self,
+        _cluster: &str,
+        _pools: &[String],
+    ) -> TargetResult<Vec<String>> {
+        not_offered("Kubernetes", "NodePoolNodes")
     }
 }
 

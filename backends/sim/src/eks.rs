@@ -71,6 +71,8 @@ impl Eks for SimTarget {
             name: name.to_string(),
             status: if group.active { "ACTIVE" } else { "CREATING" }.to_string(),
             health_issues: Vec::new(),
+            // The simulated nodes run as no IAM role (there is no EC2 to give one).
+            node_role: None,
         }))
     }
 

@@ -10,7 +10,9 @@ use runbook_sim::{
 
 use super::SimTarget;
 use runbook_backend::ActionError;
-use runbook_backend::{AppliedObject, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest};
+use runbook_backend::{
+    AppliedObject, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo, PriorityClassRequest,
+};
 use runbook_backend::{AutoscalerStatus, Kube, TargetResult};
 
 #[async_trait]
@@ -246,20 +248,60 @@ impl Kube for SimTarget {
         })
     }
 
-    async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {
+    /// The simulated autoscaler is Ready as soon as it is applied (it has no node
+    /// class, IAM role or subnets to resolve); one that is not there is not Ready.
+    async fn autoscaling_readiness(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> TargetResult<Vec<ObjectReadiness>> {
         let world = self.world();
-        let nodes = world
-            .nodes(cluster)
-            .map_err(|e| super::service_error("Kubernetes", "list nodes", cluster, &e))?;
-        Ok(nodes
-            .into_iter()
-            .map(|n| NodeInfo {
+        let found = world
+            .cluster(cluster)
+            .map_err(|e| super::service_error("Kubernetes", "get NodePool", cluster, &e))?
+            .autoscaler
+            .as_ref()
+            .is_some_and(|a| a.spec.name == name);
+        Ok(vec![ObjectReadiness {
+            kind: "NodePool".into(),
+            name: name.to_string(),
+            ready: found,
+            not_true: if found {
+                Vec::new()
+            } else {
+                vec!["not found: enable-autoscaling applied no NodePool of this name".into()]
+            },
+        }])
+    }
+
+    /// Nothing to remove ahead of the cluster: deleting a simulated cluster removes
+    /// its autoscaler and every node it launched in the same instant, so no node can
+    /// outlive it (which is what removing NodePools first prevents on `aws`).
+    async fn remove_node_pools(&self, cluster: &str) -> TargetResult<Vec<String>> {
+        self.read("Kubernetes", "list NodePool", cluster, |w| {
+            w.cluster(cluster).map(|_| ())
+        })?;
+        Ok(Vec::new())
+    }
+
+    async fn node_pool_nodes(&self, cluster: &str, pools: &[String]) -> TargetResult<Vec<String>> {
+        self.list_nodes(cluster, |n| {
+            n.provisioner
+                .as_ref()
+                .is_some_and(|p| pools.contains(p))
+                .then(|| n.name.to_string())
+        })
+    }
+
+    async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {
+        self.list_nodes(cluster, |n| {
+            Some(NodeInfo {
                 name: n.name.to_string(),
                 instance_type: n.instance_type.to_string(),
                 capacity_type: n.capacity_type.eks_label().to_string(),
                 ready: n.ready,
             })
-            .collect())
+        })
     }
 
     async fn pods(
@@ -313,6 +355,21 @@ impl Kube for SimTarget {
                     .collect(),
             })
             .collect())
+    }
+}
+
+impl SimTarget {
+    /// The cluster's nodes, each as `pick` shows it (`None` leaves it out).
+    fn list_nodes<T>(
+        &self,
+        cluster: &str,
+        pick: impl Fn(&runbook_sim::Node) -> Option<T>,
+    ) -> TargetResult<Vec<T>> {
+        let world = self.world();
+        let nodes = world
+            .nodes(cluster)
+            .map_err(|e| super::service_error("Kubernetes", "list nodes", cluster, &e))?;
+        Ok(nodes.into_iter().filter_map(pick).collect())
     }
 }
 
@@ -371,5 +428,6 @@ fn autoscaling_from_manifest(name: &str, doc: &serde_json::Value) -> Autoscaling
         labels,
         ttl_seconds_after_empty: ttl,
         cpu_limit,
+        node_role: None,
     }
 }

@@ -226,8 +226,7 @@ pub fn check_nothing_schedulable_left(world: &World) {
                 continue;
             }
             for node in &nodes {
-                if !(node.ready || p.tolerates_not_ready)
-                    || !node.matches_selector(&p.node_selector)
+                if !(node.ready || p.tolerates_not_ready) || !node.fits_placement(&p.node_placement)
                 {
                     continue;
                 }

@@ -39,7 +39,7 @@ pub(super) async fn autoscaler_status(
 /// NodePools, which needs a permission preflight should not require. A group the
 /// server does not serve is a 404, plain text on a real API server; a served group
 /// without the kind is discovery's `MissingKind`. Both mean no NodePool API.
-async fn serves_node_pool(client: &Client) -> TargetResult<bool> {
+pub(super) async fn serves_node_pool(client: &Client) -> TargetResult<bool> {
     let kind = node_pool_kind();
     match discovery::pinned_kind(client, &kind).await {
         Ok(_) => Ok(true),

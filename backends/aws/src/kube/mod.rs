@@ -8,13 +8,17 @@
 //! create and update on Roles and RoleBindings in the job namespaces (which the
 //! API server only allows to holders of those permissions, or `escalate`/`bind`); get,
 //! create and update on ConfigMap `kube-system/aws-auth`; and patch on whatever
-//! `apply-manifest` and `enable-autoscaling` apply (Karpenter NodePools). The cluster
+//! `apply-manifest` and `enable-autoscaling` apply (Karpenter NodePools and
+//! EC2NodeClasses), with list and delete on the NodePools and EC2NodeClasses
+//! `delete-cluster` removes. The cluster
 //! creator's admin access, which EKS grants by default, covers all of it.
 
 mod autoscaler;
 mod bearer;
 mod connect;
 mod eks_token;
+mod karpenter;
+mod node_class;
 mod node_events;
 mod node_pool;
 mod observer;

@@ -12,10 +12,20 @@ pub(super) fn node_pool_kind() -> GroupVersionKind {
     GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool")
 }
 
-/// A `karpenter.sh/v1` NodePool for `request`: the capacity types and instance types
-/// as requirements, the labels on its nodes, a CPU limit, and empty nodes removed after
-/// the TTL (`WhenEmpty` is what the simulator's `ttlSecondsAfterEmpty` models).
-/// Nodes use the EC2NodeClass `default`, which the cluster's Karpenter install has.
+/// The label on every Karpenter object runbook applies: `delete-cluster` removes
+/// what carries it (and leaves a NodePool someone else made, such as Karpenter's
+/// getting-started `default`).
+pub(super) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "runbook");
+
+/// The label Karpenter puts on each node a NodePool launched, naming the NodePool.
+pub(super) const NODE_POOL_LABEL: &str = "karpenter.sh/nodepool";
+
+/// A `karpenter.sh/v1` NodePool for `request`: amd64 Linux nodes (Karpenter would
+/// otherwise also launch arm64 instances, which the EMR images of the demos may not
+/// run on), the capacity types and instance types as requirements, the labels on its
+/// nodes, a CPU limit, and empty nodes removed after the TTL (`WhenEmpty` is what the
+/// simulator's `ttlSecondsAfterEmpty` models). Its nodes use the EC2NodeClass of the
+/// same name, which `enable-autoscaling` applies with it.
 pub(super) fn node_pool(request: &AutoscalingRequest) -> Result<Value, ActionError> {
     for capacity in &request.capacity_types {
         if !matches!(capacity.as_str(), "spot" | "on-demand") {
@@ -29,11 +39,15 @@ pub(super) fn node_pool(request: &AutoscalingRequest) -> Result<Value, ActionErr
     } else {
         request.capacity_types.clone()
     };
-    let mut requirements = vec![json!({
-        "key": "karpenter.sh/capacity-type",
-        "operator": "In",
-        "values": capacity_types,
-    })];
+    let mut requirements = vec![
+        json!({"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}),
+        json!({"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}),
+        json!({
+            "key": "karpenter.sh/capacity-type",
+            "operator": "In",
+            "values": capacity_types,
+        }),
+    ];
     if !request.instance_types.is_empty() {
         requirements.push(json!({
             "key": "node.kubernetes.io/instance-type",
@@ -44,7 +58,7 @@ pub(super) fn node_pool(request: &AutoscalingRequest) -> Result<Value, ActionErr
     let mut template = json!({
         "spec": {
             "requirements": requirements,
-            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": request.name},
         }
     });
     if !request.labels.is_empty() {
@@ -63,7 +77,7 @@ pub(super) fn node_pool(request: &AutoscalingRequest) -> Result<Value, ActionErr
     Ok(json!({
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
-        "metadata": {"name": request.name},
+        "metadata": {"name": request.name, "labels": {MANAGED_BY.0: MANAGED_BY.1}},
         "spec": spec,
     }))
 }
@@ -85,6 +99,7 @@ mod tests {
             labels: BTreeMap::from([("team".to_string(), "data".to_string())]),
             ttl_seconds_after_empty: Some(30),
             cpu_limit: Some(64),
+            node_role: None,
         }
     }
 
@@ -96,16 +111,18 @@ mod tests {
             json!({
                 "apiVersion": "karpenter.sh/v1",
                 "kind": "NodePool",
-                "metadata": {"name": "spark"},
+                "metadata": {"name": "spark", "labels": {"app.kubernetes.io/managed-by": "runbook"}},
                 "spec": {
                     "template": {
                         "metadata": {"labels": {"team": "data"}},
                         "spec": {
                             "requirements": [
+                                {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                                {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
                                 {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "on-demand"]},
                                 {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["c5.2xlarge"]},
                             ],
-                            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+                            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "spark"},
                         }
                     },
                     "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30s"},
@@ -127,7 +144,8 @@ mod tests {
             pool["spec"]["template"]["spec"]["requirements"]
                 .as_array()
                 .map(Vec::len),
-            Some(1)
+            Some(3),
+            "arch, os and capacity type"
         );
         assert!(pool["spec"].get("limits").is_none());
         r.capacity_types = vec!["reserved-ish".into()];

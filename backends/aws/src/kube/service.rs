@@ -20,19 +20,20 @@ use serde::de::DeserializeOwned;
 
 use super::AwsKube;
 use super::autoscaler::autoscaler_status;
+use super::karpenter;
 use super::node_events::capacity_type;
-use super::node_pool::{node_pool, node_pool_kind};
 use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
 use super::status::{is, kube_error};
 use runbook_backend::ActionError;
 use runbook_backend::{
-    AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, PodInfo, PriorityClassRequest,
+    AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo,
+    PriorityClassRequest,
 };
 use runbook_backend::{Kube, TargetResult};
 
 /// The field manager of everything runbook applies, so a later apply by runbook
 /// takes over its own fields and `kubectl` shows who set them.
-const FIELD_MANAGER: &str = "runbook";
+pub(super) const FIELD_MANAGER: &str = "runbook";
 
 /// How often a read-modify-write of aws-auth is retried when another writer got in
 /// between (`Conflict`).
@@ -240,27 +241,23 @@ impl Kube for AwsKube {
         cluster: &str,
         request: &AutoscalingRequest,
     ) -> TargetResult<()> {
-        let pool = node_pool(request)?;
-        let resource = ApiResource::from_gvk_with_plural(&node_pool_kind(), "nodepools");
-        let api: Api<DynamicObject> = Api::all_with(self.client(cluster).await?, &resource);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        match api
-            .patch(&request.name, &params, &Patch::Apply(&pool))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let mut failure = kube_error("apply NodePool", &request.name, &e);
-                if is(&e, "NotFound") {
-                    if let ActionError::Service { message, .. } = &mut failure {
-                        message.push_str(
-                            " (the karpenter.sh/v1 NodePool kind is missing: install Karpenter v1 on the cluster first)",
-                        );
-                    }
-                }
-                Err(failure)
-            }
-        }
+        karpenter::apply(self, cluster, request).await
+    }
+
+    async fn autoscaling_readiness(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> TargetResult<Vec<ObjectReadiness>> {
+        karpenter::readiness(self, cluster, name).await
+    }
+
+    async fn remove_node_pools(&self, cluster: &str) -> TargetResult<Vec<String>> {
+        karpenter::remove(self, cluster).await
+    }
+
+    async fn node_pool_nodes(&self, cluster: &str, pools: &[String]) -> TargetResult<Vec<String>> {
+        karpenter::nodes_of(self, cluster, pools).await
     }
 
     async fn default_cluster(&self) -> TargetResult<String> {

@@ -640,37 +640,55 @@ async fn pods_and_nodes_are_read_as_the_actions_see_them() {
 }
 
 #[tokio::test]
-async fn autoscaling_applies_a_node_pool_and_says_when_karpenter_is_missing() {
-    let mut first = true;
+async fn autoscaling_applies_the_node_class_then_the_node_pool_and_says_when_karpenter_is_missing()
+{
+    let mut answered = 0;
     let (kube, api) = kube_with(move |call| {
         assert_eq!(call.method, Method::PATCH);
-        assert_eq!(call.path(), "/apis/karpenter.sh/v1/nodepools/spark");
-        if std::mem::take(&mut first) {
-            echo(call)
-        } else {
-            status(
+        answered += 1;
+        match (answered, call.path()) {
+            (1, "/apis/karpenter.k8s.aws/v1/ec2nodeclasses/spark")
+            | (2, "/apis/karpenter.sh/v1/nodepools/spark") => echo(call),
+            (3, "/apis/karpenter.k8s.aws/v1/ec2nodeclasses/spark") => status(
                 404,
                 "NotFound",
                 "the server could not find the requested resource",
-            )
+            ),
+            (n, path) => panic!("unexpected call {n}: PATCH {path}"),
         }
     });
-    let request = AutoscalingRequest {
+    let mut request = AutoscalingRequest {
         name: "spark".into(),
         capacity_types: vec!["spot".into()],
         instance_types: Vec::new(),
         labels: BTreeMap::new(),
         ttl_seconds_after_empty: Some(30),
         cpu_limit: Some(100),
+        node_role: Some("arn:aws:iam::123456789012:role/demo-nodes".into()),
     };
     kube.enable_autoscaling("demo", &request)
         .await
         .expect("applied");
-    let call = &api.calls()[0];
-    assert!(call.uri.contains("fieldManager=runbook"), "{}", call.uri);
-    assert!(call.uri.contains("force=true"), "{}", call.uri);
-    assert_eq!(call.body["kind"], "NodePool");
-    assert_eq!(call.body["spec"]["disruption"]["consolidateAfter"], "30s");
+    let calls = api.calls();
+    for call in &calls {
+        assert!(call.uri.contains("fieldManager=runbook"), "{}", call.uri);
+        assert!(call.uri.contains("force=true"), "{}", call.uri);
+    }
+    assert_eq!(calls[0].body["kind"], "EC2NodeClass");
+    assert_eq!(calls[0].body["spec"]["role"], "demo-nodes");
+    assert_eq!(
+        calls[0].body["spec"]["subnetSelectorTerms"],
+        json!([{"tags": {"karpenter.sh/discovery": "demo"}}])
+    );
+    assert_eq!(calls[1].body["kind"], "NodePool");
+    assert_eq!(
+        calls[1].body["spec"]["template"]["spec"]["nodeClassRef"]["name"],
+        "spark"
+    );
+    assert_eq!(
+        calls[1].body["spec"]["disruption"]["consolidateAfter"],
+        "30s"
+    );
     let error = kube
         .enable_autoscaling("demo", &request)
         .await
@@ -679,6 +697,18 @@ async fn autoscaling_applies_a_node_pool_and_says_when_karpenter_is_missing() {
         error.to_string().contains("install Karpenter v1"),
         "{error}"
     );
+    request.node_role = None;
+    let error = kube
+        .enable_autoscaling("demo", &request)
+        .await
+        .expect_err("no role");
+    assert!(
+        error
+            .to_string()
+            .contains("give enable-autoscaling's `node_role`"),
+        "{error}"
+    );
+    assert_eq!(api.calls().len(), 3, "nothing applied without a role");
 }
 
 #[tokio::test]
