@@ -639,6 +639,8 @@ fn drive(
                 Error::RunNotStarted { source, .. } => source.to_string(),
                 other => other.to_string(),
             };
+            // A `vars` template that failed may quote a secret parameter's value.
+            let reason = params.masker().text(&reason);
             if let Err(e) =
                 store.set_run_status(&run_id, RunStatus::Failed, Some(now), Some(&reason))
             {

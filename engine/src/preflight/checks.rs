@@ -335,7 +335,7 @@ pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
                     ),
                 )
                 .with_fix(format!(
-                    "on aws, step {step} (enable-autoscaling) needs Karpenter installed on the cluster, which create-cluster does not do: create the cluster, install Karpenter (https://karpenter.sh), then preflight again"
+                    "on aws, step {step} (enable-autoscaling) needs Karpenter installed on the cluster, which create-cluster does not do: create the cluster, install Karpenter (README: \"Karpenter on the aws target\"), then preflight again"
                 )),
             ];
         }
@@ -347,7 +347,7 @@ pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
             format!(
                 "cluster {cluster} does not serve Karpenter's NodePool API (karpenter.sh/v1), which step {step} applies"
             ),
-            "install Karpenter on the cluster (https://karpenter.sh/docs/getting-started/)",
+            "install Karpenter on the cluster (README: \"Karpenter on the aws target\", the commands from https://karpenter.sh/docs/getting-started/)",
         ),
         Ok(status) if status.controller_pods.is_empty() => Check::fail(
             CHECK,
