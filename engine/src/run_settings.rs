@@ -63,6 +63,14 @@ impl RunSettings {
         serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
     }
 
+    /// The settings `run` was started with: its stored settings, whose target is the
+    /// run's own (`runs.target`) when they lack one. The one reader of a stored run's
+    /// settings (resume, `run --resume-incomplete`, `abandon --cancel-jobs`).
+    pub fn of_run(run: &runbook_state::RunRecord) -> RunSettings {
+        let target = run.target.parse().unwrap_or(TargetKind::Sim);
+        RunSettings::from_stored(&run.settings, target)
+    }
+
     /// Reads the stored form. Runs from before settings were stored have only their
     /// target (the migration put it there); `fallback_target` covers anything else.
     pub fn from_stored(value: &serde_json::Value, fallback_target: TargetKind) -> RunSettings {

@@ -2,7 +2,7 @@
 //! never resumed again (not by `resume`, not by `run --resume-incomplete`), and the
 //! next scheduled run starts fresh without waiting for it.
 
-use runbook_backend::{Clock, TargetKind};
+use runbook_backend::Clock;
 use runbook_state::RunStatus;
 
 use super::Global;
@@ -50,8 +50,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
         take_lock(&mut store, &run.lock_key, &run.id).map_err(Error::LockedAgainstAbandon)?;
     let mut cancelled = Vec::new();
     if args.cancel_jobs {
-        let target = run.target.parse().unwrap_or(TargetKind::Sim);
-        let settings = RunSettings::from_stored(&run.settings, target);
+        let settings = RunSettings::of_run(&run);
         let attempts = store.latest_attempts(&run.id)?;
         let jobs = inflight_jobs::submitted_jobs(&run.id, &attempts);
         let snapshot = store.load_snapshot(&run.id)?;

@@ -102,23 +102,12 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         lifecycle::Decision::Resume(record) => {
             let record = record.clone();
             let prior = store.latest_attempts(&record.id)?;
-            let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
-            let stored = RunSettings::from_stored(&record.settings, settings.target);
-            let settings = RunSettings::resumed(&stored, &given);
-            return drive(
-                store,
-                &record,
-                loaded,
-                params,
-                Some(prior),
-                global,
-                Launch {
-                    settings,
-                    lock,
-                    notes: Vec::new(),
-                    calls,
-                },
-            );
+            let carry_on = Continuation {
+                prior,
+                given,
+                calls,
+            };
+            return continue_run(store, &record, loaded, params, global, carry_on);
         }
         lifecycle::Decision::Refuse(refusal) => return Err(refusal.into()),
         lifecycle::Decision::Fresh { notes } => notes,
@@ -173,7 +162,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
 pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
     let calls = call_log(global)?;
     // Checked below, beside the other reads, before anything is written.
-    let mut store = super::open_store(global)?;
+    let store = super::open_store(global)?;
     let found = match &args.run {
         Some(id) => store.run(id),
         None => store.latest_incomplete_run(None),
@@ -239,13 +228,43 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
     }
     let sets = params::parse_sets(&args.sets)?;
     let params = params::resolve(&loaded.runbook.params, &sets, Some(&record.params))?;
+    let carry_on = Continuation {
+        prior,
+        given: given_settings(global, args.sim_speed),
+        calls,
+    };
+    continue_run(store, &record, loaded, params, global, carry_on)
+}
+
+/// What continuing a run needs besides the run: its checkpoints, the target settings
+/// given on this command line, and the record of its calls.
+struct Continuation {
+    prior: Vec<StepRecord>,
+    given: GivenSettings,
+    calls: Option<CallLog>,
+}
+
+/// Continues an incomplete run (`resume`, or cron's `run --resume-incomplete`): takes
+/// its lock, reaches the target it was started with (unless given again), and drives
+/// it on from its checkpoints `prior`.
+fn continue_run(
+    mut store: Store,
+    record: &RunRecord,
+    loaded: Arc<LoadedRunbook>,
+    params: ResolvedParams,
+    global: &Global,
+    carry_on: Continuation,
+) -> Result<Exit, Error> {
+    let Continuation {
+        prior,
+        given,
+        calls,
+    } = carry_on;
     let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
-    let stored_target = record.target.parse().unwrap_or(TargetKind::Sim);
-    let stored = RunSettings::from_stored(&record.settings, stored_target);
-    let settings = RunSettings::resumed(&stored, &given_settings(global, args.sim_speed));
+    let settings = RunSettings::resumed(&RunSettings::of_run(record), &given);
     drive(
         store,
-        &record,
+        record,
         loaded,
         params,
         Some(prior),
