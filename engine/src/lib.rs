@@ -19,5 +19,6 @@ pub mod run_settings;
 pub mod runbook;
 pub mod signals;
 pub mod template;
+pub mod template_names;
 pub mod timefmt;
 pub mod yaml;

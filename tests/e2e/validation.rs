@@ -139,3 +139,36 @@ fn missing_runbook_file_exits_2() {
     );
     assert!(t.runs().is_empty());
 }
+
+/// A misspelt filter and a misspelt output key are found by `validate` and stop `run`
+/// before its first step (the step that made a cluster would otherwise run first and
+/// the mistake surface only at the step that renders it).
+#[test]
+fn misspelt_filters_and_output_keys_stop_the_run_before_any_step() {
+    let yaml = r#"name: misspelt
+steps:
+  - id: first
+    action: exec
+    with: { argv: [sh, -c, "echo ran >> counter"], allow_on_sim: true }
+  - id: vc
+    action: register-vc
+    with: { cluster: c, namespace: ns }
+  - { id: shout, action: log, with: { message: "{{ steps.vc.outputs.virtual_cluster_id | uper }}" } }
+  - { id: id, action: log, with: { message: "{{ steps.vc.outputs.virtualclusterid }}" } }
+"#;
+    let t = Test::new().runbook("misspelt.yaml", yaml);
+    let out = t.args(["validate", "misspelt.yaml"]).run().code(2);
+    assert!(
+        out.stderr.contains("unknown filter `uper` in step `shout`")
+            && out.stderr.contains("did you mean `upper`?")
+            && out
+                .stderr
+                .contains("`register-vc` has no output `virtualclusterid`")
+            && out.stderr.contains("did you mean `virtual_cluster_id`?"),
+        "{}",
+        out.stderr
+    );
+    t.args(["run", "misspelt.yaml"]).run().code(2);
+    assert_eq!(t.read("counter"), "", "a step ran");
+    assert!(t.runs().is_empty());
+}

@@ -1,6 +1,7 @@
 //! Loading and validating a runbook: every problem is found before anything runs and
 //! reported with `file:line:col`, the source line and a caret.
 
+use crate::template_names;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -151,9 +152,14 @@ enum Place {
     Finally(usize),
 }
 
-impl Graph<'_> {
+impl<'a> Graph<'a> {
     fn ids(&self) -> impl Iterator<Item = &str> {
         self.main.iter().chain(self.finally).map(|r| r.id.as_str())
+    }
+
+    /// The step called `name`.
+    fn step(&self, name: &str) -> Option<&RawStep<'a>> {
+        self.main.iter().chain(self.finally).find(|r| r.id == name)
     }
 
     /// `None` if no step is called `name`; else whether `at` may read it (it always
@@ -863,6 +869,25 @@ impl Loader {
                                     .push(Diagnostic::new(message, pos, width).with_help(help));
                             }
                         }
+                        for unknown in template_names::unknown_names(self.env, value) {
+                            let known = match unknown.kind {
+                                "filter" => template_names::FILTERS,
+                                _ => template_names::TESTS,
+                            };
+                            let (pos, width) =
+                                locate_offset(node, value, unknown.offset, &unknown.name);
+                            self.diags.push(
+                                Diagnostic::new(
+                                    format!(
+                                        "unknown {} `{}` in {}",
+                                        unknown.kind, unknown.name, scope.place
+                                    ),
+                                    pos,
+                                    width,
+                                )
+                                .with_help(did_you_mean(&unknown.name, known.iter().copied())),
+                            );
+                        }
                     }
                 }
             }
@@ -910,6 +935,58 @@ fn locate_in_scalar(node: &Node, value: &str, path: &str) -> (Pos, usize) {
     (node.pos, node.width())
 }
 
+/// Where the text at byte `offset` of a one-line scalar is, for a caret under `shown`;
+/// the whole scalar otherwise.
+fn locate_offset(node: &Node, value: &str, offset: usize, shown: &str) -> (Pos, usize) {
+    let quoted = matches!(node.kind, NodeKind::Str { quoted: true, .. });
+    match value.get(..offset) {
+        Some(before) if !value.contains('\n') => (
+            Pos {
+                line: node.pos.line,
+                col: node.pos.col + usize::from(quoted) + before.chars().count(),
+            },
+            shown.chars().count(),
+        ),
+        _ => (node.pos, node.width()),
+    }
+}
+
+/// Whether step `name` (running `step.action`) has the output `key`, from the action's
+/// typed output schema; the problem if not. A `for_each` step's outputs are a list
+/// (one entry per item), indexed before a key is read, so it is not checked here.
+fn check_output_key(
+    name: &str,
+    step: &RawStep<'_>,
+    key: &str,
+    place: &str,
+) -> Option<(String, Option<String>)> {
+    if step.node.get("for_each").is_some() {
+        return None;
+    }
+    let action = step.action?;
+    let schema = action.output_schema();
+    let keys: Vec<&str> = schema
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    if keys.contains(&key) {
+        return None;
+    }
+    Some((
+        format!(
+            "`steps.{name}.outputs.{key}` in {place}: `{}` has no output `{key}` (it has {})",
+            action.name(),
+            keys.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        did_you_mean(key, keys.iter().copied()),
+    ))
+}
+
 fn contains_template(node: &Node) -> bool {
     match &node.kind {
         NodeKind::Str { value, .. } => is_template(value),
@@ -925,6 +1002,7 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
     let root = parts.next().unwrap_or_default();
     let second = parts.next();
     let third = parts.next();
+    let fourth = parts.next();
     let place = &scope.place;
     match root {
         "params" => {
@@ -970,7 +1048,11 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
                     )),
                 )),
                 Some(true) => match third {
-                    None | Some("outputs" | "status") => None,
+                    Some("outputs") => {
+                        let step = scope.graph.and_then(|(g, _)| g.step(name))?;
+                        check_output_key(name, step, fourth?, place)
+                    }
+                    None | Some("status") => None,
                     Some(other) => Some((
                         format!(
                             "`steps.{name}.{other}` in {place}: a step has `outputs` and `status`"
