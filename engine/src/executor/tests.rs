@@ -470,9 +470,11 @@ async fn a_render_error_at_run_time_names_the_position() {
 name: t
 steps:
   - { id: first, action: log, with: { message: hi } }
-  - { id: second, action: log, with: { message: "{{ steps.first.outputs.nope }}" } }
+  - { id: second, action: log, with: { message: "{{ steps.first.outputs.message.nope }}" } }
 "#)
     .await;
+    // `message` is an output of `log` (validation knows), but a string: what is in
+    // it is only known at run time.
     match &h.outcome {
         Outcome::Failed { step, error } => {
             assert_eq!(step, "second");
