@@ -172,3 +172,25 @@ steps:
     assert_eq!(t.read("counter"), "", "a step ran");
     assert!(t.runs().is_empty());
 }
+
+/// `validate --output json`: one document with each file's verdict and diagnostics
+/// (1-based line and column, width, message, hint, source line), for editors and CI;
+/// exit 2 when any file is invalid.
+#[test]
+fn validate_output_json_gives_the_diagnostics_for_editors() {
+    let bad = r#"name: bad
+steps:
+  - { id: a, action: log, with: { message: "{{ run.id | uper }}" } }
+  - { id: b, action: sleeep, with: { duration: 1s } }
+"#;
+    let t = Test::new().runbook("bad.yaml", bad).runbook(
+        "good.yaml",
+        "name: good\nsteps:\n  - { id: a, action: log, with: { message: hi } }\n",
+    );
+    let out = t
+        .args(["--output", "json", "validate", "good.yaml", "bad.yaml"])
+        .run()
+        .code(2);
+    assert_eq!(out.stderr, "");
+    insta::assert_json_snapshot!("validate_output_json", out.json());
+}

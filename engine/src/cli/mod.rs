@@ -138,7 +138,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Abandon(args) => abandon::abandon(&cli.global, &args),
         Command::Status(args) => history::status(&cli.global, &args),
         Command::Runs(args) => history::runs(&cli.global, &args),
-        Command::Validate(args) => validate::validate(&args),
+        Command::Validate(args) => validate::validate(&cli.global, &args),
         Command::Plan(args) => plan::plan(&cli.global, &args),
         Command::Preflight(args) => preflight::preflight(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
