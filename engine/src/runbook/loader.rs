@@ -143,6 +143,9 @@ struct Graph<'a> {
     main_deps: &'a [Vec<usize>],
     finally: &'a [RawStep<'a>],
     finally_deps: &'a [Vec<usize>],
+    /// False when `needs` form a cycle (reported once): then which step runs before
+    /// which is unknown, and no reference is judged by it.
+    order_known: bool,
 }
 
 /// Where a template is: in a main step or a finally step (by index).
@@ -155,6 +158,19 @@ enum Place {
 impl<'a> Graph<'a> {
     fn ids(&self) -> impl Iterator<Item = &str> {
         self.main.iter().chain(self.finally).map(|r| r.id.as_str())
+    }
+
+    /// Whether step `name` runs after `at` because it needs it, directly or not: then
+    /// `at` cannot be made to need `name` (that would be a cycle).
+    fn runs_after(&self, name: &str, at: Place) -> bool {
+        let (deps, steps, i) = match at {
+            Place::Main(i) => (self.main_deps, self.main, i),
+            Place::Finally(i) => (self.finally_deps, self.finally, i),
+        };
+        steps
+            .iter()
+            .position(|r| r.id == name)
+            .is_some_and(|j| graph::is_ancestor(deps, i, j))
     }
 
     /// The step called `name`.
@@ -170,6 +186,7 @@ impl<'a> Graph<'a> {
         let finally = self.finally.iter().position(|r| r.id == name);
         match (at, main, finally) {
             (_, None, None) => None,
+            _ if !self.order_known => Some(true),
             (Place::Main(i), Some(j), _) => Some(graph::is_ancestor(self.main_deps, j, i)),
             (Place::Main(_), None, Some(_)) => Some(false),
             (Place::Finally(_), Some(_), _) => Some(true),
@@ -353,16 +370,17 @@ impl Loader {
         let finally_deps = self.dependencies(&finally_raw, &main_ids);
         let graph = Graph {
             main: &main_raw,
-            main_deps: &main_deps,
+            main_deps: main_deps.as_deref().unwrap_or_default(),
             finally: &finally_raw,
-            finally_deps: &finally_deps,
+            finally_deps: finally_deps.as_deref().unwrap_or_default(),
+            order_known: main_deps.is_some() && finally_deps.is_some(),
         };
         let mut steps = Vec::new();
         for (i, raw) in main_raw.iter().enumerate() {
             let at = Place::Main(i);
             steps.push(self.finish_step(
                 raw,
-                main_deps[i].clone(),
+                graph.main_deps.get(i).cloned().unwrap_or_default(),
                 &param_names,
                 &var_names,
                 &graph,
@@ -374,7 +392,7 @@ impl Loader {
             let at = Place::Finally(i);
             finally.push(self.finish_step(
                 raw,
-                finally_deps[i].clone(),
+                graph.finally_deps.get(i).cloned().unwrap_or_default(),
                 &param_names,
                 &var_names,
                 &graph,
@@ -621,7 +639,12 @@ impl Loader {
 
     /// Each step's dependencies: its `needs`, or else every earlier step of its phase
     /// (file order). Reports unknown names and cycles.
-    fn dependencies(&mut self, raws: &[RawStep<'_>], other_phase: &[String]) -> Vec<Vec<usize>> {
+    /// Each step's dependencies (indices into `raws`); `None` after reporting a cycle.
+    fn dependencies(
+        &mut self,
+        raws: &[RawStep<'_>],
+        other_phase: &[String],
+    ) -> Option<Vec<Vec<usize>>> {
         let index: BTreeMap<&str, usize> = raws
             .iter()
             .enumerate()
@@ -659,9 +682,9 @@ impl Loader {
             let first = &raws[cycle[0]];
             let at = first.node.get("needs").unwrap_or(first.id_node).clone();
             self.error(format!("dependency cycle: {}", names.join(" -> ")), &at);
-            return raws.iter().map(|_| Vec::new()).collect();
+            return None;
         }
-        deps
+        Some(deps)
     }
 
     fn finish_step(
@@ -1038,6 +1061,14 @@ fn check_reference(path: &str, scope: &Scope<'_>) -> Option<(String, Option<Stri
                 None => Some((
                     format!("`steps.{name}` in {place} refers to a step that does not exist"),
                     scope.graph.and_then(|(g, _)| did_you_mean(name, g.ids())),
+                )),
+                Some(false) if scope.graph.is_some_and(|(g, at)| g.runs_after(name, at)) => Some((
+                    format!(
+                        "`steps.{name}` in {place} refers to a step that runs after it (`{name}` needs it, directly or not)"
+                    ),
+                    Some(format!(
+                        "read it in a step that runs after `{name}`; making this step need `{name}` would be a cycle"
+                    )),
                 )),
                 Some(false) => Some((
                     format!(
