@@ -68,6 +68,12 @@ fn check(
         .or_else(|| schema.get("oneOf"))
         .and_then(Value::as_array)
     {
+        // An enum whose values are documented one by one (schemars writes a `const`
+        // per variant): named as the list of its values.
+        if let Some(allowed) = constants(alternatives, root) {
+            check_enum(action, path, node, &allowed, diags);
+            return;
+        }
         let mut best: Option<Vec<Diagnostic>> = None;
         for alternative in alternatives {
             let mut attempt = Vec::new();
@@ -99,25 +105,7 @@ fn check(
         return;
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        let actual = node.to_json();
-        if !allowed.contains(&actual) {
-            let names: Vec<String> = allowed.iter().map(|v| format!("`{}`", plain(v))).collect();
-            let help = node
-                .as_str()
-                .and_then(|s| did_you_mean(s, allowed.iter().filter_map(Value::as_str)));
-            diags.push(
-                Diagnostic::new(
-                    format!(
-                        "`{path}` of `{action}` must be one of {}, not {}",
-                        names.join(", "),
-                        show(node)
-                    ),
-                    node.pos,
-                    node.width(),
-                )
-                .with_help(help),
-            );
-        }
+        check_enum(action, path, node, allowed, diags);
         return;
     }
     if let Some(constant) = schema.get("const") {
@@ -289,6 +277,49 @@ fn describe_types(types: &[String]) -> String {
         })
         .collect();
     words.join(" or ")
+}
+
+/// The values of alternatives that are each one constant (or an enum), if all are.
+fn constants(alternatives: &[Value], root: &Value) -> Option<Vec<Value>> {
+    let mut values = Vec::new();
+    for alternative in alternatives {
+        let alternative = resolve(alternative, root);
+        if let Some(constant) = alternative.get("const") {
+            values.push(constant.clone());
+        } else {
+            values.extend(alternative.get("enum")?.as_array()?.iter().cloned());
+        }
+    }
+    (!values.is_empty()).then_some(values)
+}
+
+/// `node` must be one of `allowed`; the values are listed, with did-you-mean.
+fn check_enum(
+    action: &str,
+    path: &str,
+    node: &Node,
+    allowed: &[Value],
+    diags: &mut Vec<Diagnostic>,
+) {
+    if allowed.contains(&node.to_json()) {
+        return;
+    }
+    let names: Vec<String> = allowed.iter().map(|v| format!("`{}`", plain(v))).collect();
+    let help = node
+        .as_str()
+        .and_then(|s| did_you_mean(s, allowed.iter().filter_map(Value::as_str)));
+    diags.push(
+        Diagnostic::new(
+            format!(
+                "`{path}` of `{action}` must be one of {}, not {}",
+                names.join(", "),
+                show(node)
+            ),
+            node.pos,
+            node.width(),
+        )
+        .with_help(help),
+    );
 }
 
 fn describe_schema(schema: &Value, root: &Value) -> String {
