@@ -194,3 +194,39 @@ steps:
     assert_eq!(out.stderr, "");
     insta::assert_json_snapshot!("validate_output_json", out.json());
 }
+
+/// `plan` tells an input that waits for the run (it reads step outputs: shown as known
+/// at run time, with what it reads) from one that cannot render whatever the run does
+/// (shown as an error, exit 2).
+#[test]
+fn plan_tells_run_time_values_from_real_render_errors() {
+    let yaml = r#"name: plan-me
+steps:
+  - { id: first, action: log, with: { message: hi } }
+  - { id: later, action: log, with: { message: "{{ steps.first.outputs.message - 1 }}" } }
+"#;
+    let t = Test::new().runbook("plan-me.yaml", yaml);
+    let out = t.args(["plan", "plan-me.yaml"]).run().success();
+    assert!(
+        out.stdout
+            .contains("<known at run time: reads steps.first.outputs.message>"),
+        "{}",
+        out.stdout
+    );
+    let broken = r#"name: broken
+steps:
+  - { id: only, action: log, with: { message: "{{ [1, 2] - 1 }}" } }
+"#;
+    let t = Test::new().runbook("broken.yaml", broken);
+    let out = t.args(["plan", "broken.yaml"]).run().code(2);
+    assert!(
+        out.stdout.contains("<error: invalid operation") && out.stdout.contains("(at line 3)>"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("cannot render, whatever the run does"),
+        "{}",
+        out.stderr
+    );
+}

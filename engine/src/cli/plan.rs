@@ -67,13 +67,22 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let target = global.target_or_sim();
     let (params, planned) =
         plan_steps(&loaded, &args.sets, target, global.region.as_deref(), None)?;
+    // A step input that cannot render whatever the run does fails the run there.
+    let exit = if planned
+        .iter()
+        .any(|s| s.json.to_string().contains(RENDER_ERROR))
+    {
+        Exit::Usage
+    } else {
+        Exit::Ok
+    };
     if global.output == OutputMode::Json {
         let steps: Vec<Value> = planned.iter().map(PlannedStep::to_json).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&Value::Array(steps)).unwrap_or_default()
         );
-        return Ok(Exit::Ok);
+        return Ok(exit);
     }
     println!(
         "plan of {} ({}) on target {}; nothing is run",
@@ -84,7 +93,12 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
         println!();
         print_step(n + 1, step);
     }
-    Ok(Exit::Ok)
+    if exit != Exit::Ok {
+        eprintln!(
+            "error: a step's input cannot render, whatever the run does (shown as <error: ...> above)"
+        );
+    }
+    Ok(exit)
 }
 
 /// Every step's rendered input and, on `aws`, the calls of each instance: what `plan`
@@ -254,6 +268,30 @@ impl PlannedStep {
     }
 }
 
+/// How a plan shows a step input that cannot render whatever the run does: a mistake
+/// in the runbook, which `plan` then reports with exit 2.
+const RENDER_ERROR: &str = "<error: ";
+
+/// The run-time values (`steps.<id>.outputs...`) the templates under `node` read:
+/// an input that reads them renders only in the run.
+fn run_time_reads(env: &minijinja::Environment<'_>, node: &crate::yaml::Node) -> Vec<String> {
+    let mut reads = std::collections::BTreeSet::new();
+    let mut pending = vec![node];
+    while let Some(node) = pending.pop() {
+        match &node.kind {
+            crate::yaml::NodeKind::Str { value, .. } => {
+                if let Ok(paths) = template::referenced_variables(env, value) {
+                    reads.extend(paths.into_iter().filter(|p| p.starts_with("steps.")));
+                }
+            }
+            crate::yaml::NodeKind::Seq(items) => pending.extend(items),
+            crate::yaml::NodeKind::Map(entries) => pending.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    reads.into_iter().collect()
+}
+
 /// The calls of each instance of the step on the `aws` target, from its rendered input.
 fn add_calls(def: &StepDef, step: &mut PlannedStep) {
     let plan = |key: String, with: &Value| {
@@ -290,10 +328,18 @@ fn plan_step(
 ) -> PlannedStep {
     let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
         Ok(v) => masker.json(&v),
-        Err(e) => json!(format!(
-            "<cannot render yet: {} at line {}>",
-            e.error, e.pos.line
-        )),
+        Err(e) => {
+            let reads = run_time_reads(env, &def.with);
+            if reads.is_empty() {
+                // Nothing in the input waits for a run: this render fails as it is.
+                json!(format!(
+                    "{RENDER_ERROR}{} (at line {})>",
+                    e.error, e.pos.line
+                ))
+            } else {
+                json!(format!("<known at run time: reads {}>", reads.join(", ")))
+            }
+        }
     };
     let mut step = json!({
         "id": def.id,
