@@ -439,6 +439,33 @@ mod tests {
         );
     }
 
+    /// Spark's sizing settings decide whether anything is preempted, on `sim` as on
+    /// EKS: with a 64m memory overhead instead of PySpark's 40 % (819m), both jobs'
+    /// pods fit on the one node, so nothing is preempted (with Spark's defaults, the
+    /// walkthrough's story test above preempts one executor).
+    #[tokio::test]
+    async fn smaller_overheads_from_spark_settings_need_no_preemption() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let small =
+            json!({"spark.executor.memoryOverhead": "64m", "spark.driver.memoryOverhead": "64m"});
+        let mut high = crate::test_support::high_job();
+        high["spark_conf"] = small.clone();
+        let mut low = crate::test_support::low_job();
+        low["spark_conf"] = small;
+        let (low, high) = world.priority_story_of(low, high).await;
+        let err = world
+            .run("assert-eviction", story_input(&low, &high))
+            .await
+            .expect_err("both jobs fit: no preemption");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "no executor of job {low} was preempted by job {high}"
+            )),
+            "{err}"
+        );
+    }
+
     #[tokio::test]
     async fn on_two_nodes_it_fails_and_says_what_happened_instead() {
         let world = SimWorld::new();

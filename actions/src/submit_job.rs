@@ -265,6 +265,75 @@ mod tests {
         SimWorld, high_job, low_job, operations, planned_calls, template_uri, templates_bucket,
     };
 
+    /// Spark's sizing settings in `spark_conf` change the pods' requests on `sim` as
+    /// Spark sizes them on EKS: the executors' CPU request and memory overhead, the
+    /// driver's overhead factor.
+    #[tokio::test]
+    async fn spark_sizing_settings_change_the_pods_requests() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut job = low_job();
+        job["spark_conf"] = json!({
+            "spark.kubernetes.executor.request.cores": "500m",
+            "spark.executor.memoryOverhead": "1g",
+            "spark.driver.memoryOverheadFactor": "0.5",
+        });
+        let id = world.submit(job, "sized").await;
+        world
+            .run(
+                "wait-for-pods",
+                json!({"job": id, "role": "executor", "running": 2, "timeout": "5m"}),
+            )
+            .await
+            .expect("executors running");
+        let w = world.sim.world();
+        // The Spark pods (EMR's job-submitter pod is sized by EMR, not Spark).
+        let pods: Vec<_> = w
+            .job_pods(&id)
+            .into_iter()
+            .filter(|p| {
+                matches!(
+                    p.role,
+                    runbook_sim::PodRole::Executor | runbook_sim::PodRole::Driver
+                )
+            })
+            .collect();
+        let fluentd = 200; // EMR's logging sidecar (the job has a log group)
+        for pod in &pods {
+            let (cpu, memory) = match pod.role {
+                runbook_sim::PodRole::Executor => (500, 2048 + 1024 + fluentd),
+                // 1g driver memory, PySpark: factor 0.5 instead of 0.4.
+                _ => (1000, 1024 + 512 + fluentd),
+            };
+            assert_eq!(
+                (pod.requests.cpu_millis, pod.requests.memory_mib),
+                (cpu, memory),
+                "{} ({:?})",
+                pod.name,
+                pod.role
+            );
+        }
+        assert_eq!(pods.len(), 3, "a driver and two executors");
+    }
+
+    /// A setting that does not read is refused as EMR refuses it, naming the setting.
+    #[tokio::test]
+    async fn a_sizing_setting_that_does_not_read_is_refused() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        let mut job = low_job();
+        job["spark_conf"] = json!({"spark.executor.memoryOverheadFactor": "lots"});
+        let err = world
+            .run("submit-job", job)
+            .await
+            .expect_err("not a fraction");
+        assert!(
+            err.to_string()
+                .contains("spark.executor.memoryOverheadFactor=lots is not a fraction"),
+            "{err}"
+        );
+    }
+
     fn vc_id(world: &SimWorld, name: &str) -> String {
         world
             .sim

@@ -224,7 +224,16 @@ impl SimWorld {
     /// executors run and a minute after it was submitted, the high-priority job; both
     /// waited to completion. Returns the ids of the low and the high job.
     pub(crate) async fn priority_story(&self) -> (String, String) {
-        let low = self.submit(low_job(), "low_job").await;
+        self.priority_story_of(low_job(), high_job()).await
+    }
+
+    /// [`SimWorld::priority_story`] with `low` and `high` as the jobs' inputs.
+    pub(crate) async fn priority_story_of(
+        &self,
+        low: serde_json::Value,
+        high: serde_json::Value,
+    ) -> (String, String) {
+        let low = self.submit(low, "low_job").await;
         let submitted = self.now_ms();
         self.run(
             "wait-for-pods",
@@ -240,7 +249,7 @@ impl SimWorld {
                 .await
                 .expect("slept");
         }
-        let high = self.submit(high_job(), "high_job").await;
+        let high = self.submit(high, "high_job").await;
         for job in [&high, &low] {
             self.run("wait-for-job", json!({"job": job, "timeout": "30m"}))
                 .await

@@ -26,7 +26,7 @@ use crate::resources::parse_spark_memory_mib;
 use crate::s3::{Bucket, parse_s3_uri};
 use crate::scheduler::SchedulerState;
 use crate::shared_str::SharedStr;
-use crate::spark::spark_pod_sizing;
+use crate::spark::{SparkRole, cpu_and_overhead, spark_pod_sizing};
 use crate::timer::{NodeLaunch, TimerKind};
 use crate::virtual_cluster::{VirtualCluster, VirtualClusterState};
 use crate::world::{NewPod, World};
@@ -608,18 +608,36 @@ impl World {
                 }
             }
         }
-        let executor_sizing = spark_pod_sizing(
+        let (executor_cpu, executor_overhead) = cpu_and_overhead(
+            SparkRole::Executor,
             sub.executor_cores,
             executor_memory,
             sub.non_jvm,
+            &sub.sizing,
+            &self.params,
+        )
+        .map_err(invalid)?;
+        let (driver_cpu, driver_overhead) = cpu_and_overhead(
+            SparkRole::Driver,
+            sub.driver_cores,
+            driver_memory,
+            sub.non_jvm,
+            &sub.sizing,
+            &self.params,
+        )
+        .map_err(invalid)?;
+        let executor_sizing = spark_pod_sizing(
+            executor_cpu,
+            executor_memory,
+            executor_overhead,
             sub.monitoring,
             executor_template.sidecar_requests,
             &self.params,
         );
         let driver_sizing = spark_pod_sizing(
-            sub.driver_cores,
+            driver_cpu,
             driver_memory,
-            sub.non_jvm,
+            driver_overhead,
             sub.monitoring,
             driver_template.sidecar_requests,
             &self.params,

@@ -78,6 +78,9 @@ pub struct JobSubmission {
     /// The job has a CloudWatch or S3 monitoring configuration, so EMR adds its
     /// fluentd logging sidecar to the driver and executors.
     pub monitoring: bool,
+    /// The Spark settings that change pod requests (overheads, factors, request cores).
+    #[serde(default)]
+    pub sizing: crate::spark::SparkSizingConf,
 }
 
 impl JobSubmission {
@@ -104,6 +107,7 @@ impl JobSubmission {
             task_durations_ms: None,
             non_jvm: false,
             monitoring: false,
+            sizing: crate::spark::SparkSizingConf::default(),
         }
     }
 }
