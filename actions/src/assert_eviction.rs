@@ -466,6 +466,53 @@ mod tests {
         );
     }
 
+    /// A pod whose class has `preemption_policy: Never` waits instead of evicting: the
+    /// walkthrough's story on one node, with the high job's executors in such a class
+    /// of the same value, preempts nothing (with the default policy it preempts one
+    /// executor, see the story test above).
+    #[tokio::test]
+    async fn a_class_that_never_preempts_waits_instead() {
+        let world = SimWorld::new();
+        world.priority_platform(1).await;
+        world
+            .run(
+                "create-priority-class",
+                json!({"cluster": demo::CLUSTER_NAME, "name": "polite-critical", "value": 400, "preemption_policy": "Never"}),
+            )
+            .await
+            .expect("class made");
+        let key = "polite_executor_pod_template.yml";
+        let template =
+            demo::HIGH_EXECUTOR_TEMPLATE_YAML.replace("critical-priority", "polite-critical");
+        assert_ne!(
+            template,
+            demo::HIGH_EXECUTOR_TEMPLATE_YAML,
+            "the template names the class"
+        );
+        world
+            .run(
+                "put-object",
+                json!({"bucket": crate::test_support::templates_bucket(), "key": key, "content": template}),
+            )
+            .await
+            .expect("template uploaded");
+        let mut high = crate::test_support::high_job();
+        high["executor_pod_template"] = json!(template_uri(key));
+        let (low, high) = world
+            .priority_story_of(crate::test_support::low_job(), high)
+            .await;
+        let err = world
+            .run("assert-eviction", story_input(&low, &high))
+            .await
+            .expect_err("a Never class does not preempt");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "no executor of job {low} was preempted by job {high}"
+            )),
+            "{err}"
+        );
+    }
+
     #[tokio::test]
     async fn on_two_nodes_it_fails_and_says_what_happened_instead() {
         let world = SimWorld::new();

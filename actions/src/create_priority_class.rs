@@ -41,6 +41,28 @@ pub(crate) struct CreatePriorityClassInput {
     /// What the class is for, shown by `kubectl describe priorityclass`.
     #[serde(default)]
     description: Option<String>,
+    /// Whether its pods may evict lower-priority pods to make room.
+    #[serde(default)]
+    preemption_policy: PreemptionPolicy,
+}
+
+/// Kubernetes' `preemptionPolicy` of a PriorityClass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub(crate) enum PreemptionPolicy {
+    /// The scheduler may evict lower-priority pods to make room (Kubernetes' default).
+    #[default]
+    PreemptLowerPriority,
+    /// Pods wait ahead of lower-priority pods in the queue but never evict anything.
+    Never,
+}
+
+impl PreemptionPolicy {
+    fn as_str(self) -> &'static str {
+        match self {
+            PreemptionPolicy::PreemptLowerPriority => "PreemptLowerPriority",
+            PreemptionPolicy::Never => "Never",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -74,6 +96,7 @@ impl Action for CreatePriorityClass {
             value: input.value,
             global_default: input.global_default,
             description: input.description,
+            preemption_policy: input.preemption_policy.as_str().to_string(),
         };
         let created = ctx
             .target
@@ -103,6 +126,7 @@ impl Action for CreatePriorityClass {
                     "value": input.value,
                     "globalDefault": input.global_default,
                     "description": input.description,
+                    "preemptionPolicy": input.preemption_policy.as_str(),
                 }),
             )
             .note("AlreadyExists: adopted if identical, an error if not"),

@@ -23,7 +23,7 @@ use crate::resources::Resources;
 /// The breakdown of one Spark pod's requests, kept so reports can show the arithmetic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SparkPodSizing {
-    /// CPU request of the Spark container in milli-CPUs (cores × 1000).
+    /// CPU request of the Spark container in milli-CPUs (the request cores, else cores × 1000).
     pub cpu_millis: u64,
     /// `spark.{driver,executor}.memory` in MiB.
     pub memory_mib: u64,

@@ -76,6 +76,9 @@ pub struct PriorityClassRequest {
     pub value: i32,
     pub global_default: bool,
     pub description: Option<String>,
+    /// `PreemptLowerPriority` (Kubernetes' default) or `Never`: pods of a `Never` class
+    /// queue ahead of lower-priority pods but never evict them.
+    pub preemption_policy: String,
 }
 
 /// A Karpenter-like provisioner.

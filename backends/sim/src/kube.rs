@@ -1,5 +1,6 @@
 //! The Kubernetes API of a simulated cluster.
 
+use runbook_sim::priority::PreemptionPolicy;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -65,15 +66,34 @@ impl Kube for SimTarget {
         cluster: &str,
         request: &PriorityClassRequest,
     ) -> TargetResult<bool> {
+        let policy = match request.preemption_policy.as_str() {
+            "PreemptLowerPriority" => PreemptionPolicy::PreemptLowerPriority,
+            "Never" => PreemptionPolicy::Never,
+            other => {
+                return Err(ActionError::Service {
+                    service: "Kubernetes",
+                    operation: "create priorityclass",
+                    resource: request.name.clone(),
+                    code: "Invalid".into(),
+                    message: format!(
+                        "PriorityClass \"{}\" is invalid: preemptionPolicy: Unsupported value: \"{other}\": supported values: \"Never\", \"PreemptLowerPriority\"",
+                        request.name
+                    ),
+                });
+            }
+        };
         let existing = self.read("Kubernetes", "get priorityclass", &request.name, |w| {
             w.cluster(cluster).map(|c| {
                 c.priority_classes
                     .get(&request.name)
-                    .map(|p| (p.value, p.global_default))
+                    .map(|p| (p.value, p.global_default, p.preemption_policy))
             })
         })?;
-        if let Some((value, global_default)) = existing {
-            if value == request.value && global_default == request.global_default {
+        if let Some((value, global_default, existing_policy)) = existing {
+            if value == request.value
+                && global_default == request.global_default
+                && existing_policy == policy
+            {
                 return Ok(false);
             }
             return Err(ActionError::Service {
@@ -93,6 +113,7 @@ impl Kube for SimTarget {
             request.global_default,
         );
         spec.description = request.description.clone();
+        spec.preemption_policy = policy;
         self.act("Kubernetes", "create priorityclass", &request.name, |w| {
             w.create_priority_class(cluster, spec)
         })?;
@@ -166,6 +187,11 @@ impl Kube for SimTarget {
                             .get("description")
                             .and_then(|d| d.as_str())
                             .map(str::to_string),
+                        preemption_policy: doc
+                            .get("preemptionPolicy")
+                            .and_then(|d| d.as_str())
+                            .unwrap_or("PreemptLowerPriority")
+                            .to_string(),
                     };
                     self.create_priority_class(cluster, &request).await?;
                 }

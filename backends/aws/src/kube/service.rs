@@ -144,7 +144,7 @@ impl Kube for AwsKube {
             value: request.value,
             global_default: Some(request.global_default),
             description: request.description.clone(),
-            ..PriorityClass::default()
+            preemption_policy: Some(request.preemption_policy.clone()),
         };
         let error = match api.create(&PostParams::default(), &class).await {
             Ok(_) => return Ok(true),
@@ -156,7 +156,15 @@ impl Kube for AwsKube {
             .await
             .map_err(|e| kube_error("get priorityclass", &request.name, &e))?;
         let global_default = existing.global_default.unwrap_or(false);
-        if existing.value == request.value && global_default == request.global_default {
+        // The API server fills in Kubernetes' default policy.
+        let policy = existing
+            .preemption_policy
+            .as_deref()
+            .unwrap_or("PreemptLowerPriority");
+        if existing.value == request.value
+            && global_default == request.global_default
+            && policy == request.preemption_policy
+        {
             return Ok(false);
         }
         let mut failure = kube_error("create priorityclass", &request.name, &error);

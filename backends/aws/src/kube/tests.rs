@@ -525,6 +525,7 @@ async fn priority_class_with_the_same_value_is_adopted_and_a_different_one_refus
         value: 1000,
         global_default: false,
         description: Some("EMR jobs that preempt".into()),
+        preemption_policy: "PreemptLowerPriority".into(),
     };
     assert!(
         !kube
