@@ -54,6 +54,10 @@ pub(crate) const REGION: &str = "us-east-2";
 /// The kubeconfig context that names the fake cluster (`--kube-context fake`).
 pub(crate) const KUBE_CONTEXT: &str = "fake";
 
+/// Where a world built with [`AwsWorldBuilder::eks_connection`] keeps the fake
+/// cluster's CA (in its temporary directory).
+const KUBE_CA_FILE: &str = "kube-ca.pem";
+
 /// How often the binary polls AWS in tests (`RUNBOOK_AWS_POLL_MS`): fast enough to see
 /// every state of a job run that spends 0.2 s in each.
 const POLL_MS: &str = "100";
@@ -169,7 +173,7 @@ impl AwsWorldBuilder {
         if self.eks_connection {
             // The cluster's HTTPS endpoint and CA, for moto to hand out.
             let tls = kube.expect_ok("GET", "/debug/tls", None);
-            let ca = dir.path().join("kube-ca.pem");
+            let ca = dir.path().join(KUBE_CA_FILE);
             fs::write(&ca, tls["ca"].as_str().expect("the fake cluster's CA"))
                 .expect("failed to write the fake cluster's CA");
             moto_args.extend([
@@ -297,6 +301,14 @@ impl AwsWorld {
         )
     }
 
+    /// The fake cluster's HTTPS endpoint and the file of its CA (PEM), in a world
+    /// built with [`AwsWorldBuilder::eks_connection`].
+    pub(crate) fn kube_tls(&self) -> (String, PathBuf) {
+        let tls = self.kube.expect_ok("GET", "/debug/tls", None);
+        let endpoint = tls["endpoint"].as_str().expect("an endpoint").to_owned();
+        (endpoint, self.dir.path().join(KUBE_CA_FILE))
+    }
+
     /// The fake Kubernetes API server's endpoint.
     pub(crate) fn kube_url(&self) -> String {
         self.kube.url()
@@ -402,8 +414,8 @@ impl AwsWorld {
     }
 }
 
-/// The Python that has moto installed.
-fn python() -> PathBuf {
+/// The Python that has moto installed (and `cryptography`, which moto needs).
+pub(crate) fn python() -> PathBuf {
     let python = std::env::var_os("RUNBOOK_MOTO_PYTHON").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/python"),
         PathBuf::from,

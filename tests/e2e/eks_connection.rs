@@ -133,3 +133,120 @@ fn a_refused_token_is_signed_anew_for_the_next_request() {
         );
     }
 }
+
+/// Asks the HTTPS listener `GET /api/v1/namespaces` with tokens made the way the
+/// authenticator must refuse them (and one it must take), trusting only the world's
+/// CA; prints one JSON line per case: its name and the answer's status and reason.
+const TOKEN_PROBE: &str = r#"
+import base64, datetime, json, ssl, sys, urllib.request, urllib.error
+endpoint, ca = sys.argv[1], sys.argv[2]
+now = datetime.datetime.now(datetime.timezone.utc)
+def token(age=0, host="sts.us-east-2.amazonaws.com", signed="host;x-k8s-aws-id",
+          action="GetCallerIdentity", prefix="k8s-aws-v1."):
+    date = (now - datetime.timedelta(seconds=age)).strftime("%Y%m%dT%H%M%SZ")
+    url = (f"https://{host}/?Action={action}&Version=2011-06-15"
+           "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           f"&X-Amz-Credential=testing%2F{date[:8]}%2Fus-east-2%2Fsts%2Faws4_request"
+           f"&X-Amz-Date={date}&X-Amz-Expires=60"
+           f"&X-Amz-SignedHeaders={signed.replace(';', '%3B')}&X-Amz-Signature={'0' * 64}")
+    encoded = base64.urlsafe_b64encode(url.encode()).decode()
+    return "Bearer " + prefix + encoded.rstrip("=")
+cases = {
+    "valid": token(),
+    "global endpoint": token(host="sts.amazonaws.com"),
+    "none": None,
+    "expired": token(age=16 * 60),
+    "from the future": token(age=-16 * 60),
+    "cluster not signed": token(signed="host"),
+    "not STS": token(host="sts.example.com"),
+    "another action": token(action="GetSessionToken"),
+    "padded": token() + "==",
+    "no prefix": token(prefix=""),
+}
+context = ssl.create_default_context(cafile=ca)
+for name, auth in cases.items():
+    request = urllib.request.Request(endpoint + "/api/v1/namespaces")
+    if auth:
+        request.add_header("Authorization", auth)
+    try:
+        with urllib.request.urlopen(request, context=context) as answer:
+            print(json.dumps({"case": name, "code": answer.status, "kind": json.load(answer)["kind"]}))
+    except urllib.error.HTTPError as e:
+        print(json.dumps({"case": name, "code": e.code, "kind": json.load(e)["reason"]}))
+try:
+    urllib.request.urlopen(endpoint + "/version", context=ssl.create_default_context())
+    print(json.dumps({"case": "untrusted CA", "code": 200}))
+except urllib.error.URLError as e:
+    print(json.dumps({"case": "untrusted CA", "kind": type(e.reason).__name__}))
+"#;
+
+/// The HTTPS listener is only reachable by trusting the cluster's CA, and takes only
+/// the tokens aws-iam-authenticator takes: the refused ones get a 401 `Status`
+/// (reason Unauthorized), and the listener says why in its token log.
+#[test]
+fn the_https_listener_takes_only_tokens_the_authenticator_takes() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let (endpoint, ca) = world.kube_tls();
+    let out = std::process::Command::new(crate::aws_harness::python())
+        .args(["-c", TOKEN_PROBE, &endpoint])
+        .arg(&ca)
+        .output()
+        .expect("failed to run the token probe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let answer = |case: &str| {
+        answers
+            .iter()
+            .find(|a| a["case"] == case)
+            .map(|a| (a["code"].clone(), a["kind"].clone()))
+            .unwrap_or_else(|| panic!("no answer for {case}: {answers:?}"))
+    };
+    for case in ["valid", "global endpoint"] {
+        assert_eq!(answer(case), (json!(200), json!("NamespaceList")), "{case}");
+    }
+    let refused = [
+        ("none", "no bearer token"),
+        (
+            "expired",
+            "X-Amz-Date parameter is expired (15 minute expiration)",
+        ),
+        ("from the future", "is in the future"),
+        (
+            "cluster not signed",
+            "client did not sign the x-k8s-aws-id header in the pre-signed URL",
+        ),
+        ("not STS", "does not support hostname sts.example.com"),
+        (
+            "another action",
+            "unexpected action parameter in pre-signed URL",
+        ),
+        ("padded", "illegal base64 data"),
+        (
+            "no prefix",
+            "token is missing expected \"k8s-aws-v1.\" prefix",
+        ),
+    ];
+    let reasons: Vec<String> = world
+        .kube_tokens()
+        .iter()
+        .filter(|r| r["accepted"] == false)
+        .map(|r| r["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(reasons.len(), refused.len(), "{reasons:?}");
+    for ((case, why), reason) in refused.iter().zip(&reasons) {
+        assert_eq!(answer(case), (json!(401), json!("Unauthorized")), "{case}");
+        assert!(reason.contains(why), "{case}: {reason}");
+    }
+    assert_eq!(
+        answers.last().map(|a| a["kind"].clone()),
+        Some(json!("SSLCertVerificationError")),
+        "{answers:?}"
+    );
+}

@@ -57,13 +57,14 @@ fn hits(world: &AwsWorld) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// `wait-for-pods` lists the pods; the API server answers 429 (with Retry-After)
-/// and then 503: the wait tries again with backoff and ends when the pods are there.
+/// `wait-for-pods` lists the pods; the API server answers 429 (with Retry-After),
+/// then 503, then 500: the wait tries again with backoff and ends when the pods are
+/// there.
 #[test]
 fn wait_for_pods_outlasts_throttling_and_an_unavailable_api_server() {
     let world = AwsWorld::start();
     stage_low_job(world.kube());
-    for status in [429, 503] {
+    for status in [429, 503, 500] {
         world.kube_fault(&json!({
             "status": status, "method": "GET", "path": format!("^{PODS}$"), "watch": false, "times": 1,
         }));
@@ -74,7 +75,7 @@ fn wait_for_pods_outlasts_throttling_and_an_unavailable_api_server() {
     );
     let out = world.run_plain(&t, "pods.yaml", &[]).run();
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert_eq!(hits(&world), [(429, 1), (503, 1)]);
+    assert_eq!(hits(&world), [(429, 1), (503, 1), (500, 1)]);
     let status = t.status(t.only_run()["id"].as_str().expect("id"));
     assert_eq!(status["steps"][0]["outputs"]["running"], 2, "{status}");
 }
@@ -105,6 +106,32 @@ fn assert_eviction_names_the_watch_the_api_server_refuses() {
         "{error}"
     );
     assert!(error.contains("fake: pods watch: "), "{error}");
+}
+
+/// Another writer changes aws-auth between `register-vc`'s read and its replace (409
+/// Conflict on the replace): it reads again and adds the EMR mapping to what is there.
+#[test]
+fn register_vc_reads_aws_auth_again_after_a_conflict() {
+    let world = AwsWorld::start();
+    world.kube_fault(&json!({
+        "status": 409, "method": "PUT", "path": "/configmaps/aws-auth$", "times": 1,
+    }));
+    let t = Test::new().runbook(
+        "vc.yaml",
+        "name: vc\nsteps:\n  - id: vc\n    action: register-vc\n    with: { cluster: fake, namespace: monthly-batch }\n",
+    );
+    let out = world.run_plain(&t, "vc.yaml", &[]).run();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(hits(&world), [(409, 1)]);
+    let aws_auth = world
+        .kube_object("ConfigMap", Some("kube-system"), "aws-auth")
+        .expect("aws-auth");
+    let roles = aws_auth["data"]["mapRoles"].as_str().unwrap_or_default();
+    assert!(
+        roles.contains("AWSServiceRoleForAmazonEMRContainers")
+            && roles.contains("NodeInstanceRole"),
+        "{roles}"
+    );
 }
 
 /// A namespace is still Terminating when the run creates it: `create-namespace` and

@@ -424,8 +424,44 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::AwsObserver;
+    use kube::runtime::watcher;
+
+    use super::{AwsObserver, NodeTracker, Watched};
     use runbook_backend::{Clock, Observer, WaitOutcome};
+
+    /// A refused pod watch stays reported while the node watch delivers, until the
+    /// pod watch itself delivers again; the report names the watch.
+    #[test]
+    fn a_watch_error_is_cleared_only_by_that_watch() {
+        let observer = AwsObserver::with_poll_interval(Duration::from_secs(30));
+        let shared = &observer.shared;
+        {
+            let mut state = shared.lock();
+            state
+                .trackers
+                .insert("demo".into(), super::PodTracker::new("demo"));
+            state
+                .node_trackers
+                .insert("demo".into(), NodeTracker::new("demo"));
+        }
+        let refused = watcher::Error::WatchError(kube::core::ErrorResponse {
+            status: "Failure".into(),
+            message: "pods is forbidden".into(),
+            reason: "Forbidden".into(),
+            code: 403,
+        });
+        shared.failed("demo", Watched::Pods, &refused);
+        shared.update_nodes("demo", |_, _| Vec::new());
+        shared.update("demo", Watched::Events, |_, _| Vec::new());
+        assert_eq!(
+            observer.watch_errors(),
+            [
+                "demo: pods watch: error returned by apiserver during watch: pods is forbidden: Forbidden"
+            ]
+        );
+        shared.update("demo", Watched::Pods, |_, _| Vec::new());
+        assert!(observer.watch_errors().is_empty());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn polls_back_off_per_participant_until_a_change_and_time_out() {
