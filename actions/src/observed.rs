@@ -12,7 +12,7 @@ use runbook_backend::{ActionError, ObservedEvent};
 /// The record of what happened, once it has caught up with the target.
 pub(crate) struct Observed {
     pub(crate) events: Vec<ObservedEvent>,
-    /// The watches failing now, each `cluster: error`.
+    /// The watches failing now, each `cluster: pods watch: error`.
     failing: Vec<String>,
 }
 

@@ -3,12 +3,18 @@
 
 Usage: fake_kube.py PORT [--host 127.0.0.1] [--nodes N] [--instance-type T]
                          [--nodegroup NAME] [--no-aws-auth]
-                         [--karpenter | --karpenter-crds] [--exit-with-parent]
+                         [--karpenter | --karpenter-crds] [--tls]
+                         [--namespace-termination SECONDS] [--exit-with-parent]
 
 moto fakes EKS, but the cluster endpoint it returns is a made-up host with no
 Kubernetes behind it, so the Kubernetes half of a runbook (namespaces, RBAC for EMR,
-PriorityClasses, waiting on pods and nodes) needs a server of its own. This is one:
-plain HTTP, no authentication, stdlib only, good enough for kube-rs and kubectl.
+PriorityClasses, waiting on pods and nodes) needs a server of its own. This is one,
+good enough for kube-rs and kubectl: plain HTTP without authentication on PORT and,
+with `--tls`, the same API over HTTPS on a second, free port, as EKS serves it: a
+certificate signed by a CA made at start, and only requests with a valid-looking EKS
+bearer token (see eks_auth.py; anything else gets 401 Unauthorized).
+`GET /debug/tls` gives `{"endpoint": "https://127.0.0.1:PORT", "ca": PEM}`, which
+moto_launcher.py hands out as the clusters' endpoint and CA.
 
 What it serves, shaped as a real API server answers (kind/apiVersion, metadata.uid,
 resourceVersion, creationTimestamp, `<Kind>List`s, `Status` objects for errors):
@@ -26,8 +32,18 @@ resourceVersion, creationTimestamp, `<Kind>List`s, `Status` objects for errors):
 - watches (`?watch=1`): the current objects as ADDED (or the changes after the given
   resourceVersion; 410 Gone when it is too old), then each change as it happens, as
   chunked newline-delimited JSON, with BOOKMARKs when asked for, until timeoutSeconds;
-- GET /debug/objects: every stored object (for tests to assert on), and
-  POST /debug/reset: back to the seeded state.
+- admission as the API server has it: creating anything in a Terminating namespace
+  answers 403 Forbidden (NamespaceLifecycle: "unable to create new content in
+  namespace X because it is being terminated"); a second PriorityClass with
+  `globalDefault: true` answers 403 Forbidden (the priority plugin: "PriorityClass X
+  is already marked as default. Only one default can exist"); changing a
+  PriorityClass's `value` or `preemptionPolicy` answers 422 Invalid ("value:
+  Forbidden: may not be changed in an update.");
+- for tests: GET /debug/objects (every stored object), POST /debug/reset (back to the
+  seeded state, no faults), POST/GET/DELETE /debug/faults (answer chosen requests,
+  watches included, with 401, 403, 409, 422, 429 with Retry-After, 500 or 503 and the
+  API server's Status body; see `Faults`), GET /debug/tokens (the EKS tokens the TLS
+  listener was shown) and GET /debug/tls. /debug/ paths need no token.
 
 Seeded: the four standard namespaces, N Ready nodes of one instance type (what an EKS
 managed node group of that size shows), the two system PriorityClasses every cluster
@@ -46,10 +62,16 @@ NodeClassReady=False); and a node labelled `karpenter.sh/nodepool=NAME` is delet
 after no NodePool NAME exists (Karpenter terminates a removed NodePool's nodes). It
 launches no nodes.
 
-Deliberate simplifications: a deleted namespace disappears at once with everything in
-it (no Terminating phase); nothing schedules pods, and no controller runs but the
+Namespaces: a deleted namespace disappears at once with everything in it, unless
+`--namespace-termination SECONDS` is given: then it is `Terminating` (status.phase,
+metadata.deletionTimestamp) for that long, creating it again answers 409
+AlreadyExists, and then it goes with its contents.
+
+Deliberate simplifications: an EKS token's signature is checked for its shape, not
+replayed to STS, so any identity is accepted, and the 403s of faults name the user
+`runbook-test`; nothing schedules pods, and no controller runs but the
 Karpenter stand-in above; field managers and apply conflicts are not tracked; no
-admission or schema validation beyond names and namespaces.
+admission or schema validation beyond names, namespaces and the checks above.
 """
 
 import argparse
@@ -61,6 +83,7 @@ import random
 import re
 import select
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -69,7 +92,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from harness_server import Server, exit_with_parent, serve
+import eks_auth
+from harness_server import Server, TlsServer, exit_with_parent, serve
 
 
 class Resource:
@@ -146,12 +170,13 @@ def now_rfc3339():
 class ApiError(Exception):
     """An error the API server answers with a `Status` object."""
 
-    def __init__(self, code, reason, message, details=None):
+    def __init__(self, code, reason, message, details=None, headers=None):
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
     def status(self):
         body = {
@@ -179,16 +204,38 @@ def not_found(res, name):
     return ApiError(404, "NotFound", f'{res.qualified} "{name}" not found', details(res, name))
 
 
+def forbidden(res, name, why):
+    """An admission plugin's refusal (apiserver's admission.NewForbidden)."""
+    subject = f'{res.qualified} "{name}"' if name else res.qualified
+    return ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", details(res, name))
+
+
+def invalid(res, name, field, reason, message):
+    """A validation failure of one field (apimachinery's errors.NewInvalid); `reason`
+    is the cause's type (`FieldValueForbidden`), `message` its body (`Forbidden: ...`)."""
+    group_kind = f"{res.kind}.{res.group}" if res.group else res.kind
+    causes = [{"reason": reason, "message": message, "field": field}]
+    return ApiError(
+        422, "Invalid", f'{group_kind} "{name}" is invalid: {field}: {message}',
+        {"name": name, "group": res.group, "kind": res.kind, "causes": causes},
+    )
+
+
 class Store:
     """Every object, the change log watches read, and the resourceVersion counter."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, namespace_termination=0.0):
         self.cond = threading.Condition()
         self.seed = seed
+        # Seconds a deleted namespace stays Terminating before it and its contents go.
+        self.namespace_termination = namespace_termination
+        # Bumped by reset, so a namespace's pending removal never touches a later world.
+        self.generation = 0
         self.reset()
 
     def reset(self):
         with self.cond:
+            self.generation += 1
             self.objects = {}  # (group, plural, namespace or "", name) -> object
             self.rv = 0
             self.log = []  # (rv, resource, event type, object, previous object)
@@ -233,9 +280,39 @@ class Store:
             del self.log_rvs[:drop]
         self.cond.notify_all()
 
-    def _check_namespace(self, res, ns):
-        if res.namespaced and (NAMESPACE.group, NAMESPACE.plural, "", ns) not in self.objects:
+    def _check_namespace(self, res, ns, name):
+        """The NamespaceLifecycle admission plugin's check of a create in `ns`."""
+        if not res.namespaced:
+            return
+        namespace = self.objects.get((NAMESPACE.group, NAMESPACE.plural, "", ns))
+        if namespace is None:
             raise not_found(NAMESPACE, ns)
+        if namespace.get("status", {}).get("phase") == "Terminating":
+            raise forbidden(
+                res, name, f"unable to create new content in namespace {ns} because it is being terminated"
+            )
+
+    def _admit_priority_class(self, obj, old=None):
+        """The priority admission plugin (one globalDefault) and PriorityClass update
+        validation (value and preemptionPolicy are immutable)."""
+        name = obj["metadata"]["name"]
+        res = BY_PATH[("scheduling.k8s.io", "v1", "priorityclasses")]
+        if old is not None:
+            if obj.get("value") != old.get("value"):
+                raise invalid(res, name, "value", "FieldValueForbidden",
+                              "Forbidden: may not be changed in an update.")
+            policy = obj.get("preemptionPolicy", "PreemptLowerPriority")
+            if policy != old.get("preemptionPolicy", "PreemptLowerPriority"):
+                raise invalid(res, name, "preemptionPolicy", "FieldValueInvalid",
+                              f'Invalid value: "{policy}": field is immutable')
+        if obj.get("globalDefault"):
+            for other in self.list(res, "", lambda o: o.get("globalDefault")):
+                if other["metadata"]["name"] != name:
+                    raise forbidden(
+                        res, name,
+                        f"PriorityClass {other['metadata']['name']} is already marked as default. "
+                        "Only one default can exist",
+                    )
 
     def create(self, res, ns, obj):
         meta = obj.setdefault("metadata", {})
@@ -253,7 +330,7 @@ class Store:
                 )
         name = meta["name"]
         key = (res.group, res.plural, ns if res.namespaced else "", name)
-        self._check_namespace(res, ns)
+        self._check_namespace(res, ns, name)
         if key in self.objects:
             raise ApiError(
                 409, "AlreadyExists", f'{res.qualified} "{name}" already exists', details(res, name)
@@ -267,6 +344,8 @@ class Store:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta.pop("deletionTimestamp", None)
+        if res.kind == "PriorityClass":
+            self._admit_priority_class(obj)
         apply_defaults(res, obj)
         meta["resourceVersion"] = self._next_rv()
         self.objects[key] = obj
@@ -300,6 +379,8 @@ class Store:
             else:
                 meta.pop(field, None)
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if res.kind == "PriorityClass":
+            self._admit_priority_class(new, old)
         if new == old:
             return old  # a no-op write changes nothing, not even the resourceVersion
         meta["resourceVersion"] = self._next_rv()
@@ -309,15 +390,45 @@ class Store:
 
     def delete(self, res, ns, name):
         obj = self.get(res, ns, name)
+        if res is NAMESPACE and self.namespace_termination > 0:
+            return self._terminate(obj)
+        return self._remove(res, ns, name)
+
+    def _terminate(self, namespace):
+        """Marks a namespace Terminating (as the API server does while the namespace
+        controller empties it) and removes it with its contents
+        `namespace_termination` seconds later. Deleting it again changes nothing."""
+        if namespace["status"].get("phase") == "Terminating":
+            return namespace
+        name = namespace["metadata"]["name"]
+        marked = copy.deepcopy(namespace)
+        marked["metadata"]["deletionTimestamp"] = now_rfc3339()
+        marked["status"]["phase"] = "Terminating"
+        marked = self.replace(NAMESPACE, "", name, marked, False)
+        uid, generation = marked["metadata"]["uid"], self.generation
+
+        def finish():
+            with self.cond:
+                current = self.objects.get((NAMESPACE.group, NAMESPACE.plural, "", name))
+                if self.generation == generation and current and current["metadata"]["uid"] == uid:
+                    self._remove(NAMESPACE, "", name)
+
+        timer = threading.Timer(self.namespace_termination, finish)
+        timer.daemon = True
+        timer.start()
+        return marked
+
+    def _remove(self, res, ns, name):
+        obj = self.get(res, ns, name)
         del self.objects[(res.group, res.plural, ns, name)]
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         self._record(res, "DELETED", obj, None)
         if res is NAMESPACE:
-            # No Terminating phase: everything in the namespace goes with it.
+            # Everything in the namespace goes with it.
             for (group, plural, obj_ns, obj_name) in sorted(self.objects):
                 if obj_ns == name:
-                    self.delete(BY_PATH[(group, "v1", plural)], obj_ns, obj_name)
+                    self._remove(BY_PATH[(group, "v1", plural)], obj_ns, obj_name)
         return obj
 
 
@@ -331,6 +442,168 @@ def apply_defaults(res, obj):
     elif res.kind == "Pod":
         obj.setdefault("spec", {})
         obj.setdefault("status", {}).setdefault("phase", "Pending")
+
+
+# -- what a test switches on --
+
+# The Status reason of each code a fault can answer, as the API server words it.
+FAULT_REASONS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+# Who the 403s of faults name (the fake has no identities).
+FAULT_USER = "runbook-test"
+
+
+class Faults:
+    """Answers a test asked for in place of the API's: `POST /debug/faults` with
+    `{"status": 429, "method": "GET", "path": "REGEX", "watch": false, "times": 2,
+    "message": "...", "retry_after": 1}` (all but `status` optional; `path` is searched
+    in the request path; `watch` true or false limits the rule to watches or to the
+    rest; `times` null means until `DELETE /debug/faults`). The first matching rule with
+    times left answers, with the Status body the API server gives for that code. On
+    the TLS listener a 401 also revokes the token it refused (see `TokenLog`)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rules = []
+
+    def add(self, rule):
+        if not isinstance(rule, dict) or rule.get("status") not in FAULT_REASONS:
+            raise ApiError(400, "BadRequest", f"a fault needs a status, one of {sorted(FAULT_REASONS)}")
+        rule = {
+            "status": rule["status"],
+            "method": (rule.get("method") or "").upper() or None,
+            "path": rule.get("path") or "",
+            "watch": rule.get("watch"),
+            "times": rule.get("times", 1),
+            "message": rule.get("message"),
+            "retry_after": int(rule.get("retry_after", 1)),
+            "hits": 0,
+        }
+        re.compile(rule["path"])
+        with self.lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self):
+        with self.lock:
+            self.rules = []
+
+    def listing(self):
+        with self.lock:
+            return {"rules": copy.deepcopy(self.rules)}
+
+    def take_unauthorized(self, method, path, watch):
+        """Whether a 401 rule answers this request (counted down); the TLS listener
+        asks first, so that it can revoke the token the 401 refused."""
+        return self.take(method, path, watch, only=401) is not None
+
+    def take(self, method, path, watch, only=None):
+        """The rule that answers this request, its times counted down, or None."""
+        with self.lock:
+            for rule in self.rules:
+                if only is not None and rule["status"] != only:
+                    continue
+                if rule["times"] is not None and rule["times"] <= 0:
+                    continue
+                if rule["method"] and rule["method"] != method:
+                    continue
+                if rule["watch"] is not None and bool(rule["watch"]) != watch:
+                    continue
+                if not re.search(rule["path"], path):
+                    continue
+                if rule["times"] is not None:
+                    rule["times"] -= 1
+                rule["hits"] += 1
+                return dict(rule)
+        return None
+
+
+def fault_error(rule, method, target, watch):
+    """The API server's answer of `rule["status"]` to a request for `target` (as
+    `Handler.parse_resource_path` gives it, or None for a non-resource path)."""
+    code = rule["status"]
+    reason = FAULT_REASONS[code]
+    res, ns, name, _ = target or (None, "", None, None)
+    det = details(res, name or "") if res else {}
+    if code == 401:
+        message = "Unauthorized"
+        det = None
+    elif code == 403:
+        verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create",
+                "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+        if res is None:
+            message = f'forbidden: User "{FAULT_USER}" cannot {verb} path'
+        else:
+            scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+            subject = f'{res.qualified} "{name}"' if name else res.qualified
+            message = (f'{subject} is forbidden: User "{FAULT_USER}" cannot {verb} resource '
+                       f'"{res.plural}" in API group "{res.group}" {scope}')
+    elif code == 409:
+        message = (f'Operation cannot be fulfilled on {res.qualified if res else "resource"} "{name or ""}": '
+                   "the object has been modified; please apply your changes to the latest version and try again")
+    elif code == 422:
+        kind = (f"{res.kind}.{res.group}" if res.group else res.kind) if res else "object"
+        message = f'{kind} "{name or ""}" is invalid: spec: Forbidden: field is immutable'
+    elif code == 429:
+        message = "Too many requests, please try again later."
+        det = {"retryAfterSeconds": rule["retry_after"]}
+    elif code == 500:
+        message = "Internal error occurred: the test asked for an internal error"
+    else:
+        message = "the server is currently unable to handle the request"
+    headers = {"Retry-After": str(rule["retry_after"])} if code in (429, 503) else None
+    return ApiError(code, reason, rule["message"] or message, det, headers)
+
+
+class TokenLog:
+    """Every bearer token the TLS listener was shown, for tests: `GET /debug/tokens`
+    lists each request's method, path, the token's X-Amz-Date and signature, and
+    whether it was accepted (and why not).
+
+    A token a 401 fault refused stays refused (as a token signed with credentials that
+    were revoked, or by a clock that is off, stays invalid), so a client gets on only
+    by signing a new one."""
+
+    LIMIT = 2000
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = []
+        self.revoked = set()
+
+    def revoke(self, signature):
+        with self.lock:
+            self.revoked.add(signature)
+
+    def is_revoked(self, signature):
+        with self.lock:
+            return signature in self.revoked
+
+    def add(self, entry):
+        with self.lock:
+            self.entries.append(entry)
+            del self.entries[:-self.LIMIT]
+
+    def clear(self):
+        with self.lock:
+            self.entries = []
+            self.revoked = set()
+
+    def listing(self):
+        with self.lock:
+            return {"requests": list(self.entries)}
+
+
+FAULTS = Faults()
+TOKENS = TokenLog()
 
 
 # -- seed --
@@ -688,11 +961,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def send_json(self, code, body):
+    def send_json(self, code, body, headers=None):
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -701,13 +976,41 @@ class Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         body = self.read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
         try:
+            if not url.path.startswith("/debug/"):
+                self.admit(method, url.path, params)
             answer = self.route(method, url.path, params, body)
             if answer is not None:
                 self.send_json(*answer)
         except ApiError as e:
-            self.send_json(e.code, e.status())
+            self.send_json(e.code, e.status(), e.headers)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
             self.send_json(400, ApiError(400, "BadRequest", f"bad request: {e!r}").status())
+
+    def admit(self, method, path, params):
+        """What stands before the API: the TLS listener's authentication (a 401 for a
+        missing, malformed or expired EKS token), then the faults a test switched on."""
+        if getattr(self.server, "require_token", False):
+            entry = {"method": method, "path": path, "accepted": True}
+            try:
+                token = eks_auth.check_token(self.headers.get("Authorization"))
+                entry.update(date=token["x-amz-date"], signature=token["x-amz-signature"])
+                if TOKENS.is_revoked(entry["signature"]):
+                    entry.update(accepted=False, reason="this token was refused before")
+            except eks_auth.TokenError as e:
+                entry.update(accepted=False, reason=str(e))
+            if entry["accepted"]:
+                watch = method == "GET" and params.get("watch") in ("1", "true")
+                if FAULTS.take_unauthorized(method, path, watch):
+                    TOKENS.revoke(entry["signature"])
+                    entry.update(accepted=False, reason="a 401 fault")
+            TOKENS.add(entry)
+            if not entry["accepted"]:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+        watch = method == "GET" and params.get("watch") in ("1", "true")
+        rule = FAULTS.take(method, path, watch)
+        if rule is not None:
+            segs = [s for s in path.split("/") if s]
+            raise fault_error(rule, method, self.parse_resource_path(segs), watch)
 
     def route(self, method, path, params, body):
         store = self.server.store
@@ -738,7 +1041,22 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {"resourceVersion": str(store.rv), "objects": objects}
         if path == "/debug/reset" and method == "POST":
             store.reset()
+            FAULTS.clear()
+            TOKENS.clear()
             return 200, {"reset": True}
+        if path == "/debug/faults":
+            if method == "POST":
+                FAULTS.add(parse_body(body, "application/json"))
+            elif method == "DELETE":
+                FAULTS.clear()
+            return 200, FAULTS.listing()
+        if path == "/debug/tokens" and method == "GET":
+            return 200, TOKENS.listing()
+        if path == "/debug/tls" and method == "GET":
+            tls = getattr(self.server, "tls", None)
+            if tls is None:
+                raise ApiError(404, "NotFound", "this server has no TLS listener (start it with --tls)")
+            return 200, tls
         if method == "GET" and segs[:2] == ["openapi", "v3"]:
             found = openapi_v3("/".join(segs[2:]))
             if found is not None:
@@ -929,7 +1247,7 @@ class Handler(BaseHTTPRequestHandler):
                     return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
 
     def write_event(self, kind, obj):
@@ -956,10 +1274,23 @@ def filtered_kind(kind, matches_now, matched_before):
 
 
 def client_gone(conn):
-    """Whether the client closed a watch (readable with nothing to read means EOF)."""
+    """Whether the client closed a watch (readable with nothing to read means EOF).
+
+    A TLS socket cannot peek, so it is read: a client never sends more on a
+    connection whose answer is still streaming, so nothing of worth is consumed."""
     try:
         readable, _, _ = select.select([conn], [], [], 0)
-        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+        if not readable:
+            return False
+        if isinstance(conn, ssl.SSLSocket):
+            conn.setblocking(False)
+            try:
+                return conn.recv(1) == b""
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return False
+            finally:
+                conn.setblocking(True)
+        return conn.recv(1, socket.MSG_PEEK) == b""
     except OSError:
         return True
 
@@ -1046,6 +1377,14 @@ def main(argv=None):
     karpenter.add_argument(
         "--karpenter-crds", action="store_true", help="serve Karpenter's kinds, with no controller"
     )
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="also serve HTTPS, requiring EKS tokens, on a free port (GET /debug/tls says where)",
+    )
+    parser.add_argument(
+        "--namespace-termination", type=float, default=0.0, metavar="SECONDS",
+        help="how long a deleted namespace stays Terminating (default 0: gone at once)",
+    )
     parser.add_argument("--exit-with-parent", action="store_true")
     args = parser.parse_args(argv)
     if args.exit_with_parent:
@@ -1054,8 +1393,19 @@ def main(argv=None):
         serve_kinds(KARPENTER_RESOURCES)
     server = Server((args.host, args.port), Handler)
     server.store = Store(
-        seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth, args.karpenter)
+        seed_objects(args.nodes, args.instance_type, args.nodegroup, not args.no_aws_auth, args.karpenter),
+        args.namespace_termination,
     )
+    if args.tls:
+        ca_pem, cert_pem, key_pem = eks_auth.make_certificates(args.host)
+        tls = TlsServer((args.host, 0), Handler, eks_auth.server_context(cert_pem, key_pem))
+        tls.store = server.store
+        tls.require_token = True
+        server.tls = {
+            "endpoint": f"https://{args.host}:{tls.server_address[1]}",
+            "ca": ca_pem.decode(),
+        }
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     if args.karpenter:
         threading.Thread(target=KarpenterController(server.store).run, daemon=True).start()
     serve(server, f"fake kube listening on http://{args.host}:{args.port}")

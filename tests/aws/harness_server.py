@@ -17,6 +17,20 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class TlsServer(Server):
+    """A [`Server`] that speaks TLS with `context`. Each connection's handshake runs
+    in its handler thread, on the first read, so a slow or refusing client never
+    holds up the accepting thread."""
+
+    def __init__(self, address, handler, context):
+        self.context = context
+        super().__init__(address, handler)
+
+    def get_request(self):
+        sock, address = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
 def exit_with_parent():
     """Exits when the process that started this one dies (even by SIGKILL), so a test
     binary killed mid-run leaves no server behind."""

@@ -2,7 +2,9 @@
 """Runs moto's server with EMR on EKS job runs that finish.
 
 Usage: moto_launcher.py PORT [--host 127.0.0.1] [--job-schedule SPEC]
-                             [--fail-pattern REGEX] [--exit-with-parent]
+                             [--fail-pattern REGEX]
+                             [--eks-endpoint URL --eks-ca-file PEM]
+                             [--exit-with-parent]
 
 moto 5.2.5 keeps every EMR on EKS job run RUNNING forever (only CancelJobRun moves
 it, straight to CANCELLED), so a runbook's `wait-for-job` could never be tested
@@ -33,12 +35,19 @@ Tests change the schedule without restarting the server through one extra endpoi
 
 AWS's managed IAM policies are loaded, as every account has them.
 
+moto gives every EKS cluster a made-up endpoint and random bytes as its CA, so a
+client that connects the way it does on EKS (DescribeCluster's endpoint and CA, an
+EKS token) reaches nothing. With `--eks-endpoint URL --eks-ca-file PEM` every
+cluster created gets that endpoint and CA instead (base64-encoded, as EKS returns
+it): fake_kube.py's TLS listener, whose `GET /debug/tls` gives both.
+
 And `POST /moto-api/reset` (moto's own reset, which clears every service's state)
 also puts the schedule back to what the command line said, so one test's schedule
 never leaks into the next.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import math
@@ -50,6 +59,7 @@ import threading
 import time
 
 from moto.core.utils import utcnow
+from moto.eks import models as eks_models
 from moto.emrcontainers import models as emr_models
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -242,6 +252,21 @@ def patch_job_runs():
     backend.start_job_run = start_job_run
 
 
+def patch_cluster_endpoint(endpoint, ca_data):
+    """Makes every EKS cluster created from now on answer DescribeCluster with
+    `endpoint` and the CA `ca_data` (base64 of the PEM) instead of moto's made-up
+    ones."""
+    cls = eks_models.Cluster
+    original_init = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.endpoint = endpoint
+        self.certificate_authority = {"data": ca_data}
+
+    cls.__init__ = __init__
+
+
 def job_run_of_token(backend, virtual_cluster_id, client_token):
     """The job run an earlier StartJobRun of `virtual_cluster_id` started with
     `client_token`, if any.
@@ -312,8 +337,12 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--job-schedule", default="", metavar="SPEC")
     parser.add_argument("--fail-pattern", default=DEFAULT_FAIL_PATTERN, metavar="REGEX")
+    parser.add_argument("--eks-endpoint", metavar="URL", help="the endpoint of every EKS cluster")
+    parser.add_argument("--eks-ca-file", metavar="PEM", help="the CA of every EKS cluster")
     parser.add_argument("--exit-with-parent", action="store_true")
     args = parser.parse_args(argv)
+    if bool(args.eks_endpoint) != bool(args.eks_ca_file):
+        parser.error("--eks-endpoint and --eks-ca-file go together")
 
     global SCHEDULE
     try:
@@ -323,6 +352,9 @@ def main(argv=None):
     if args.exit_with_parent:
         exit_with_parent()
     patch_job_runs()
+    if args.eks_endpoint:
+        with open(args.eks_ca_file, "rb") as f:
+            patch_cluster_endpoint(args.eks_endpoint, base64.b64encode(f.read()).decode())
 
     # moto derives some URLs (e.g. S3 presigned ones) from MOTO_PORT, as moto_server sets.
     os.environ.setdefault("MOTO_PORT", str(args.port))

@@ -22,6 +22,10 @@
 //!   context `fake` points at the fake server (plain HTTP, no auth). It starts with N
 //!   Ready m5.2xlarge nodes, and Karpenter only when asked for
 //!   ([`AwsWorldBuilder::karpenter`]); `GET /debug/objects` shows everything stored.
+//!   With [`AwsWorldBuilder::eks_connection`] the binary connects as on EKS instead:
+//!   moto's clusters answer DescribeCluster with the fake server's HTTPS endpoint and
+//!   CA, and that listener takes only EKS tokens. [`AwsWorld::kube_fault`] makes it
+//!   answer chosen requests with an API server's errors.
 //!
 //! **Isolation: every test gets its own servers** (no shared state, no mutex), so the
 //! e2e tests keep running in parallel threads. Starting both takes about a second of
@@ -50,6 +54,10 @@ pub(crate) const REGION: &str = "us-east-2";
 /// The kubeconfig context that names the fake cluster (`--kube-context fake`).
 pub(crate) const KUBE_CONTEXT: &str = "fake";
 
+/// Where a world built with [`AwsWorldBuilder::eks_connection`] keeps the fake
+/// cluster's CA (in its temporary directory).
+const KUBE_CA_FILE: &str = "kube-ca.pem";
+
 /// How often the binary polls AWS in tests (`RUNBOOK_AWS_POLL_MS`): fast enough to see
 /// every state of a job run that spends 0.2 s in each.
 const POLL_MS: &str = "100";
@@ -61,9 +69,29 @@ pub(crate) struct AwsWorldBuilder {
     fail_pattern: Option<String>,
     fault_proxy: bool,
     karpenter: Option<&'static str>,
+    eks_connection: bool,
+    namespace_termination: Option<f64>,
 }
 
 impl AwsWorldBuilder {
+    /// The EKS connection path: the fake cluster also serves HTTPS with a CA of its
+    /// own and takes only EKS bearer tokens (`fake_kube.py --tls`), moto gives every
+    /// cluster that endpoint and CA (`moto_launcher.py --eks-endpoint`), and the
+    /// binary is run without `--kube-context` ([`AwsWorld::kube_context_args`]), so it
+    /// connects as it does on EKS: DescribeCluster's endpoint and CA, a presigned STS
+    /// token. Steps must name a cluster that exists in moto.
+    pub(crate) fn eks_connection(mut self) -> Self {
+        self.eks_connection = true;
+        self
+    }
+
+    /// How long a deleted namespace stays `Terminating` in the fake cluster (default:
+    /// it is gone at once), as the namespace controller takes while it empties it.
+    pub(crate) fn namespace_termination(mut self, seconds: f64) -> Self {
+        self.namespace_termination = Some(seconds);
+        self
+    }
+
     /// Karpenter v1 on the fake cluster, as its controller would act for the tests:
     /// the NodePool and EC2NodeClass kinds served, a Running controller pod, the
     /// objects runbook applies made Ready, and a deleted NodePool's nodes removed
@@ -118,6 +146,23 @@ impl AwsWorldBuilder {
             .expect("failed to create a temporary directory");
         let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws");
 
+        let mut kube_args = vec!["--nodes".to_owned(), self.nodes.to_string()];
+        kube_args.extend(self.karpenter.map(str::to_owned));
+        if self.eks_connection {
+            kube_args.push("--tls".to_owned());
+        }
+        if let Some(seconds) = self.namespace_termination {
+            kube_args.extend(["--namespace-termination".to_owned(), seconds.to_string()]);
+        }
+        let kube = Server::start(
+            "fake-kube",
+            &python,
+            &scripts.join("fake_kube.py"),
+            &kube_args,
+            "/version",
+            dir.path(),
+        );
+
         let mut moto_args = Vec::new();
         if let Some(spec) = &self.job_schedule {
             moto_args.extend(["--job-schedule".to_owned(), spec.clone()]);
@@ -125,22 +170,25 @@ impl AwsWorldBuilder {
         if let Some(regex) = &self.fail_pattern {
             moto_args.extend(["--fail-pattern".to_owned(), regex.clone()]);
         }
+        if self.eks_connection {
+            // The cluster's HTTPS endpoint and CA, for moto to hand out.
+            let tls = kube.expect_ok("GET", "/debug/tls", None);
+            let ca = dir.path().join(KUBE_CA_FILE);
+            fs::write(&ca, tls["ca"].as_str().expect("the fake cluster's CA"))
+                .expect("failed to write the fake cluster's CA");
+            moto_args.extend([
+                "--eks-endpoint".to_owned(),
+                tls["endpoint"].as_str().expect("an endpoint").to_owned(),
+                "--eks-ca-file".to_owned(),
+                ca.display().to_string(),
+            ]);
+        }
         let moto = Server::start(
             "moto",
             &python,
             &scripts.join("moto_launcher.py"),
             &moto_args,
             "/_harness/job-schedule",
-            dir.path(),
-        );
-        let mut kube_args = vec!["--nodes".to_owned(), self.nodes.to_string()];
-        kube_args.extend(self.karpenter.map(str::to_owned));
-        let kube = Server::start(
-            "fake-kube",
-            &python,
-            &scripts.join("fake_kube.py"),
-            &kube_args,
-            "/version",
             dir.path(),
         );
 
@@ -163,6 +211,7 @@ impl AwsWorldBuilder {
             proxy,
             kubeconfig,
             dir,
+            eks_connection: self.eks_connection,
         }
     }
 }
@@ -175,6 +224,7 @@ pub(crate) struct AwsWorld {
     proxy: Option<Server>,
     kubeconfig: PathBuf,
     dir: TempDir,
+    eks_connection: bool,
 }
 
 impl AwsWorld {
@@ -190,6 +240,47 @@ impl AwsWorld {
             fail_pattern: None,
             fault_proxy: false,
             karpenter: None,
+            eks_connection: false,
+            namespace_termination: None,
+        }
+    }
+
+    /// How the binary is told to reach the cluster: `--kube-context fake`, or nothing
+    /// in a world built with [`AwsWorldBuilder::eks_connection`] (EKS's own way).
+    pub(crate) fn kube_context_args(&self) -> Vec<&'static str> {
+        if self.eks_connection {
+            Vec::new()
+        } else {
+            vec!["--kube-context", KUBE_CONTEXT]
+        }
+    }
+
+    /// Makes the fake cluster answer requests matching `rule` with an API server's
+    /// error (`POST /debug/faults`; `tests/aws/fake_kube.py`'s `Faults` says what a
+    /// rule holds), e.g. `json!({"status": 429, "method": "GET", "path": "/pods$",
+    /// "watch": false, "times": 2})`.
+    pub(crate) fn kube_fault(&self, rule: &Value) {
+        self.kube
+            .expect_ok("POST", "/debug/faults", Some(&rule.to_string()));
+    }
+
+    /// The fault rules of the fake cluster, each with its `hits` so far.
+    pub(crate) fn kube_faults(&self) -> Vec<Value> {
+        self.kube_debug_list("/debug/faults", "rules")
+    }
+
+    /// Every request the fake cluster's HTTPS listener authenticated, in order: method,
+    /// path, whether its EKS token was accepted, and the token's `date` and
+    /// `signature` (`GET /debug/tokens`).
+    pub(crate) fn kube_tokens(&self) -> Vec<Value> {
+        self.kube_debug_list("/debug/tokens", "requests")
+    }
+
+    /// The list `key` of the fake cluster's `GET path`.
+    fn kube_debug_list(&self, path: &str, key: &str) -> Vec<Value> {
+        match self.kube.expect_ok("GET", path, None)[key].take() {
+            Value::Array(items) => items,
+            other => panic!("fake kube's {path} has no list `{key}`: {other}"),
         }
     }
 
@@ -208,6 +299,14 @@ impl AwsWorld {
         self.proxy.as_ref().expect(
             "this world has no fault proxy: build it with AwsWorld::builder().fault_proxy()",
         )
+    }
+
+    /// The fake cluster's HTTPS endpoint and the file of its CA (PEM), in a world
+    /// built with [`AwsWorldBuilder::eks_connection`].
+    pub(crate) fn kube_tls(&self) -> (String, PathBuf) {
+        let tls = self.kube.expect_ok("GET", "/debug/tls", None);
+        let endpoint = tls["endpoint"].as_str().expect("an endpoint").to_owned();
+        (endpoint, self.dir.path().join(KUBE_CA_FILE))
     }
 
     /// The fake Kubernetes API server's endpoint.
@@ -251,18 +350,12 @@ impl AwsWorld {
     }
 
     /// `runbook --output plain run --target aws --kube-context fake FILE ARGS...` in
-    /// `t`'s directory, with [`AwsWorld::env`].
+    /// `t`'s directory, with [`AwsWorld::env`] (without `--kube-context` in a world
+    /// built with [`AwsWorldBuilder::eks_connection`]).
     pub(crate) fn run_plain<'t>(&self, t: &'t Test, file: &str, args: &[&str]) -> Cmd<'t> {
-        let mut all = vec![
-            "--output",
-            "plain",
-            "run",
-            "--target",
-            "aws",
-            "--kube-context",
-            KUBE_CONTEXT,
-            file,
-        ];
+        let mut all = vec!["--output", "plain", "run", "--target", "aws"];
+        all.extend(self.kube_context_args());
+        all.push(file);
         all.extend_from_slice(args);
         self.env_for(t.args(all))
     }
@@ -293,10 +386,7 @@ impl AwsWorld {
     /// Every object in the fake cluster (`GET /debug/objects`), sorted by group,
     /// resource, namespace and name.
     pub(crate) fn kube_objects(&self) -> Vec<Value> {
-        match self.kube.expect_ok("GET", "/debug/objects", None)["objects"].take() {
-            Value::Array(objects) => objects,
-            other => panic!("fake kube's /debug/objects has no object list: {other}"),
-        }
+        self.kube_debug_list("/debug/objects", "objects")
     }
 
     /// The fake cluster's object of `kind` named `name` (in `namespace`, if given).
@@ -324,8 +414,8 @@ impl AwsWorld {
     }
 }
 
-/// The Python that has moto installed.
-fn python() -> PathBuf {
+/// The Python that has moto installed (and `cryptography`, which moto needs).
+pub(crate) fn python() -> PathBuf {
     let python = std::env::var_os("RUNBOOK_MOTO_PYTHON").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/python"),
         PathBuf::from,

@@ -14,7 +14,8 @@ use crate::aws_harness::AwsWorld;
 use crate::aws_sdk::Sdk;
 use crate::harness::{Output, Test, gate};
 
-const NAMESPACES: [&str; 5] = [
+/// The namespaces of the walkthrough's platform (platform-setup).
+pub(crate) const NAMESPACES: [&str; 5] = [
     "adhoc-ml-batch",
     "intra-day-batch",
     "monthly-batch",
@@ -582,7 +583,7 @@ fn emr_pod(name: &str, job: &str, role: &str, exec_id: Option<u32>, phase: &str)
 const POD_PATH: &str = "/api/v1/namespaces/monthly-batch/pods";
 
 /// The low job running in monthly-batch: its driver and two executors.
-fn stage_low_job(kube: &crate::aws_harness::Server) {
+pub(crate) fn stage_low_job(kube: &crate::aws_harness::Server) {
     kube.expect_ok(
         "POST",
         "/api/v1/namespaces",

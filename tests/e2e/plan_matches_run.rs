@@ -194,12 +194,11 @@ fn compare(
         "run".into(),
         "--target".into(),
         "aws".into(),
-        "--kube-context".into(),
-        "fake".into(),
         "--record-calls".into(),
         record.display().to_string(),
         path.clone(),
     ];
+    run_args.extend(world.kube_context_args().into_iter().map(String::from));
     run_args.extend(sets.iter().cloned());
     let cmd = world.env_for(t.args(run_args));
     let out = match stop_at {
@@ -315,7 +314,9 @@ fn target_calls_outside_steps(runbook: &str, lines: &[Value]) -> Vec<String> {
 
 #[test]
 fn every_canned_runbooks_run_on_aws_makes_the_calls_its_plan_lists() {
-    let world = AwsWorld::start();
+    // Connected as on EKS (DescribeCluster's endpoint and CA, an EKS token), so the
+    // calls that connecting makes are compared too.
+    let world = AwsWorld::builder().eks_connection().start();
     let t = Test::new();
     let mut found = Vec::new();
     // platform-setup gets no roles or subnets (an empty account: create-cluster makes

@@ -40,6 +40,24 @@ pub struct AwsObserver {
     watches: Mutex<HashMap<String, Vec<JoinHandle<()>>>>,
 }
 
+/// What a watch of a cluster follows (how its errors are named).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Watched {
+    Pods,
+    Events,
+    Nodes,
+}
+
+impl std::fmt::Display for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Watched::Pods => "pods",
+            Watched::Events => "events",
+            Watched::Nodes => "nodes",
+        })
+    }
+}
+
 /// What the watch tasks update.
 struct Shared {
     state: Mutex<State>,
@@ -53,8 +71,10 @@ struct State {
     node_trackers: HashMap<String, NodeTracker>,
     events: Vec<ObservedEvent>,
     drained: usize,
-    /// The last error of each cluster's watches (kept for `Observer::watch_errors`).
-    errors: HashMap<String, String>,
+    /// The last error of each watch, by cluster and what it watches (kept for
+    /// `Observer::watch_errors`). Only the watch that failed clears its error: nodes
+    /// that keep changing must not hide a pod watch that is refused.
+    errors: HashMap<(String, Watched), String>,
     /// `cluster/pods` and `cluster/events` once that watch has listed its cluster.
     listed: std::collections::HashSet<String>,
 }
@@ -148,10 +168,15 @@ impl Shared {
     }
 
     /// Runs `f` on the cluster's tracker, records what it reports and wakes waits.
-    fn update(&self, cluster: &str, f: impl FnOnce(&mut PodTracker, i64) -> Vec<ObservedEvent>) {
+    fn update(
+        &self,
+        cluster: &str,
+        watched: Watched,
+        f: impl FnOnce(&mut PodTracker, i64) -> Vec<ObservedEvent>,
+    ) {
         {
             let mut state = self.lock();
-            state.errors.remove(cluster);
+            state.errors.remove(&(cluster.to_string(), watched));
             let Some(tracker) = state.trackers.get_mut(cluster) else {
                 return;
             };
@@ -169,7 +194,7 @@ impl Shared {
     ) {
         {
             let mut state = self.lock();
-            state.errors.remove(cluster);
+            state.errors.remove(&(cluster.to_string(), Watched::Nodes));
             let Some(tracker) = state.node_trackers.get_mut(cluster) else {
                 return;
             };
@@ -179,10 +204,10 @@ impl Shared {
         self.changes.send_modify(|g| *g += 1);
     }
 
-    fn failed(&self, cluster: &str, error: &watcher::Error) {
+    fn failed(&self, cluster: &str, watched: Watched, error: &watcher::Error) {
         self.lock()
             .errors
-            .insert(cluster.to_string(), error_chain(error));
+            .insert((cluster.to_string(), watched), error_chain(error));
     }
 
     /// Reports preemptions that waited too long for their other half (a change
@@ -212,21 +237,21 @@ async fn watch_pods(shared: Arc<Shared>, cluster: String, api: Api<Pod>) {
         .boxed();
     while let Some(item) = stream.next().await {
         match item {
-            Ok(watcher::Event::Init) => shared.update(&cluster, |t, _| {
+            Ok(watcher::Event::Init) => shared.update(&cluster, Watched::Pods, |t, _| {
                 t.relist_started();
                 Vec::new()
             }),
             Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod)) => {
-                shared.update(&cluster, |t, now| t.apply_pod(&pod, now));
+                shared.update(&cluster, Watched::Pods, |t, now| t.apply_pod(&pod, now));
             }
             Ok(watcher::Event::Delete(pod)) => {
-                shared.update(&cluster, |t, now| t.delete_pod(&pod, now));
+                shared.update(&cluster, Watched::Pods, |t, now| t.delete_pod(&pod, now));
             }
             Ok(watcher::Event::InitDone) => {
-                shared.update(&cluster, PodTracker::relist_done);
+                shared.update(&cluster, Watched::Pods, PodTracker::relist_done);
                 shared.listed(&cluster, "pods");
             }
-            Err(e) => shared.failed(&cluster, &e),
+            Err(e) => shared.failed(&cluster, Watched::Pods, &e),
         }
     }
 }
@@ -237,11 +262,13 @@ async fn watch_events(shared: Arc<Shared>, cluster: String, api: Api<Event>) {
     while let Some(item) = stream.next().await {
         match item {
             Ok(watcher::Event::InitApply(event) | watcher::Event::Apply(event)) => {
-                shared.update(&cluster, |t, now| t.apply_event(&event, now));
+                shared.update(&cluster, Watched::Events, |t, now| {
+                    t.apply_event(&event, now)
+                });
             }
             Ok(watcher::Event::InitDone) => shared.listed(&cluster, "events"),
             Ok(watcher::Event::Init | watcher::Event::Delete(_)) => {}
-            Err(e) => shared.failed(&cluster, &e),
+            Err(e) => shared.failed(&cluster, Watched::Events, &e),
         }
     }
 }
@@ -265,7 +292,7 @@ async fn watch_nodes(shared: Arc<Shared>, cluster: String, api: Api<Node>) {
             Ok(watcher::Event::InitDone) => {
                 shared.update_nodes(&cluster, NodeTracker::relist_done);
             }
-            Err(e) => shared.failed(&cluster, &e),
+            Err(e) => shared.failed(&cluster, Watched::Nodes, &e),
         }
     }
 }
@@ -286,7 +313,7 @@ impl Observer for AwsObserver {
         let mut failing: Vec<String> = state
             .errors
             .iter()
-            .map(|(cluster, error)| format!("{cluster}: {error}"))
+            .map(|((cluster, watched), error)| format!("{cluster}: {watched} watch: {error}"))
             .collect();
         failing.sort();
         failing
@@ -397,8 +424,44 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::AwsObserver;
+    use kube::runtime::watcher;
+
+    use super::{AwsObserver, NodeTracker, Watched};
     use runbook_backend::{Clock, Observer, WaitOutcome};
+
+    /// A refused pod watch stays reported while the node watch delivers, until the
+    /// pod watch itself delivers again; the report names the watch.
+    #[test]
+    fn a_watch_error_is_cleared_only_by_that_watch() {
+        let observer = AwsObserver::with_poll_interval(Duration::from_secs(30));
+        let shared = &observer.shared;
+        {
+            let mut state = shared.lock();
+            state
+                .trackers
+                .insert("demo".into(), super::PodTracker::new("demo"));
+            state
+                .node_trackers
+                .insert("demo".into(), NodeTracker::new("demo"));
+        }
+        let refused = watcher::Error::WatchError(kube::core::ErrorResponse {
+            status: "Failure".into(),
+            message: "pods is forbidden".into(),
+            reason: "Forbidden".into(),
+            code: 403,
+        });
+        shared.failed("demo", Watched::Pods, &refused);
+        shared.update_nodes("demo", |_, _| Vec::new());
+        shared.update("demo", Watched::Events, |_, _| Vec::new());
+        assert_eq!(
+            observer.watch_errors(),
+            [
+                "demo: pods watch: error returned by apiserver during watch: pods is forbidden: Forbidden"
+            ]
+        );
+        shared.update("demo", Watched::Pods, |_, _| Vec::new());
+        assert!(observer.watch_errors().is_empty());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn polls_back_off_per_participant_until_a_change_and_time_out() {
