@@ -190,6 +190,15 @@ mod tests {
         assert!(!has(environment(), "test", "evn"));
     }
 
+    /// The README's format section lists every filter and test a template can use.
+    #[test]
+    fn the_readme_lists_the_filters_and_tests() {
+        let readme = include_str!("../../README.md");
+        for name in FILTERS.iter().chain(TESTS) {
+            assert!(readme.contains(&format!("`{name}`")), "README lacks `{name}`");
+        }
+    }
+
     #[test]
     fn misspelt_filters_and_tests_are_found_where_they_are() {
         let text =

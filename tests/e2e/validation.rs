@@ -230,3 +230,38 @@ steps:
         out.stderr
     );
 }
+
+/// `runbook actions NAME` documents what an author writes and reads: the fields of
+/// nested inputs (`nodegroup:`) and of outputs that are lists of maps (what
+/// `steps.x.outputs.evicted[0]` holds), and an enum's values rather than its type.
+#[test]
+fn action_docs_show_nested_fields_and_enum_values() {
+    let t = Test::new();
+    let out = t.args(["actions", "assert-eviction"]).run().success();
+    let outputs = out
+        .stdout
+        .split("outputs (steps.<id>.outputs):")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    for line in [
+        "  evicted: list of map\n      The victim's preempted executors.\n      pod: string\n          The preempted pod.\n",
+        "      executor_id: integer\n",
+        "  replacements: list of map\n",
+        "      started_at_ms: integer\n",
+    ] {
+        assert!(outputs.contains(line), "{line:?} not in:\n{outputs}");
+    }
+    let out = t.args(["actions", "create-cluster"]).run().success();
+    for line in [
+        "  nodegroup: map, optional\n",
+        "      instance_type: string, default \"m5.2xlarge\"\n",
+        "      capacity_type: ON_DEMAND | SPOT, optional\n",
+    ] {
+        assert!(
+            out.stdout.contains(line),
+            "{line:?} not in:\n{}",
+            out.stdout
+        );
+    }
+}

@@ -63,17 +63,34 @@ pub(crate) fn document(action: &dyn runbook_actions::ErasedAction) -> String {
 }
 
 fn fields(schema: &Value, show_required: bool) -> String {
-    let required: Vec<&str> = schema
+    if schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_none()
+    {
+        return "  (none)\n".into();
+    }
+    let mut out = String::new();
+    fields_at(schema, schema, show_required, 2, &mut out);
+    out
+}
+
+/// The fields of `object` (resolved against `root`), `indent` spaces in, each with its
+/// type, whether it is required (inputs), its description, and the fields of a map (or
+/// a list of maps) nested under it: authors read what `nodegroup:` or an output's
+/// list entries hold without opening the schema.
+fn fields_at(object: &Value, root: &Value, show_required: bool, indent: usize, out: &mut String) {
+    let required: Vec<&str> = object
         .get("required")
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-        return "  (none)\n".into();
+    let Some(props) = object.get("properties").and_then(Value::as_object) else {
+        return;
     };
-    let mut out = String::new();
+    let pad = " ".repeat(indent);
     for (name, prop) in props {
-        let mut line = format!("  {name}: {}", type_of(prop, schema));
+        let mut line = format!("{pad}{name}: {}", type_of(prop, root));
         if show_required {
             if required.contains(&name.as_str()) {
                 line.push_str(", required");
@@ -87,11 +104,32 @@ fn fields(schema: &Value, show_required: bool) -> String {
         out.push('\n');
         if let Some(desc) = prop.get("description").and_then(Value::as_str) {
             for l in desc.lines() {
-                out.push_str(&format!("      {l}\n"));
+                out.push_str(&format!("{pad}    {l}\n"));
             }
         }
+        if let Some(nested) = nested_object(prop, root).filter(|_| indent < 10) {
+            fields_at(nested, root, show_required, indent + 4, out);
+        }
     }
-    out
+}
+
+/// The object schema a property holds, or holds a list of, if it has named fields.
+fn nested_object<'a>(prop: &'a Value, root: &'a Value) -> Option<&'a Value> {
+    let resolved = resolve(prop, root);
+    let object = match resolved.get("type").and_then(Value::as_str) {
+        Some("array") => resolve(resolved.get("items")?, root),
+        _ => resolved,
+    };
+    object.get("properties").and_then(Value::as_object)?;
+    Some(object)
+}
+
+/// `prop` with a `$ref` followed into `root`'s `$defs`.
+fn resolve<'a>(prop: &'a Value, root: &'a Value) -> &'a Value {
+    prop.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| root.get("$defs")?.get(r.rsplit('/').next()?))
+        .unwrap_or(prop)
 }
 
 fn type_of(prop: &Value, root: &Value) -> String {
@@ -114,9 +152,14 @@ fn type_of(prop: &Value, root: &Value) -> String {
         .or_else(|| prop.get("oneOf"))
         .and_then(Value::as_array)
     {
+        // An enum documented value by value (a `const` each) reads as its values.
         let names: Vec<String> = alts
             .iter()
-            .map(|a| type_of(a, root))
+            .map(|a| match a.get("const") {
+                Some(Value::String(v)) => v.clone(),
+                Some(other) => other.to_string(),
+                None => type_of(a, root),
+            })
             .filter(|t| t != "null")
             .collect();
         return names.join(" | ");
