@@ -22,6 +22,13 @@ pub(crate) struct SubmitJob;
 /// idempotency key is the request's `clientToken`, and before submitting the step looks
 /// for a job it already started with that key: a resumed run reattaches to its job
 /// instead of starting a second one.
+///
+/// Its pods request what Spark sizes them at: cores (or
+/// `spark.kubernetes.{driver,executor}.request.cores`) and memory plus an overhead
+/// (`spark.{driver,executor}.memoryOverhead`, else max(384 MiB, 0.4 × memory for PySpark,
+/// 0.1 for JVM)) plus EMR's logging sidecar when the job has a log group or S3 log URI.
+/// `runbook sim sizes` prints these requests for given settings, and what each
+/// instance type can give pods: whether a job preempts another depends on them.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubmitJobInput {

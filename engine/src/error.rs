@@ -30,6 +30,9 @@ pub(crate) enum Error {
     Params(#[from] ParamError),
     #[error(transparent)]
     Vars(#[from] VarError),
+    /// A command-line value the command cannot use (clap checked its shape).
+    #[error("{0}")]
+    BadArgument(String),
     #[error("unknown action `{name}`{}", help.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
     UnknownAction { name: String, help: Option<String> },
     /// `resume RUN`: no such run in the state DB.
@@ -124,6 +127,7 @@ impl Error {
             | Error::Params(_)
             | Error::Vars(_)
             | Error::UnknownAction { .. }
+            | Error::BadArgument(_)
             | Error::NoSuchRunIn { .. }
             | Error::NoSuchRun(_)
             | Error::NoRunToShow

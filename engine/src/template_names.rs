@@ -195,7 +195,10 @@ mod tests {
     fn the_readme_lists_the_filters_and_tests() {
         let readme = include_str!("../../README.md");
         for name in FILTERS.iter().chain(TESTS) {
-            assert!(readme.contains(&format!("`{name}`")), "README lacks `{name}`");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README lacks `{name}`"
+            );
         }
     }
 

@@ -265,3 +265,52 @@ fn action_docs_show_nested_fields_and_enum_values() {
         );
     }
 }
+
+/// `runbook sim sizes`: what a node can give pods and what Spark's pods request for
+/// given settings, from the simulator's own sizing (the walkthrough's c5.2xlarge and
+/// 2G PySpark executor by default); a setting that does not size pods is refused.
+#[test]
+fn sim_sizes_tells_allocatable_and_spark_requests() {
+    let t = Test::new();
+    let out = t.args(["sim", "sizes"]).run().success();
+    assert!(
+        out.stdout
+            .contains("  c5.2xlarge       8   16384Mi      7910m 14162Mi      7785m 14162Mi\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("  executor  cpu 1000m; memory 2048 + 819 overhead + 200 sidecar = 3067Mi\n"),
+        "{}",
+        out.stdout
+    );
+    let out = t
+        .args([
+            "sim",
+            "sizes",
+            "--jvm",
+            "--executor-memory",
+            "4g",
+            "--conf",
+            "spark.kubernetes.executor.request.cores=500m",
+        ])
+        .run()
+        .success();
+    assert!(
+        out.stdout
+            .contains("  executor  cpu 500m; memory 4096 + 409 overhead + 200 sidecar = 4705Mi\n"),
+        "{}",
+        out.stdout
+    );
+    let out = t
+        .args(["sim", "sizes", "--conf", "spark.executor.instances=3"])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains("--conf spark.executor.instances does not change pod requests"),
+        "{}",
+        out.stderr
+    );
+}

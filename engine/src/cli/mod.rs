@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod run_lock;
 pub mod schema;
+mod sim_sizes;
 mod sim_speed;
 mod validate;
 mod vars;
@@ -121,11 +122,22 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Delete finished runs older than a given age, with their steps and events
     Prune(prune::PruneArgs),
+    /// The simulator's numbers an author sizes a scenario with
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Print shell completions
     Completions {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `runbook sim ...`.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Node allocatable per instance type, and the requests of Spark's driver and
+    /// executor pods for given job settings: what decides whether anything is preempted
+    Sizes(sim_sizes::SizesArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -145,6 +157,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Schema => Ok(schema::print_schema()),
         Command::Report(args) => report::report(&cli.global, &args),
         Command::Prune(args) => prune::prune(&cli.global, &args),
+        Command::Sim(SimCommand::Sizes(args)) => sim_sizes::sizes(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());
