@@ -202,9 +202,10 @@ steps:
 fn plan_tells_run_time_values_from_real_render_errors() {
     let yaml = r#"name: plan-me
 steps:
-  - { id: first, action: log, with: { message: hi } }
+  - { id: first, action: log, with: { message: "<error: is only text here>" } }
   - { id: later, action: log, with: { message: "{{ steps.first.outputs.message - 1 }}" } }
 "#;
+    // A literal that looks like the plan's error marker is not an error.
     let t = Test::new().runbook("plan-me.yaml", yaml);
     let out = t.args(["plan", "plan-me.yaml"]).run().success();
     assert!(

@@ -68,10 +68,7 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let (params, planned) =
         plan_steps(&loaded, &args.sets, target, global.region.as_deref(), None)?;
     // A step input that cannot render whatever the run does fails the run there.
-    let exit = if planned
-        .iter()
-        .any(|s| s.json.to_string().contains(RENDER_ERROR))
-    {
+    let exit = if planned.iter().any(|s| s.broken) {
         Exit::Usage
     } else {
         Exit::Ok
@@ -204,6 +201,9 @@ type ContextFn<'a> = dyn Fn(Option<(minijinja::Value, minijinja::Value)>) -> min
 /// `aws`, the calls of each instance.
 pub(super) struct PlannedStep {
     json: Value,
+    /// An input failed to render though it reads nothing known only at run time: the
+    /// run would fail at this step whatever happens before it.
+    broken: bool,
     /// One entry per instance (one for a step without `for_each`).
     calls: Vec<InstanceCalls>,
 }
@@ -268,10 +268,6 @@ impl PlannedStep {
     }
 }
 
-/// How a plan shows a step input that cannot render whatever the run does: a mistake
-/// in the runbook, which `plan` then reports with exit 2.
-const RENDER_ERROR: &str = "<error: ";
-
 /// The run-time values (`steps.<id>.outputs...`) the templates under `node` read:
 /// an input that reads them renders only in the run.
 fn run_time_reads(env: &minijinja::Environment<'_>, node: &crate::yaml::Node) -> Vec<String> {
@@ -326,16 +322,15 @@ fn plan_step(
     context: &ContextFn<'_>,
     masker: &crate::masker::Masker,
 ) -> PlannedStep {
+    let broken = std::cell::Cell::new(false);
     let render = |ctx: &minijinja::Value| match template::render_node(env, &def.with, ctx) {
         Ok(v) => masker.json(&v),
         Err(e) => {
             let reads = run_time_reads(env, &def.with);
             if reads.is_empty() {
                 // Nothing in the input waits for a run: this render fails as it is.
-                json!(format!(
-                    "{RENDER_ERROR}{} (at line {})>",
-                    e.error, e.pos.line
-                ))
+                broken.set(true);
+                json!(format!("<error: {} (at line {})>", e.error, e.pos.line))
             } else {
                 json!(format!("<known at run time: reads {}>", reads.join(", ")))
             }
@@ -385,6 +380,7 @@ fn plan_step(
     }
     PlannedStep {
         json: step,
+        broken: broken.get(),
         calls: Vec::new(),
     }
 }
