@@ -50,6 +50,34 @@ pub struct SparkSizingConf {
     pub executor: RoleSizingConf,
 }
 
+impl SparkSizingConf {
+    /// The Spark settings this reads (any other setting does not change requests).
+    pub const KEYS: [&'static str; 7] = [
+        "spark.kubernetes.memoryOverheadFactor",
+        "spark.kubernetes.driver.request.cores",
+        "spark.driver.memoryOverhead",
+        "spark.driver.memoryOverheadFactor",
+        "spark.kubernetes.executor.request.cores",
+        "spark.executor.memoryOverhead",
+        "spark.executor.memoryOverheadFactor",
+    ];
+
+    /// The sizing settings among a job's Spark settings (`spark.x.y` -> value).
+    pub fn from_spark_conf(conf: &std::collections::BTreeMap<String, String>) -> Self {
+        let get = |key: &str| conf.get(key).cloned();
+        let role = |role: &str| RoleSizingConf {
+            request_cores: get(&format!("spark.kubernetes.{role}.request.cores")),
+            memory_overhead: get(&format!("spark.{role}.memoryOverhead")),
+            memory_overhead_factor: get(&format!("spark.{role}.memoryOverheadFactor")),
+        };
+        SparkSizingConf {
+            kubernetes_memory_overhead_factor: get("spark.kubernetes.memoryOverheadFactor"),
+            driver: role("driver"),
+            executor: role("executor"),
+        }
+    }
+}
+
 /// `spark.{driver,executor}.*` settings of one role.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleSizingConf {
@@ -183,6 +211,19 @@ mod tests {
         let (cpu, overhead) =
             cpu_and_overhead(role, cores, memory_mib, non_jvm, conf, p).expect("valid settings");
         spark_pod_sizing(cpu, memory_mib, overhead, monitoring, Resources::ZERO, p)
+    }
+
+    /// Every key it names is one it reads.
+    #[test]
+    fn the_keys_are_the_settings_it_reads() {
+        for key in SparkSizingConf::KEYS {
+            let conf = std::collections::BTreeMap::from([(key.to_string(), "1".to_string())]);
+            assert_ne!(
+                SparkSizingConf::from_spark_conf(&conf),
+                SparkSizingConf::default(),
+                "{key}"
+            );
+        }
     }
 
     /// Each setting changes the requests as Spark's feature steps compute them.

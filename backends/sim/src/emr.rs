@@ -1,7 +1,7 @@
 //! EMR on EKS (emr-containers) on the simulated world.
 
 use async_trait::async_trait;
-use runbook_sim::spark::{RoleSizingConf, SparkSizingConf};
+use runbook_sim::spark::SparkSizingConf;
 use runbook_sim::virtual_cluster::{VirtualCluster, VirtualClusterState};
 use runbook_sim::{JobRun, JobSubmission, PodTemplateSource};
 
@@ -46,21 +46,6 @@ fn conf_number(request: &JobRunRequest, key: &str, default: u32) -> TargetResult
             code: "ValidationException".into(),
             message: format!("{key}={v} is not a number"),
         }),
-    }
-}
-
-/// The Spark settings that change the pods' requests, as EKS would size them.
-fn sizing_conf(request: &JobRunRequest) -> SparkSizingConf {
-    let get = |key: &str| request.spark_conf.get(key).cloned();
-    let role = |role: &str| RoleSizingConf {
-        request_cores: get(&format!("spark.kubernetes.{role}.request.cores")),
-        memory_overhead: get(&format!("spark.{role}.memoryOverhead")),
-        memory_overhead_factor: get(&format!("spark.{role}.memoryOverheadFactor")),
-    };
-    SparkSizingConf {
-        kubernetes_memory_overhead_factor: get("spark.kubernetes.memoryOverheadFactor"),
-        driver: role("driver"),
-        executor: role("executor"),
     }
 }
 
@@ -131,7 +116,8 @@ impl Emr for SimTarget {
         let entry = request.entry_point.to_ascii_lowercase();
         sub.non_jvm = entry.ends_with(".py") || entry.ends_with(".r");
         sub.monitoring = request.log_group.is_some() || request.s3_log_uri.is_some();
-        sub.sizing = sizing_conf(request);
+        // The settings that change the pods' requests, as EKS would size them.
+        sub.sizing = SparkSizingConf::from_spark_conf(&request.spark_conf);
         let job = self.act("EMR", "StartJobRun", &request.name, |w| {
             w.submit_job_run(sub)
         })?;

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 
 use runbook_sim::instance_types::INSTANCE_TYPES;
 use runbook_sim::resources::parse_spark_memory_mib;
-use runbook_sim::spark::{
-    RoleSizingConf, SparkRole, SparkSizingConf, cpu_and_overhead, spark_pod_sizing,
-};
+use runbook_sim::spark::{SparkRole, SparkSizingConf, cpu_and_overhead, spark_pod_sizing};
 use runbook_sim::{Resources, SimParams};
 
 use crate::error::Error;
@@ -141,25 +139,16 @@ fn sizing_conf(conf: &[String]) -> Result<SparkSizingConf, Error> {
         };
         given.insert(key.trim().to_string(), value.trim().to_string());
     }
-    let mut take = |key: &str| given.remove(key);
-    let mut role = |role: &str| RoleSizingConf {
-        request_cores: take(&format!("spark.kubernetes.{role}.request.cores")),
-        memory_overhead: take(&format!("spark.{role}.memoryOverhead")),
-        memory_overhead_factor: take(&format!("spark.{role}.memoryOverheadFactor")),
-    };
-    let driver = role("driver");
-    let executor = role("executor");
-    let sizing = SparkSizingConf {
-        kubernetes_memory_overhead_factor: given.remove("spark.kubernetes.memoryOverheadFactor"),
-        driver,
-        executor,
-    };
-    if let Some(key) = given.keys().next() {
+    if let Some(key) = given
+        .keys()
+        .find(|k| !SparkSizingConf::KEYS.contains(&k.as_str()))
+    {
         return Err(invalid(&format!(
-            "--conf {key} does not change pod requests; the settings that do: spark.kubernetes.{{driver,executor}}.request.cores, spark.{{driver,executor}}.memoryOverhead, spark.{{driver,executor}}.memoryOverheadFactor, spark.kubernetes.memoryOverheadFactor (memory and cores have their own flags)"
+            "--conf {key} does not change pod requests; the settings that do: {} (memory and cores have their own flags)",
+            SparkSizingConf::KEYS.join(", ")
         )));
     }
-    Ok(sizing)
+    Ok(SparkSizingConf::from_spark_conf(&given))
 }
 
 fn invalid(message: &str) -> Error {
