@@ -18,6 +18,7 @@ pub mod report;
 pub mod run_settings;
 pub mod runbook;
 pub mod signals;
+pub mod step_key;
 pub mod template;
 pub mod template_names;
 pub mod timefmt;

@@ -557,6 +557,13 @@ pub(crate) fn step_summary(status: &Value) -> Vec<(String, String, u64)> {
         .unwrap_or_default()
 }
 
+/// Whether every step in `status --json` succeeded at its first attempt.
+pub(crate) fn all_succeeded_once(status: &Value) -> bool {
+    step_summary(status)
+        .iter()
+        .all(|(_, s, attempts)| s == "succeeded" && *attempts == 1)
+}
+
 /// A shell snippet that waits until `file` exists in the working directory, for steps
 /// a test holds open and then releases. It also ends when the test's directory is gone
 /// (so a program orphaned by `kill -9` does not outlive its test) and after about 10 s.

@@ -7,6 +7,7 @@ mod aws_karpenter;
 mod aws_sdk;
 mod aws_target;
 mod canned_runbooks;
+mod composition;
 mod crash_resume;
 mod cron;
 mod eks_connection;

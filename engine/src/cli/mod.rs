@@ -8,6 +8,7 @@ mod docs;
 mod history;
 #[cfg(test)]
 mod no_panic_fuzz;
+mod param_args;
 mod plan;
 mod preflight;
 mod prune;
@@ -21,7 +22,7 @@ mod validate;
 mod vars;
 
 pub(crate) use run_lock::LockError;
-pub(crate) use vars::VarError;
+pub(crate) use vars::{VarError, compute_vars};
 
 use std::path::PathBuf;
 use std::str::FromStr;

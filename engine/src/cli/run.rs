@@ -15,6 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Global;
+use super::param_args::ParamArgs;
 use super::run_lock::take_lock;
 use super::vars::compute_vars;
 use crate::error::{BackendError, Error};
@@ -32,9 +33,8 @@ use crate::{signals, timefmt};
 pub struct RunArgs {
     /// The runbook file
     pub file: PathBuf,
-    /// Set a parameter (typed as the runbook declares it), e.g. --set executors=3
-    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub params: ParamArgs,
     /// For cron: continue the latest run of this runbook and params if it was
     /// interrupted (killed, crashed, SIGINT/SIGTERM); a failed or abandoned run is left
     /// for a person and a new run starts
@@ -71,8 +71,7 @@ pub struct ResumeArgs {
 
 pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let loaded = Arc::new(load_file(&args.file)?);
-    let sets = params::parse_sets(&args.sets)?;
-    let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    let params = args.params.resolve(&loaded.runbook.params)?;
     // Opened before anything is recorded: a path that cannot be written stops the
     // command without leaving a run behind.
     let calls = call_log(global)?;
@@ -80,7 +79,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         let checked = current_thread_runtime()?.block_on(super::preflight::check(
             global,
             &loaded,
-            &args.sets,
+            &args.params,
             calls.clone(),
         ))?;
         checked.print(&loaded, true);
@@ -462,16 +461,10 @@ fn failure_text(loaded: &LoadedRunbook, step: &str, error: &str) -> String {
     format!("step {} failed: {error}", step_label(loaded, step))
 }
 
-/// A step key with its action: `roles[2] (create-job-role)`.
+/// A step key with its action: `roles[2] (create-job-role)`, `platform/cluster
+/// (create-cluster)`.
 fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
-    let id = key.split('[').next().unwrap_or(key);
-    match loaded
-        .runbook
-        .steps
-        .iter()
-        .chain(&loaded.runbook.finally)
-        .find(|s| s.id == id)
-    {
+    match loaded.runbook.step_at(key) {
         Some(step) => format!("{key} ({})", step.action.name()),
         None => key.to_string(),
     }
@@ -611,8 +604,10 @@ fn drive(
             store: Arc::clone(&store),
             reporter: Arc::clone(&reporter),
             cancel,
-            prior,
+            prior: Arc::new(prior),
             rerun_finally: resumed && record.status == RunStatus::Failed,
+            key_prefix: String::new(),
+            failed_inside: Default::default(),
         });
         for note in &notes {
             reporter.notice(note);
