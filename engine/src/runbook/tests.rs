@@ -59,6 +59,7 @@ fn rendered_errors(file: &str, source: &str) -> String {
         file: file.to_string(),
         source_text: source.to_string(),
         diagnostics,
+        included: Vec::new(),
     }
     .to_string()
 }
