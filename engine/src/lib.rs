@@ -1,6 +1,7 @@
 //! `runbook`: a workflow engine for templated YAML runbooks that stand up and exercise
 //! Amazon EMR on EKS, with SQLite checkpoints and resume.
 
+pub mod board;
 pub mod cli;
 pub mod diagnostic;
 mod error;
