@@ -132,6 +132,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         pid: std::process::id(),
         host: host_name(),
         settings: settings.to_json(),
+        world: None,
     };
     let created = store.create_run(&record).and_then(|()| store.run(&run_id));
     match created {

@@ -1221,6 +1221,7 @@ mod tests {
             error: None,
             host: "test".into(),
             settings: json!({"target": "sim"}),
+            world: None,
         }
     }
 
