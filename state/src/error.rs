@@ -107,7 +107,7 @@ pub enum StateError {
     /// `create_run` (or `delete_world`) was given a world that an earlier run still
     /// holds: that run is neither succeeded nor abandoned, so it may still continue the
     /// world, and a second writer would fork it.
-    #[error("failed to claim world `{world}`: run {run_id} ({runbook}, {status}) still holds it")]
+    #[error("failed to use world `{world}`: run {run_id} ({runbook}, {status}) still holds it")]
     WorldInUse {
         /// The world.
         world: String,

@@ -157,6 +157,29 @@ mod tests {
         }
     }
 
+    /// A run on `world` that left `left` at its end and ended `status` at `at + 1000`.
+    fn ended_run_on(
+        store: &mut Store,
+        id: &str,
+        world: &str,
+        at: i64,
+        left: Snapshot,
+        status: RunStatus,
+    ) {
+        run_on(store, id, world, at).expect("create");
+        store
+            .save_last_snapshot(id, Some(&left), at + 1_000)
+            .expect("end");
+        store
+            .set_run_status(id, status, Some(at + 1_000), None)
+            .expect("status");
+    }
+
+    /// The state of `world`.
+    fn state_of(store: &Store, world: &str) -> Option<Snapshot> {
+        store.world(world).expect("load").expect("world").snapshot
+    }
+
     #[test]
     fn a_new_world_is_claimed_by_its_first_run_and_starts_empty() {
         let mut store = Store::open_in_memory().expect("open");
@@ -188,10 +211,7 @@ mod tests {
         run_on(&mut store, "r1", "w", 1_000).expect("create");
         // A step's checkpoint stores the run's snapshot; the world waits for the end.
         store.save_snapshot("r1", &snapshot(50, 1)).expect("save");
-        assert_eq!(
-            store.world("w").expect("load").expect("world").snapshot,
-            None
-        );
+        assert_eq!(state_of(&store, "w"), None);
         // The end stores nothing new (the world did not change since): the latest
         // checkpointed snapshot is handed back.
         store.save_last_snapshot("r1", None, 2_000).expect("end");
@@ -216,22 +236,20 @@ mod tests {
             .set_run_status("r1", RunStatus::Succeeded, Some(3_100), None)
             .expect("succeed");
         assert_eq!(store.load_snapshot("r1").expect("load"), None);
-        assert_eq!(
-            store.world("w").expect("load").expect("world").snapshot,
-            Some(snapshot(90, 2))
-        );
+        assert_eq!(state_of(&store, "w"), Some(snapshot(90, 2)));
     }
 
     #[test]
     fn a_run_that_changed_nothing_leaves_the_world_as_it_was() {
         let mut store = Store::open_in_memory().expect("open");
-        run_on(&mut store, "r1", "w", 1_000).expect("create");
-        store
-            .save_last_snapshot("r1", Some(&snapshot(50, 1)), 2_000)
-            .expect("end");
-        store
-            .set_run_status("r1", RunStatus::Succeeded, Some(2_000), None)
-            .expect("succeed");
+        ended_run_on(
+            &mut store,
+            "r1",
+            "w",
+            1_000,
+            snapshot(50, 1),
+            RunStatus::Succeeded,
+        );
         run_on(&mut store, "r2", "w", 3_000).expect("create");
         store.save_last_snapshot("r2", None, 4_000).expect("end");
         let world = store.world("w").expect("load").expect("world");
@@ -261,9 +279,7 @@ mod tests {
             );
             assert_eq!(
                 err.to_string(),
-                format!(
-                    "failed to claim world `w`: run r1 (priority-demo, {status}) still holds it"
-                )
+                format!("failed to use world `w`: run r1 (priority-demo, {status}) still holds it")
             );
             assert_eq!(store.run("r2").expect("load"), None, "nothing was created");
             assert!(matches!(
@@ -299,22 +315,20 @@ mod tests {
     #[test]
     fn an_abandoned_holder_that_never_handed_back_leaves_the_world_unchanged_until_it_does() {
         let mut store = Store::open_in_memory().expect("open");
-        run_on(&mut store, "r1", "w", 1_000).expect("create");
-        store
-            .save_last_snapshot("r1", Some(&snapshot(50, 1)), 2_000)
-            .expect("end");
-        store
-            .set_run_status("r1", RunStatus::Succeeded, Some(2_000), None)
-            .expect("succeed");
+        ended_run_on(
+            &mut store,
+            "r1",
+            "w",
+            1_000,
+            snapshot(50, 1),
+            RunStatus::Succeeded,
+        );
         // r2 is killed after a checkpoint: the world still has r1's state.
         run_on(&mut store, "r2", "w", 3_000).expect("create");
         store
             .save_snapshot("r2", &snapshot(70, 2))
             .expect("checkpoint");
-        assert_eq!(
-            store.world("w").expect("load").expect("world").snapshot,
-            Some(snapshot(50, 1))
-        );
+        assert_eq!(state_of(&store, "w"), Some(snapshot(50, 1)));
         // `abandon` hands back what r2 checkpointed: what it made exists.
         store
             .save_last_snapshot("r2", None, 4_000)
@@ -322,31 +336,26 @@ mod tests {
         store
             .set_run_status("r2", RunStatus::Abandoned, Some(4_000), None)
             .expect("abandon");
-        assert_eq!(
-            store.world("w").expect("load").expect("world").snapshot,
-            Some(snapshot(70, 2))
-        );
+        assert_eq!(state_of(&store, "w"), Some(snapshot(70, 2)));
     }
 
     #[test]
     fn only_the_run_holding_a_world_hands_back_to_it() {
         let mut store = Store::open_in_memory().expect("open");
-        run_on(&mut store, "r1", "w", 1_000).expect("create");
-        store
-            .save_last_snapshot("r1", Some(&snapshot(50, 1)), 2_000)
-            .expect("end");
-        store
-            .set_run_status("r1", RunStatus::Abandoned, Some(2_000), None)
-            .expect("abandon");
+        ended_run_on(
+            &mut store,
+            "r1",
+            "w",
+            1_000,
+            snapshot(50, 1),
+            RunStatus::Abandoned,
+        );
         run_on(&mut store, "r2", "w", 3_000).expect("create");
         // r1 is no longer the world's user: its late snapshot goes to itself only.
         store
             .save_last_snapshot("r1", Some(&snapshot(99, 9)), 4_000)
             .expect("save");
-        assert_eq!(
-            store.world("w").expect("load").expect("world").snapshot,
-            Some(snapshot(50, 1))
-        );
+        assert_eq!(state_of(&store, "w"), Some(snapshot(50, 1)));
     }
 
     #[test]
@@ -388,13 +397,14 @@ mod tests {
     #[test]
     fn pruning_the_last_run_of_a_world_keeps_the_world() {
         let mut store = Store::open_in_memory().expect("open");
-        run_on(&mut store, "r1", "w", 1_000).expect("create");
-        store
-            .save_last_snapshot("r1", Some(&snapshot(50, 1)), 2_000)
-            .expect("end");
-        store
-            .set_run_status("r1", RunStatus::Succeeded, Some(2_000), None)
-            .expect("succeed");
+        ended_run_on(
+            &mut store,
+            "r1",
+            "w",
+            1_000,
+            snapshot(50, 1),
+            RunStatus::Succeeded,
+        );
         let pruned = store.prune_runs(10_000).expect("prune");
         assert_eq!(pruned.runs, 1);
         let world = store.world("w").expect("load").expect("world");
