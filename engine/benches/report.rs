@@ -167,6 +167,7 @@ fn generate(db: &std::path::Path) -> (usize, usize) {
             pid: 1,
             host: "bench".into(),
             settings: json!({"target": "sim"}),
+            world: None,
         })
         .expect("create run");
     let mut events: Vec<NewEvent> = Vec::new();

@@ -58,6 +58,19 @@ pub(crate) enum Error {
     ResumeChanged { path: String, id: String },
     #[error("run {0} succeeded; there is nothing to abandon")]
     AbandonSucceeded(String),
+    /// `worlds --delete NAME`: no such world.
+    #[error("no world `{0}`; `runbook worlds` lists them")]
+    NoSuchWorld(String),
+    /// `worlds --delete NAME` of a world that a run may still continue.
+    #[error(
+        "world `{world}` is held by run {holder} ({runbook}: {status}), which may still continue it, so it was not deleted (exit 5).\n  = help: `runbook resume {holder}` or `runbook abandon {holder}` first"
+    )]
+    WorldNotDeleted {
+        world: String,
+        holder: String,
+        runbook: String,
+        status: runbook_state::RunStatus,
+    },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error(transparent)]
@@ -136,9 +149,13 @@ impl Error {
             | Error::ResumeAbandoned { .. }
             | Error::ResumeChanged { .. }
             | Error::AbandonSucceeded(_)
+            | Error::NoSuchWorld(_)
             | Error::Report(ReportError::NoSuchRun(_)) => Exit::Usage,
             Error::Refused(Refusal::RunbookChanged { .. }) => Exit::RunbookChanged,
             Error::Refused(Refusal::JobsMayBeRunning { .. }) => Exit::JobsMayBeRunning,
+            Error::Refused(Refusal::WorldInUse { .. }) | Error::WorldNotDeleted { .. } => {
+                Exit::WorldInUse
+            }
             Error::Locked(_) | Error::LockedAgainstAbandon(_) => Exit::Locked,
             Error::Report(_)
             | Error::State(_)
@@ -220,6 +237,17 @@ mod tests {
             Error::Refused(Refusal::JobsMayBeRunning { live: Vec::new() }).exit(),
             Exit::JobsMayBeRunning
         );
+        assert_eq!(
+            Error::Refused(Refusal::WorldInUse {
+                world: "w".into(),
+                holder: "r".into(),
+                runbook: "demo".into(),
+                status: runbook_state::RunStatus::Failed,
+            })
+            .exit(),
+            Exit::WorldInUse
+        );
+        assert_eq!(Error::NoSuchWorld("w".into()).exit(), Exit::Usage);
         assert_eq!(
             Error::Backend(BackendError::AwsConnect(
                 runbook_backend_aws::ConnectError::NoRegion

@@ -16,6 +16,9 @@ pub enum Exit {
     RunbookChanged = 3,
     /// 4: an earlier run's job may still be running; a fresh run would submit it again.
     JobsMayBeRunning = 4,
+    /// 5: the named simulated world (`--world`) is held by an earlier run that may
+    /// still continue it (running, interrupted or failed).
+    WorldInUse = 5,
     /// 75 (EX_TEMPFAIL): another run of the same runbook and params holds the lock.
     Locked = 75,
     /// 130: interrupted by SIGINT/SIGTERM; `runbook resume` continues.

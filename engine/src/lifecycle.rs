@@ -14,7 +14,8 @@
 //!   unless `--allow-changed` says to continue it with the new file.
 //!
 //! Where starting fresh could submit a job a second time (an earlier run's job may
-//! still be running on `aws`), `run` refuses with exit 4 (see `cli::run`).
+//! still be running on `aws`), `run` refuses with exit 4 (see `cli::run`); where it
+//! would take a named simulated world from a run that may still continue it, exit 5.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -58,6 +59,51 @@ pub enum Refusal {
     /// would submit them again (exit 4).
     #[error("{}", JobsMayBeRunning(.live))]
     JobsMayBeRunning { live: Vec<LiveJob> },
+    /// `--world NAME` names a simulated world that an earlier run still holds: it is
+    /// neither succeeded nor abandoned, so it may still continue the world from its
+    /// own state, and a second run would fork it (exit 5).
+    #[error("{}", WorldInUse { world, holder, runbook, status: *status })]
+    WorldInUse {
+        world: String,
+        holder: String,
+        runbook: String,
+        status: RunStatus,
+    },
+}
+
+/// The words of [`Refusal::WorldInUse`]: who holds the world, then how to go on.
+struct WorldInUse<'a> {
+    world: &'a str,
+    holder: &'a str,
+    runbook: &'a str,
+    status: RunStatus,
+}
+
+impl fmt::Display for WorldInUse<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let WorldInUse {
+            world,
+            holder,
+            runbook,
+            status,
+        } = self;
+        let state = match status {
+            RunStatus::Running => "running, or its process was killed",
+            RunStatus::Failed => "failed",
+            _ => "interrupted",
+        };
+        write!(
+            f,
+            "world `{world}` is held by run {holder} ({runbook}: {state}), which may still continue it; a second run would fork the world, so no new run was started (exit 5).\n  = help: "
+        )?;
+        if *status == RunStatus::Running {
+            write!(f, "if it is still running, wait for it to end; otherwise ")?;
+        }
+        write!(
+            f,
+            "continue it with `runbook resume {holder}`, or retire it with `runbook abandon {holder}` (the world keeps what it made); then run again"
+        )
+    }
 }
 
 /// The words of [`Refusal::JobsMayBeRunning`]: each job, then how to go on.

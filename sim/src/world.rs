@@ -248,6 +248,14 @@ impl World {
         &self.events
     }
 
+    /// Empties the event log, keeping everything that exists. A named world taken over
+    /// by another run tells that run only what happens from then on, as a real
+    /// cluster's watches do (what existed before is the world as the run found it);
+    /// the earlier events were stored with the runs that saw them.
+    pub fn forget_events(&mut self) {
+        self.events.clear();
+    }
+
     /// Events from position `index` on (empty if `index` is past the end).
     pub fn events_since(&self, index: u64) -> &[Event] {
         let start = usize::try_from(index)

@@ -600,6 +600,38 @@ fn restored_snapshot_continues_identically() {
     }
 }
 
+/// A named world handed to the next run forgets its event log and nothing else: it
+/// goes on exactly as it would have, telling only what happens from then on.
+#[test]
+fn a_world_that_forgets_its_events_goes_on_identically() {
+    let mut original = story_world(11);
+    for _ in 0..20 {
+        original.step();
+    }
+    let told_before = original.events().len();
+    let mut handed_over = original.clone();
+    handed_over.forget_events();
+    assert!(handed_over.events().is_empty());
+    original.run_until_idle();
+    handed_over.run_until_idle();
+    let after = |events: &[runbook_sim::Event]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| format!("{} {:?}", e.time_ms, e.kind))
+            .collect()
+    };
+    assert_eq!(
+        after(handed_over.events()),
+        after(&original.events()[told_before..])
+    );
+    assert_eq!(handed_over.now(), original.now());
+    assert_eq!(
+        handed_over.job_runs().count(),
+        original.job_runs().count(),
+        "what exists is kept"
+    );
+}
+
 #[test]
 fn events_serialize_self_describing() {
     let mut world = story_world(1);

@@ -128,6 +128,7 @@ fn store_with_run(path: &Path) -> Result<Store, Box<dyn std::error::Error>> {
         pid: std::process::id(),
         host: "bench".into(),
         settings: json!({"target": "sim"}),
+        world: None,
     })?;
     Ok(store)
 }

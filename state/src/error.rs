@@ -104,6 +104,21 @@ pub enum StateError {
     #[error("failed to create run {0}: a run with this id already exists")]
     RunExists(String),
 
+    /// `create_run` (or `delete_world`) was given a world that an earlier run still
+    /// holds: that run is neither succeeded nor abandoned, so it may still continue the
+    /// world, and a second writer would fork it.
+    #[error("failed to use world `{world}`: run {run_id} ({runbook}, {status}) still holds it")]
+    WorldInUse {
+        /// The world.
+        world: String,
+        /// The run that holds it.
+        run_id: String,
+        /// That run's runbook name.
+        runbook: String,
+        /// That run's status (running, failed or interrupted).
+        status: crate::records::RunStatus,
+    },
+
     /// `finish_attempt` was called for an attempt that `begin_attempt` never recorded.
     #[error(
         "failed to finish attempt {attempt} of step {step_key} in run {run_id}: the attempt \

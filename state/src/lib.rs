@@ -1,5 +1,5 @@
-//! The state database of `runbook`: runs, step checkpoints, events, run locks and
-//! simulator snapshots, in one SQLite file.
+//! The state database of `runbook`: runs, step checkpoints, events, run locks,
+//! simulator snapshots and named simulated worlds, in one SQLite file.
 //!
 //! This crate owns every SQL statement; the engine only calls [`Store`] methods and
 //! gets the persisted record types of [`records`] back. It has no engine logic: it does
@@ -41,12 +41,13 @@ mod steps;
 mod store;
 #[cfg(test)]
 mod test_support;
+mod worlds;
 
 pub use error::{ParseStatusError, StateError};
 pub use locks::{LockOutcome, LockRequest, RunLock};
 pub use migrations::SCHEMA_VERSION;
 pub use records::{
     EventRecord, FailureClass, LockHolder, NewEvent, NewRun, PruneStats, RunFilter, RunRecord,
-    RunStatus, Snapshot, StepFinish, StepRecord, StepStart, StepStatus,
+    RunStatus, Snapshot, StepFinish, StepRecord, StepStart, StepStatus, WorldRecord,
 };
 pub use store::Store;

@@ -132,6 +132,23 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE run_locks ADD COLUMN host TEXT NOT NULL DEFAULT '';
     "#,
+    // 3: named simulated worlds (`run --world NAME`), shared by the runs that name them:
+    // each world's latest state and the run that last used it (which holds the world
+    // while it can still be continued), and the world each run used (NULL: a fresh
+    // world of its own). A world's state is a simulator snapshot, as in `snapshots`;
+    // it is NULL until a run on it ends. Pruning the last run keeps the world.
+    r#"
+    ALTER TABLE runs ADD COLUMN world TEXT;
+
+    CREATE TABLE worlds (
+        name            TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
+        at_ms           INTEGER,           -- the snapshot's virtual time
+        data            BLOB,
+        run_id          TEXT    REFERENCES runs (id) ON DELETE SET NULL,
+        updated_at_ms   INTEGER NOT NULL,
+        CHECK ((at_ms IS NULL) = (data IS NULL))
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary creates and understands: the number of migrations.
@@ -307,13 +324,52 @@ mod tests {
     }
 
     #[test]
+    fn version_2_runs_used_no_named_world() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", true)
+            .expect("foreign keys on, as Store::open sets them");
+        migrate_to(&mut conn, ":memory:", &MIGRATIONS[..2]).expect("v2");
+        conn.execute_batch(
+            "INSERT INTO runs (id, runbook_name, runbook_path, content_hash, params, lock_key, \
+               target, status, started_at_ms, pid) \
+             VALUES ('r1', 'demo', 'demo.yaml', 'h', '{}', 'k', 'sim', 'interrupted', 1, 7); \
+             INSERT INTO snapshots (run_id, at_ms, data) VALUES ('r1', 1, x'01');",
+        )
+        .expect("v2 rows");
+        migrate(&mut conn, ":memory:").expect("to the latest");
+        let world: Option<String> = conn
+            .query_row("SELECT world FROM runs WHERE id = 'r1'", [], |r| r.get(0))
+            .expect("run");
+        assert_eq!(
+            world, None,
+            "a run from before worlds had a world of its own"
+        );
+        let worlds: i64 = conn
+            .query_row("SELECT COUNT(*) FROM worlds", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(worlds, 0);
+        conn.execute(
+            "INSERT INTO worlds (name, at_ms, data, updated_at_ms) VALUES ('w', 5, NULL, 1)",
+            [],
+        )
+        .expect_err("a world's time and state come together");
+    }
+
+    #[test]
     fn fresh_database_reaches_the_latest_version() {
         let mut conn = Connection::open_in_memory().expect("open");
         migrate(&mut conn, ":memory:").expect("migrate");
         assert_eq!(user_version(&conn).expect("version"), SCHEMA_VERSION);
         assert_eq!(
             table_names(&conn),
-            ["events", "run_locks", "runs", "snapshots", "step_attempts"]
+            [
+                "events",
+                "run_locks",
+                "runs",
+                "snapshots",
+                "step_attempts",
+                "worlds"
+            ]
         );
     }
 

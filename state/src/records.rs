@@ -40,6 +40,12 @@ pub struct NewRun {
     /// `--region`, `--kube-context`, `--sim-speed`), reused by `resume` unless given
     /// again. The engine's encoding; opaque to this crate.
     pub settings: Value,
+    /// The named simulated world the run uses (`run --world NAME`), shared with the
+    /// runs before and after it; `None` for a world of its own. Creating the run
+    /// claims the world (see [`Store::create_run`]).
+    ///
+    /// [`Store::create_run`]: crate::Store::create_run
+    pub world: Option<String>,
 }
 
 /// A run as stored.
@@ -75,6 +81,8 @@ pub struct RunRecord {
     pub host: String,
     /// The target settings the run was started with (see [`NewRun::settings`]).
     pub settings: Value,
+    /// The named world the run used (see [`NewRun::world`]).
+    pub world: Option<String>,
 }
 
 /// The status of a run.
@@ -379,6 +387,22 @@ pub struct Snapshot {
     pub at_ms: i64,
     /// The simulator's own encoding; opaque to this crate.
     pub data: Vec<u8>,
+}
+
+/// A named simulated world, shared by the runs that name it (`run --world NAME`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorldRecord {
+    /// Its name.
+    pub name: String,
+    /// Its state as the last run that ended on it left it; `None` until one has (a
+    /// world nobody finished a run on is still empty).
+    pub snapshot: Option<Snapshot>,
+    /// The run that last used it: while that run is neither succeeded nor abandoned,
+    /// it holds the world and no other run may start on it. `None` once that run was
+    /// pruned.
+    pub last_run: Option<String>,
+    /// Wall-clock time of the last change (a run claimed it or handed it back), ms.
+    pub updated_at_ms: i64,
 }
 
 /// Who holds a run lock.

@@ -5,13 +5,15 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use crate::error::StateError;
 use crate::records::{NewRun, RunFilter, RunRecord, RunStatus};
 use crate::store::Store;
+use crate::worlds;
 
 const RUN_COLUMNS: &str = "id, runbook_name, runbook_path, content_hash, params, lock_key, \
-     target, status, started_at_ms, finished_at_ms, pid, resume_count, error, host, settings";
+     target, status, started_at_ms, finished_at_ms, pid, resume_count, error, host, settings, world";
 
 impl Store {
     /// Records a new run in status `running`. Fails with [`StateError::RunExists`] if
-    /// the id is taken.
+    /// the id is taken. A run on a named world claims it in the same transaction (see
+    /// `worlds.rs`), or fails with [`StateError::WorldInUse`] and records nothing.
     pub fn create_run(&mut self, run: &NewRun) -> Result<(), StateError> {
         const OP: &str = "create run";
         let params_json =
@@ -32,8 +34,8 @@ impl Store {
             }
             tx.prepare_cached(
                 "INSERT INTO runs (id, runbook_name, runbook_path, content_hash, params, \
-                 lock_key, target, status, started_at_ms, pid, host, settings) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 lock_key, target, status, started_at_ms, pid, host, settings, world) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -49,9 +51,13 @@ impl Store {
                     run.pid,
                     run.host,
                     settings_json,
+                    run.world,
                 ])
             })
             .map_err(StateError::sqlite(OP))?;
+            if let Some(world) = &run.world {
+                worlds::claim(tx, world, &run.id, run.started_at_ms)?;
+            }
             Ok(())
         })
     }
@@ -227,6 +233,7 @@ struct RawRun {
     error: Option<String>,
     host: String,
     settings: String,
+    world: Option<String>,
 }
 
 impl RawRun {
@@ -247,6 +254,7 @@ impl RawRun {
             error: row.get(12)?,
             host: row.get(13)?,
             settings: row.get(14)?,
+            world: row.get(15)?,
         })
     }
 
@@ -282,6 +290,7 @@ impl RawRun {
             resume_count: self.resume_count,
             error: self.error,
             host: self.host,
+            world: self.world,
         })
     }
 }
@@ -347,6 +356,7 @@ mod tests {
                 error: None,
                 host: "testhost".into(),
                 settings: json!({"target": "sim"}),
+                world: None,
             }
         );
 

@@ -1,5 +1,5 @@
 //! Simulator snapshots: the latest serialized world of each run, so that a resumed run
-//! continues the same simulation.
+//! continues the same simulation (and, at its end, the named world it used).
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -7,6 +7,7 @@ use crate::error::StateError;
 use crate::records::Snapshot;
 use crate::runs::run_exists;
 use crate::store::Store;
+use crate::worlds;
 
 impl Store {
     /// Stores the run's snapshot, replacing the previous one.
@@ -16,6 +17,27 @@ impl Store {
                 return Err(StateError::RunNotFound(run_id.to_owned()));
             }
             upsert_snapshot(tx, run_id, snapshot)
+        })
+    }
+
+    /// What a run leaves when it stops executing (it ended, was interrupted, or is
+    /// being abandoned): its final snapshot, when the world changed since its last
+    /// checkpoint, and, for a run on a named world, its latest snapshot as the world's
+    /// state, in one transaction, so the world is never behind what its run recorded.
+    pub fn save_last_snapshot(
+        &mut self,
+        run_id: &str,
+        snapshot: Option<&Snapshot>,
+        now_ms: i64,
+    ) -> Result<(), StateError> {
+        self.write("save the last simulator snapshot", false, |tx| {
+            if !run_exists(tx, run_id)? {
+                return Err(StateError::RunNotFound(run_id.to_owned()));
+            }
+            if let Some(snapshot) = snapshot {
+                upsert_snapshot(tx, run_id, snapshot)?;
+            }
+            worlds::hand_back(tx, run_id, now_ms)
         })
     }
 

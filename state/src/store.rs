@@ -1,6 +1,6 @@
 //! [`Store`]: opening the database, its settings, and the transaction helper that every
 //! write goes through. The operations live in `runs.rs`, `steps.rs`, `events.rs`,
-//! `snapshots.rs`, `locks.rs` and `retention.rs`, each an `impl Store` block.
+//! `snapshots.rs`, `worlds.rs`, `locks.rs` and `retention.rs`, each an `impl Store` block.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +14,8 @@ use crate::migrations;
 /// cron invocations may touch the same database at once.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The state database: runs, step attempts, events, run locks and simulator snapshots.
+/// The state database: runs, step attempts, events, run locks, simulator snapshots and
+/// named worlds.
 ///
 /// Every method is one SQLite transaction. Write transactions start with
 /// `BEGIN IMMEDIATE`, so a concurrent writer waits (up to 5 s) for the write lock

@@ -26,6 +26,7 @@ pub(crate) fn new_run(id: &str, started_at_ms: i64) -> NewRun {
         pid: 4242,
         host: "testhost".to_owned(),
         settings: json!({"target": "sim"}),
+        world: None,
     }
 }
 

@@ -56,6 +56,7 @@ fn new_run(id: &str) -> NewRun {
         pid: std::process::id(),
         host: "bench".into(),
         settings: json!({"target": "sim"}),
+        world: None,
     }
 }
 

@@ -239,6 +239,7 @@ impl Cmd<'_> {
             // to their real state DB.
             .env_remove("RUNBOOK_STATE")
             .env_remove("RUNBOOK_TARGET")
+            .env_remove("RUNBOOK_WORLD")
             .env("HOME", self.test.dir())
             .env("XDG_STATE_HOME", self.test.path("xdg-state"))
             .env("NO_COLOR", "1")

@@ -1,6 +1,6 @@
-//! The JSON that scripts read (`runs --json`, `status RUN --json`) is a contract:
-//! snapshot tests pin its shape, with run ids, times, durations and keys redacted, and
-//! secret params masked.
+//! The JSON that scripts read (`runs --json`, `status RUN --json`, `worlds --json`) is
+//! a contract: snapshot tests pin its shape, with run ids, times, durations and keys
+//! redacted, and secret params masked.
 
 use serde_json::Value;
 
@@ -26,7 +26,9 @@ fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 match key.as_str() {
-                    "id" | "started_at" | "finished_at" | "path" if v.is_string() => {
+                    "id" | "started_at" | "finished_at" | "path" | "last_run" | "updated_at"
+                        if v.is_string() =>
+                    {
                         *v = Value::from(format!("[{key}]"))
                     }
                     "duration_ms" if !v.is_null() => *v = Value::from("[ms]"),
@@ -61,4 +63,25 @@ fn runs_and_status_json_shapes() {
     let text = serde_json::to_string_pretty(&status).expect("json");
     assert!(!text.contains("s3cr3t-value"));
     insta::assert_snapshot!("status_json", text);
+}
+
+#[test]
+fn worlds_json_shape() {
+    let t = Test::new().runbook("shapes.yaml", RUNBOOK);
+    t.args([
+        "run",
+        "shapes.yaml",
+        "--set",
+        "token=s3cr3t-value",
+        "--world",
+        "w",
+    ])
+    .run()
+    .success();
+    let mut worlds = t.args(["worlds", "--json"]).run().success().json();
+    redact(&mut worlds);
+    insta::assert_snapshot!(
+        "worlds_json",
+        serde_json::to_string_pretty(&worlds).expect("json")
+    );
 }

@@ -32,6 +32,7 @@ mod retries;
 mod run_basics;
 mod secret_scan;
 mod secrets;
+mod shared_world;
 mod signals;
 mod stored_events;
 mod validation;

@@ -133,6 +133,8 @@ fn a_closed_stdout_ends_printing_commands_quietly() {
         vec!["runs", "--json"],
         vec!["status", &run_id],
         vec!["status", &run_id, "--json"],
+        vec!["worlds"],
+        vec!["worlds", "--json"],
         vec!["completions", "bash"],
         vec!["prune", "--older-than", "30d"],
     ];

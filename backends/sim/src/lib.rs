@@ -36,6 +36,12 @@ pub const DEFAULT_REGION: &str = "us-east-2";
 #[error("failed to restore the simulated world: {0}")]
 pub struct RestoreError(serde_json::Error);
 
+/// What exists in the world a snapshot holds (for `runbook worlds`).
+pub fn inventory(snapshot: &[u8]) -> Result<runbook_sim::Inventory, RestoreError> {
+    let world: World = serde_json::from_slice(snapshot).map_err(RestoreError)?;
+    Ok(world.inventory())
+}
+
 /// The simulated world of one run, shared by the services of the `sim` target.
 pub struct SimTarget {
     world: Mutex<World>,
@@ -69,6 +75,18 @@ impl SimTarget {
         let world: World = serde_json::from_slice(snapshot).map_err(RestoreError)?;
         let drained = world.events().len() as u64;
         Ok(Self::with_world(world, clock, drained))
+    }
+
+    /// A named world's latest state, taken over by a new run (`run --world`): what
+    /// exists stays and virtual time continues from the snapshot, but the run's record
+    /// of events starts empty, as a new run's watches on a real cluster do.
+    pub fn take_over(
+        snapshot: &[u8],
+        clock: Arc<VirtualClock>,
+    ) -> Result<Arc<SimTarget>, RestoreError> {
+        let mut world: World = serde_json::from_slice(snapshot).map_err(RestoreError)?;
+        world.forget_events();
+        Ok(Self::with_world(world, clock, 0))
     }
 
     fn with_world(world: World, clock: Arc<VirtualClock>, drained: u64) -> Arc<SimTarget> {

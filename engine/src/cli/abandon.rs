@@ -8,6 +8,7 @@ use runbook_state::RunStatus;
 use super::Global;
 use super::run::{aws_settings, build_target, current_thread_runtime, host_name};
 use super::run_lock::take_lock;
+use super::sim_world::SimWorld;
 use crate::error::{BackendError, Error};
 use crate::executor::target_record;
 use crate::exit::Exit;
@@ -49,11 +50,12 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
     let lock =
         take_lock(&mut store, &run.lock_key, &run.id).map_err(Error::LockedAgainstAbandon)?;
     let mut cancelled = Vec::new();
+    let mut last_snapshot = None;
     if args.cancel_jobs {
         let settings = RunSettings::of_run(&run);
         let attempts = store.latest_attempts(&run.id)?;
         let jobs = inflight_jobs::submitted_jobs(&run.id, &attempts);
-        let snapshot = store.load_snapshot(&run.id)?;
+        let world = SimWorld::of_run(&store, &run)?;
         let last_event_at = store.last_event_at(&run.id).ok().flatten().unwrap_or(0);
         // Only the `region` parameter matters here (the aws target's fallback region).
         let params = ResolvedParams {
@@ -64,14 +66,8 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
         let runtime = current_thread_runtime()?;
         let aws = aws_settings(&settings, &params, calls.clone());
         let outcome = runtime.block_on(async {
-            let (clock, target) = build_target(
-                settings.target,
-                snapshot.as_ref(),
-                last_event_at,
-                None,
-                &aws,
-            )
-            .await?;
+            let (clock, target) =
+                build_target(settings.target, &world, last_event_at, None, &aws).await?;
             let done = cancel_live(&target, jobs).await;
             // Secret values are never stored, so `abandon` has none to mask with.
             let (events, snapshot) = target_record(&target, &clock, &params.masker());
@@ -79,16 +75,11 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
         });
         match outcome {
             Ok((done, events, snapshot)) => {
-                let stored = store
-                    .append_events(&run.id, &events)
-                    .and_then(|()| match &snapshot {
-                        Some(s) => store.save_snapshot(&run.id, s),
-                        None => Ok(()),
-                    });
-                if let Err(e) = stored {
+                if let Err(e) = store.append_events(&run.id, &events) {
                     eprintln!("warning: the cancellations were made but not recorded: {e}");
                 }
                 cancelled = done;
+                last_snapshot = snapshot;
             }
             Err(source) => {
                 let _ = store.release_lock(lock);
@@ -107,6 +98,13 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
         reason.push_str(&format!(" (it had stopped with: {previous})"));
     }
     let now = Clock::Real.now_ms();
+    // A run on a named world hands it back as it last recorded it (even if it was
+    // killed before its end): what the abandoned run made exists, as on aws. Only then
+    // does the abandon release the world.
+    if let Err(e) = store.save_last_snapshot(&run.id, last_snapshot.as_ref(), now) {
+        let _ = store.release_lock(lock);
+        return Err(e.into());
+    }
     let marked = store.set_run_status(&run.id, RunStatus::Abandoned, Some(now), Some(&reason));
     let _ = store.release_lock(lock);
     marked?;

@@ -100,6 +100,7 @@ pub(crate) fn status_json(run: &RunRecord, attempts: &[StepRecord]) -> Value {
         "runbook": run.runbook_name,
         "path": run.runbook_path,
         "target": run.target,
+        "world": run.world,
         "status": run.status.as_str(),
         "params": run.params,
         "started_at": timefmt::rfc3339_ms(run.started_at_ms),
@@ -120,6 +121,11 @@ fn status_text(run: &RunRecord, attempts: &[StepRecord]) -> String {
         run.runbook_name, run.runbook_path
     ));
     out.push_str(&format!("target   {}\n", run.target));
+    if let Some(world) = &run.world {
+        out.push_str(&format!(
+            "world    {world} (shared with the runs that name it)\n"
+        ));
+    }
     out.push_str(&format!("status   {}\n", run.status));
     out.push_str(&format!(
         "started  {} UTC",
@@ -249,6 +255,7 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Result<Exit, Error> {
                     "id": r.id,
                     "runbook": r.runbook_name,
                     "target": r.target,
+                    "world": r.world,
                     "status": r.status.as_str(),
                     "started_at": timefmt::rfc3339_ms(r.started_at_ms),
                     "duration_ms": r.finished_at_ms.map(|f| f - r.started_at_ms),
@@ -266,9 +273,29 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Result<Exit, Error> {
         println!("no runs yet");
         return Ok(Exit::Ok);
     }
+    // The world column appears once a run used a named world.
+    let world_width = runs
+        .iter()
+        .filter_map(|r| r.world.as_deref())
+        .map(|w| w.len().min(20))
+        .max()
+        .map(|w| w.max(5));
+    let world_cell = |r: &RunRecord| match world_width {
+        Some(width) => format!(
+            "{:<width$} ",
+            truncate(r.world.as_deref().unwrap_or("-"), 20)
+        ),
+        None => String::new(),
+    };
     println!(
-        "{:<22} {:<20} {:<6} {:<12} {:<20} {:>9}  FAILED STEP",
-        "RUN", "RUNBOOK", "TARGET", "STATUS", "STARTED (UTC)", "DURATION"
+        "{:<22} {:<20} {:<6} {}{:<12} {:<20} {:>9}  FAILED STEP",
+        "RUN",
+        "RUNBOOK",
+        "TARGET",
+        world_width.map_or(String::new(), |width| format!("{:<width$} ", "WORLD")),
+        "STATUS",
+        "STARTED (UTC)",
+        "DURATION"
     );
     for r in &runs {
         let took = r
@@ -276,10 +303,11 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Result<Exit, Error> {
             .map(|f| crate::progress::elapsed(ms(f - r.started_at_ms)))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<22} {:<20} {:<6} {:<12} {:<20} {:>9}  {}",
+            "{:<22} {:<20} {:<6} {}{:<12} {:<20} {:>9}  {}",
             r.id,
             truncate(&r.runbook_name, 20),
             r.target,
+            world_cell(r),
             r.status.as_str(),
             timefmt::short(r.started_at_ms),
             took,

@@ -18,8 +18,10 @@ mod run_lock;
 pub mod schema;
 mod sim_sizes;
 mod sim_speed;
+mod sim_world;
 mod validate;
 mod vars;
+mod worlds;
 
 pub(crate) use run_lock::LockError;
 pub(crate) use vars::{VarError, compute_vars};
@@ -39,7 +41,7 @@ use crate::progress::OutputMode;
     name = "runbook",
     version,
     about = "Run templated YAML runbooks that stand up and exercise Amazon EMR on EKS, with checkpoints and resume",
-    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, 3 an interrupted run's runbook changed (not resumed), 4 an earlier run's job may still be running (not started), 75 locked by another run, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 a step failed, 2 invalid runbook or usage, 3 an interrupted run's runbook changed (not resumed), 4 an earlier run's job may still be running (not started), 5 the --world is held by an unfinished run (not started), 75 locked by another run, 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -108,6 +110,9 @@ pub enum Command {
     Status(history::StatusArgs),
     /// List recent runs
     Runs(history::RunsArgs),
+    /// List the named simulated worlds (`run --world NAME`) and what exists in each,
+    /// or delete one
+    Worlds(worlds::WorldsArgs),
     /// Check runbooks without running anything (exit 2 on any error)
     Validate(validate::ValidateArgs),
     /// Print every step's rendered input without running anything
@@ -151,6 +156,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Abandon(args) => abandon::abandon(&cli.global, &args),
         Command::Status(args) => history::status(&cli.global, &args),
         Command::Runs(args) => history::runs(&cli.global, &args),
+        Command::Worlds(args) => worlds::worlds(&cli.global, &args),
         Command::Validate(args) => validate::validate(&cli.global, &args),
         Command::Plan(args) => plan::plan(&cli.global, &args),
         Command::Preflight(args) => preflight::preflight(&cli.global, &args),

@@ -135,7 +135,7 @@ pub(super) async fn check(
         quick_retries: true,
         ..aws_settings(&settings, &params, calls)
     };
-    let target = match build_target(kind, None, 0, None, &aws).await {
+    let target = match build_target(kind, &super::sim_world::SimWorld::Fresh, 0, None, &aws).await {
         Ok((_clock, target)) => target,
         Err(e) => {
             return Ok(Preflight {

@@ -10,13 +10,14 @@ use runbook_actions::CancelSignal;
 use runbook_backend::calls::CallLog;
 use runbook_backend::{Clock, TargetKind};
 use runbook_backend_aws::AwsSettings;
-use runbook_state::{NewRun, RunLock, RunRecord, RunStatus, StepRecord, Store};
+use runbook_state::{NewRun, RunLock, RunRecord, RunStatus, StateError, StepRecord, Store};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Global;
 use super::param_args::ParamArgs;
 use super::run_lock::take_lock;
+use super::sim_world::{SimWorld, refuse_world_on_aws};
 use super::vars::compute_vars;
 use crate::error::{BackendError, Error};
 use crate::executor::{Execution, Outcome, RunScope, execute};
@@ -51,6 +52,11 @@ pub struct RunArgs {
     /// one fails (exit 1)
     #[arg(long)]
     pub preflight: bool,
+    /// On sim: run in the named simulated world, shared with the runs before and after
+    /// that name it (what they made exists, virtual time continues), instead of a new
+    /// world of its own; one run at a time per world
+    #[arg(long, env = "RUNBOOK_WORLD", value_name = "NAME", value_parser = super::sim_world::parse_world_name)]
+    pub world: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +76,9 @@ pub struct ResumeArgs {
 }
 
 pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
+    if global.target == Some(TargetKind::Aws) {
+        refuse_world_on_aws(args.world.as_deref())?;
+    }
     let loaded = Arc::new(load_file(&args.file)?);
     let params = args.params.resolve(&loaded.runbook.params)?;
     // Opened before anything is recorded: a path that cannot be written stops the
@@ -91,7 +100,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let mut store = open_checked_store(global)?;
     let given = given_settings(global, args.sim_speed);
     let settings = RunSettings::new_run(&given);
-    let lock_key = lock_key(&loaded, &params, settings.target);
+    let lock_key = lock_key(&loaded, &params, settings.target, args.world.as_deref());
     let history = store.runs_since_last_success(&lock_key)?;
     let ask = lifecycle::Ask {
         resume_incomplete: args.resume_incomplete,
@@ -131,6 +140,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         pid: std::process::id(),
         host: host_name(),
         settings: settings.to_json(),
+        world: args.world.clone(),
     };
     let created = store.create_run(&record).and_then(|()| store.run(&run_id));
     match created {
@@ -153,7 +163,21 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         ))),
         Err(e) => {
             let _ = store.release_lock(lock);
-            Err(e.into())
+            Err(match e {
+                StateError::WorldInUse {
+                    world,
+                    run_id,
+                    runbook,
+                    status,
+                } => Refusal::WorldInUse {
+                    world,
+                    holder: run_id,
+                    runbook,
+                    status,
+                }
+                .into(),
+                other => other.into(),
+            })
         }
     }
 }
@@ -259,8 +283,11 @@ fn continue_run(
         given,
         calls,
     } = carry_on;
-    let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
     let settings = RunSettings::resumed(&RunSettings::of_run(record), &given);
+    if settings.target == TargetKind::Aws {
+        refuse_world_on_aws(record.world.as_deref())?;
+    }
+    let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
     drive(
         store,
         record,
@@ -396,15 +423,27 @@ pub(super) fn call_log(global: &Global) -> Result<Option<CallLog>, Error> {
     Ok(Some(CallLog::new(file)))
 }
 
-/// Identifies (runbook file, params, target): one run of it at a time per state DB.
-/// Secret values are not part of it, so nothing derived from them is stored.
-fn lock_key(loaded: &LoadedRunbook, params: &ResolvedParams, target: TargetKind) -> String {
+/// Identifies (runbook file, params, target, named world): one run of it at a time per
+/// state DB, and the runs `run --resume-incomplete` considers. A run on a named world
+/// is another series than the same runbook on worlds of its own (whose key is as it
+/// was before worlds existed). Secret values are not part of it, so nothing derived
+/// from them is stored.
+fn lock_key(
+    loaded: &LoadedRunbook,
+    params: &ResolvedParams,
+    target: TargetKind,
+    world: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
     hasher.update(loaded.path.display().to_string().as_bytes());
     hasher.update(b"\n");
     hasher.update(params.masked().to_string().as_bytes());
     hasher.update(b"\n");
     hasher.update(target.as_str().as_bytes());
+    if let Some(world) = world {
+        hasher.update(b"\nworld ");
+        hasher.update(world.as_bytes());
+    }
     hex::encode(&hasher.finalize()[..16])
 }
 
@@ -419,24 +458,30 @@ fn new_run_id(now_ms: i64) -> String {
 const SIM_SEED: u64 = 20_221_107;
 
 /// The run's clock and the services its actions use: a simulated world on `sim`
-/// (restored from the run's snapshot on resume), real AWS on `aws` (configured and
-/// its credentials checked here, so a missing region or bad credentials stop the run
-/// before any step).
+/// (`world`: new, the run's own on resume, or a named world's), real AWS on `aws`
+/// (configured and its credentials checked here, so a missing region or bad
+/// credentials stop the run before any step).
 pub(super) async fn build_target(
     kind: TargetKind,
-    snapshot: Option<&runbook_state::Snapshot>,
+    world: &SimWorld,
     last_event_at: i64,
     sim_speed: Option<f64>,
     aws: &AwsSettings,
 ) -> Result<(Clock, runbook_backend::Target), BackendError> {
     match kind {
         TargetKind::Sim => {
-            let start = snapshot.map_or(0, |s| s.at_ms).max(last_event_at);
+            let start = world.at_ms().max(last_event_at);
             let clock =
                 runbook_backend::VirtualClock::new(u64::try_from(start).unwrap_or(0), sim_speed);
-            let world = match snapshot {
-                Some(s) => runbook_backend_sim::SimTarget::restore(&s.data, Arc::clone(&clock))?,
-                None => runbook_backend_sim::SimTarget::new(SIM_SEED, Arc::clone(&clock)),
+            let clock_of_world = Arc::clone(&clock);
+            let world = match world {
+                SimWorld::Fresh => runbook_backend_sim::SimTarget::new(SIM_SEED, clock_of_world),
+                SimWorld::Own(s) => {
+                    runbook_backend_sim::SimTarget::restore(&s.data, clock_of_world)?
+                }
+                SimWorld::Shared(s) => {
+                    runbook_backend_sim::SimTarget::take_over(&s.data, clock_of_world)?
+                }
             };
             Ok((Clock::Virtual(clock), world.target()))
         }
@@ -452,6 +497,22 @@ pub(super) async fn build_target(
             }
             Ok((Clock::Real, target))
         }
+    }
+}
+
+/// What the log says about the named world a run works in.
+fn world_notice(name: &str, world: &SimWorld) -> String {
+    let at = std::time::Duration::from_millis(u64::try_from(world.at_ms()).unwrap_or(0));
+    match world {
+        SimWorld::Fresh => format!("world `{name}` is new: it starts empty, at virtual time 0"),
+        SimWorld::Shared(_) => format!(
+            "world `{name}`: what the runs before made exists; virtual time continues from {}",
+            crate::progress::elapsed(at)
+        ),
+        SimWorld::Own(_) => format!(
+            "world `{name}`: continuing this run's own state, from virtual time {}",
+            crate::progress::elapsed(at)
+        ),
     }
 }
 
@@ -505,11 +566,7 @@ fn drive(
         .into_iter()
         .map(|r| (r.step_key.clone(), r))
         .collect();
-    let snapshot = if resumed {
-        store.load_snapshot(&record.id)?
-    } else {
-        None
-    };
+    let world = SimWorld::of_run(&store, record)?;
     // A real cluster's watches see only what exists now: what they observed before
     // the interruption comes back from the state DB.
     let observed_before = if resumed && target == TargetKind::Aws {
@@ -538,7 +595,7 @@ fn drive(
             eprintln!("note: --record-calls records the aws target's calls; the sim target makes none");
         }
         let aws = aws_settings(&settings, &params, calls);
-        let (clock, services) = build_target(target, snapshot.as_ref(), virtual_start, settings.sim_speed, &aws)
+        let (clock, services) = build_target(target, &world, virtual_start, settings.sim_speed, &aws)
             .await
             .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         services.observer.restore_events(observed_before);
@@ -613,6 +670,9 @@ fn drive(
             reporter.notice(note);
         }
         reporter.run_started(&run_id, &loaded.display_path, target.as_str(), resumed);
+        if let Some(name) = &record.world {
+            reporter.notice(&world_notice(name, &world));
+        }
         let done: Vec<&str> = exec
             .prior
             .values()

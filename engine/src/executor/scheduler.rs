@@ -53,15 +53,17 @@ pub(super) async fn run_phases(exec: &Arc<Execution>, scheduler: &Participant) -
     }
 }
 
-/// Stores what the target observed after the last step ended, and its final state.
+/// Stores what the target observed after the last step ended, and its final state
+/// (which a run on a named simulated world hands back to that world).
 fn record_target(exec: &Execution) -> Result<(), runbook_state::StateError> {
     let (events, snapshot) = super::target_record(&exec.target, &exec.clock, &exec.masker);
     let mut store = exec.store();
     store.append_events(&exec.run_id, &events)?;
-    if let Some(snapshot) = snapshot {
-        store.save_snapshot(&exec.run_id, &snapshot)?;
-    }
-    Ok(())
+    store.save_last_snapshot(
+        &exec.run_id,
+        snapshot.as_ref(),
+        runbook_backend::Clock::Real.now_ms(),
+    )
 }
 
 async fn run_phase(exec: &Arc<Execution>, finally: bool, scheduler: &Participant) -> Outcome {

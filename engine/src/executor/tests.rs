@@ -106,6 +106,7 @@ fn new_store() -> Store {
             pid: 1,
             host: "test".into(),
             settings: json!({"target": "sim"}),
+            world: None,
         })
         .expect("run");
     store

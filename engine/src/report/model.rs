@@ -499,7 +499,13 @@ pub fn build(
     }
 
     let virtual_time = run.target == "sim";
-    let origin_ms = if virtual_time { 0 } else { run.started_at_ms };
+    let origin_ms = match (virtual_time, &run.world) {
+        // A world of its own starts at virtual time 0; a named world's run starts where
+        // the runs before it left the world's clock: at its earliest record.
+        (true, None) => 0,
+        (true, Some(_)) => events.iter().map(|e| e.at_ms).min().unwrap_or(0),
+        (false, _) => run.started_at_ms,
+    };
     let clock = Clock {
         virtual_time,
         origin_ms,
@@ -1227,6 +1233,7 @@ mod tests {
             error: None,
             host: "test".into(),
             settings: json!({"target": "sim"}),
+            world: None,
         }
     }
 
@@ -1504,6 +1511,27 @@ mod tests {
             }
             Completeness::Complete => panic!("a killed run is not complete"),
         }
+    }
+
+    #[test]
+    fn a_run_on_a_named_world_starts_at_the_worlds_time() {
+        let attempts = [attempt("a", 1, StepStatus::Succeeded, None)];
+        let events = [
+            step_event(1, 660_000, "step.started", "a", 1),
+            step_event(2, 700_000, "step.finished", "a", 1),
+        ];
+        let mut on_world = run("sim", RunStatus::Succeeded);
+        on_world.world = Some("w".into());
+        let m = build(on_world, &attempts, &events, Liveness::Unknown);
+        assert_eq!(m.clock.origin_ms, 660_000);
+        assert_eq!(m.clock.offset(m.clock.end_ms), 40_000);
+        let own = build(
+            run("sim", RunStatus::Succeeded),
+            &attempts,
+            &events,
+            Liveness::Unknown,
+        );
+        assert_eq!(own.clock.origin_ms, 0, "a world of its own starts at 0");
     }
 
     #[test]

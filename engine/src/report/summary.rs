@@ -523,6 +523,7 @@ mod tests {
             error: None,
             host: "test".into(),
             settings: json!({"target": "sim"}),
+            world: None,
         }
     }
 
