@@ -26,6 +26,7 @@ mod no_panics;
 mod plan_aws;
 mod plan_matches_run;
 mod preflight;
+mod presenter;
 mod random_kills;
 mod report;
 mod retries;

@@ -11,6 +11,7 @@ mod no_panic_fuzz;
 mod param_args;
 mod plan;
 mod preflight;
+mod presenter_args;
 mod prune;
 mod report;
 mod run;

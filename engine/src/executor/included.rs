@@ -50,6 +50,7 @@ pub(super) async fn run_included(
         store: Arc::clone(&exec.store),
         reporter: Arc::clone(&exec.reporter),
         cancel: exec.cancel.clone(),
+        pace: Arc::clone(&exec.pace),
         prior: Arc::clone(&exec.prior),
         failed_inside: Arc::clone(&exec.failed_inside),
         rerun_finally: exec.rerun_finally,

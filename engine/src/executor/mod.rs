@@ -21,6 +21,7 @@ use runbook_backend::{Clock, Target};
 use runbook_state::{StepRecord, Store};
 
 use crate::masker::Masker;
+use crate::pace::Pace;
 use crate::params::ParamOrigin;
 use crate::progress::Reporter;
 use crate::runbook::LoadedRunbook;
@@ -39,6 +40,9 @@ pub struct Execution {
     pub store: Arc<Mutex<Store>>,
     pub reporter: Arc<dyn Reporter>,
     pub cancel: CancelSignal,
+    /// The presenter's pace (`--fast-until`, `--pause-before`): one for the run,
+    /// shared with the runbooks it includes, whose steps it may name.
+    pub pace: Arc<Pace>,
     /// The latest attempt of each step key recorded before this invocation (resume);
     /// shared with the runbooks the run includes, whose keys it also holds.
     pub prior: Arc<BTreeMap<String, StepRecord>>,

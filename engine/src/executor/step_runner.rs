@@ -429,6 +429,23 @@ async fn run_instance(
     ) {
         return fail_unstarted(exec, def, &key, index, &error.into());
     }
+    // The presenter's pace: the moment to slow down (`--fast-until`) or to talk
+    // (`--pause-before`) is before anything of the step is recorded, so a run
+    // interrupted during a pause starts the step afresh on resume.
+    if exec
+        .pace
+        .before_step(&key, &exec.clock, &*exec.reporter, &exec.cancel)
+        .await
+        .is_err()
+    {
+        exec.reporter.step_finished(
+            &key,
+            Shown::Interrupted,
+            Duration::ZERO,
+            Some("interrupted while paused; it starts on resume"),
+        );
+        return StepEnd::Interrupted;
+    }
     let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
     let effects = def.action.effects();
     let raw_input = def.with.to_json();
