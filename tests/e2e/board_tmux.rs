@@ -69,8 +69,7 @@ impl Drop for Tmux {
 }
 
 #[test]
-fn the_board_shows_the_cluster_pauses_on_space_and_q_stops_the_run_and_gives_the_terminal_back()
-{
+fn the_board_shows_the_cluster_pauses_on_space_and_q_stops_the_run_and_gives_the_terminal_back() {
     let t = Test::new();
     let tmux = Tmux::new(&t.path(""));
     let state = t.path("state.db");
@@ -85,14 +84,25 @@ fn the_board_shows_the_cluster_pauses_on_space_and_q_stops_the_run_and_gives_the
         exit_file.display()
     );
     tmux.cmd(&[
-        "new-session", "-d", "-s", "board", "-x", "140", "-y", "40", "sh", "-c", &command,
+        "new-session",
+        "-d",
+        "-s",
+        "board",
+        "-x",
+        "140",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &command,
     ]);
     let on_board = tmux.wait_for("the board with the cluster's node", |s| {
         s.contains("pending (") && s.contains("c5.2xlarge")
     });
     assert!(on_board.contains("story"), "{on_board}");
     assert_eq!(
-        tmux.cmd(&["display", "-p", "-t", "board", "#{alternate_on}"]).trim(),
+        tmux.cmd(&["display", "-p", "-t", "board", "#{alternate_on}"])
+            .trim(),
         "1",
         "the board is drawn on the alternate screen"
     );
@@ -120,12 +130,15 @@ fn the_board_shows_the_cluster_pauses_on_space_and_q_stops_the_run_and_gives_the
     tmux.cmd(&["send-keys", "-t", "board", "q"]);
     let after = tmux.wait_for("the run to end", |s| s.contains("run-ended"));
     assert_eq!(
-        tmux.cmd(&["display", "-p", "-t", "board", "#{alternate_on}"]).trim(),
+        tmux.cmd(&["display", "-p", "-t", "board", "#{alternate_on}"])
+            .trim(),
         "0",
         "the terminal is back on its main screen:\n{after}"
     );
     assert_eq!(
-        std::fs::read_to_string(&exit_file).expect("the exit code").trim(),
+        std::fs::read_to_string(&exit_file)
+            .expect("the exit code")
+            .trim(),
         "exit 130",
         "q stops the run as SIGINT does:\n{after}"
     );

@@ -6,6 +6,7 @@ mod aws_harness;
 mod aws_karpenter;
 mod aws_sdk;
 mod aws_target;
+mod board_tmux;
 mod canned_runbooks;
 mod composition;
 mod crash_resume;

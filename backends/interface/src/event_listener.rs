@@ -19,3 +19,21 @@ pub trait EventListener: Send + Sync {
     /// Events just recorded, oldest first; each is given once.
     fn observed(&self, events: &[ObservedEvent]);
 }
+
+/// Several listeners as one: a target tells one listener (the narrator and the
+/// presenter's board both follow the events).
+pub struct Listeners(pub Vec<std::sync::Arc<dyn EventListener>>);
+
+impl EventListener for Listeners {
+    fn earlier(&self, events: &[ObservedEvent]) {
+        for listener in &self.0 {
+            listener.earlier(events);
+        }
+    }
+
+    fn observed(&self, events: &[ObservedEvent]) {
+        for listener in &self.0 {
+            listener.observed(events);
+        }
+    }
+}

@@ -15,7 +15,7 @@ mod event_listener;
 mod virtual_clock;
 
 pub use clock::{Clock, Participant};
-pub use event_listener::EventListener;
+pub use event_listener::{EventListener, Listeners};
 pub use virtual_clock::{VirtualClock, Wake, WorldDriver};
 
 use std::fmt;

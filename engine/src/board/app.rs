@@ -28,6 +28,8 @@ const FRAME: Duration = Duration::from_millis(33);
 pub trait Controls: Send + Sync {
     /// Space: pause virtual time, or resume it. Returns whether it is now paused.
     fn toggle_pause(&self) -> bool;
+    /// Enter: end a `--pause-before` pause.
+    fn go_on(&self);
     /// `q` or Ctrl-C: stop the run cleanly (it stays resumable).
     fn stop(&self);
 }
@@ -150,6 +152,7 @@ fn draw_loop(
                         "running".into()
                     };
                 }
+                KeyCode::Enter => controls.go_on(),
                 KeyCode::Char('q') => controls.stop(),
                 KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                     controls.stop();

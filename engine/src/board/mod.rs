@@ -2,9 +2,11 @@
 //! cluster while a run tells its story, to point at instead of `kubectl get pods -w`.
 //!
 //! `model` keeps what is on the board from the run's observed events; `view` draws it
-//! with ratatui; `app` puts it on the terminal and reads the presenter's keys.
+//! with ratatui; `app` puts it on the terminal and reads the presenter's keys; `live`
+//! connects it to a run (the target's events, the reporter, the keys' effects).
 
 pub mod app;
+pub mod live;
 pub mod model;
 pub mod view;
 

@@ -1,6 +1,6 @@
 //! What the board shows, kept up to date from the target's observed events: each node
 //! with its allocatable capacity and the pods on it, the pods no node has taken, the
-//! latest lines of the story, and the time.
+//! latest lines of the story (the narration's), and the time.
 //!
 //! It is built from the same events the state DB stores and the report reads (on `sim`
 //! the simulator's, on `aws` the watches'), so the board shows what the run observed,
@@ -131,9 +131,8 @@ impl BoardModel {
                     n.ready = true;
                 }
             }
-            EventKind::NodeRemoved { node, reason, .. } => {
+            EventKind::NodeRemoved { node, .. } => {
                 self.nodes.remove(node.as_ref());
-                self.say(event.at_ms, &format!("node {node} removed: {reason}"));
             }
             EventKind::PodCreated {
                 pod,
@@ -168,15 +167,6 @@ impl BoardModel {
                 if let Some(tile) = self.pods.get_mut(&p.pod.to_string()) {
                     tile.preempted_at_ms = Some(event.at_ms);
                 }
-                let victim = self.pod_label(&p.pod);
-                let preemptor = self.pod_label(&p.preemptor);
-                self.say(
-                    event.at_ms,
-                    &format!(
-                        "PREEMPTED on {}: {victim} (priority {}) by {preemptor} (priority {})",
-                        p.node, p.priority, p.preemptor_priority
-                    ),
-                );
             }
             EventKind::PodSucceeded { pod, .. }
             | EventKind::PodFailed { pod, .. }
@@ -187,23 +177,21 @@ impl BoardModel {
                 namespace,
                 to,
                 ..
-            } => {
-                match self.jobs.iter_mut().find(|j| j.id == job_id.as_ref()) {
-                    Some(job) => job.state = *to,
-                    None => self.jobs.push(JobLine {
-                        id: job_id.to_string(),
-                        name: job_name.to_string(),
-                        namespace: namespace.to_string(),
-                        state: *to,
-                    }),
-                }
-                self.say(event.at_ms, &format!("job {job_name} {to}"));
-            }
+            } => match self.jobs.iter_mut().find(|j| j.id == job_id.as_ref()) {
+                Some(job) => job.state = *to,
+                None => self.jobs.push(JobLine {
+                    id: job_id.to_string(),
+                    name: job_name.to_string(),
+                    namespace: namespace.to_string(),
+                    state: *to,
+                }),
+            },
             _ => {}
         }
     }
 
-    /// Adds a line to the story, with its `t+` time.
+    /// Adds a line of the story (the narration's, see [`crate::story`]) with its `t+`
+    /// time.
     pub fn say(&mut self, at_ms: i64, text: &str) {
         let secs = (at_ms - self.origin_ms).max(0) / 1000;
         self.story
@@ -306,21 +294,5 @@ impl BoardModel {
         for key in old {
             self.remove_pod(&key);
         }
-    }
-
-    /// `exec #2 of job 0000...` for the story.
-    fn pod_label(&self, pod: &PodRef) -> String {
-        let label = match (pod.role, pod.executor_id) {
-            (PodRole::Executor, Some(id)) => format!("executor #{id}"),
-            (PodRole::Driver, _) => "driver".into(),
-            _ => pod.name.to_string(),
-        };
-        let job = pod
-            .job_id
-            .as_ref()
-            .and_then(|id| self.jobs.iter().find(|j| j.id == id.as_ref()))
-            .map(|j| format!(" of {}", j.name))
-            .unwrap_or_default();
-        format!("{label}{job}")
     }
 }

@@ -41,8 +41,12 @@ fn board_at(
         .expect("the instant is in the run")
         + after;
     let mut model = BoardModel::new(0);
+    let mut narration = crate::story::Narration::new(false);
     for event in &events[..=at.min(events.len() - 1)] {
         model.apply(event);
+        if let Some(line) = narration.tell(event) {
+            model.say(line.at_ms, &line.text);
+        }
     }
     model.status = "running".into();
     let text = render(&model, 120, 30);

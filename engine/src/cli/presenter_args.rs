@@ -24,6 +24,12 @@ pub struct PresenterArgs {
     /// at its end: </dev/null does not pause). Repeatable
     #[arg(long, value_name = "STEP")]
     pub pause_before: Vec<String>,
+    /// Show the board: a live full-screen view of the nodes and their pods, the
+    /// pending pods and the story (space pauses virtual time, Enter ends a
+    /// --pause-before pause, q stops the run, resumable). Needs a terminal; without
+    /// one the run tells its story as usual
+    #[arg(long)]
+    pub board: bool,
 }
 
 impl PresenterArgs {
@@ -71,9 +77,20 @@ impl PresenterArgs {
         Ok(())
     }
 
-    /// The pace of this invocation, whose pauses end with a line on stdin.
+    /// Whether this invocation shows the board: asked for, and on a terminal.
+    pub(super) fn shows_board(&self) -> bool {
+        self.board && crate::board::app::available()
+    }
+
+    /// The pace of this invocation, whose pauses end with a line on stdin, or with
+    /// Enter on the board (which reads the keys itself).
     pub(super) fn pace(&self, settings: &RunSettings) -> Pace {
         let fast_until = self.fast_until.clone().zip(settings.sim_speed);
-        Pace::new(fast_until, self.pause_before.clone(), GoOn::from_stdin())
+        let go_on = if self.shows_board() {
+            GoOn::external()
+        } else {
+            GoOn::from_stdin()
+        };
+        Pace::new(fast_until, self.pause_before.clone(), go_on)
     }
 }

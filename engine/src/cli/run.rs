@@ -548,6 +548,43 @@ fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
     }
 }
 
+/// `runbook · priority-demo`: the board's title.
+fn runbook_title(loaded: &LoadedRunbook) -> String {
+    format!("runbook · {}", loaded.runbook.name)
+}
+
+/// The reporter of a run shown on the board, and the board's listener to the target's
+/// events: the board takes the terminal, and gives the screen back to the usual
+/// reporter when the run ends.
+type BoardParts = (
+    Arc<dyn crate::progress::Reporter>,
+    Option<Arc<dyn runbook_backend::EventListener>>,
+);
+
+fn board_reporter(
+    title: &str,
+    clock: &Clock,
+    pace: &crate::pace::Pace,
+    output: crate::progress::OutputMode,
+    log_file: Option<std::fs::File>,
+) -> std::io::Result<BoardParts> {
+    use crate::board::live::{BoardControls, BoardListener, BoardReporter};
+    let origin = clock.now_ms();
+    let model = Arc::new(Mutex::new(crate::board::BoardModel::new(origin)));
+    let listener = Arc::new(BoardListener(Arc::clone(&model)));
+    let controls = Arc::new(BoardControls::new(clock.clone(), pace.go_on().clone()));
+    let board = crate::board::Board::open(Arc::clone(&model), title.to_string(), controls)?;
+    let log = log_file.map(|file| {
+        Arc::new(crate::progress::PlainReporter::to_file(clock.clone(), file))
+            as Arc<dyn crate::progress::Reporter>
+    });
+    let after = reporter_for(output, clock.clone(), None);
+    Ok((
+        Arc::new(BoardReporter::new(model, board, after, log)),
+        Some(listener),
+    ))
+}
+
 /// What a run is launched with besides its record: the target settings it runs
 /// with, its lock (held until it ends), notes for the first lines of its log, the
 /// record of its calls (`--record-calls`), and the presenter's flags.
@@ -655,13 +692,23 @@ fn drive(
             ),
             None => None,
         };
-        let reporter = reporter_for(global.output, clock.clone(), log_file);
-        // The story is told from here on, as the target records it.
-        services.observer.subscribe(Arc::new(Narrator::new(
+        let (reporter, board_listener) = if presenter.shows_board() {
+            board_reporter(&runbook_title(&loaded), &clock, &pace, global.output, log_file)
+                .map_err(|source| Error::LogFile { path: "the terminal (--board)".into(), source })?
+        } else {
+            (reporter_for(global.output, clock.clone(), log_file), None)
+        };
+        // The story is told from here on, as the target records it (and the board, if
+        // shown, follows the same events).
+        let narrator: Arc<dyn runbook_backend::EventListener> = Arc::new(Narrator::new(
             Arc::clone(&reporter),
             params.masker(),
             presenter.verbose,
-        )));
+        ));
+        services.observer.subscribe(match board_listener {
+            Some(board) => Arc::new(runbook_backend::Listeners(vec![board, narrator])),
+            None => narrator,
+        });
         let to_record = signals::RunToRecord {
             store: Arc::clone(&store),
             run_id: run_id.clone(),
