@@ -1,6 +1,7 @@
 //! `create-cluster`: an EKS cluster with one managed node group, waited until it is
 //! ACTIVE and its nodes are Ready (walkthrough row 1).
 
+use crate::capacity_type::CapacityTypeInput;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -81,10 +82,11 @@ pub(crate) struct NodeGroupInput {
     /// Most nodes the group may scale to.
     #[serde(default = "ten")]
     max_size: u32,
-    /// `ON_DEMAND` or `SPOT`. The walkthrough's pod templates pin drivers to
+    /// `on-demand` or `spot` (EKS's `ON_DEMAND` or `SPOT` is accepted too). The
+    /// walkthrough's pod templates pin drivers to
     /// `eks.amazonaws.com/capacityType: ON_DEMAND`, so that is the default.
     #[serde(default)]
-    capacity_type: CapacityType,
+    capacity_type: CapacityTypeInput,
     /// Extra Kubernetes labels on the nodes.
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -98,28 +100,8 @@ impl Default for NodeGroupInput {
             desired_size: 1,
             min_size: 1,
             max_size: 10,
-            capacity_type: CapacityType::default(),
+            capacity_type: CapacityTypeInput::default(),
             labels: BTreeMap::new(),
-        }
-    }
-}
-
-/// EKS's capacity types, spelled as EKS spells them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum CapacityType {
-    /// On-demand instances.
-    #[default]
-    OnDemand,
-    /// Spot instances (cheaper, can be reclaimed).
-    Spot,
-}
-
-impl CapacityType {
-    fn as_str(self) -> &'static str {
-        match self {
-            CapacityType::OnDemand => "ON_DEMAND",
-            CapacityType::Spot => "SPOT",
         }
     }
 }
@@ -466,7 +448,7 @@ fn request_from(
             desired_size: ng.desired_size,
             min_size: ng.min_size,
             max_size: ng.max_size,
-            capacity_type: ng.capacity_type.as_str().to_string(),
+            capacity_type: ng.capacity_type.0.eks_label().to_string(),
             labels: ng.labels.clone(),
             node_role_arn: input.node_role_arn.clone(),
         },
@@ -794,11 +776,14 @@ mod tests {
         let err = world
             .run(
                 "create-cluster",
-                json!({"name": "c", "nodegroup": {"capacity_type": "spot"}}),
+                json!({"name": "c", "nodegroup": {"capacity_type": "Spot"}}),
             )
             .await
-            .expect_err("EKS spells it SPOT");
-        assert!(err.to_string().contains("SPOT"), "{err}");
+            .expect_err("neither spelling");
+        assert!(
+            err.to_string().contains("use `on-demand` or `spot`"),
+            "{err}"
+        );
 
         let err = world
             .run("create-cluster", json!({"name": "c", "node_group": {}}))

@@ -1,5 +1,6 @@
 //! `enable-autoscaling`: a Karpenter node pool for the cluster (walkthrough rows 11, 21).
 
+use crate::capacity_type::CapacityTypeInput;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -14,6 +15,7 @@ use crate::deadline::Deadline;
 use crate::karpenter_install;
 use crate::planned_call::{PlanContext, PlannedCall, Service};
 use runbook_backend::duration::{Humane, HumaneDuration};
+use runbook_backend::events::CapacityType;
 use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, WaitOutcome};
 
 /// The action; [`EnableAutoscalingInput`] documents what it does (its doc comment is the
@@ -38,9 +40,9 @@ pub(crate) struct EnableAutoscalingInput {
     #[serde(default = "default_name")]
     name: String,
     /// Capacity types it may launch, `spot` and/or `on-demand` (Karpenter's
-    /// `karpenter.sh/capacity-type` values).
+    /// `karpenter.sh/capacity-type` values; EKS's `SPOT`/`ON_DEMAND` are accepted too).
     #[serde(default = "default_capacity_types")]
-    capacity_types: Vec<String>,
+    capacity_types: Vec<CapacityTypeInput>,
     /// Instance types it may launch (empty: Karpenter's choice; on `sim`, any type the
     /// simulator knows).
     #[serde(default)]
@@ -72,8 +74,19 @@ fn default_name() -> String {
     "runbook-emr".into()
 }
 
-fn default_capacity_types() -> Vec<String> {
-    vec!["spot".into(), "on-demand".into()]
+fn default_capacity_types() -> Vec<CapacityTypeInput> {
+    vec![
+        CapacityTypeInput(CapacityType::Spot),
+        CapacityTypeInput(CapacityType::OnDemand),
+    ]
+}
+
+/// Karpenter's labels of the capacity types, as the NodePool and the outputs spell them.
+fn karpenter_labels(types: &[CapacityTypeInput]) -> Vec<String> {
+    types
+        .iter()
+        .map(|t| t.0.karpenter_label().to_string())
+        .collect()
 }
 
 fn default_labels() -> BTreeMap<String, String> {
@@ -117,7 +130,7 @@ impl Action for EnableAutoscaling {
         };
         let request = AutoscalingRequest {
             name: input.name,
-            capacity_types: input.capacity_types,
+            capacity_types: karpenter_labels(&input.capacity_types),
             instance_types: input.instance_types,
             labels: input.labels,
             ttl_seconds_after_empty: Some(input.ttl_seconds_after_empty),
@@ -199,7 +212,7 @@ impl Action for EnableAutoscaling {
                     "name": input.name,
                     "arch": ["amd64"],
                     "os": ["linux"],
-                    "capacityTypes": input.capacity_types,
+                    "capacityTypes": karpenter_labels(&input.capacity_types),
                     "instanceTypes": input.instance_types,
                     "labels": input.labels,
                     "nodeClassRef": input.name,
@@ -253,15 +266,6 @@ fn check(input: &EnableAutoscalingInput) -> Result<(), ActionError> {
             "`capacity_types` is empty: give `spot`, `on-demand` or both".into(),
         ));
     }
-    if let Some(bad) = input
-        .capacity_types
-        .iter()
-        .find(|c| !matches!(c.as_str(), "spot" | "on-demand"))
-    {
-        return Err(ActionError::InvalidInput(format!(
-            "unknown capacity type `{bad}`: Karpenter knows `spot` and `on-demand`"
-        )));
-    }
     if input.cpu_limit == Some(0) {
         return Err(ActionError::InvalidInput(
             "`cpu_limit` of 0 would never add a node".into(),
@@ -314,11 +318,11 @@ mod tests {
     async fn bad_inputs_are_explained() {
         let world = SimWorld::new();
         let err = world
-            .run("enable-autoscaling", json!({"capacity_types": ["SPOT"]}))
+            .run("enable-autoscaling", json!({"capacity_types": ["Spot"]}))
             .await
-            .expect_err("spelled the EKS way");
+            .expect_err("neither Karpenter's nor EKS's spelling");
         assert!(
-            err.to_string().contains("unknown capacity type `SPOT`"),
+            err.to_string().contains("unknown capacity type `Spot`"),
             "{err}"
         );
         let err = world

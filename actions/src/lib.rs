@@ -17,6 +17,7 @@ mod assert;
 mod assert_autoscaling;
 mod assert_eviction;
 mod cancel_job;
+mod capacity_type;
 mod cluster_lookup;
 mod cluster_resources;
 mod create_bucket;

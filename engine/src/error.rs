@@ -204,7 +204,7 @@ pub(crate) fn report(error: &Error) -> Exit {
 fn invalid_runbooks(errors: &[LoadError]) -> String {
     let mut text = String::new();
     for e in errors {
-        let count = e.diagnostics.len();
+        let count = e.all().len();
         text.push_str(&format!(
             "{e}{}: {count} error{}\n\n",
             e.file,

@@ -1,6 +1,7 @@
 //! `runbook`: a workflow engine for templated YAML runbooks that stand up and exercise
 //! Amazon EMR on EKS, with SQLite checkpoints and resume.
 
+pub mod board;
 pub mod cli;
 pub mod diagnostic;
 mod error;
@@ -11,6 +12,7 @@ pub mod iam_policy;
 pub mod inflight_jobs;
 pub mod lifecycle;
 pub mod masker;
+pub mod pace;
 pub mod params;
 pub mod preflight;
 pub mod progress;
@@ -18,6 +20,8 @@ pub mod report;
 pub mod run_settings;
 pub mod runbook;
 pub mod signals;
+pub mod step_key;
+pub mod story;
 pub mod template;
 pub mod template_names;
 pub mod timefmt;

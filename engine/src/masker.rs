@@ -60,6 +60,16 @@ impl Masker {
         Masker { forms }
     }
 
+    /// A masker that hides this one's secrets and `other`'s: a runbook included by a
+    /// step hides the run's secrets and its own secret params.
+    pub fn extended(&self, other: Masker) -> Masker {
+        let mut forms = self.forms.clone();
+        forms.extend(other.forms);
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+        Masker { forms }
+    }
+
     /// Whether there is nothing to hide (every method then returns its input).
     pub fn is_empty(&self) -> bool {
         self.forms.is_empty()

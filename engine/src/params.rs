@@ -32,6 +32,10 @@ pub enum ParamOrigin {
     Default,
     /// Neither given nor defaulted: `null`.
     Unset,
+    /// Given by the `runbook` step (by its key) that includes the runbook.
+    Included(String),
+    /// Given in the `--params-file` (by its path as given).
+    File(String),
 }
 
 impl fmt::Display for ParamOrigin {
@@ -41,6 +45,10 @@ impl fmt::Display for ParamOrigin {
             ParamOrigin::Stored => write!(f, "stored with the run when it started"),
             ParamOrigin::Default => write!(f, "its default in the runbook"),
             ParamOrigin::Unset => write!(f, "not set, and without a default"),
+            ParamOrigin::File(path) => write!(f, "set in --params-file {path}"),
+            ParamOrigin::Included(step) => {
+                write!(f, "given by step `{step}`, which includes the runbook")
+            }
         }
     }
 }
@@ -113,6 +121,93 @@ pub enum ParamError {
         "parameter `{0}` is secret and was not stored with the run; pass it again with --set {0}=..."
     )]
     SecretNotStored(String),
+    #[error("cannot read --params-file {path}: {reason}")]
+    FileUnreadable { path: String, reason: String },
+    #[error("unknown parameter `{name}` in --params-file {path}{}", help.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    UnknownInFile {
+        name: String,
+        path: String,
+        help: Option<String>,
+    },
+    #[error("parameter `{name}` in --params-file {path} must be {expected}: {problem}")]
+    WrongTypeInFile {
+        name: String,
+        path: String,
+        expected: &'static str,
+        problem: String,
+    },
+}
+
+/// The parameters of a `--params-file`: a YAML (or JSON) mapping of names to values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamsFile {
+    /// The path as given, for messages.
+    pub path: String,
+    pub values: Map<String, Value>,
+}
+
+impl ParamsFile {
+    /// Reads a params file. YAML is a superset of JSON, so one parser reads both.
+    pub fn read(path: &std::path::Path) -> Result<ParamsFile, ParamError> {
+        let shown = path.display().to_string();
+        let unreadable = |reason: String| ParamError::FileUnreadable {
+            path: shown.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+        let node = crate::yaml::parse(&text).map_err(|e| {
+            unreadable(format!(
+                "invalid YAML at line {}, column {}: {}",
+                e.pos.line, e.pos.col, e.message
+            ))
+        })?;
+        match node.to_json() {
+            Value::Object(values) => Ok(ParamsFile {
+                path: shown,
+                values,
+            }),
+            Value::Null => Ok(ParamsFile {
+                path: shown,
+                values: Map::new(),
+            }),
+            other => Err(unreadable(format!(
+                "it must be a mapping of parameter names to values, not {}",
+                crate::template::json_type_name(&other)
+            ))),
+        }
+    }
+
+    /// The value the file gives `def`, typed as `def` declares: text where another
+    /// type is declared is converted as `--set` would convert it.
+    fn value_of(&self, def: &ParamDef) -> Option<Result<Value, ParamError>> {
+        let value = self.values.get(&def.name)?;
+        let wrong = |problem: String| ParamError::WrongTypeInFile {
+            name: def.name.clone(),
+            path: self.path.clone(),
+            expected: def.ty.as_str(),
+            problem: if def.secret {
+                "the value given is not one".into()
+            } else {
+                problem
+            },
+        };
+        Some(match value {
+            Value::String(text) if def.ty != ParamType::String => {
+                convert(def, text).map_err(|e| match e {
+                    ParamError::WrongType { problem, .. } => wrong(problem),
+                    other => other,
+                })
+            }
+            v if def.ty.accepts(v) || v.is_null() => Ok(v.clone()),
+            // An integer is a number too, and any scalar can be a string.
+            Value::Number(n) if def.ty == ParamType::String => Ok(Value::String(n.to_string())),
+            Value::Bool(b) if def.ty == ParamType::String => Ok(Value::String(b.to_string())),
+            v => Err(wrong(format!(
+                "it is {}",
+                crate::template::json_type_name(v)
+            ))),
+        })
+    }
 }
 
 /// Parses `key=value` arguments.
@@ -134,6 +229,28 @@ pub fn resolve(
     sets: &[(String, String)],
     stored: Option<&Value>,
 ) -> Result<ResolvedParams, ParamError> {
+    resolve_with_file(defs, sets, None, stored)
+}
+
+/// [`resolve`] with a `--params-file`: a `--set` value wins over the file's, which wins
+/// over the stored value and the default.
+pub fn resolve_with_file(
+    defs: &[ParamDef],
+    sets: &[(String, String)],
+    file: Option<&ParamsFile>,
+    stored: Option<&Value>,
+) -> Result<ResolvedParams, ParamError> {
+    if let Some(file) = file {
+        for name in file.values.keys() {
+            if !defs.iter().any(|d| &d.name == name) {
+                return Err(ParamError::UnknownInFile {
+                    name: name.clone(),
+                    path: file.path.clone(),
+                    help: did_you_mean(name, defs.iter().map(|d| d.name.as_str())),
+                });
+            }
+        }
+    }
     for (name, _) in sets {
         if !defs.iter().any(|d| &d.name == name) {
             return Err(ParamError::Unknown {
@@ -152,12 +269,14 @@ pub fn resolve(
             .rev()
             .find(|(k, _)| k == &def.name)
             .map(|(_, v)| v);
-        let (value, origin) = match given {
-            Some(text) => (
+        let from_file = file.and_then(|f| f.value_of(def).map(|v| (v, &f.path)));
+        let (value, origin) = match (given, from_file) {
+            (Some(text), _) => (
                 convert(def, text)?,
                 ParamOrigin::Set(format!("{}={}", def.name, shown(def, text))),
             ),
-            None => match stored.and_then(|s| s.get(&def.name)) {
+            (None, Some((value, path))) => (value?, ParamOrigin::File(path.clone())),
+            (None, None) => match stored.and_then(|s| s.get(&def.name)) {
                 Some(_) if def.secret => match &def.default {
                     Some(d) => (d.clone(), ParamOrigin::Default),
                     None => return Err(ParamError::SecretNotStored(def.name.clone())),
@@ -179,6 +298,75 @@ pub fn resolve(
         resolved.values.insert(def.name.clone(), value);
     }
     Ok(resolved)
+}
+
+/// Resolves the parameters of a runbook that step `step` includes, from the values
+/// the step gives (rendered, so typed): a given value, else the default. Text given
+/// where another type is declared is converted as `--set` would convert it.
+pub fn resolve_included(
+    defs: &[ParamDef],
+    given: &Map<String, Value>,
+    step: &str,
+) -> Result<ResolvedParams, IncludedParamError> {
+    let mut resolved = ResolvedParams::default();
+    for def in defs {
+        if def.secret {
+            resolved.secret_names.push(def.name.clone());
+        }
+        let (value, origin) = match given.get(&def.name) {
+            Some(Value::String(text)) if def.ty != ParamType::String => (
+                convert(def, text)
+                    .map_err(|e| IncludedParamError::new(def, step, e.to_string()))?,
+                ParamOrigin::Included(step.to_string()),
+            ),
+            Some(value) if def.ty.accepts(value) || value.is_null() => {
+                (value.clone(), ParamOrigin::Included(step.to_string()))
+            }
+            Some(value) => {
+                let problem = format!("it is {}", crate::template::json_type_name(value));
+                return Err(IncludedParamError::new(def, step, problem));
+            }
+            None => match &def.default {
+                Some(d) => (d.clone(), ParamOrigin::Default),
+                None if def.required => {
+                    return Err(IncludedParamError::new(
+                        def,
+                        step,
+                        "it is required and not given".into(),
+                    ));
+                }
+                None => (Value::Null, ParamOrigin::Unset),
+            },
+        };
+        resolved.origins.insert(def.name.clone(), origin);
+        resolved.values.insert(def.name.clone(), value);
+    }
+    Ok(resolved)
+}
+
+/// A parameter value a `runbook` step gives that the included runbook cannot take.
+#[derive(Debug, thiserror::Error)]
+#[error("parameter `{name}` ({expected}) given by step `{step}` does not fit: {problem}")]
+pub struct IncludedParamError {
+    name: String,
+    expected: &'static str,
+    step: String,
+    problem: String,
+}
+
+impl IncludedParamError {
+    fn new(def: &ParamDef, step: &str, problem: String) -> Self {
+        IncludedParamError {
+            name: def.name.clone(),
+            expected: def.ty.as_str(),
+            step: step.to_string(),
+            problem: if def.secret {
+                "the value given is not one".into()
+            } else {
+                problem
+            },
+        }
+    }
 }
 
 /// A `--set` value as messages may show it: `***` for a secret.
@@ -373,6 +561,71 @@ mod tests {
         assert_eq!(
             resolve(&defs, &[], Some(&stored)).expect_err("not stored"),
             ParamError::SecretNotStored("token".into())
+        );
+    }
+
+    fn params_file(yaml: &str) -> ParamsFile {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("params.yaml");
+        std::fs::write(&path, yaml).expect("write");
+        let mut file = ParamsFile::read(&path).expect("a valid params file");
+        file.path = "params.yaml".into();
+        file
+    }
+
+    #[test]
+    fn a_params_file_gives_typed_values_and_set_wins_over_it() {
+        let defs = vec![
+            def("n", ParamType::Integer),
+            def("l", ParamType::List),
+            def("s", ParamType::String),
+            def("d", ParamType::Integer),
+        ];
+        let file = params_file("n: 3\nl: [a, b]\ns: 42\nd: '7'\n");
+        let sets = parse_sets(&["n=5".into()]).expect("well formed");
+        let r = resolve_with_file(&defs, &sets, Some(&file), None).expect("valid");
+        assert_eq!(r.values["n"], Value::from(5), "--set wins");
+        assert_eq!(r.values["l"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            r.values["s"],
+            Value::from("42"),
+            "a number is text for a string"
+        );
+        assert_eq!(
+            r.values["d"],
+            Value::from(7),
+            "text is converted as --set would"
+        );
+        assert_eq!(r.origins["l"], ParamOrigin::File("params.yaml".into()));
+        assert_eq!(
+            r.origins["l"].to_string(),
+            "set in --params-file params.yaml"
+        );
+    }
+
+    #[test]
+    fn a_params_file_with_unknown_names_or_wrong_types_is_refused_with_its_path() {
+        let defs = vec![def("nodes", ParamType::Integer)];
+        let err = resolve_with_file(&defs, &[], Some(&params_file("node: 2\n")), None)
+            .expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "unknown parameter `node` in --params-file params.yaml; did you mean `nodes`?"
+        );
+        let err = resolve_with_file(&defs, &[], Some(&params_file("nodes: [1]\n")), None)
+            .expect_err("a list");
+        assert_eq!(
+            err.to_string(),
+            "parameter `nodes` in --params-file params.yaml must be integer: it is a list"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let list = dir.path().join("list.json");
+        std::fs::write(&list, "[1, 2]").expect("write");
+        let err = ParamsFile::read(&list).expect_err("not a mapping");
+        assert!(
+            err.to_string()
+                .ends_with("it must be a mapping of parameter names to values, not a list"),
+            "{err}"
         );
     }
 }

@@ -248,6 +248,19 @@ fn describe(err: &minijinja::Error) -> String {
     text
 }
 
+/// A short name of a rendered value's type for messages ("a string", "a list").
+pub fn json_type_name(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value as Json;
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a mapping",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

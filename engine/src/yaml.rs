@@ -3,6 +3,12 @@
 //! `serde_yaml`'s `Value` carries no positions, and runbook errors must point at
 //! `file:line:col`. We build our own small tree from `yaml-rust2`'s marked event stream:
 //! every scalar, sequence and mapping (and every mapping key) knows its line and column.
+//!
+//! Aliases are resolved while building (an alias is a copy of its anchored node), and so
+//! are YAML 1.1 merge keys (`<<: *defaults`, <https://yaml.org/type/merge.html>), which
+//! Ansible, GitHub Actions and docker-compose users write to share a mapping. Copied and
+//! merged nodes keep the positions they were written at, under the anchor: an error in a
+//! shared value points where the author fixes it, once for all its uses.
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -198,20 +204,26 @@ impl Builder {
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    if self.error.is_none() {
-                        if let Some((first, _)) = entries
-                            .iter()
-                            .find(|(existing, _)| existing.key_text() == k.key_text())
-                        {
-                            self.error = Some(SyntaxError {
-                                message: format!(
-                                    "duplicate key `{}` (first defined at line {})",
-                                    k.key_text(),
-                                    first.pos.line
-                                ),
-                                pos: k.pos,
-                            });
-                        }
+                    let duplicate = entries.iter().find(|(existing, _)| {
+                        existing.key_text() == k.key_text()
+                            && is_merge_key(existing) == is_merge_key(&k)
+                    });
+                    if let Some((first, _)) = duplicate {
+                        let message = if is_merge_key(&k) {
+                            format!(
+                                "a second merge key `<<` (the first is at line {}); merge \
+                                 several mappings with one list: `<<: [*a, *b]`",
+                                first.pos.line
+                            )
+                        } else {
+                            format!(
+                                "duplicate key `{}` (first defined at line {})",
+                                k.key_text(),
+                                first.pos.line
+                            )
+                        };
+                        let pos = k.pos;
+                        self.error.get_or_insert(SyntaxError { message, pos });
                     }
                     entries.push((k, node));
                 }
@@ -265,12 +277,17 @@ impl MarkedEventReceiver for Builder {
                 Some(Frame::Map {
                     pos,
                     anchor,
-                    entries,
+                    mut entries,
                     ..
                 }) => {
                     // yaml-rust2 marks a block mapping after its first key; the first key
-                    // is where a reader sees the mapping start.
+                    // is where a reader sees the mapping start (taken before merging: a
+                    // merged key stands where its anchor is).
                     let pos = entries.first().map_or(pos, |(k, _)| k.pos.min(pos));
+                    if let Err(error) = merge(&mut entries) {
+                        // The first error is kept: later ones may only follow from it.
+                        self.error.get_or_insert(error);
+                    }
                     self.push_value(
                         Node {
                             kind: NodeKind::Map(entries),
@@ -287,6 +304,56 @@ impl MarkedEventReceiver for Builder {
             | Event::DocumentStart
             | Event::DocumentEnd => {}
         }
+    }
+}
+
+/// Whether a mapping key is YAML 1.1's merge key: a plain `<<`. A quoted `"<<"` (or a
+/// block scalar) is an ordinary key, as YAML 1.1 implementations (PyYAML, libyaml-based
+/// loaders) read it. Tags are not looked at, as for every scalar of this tree.
+fn is_merge_key(key: &Node) -> bool {
+    matches!(&key.kind, NodeKind::Str { value, quoted: false } if value == "<<")
+}
+
+/// Replaces a mapping's merge entry (`<<: *defaults` or `<<: [*a, *b]`) by the entries of
+/// the mappings it names, in its place. Keys written in the mapping win over merged ones
+/// wherever they stand (before or after the `<<`), and an earlier mapping of the list wins
+/// over a later one. Merged mappings were merged themselves when they were built, so
+/// merges nest.
+fn merge(entries: &mut Vec<(Node, Node)>) -> Result<(), SyntaxError> {
+    let Some(at) = entries.iter().position(|(k, _)| is_merge_key(k)) else {
+        return Ok(());
+    };
+    let (_, value) = entries.remove(at);
+    let sources = match value.kind {
+        NodeKind::Map(_) => vec![value],
+        NodeKind::Seq(items) => items,
+        _ => return Err(not_mergeable(&value, "")),
+    };
+    let mut seen: std::collections::BTreeSet<String> =
+        entries.iter().map(|(k, _)| k.key_text()).collect();
+    let mut merged = Vec::new();
+    for source in sources {
+        let NodeKind::Map(source_entries) = source.kind else {
+            return Err(not_mergeable(&source, "a list holding "));
+        };
+        merged.extend(
+            source_entries
+                .into_iter()
+                .filter(|(k, _)| seen.insert(k.key_text())),
+        );
+    }
+    entries.splice(at..at, merged);
+    Ok(())
+}
+
+fn not_mergeable(value: &Node, context: &str) -> SyntaxError {
+    SyntaxError {
+        message: format!(
+            "the merge key `<<` takes a mapping or a list of mappings (an alias such as \
+             `*defaults`), not {context}{}",
+            value.type_name()
+        ),
+        pos: value.pos,
     }
 }
 
@@ -381,5 +448,123 @@ mod tests {
                 .and_then(Node::as_str),
             Some("v")
         );
+    }
+
+    /// The node at `key` of valid `yaml` as compact JSON, whose objects keep the
+    /// mapping's key order.
+    fn json_at(yaml: &str, key: &str) -> String {
+        let node = parse(yaml).expect("valid YAML");
+        node.get(key).expect("the key").to_json().to_string()
+    }
+
+    #[test]
+    fn merging_one_mapping_inserts_its_keys_where_the_merge_key_stands() {
+        let yaml = "base: &b {x: 1, y: 2}\nuse:\n  a: 0\n  <<: *b\n  z: 3\n";
+        assert_eq!(json_at(yaml, "use"), r#"{"a":0,"x":1,"y":2,"z":3}"#);
+    }
+
+    #[test]
+    fn merging_a_list_lets_earlier_mappings_win() {
+        let yaml =
+            "a: &a {k: from-a, only_a: 1}\nb: &b {k: from-b, only_b: 2}\nm: {<<: [*a, *b]}\n";
+        assert_eq!(
+            json_at(yaml, "m"),
+            r#"{"k":"from-a","only_a":1,"only_b":2}"#
+        );
+    }
+
+    /// An explicit key beside a merged one is no duplicate, and wins.
+    #[test]
+    fn explicit_keys_win_over_merged_ones_before_and_after_the_merge_key() {
+        let yaml =
+            "d: &d {k1: merged, k2: merged, k3: merged}\nm:\n  k1: before\n  <<: *d\n  k3: after\n";
+        let expected = r#"{"k1":"before","k2":"merged","k3":"after"}"#;
+        assert_eq!(json_at(yaml, "m"), expected);
+    }
+
+    #[test]
+    fn merges_nest_and_merge_inline_mappings() {
+        let yaml = "\
+base: &base {a: 1, b: 1}
+mid: &mid
+  <<: *base
+  b: 2
+  c: 2
+top:
+  <<: *mid
+  c: 3
+inline: {<<: {d: 4}, e: 5}
+";
+        assert_eq!(json_at(yaml, "top"), r#"{"a":1,"b":2,"c":3}"#);
+        assert_eq!(json_at(yaml, "inline"), r#"{"d":4,"e":5}"#);
+    }
+
+    #[test]
+    fn merged_nodes_keep_the_positions_they_were_written_at() {
+        let yaml = "\
+steps:
+  - with: &w
+      argv: [a]
+      dir: /tmp
+  - with:
+      <<: *w
+      dir: /srv
+";
+        let node = parse(yaml).expect("valid");
+        let NodeKind::Seq(steps) = &node.get("steps").expect("steps").kind else {
+            panic!("steps is a list")
+        };
+        let with = steps[1].get("with").expect("with");
+        // The mapping itself starts at its first written key, the `<<`.
+        assert_eq!(with.pos, Pos { line: 6, col: 7 });
+        let (argv_key, argv) = with.entry("argv").expect("merged argv");
+        assert_eq!(argv_key.pos, Pos { line: 3, col: 7 });
+        assert_eq!(argv.pos, Pos { line: 3, col: 13 });
+        let (dir_key, dir) = with.entry("dir").expect("explicit dir");
+        assert_eq!(dir_key.pos, Pos { line: 7, col: 7 });
+        assert_eq!(dir.as_str(), Some("/srv"));
+    }
+
+    #[test]
+    fn a_merge_of_anything_but_mappings_is_an_error_at_the_value() {
+        let err = parse("a: &s hello\nm:\n  <<: *s\n").expect_err("a string");
+        assert_eq!(
+            err.message,
+            "the merge key `<<` takes a mapping or a list of mappings (an alias such as \
+             `*defaults`), not a string"
+        );
+        assert_eq!(err.pos, Pos { line: 3, col: 7 });
+
+        let err = parse("m: {<<: [{k: v}, 3]}\n").expect_err("a list holding a number");
+        assert!(
+            err.message
+                .ends_with("(an alias such as `*defaults`), not a list holding an integer"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.pos, Pos { line: 1, col: 18 });
+
+        let err = parse("m:\n  <<:\n  k: v\n").expect_err("null");
+        assert!(err.message.ends_with("not null"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_quoted_merge_key_is_a_plain_key() {
+        let node = parse("d: &d {k: v}\nm: {\"<<\": *d, <<: {j: w}}\n").expect("valid");
+        let m = node.get("m").expect("m");
+        assert_eq!(
+            m.get("<<").and_then(|n| n.get("k")).and_then(Node::as_str),
+            Some("v")
+        );
+        assert_eq!(m.get("k"), None);
+        assert_eq!(m.get("j").and_then(Node::as_str), Some("w"));
+    }
+
+    #[test]
+    fn a_second_merge_key_says_how_to_merge_several_mappings() {
+        let err = parse("a: &a {x: 1}\nb: &b {y: 2}\nm:\n  <<: *a\n  <<: *b\n")
+            .expect_err("two merge keys");
+        assert_eq!(err.pos, Pos { line: 5, col: 3 });
+        assert!(err.message.contains("`<<: [*a, *b]`"), "{}", err.message);
     }
 }

@@ -14,7 +14,9 @@
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{Test, count, gate, run_id_of, started_steps, step, step_summary};
+use crate::harness::{
+    Test, all_succeeded_once, count, gate, run_id_of, started_steps, step, step_summary,
+};
 
 /// One `exec` step that appends `id` to `counter`; with `hold`, it then waits until the
 /// file `open-{id}` exists (the window in which the test kills the run).
@@ -376,12 +378,7 @@ finally:
         0,
         "{status:#}"
     );
-    assert!(
-        step_summary(&status)
-            .iter()
-            .all(|(_, s, attempts)| s == "succeeded" && *attempts == 1),
-        "{status:#}"
-    );
+    assert!(all_succeeded_once(&status), "{status:#}");
 }
 
 /// SIGKILL of the runbook process alone (as the OOM killer does): the program its step

@@ -20,20 +20,22 @@ fn the_walkthrough_version_fails_at_create_cluster_with_the_eks_error() {
         .run()
         .code(1);
     let run_id = run_id_of(&out.events());
-    assert_eq!(t.only_run()["failed_step"], "cluster");
+    assert_eq!(t.only_run()["failed_step"], "platform/cluster");
     let status = t.status(&run_id);
     assert_eq!(
         status["error"],
-        "step cluster (create-cluster) failed: EKS CreateCluster of `eks-emr-cluster` failed: InvalidParameterException: unsupported Kubernetes version 1.22 (EKS offers 1.35, 1.34, 1.33, 1.32 as of 2026-12-04)"
+        "step platform/cluster (create-cluster) failed: EKS CreateCluster of `eks-emr-cluster` failed: InvalidParameterException: unsupported Kubernetes version 1.22 (EKS offers 1.35, 1.34, 1.33, 1.32 as of 2026-12-04)"
     );
-    // Nothing after the cluster was attempted (the `finally` clean-up may run).
+    // Nothing after the cluster was attempted (the `finally` clean-up may run): the
+    // step that includes platform-setup, and the cluster in it.
     let attempted: Vec<String> = step_summary(&status)
         .into_iter()
         .filter(|(_, state, _)| state != "pending" && state != "skipped")
         .map(|(key, _, _)| key)
         .collect();
-    assert!(
-        attempted.first().is_some_and(|k| k == "cluster"),
+    assert_eq!(
+        attempted[..2],
+        ["platform", "platform/cluster"],
         "{attempted:?}"
     );
     assert!(
@@ -52,7 +54,7 @@ fn plan_shows_the_version_the_cluster_is_created_with() {
     let plan = out.json();
     let cluster = plan
         .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == "cluster"))
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "platform/cluster"))
         .expect("the plan has the cluster step");
     assert_eq!(cluster["with"]["version"], "1.35", "{cluster}");
 
@@ -70,7 +72,7 @@ fn plan_shows_the_version_the_cluster_is_created_with() {
         .json();
     let cluster = older
         .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == "cluster"))
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "platform/cluster"))
         .expect("the plan has the cluster step");
     assert_eq!(cluster["with"]["version"], "1.33", "{cluster}");
 }

@@ -93,6 +93,7 @@ impl Test {
             env: Vec::new(),
             state_flag: true,
             closed_stdout: false,
+            stdin: Stdin::Null,
         }
     }
 
@@ -207,6 +208,17 @@ pub(crate) struct Cmd<'t> {
     env: Vec<(OsString, OsString)>,
     state_flag: bool,
     closed_stdout: bool,
+    stdin: Stdin,
+}
+
+/// What a command's stdin is.
+enum Stdin {
+    /// `/dev/null`: at its end at once.
+    Null,
+    /// A file with this text.
+    Text(String),
+    /// A pipe the test writes to ([`Background::write_stdin`]).
+    Pipe,
 }
 
 impl Cmd<'_> {
@@ -225,6 +237,19 @@ impl Cmd<'_> {
     /// once `head` has exited: every write to stdout fails with EPIPE (SIGPIPE).
     pub(crate) fn closed_stdout(mut self) -> Self {
         self.closed_stdout = true;
+        self
+    }
+
+    /// Gives it `text` on stdin (then its end), as `< file` does.
+    pub(crate) fn stdin(mut self, text: &str) -> Self {
+        self.stdin = Stdin::Text(text.to_owned());
+        self
+    }
+
+    /// Makes stdin a pipe that stays open until the test writes to it or the process
+    /// ends, as a terminal nobody has typed into yet.
+    pub(crate) fn stdin_pipe(mut self) -> Self {
+        self.stdin = Stdin::Pipe;
         self
     }
 
@@ -276,15 +301,28 @@ impl Cmd<'_> {
         };
         let stderr = fs::File::create(&stderr_path).expect("failed to create a stderr file");
         let description = format!("runbook {}", shown_args(&self.args));
-        let child = self
-            .command()
+        let mut command = self.command();
+        match &self.stdin {
+            Stdin::Null => {}
+            Stdin::Text(text) => {
+                let path = self.test.path(&format!(".out/{n}.stdin"));
+                fs::write(&path, text).expect("failed to write a stdin file");
+                command.stdin(fs::File::open(&path).expect("failed to open a stdin file"));
+            }
+            Stdin::Pipe => {
+                command.stdin(Stdio::piped());
+            }
+        }
+        let mut child = command
             .stdout(stdout)
             .stderr(stderr)
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("failed to start `{description}`: {e}"));
+        let stdin = child.stdin.take();
         Background {
             child,
+            stdin,
             description,
             stdout_path,
             stderr_path,
@@ -303,6 +341,8 @@ fn shown_args(args: &[OsString]) -> String {
 /// A `runbook` process running in the background.
 pub(crate) struct Background {
     child: Child,
+    /// Its stdin, when it is a pipe ([`Cmd::stdin_pipe`]).
+    stdin: Option<std::process::ChildStdin>,
     description: String,
     stdout_path: PathBuf,
     stderr_path: PathBuf,
@@ -316,6 +356,19 @@ impl Background {
 
     fn raw_pid(&self) -> Pid {
         Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits i32"))
+    }
+
+    /// Writes `text` to its stdin (a [`Cmd::stdin_pipe`]), as typing does.
+    pub(crate) fn write_stdin(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .expect("stdin is not a pipe: use Cmd::stdin_pipe");
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .expect("failed to write to stdin");
     }
 
     pub(crate) fn stdout_so_far(&self) -> String {
@@ -556,6 +609,13 @@ pub(crate) fn step_summary(status: &Value) -> Vec<(String, String, u64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether every step in `status --json` succeeded at its first attempt.
+pub(crate) fn all_succeeded_once(status: &Value) -> bool {
+    step_summary(status)
+        .iter()
+        .all(|(_, s, attempts)| s == "succeeded" && *attempts == 1)
 }
 
 /// A shell snippet that waits until `file` exists in the working directory, for steps

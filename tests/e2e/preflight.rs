@@ -122,7 +122,7 @@ fn a_version_eks_retired_fails_preflight_with_the_fix() {
         .run()
         .code(1);
     assert!(
-        out.stdout.contains("fail          kubernetes-version  cluster eks-emr-cluster (step cluster): EKS in us-east-2 does not offer Kubernetes 1.22; it offers 1.35, 1.34, 1.33, 1.32"),
+        out.stdout.contains("fail          kubernetes-version  cluster eks-emr-cluster (step platform/cluster): EKS in us-east-2 does not offer Kubernetes 1.22; it offers 1.35, 1.34, 1.33, 1.32"),
         "{}",
         out.stdout
     );

@@ -193,6 +193,19 @@ steps:
         .code(2);
     assert_eq!(out.stderr, "");
     insta::assert_json_snapshot!("validate_output_json", out.json());
+
+    // A runbook that includes the bad one: the diagnostics of both files, each with
+    // the file it is in.
+    t.write(
+        "composed.yaml",
+        "name: composed\nsteps:\n  - { id: inner, action: runbook, with: { file: lib/bad.yaml } }\n",
+    );
+    t.write("lib/bad.yaml", bad);
+    let out = t
+        .args(["--output", "json", "validate", "composed.yaml"])
+        .run()
+        .code(2);
+    insta::assert_json_snapshot!("validate_output_json_included", out.json());
 }
 
 /// `plan` tells an input that waits for the run (it reads step outputs: shown as known
@@ -257,7 +270,8 @@ fn action_docs_show_nested_fields_and_enum_values() {
     for line in [
         "  nodegroup: map, optional\n",
         "      instance_type: string, default \"m5.2xlarge\"\n",
-        "      capacity_type: ON_DEMAND | SPOT, optional\n",
+        "      capacity_type: on-demand | spot | ON_DEMAND | SPOT, optional\n",
+        "          `on-demand` or `spot` (EKS's `ON_DEMAND` or `SPOT` is accepted too). The\n",
     ] {
         assert!(
             out.stdout.contains(line),

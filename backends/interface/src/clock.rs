@@ -32,6 +32,14 @@ impl Clock {
         matches!(self, Clock::Virtual(_))
     }
 
+    /// Sets the virtual clock's speed (see [`VirtualClock::set_speed`]); the wall
+    /// clock keeps its own.
+    pub fn set_speed(&self, speed: Option<f64>) {
+        if let Clock::Virtual(v) = self {
+            v.set_speed(speed);
+        }
+    }
+
     /// Registers a new participant in the clock's time (a step, or the scheduler).
     pub fn enter(&self) -> Participant {
         match self {

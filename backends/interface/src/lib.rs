@@ -11,9 +11,11 @@
 //! in real time, and a six-minute job takes milliseconds.
 
 mod clock;
+mod event_listener;
 mod virtual_clock;
 
 pub use clock::{Clock, Participant};
+pub use event_listener::EventListener;
 pub use virtual_clock::{VirtualClock, Wake, WorldDriver};
 
 use std::fmt;
@@ -179,6 +181,11 @@ pub trait Observer: Send + Sync {
     fn snapshot(&self) -> Option<Vec<u8>> {
         None
     }
+
+    /// From now on, tells `listener` of every event as it is recorded (after telling
+    /// it what was recorded before, see [`EventListener::earlier`]). One listener at
+    /// a time: a later one replaces it. A target that observes nothing tells nothing.
+    fn subscribe(&self, _listener: Arc<dyn EventListener>) {}
 }
 
 /// A target without cloud services: every service call is refused by the traits'

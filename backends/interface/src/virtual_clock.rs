@@ -4,7 +4,11 @@
 //! while any participant is busy; when all of them wait, the clock jumps to the
 //! earliest wake-up time anybody asked for and wakes those waiters. With a speed
 //! factor (`--sim-speed N`) each jump takes `dt / N` of wall time, so a presenter can
-//! watch the story unfold.
+//! watch the story unfold: such a jump also stops at each instant something happens in
+//! the world on the way, so that it is seen (and narrated) then, not at the jump's
+//! end. The speed may change during a run (`--fast-until`), and a participant that
+//! does not wait holds time where it is (a presenter's pause), even against a jump
+//! already under way.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,6 +21,12 @@ use tokio::sync::oneshot;
 pub trait WorldDriver: Send + Sync {
     /// Processes everything that happens up to and including `t_ms`.
     fn advance_to(&self, t_ms: u64);
+
+    /// When the world next changes by itself, if it knows: a jump at a speed factor
+    /// stops there on its way.
+    fn next_event_time(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Why a wait ended.
@@ -32,8 +42,6 @@ pub enum Wake {
 
 pub struct VirtualClock {
     inner: Mutex<Inner>,
-    /// Virtual seconds per wall second; `None` jumps instantly.
-    speed: Option<f64>,
     /// Advances with a speed factor run on the runtime that created the clock.
     runtime: Option<tokio::runtime::Handle>,
     world: Mutex<Option<Arc<dyn WorldDriver>>>,
@@ -43,7 +51,7 @@ impl std::fmt::Debug for VirtualClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VirtualClock")
             .field("now_ms", &self.now_ms())
-            .field("speed", &self.speed)
+            .field("speed", &self.speed())
             .finish_non_exhaustive()
     }
 }
@@ -51,6 +59,8 @@ impl std::fmt::Debug for VirtualClock {
 #[derive(Debug, Default)]
 struct Inner {
     now_ms: u64,
+    /// Virtual seconds per wall second; `None` jumps instantly.
+    speed: Option<f64>,
     /// Participant id -> how many reasons it has to count as waiting.
     participants: BTreeMap<u64, u32>,
     /// (wake-up time, sequence) -> waiter; ordered, so ties wake in arrival order.
@@ -75,15 +85,20 @@ struct Waiter {
 /// Waiters for a world change with no time of their own.
 const NEVER: u64 = u64::MAX;
 
+/// A speed the clock can keep: positive and finite, else instant jumps.
+fn usable_speed(speed: Option<f64>) -> Option<f64> {
+    speed.filter(|s| s.is_finite() && *s > 0.0)
+}
+
 impl VirtualClock {
     /// A clock at virtual time `start_ms`; `speed` is virtual seconds per wall second.
     pub fn new(start_ms: u64, speed: Option<f64>) -> Arc<Self> {
         Arc::new(VirtualClock {
             inner: Mutex::new(Inner {
                 now_ms: start_ms,
+                speed: usable_speed(speed),
                 ..Inner::default()
             }),
-            speed: speed.filter(|s| s.is_finite() && *s > 0.0),
             runtime: tokio::runtime::Handle::try_current().ok(),
             world: Mutex::new(None),
         })
@@ -96,6 +111,18 @@ impl VirtualClock {
 
     pub fn now_ms(&self) -> u64 {
         self.lock().now_ms
+    }
+
+    /// Virtual seconds per wall second; `None` when jumps are instant.
+    pub fn speed(&self) -> Option<f64> {
+        self.lock().speed
+    }
+
+    /// Changes the speed from the next jump on (a jump under way keeps its pace):
+    /// `--fast-until` runs the setup instantly and the story at `--sim-speed`. Virtual
+    /// times do not depend on it, only how long they take to watch.
+    pub fn set_speed(&self, speed: Option<f64>) {
+        self.lock().speed = usable_speed(speed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -228,13 +255,17 @@ impl VirtualClock {
             Self::fire_world(inner, Wake::Idle);
             return;
         }
-        match (self.speed, &self.runtime) {
+        match (inner.speed, &self.runtime) {
             (Some(speed), Some(runtime)) => {
                 inner.advancing = true;
+                let stop = self
+                    .world_next_event()
+                    .filter(|&t| t > inner.now_ms)
+                    .map_or(wake_at, |t| t.min(wake_at));
                 // A far wake-up at a slow speed can exceed what a `Duration` holds;
                 // waiting "forever" is then the right wall time, not a panic.
                 let wall = Duration::try_from_secs_f64(
-                    wake_at.saturating_sub(inner.now_ms) as f64 / 1000.0 / speed,
+                    stop.saturating_sub(inner.now_ms) as f64 / 1000.0 / speed,
                 )
                 .unwrap_or(Duration::MAX);
                 let clock = Arc::clone(self);
@@ -242,12 +273,28 @@ impl VirtualClock {
                     tokio::time::sleep(wall).await;
                     let mut inner = clock.lock();
                     inner.advancing = false;
-                    clock.fire_until(&mut inner, wake_at);
+                    // Somebody got busy meanwhile (a pause holds time): the jump is
+                    // not made; the next wait of everybody starts it again. Nor does
+                    // it pass a wake-up asked for meanwhile.
+                    if inner.participants.values().all(|count| *count > 0) {
+                        let first = inner.waiters.keys().next().map_or(stop, |k| k.0);
+                        clock.fire_until(&mut inner, stop.min(first));
+                    }
                     clock.maybe_advance(&mut inner);
                 });
             }
             _ => self.fire_until(inner, wake_at),
         }
+    }
+
+    /// When the attached world next changes by itself.
+    fn world_next_event(&self) -> Option<u64> {
+        let world = self
+            .world
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        world.and_then(|w| w.next_event_time())
     }
 
     fn fire_until(&self, inner: &mut Inner, wake_at: u64) {
@@ -432,6 +479,60 @@ mod tests {
         let (seen, step) = clock.wait_for(&scheduler, task).await.expect("task");
         assert_eq!(seen, 30_000);
         drop(step);
+    }
+
+    #[tokio::test]
+    async fn a_participant_busy_during_a_jump_under_way_holds_time() {
+        let clock = Clock::Virtual(VirtualClock::new(0, Some(100.0)));
+        let sleeper = clock.enter();
+        let c = clock.clone();
+        let sleeping =
+            tokio::spawn(async move { c.sleep(&sleeper, Duration::from_secs(10)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // A presenter's pause: somebody who does not wait, 20 ms into the 100 ms jump.
+        let hold = clock.enter();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(clock.now_ms(), 0, "the jump under way was held");
+        drop(hold);
+        sleeping.await.expect("task");
+        assert_eq!(clock.now_ms(), 10_000);
+    }
+
+    /// A world that changes by itself at 3 s and 7 s.
+    struct Timed(Mutex<Vec<u64>>);
+
+    impl WorldDriver for Timed {
+        fn advance_to(&self, t_ms: u64) {
+            self.0.lock().expect("lock").retain(|&t| t > t_ms);
+        }
+        fn next_event_time(&self) -> Option<u64> {
+            self.0.lock().expect("lock").first().copied()
+        }
+    }
+
+    #[tokio::test]
+    async fn at_a_speed_a_jump_stops_where_the_world_changes() {
+        let virtual_clock = VirtualClock::new(0, Some(1000.0));
+        virtual_clock.attach_world(Arc::new(Timed(Mutex::new(vec![3_000, 7_000]))));
+        let clock = Clock::Virtual(Arc::clone(&virtual_clock));
+        let p = clock.enter();
+        let mut seen = Vec::new();
+        loop {
+            let wake = virtual_clock.wait_world(p.id(), Some(10_000)).await;
+            seen.push(virtual_clock.now_ms());
+            if wake == Wake::Time {
+                break;
+            }
+        }
+        assert_eq!(seen, [3_000, 7_000, 10_000]);
+        // Instantly, the same wait is one jump: nothing would be seen on the way.
+        virtual_clock.set_speed(None);
+        virtual_clock.attach_world(Arc::new(Timed(Mutex::new(vec![13_000]))));
+        assert_eq!(
+            virtual_clock.wait_world(p.id(), Some(20_000)).await,
+            Wake::Time
+        );
+        assert_eq!(virtual_clock.now_ms(), 20_000);
     }
 
     #[tokio::test]

@@ -22,8 +22,8 @@ use runbook_sim::{SimError, SimParams, World};
 
 use runbook_backend::ActionError;
 use runbook_backend::{
-    Clock, ObservedEvent, Observer, Participant, Target, TargetKind, VirtualClock, WaitOutcome,
-    Wake, WorldDriver,
+    Clock, EventListener, ObservedEvent, Observer, Participant, Target, TargetKind, VirtualClock,
+    WaitOutcome, Wake, WorldDriver,
 };
 
 /// The simulated account and region unless the runbook's target says otherwise.
@@ -50,6 +50,14 @@ pub struct SimTarget {
     drained: Mutex<u64>,
     /// Whether a command or time changed the world since the last snapshot.
     dirty: Mutex<bool>,
+    /// Who is told of each world event as it is recorded, and how many it was told.
+    listener: Mutex<Option<Told>>,
+}
+
+/// A listener of the world's events, and how far into the world's log it was told.
+struct Told {
+    listener: Arc<dyn EventListener>,
+    up_to: u64,
 }
 
 /// The IAM user the simulated account's calls are made as.
@@ -95,6 +103,7 @@ impl SimTarget {
             clock: Arc::clone(&clock),
             drained: Mutex::new(drained),
             dirty: Mutex::new(false),
+            listener: Mutex::new(None),
         });
         clock.attach_world(Arc::clone(&target) as Arc<dyn WorldDriver>);
         target
@@ -149,6 +158,7 @@ impl SimTarget {
             command(&mut world)
         };
         self.mark_dirty();
+        self.tell_listener();
         self.clock.world_changed();
         result.map_err(|e| service_error(service, operation, resource, &e))
     }
@@ -167,6 +177,29 @@ impl SimTarget {
 
     fn mark_dirty(&self) {
         *self.dirty.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// Tells the listener what the world recorded since it was last told, right
+    /// where the world changed: a command, or time reaching an instant. The listener's
+    /// lock is held while it is told, so two changes are never told out of order.
+    fn tell_listener(&self) {
+        let mut told = self.listener.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(told) = told.as_mut() else {
+            return;
+        };
+        let new: Vec<ObservedEvent> = {
+            let world = self.world();
+            world
+                .events_since(told.up_to)
+                .iter()
+                .map(to_observed)
+                .collect()
+        };
+        if new.is_empty() {
+            return;
+        }
+        told.up_to += new.len() as u64;
+        told.listener.observed(&new);
     }
 }
 
@@ -204,7 +237,12 @@ impl WorldDriver for SimTarget {
         };
         if advanced {
             self.mark_dirty();
+            self.tell_listener();
         }
+    }
+
+    fn next_event_time(&self) -> Option<u64> {
+        self.world().next_event_time()
     }
 }
 
@@ -254,6 +292,17 @@ impl Observer for SimTarget {
             .collect();
         *drained += events.len() as u64;
         events
+    }
+
+    fn subscribe(&self, listener: Arc<dyn EventListener>) {
+        let mut told = self.listener.lock().unwrap_or_else(PoisonError::into_inner);
+        let up_to = {
+            let world = self.world();
+            let earlier: Vec<ObservedEvent> = world.events().iter().map(to_observed).collect();
+            listener.earlier(&earlier);
+            world.events().len() as u64
+        };
+        *told = Some(Told { listener, up_to });
     }
 
     fn snapshot(&self) -> Option<Vec<u8>> {

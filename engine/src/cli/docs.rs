@@ -14,21 +14,21 @@ pub struct ActionsArgs {
 
 pub(super) fn actions(args: &ActionsArgs) -> Result<Exit, Error> {
     let Some(name) = &args.name else {
-        let width = runbook_actions::catalog()
+        let width = crate::runbook::all_actions()
             .iter()
             .map(|a| a.name().len())
             .max()
             .unwrap_or(0);
-        for action in runbook_actions::catalog() {
+        for action in crate::runbook::all_actions() {
             println!("{:<width$}  {}", action.name(), action.summary());
         }
         println!("\n`runbook actions NAME` documents one.");
         return Ok(Exit::Ok);
     };
-    let Some(action) = runbook_actions::find(name) else {
+    let Some(action) = crate::runbook::find_action(name) else {
         let help = crate::diagnostic::did_you_mean(
             name,
-            runbook_actions::catalog().iter().map(|a| a.name()),
+            crate::runbook::all_actions().iter().map(|a| a.name()),
         );
         return Err(Error::UnknownAction {
             name: name.clone(),
@@ -133,16 +133,16 @@ fn resolve<'a>(prop: &'a Value, root: &'a Value) -> &'a Value {
 }
 
 fn type_of(prop: &Value, root: &Value) -> String {
+    if let Some(values) = prop.get("enum").and_then(Value::as_array) {
+        return values
+            .iter()
+            .map(|v| v.as_str().map_or(v.to_string(), String::from))
+            .collect::<Vec<_>>()
+            .join(" | ");
+    }
     if let Some(r) = prop.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
         if let Some(def) = root.get("$defs").and_then(|d| d.get(name)) {
-            if let Some(values) = def.get("enum").and_then(Value::as_array) {
-                return values
-                    .iter()
-                    .map(|v| v.as_str().map_or(v.to_string(), String::from))
-                    .collect::<Vec<_>>()
-                    .join(" | ");
-            }
             return type_of(def, root);
         }
         return name.to_string();

@@ -239,12 +239,13 @@ pub(super) fn runs(global: &Global, args: &RunsArgs) -> Result<Exit, Error> {
         if run.status != RunStatus::Failed {
             return None;
         }
-        store
+        let failed: Vec<_> = store
             .latest_attempts(&run.id)
             .ok()?
             .into_iter()
-            .find(|a| a.status == StepStatus::Failed)
-            .map(|a| a.step_key)
+            .filter(|a| a.status == StepStatus::Failed)
+            .collect();
+        crate::step_key::innermost(&failed, |a| &a.step_key).map(|a| a.step_key.clone())
     };
     if args.json {
         let list: Vec<Value> = runs

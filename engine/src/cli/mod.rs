@@ -8,8 +8,10 @@ mod docs;
 mod history;
 #[cfg(test)]
 mod no_panic_fuzz;
+mod param_args;
 mod plan;
 mod preflight;
+mod presenter_args;
 mod prune;
 mod report;
 mod run;
@@ -23,7 +25,7 @@ mod vars;
 mod worlds;
 
 pub(crate) use run_lock::LockError;
-pub(crate) use vars::VarError;
+pub(crate) use vars::{VarError, compute_vars};
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -326,7 +326,7 @@ fn words() -> Vec<&'static str> {
     let keys = [&RUNBOOK_KEYS, &PARAM_KEYS, &STEP_KEYS, &RETRY_KEYS]
         .into_iter()
         .flat_map(|keys| keys.iter().map(String::as_str));
-    let actions = runbook_actions::catalog().iter().map(|a| a.name());
+    let actions = crate::runbook::all_actions().iter().map(|a| a.name());
     TOKENS
         .iter()
         .copied()
@@ -449,6 +449,7 @@ fn validate_and_plan(text: &str, sets: &[String]) {
                 file: "case.yaml".into(),
                 source_text: text.to_owned(),
                 diagnostics,
+                included: Vec::new(),
             };
             let _ = error.to_string();
         }
@@ -461,7 +462,13 @@ fn validate_and_plan(text: &str, sets: &[String]) {
                 runbook,
             };
             for target in [TargetKind::Sim, TargetKind::Aws] {
-                if let Ok((params, steps)) = plan_steps(&loaded, sets, target, None, None) {
+                if let Ok((params, steps)) = plan_steps(
+                    &loaded,
+                    &super::param_args::ParamArgs::sets(sets),
+                    target,
+                    None,
+                    None,
+                ) {
                     let _ = params.masked();
                     for step in &steps {
                         let _ = step.to_json();

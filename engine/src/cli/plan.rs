@@ -14,6 +14,7 @@ use runbook_backend::TargetKind;
 use serde_json::{Value, json};
 
 use super::Global;
+use super::param_args::ParamArgs;
 use super::vars::compute_vars;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -26,9 +27,8 @@ use crate::template;
 pub struct PlanArgs {
     /// The runbook file
     pub file: PathBuf,
-    /// Set a parameter, as for `run`
-    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub params: ParamArgs,
     /// Print instead the least-privilege IAM policy (JSON) a run on aws needs, from the
     /// calls the plan lists
     #[arg(long)]
@@ -57,7 +57,7 @@ impl Object for Placeholder {
 pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
     let loaded = load_file(&args.file)?;
     if args.iam_policy {
-        let steps = aws_plan(&loaded, &args.sets, global.region.as_deref(), None)?;
+        let steps = aws_plan(&loaded, &args.params, global.region.as_deref(), None)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&crate::iam_policy::policy(&steps)).unwrap_or_default()
@@ -65,8 +65,13 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
         return Ok(Exit::Ok);
     }
     let target = global.target_or_sim();
-    let (params, planned) =
-        plan_steps(&loaded, &args.sets, target, global.region.as_deref(), None)?;
+    let (params, planned) = plan_steps(
+        &loaded,
+        &args.params,
+        target,
+        global.region.as_deref(),
+        None,
+    )?;
     // A step input that cannot render whatever the run does fails the run there.
     let exit = if planned.iter().any(|s| s.broken) {
         Exit::Usage
@@ -104,13 +109,12 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
 /// of a target already connected (preflight), which then need no placeholders.
 pub(super) fn plan_steps(
     loaded: &LoadedRunbook,
-    sets: &[String],
+    given: &ParamArgs,
     target: TargetKind,
     region: Option<&str>,
     place: Option<(String, String)>,
 ) -> Result<(params::ResolvedParams, Vec<PlannedStep>), Error> {
-    let sets = params::parse_sets(sets)?;
-    let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    let params = given.resolve(&loaded.runbook.params)?;
     // The account and region a run would get from its target: the simulated account
     // on sim; on aws the account is only known at run time (STS), and the region is
     // picked as the aws target picks it: --region, AWS_REGION, else the runbook's
@@ -145,6 +149,35 @@ pub(super) fn plan_steps(
     });
     let vars = compute_vars(loaded, &params, &run)?;
     let masker = params.masker();
+    let mut planned = Vec::new();
+    let place = RunbookPlace {
+        params: &params.values,
+        vars: &vars,
+        run: &run,
+        prefix: "",
+    };
+    plan_runbook(loaded, &place, target, &masker, &mut planned)?;
+    Ok((params, planned))
+}
+
+/// A runbook's place in the plan: its params and vars, the run, and what its step
+/// keys start with (`platform/` inside the runbook step `platform` includes).
+struct RunbookPlace<'a> {
+    params: &'a serde_json::Map<String, Value>,
+    vars: &'a serde_json::Map<String, Value>,
+    run: &'a Value,
+    prefix: &'a str,
+}
+
+/// Plans every step of a runbook into `planned`; a `runbook` step is followed by the
+/// steps of the runbook it includes, under its key.
+fn plan_runbook(
+    loaded: &LoadedRunbook,
+    place: &RunbookPlace<'_>,
+    target: TargetKind,
+    masker: &crate::masker::Masker,
+    planned: &mut Vec<PlannedStep>,
+) -> Result<(), Error> {
     let env = template::environment();
     let environment = template::process_env();
     let steps: std::collections::BTreeMap<String, minijinja::Value> = loaded
@@ -161,10 +194,10 @@ pub(super) fn plan_steps(
         .collect();
     let context = |item: Option<(minijinja::Value, minijinja::Value)>| {
         let mut ctx = minijinja::context! {
-            params => minijinja::Value::from_serialize(&params.values),
-            vars => minijinja::Value::from_serialize(&vars),
+            params => minijinja::Value::from_serialize(place.params),
+            vars => minijinja::Value::from_serialize(place.vars),
             env => minijinja::Value::from_serialize(&environment),
-            run => minijinja::Value::from_serialize(&run),
+            run => minijinja::Value::from_serialize(place.run),
             steps => minijinja::Value::from_serialize(&steps),
         };
         if let Some((item, index)) = item {
@@ -172,26 +205,86 @@ pub(super) fn plan_steps(
         }
         ctx
     };
-    let mut planned = Vec::new();
     for def in loaded.runbook.steps.iter().chain(&loaded.runbook.finally) {
-        let mut step = plan_step(def, env, &context, &masker);
+        let key = format!("{}{}", place.prefix, def.id);
+        let mut step = plan_step(def, env, &context, masker);
+        step.json["id"] = json!(key);
         if target == TargetKind::Aws {
-            add_calls(def, &mut step);
+            add_calls(def, &key, &mut step);
         }
+        let inputs: Vec<(String, Value)> =
+            match step.json.get("instances").and_then(Value::as_array) {
+                Some(instances) => instances
+                    .iter()
+                    .enumerate()
+                    .map(|(i, with)| (format!("{key}[{i}]"), with.clone()))
+                    .collect(),
+                None => vec![(key.clone(), step.json["with"].clone())],
+            };
         planned.push(step);
+        let Some(included) = &def.include else {
+            continue;
+        };
+        for (key, with) in inputs {
+            let given = match with.get("params") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => serde_json::Map::new(),
+            };
+            let params = planned_params(&included.runbook.params, &given, &key);
+            let vars = compute_vars(included, &params, place.run)?;
+            let prefix = format!("{key}/");
+            let inner = RunbookPlace {
+                params: &params.values,
+                vars: &vars,
+                run: place.run,
+                prefix: &prefix,
+            };
+            plan_runbook(
+                included,
+                &inner,
+                target,
+                &masker.extended(params.masker()),
+                planned,
+            )?;
+        }
     }
-    Ok((params, planned))
+    Ok(())
+}
+
+/// The params of a runbook a step includes, as far as the plan knows them: as the run
+/// would resolve them, or, where a value is known only at run time (a placeholder
+/// where a number belongs), the given text or else the default.
+fn planned_params(
+    defs: &[crate::runbook::ParamDef],
+    given: &serde_json::Map<String, Value>,
+    step: &str,
+) -> params::ResolvedParams {
+    params::resolve_included(defs, given, step).unwrap_or_else(|_| {
+        let mut resolved = params::ResolvedParams::default();
+        for def in defs {
+            if def.secret {
+                resolved.secret_names.push(def.name.clone());
+            }
+            let value = given
+                .get(&def.name)
+                .or(def.default.as_ref())
+                .cloned()
+                .unwrap_or(Value::Null);
+            resolved.values.insert(def.name.clone(), value);
+        }
+        resolved
+    })
 }
 
 /// The plan's steps on `aws` as `plan --target aws --output json` prints them, calls
 /// included: what `--iam-policy` and `preflight` read the runbook's needs from.
 pub(super) fn aws_plan(
     loaded: &LoadedRunbook,
-    sets: &[String],
+    given: &ParamArgs,
     region: Option<&str>,
     place: Option<(String, String)>,
 ) -> Result<Vec<Value>, Error> {
-    let (_, planned) = plan_steps(loaded, sets, TargetKind::Aws, region, place)?;
+    let (_, planned) = plan_steps(loaded, given, TargetKind::Aws, region, place)?;
     Ok(planned.iter().map(PlannedStep::to_json).collect())
 }
 
@@ -289,7 +382,7 @@ fn run_time_reads(env: &minijinja::Environment<'_>, node: &crate::yaml::Node) ->
 }
 
 /// The calls of each instance of the step on the `aws` target, from its rendered input.
-fn add_calls(def: &StepDef, step: &mut PlannedStep) {
+fn add_calls(def: &StepDef, key: &str, step: &mut PlannedStep) {
     let plan = |key: String, with: &Value| {
         if with.is_object() {
             def.action
@@ -304,15 +397,12 @@ fn add_calls(def: &StepDef, step: &mut PlannedStep) {
         Some(instances) => instances
             .iter()
             .enumerate()
-            .map(|(i, with)| (Some(i), plan(format!("{}[{i}]", def.id), with)))
+            .map(|(i, with)| (Some(i), plan(format!("{key}[{i}]"), with)))
             .collect(),
         None if def.for_each.is_some() => {
-            vec![(
-                None,
-                plan(format!("{}[<index>]", def.id), &step.json["with"]),
-            )]
+            vec![(None, plan(format!("{key}[<index>]"), &step.json["with"]))]
         }
-        None => vec![(None, plan(def.id.clone(), &step.json["with"]))],
+        None => vec![(None, plan(key.to_string(), &step.json["with"]))],
     };
 }
 

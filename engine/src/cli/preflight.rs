@@ -9,6 +9,7 @@ use runbook_backend::calls::CallLog;
 use serde_json::{Value, json};
 
 use super::Global;
+use super::param_args::ParamArgs;
 use super::plan::{aws_plan, plan_steps};
 use super::run::{aws_settings, build_target, call_log, current_thread_runtime, given_settings};
 use super::sim_world::SimWorld;
@@ -23,9 +24,8 @@ use crate::runbook::{LoadedRunbook, load_file};
 pub struct PreflightArgs {
     /// The runbook file
     pub file: PathBuf,
-    /// Set a parameter, as for `run`
-    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// The checks of one runbook on one target.
@@ -101,7 +101,7 @@ pub(super) fn preflight(global: &Global, args: &PreflightArgs) -> Result<Exit, E
     let result = current_thread_runtime()?.block_on(check(
         global,
         &loaded,
-        &args.sets,
+        &args.params,
         call_log(global)?,
         &SimWorld::Fresh,
     ))?;
@@ -127,13 +127,13 @@ pub(super) fn preflight(global: &Global, args: &PreflightArgs) -> Result<Exit, E
 pub(super) async fn check(
     global: &Global,
     loaded: &LoadedRunbook,
-    sets: &[String],
+    given: &ParamArgs,
     calls: Option<CallLog>,
     world: &SimWorld,
 ) -> Result<Preflight, Error> {
     let kind = global.target_or_sim();
     // Parameters are checked before anything is reached.
-    let (params, _) = plan_steps(loaded, sets, kind, global.region.as_deref(), None)?;
+    let (params, _) = plan_steps(loaded, given, kind, global.region.as_deref(), None)?;
     let settings = RunSettings::new_run(&given_settings(global, None));
     let aws = runbook_backend_aws::AwsSettings {
         quick_retries: true,
@@ -155,7 +155,7 @@ pub(super) async fn check(
     let place = (target.account_id.clone(), target.region.clone());
     // The calls are those of the aws target whatever the target: the same source as
     // `plan --target aws`.
-    let steps = aws_plan(loaded, sets, global.region.as_deref(), Some(place.clone()))?;
+    let steps = aws_plan(loaded, given, global.region.as_deref(), Some(place.clone()))?;
     let needs = Needs::from_plan(&steps);
     Ok(Preflight {
         target: kind,

@@ -15,6 +15,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Global;
+use super::param_args::ParamArgs;
+use super::presenter_args::PresenterArgs;
 use super::run_lock::take_lock;
 use super::sim_world::{SimWorld, refuse_world_on_aws};
 use super::vars::compute_vars;
@@ -26,6 +28,7 @@ use crate::params::{self, ResolvedParams};
 use crate::progress::reporter_for;
 use crate::run_settings::{GivenSettings, RunSettings};
 use crate::runbook::{LoadedRunbook, load_file};
+use crate::story::Narrator;
 use crate::{inflight_jobs, lifecycle};
 use crate::{signals, timefmt};
 
@@ -33,9 +36,8 @@ use crate::{signals, timefmt};
 pub struct RunArgs {
     /// The runbook file
     pub file: PathBuf,
-    /// Set a parameter (typed as the runbook declares it), e.g. --set executors=3
-    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub params: ParamArgs,
     /// For cron: continue the latest run of this runbook and params if it was
     /// interrupted (killed, crashed, SIGINT/SIGTERM); a failed or abandoned run is left
     /// for a person and a new run starts
@@ -57,6 +59,8 @@ pub struct RunArgs {
     /// world of its own; one run at a time per world
     #[arg(long, env = "RUNBOOK_WORLD", value_name = "NAME", value_parser = super::sim_world::parse_world_name)]
     pub world: Option<String>,
+    #[command(flatten)]
+    pub presenter: PresenterArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +77,8 @@ pub struct ResumeArgs {
     /// speed the run started with]
     #[arg(long, value_name = "N", value_parser = super::sim_speed::parse_sim_speed)]
     pub sim_speed: Option<f64>,
+    #[command(flatten)]
+    pub presenter: PresenterArgs,
 }
 
 pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
@@ -80,8 +86,8 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         refuse_world_on_aws(args.world.as_deref())?;
     }
     let loaded = Arc::new(load_file(&args.file)?);
-    let sets = params::parse_sets(&args.sets)?;
-    let params = params::resolve(&loaded.runbook.params, &sets, None)?;
+    args.presenter.check_steps(&loaded)?;
+    let params = args.params.resolve(&loaded.runbook.params)?;
     // Opened before anything is recorded: a path that cannot be written stops the
     // command without leaving a run behind.
     let calls = call_log(global)?;
@@ -94,7 +100,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
         let checked = current_thread_runtime()?.block_on(super::preflight::check(
             global,
             &loaded,
-            &args.sets,
+            &args.params,
             calls.clone(),
             &world,
         ))?;
@@ -107,6 +113,8 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let mut store = open_checked_store(global)?;
     let given = given_settings(global, args.sim_speed);
     let settings = RunSettings::new_run(&given);
+    args.presenter
+        .check_target(&settings, given.sim_speed.is_some())?;
     let lock_key = lock_key(&loaded, &params, settings.target, args.world.as_deref());
     let history = store.runs_since_last_success(&lock_key)?;
     let ask = lifecycle::Ask {
@@ -121,6 +129,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
                 prior,
                 given,
                 calls,
+                presenter: args.presenter,
             };
             return continue_run(store, &record, loaded, params, global, carry_on);
         }
@@ -163,6 +172,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
                 lock,
                 notes,
                 calls,
+                presenter: args.presenter,
             },
         ),
         Ok(None) => Err(Error::Bug(format!(
@@ -249,6 +259,7 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
     });
     checked?;
     let loaded = Arc::new(loaded?);
+    args.presenter.check_steps(&loaded)?;
     let prior = prior?;
     if loaded.content_hash != record.content_hash && !args.allow_changed {
         return Err(Error::ResumeChanged {
@@ -262,16 +273,18 @@ pub(super) fn resume(global: &Global, args: ResumeArgs) -> Result<Exit, Error> {
         prior,
         given: given_settings(global, args.sim_speed),
         calls,
+        presenter: args.presenter,
     };
     continue_run(store, &record, loaded, params, global, carry_on)
 }
 
 /// What continuing a run needs besides the run: its checkpoints, the target settings
-/// given on this command line, and the record of its calls.
+/// given on this command line, the record of its calls, and the presenter's flags.
 struct Continuation {
     prior: Vec<StepRecord>,
     given: GivenSettings,
     calls: Option<CallLog>,
+    presenter: PresenterArgs,
 }
 
 /// Continues an incomplete run (`resume`, or cron's `run --resume-incomplete`): takes
@@ -289,11 +302,13 @@ fn continue_run(
         prior,
         given,
         calls,
+        presenter,
     } = carry_on;
     let settings = RunSettings::resumed(&RunSettings::of_run(record), &given);
     if settings.target == TargetKind::Aws {
         refuse_world_on_aws(record.world.as_deref())?;
     }
+    presenter.check_target(&settings, given.sim_speed.is_some())?;
     let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
     drive(
         store,
@@ -307,6 +322,7 @@ fn continue_run(
             lock,
             notes: Vec::new(),
             calls,
+            presenter,
         },
     )
 }
@@ -529,29 +545,24 @@ fn failure_text(loaded: &LoadedRunbook, step: &str, error: &str) -> String {
     format!("step {} failed: {error}", step_label(loaded, step))
 }
 
-/// A step key with its action: `roles[2] (create-job-role)`.
+/// A step key with its action: `roles[2] (create-job-role)`, `platform/cluster
+/// (create-cluster)`.
 fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
-    let id = key.split('[').next().unwrap_or(key);
-    match loaded
-        .runbook
-        .steps
-        .iter()
-        .chain(&loaded.runbook.finally)
-        .find(|s| s.id == id)
-    {
+    match loaded.runbook.step_at(key) {
         Some(step) => format!("{key} ({})", step.action.name()),
         None => key.to_string(),
     }
 }
 
 /// What a run is launched with besides its record: the target settings it runs
-/// with, its lock (held until it ends), notes for the first lines of its log, and
-/// the record of its calls (`--record-calls`).
+/// with, its lock (held until it ends), notes for the first lines of its log, the
+/// record of its calls (`--record-calls`), and the presenter's flags.
 struct Launch {
     settings: RunSettings,
     lock: RunLock,
     notes: Vec<String>,
     calls: Option<CallLog>,
+    presenter: PresenterArgs,
 }
 
 /// Executes a created (or resumed) run to its end and records how it ended.
@@ -569,7 +580,15 @@ fn drive(
         lock,
         notes,
         calls,
+        presenter,
     } = launch;
+    let pace = Arc::new(presenter.pace(&settings));
+    // `--fast-until`: instant until its step starts, which sets the run's speed.
+    let start_speed = if pace.starts_fast() {
+        None
+    } else {
+        settings.sim_speed
+    };
     let resumed = prior.is_some();
     let target = settings.target;
     let pid = std::process::id();
@@ -608,7 +627,7 @@ fn drive(
             eprintln!("note: --record-calls records the aws target's calls; the sim target makes none");
         }
         let aws = aws_settings(&settings, &params, calls);
-        let (clock, services) = build_target(target, &world, virtual_start, settings.sim_speed, &aws)
+        let (clock, services) = build_target(target, &world, virtual_start, start_speed, &aws)
             .await
             .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         services.observer.restore_events(observed_before);
@@ -643,6 +662,12 @@ fn drive(
             None => None,
         };
         let reporter = reporter_for(global.output, clock.clone(), log_file);
+        // The story is told from here on, as the target records it.
+        services.observer.subscribe(Arc::new(Narrator::new(
+            Arc::clone(&reporter),
+            params.masker(),
+            presenter.verbose,
+        )));
         let to_record = signals::RunToRecord {
             store: Arc::clone(&store),
             run_id: run_id.clone(),
@@ -674,8 +699,11 @@ fn drive(
             store: Arc::clone(&store),
             reporter: Arc::clone(&reporter),
             cancel,
-            prior,
+            pace,
+            prior: Arc::new(prior),
             rerun_finally: resumed && record.status == RunStatus::Failed,
+            key_prefix: String::new(),
+            failed_inside: Default::default(),
         });
         for note in &notes {
             reporter.notice(note);

@@ -22,7 +22,7 @@ pub(super) fn print_schema() -> Exit {
 pub fn runbook_schema() -> Value {
     let mut defs = Map::new();
     let mut branches = Vec::new();
-    for action in runbook_actions::catalog() {
+    for action in crate::runbook::all_actions() {
         let prefix = format!("{}.", action.name());
         let mut input = action.input_schema();
         if let Some(Value::Object(own)) = input.as_object_mut().and_then(|o| o.remove("$defs")) {
@@ -318,7 +318,7 @@ mod tests {
                     .and_then(Value::as_str)
             })
             .collect();
-        let catalog: Vec<&str> = runbook_actions::catalog()
+        let catalog: Vec<&str> = crate::runbook::all_actions()
             .iter()
             .map(|a| a.name())
             .collect();

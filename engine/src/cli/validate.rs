@@ -61,16 +61,18 @@ fn file_json(result: &Result<crate::runbook::LoadedRunbook, LoadError>) -> Value
         Err(e) => json!({
             "file": e.file,
             "ok": false,
-            "diagnostics": e.diagnostics.iter().map(|d| diagnostic_json(d, &e.source_text)).collect::<Vec<_>>(),
+            "diagnostics": e.all().into_iter().map(|(file, source, d)| diagnostic_json(file, d, source)).collect::<Vec<_>>(),
         }),
     }
 }
 
-/// A diagnostic as editors read one: 1-based line and column, the width to underline,
-/// the message, the hint, and the source line it is on.
-fn diagnostic_json(d: &Diagnostic, source: &str) -> Value {
+/// A diagnostic as editors read one: the file it is in (the runbook, or a runbook it
+/// includes), 1-based line and column, the width to underline, the message, the hint,
+/// and the source line it is on.
+fn diagnostic_json(file: &str, d: &Diagnostic, source: &str) -> Value {
     json!({
         "severity": "error",
+        "file": file,
         "line": d.pos.line,
         "column": d.pos.col,
         "width": d.width,

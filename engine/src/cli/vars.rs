@@ -21,7 +21,7 @@ pub(crate) struct VarError {
 }
 
 /// Computes `vars` in order from params, env and run.
-pub(super) fn compute_vars(
+pub(crate) fn compute_vars(
     loaded: &LoadedRunbook,
     params: &ResolvedParams,
     run: &Value,

@@ -17,7 +17,7 @@ use crate::runbook::StepDef;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Succeeded,
-    /// The first step that failed (without `continue_on_error`), and why.
+    /// The first step that failed (without `continue_on_error`), by its key, and why.
     Failed {
         step: String,
         error: String,
@@ -26,22 +26,31 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// Runs the main steps, then (unless interrupted) the `finally` steps.
+/// Runs the run's runbook to its end, and records what the target observed.
 pub async fn execute(exec: Arc<Execution>) -> Outcome {
-    let main = run_phase(&exec, false).await;
-    let outcome = if main == Outcome::Interrupted {
-        main
-    } else {
-        let finally = run_phase(&exec, true).await;
-        match (main, finally) {
-            (Outcome::Failed { step, error }, _) => Outcome::Failed { step, error },
-            (_, other) => other,
-        }
-    };
+    let scheduler = exec.clock.enter();
+    let outcome = run_phases(&exec, &scheduler).await;
+    drop(scheduler);
     if let Err(e) = record_target(&exec) {
         exec.reporter.notice(&format!("warning: {e}"));
     }
     outcome
+}
+
+/// Runs the main steps, then (unless interrupted) the `finally` steps: the whole of
+/// a runbook, the run's own or one a step includes. `scheduler` is the runbook's place
+/// in the target's time while it waits for its steps; the caller enters it before it
+/// waits for this, so that virtual time cannot move before the first step starts.
+pub(super) async fn run_phases(exec: &Arc<Execution>, scheduler: &Participant) -> Outcome {
+    let main = run_phase(exec, false, scheduler).await;
+    if main == Outcome::Interrupted {
+        return main;
+    }
+    let finally = run_phase(exec, true, scheduler).await;
+    match (main, finally) {
+        (Outcome::Failed { step, error }, _) => Outcome::Failed { step, error },
+        (_, other) => other,
+    }
 }
 
 /// Stores what the target observed after the last step ended, and its final state
@@ -57,7 +66,7 @@ fn record_target(exec: &Execution) -> Result<(), runbook_state::StateError> {
     )
 }
 
-async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
+async fn run_phase(exec: &Arc<Execution>, finally: bool, scheduler: &Participant) -> Outcome {
     let steps: &[StepDef] = if finally {
         &exec.runbook.runbook.finally
     } else {
@@ -75,7 +84,6 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
     let mut ready: std::collections::BTreeSet<usize> =
         (0..steps.len()).filter(|&i| waiting_on[i] == 0).collect();
     let mut running: JoinSet<(usize, StepEnd, Value, Arc<Participant>)> = JoinSet::new();
-    let scheduler = exec.clock.enter();
     let mut failure: Option<(String, String)> = None;
     let mut interrupted = false;
     // Participants of finished steps leave the clock only after the steps they
@@ -126,7 +134,12 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
             }
         }
         finished_participants.clear();
-        let Some(joined) = exec.clock.wait_for(&scheduler, running.join_next()).await else {
+        // Nothing left to wait for: waiting would count this scheduler idle and let
+        // virtual time run to whatever deadline an including step has.
+        if running.is_empty() {
+            break;
+        }
+        let Some(joined) = exec.clock.wait_for(scheduler, running.join_next()).await else {
             break;
         };
         let (i, end, outputs, participant) = match joined {
@@ -156,7 +169,8 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
         exec.scope.set_step(&def.id, StepView { status, outputs });
         match end {
             StepEnd::Failed(error) if !def.continue_on_error => {
-                failure.get_or_insert((def.id.clone(), error));
+                let key = exec.key(&def.id);
+                failure.get_or_insert(innermost_failure(exec, key, error));
             }
             StepEnd::Interrupted => interrupted = true,
             _ => {}
@@ -171,13 +185,28 @@ async fn run_phase(exec: &Arc<Execution>, finally: bool) -> Outcome {
     }
 }
 
+/// The step to blame for the failure of step `key` with `error`: itself, or, for a
+/// `runbook` step, the step that failed inside the runbook it includes (or inside one
+/// of its `for_each` instances).
+fn innermost_failure(exec: &Execution, key: String, error: String) -> (String, String) {
+    let inside = exec
+        .failed_inside
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let instance = format!("{key}[");
+    inside
+        .iter()
+        .find(|(k, _)| **k == key || k.starts_with(&instance))
+        .map_or((key, error), |(_, failure)| failure.clone())
+}
+
 /// The outputs of a step (not a `for_each` step, whose instances are only known once
 /// its list is rendered) that succeeded before this invocation.
 fn already_succeeded(exec: &Execution, def: &StepDef) -> Option<Value> {
     if def.for_each.is_some() || (def.is_finally && exec.rerun_finally) {
         return None;
     }
-    let record = exec.prior.get(&def.id)?;
+    let record = exec.prior.get(&exec.key(&def.id))?;
     (record.status == runbook_state::StepStatus::Succeeded)
         .then(|| record.outputs.clone().unwrap_or(Value::Null))
 }

@@ -63,6 +63,35 @@ impl RunScope {
         }
     }
 
+    /// The scope of a runbook a step of this run includes: its own params, vars and
+    /// steps; the same `env` and `run`.
+    pub fn nested(
+        &self,
+        params: &Map<String, Value>,
+        vars: Map<String, Value>,
+        step_ids: &[&str],
+    ) -> Self {
+        let mut scope = RunScope::new(params, vars, Value::Null, step_ids);
+        scope.env = self.env.clone();
+        scope.run = self.run.clone();
+        scope
+    }
+
+    /// Each step's outputs by id, as later steps read them.
+    pub fn step_outputs(&self) -> Map<String, Value> {
+        self.steps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(id, view)| (id.clone(), view.outputs.clone()))
+            .collect()
+    }
+
+    /// `run` as templates read it, as JSON.
+    pub fn run_json(&self) -> Value {
+        serde_json::to_value(&self.run).unwrap_or(Value::Null)
+    }
+
     pub fn set_step(&self, id: &str, view: StepView) {
         self.steps
             .lock()

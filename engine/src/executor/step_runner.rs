@@ -48,7 +48,7 @@ pub(super) async fn run_step(
     participant: &Arc<Participant>,
 ) -> (StepEnd, Value) {
     let Some(items_node) = &def.for_each else {
-        let end = run_instance(exec, def, def.id.clone(), None, participant).await;
+        let end = run_instance(exec, def, exec.key(&def.id), None, participant).await;
         let outputs = match &end {
             StepEnd::Succeeded(v) => v.clone(),
             _ => Value::Null,
@@ -62,16 +62,16 @@ pub(super) async fn run_step(
     ) {
         Ok(Value::Array(items)) => items,
         Ok(other) => {
-            let error = StepError::ForEachNotList(json_type(&other));
+            let error = StepError::ForEachNotList(template::json_type_name(&other));
             return (
-                fail_unstarted(exec, def, &def.id, None, &error),
+                fail_unstarted(exec, def, &exec.key(&def.id), None, &error),
                 Value::Null,
             );
         }
         Err(e) => {
             let error = template_failure(exec, e);
             return (
-                fail_unstarted(exec, def, &def.id, None, &error),
+                fail_unstarted(exec, def, &exec.key(&def.id), None, &error),
                 Value::Null,
             );
         }
@@ -117,7 +117,7 @@ async fn run_instances_in_order(
 ) -> Vec<StepEnd> {
     let mut ends = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let key = format!("{}[{index}]", def.id);
+        let key = exec.key(&format!("{}[{index}]", def.id));
         let end = run_instance(exec, def, key, Some((item, index)), participant).await;
         let stop = match &end {
             StepEnd::Interrupted => true,
@@ -154,7 +154,7 @@ async fn run_instances_side_by_side(
             let index = next;
             next += 1;
             let own = Arc::new(exec.clock.enter());
-            let key = format!("{}[{index}]", def.id);
+            let key = exec.key(&format!("{}[{index}]", def.id));
             let item = &items[index];
             in_flight.push(async move {
                 let end = run_instance(exec, def, key, Some((item, index)), &own).await;
@@ -175,17 +175,6 @@ async fn run_instances_side_by_side(
         ends[index] = Some(end);
     }
     ends.into_iter().flatten().collect()
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
 }
 
 /// A template of the step that does not render, located in the runbook.
@@ -306,7 +295,11 @@ fn step_start(
 ) -> StepStart {
     StepStart {
         step_key: key.to_string(),
-        step_id: def.id.clone(),
+        // The key without its instance index: `platform/roles` of `platform/roles[2]`.
+        step_id: match key.strip_suffix(']').and_then(|k| k.rsplit_once('[')) {
+            Some((id, _)) => id.to_string(),
+            None => key.to_string(),
+        },
         item_index: index.and_then(|i| u32::try_from(i).ok()),
         is_finally: def.is_finally,
         attempt,
@@ -339,7 +332,7 @@ fn should_run(exec: &Execution, def: &StepDef, ctx: &minijinja::Value) -> Result
     match template::render_node(template::environment(), when, ctx) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(StepError::WhenNotBool {
-            got: json_type(&other),
+            got: template::json_type_name(&other),
             file: exec.runbook.display_path.clone(),
             pos: when.pos,
         }),
@@ -436,6 +429,23 @@ async fn run_instance(
     ) {
         return fail_unstarted(exec, def, &key, index, &error.into());
     }
+    // The presenter's pace: the moment to slow down (`--fast-until`) or to talk
+    // (`--pause-before`) is before anything of the step is recorded, so a run
+    // interrupted during a pause starts the step afresh on resume.
+    if exec
+        .pace
+        .before_step(&key, &exec.clock, &*exec.reporter, &exec.cancel)
+        .await
+        .is_err()
+    {
+        exec.reporter.step_finished(
+            &key,
+            Shown::Interrupted,
+            Duration::ZERO,
+            Some("interrupted while paused; it starts on resume"),
+        );
+        return StepEnd::Interrupted;
+    }
     let stored_input = json!({"action": def.action.name(), "with": exec.masker.json(&input)});
     let effects = def.action.effects();
     let raw_input = def.with.to_json();
@@ -508,11 +518,11 @@ async fn run_instance(
                 // The deadline exists before the action can make virtual time jump.
                 let deadline = exec.clock.deadline(participant, left);
                 tokio::select! {
-                    r = in_step(key.clone(), def.action.run(input.clone(), &ctx)) => r,
+                    r = in_step(key.clone(), perform(exec, def, &input, &ctx)) => r,
                     () = deadline => Err(ActionError::TimedOut(Humane(limit).to_string())),
                 }
             }
-            None => in_step(key.clone(), def.action.run(input.clone(), &ctx)).await,
+            None => in_step(key.clone(), perform(exec, def, &input, &ctx)).await,
         };
         drop(ctx);
         let took = started.elapsed();
@@ -618,6 +628,25 @@ async fn run_instance(
                 attempt += 1;
             }
         }
+    }
+}
+
+/// What an attempt does: the step's action, or, for a `runbook` step, its included
+/// runbook, run by the engine.
+fn perform<'a>(
+    exec: &'a Execution,
+    def: &'a StepDef,
+    input: &Value,
+    ctx: &'a StepContext,
+) -> runbook_actions::action::RunFuture<'a> {
+    match &def.include {
+        Some(included) => Box::pin(super::included::run_included(
+            exec,
+            included,
+            input.clone(),
+            ctx,
+        )),
+        None => def.action.run(input.clone(), ctx),
     }
 }
 

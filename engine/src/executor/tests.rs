@@ -145,8 +145,11 @@ async fn run_with(yaml: &str, store: Store, prior: BTreeMap<String, StepRecord>)
         store: Arc::clone(&store),
         reporter: recorder.clone(),
         cancel: CancelSignal::never(),
-        prior,
+        pace: Arc::new(crate::pace::Pace::none()),
+        prior: Arc::new(prior),
         rerun_finally: false,
+        key_prefix: String::new(),
+        failed_inside: Default::default(),
     });
     let outcome = execute(exec).await;
     Harness {

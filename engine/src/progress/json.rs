@@ -7,6 +7,8 @@ use runbook_backend::Clock;
 use serde_json::{Value, json};
 
 use super::{Reporter, Shown};
+use crate::pace::PaceEvent;
+use crate::story::StoryLine;
 use crate::timefmt;
 
 pub struct JsonReporter {
@@ -18,14 +20,20 @@ impl JsonReporter {
         JsonReporter { clock }
     }
 
-    fn emit(&self, event: &str, mut fields: Value) {
+    fn emit(&self, event: &str, fields: Value) {
+        let at = self.clock.is_virtual().then(|| self.clock.now_ms());
+        self.emit_at(at, event, fields);
+    }
+
+    /// An object with `sim_ms` of virtual time `at_ms` (on `sim`; `None` on `aws`).
+    fn emit_at(&self, at_ms: Option<i64>, event: &str, mut fields: Value) {
         if let Value::Object(map) = &mut fields {
             map.insert(
                 "ts".into(),
                 Value::from(timefmt::rfc3339_ms(Clock::Real.now_ms())),
             );
-            if self.clock.is_virtual() {
-                map.insert("sim_ms".into(), Value::from(self.clock.now_ms()));
+            if let Some(at) = at_ms {
+                map.insert("sim_ms".into(), Value::from(at));
             }
             map.insert("event".into(), Value::from(event));
         }
@@ -74,5 +82,35 @@ impl Reporter for JsonReporter {
     }
     fn notice(&self, text: &str) {
         self.emit("notice", json!({"message": text}));
+    }
+
+    /// `{"event":"narration","at_ms":...,"kind":"PodPreempted","text":...}`: `at_ms`
+    /// is the event's time (virtual on `sim`, where `sim_ms` is the same; Unix on
+    /// `aws`).
+    fn narrate(&self, line: &StoryLine) {
+        let at = self.clock.is_virtual().then_some(line.at_ms);
+        self.emit_at(
+            at,
+            "narration",
+            json!({"at_ms": line.at_ms, "kind": line.kind, "text": line.text}),
+        );
+    }
+
+    fn pace(&self, event: &PaceEvent) {
+        let fields = match event {
+            PaceEvent::Slowed { step, speed } => {
+                json!({"pace": "slowed", "step": step, "speed": speed})
+            }
+            PaceEvent::Paused { step, .. } => json!({"pace": "paused", "step": step}),
+            PaceEvent::GoingOn { step, paused_for } => {
+                json!({"pace": "going_on", "step": step, "paused_ms": ms(*paused_for)})
+            }
+            PaceEvent::NotPaused { step } => json!({"pace": "not_paused", "step": step}),
+        };
+        let mut fields = fields;
+        if let Value::Object(map) = &mut fields {
+            map.insert("message".into(), Value::from(event.text()));
+        }
+        self.emit("pace", fields);
     }
 }

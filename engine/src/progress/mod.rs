@@ -1,5 +1,6 @@
 //! What a run shows while it runs: a spinner line per running step on a terminal,
-//! plain timestamped lines when stdout is not a terminal (cron, CI), or JSON lines.
+//! plain timestamped lines when stdout is not a terminal (cron, CI), or JSON lines;
+//! in each, the story as it happens ([`crate::story`]) and the presenter's pace.
 
 mod json;
 mod plain;
@@ -15,6 +16,9 @@ pub use terminal::TerminalReporter;
 
 use runbook_actions::StepReporter;
 use runbook_backend::Clock;
+
+use crate::pace::PaceEvent;
+use crate::story::StoryLine;
 
 /// How the user asked for output (`--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,6 +71,12 @@ pub trait Reporter: Send + Sync {
     fn run_finished(&self, run_id: &str, status: &str, elapsed: Duration, detail: Option<&str>);
     /// A notice that is not about one step ("interrupting...").
     fn notice(&self, text: &str);
+    /// A line of the story ([`crate::story`]), told as it happens. It is called from
+    /// where the target records events, possibly while the virtual clock is locked:
+    /// show `line.at_ms`, and do not read the run's clock.
+    fn narrate(&self, _line: &StoryLine) {}
+    /// The presenter's pace changed: paused, going on, slowed (`--fast-until`).
+    fn pace(&self, _event: &PaceEvent) {}
 }
 
 /// Chooses the reporter for `mode`; `clock` adds virtual time to lines on `sim`. With a
@@ -159,5 +169,13 @@ impl Reporter for Tee {
     fn notice(&self, text: &str) {
         self.0.notice(text);
         self.1.notice(text);
+    }
+    fn narrate(&self, line: &StoryLine) {
+        self.0.narrate(line);
+        self.1.narrate(line);
+    }
+    fn pace(&self, event: &PaceEvent) {
+        self.0.pace(event);
+        self.1.pace(event);
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use runbook_backend::Clock;
 
 use super::{Reporter, Shown, elapsed};
+use crate::pace::PaceEvent;
+use crate::story::StoryLine;
 use crate::timefmt;
 
 pub struct PlainReporter {
@@ -28,11 +30,16 @@ impl PlainReporter {
     }
 
     fn line(&self, text: &str) {
+        let at = self.clock.is_virtual().then(|| self.clock.now_ms());
+        self.line_at(at, text);
+    }
+
+    /// A line at virtual time `at_ms` (on `sim`; `None` on `aws`).
+    fn line_at(&self, at_ms: Option<i64>, text: &str) {
         let now = timefmt::rfc3339_ms(Clock::Real.now_ms());
-        let sim = if self.clock.is_virtual() {
-            format!(" [{}]", timefmt::virtual_offset(self.clock.now_ms()))
-        } else {
-            String::new()
+        let sim = match at_ms {
+            Some(at) => format!(" [{}]", timefmt::virtual_offset(at)),
+            None => String::new(),
         };
         // A closed stdout (e.g. `| head`) or a full disk must not stop the run.
         match &self.file {
@@ -107,5 +114,17 @@ impl Reporter for PlainReporter {
 
     fn notice(&self, text: &str) {
         self.line(text);
+    }
+
+    /// `... [t+12m36s] * executor #2 of the low-priority job preempted ...`: the
+    /// event's own time (the clock may not be read here), and a `*` that sets the
+    /// story apart from the steps' lines (`grep ' \* '`).
+    fn narrate(&self, line: &StoryLine) {
+        let at = self.clock.is_virtual().then_some(line.at_ms);
+        self.line_at(at, &format!("* {}", line.text));
+    }
+
+    fn pace(&self, event: &PaceEvent) {
+        self.line(&event.text());
     }
 }

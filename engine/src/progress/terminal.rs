@@ -10,6 +10,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use runbook_backend::Clock;
 
 use super::{Reporter, Shown, elapsed};
+use crate::pace::PaceEvent;
+use crate::story::{StoryLine, Tone};
 use crate::timefmt;
 
 pub struct TerminalReporter {
@@ -31,17 +33,18 @@ impl TerminalReporter {
     }
 
     fn println(&self, text: &str) {
-        let sim = if self.clock.is_virtual() {
-            format!(
+        let at = self.clock.is_virtual().then(|| self.clock.now_ms());
+        self.println_at(at, text);
+    }
+
+    /// A line above the spinners at virtual time `at_ms` (on `sim`; `None` on `aws`).
+    fn println_at(&self, at_ms: Option<i64>, text: &str) {
+        let sim = match at_ms {
+            Some(at) => format!(
                 "{} ",
-                style(format!(
-                    "[{}]",
-                    timefmt::virtual_offset(self.clock.now_ms())
-                ))
-                .dim()
-            )
-        } else {
-            String::new()
+                style(format!("[{}]", timefmt::virtual_offset(at))).dim()
+            ),
+            None => String::new(),
         };
         // println only fails when the terminal is gone; the run goes on.
         let _ = self.multi.println(format!("{sim}{text}"));
@@ -150,5 +153,32 @@ impl Reporter for TerminalReporter {
 
     fn notice(&self, text: &str) {
         self.println(&style(text).yellow().to_string());
+    }
+
+    /// Above the spinners, at the event's time, the moment it happens: a preemption
+    /// or the autoscaler's node stands out, a job's end is green or red.
+    fn narrate(&self, line: &StoryLine) {
+        let text = match line.tone {
+            Tone::Plain => style(line.text.as_str()),
+            Tone::Highlight => style(line.text.as_str()).bold().magenta(),
+            Tone::Good => style(line.text.as_str()).green(),
+            Tone::Bad => style(line.text.as_str()).red(),
+        };
+        let at = self.clock.is_virtual().then_some(line.at_ms);
+        self.println_at(at, &format!("{} {text}", style("»").cyan()));
+    }
+
+    fn pace(&self, event: &PaceEvent) {
+        let mark = match event {
+            PaceEvent::Paused { .. } => "⏸",
+            PaceEvent::GoingOn { .. } | PaceEvent::NotPaused { .. } => "▶",
+            PaceEvent::Slowed { .. } => "⏱",
+        };
+        self.println(
+            &style(format!("{mark} {}", event.text()))
+                .cyan()
+                .bold()
+                .to_string(),
+        );
     }
 }

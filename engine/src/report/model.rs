@@ -1114,10 +1114,16 @@ fn sentence(text: &str) -> String {
 
 fn completeness(run: &RunRecord, steps: &[StepRow], liveness: Liveness) -> Completeness {
     let resume = format!("`runbook resume {}` continues it.", run.id);
-    let failed_step = steps
-        .iter()
-        .find(|s| s.status() == StepStatus::Failed && !s.is_finally)
-        .or_else(|| steps.iter().find(|s| s.status() == StepStatus::Failed));
+    let failed = |finally: bool| -> Vec<&StepRow> {
+        steps
+            .iter()
+            .filter(|s| s.status() == StepStatus::Failed && (finally || !s.is_finally))
+            .collect()
+    };
+    let (main, all) = (failed(false), failed(true));
+    let failed_step = crate::step_key::innermost(&main, |s| &s.key)
+        .or_else(|| crate::step_key::innermost(&all, |s| &s.key))
+        .copied();
     let running: Vec<&str> = steps
         .iter()
         .filter(|s| s.status() == StepStatus::Running)

@@ -44,6 +44,9 @@ pub(crate) static PARAM_KEYS: LazyLock<Vec<String>> =
     LazyLock::new(property_names::<ParamDocument>);
 /// The keys of a step.
 pub(crate) static STEP_KEYS: LazyLock<Vec<String>> = LazyLock::new(property_names::<StepDocument>);
+/// The keys of the runbook's `defaults`.
+pub(crate) static DEFAULTS_KEYS: LazyLock<Vec<String>> =
+    LazyLock::new(property_names::<DefaultsDocument>);
 /// The keys of a step's `retry`.
 pub(crate) static RETRY_KEYS: LazyLock<Vec<String>> =
     LazyLock::new(property_names::<RetryDocument>);
@@ -81,6 +84,8 @@ pub struct RunbookDocument {
     pub params: Option<BTreeMap<String, Option<ParamDocument>>>,
     /// Values computed once, in order, from params.
     pub vars: Option<Map<String, Value>>,
+    /// `retry` and `timeout` for every step that does not give its own.
+    pub defaults: Option<DefaultsDocument>,
     /// The steps; without `needs`, each waits for every earlier step.
     pub steps: Vec<StepDocument>,
     /// Steps that always run, also after failure.
@@ -137,6 +142,18 @@ pub struct StepDocument {
     pub parallel: Option<u32>,
 }
 
+/// The runbook's `defaults:` for its steps (not for the steps of runbooks it includes,
+/// which have their own).
+#[derive(JsonSchema)]
+#[schemars(inline, deny_unknown_fields, transform = optional_keys_are_never_null)]
+pub struct DefaultsDocument {
+    /// The `retry` of every step without its own (not of `runbook` steps, which are
+    /// not retried as a whole).
+    pub retry: Option<RetryDocument>,
+    /// The `timeout` of every step without its own.
+    pub timeout: Option<HumaneDuration>,
+}
+
 /// How a failed step is retried.
 #[derive(JsonSchema)]
 #[schemars(inline, deny_unknown_fields, transform = optional_keys_are_never_null)]
@@ -181,7 +198,7 @@ pub enum Needs {
 
 /// The schema of a step's `action`: the catalog's names.
 fn action_names(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = runbook_actions::catalog()
+    let names: Vec<&str> = crate::runbook::all_actions()
         .iter()
         .map(|a| a.name())
         .collect();

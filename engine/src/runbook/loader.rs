@@ -4,16 +4,18 @@
 use crate::template_names;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::Environment;
 use runbook_backend::duration::{duration_from_secs, parse_duration};
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    IDENTIFIER_PATTERN, MAX_ATTEMPTS, MAX_PARALLEL, MIN_ATTEMPTS, MIN_BACKOFF, MIN_PARALLEL,
-    PARAM_KEYS, RETRY_KEYS, RUNBOOK_KEYS, STEP_KEYS,
+    DEFAULTS_KEYS, IDENTIFIER_PATTERN, MAX_ATTEMPTS, MAX_PARALLEL, MIN_ATTEMPTS, MIN_BACKOFF,
+    MIN_PARALLEL, PARAM_KEYS, RETRY_KEYS, RUNBOOK_KEYS, STEP_KEYS,
 };
 use super::graph;
+use super::include;
 use super::model::{ParamDef, ParamType, RetryPolicy, Runbook, StepDef, VarDef};
 use super::with_check::{check_with, node_at};
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -41,15 +43,34 @@ pub struct LoadError {
     pub file: String,
     pub source_text: String,
     pub diagnostics: Vec<Diagnostic>,
+    /// The errors of runbooks this one includes (`action: runbook`), each in its own
+    /// file: a diagnostic here points at the `file:` that names it.
+    pub included: Vec<LoadError>,
+}
+
+impl LoadError {
+    /// Every diagnostic with the file and source it is in: this file's, then those of
+    /// the runbooks it includes.
+    pub fn all(&self) -> Vec<(&str, &str, &Diagnostic)> {
+        let mut all: Vec<(&str, &str, &Diagnostic)> = self
+            .diagnostics
+            .iter()
+            .map(|d| (self.file.as_str(), self.source_text.as_str(), d))
+            .collect();
+        for included in &self.included {
+            all.extend(included.all());
+        }
+        all
+    }
 }
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
+        for (i, (file, source, d)) in self.all().into_iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}", d.render(&self.file, &self.source_text))?;
+            write!(f, "{}", d.render(file, source))?;
         }
         Ok(())
     }
@@ -57,63 +78,175 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Reads, parses and validates a runbook file.
+/// The most bytes a runbook file may have: far above any real runbook (the 10,000-step
+/// benchmark is under 2 MB), and a guard against `file: /dev/zero` in an include.
+const MAX_RUNBOOK_BYTES: u64 = 64 << 20;
+
+/// Reads, parses and validates a runbook file, and the runbooks it includes.
 pub fn load_file(path: &Path) -> Result<LoadedRunbook, LoadError> {
-    let display_path = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError {
+    load_file_within(path, &path.display().to_string(), &[])
+}
+
+/// [`load_file`] of a file included by the files on `stack` (outermost first), shown
+/// in messages as `display_path`.
+fn load_file_within(
+    path: &Path,
+    display_path: &str,
+    stack: &[PathBuf],
+) -> Result<LoadedRunbook, LoadError> {
+    let display_path = display_path.to_string();
+    let unreadable = |message: String, line: usize| LoadError {
         file: display_path.clone(),
         source_text: String::new(),
-        diagnostics: vec![Diagnostic::new(
-            format!("failed to read the runbook: {e}"),
-            Pos { line: 0, col: 1 },
-            1,
-        )],
-    })?;
-    let source = String::from_utf8(bytes.clone()).map_err(|e| LoadError {
-        file: display_path.clone(),
-        source_text: String::new(),
-        diagnostics: vec![Diagnostic::new(
-            format!("the runbook is not UTF-8: {e}"),
-            Pos { line: 1, col: 1 },
-            1,
-        )],
-    })?;
-    let runbook = load_str(&source).map_err(|diagnostics| LoadError {
-        file: display_path.clone(),
-        source_text: source.clone(),
-        diagnostics,
-    })?;
+        diagnostics: vec![Diagnostic::new(message, Pos { line, col: 1 }, 1)],
+        included: Vec::new(),
+    };
+    let bytes = read_runbook_bytes(path)
+        .map_err(|e| unreadable(format!("failed to read the runbook: {e}"), 0))?;
+    let source = String::from_utf8(bytes.clone())
+        .map_err(|e| unreadable(format!("the runbook is not UTF-8: {e}"), 1))?;
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut within = stack.to_vec();
+    within.push(canonical.clone());
+    let base = Includes {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        display_dir: Path::new(&display_path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        stack: within,
+    };
+    let (runbook, included_hashes) =
+        load_text(&source, base).map_err(|(diagnostics, included)| LoadError {
+            file: display_path.clone(),
+            source_text: source.clone(),
+            diagnostics,
+            included,
+        })?;
+    // A resumed run refuses a changed file, and an included file is part of it.
+    let mut hash = Sha256::digest(&bytes);
+    for included in &included_hashes {
+        hash = Sha256::new()
+            .chain_update(hash)
+            .chain_update(included.as_bytes())
+            .finalize();
+    }
     Ok(LoadedRunbook {
-        path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+        path: canonical,
         display_path,
-        content_hash: hex::encode(Sha256::digest(&bytes)),
+        content_hash: hex::encode(hash),
         source,
         runbook,
     })
 }
 
-/// Parses and validates runbook text, returning every problem found.
+/// A runbook file's bytes, refusing what is not a regular file of a runbook's size.
+fn read_runbook_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_RUNBOOK_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes is more than a runbook may have ({MAX_RUNBOOK_BYTES})",
+            meta.len()
+        )));
+    }
+    std::fs::read(path)
+}
+
+/// Parses and validates runbook text, returning every problem found. A `runbook` step
+/// in it names its file relative to the current directory.
 pub fn load_str(source: &str) -> Result<Runbook, Vec<Diagnostic>> {
+    let base = Includes {
+        dir: PathBuf::new(),
+        display_dir: PathBuf::new(),
+        stack: Vec::new(),
+    };
+    load_text(source, base)
+        .map(|(runbook, _)| runbook)
+        .map_err(|(mut diagnostics, included)| {
+            // Text has no file to show an included file's errors against: they are told
+            // at the `file:` that names it, by their messages.
+            for error in included {
+                for (file, _, d) in error.all() {
+                    diagnostics.push(Diagnostic::new(
+                        format!("{file}:{}:{}: {}", d.pos.line, d.pos.col, d.message),
+                        d.pos,
+                        d.width,
+                    ));
+                }
+            }
+            diagnostics
+        })
+}
+
+/// Where the runbooks a runbook includes are found, and the files including it.
+struct Includes {
+    /// The directory of the including file: `file:` is relative to it.
+    dir: PathBuf,
+    /// The same directory as the user named it, for messages.
+    display_dir: PathBuf,
+    /// The canonical paths of the including files, outermost first, this file last:
+    /// including one of them again would be a cycle.
+    stack: Vec<PathBuf>,
+}
+
+/// `dir` joined with `file`, with each `..` taking back a name before it, as the user
+/// would write the path (`runbooks/../lib/x.yaml` is `lib/x.yaml`). Only for messages:
+/// the file is read through the real path.
+fn lexical_join(dir: &Path, file: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in dir.join(file).components() {
+        match part {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A runbook that did not load: its own diagnostics, and the errors of files it
+/// includes.
+type LoadFailure = (Vec<Diagnostic>, Vec<LoadError>);
+
+/// Parses and validates runbook text; with the content hashes of the files it includes.
+fn load_text(source: &str, includes: Includes) -> Result<(Runbook, Vec<String>), LoadFailure> {
     let root = yaml::parse(source).map_err(|e| {
-        vec![Diagnostic::new(
-            format!("invalid YAML: {}", e.message),
-            e.pos,
-            1,
-        )]
+        (
+            vec![Diagnostic::new(
+                format!("invalid YAML: {}", e.message),
+                e.pos,
+                1,
+            )],
+            Vec::new(),
+        )
     })?;
     let mut loader = Loader {
         diags: Vec::new(),
         env: template::environment(),
         schemas: BTreeMap::new(),
+        includes,
+        included_errors: Vec::new(),
+        included_hashes: Vec::new(),
+        defaults: StepDefaults::default(),
     };
     let runbook = loader.runbook(&root);
     match runbook {
-        Some(r) if loader.diags.is_empty() => Ok(r),
+        Some(r) if loader.diags.is_empty() && loader.included_errors.is_empty() => {
+            Ok((r, loader.included_hashes))
+        }
         _ => {
             let mut diags = loader.diags;
             diags.sort_by_key(|d| d.pos);
             diags.dedup();
-            Err(diags)
+            Err((diags, loader.included_errors))
         }
     }
 }
@@ -124,6 +257,20 @@ struct Loader {
     /// actions many times.
     schemas: BTreeMap<&'static str, serde_json::Value>,
     env: &'static Environment<'static>,
+    includes: Includes,
+    /// The errors of included runbooks that did not load.
+    included_errors: Vec<LoadError>,
+    /// The content hashes of the included runbooks, in file order.
+    included_hashes: Vec<String>,
+    /// The runbook's `defaults:`, for steps that do not say.
+    defaults: StepDefaults,
+}
+
+/// The runbook's `defaults:` for its steps' `retry` and `timeout`.
+#[derive(Default)]
+struct StepDefaults {
+    retry: Option<RetryPolicy>,
+    timeout: Option<std::time::Duration>,
 }
 
 /// What templates in one place may refer to.
@@ -334,6 +481,9 @@ impl Loader {
             .map(|v| self.vars(v, &param_names))
             .unwrap_or_default();
         let var_names: Vec<String> = vars.iter().map(|v| v.name.clone()).collect();
+        if let Some(d) = root.get("defaults") {
+            self.step_defaults(d);
+        }
 
         let steps_node = root.get("steps");
         if steps_node.is_none() {
@@ -583,10 +733,10 @@ impl Loader {
                     );
                     None
                 }
-                Some(name) => match runbook_actions::find(name) {
+                Some(name) => match crate::runbook::find_action(name) {
                     Some(found) => Some(found),
                     None => {
-                        let names = runbook_actions::catalog().iter().map(|a| a.name());
+                        let names = crate::runbook::all_actions().iter().map(|a| a.name());
                         let help = did_you_mean(name, names)
                             .or_else(|| Some("`runbook actions` lists every action".to_string()));
                         self.error_help(format!("unknown action `{name}` in step `{id}`"), a, help);
@@ -774,13 +924,19 @@ impl Loader {
             }
             self.diags.extend(found);
         }
+        let include = match raw.action {
+            Some(action) if include::is_runbook_step(action) => self.include(id, node, &with),
+            _ => None,
+        };
         let retry = match node.get("retry") {
-            None => RetryPolicy::default(),
+            None if include.is_some() => RetryPolicy::default(),
+            None => self.defaults.retry.clone().unwrap_or_default(),
             Some(r) => self.retry(r, id),
         };
-        let timeout = node
-            .get("timeout")
-            .and_then(|t| self.duration(t, &format!("`timeout` of step `{id}`")));
+        let timeout = match node.get("timeout") {
+            None => self.defaults.timeout,
+            Some(t) => self.duration(t, &format!("`timeout` of step `{id}`")),
+        };
         if timeout.is_some_and(|t| t.is_zero()) {
             if let Some(t) = node.get("timeout") {
                 self.error(
@@ -828,21 +984,169 @@ impl Loader {
             continue_on_error,
             parallel,
             is_finally,
+            include,
             pos: node.pos,
         })
     }
 
+    /// The runbook an `action: runbook` step includes, loaded and checked: its file
+    /// (a literal path, relative to this file), no include cycle, and its params.
+    fn include(&mut self, id: &str, node: &Node, with: &Node) -> Option<Arc<LoadedRunbook>> {
+        if let Some((key, _)) = node.entry("retry") {
+            let key = key.clone();
+            self.error_help(
+                format!("step `{id}` runs a runbook, which is not retried as a whole"),
+                &key,
+                Some(
+                    "give its steps `retry`, or the included runbook `defaults: { retry: ... }`"
+                        .into(),
+                ),
+            );
+        }
+        // A missing or non-string `file` is reported by the check of `with`.
+        let file_node = with.get("file")?;
+        let file = file_node.as_str()?;
+        if is_template(file) {
+            self.error(
+                format!("the `file` of step `{id}` must be a literal path, not a template: the included runbook is loaded and checked before anything runs"),
+                file_node,
+            );
+            return None;
+        }
+        let path = self.includes.dir.join(file);
+        let display = lexical_join(&self.includes.display_dir, file)
+            .display()
+            .to_string();
+        let canonical = match std::fs::canonicalize(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(
+                    format!("cannot read the runbook `{display}` that step `{id}` includes: {e}"),
+                    file_node,
+                );
+                return None;
+            }
+        };
+        if let Some(first) = self.includes.stack.iter().position(|p| *p == canonical) {
+            let chain: Vec<String> = self.includes.stack[first..]
+                .iter()
+                .chain([&canonical])
+                .map(|p| {
+                    p.file_name().map_or_else(
+                        || p.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect();
+            self.error_help(
+                format!("include cycle: {}", chain.join(" -> ")),
+                file_node,
+                Some("a runbook cannot include itself, directly or through another runbook".into()),
+            );
+            return None;
+        }
+        let loaded = match load_file_within(&path, &display, &self.includes.stack) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                self.error(
+                    format!("the runbook `{display}` that step `{id}` includes has errors (shown after this one)"),
+                    file_node,
+                );
+                self.included_errors.push(e);
+                return None;
+            }
+        };
+        self.included_hashes.push(loaded.content_hash.clone());
+        self.include_params(id, &display, with, &loaded.runbook.params);
+        Some(Arc::new(loaded))
+    }
+
+    /// Checks the `params` a `runbook` step gives against the included runbook's:
+    /// every name declared, every required one given, literal values of the right type.
+    fn include_params(&mut self, id: &str, display: &str, with: &Node, defs: &[ParamDef]) {
+        let given: &[(Node, Node)] = match with.get("params") {
+            None => &[],
+            Some(p) => match p.as_map() {
+                Some(map) => map,
+                // Its type is reported by the check of `with`.
+                None => return,
+            },
+        };
+        for (key, value) in given {
+            let name = key.key_text();
+            match defs.iter().find(|d| d.name == name) {
+                None => self.error_help(
+                    format!(
+                        "step `{id}` gives parameter `{name}`, which `{display}` does not declare"
+                    ),
+                    key,
+                    did_you_mean(&name, defs.iter().map(|d| d.name.as_str())),
+                ),
+                Some(def) if !contains_template(value) => {
+                    let json = value.to_json();
+                    if !def.ty.accepts(&json) && !json.is_null() {
+                        self.error(
+                            format!("parameter `{name}` of `{display}` has type {}, but step `{id}` gives {}", def.ty.as_str(), value.type_name()),
+                            value,
+                        );
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for def in defs.iter().filter(|d| d.required) {
+            if !given.iter().any(|(k, _)| k.key_text() == def.name) {
+                self.error(
+                    format!(
+                        "step `{id}` must give parameter `{}` of `{display}`, which is required",
+                        def.name
+                    ),
+                    with,
+                );
+            }
+        }
+    }
+
+    /// Reads `defaults:` into [`Loader::defaults`], for the steps read after it.
+    fn step_defaults(&mut self, node: &Node) {
+        let Some(map) = node.as_map() else {
+            self.error(
+                format!("`defaults` must be a mapping such as `{{ retry: {{ attempts: 3 }}, timeout: 10m }}`, not {}", node.type_name()),
+                node,
+            );
+            return;
+        };
+        self.unknown_keys(map, &DEFAULTS_KEYS, "`defaults`");
+        if let Some(r) = node.get("retry") {
+            self.defaults.retry = Some(self.retry_policy(r, "`retry` of `defaults`"));
+        }
+        if let Some(t) = node.get("timeout") {
+            let timeout = self.duration(t, "`timeout` of `defaults`");
+            if timeout.is_some_and(|t| t.is_zero()) {
+                self.error("`timeout` of `defaults` must be longer than zero", t);
+            }
+            self.defaults.timeout = timeout;
+        }
+    }
+
     fn retry(&mut self, node: &Node, id: &str) -> RetryPolicy {
+        self.retry_policy(node, &format!("`retry` of step `{id}`"))
+    }
+
+    /// A `retry` mapping; `what` names it in messages.
+    fn retry_policy(&mut self, node: &Node, what: &str) -> RetryPolicy {
         let mut policy = RetryPolicy::default();
         let Some(map) = node.as_map() else {
             self.error(
-                format!("`retry` of step `{id}` must be a mapping such as `{{ attempts: 3, delay: 5s }}`, not {}", node.type_name()),
+                format!(
+                    "{what} must be a mapping such as `{{ attempts: 3, delay: 5s }}`, not {}",
+                    node.type_name()
+                ),
                 node,
             );
             return policy;
         };
-        let what = format!("`retry` of step `{id}`");
-        self.unknown_keys(map, &RETRY_KEYS, &what);
+        self.unknown_keys(map, &RETRY_KEYS, what);
         if let Some(a) = node.get("attempts") {
             match a.kind {
                 NodeKind::Int(n) if (MIN_ATTEMPTS..=MAX_ATTEMPTS).contains(&n) => {

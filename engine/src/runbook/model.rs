@@ -4,10 +4,12 @@
 //! their positions, so that a template error at run time still points at the line that
 //! caused it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use runbook_actions::ErasedAction;
 
+use super::loader::LoadedRunbook;
 use crate::yaml::{Node, Pos};
 
 /// A validated runbook.
@@ -147,7 +149,38 @@ pub struct StepDef {
     /// by side; the bound keeps AWS from throttling them.
     pub parallel: usize,
     pub is_finally: bool,
+    /// The runbook an `action: runbook` step runs, loaded and validated with this one.
+    pub include: Option<Arc<LoadedRunbook>>,
     pub pos: Pos,
+}
+
+impl StepDef {
+    /// The step `key` names inside this one's included runbook (`cluster` or
+    /// `roles[2]/...` of `platform/cluster`), if it includes one.
+    fn nested(&self, rest: &str) -> Option<&StepDef> {
+        self.include.as_ref()?.runbook.step_at(rest)
+    }
+}
+
+impl Runbook {
+    /// The step a step key names: `roles[2]` is an instance of `roles`, and
+    /// `platform/cluster` is step `cluster` of the runbook step `platform` includes.
+    pub fn step_at(&self, key: &str) -> Option<&StepDef> {
+        let (head, rest) = match key.split_once('/') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (key, None),
+        };
+        let id = head.split('[').next().unwrap_or(head);
+        let step = self
+            .steps
+            .iter()
+            .chain(&self.finally)
+            .find(|s| s.id == id)?;
+        match rest {
+            None => Some(step),
+            Some(rest) => step.nested(rest),
+        }
+    }
 }
 
 impl std::fmt::Debug for StepDef {

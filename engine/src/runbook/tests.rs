@@ -1,9 +1,10 @@
 //! Snapshot tests of the validator on the bad runbooks in `engine/testdata/invalid/`:
 //! each must be rejected with its exact messages and positions, and none may panic.
+//! Then YAML merge keys (`<<: *anchor`) as the loader sees them.
 
 use std::path::Path;
 
-use super::load_file;
+use super::{LoadError, load_file, load_str};
 
 #[test]
 fn every_invalid_runbook_is_rejected_with_positions() {
@@ -38,7 +39,101 @@ fn every_invalid_runbook_is_rejected_with_positions() {
             !err.diagnostics.is_empty(),
             "{name}: an error without diagnostics"
         );
-        let rendered = err.to_string().replace(&format!("{}/", dir.display()), "");
+        // Paths as from the test data directory, wherever the checkout is (the
+        // runbooks included from `included/` are shown by their own path).
+        let data = dir.parent().unwrap_or(&dir);
+        let rendered = err
+            .to_string()
+            .replace(&format!("{}/", dir.display()), "")
+            .replace(&format!("{}/", data.display()), "");
         insta::assert_snapshot!(name, rendered);
     }
+}
+
+/// `load_str`'s diagnostics, rendered as `runbook validate` prints them for `file`.
+fn rendered_errors(file: &str, source: &str) -> String {
+    let Err(diagnostics) = load_str(source) else {
+        panic!("{file} was accepted")
+    };
+    LoadError {
+        file: file.to_string(),
+        source_text: source.to_string(),
+        diagnostics,
+        included: Vec::new(),
+    }
+    .to_string()
+}
+
+#[test]
+fn steps_share_with_through_an_anchor_and_a_merge_key() {
+    let source = "\
+name: demo
+steps:
+  - id: first
+    action: exec
+    with: &helm
+      argv: [helm, version]
+      env: { HELM_NAMESPACE: karpenter }
+      allow_on_sim: true
+  - id: second
+    action: exec
+    with:
+      <<: *helm
+      argv: [helm, list]
+";
+    let runbook = load_str(source).expect("a merge key in `with` is valid");
+    assert_eq!(
+        runbook.steps[1].with.to_json(),
+        serde_json::json!({
+            "argv": ["helm", "list"],
+            "env": { "HELM_NAMESPACE": "karpenter" },
+            "allow_on_sim": true,
+        })
+    );
+}
+
+/// An error in a merged value is reported once, at the anchor, where the author fixes it
+/// for every step that merges it; an error in a key written beside the merge key points
+/// at that step.
+#[test]
+fn errors_in_merged_values_point_at_the_anchor() {
+    let source = "\
+name: demo
+steps:
+  - id: low_job
+    action: submit-job
+    with: &job
+      virtual_cluster: monthly-batch-emr-cluster
+      name: low-priority-job
+      role: monthly-batch-JobExecutionRole
+      executor_memroy: 2G
+      executors: many
+  - id: high_job
+    action: submit-job
+    with:
+      <<: *job
+      name: high-priority-job
+      driver_cores: [1]
+";
+    insta::assert_snapshot!("merged-with-errors", rendered_errors("merged.yaml", source));
+}
+
+/// The `*` of the alias forgotten: `<<: message` merges the string `message`.
+#[test]
+fn a_merge_key_without_a_mapping_is_a_yaml_error() {
+    let source = "\
+name: demo
+steps:
+  - id: first
+    action: log
+    with: &message { message: hello }
+  - id: second
+    action: log
+    with:
+      <<: message
+";
+    insta::assert_snapshot!(
+        "merge-of-a-string",
+        rendered_errors("merge-string.yaml", source)
+    );
 }

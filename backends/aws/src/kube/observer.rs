@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::node_events::NodeTracker;
 use super::pod_events::PodTracker;
 use super::status::error_chain;
-use runbook_backend::{Clock, ObservedEvent, Observer, Participant, WaitOutcome};
+use runbook_backend::{Clock, EventListener, ObservedEvent, Observer, Participant, WaitOutcome};
 
 /// The first poll interval when `RUNBOOK_AWS_POLL_MS` does not set one.
 const DEFAULT_POLL: Duration = Duration::from_secs(1);
@@ -77,6 +77,22 @@ struct State {
     errors: HashMap<(String, Watched), String>,
     /// `cluster/pods` and `cluster/events` once that watch has listed its cluster.
     listed: std::collections::HashSet<String>,
+    /// Who is told of each event as a watch delivers it (the live narration).
+    listener: Option<Arc<dyn EventListener>>,
+}
+
+impl State {
+    /// Records `new` and tells the listener, under the state's lock, so that events
+    /// of two watches are told in the order they were recorded.
+    fn record(&mut self, new: Vec<ObservedEvent>) {
+        if new.is_empty() {
+            return;
+        }
+        if let Some(listener) = &self.listener {
+            listener.observed(&new);
+        }
+        self.events.extend(new);
+    }
 }
 
 impl Default for AwsObserver {
@@ -181,7 +197,7 @@ impl Shared {
                 return;
             };
             let new = f(tracker, now_ms());
-            state.events.extend(new);
+            state.record(new);
         }
         self.changes.send_modify(|g| *g += 1);
     }
@@ -199,7 +215,7 @@ impl Shared {
                 return;
             };
             let new = f(tracker, now_ms());
-            state.events.extend(new);
+            state.record(new);
         }
         self.changes.send_modify(|g| *g += 1);
     }
@@ -222,7 +238,7 @@ impl Shared {
                 .flat_map(|t| t.flush_stale(now))
                 .collect();
             let flushed = !stale.is_empty();
-            state.events.extend(stale);
+            state.record(stale);
             flushed
         };
         if flushed {
@@ -415,6 +431,12 @@ impl Observer for AwsObserver {
     /// A real cluster is not restored from a snapshot: a resumed run watches it anew.
     fn snapshot(&self) -> Option<Vec<u8>> {
         None
+    }
+
+    fn subscribe(&self, listener: Arc<dyn EventListener>) {
+        let mut state = self.shared.lock();
+        listener.earlier(&state.events);
+        state.listener = Some(listener);
     }
 }
 
