@@ -97,7 +97,8 @@ steps:
     );
     assert_eq!(contents["roles"].as_array().map(Vec::len), Some(5));
 
-    // The scenario restates the platform's steps: each adopts what exists.
+    // The scenario restates the platform's steps: each adopts what exists, as its
+    // preflight, run against the world, says first.
     let demo = t
         .args([
             "--output",
@@ -106,9 +107,16 @@ steps:
             &canned("priority-demo.yaml"),
             "--world",
             "w",
+            "--preflight",
         ])
         .run()
         .success();
+    assert!(
+        demo.stderr
+            .contains("existing            the run reuses cluster eks-emr-cluster (ACTIVE"),
+        "{}",
+        demo.stderr
+    );
     let demo_events = demo.events();
     let demo_id = run_id_of(&demo_events);
     assert_eq!(

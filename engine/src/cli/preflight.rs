@@ -12,6 +12,7 @@ use super::Global;
 use super::param_args::ParamArgs;
 use super::plan::{aws_plan, plan_steps};
 use super::run::{aws_settings, build_target, call_log, current_thread_runtime, given_settings};
+use super::sim_world::SimWorld;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::preflight::{self, Check, Needs, Status};
@@ -102,6 +103,7 @@ pub(super) fn preflight(global: &Global, args: &PreflightArgs) -> Result<Exit, E
         &loaded,
         &args.params,
         call_log(global)?,
+        &SimWorld::Fresh,
     ))?;
     if global.output == OutputMode::Json {
         println!(
@@ -118,14 +120,16 @@ pub(super) fn preflight(global: &Global, args: &PreflightArgs) -> Result<Exit, E
     })
 }
 
-/// Connects to the target as a run would (a fresh simulated world on `sim`), reads
-/// what the runbook needs from its plan with the target's account and region, and
-/// checks it. `Err` is a usage error (bad `--set`, `vars` that do not render).
+/// Connects to the target as a run would (on `sim`, the simulated world it would start
+/// from: `world`), reads what the runbook needs from its plan with the target's
+/// account and region, and checks it. `Err` is a usage error (bad `--set`, `vars` that
+/// do not render).
 pub(super) async fn check(
     global: &Global,
     loaded: &LoadedRunbook,
     given: &ParamArgs,
     calls: Option<CallLog>,
+    world: &SimWorld,
 ) -> Result<Preflight, Error> {
     let kind = global.target_or_sim();
     // Parameters are checked before anything is reached.
@@ -135,7 +139,7 @@ pub(super) async fn check(
         quick_retries: true,
         ..aws_settings(&settings, &params, calls)
     };
-    let target = match build_target(kind, &super::sim_world::SimWorld::Fresh, 0, None, &aws).await {
+    let target = match build_target(kind, world, 0, None, &aws).await {
         Ok((_clock, target)) => target,
         Err(e) => {
             return Ok(Preflight {

@@ -92,11 +92,17 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     // command without leaving a run behind.
     let calls = call_log(global)?;
     if args.preflight {
+        // On a named world the checks see what the run will find there.
+        let world = match &args.world {
+            Some(name) => SimWorld::named(&super::open_store(global)?, name)?,
+            None => SimWorld::Fresh,
+        };
         let checked = current_thread_runtime()?.block_on(super::preflight::check(
             global,
             &loaded,
             &args.params,
             calls.clone(),
+            &world,
         ))?;
         checked.print(&loaded, true);
         if checked.failed() {

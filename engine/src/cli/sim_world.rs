@@ -28,9 +28,15 @@ impl SimWorld {
         if let Some(own) = store.load_snapshot(&run.id)? {
             return Ok(SimWorld::Own(own));
         }
-        let Some(name) = &run.world else {
-            return Ok(SimWorld::Fresh);
-        };
+        match &run.world {
+            Some(name) => SimWorld::named(store, name),
+            None => Ok(SimWorld::Fresh),
+        }
+    }
+
+    /// The named world as a new run on it would start from (new if nobody ended a run
+    /// on it yet).
+    pub(crate) fn named(store: &Store, name: &str) -> Result<SimWorld, StateError> {
         Ok(match store.world(name)?.and_then(|w| w.snapshot) {
             Some(state) => SimWorld::Shared(state),
             None => SimWorld::Fresh,
