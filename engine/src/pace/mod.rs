@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use runbook_actions::CancelSignal;
 use runbook_backend::{Clock, Participant};
+use tokio::sync::watch;
 
 use crate::progress::Reporter;
 
@@ -66,9 +67,28 @@ pub struct Pace {
     /// The step (as [`step_path`] names it) whose start sets the clock to the speed.
     fast_until: Option<(String, f64)>,
     slowed: AtomicBool,
-    /// The steps still to pause before, once each.
-    pause_before: Mutex<BTreeSet<String>>,
+    pauses: Mutex<Pauses>,
+    /// Bumped when a pause ends, for the other instances of its step.
+    pause_ended: watch::Sender<u64>,
     go_on: GoOn,
+}
+
+/// The `--pause-before` steps, by [`step_path`].
+#[derive(Default)]
+struct Pauses {
+    /// Not paused before yet (each is paused before once).
+    ahead: BTreeSet<String>,
+    /// Paused before now: the other instances of a `for_each` step (`parallel`) wait
+    /// with the first, so that none of the step starts during its pause.
+    now: BTreeSet<String>,
+}
+
+/// What a step about to start does about the pauses.
+enum AtPause {
+    Go,
+    Pause,
+    /// Wait for the pause of another instance of the same step.
+    Wait,
 }
 
 impl Pace {
@@ -81,14 +101,18 @@ impl Pace {
     /// pause before, which end as `go_on` says. The names are checked already
     /// ([`check_step_name`]).
     pub fn new(fast_until: Option<(String, f64)>, pause_before: Vec<String>, go_on: GoOn) -> Pace {
-        let pause_before: BTreeSet<String> = pause_before.into_iter().collect();
-        if !pause_before.is_empty() {
+        let ahead: BTreeSet<String> = pause_before.into_iter().collect();
+        if !ahead.is_empty() {
             go_on.listen();
         }
         Pace {
             fast_until,
             slowed: AtomicBool::new(false),
-            pause_before: Mutex::new(pause_before),
+            pauses: Mutex::new(Pauses {
+                ahead,
+                now: BTreeSet::new(),
+            }),
+            pause_ended: watch::Sender::new(0),
             go_on,
         }
     }
@@ -111,8 +135,8 @@ impl Pace {
 
     /// Called as step `key` is about to start its first attempt: slows the clock if
     /// this is the `--fast-until` step, and pauses if it is a `--pause-before` step
-    /// (the first instance of a `for_each` step), until the presenter goes on or the
-    /// run is interrupted.
+    /// (at the first instance of a `for_each` step to start; the others wait with
+    /// it), until the presenter goes on or the run is interrupted.
     pub async fn before_step(
         &self,
         key: &str,
@@ -131,14 +155,46 @@ impl Pace {
                 speed: *speed,
             });
         }
-        let pause = self
-            .pause_before
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&path);
-        if !pause {
-            return Ok(());
+        let mut ended = self.pause_ended.subscribe();
+        let at_pause = {
+            let mut pauses = self.pauses();
+            if pauses.ahead.remove(&path) {
+                pauses.now.insert(path.clone());
+                AtPause::Pause
+            } else if pauses.now.contains(&path) {
+                AtPause::Wait
+            } else {
+                AtPause::Go
+            }
+        };
+        match at_pause {
+            AtPause::Go => Ok(()),
+            AtPause::Wait => loop {
+                tokio::select! {
+                    _ = ended.changed() => {}
+                    () = cancel.cancelled() => return Err(InterruptedWhilePaused),
+                }
+                if !self.pauses().now.contains(&path) {
+                    return Ok(());
+                }
+            },
+            AtPause::Pause => {
+                let went_on = self.pause(key, clock, reporter, cancel).await;
+                self.pauses().now.remove(&path);
+                self.pause_ended.send_modify(|n| *n += 1);
+                went_on
+            }
         }
+    }
+
+    /// Pauses before `key`, holding virtual time, until the presenter goes on.
+    async fn pause(
+        &self,
+        key: &str,
+        clock: &Clock,
+        reporter: &dyn Reporter,
+        cancel: &CancelSignal,
+    ) -> Result<(), InterruptedWhilePaused> {
         let _hold = Pace::hold(clock);
         reporter.pace(&PaceEvent::Paused {
             step: key,
@@ -156,6 +212,10 @@ impl Pace {
             }
             () = cancel.cancelled() => Err(InterruptedWhilePaused),
         }
+    }
+
+    fn pauses(&self) -> std::sync::MutexGuard<'_, Pauses> {
+        self.pauses.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -233,6 +293,37 @@ mod tests {
                 "going on with platform/cluster",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn the_other_instances_of_a_step_wait_with_the_first_through_its_pause() {
+        let clock = Clock::Virtual(VirtualClock::new(0, None));
+        let pace = Arc::new(Pace::new(None, vec!["roles".into()], GoOn::external()));
+        let seen = Arc::new(Seen::default());
+        let instance = |key: &'static str| {
+            let (pace, clock, seen) = (Arc::clone(&pace), clock.clone(), Arc::clone(&seen));
+            tokio::spawn(async move {
+                let went_on = pace
+                    .before_step(key, &clock, &*seen, &CancelSignal::never())
+                    .await;
+                seen.0.lock().expect("lock").push(format!("{key} starts"));
+                went_on
+            })
+        };
+        let first = instance("roles[0]");
+        let second = instance("roles[1]");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            *seen.0.lock().expect("lock"),
+            ["paused before roles[0], virtual time stands still: waiting for the presenter"],
+            "no instance starts during the pause"
+        );
+        pace.go_on().go_on();
+        assert_eq!(first.await.expect("task"), Ok(()));
+        assert_eq!(second.await.expect("task"), Ok(()));
+        let seen = seen.0.lock().expect("lock");
+        assert_eq!(seen[1], "going on with roles[0]");
+        assert_eq!(seen.len(), 4, "{seen:?}");
     }
 
     #[tokio::test]

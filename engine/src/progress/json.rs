@@ -97,7 +97,7 @@ impl Reporter for JsonReporter {
     }
 
     fn pace(&self, event: &PaceEvent) {
-        let fields = match event {
+        let mut fields = match event {
             PaceEvent::Slowed { step, speed } => {
                 json!({"pace": "slowed", "step": step, "speed": speed})
             }
@@ -107,7 +107,6 @@ impl Reporter for JsonReporter {
             }
             PaceEvent::NotPaused { step } => json!({"pace": "not_paused", "step": step}),
         };
-        let mut fields = fields;
         if let Value::Object(map) = &mut fields {
             map.insert("message".into(), Value::from(event.text()));
         }

@@ -10,6 +10,8 @@ use runbook_backend::events::{EventKind, PodRef, PodRole};
 #[derive(Debug, Default)]
 pub(super) struct Cast {
     jobs: BTreeMap<String, Job>,
+    /// How many jobs have each label (two with one are told apart by id).
+    labels: BTreeMap<String, usize>,
     /// Pods that are not deleted yet, by `namespace/name`.
     pods: BTreeMap<String, Pod>,
 }
@@ -105,7 +107,9 @@ impl Cast {
             } => {
                 let job = self.jobs.entry(job_id.to_string()).or_default();
                 if job.label.is_none() && !job_name.is_empty() {
-                    job.label = Some(job_label(job_name, namespace));
+                    let label = job_label(job_name, namespace);
+                    *self.labels.entry(label.clone()).or_default() += 1;
+                    job.label = Some(label);
                 }
                 if from.is_none() {
                     job.submitted_ms = Some(at_ms);
@@ -176,11 +180,9 @@ impl Cast {
     /// How lines name job `id`.
     pub(super) fn job(&self, id: &str) -> JobName {
         let label = self.jobs.get(id).and_then(|j| j.label.clone());
-        let ambiguous = label.as_ref().is_some_and(|label| {
-            self.jobs
-                .iter()
-                .any(|(other, j)| other != id && j.label.as_ref() == Some(label))
-        });
+        let ambiguous = label
+            .as_ref()
+            .is_some_and(|label| self.labels.get(label).is_some_and(|&n| n > 1));
         JobName {
             label,
             id: id.to_string(),
