@@ -192,3 +192,69 @@ fn the_composed_priority_demo_killed_inside_platform_setup_resumes_with_each_ste
         "{status:#}"
     );
 }
+
+/// `--params-file`: typed values from YAML (or JSON), `--set` winning over them, and a
+/// name the runbook does not declare refused with the file's path (exit 2).
+#[test]
+fn a_params_file_gives_the_params_and_set_wins() {
+    let t = Test::new()
+        .runbook(
+            "p.yaml",
+            "name: p\nparams:\n  who: { default: nobody }\n  n: { type: integer, default: 0 }\n  tags: { type: list, default: [] }\nsteps:\n  - { id: say, action: log, with: { message: \"{{ params.who }} {{ params.n + 1 }} {{ params.tags | join(',') }}\" } }\n",
+        )
+        .runbook("params.yaml", "who: file\nn: 41\ntags: [a, b]\n")
+        .runbook("params.json", "{\"who\": \"json\", \"n\": \"2\"}");
+    let out = t
+        .args([
+            "--output",
+            "json",
+            "run",
+            "p.yaml",
+            "--params-file",
+            "params.yaml",
+        ])
+        .run()
+        .success();
+    let said: Vec<String> = out
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step_message")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(said, ["file 42 a,b"]);
+    let out = t
+        .args([
+            "--output",
+            "json",
+            "run",
+            "p.yaml",
+            "--params-file",
+            "params.json",
+            "--set",
+            "who=set",
+        ])
+        .run()
+        .success();
+    let said: Vec<String> = out
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step_message")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        said,
+        ["set 3 "],
+        "--set wins, and JSON text converts as --set would"
+    );
+    t.write("bad.yaml", "who: x\nnn: 1\n");
+    let out = t
+        .args(["run", "p.yaml", "--params-file", "bad.yaml"])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains("unknown parameter `nn` in --params-file bad.yaml; did you mean `n`?"),
+        "{}",
+        out.stderr
+    );
+}

@@ -133,22 +133,26 @@ steps:
     );
     let status = t.status(&demo_id);
     assert_eq!(status["world"], "w");
-    assert_eq!(step(&status, "cluster")["outputs"]["adopted"], true);
+    // priority-demo includes platform-setup as step `platform`.
+    assert_eq!(
+        step(&status, "platform/cluster")["outputs"]["adopted"],
+        true
+    );
     for i in 0..2 {
         assert_eq!(
-            step(&status, &format!("virtual_clusters[{i}]"))["outputs"]["adopted"],
+            step(&status, &format!("platform/virtual_clusters[{i}]"))["outputs"]["adopted"],
             true
         );
         assert_eq!(
-            step(&status, &format!("roles[{i}]"))["outputs"]["adopted"],
+            step(&status, &format!("platform/roles[{i}]"))["outputs"]["adopted"],
             true
         );
         assert_eq!(
-            step(&status, &format!("log_groups[{i}]"))["outputs"]["created"],
+            step(&status, &format!("platform/log_groups[{i}]"))["outputs"]["created"],
             false
         );
         assert_eq!(
-            step(&status, &format!("log_buckets[{i}]"))["outputs"]["created"],
+            step(&status, &format!("platform/log_buckets[{i}]"))["outputs"]["created"],
             false
         );
     }

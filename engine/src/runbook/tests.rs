@@ -137,3 +137,51 @@ steps:
         rendered_errors("merge-string.yaml", source)
     );
 }
+
+/// `defaults:` gives every step without its own `retry` and `timeout` the runbook's;
+/// a step's own wins, and a `runbook` step is never retried as a whole.
+#[test]
+fn defaults_apply_to_steps_without_their_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("child.yaml"),
+        "name: child\nsteps:\n  - { id: c, action: log, with: { message: hi } }\n",
+    )
+    .expect("write child");
+    let parent = dir.path().join("parent.yaml");
+    std::fs::write(
+        &parent,
+        "name: parent
+defaults:
+  retry: { attempts: 3, delay: 2s }
+  timeout: 10m
+steps:
+  - { id: plain, action: log, with: { message: a } }
+  - { id: own, action: log, timeout: 1m, retry: { attempts: 5 }, with: { message: b } }
+  - { id: inner, action: runbook, with: { file: child.yaml } }
+",
+    )
+    .expect("write parent");
+    let loaded = load_file(&parent).unwrap_or_else(|e| panic!("{e}"));
+    let step = |id: &str| {
+        loaded
+            .runbook
+            .step_at(id)
+            .unwrap_or_else(|| panic!("step {id}"))
+    };
+    let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
+    assert_eq!(step("plain").retry.attempts, 3);
+    assert_eq!(step("plain").retry.delay, std::time::Duration::from_secs(2));
+    assert_eq!(step("plain").timeout, minutes(10));
+    assert_eq!(step("own").retry.attempts, 5);
+    assert_eq!(step("own").timeout, minutes(1));
+    assert_eq!(
+        step("inner").retry.attempts,
+        1,
+        "a runbook step is not retried"
+    );
+    assert_eq!(step("inner").timeout, minutes(10));
+    // The included runbook's steps keep their own (no) defaults.
+    assert_eq!(step("inner/c").retry.attempts, 1);
+    assert_eq!(step("inner/c").timeout, None);
+}
