@@ -215,12 +215,7 @@ fn a_params_file_gives_the_params_and_set_wins() {
         ])
         .run()
         .success();
-    let said: Vec<String> = out
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "step_message")
-        .filter_map(|e| e["message"].as_str().map(str::to_owned))
-        .collect();
+    let said = messages(&out);
     assert_eq!(said, ["file 42 a,b"]);
     let out = t
         .args([
@@ -235,12 +230,7 @@ fn a_params_file_gives_the_params_and_set_wins() {
         ])
         .run()
         .success();
-    let said: Vec<String> = out
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "step_message")
-        .filter_map(|e| e["message"].as_str().map(str::to_owned))
-        .collect();
+    let said = messages(&out);
     assert_eq!(
         said,
         ["set 3 "],
@@ -257,4 +247,13 @@ fn a_params_file_gives_the_params_and_set_wins() {
         "{}",
         out.stderr
     );
+}
+
+/// What the run's steps said (`step_message` events of `--output json`).
+fn messages(out: &crate::harness::Output) -> Vec<String> {
+    out.events()
+        .iter()
+        .filter(|e| e["event"] == "step_message")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect()
 }
