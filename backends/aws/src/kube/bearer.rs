@@ -67,6 +67,7 @@ impl TokenSource {
             current: Arc::new(Mutex::new(Token {
                 header,
                 signed_at,
+                dated: signed_at,
                 rejected: false,
             })),
             now,
@@ -79,6 +80,9 @@ struct Token {
     header: HeaderValue,
     /// When it was signed, by the wall clock.
     signed_at: SystemTime,
+    /// The date it carries: `signed_at`, or a second after the date of a token the
+    /// API server refused in the same second.
+    dated: SystemTime,
     /// The API server answered 401 to it.
     rejected: bool,
 }
@@ -116,7 +120,10 @@ impl<S> Layer<S> for BearerLayer {
     }
 }
 
-type Signing = Pin<Box<dyn Future<Output = (SystemTime, Result<HeaderValue, ActionError>)> + Send>>;
+/// A token being signed: the wall clock's time, the token's date, and the token.
+type Signing = Pin<
+    Box<dyn Future<Output = (SystemTime, SystemTime, Result<HeaderValue, ActionError>)> + Send>,
+>;
 
 /// The service [`BearerLayer`] makes. A due token is renewed in `poll_ready`, before
 /// the request that would carry it is accepted (kube-rs drives one service from its
@@ -150,13 +157,23 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.signing.is_none() {
             let now = (self.now)();
-            if self.token().due(now) {
+            let sign_at = {
+                let token = self.token();
+                // SigV4 dates are whole seconds: a token refused in the second it was
+                // signed would come out the same again, so its successor is dated a
+                // second later at least (well within the skew EKS allows).
+                token.due(now).then(|| match token.rejected {
+                    true => now.max(token.dated + std::time::Duration::from_secs(1)),
+                    false => now,
+                })
+            };
+            if let Some(at) = sign_at {
                 let source = self.source.clone();
-                self.signing = Some(Box::pin(async move { (now, source.header(now).await) }));
+                self.signing = Some(Box::pin(async move { (now, at, source.header(at).await) }));
             }
         }
         if let Some(signing) = self.signing.as_mut() {
-            let (signed_at, signed) = std::task::ready!(signing.as_mut().poll(cx));
+            let (signed_at, dated, signed) = std::task::ready!(signing.as_mut().poll(cx));
             self.signing = None;
             // Without credentials just now, the old token goes out; its 401 is what
             // the caller sees, and the next request tries again.
@@ -164,6 +181,7 @@ where
                 *self.token() = Token {
                     header,
                     signed_at,
+                    dated,
                     rejected: false,
                 };
             }
@@ -225,8 +243,8 @@ mod tests {
         }
     }
 
-    /// The access key id inside the bearer token of a request.
-    fn access_key(request: &Request<()>) -> String {
+    /// The presigned STS URL inside the bearer token of a request.
+    fn presigned_url(request: &Request<()>) -> String {
         let header = request
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -236,13 +254,20 @@ mod tests {
         let token = header
             .strip_prefix("Bearer k8s-aws-v1.")
             .expect("an EKS bearer token");
-        let url =
-            String::from_utf8(URL_SAFE_NO_PAD.decode(token).expect("base64url")).expect("utf-8");
-        let credential = url
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
-            .expect("credential");
-        credential
+        String::from_utf8(URL_SAFE_NO_PAD.decode(token).expect("base64url")).expect("utf-8")
+    }
+
+    /// A query parameter of a presigned URL.
+    fn query(url: &str, name: &str) -> String {
+        url.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {url}"))
+            .to_string()
+    }
+
+    /// The access key id a presigned URL was signed with.
+    fn access_key(url: &str) -> String {
+        query(url, "X-Amz-Credential")
             .split("%2F")
             .next()
             .unwrap_or_default()
@@ -270,7 +295,7 @@ mod tests {
     }
 
     /// Sends one request through `service`, answers it with `status`, and returns the
-    /// access key of the token it carried.
+    /// presigned URL of the token it carried.
     async fn send(
         service: &mut super::BearerService<tower_test::mock::Mock<Request<()>, Response<()>>>,
         handle: &mut tower_test::mock::Handle<Request<()>, Response<()>>,
@@ -285,7 +310,7 @@ mod tests {
         *response.status_mut() = http::StatusCode::from_u16(status).expect("status");
         respond.send_response(response);
         answer.await.expect("answered");
-        access_key(&request)
+        presigned_url(&request)
     }
 
     /// The token is renewed by its wall-clock age, before EKS's 15 minutes run out,
@@ -295,15 +320,27 @@ mod tests {
         let (seconds, clock) = test_clock();
         let (mock, mut handle) = tower_test::mock::pair::<Request<()>, Response<()>>();
         let mut service = layer(clock).await.layer(mock);
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID0"
+        );
         seconds.fetch_add(TOKEN_REFRESH.as_secs() - 1, Ordering::SeqCst);
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID0"
+        );
         seconds.fetch_add(2, Ordering::SeqCst);
         assert!(TOKEN_REFRESH < Duration::from_secs(14 * 60));
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID1"
+        );
         // A wall clock set back makes the token look signed in the future: renewed.
         seconds.fetch_sub(3600, Ordering::SeqCst);
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID2");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID2"
+        );
     }
 
     /// A 401 (credentials rotated, clock skew) makes the next request carry a new
@@ -313,9 +350,21 @@ mod tests {
         let (_, clock) = test_clock();
         let (mock, mut handle) = tower_test::mock::pair::<Request<()>, Response<()>>();
         let mut service = layer(clock).await.layer(mock);
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID0");
-        assert_eq!(send(&mut service, &mut handle, 401).await, "AKID0");
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
-        assert_eq!(send(&mut service, &mut handle, 200).await, "AKID1");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID0"
+        );
+        let refused = send(&mut service, &mut handle, 401).await;
+        assert_eq!(access_key(&refused), "AKID0");
+        let next = send(&mut service, &mut handle, 200).await;
+        assert_eq!(access_key(&next), "AKID1");
+        assert_eq!(
+            access_key(&send(&mut service, &mut handle, 200).await),
+            "AKID1"
+        );
+        // The wall clock did not move, yet the new token is dated a second later: with
+        // the same credentials it would otherwise be the refused token again.
+        assert_eq!(query(&refused, "X-Amz-Date"), "20270115T080000Z");
+        assert_eq!(query(&next, "X-Amz-Date"), "20270115T080001Z");
     }
 }
