@@ -64,6 +64,15 @@ impl PodTile {
     }
 }
 
+/// What `pods` request together.
+pub fn requested<'a>(pods: impl IntoIterator<Item = &'a PodTile>) -> Resources {
+    let mut sum = Resources::ZERO;
+    for pod in pods {
+        sum += pod.requests;
+    }
+    sum
+}
+
 /// A job as the legend shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobLine {
@@ -214,14 +223,12 @@ impl BoardModel {
 
     /// What a node's pods request together (a preempted pod no longer counts).
     pub fn used(&self, node: &NodeBox) -> Resources {
-        node.pods
-            .iter()
-            .filter_map(|key| self.pods.get(key))
-            .filter(|p| p.preempted_at_ms.is_none())
-            .fold(Resources::ZERO, |sum, p| Resources {
-                cpu_millis: sum.cpu_millis + p.requests.cpu_millis,
-                memory_mib: sum.memory_mib + p.requests.memory_mib,
-            })
+        requested(
+            node.pods
+                .iter()
+                .filter_map(|key| self.pods.get(key))
+                .filter(|p| p.preempted_at_ms.is_none()),
+        )
     }
 
     fn node_entry(

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use runbook_backend::events::{CapacityType, PodRole, Resources};
 
-use super::model::{BoardModel, NodeBox, PodTile};
+use super::model::{BoardModel, NodeBox, PodTile, requested};
 
 /// The width of a node's box, borders included.
 const NODE_WIDTH: u16 = 50;
@@ -201,10 +201,7 @@ fn draw_node(frame: &mut Frame<'_>, model: &BoardModel, node: &NodeBox, rect: Re
         .filter_map(|k| model.pods.get(k))
         .partition(|p| p.role == PodRole::System);
     if !system.is_empty() {
-        let requests = system.iter().fold(Resources::ZERO, |sum, p| Resources {
-            cpu_millis: sum.cpu_millis + p.requests.cpu_millis,
-            memory_mib: sum.memory_mib + p.requests.memory_mib,
-        });
+        let requests = requested(system.iter().copied());
         lines.push(Line::styled(
             format!(
                 "  {:<31} {}c {}G",

@@ -542,16 +542,7 @@ fn world_notice(name: &str, world: &SimWorld) -> String {
 /// How a run's failure is told (on its last line and in the state DB): the step with
 /// its action, and the error, e.g. `step roles[2] (create-job-role) failed: ...`.
 fn failure_text(loaded: &LoadedRunbook, step: &str, error: &str) -> String {
-    format!("step {} failed: {error}", step_label(loaded, step))
-}
-
-/// A step key with its action: `roles[2] (create-job-role)`, `platform/cluster
-/// (create-cluster)`.
-fn step_label(loaded: &LoadedRunbook, key: &str) -> String {
-    match loaded.runbook.step_at(key) {
-        Some(step) => format!("{key} ({})", step.action.name()),
-        None => key.to_string(),
-    }
+    format!("step {} failed: {error}", loaded.runbook.labelled(step))
 }
 
 /// `runbook · priority-demo`: the board's title.

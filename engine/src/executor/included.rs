@@ -83,11 +83,10 @@ pub(super) async fn run_included(
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(ctx.step_key.clone(), (step.clone(), error.clone()));
-            let label = match included
-                .runbook
-                .step_at(step.strip_prefix(&nested.key_prefix).unwrap_or(&step))
-            {
-                Some(def) => format!("{step} ({})", def.action.name()),
+            let label = match step.strip_prefix(&nested.key_prefix) {
+                Some(inside) => {
+                    format!("{}{}", nested.key_prefix, included.runbook.labelled(inside))
+                }
                 None => step,
             };
             Err(ActionError::Failed(format!(

@@ -183,6 +183,17 @@ impl Runbook {
     }
 }
 
+impl Runbook {
+    /// A step key (relative to this runbook) with its action, for messages:
+    /// `roles[2] (create-job-role)`, `platform/cluster (create-cluster)`.
+    pub fn labelled(&self, key: &str) -> String {
+        match self.step_at(key) {
+            Some(step) => format!("{key} ({})", step.action.name()),
+            None => key.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Debug for StepDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepDef")
