@@ -107,6 +107,11 @@ pub(crate) enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to serve the simulated world (kubeconfig {}): {source}", path.display())]
+    Serve {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to write the report to {}: {source}", path.display())]
     ReportNotWritten {
         path: PathBuf,
@@ -165,6 +170,7 @@ impl Error {
             | Error::LogFile { .. }
             | Error::CallsFile { .. }
             | Error::ReportNotWritten { .. }
+            | Error::Serve { .. }
             | Error::Runtime(_)
             | Error::Bug(_) => Exit::Failed,
         }

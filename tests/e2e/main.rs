@@ -34,6 +34,7 @@ mod retries;
 mod run_basics;
 mod secret_scan;
 mod secrets;
+mod served;
 mod shared_world;
 mod signals;
 mod stored_events;

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod live;
 pub mod model;
+pub mod recorded;
 pub mod view;
 
 pub use app::{Board, Controls};

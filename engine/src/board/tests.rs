@@ -11,20 +11,11 @@ use runbook_backend::events::{EventKind, ObservedEvent};
 use super::{BoardModel, view};
 
 fn events(demo: &str) -> Vec<ObservedEvent> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("engine/testdata/board")
-        .join(format!("{demo}.events.jsonl"));
-    std::fs::read_to_string(&path)
-        .expect("the recorded events")
-        .lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("JSON");
-            ObservedEvent {
-                at_ms: value["at_ms"].as_i64().expect("at_ms"),
-                kind: serde_json::from_value(value["kind"].clone()).expect("an event kind"),
-            }
-        })
-        .collect()
+    super::recorded::read_events(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("engine/testdata/board")
+            .join(format!("{demo}.events.jsonl")),
+    )
 }
 
 /// The board after every event up to and including the first for which `until` holds

@@ -66,7 +66,7 @@ pub(super) fn abandon(global: &Global, args: &AbandonArgs) -> Result<Exit, Error
         let runtime = current_thread_runtime()?;
         let aws = aws_settings(&settings, &params, calls.clone());
         let outcome = runtime.block_on(async {
-            let (clock, target) =
+            let super::run::Built { clock, target, .. } =
                 build_target(settings.target, &world, last_event_at, None, &aws).await?;
             let done = cancel_live(&target, jobs).await;
             // Secret values are never stored, so `abandon` has none to mask with.

@@ -17,6 +17,7 @@ mod report;
 mod run;
 mod run_lock;
 pub mod schema;
+mod serve;
 mod sim_sizes;
 mod sim_speed;
 mod sim_world;

@@ -140,7 +140,7 @@ pub(super) async fn check(
         ..aws_settings(&settings, &params, calls)
     };
     let target = match build_target(kind, world, 0, None, &aws).await {
-        Ok((_clock, target)) => target,
+        Ok(built) => built.target,
         Err(e) => {
             return Ok(Preflight {
                 target: kind,

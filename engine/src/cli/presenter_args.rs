@@ -30,6 +30,11 @@ pub struct PresenterArgs {
     /// one the run tells its story as usual
     #[arg(long)]
     pub board: bool,
+    /// On sim: serve the simulated world's Kubernetes API on ADDR (e.g.
+    /// 127.0.0.1:8001; port 0 picks one) while the run goes on and after it ends,
+    /// until Ctrl-C; a kubeconfig for kubectl is written and its path printed
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 impl PresenterArgs {

@@ -115,6 +115,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
     let settings = RunSettings::new_run(&given);
     args.presenter
         .check_target(&settings, given.sim_speed.is_some())?;
+    let serve = super::serve::bind(args.presenter.serve, settings.target)?;
     let lock_key = lock_key(&loaded, &params, settings.target, args.world.as_deref());
     let history = store.runs_since_last_success(&lock_key)?;
     let ask = lifecycle::Ask {
@@ -173,6 +174,7 @@ pub(super) fn run(global: &Global, args: RunArgs) -> Result<Exit, Error> {
                 notes,
                 calls,
                 presenter: args.presenter,
+                serve,
             },
         ),
         Ok(None) => Err(Error::Bug(format!(
@@ -309,6 +311,7 @@ fn continue_run(
         refuse_world_on_aws(record.world.as_deref())?;
     }
     presenter.check_target(&settings, given.sim_speed.is_some())?;
+    let serve = super::serve::bind(presenter.serve, settings.target)?;
     let lock = take_lock(&mut store, &record.lock_key, &record.id)?;
     drive(
         store,
@@ -323,6 +326,7 @@ fn continue_run(
             notes: Vec::new(),
             calls,
             presenter,
+            serve,
         },
     )
 }
@@ -480,6 +484,14 @@ fn new_run_id(now_ms: i64) -> String {
 /// The seed of every new simulated world: the same runbook tells the same story.
 const SIM_SEED: u64 = 20_221_107;
 
+/// A run's clock, the services its actions use and, on `sim`, the simulated world
+/// they act on (which `--serve` serves).
+pub(super) struct Built {
+    pub(super) clock: Clock,
+    pub(super) target: runbook_backend::Target,
+    pub(super) world: Option<Arc<runbook_backend_sim::SimTarget>>,
+}
+
 /// The run's clock and the services its actions use: a simulated world on `sim`
 /// (`world`: new, the run's own on resume, or a named world's), real AWS on `aws`
 /// (configured and its credentials checked here, so a missing region or bad
@@ -490,7 +502,7 @@ pub(super) async fn build_target(
     last_event_at: i64,
     sim_speed: Option<f64>,
     aws: &AwsSettings,
-) -> Result<(Clock, runbook_backend::Target), BackendError> {
+) -> Result<Built, BackendError> {
     match kind {
         TargetKind::Sim => {
             let start = world.at_ms().max(last_event_at);
@@ -506,7 +518,11 @@ pub(super) async fn build_target(
                     runbook_backend_sim::SimTarget::take_over(&s.data, clock_of_world)?
                 }
             };
-            Ok((Clock::Virtual(clock), world.target()))
+            Ok(Built {
+                clock: Clock::Virtual(clock),
+                target: world.target(),
+                world: Some(world),
+            })
         }
         TargetKind::Aws => {
             let target = runbook_backend_aws::connect(aws).await?;
@@ -518,7 +534,11 @@ pub(super) async fn build_target(
                     target.region
                 );
             }
-            Ok((Clock::Real, target))
+            Ok(Built {
+                clock: Clock::Real,
+                target,
+                world: None,
+            })
         }
     }
 }
@@ -591,6 +611,8 @@ struct Launch {
     notes: Vec<String>,
     calls: Option<CallLog>,
     presenter: PresenterArgs,
+    /// `--serve`: the port taken for serving the simulated world.
+    serve: Option<std::net::TcpListener>,
 }
 
 /// Executes a created (or resumed) run to its end and records how it ended.
@@ -609,7 +631,10 @@ fn drive(
         notes,
         calls,
         presenter,
+        serve,
     } = launch;
+    let mut serve = serve;
+    let mut served = None;
     let pace = Arc::new(presenter.pace(&settings));
     // `--fast-until`: instant until its step starts, which sets the run's speed.
     let start_speed = if pace.starts_fast() {
@@ -655,9 +680,18 @@ fn drive(
             eprintln!("note: --record-calls records the aws target's calls; the sim target makes none");
         }
         let aws = aws_settings(&settings, &params, calls);
-        let (clock, services) = build_target(target, &world, virtual_start, start_speed, &aws)
-            .await
-            .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
+        let Built { clock, target: services, world: simulated } =
+            build_target(target, &world, virtual_start, start_speed, &aws)
+                .await
+                .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
+        if let (Some(listener), Some(simulated)) = (serve.take(), simulated) {
+            let kubeconfig = super::serve::kubeconfig_path(global, &run_id);
+            served = Some(
+                super::serve::start(listener, simulated, &kubeconfig)
+                    .await
+                    .map_err(|source| Error::Serve { path: kubeconfig, source })?,
+            );
+        }
         services.observer.restore_events(observed_before);
         // The account and region the target resolved (STS on aws; the simulated
         // account on sim), for templates, e.g. bucket names.
@@ -821,6 +855,13 @@ fn drive(
         eprintln!(
             "hint: fix the cause, then `runbook resume {run_id}` retries the failed step; or `runbook abandon {run_id}` to retire the run (a scheduled `run --resume-incomplete` starts a new run either way)"
         );
+    }
+    // The run is recorded: what is served now is its world as it ended. An
+    // interrupted run stops serving with it (the Ctrl-C was for both).
+    if let Some(served) = &served
+        && exit != Exit::Interrupted
+    {
+        runtime.block_on(super::serve::until_stopped(served));
     }
     Ok(exit)
 }

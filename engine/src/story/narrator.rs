@@ -59,3 +59,42 @@ impl EventListener for Narrator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use runbook_backend::Clock;
+    use runbook_backend::events::EventKind;
+
+    use super::*;
+    use crate::progress::PlainReporter;
+
+    fn cluster_active(cluster: &str) -> ObservedEvent {
+        let kind: EventKind = serde_json::from_value(
+            serde_json::json!({"type": "ClusterActive", "cluster": cluster}),
+        )
+        .expect("an event kind");
+        ObservedEvent { at_ms: 0, kind }
+    }
+
+    /// A secret a line would carry (a cluster named after a secret param) is hidden in
+    /// the story as in every other output.
+    #[test]
+    fn secrets_are_hidden_in_the_lines_told() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        let reporter = Arc::new(PlainReporter::to_file(
+            Clock::Real,
+            file.reopen().expect("reopen"),
+        ));
+        let narrator = Narrator::new(reporter, Masker::new(["s3cr3t-name".to_string()]), false);
+
+        narrator.observed(&[cluster_active("s3cr3t-name"), cluster_active("public")]);
+
+        let mut told = String::new();
+        file.read_to_string(&mut told).expect("read");
+        assert!(told.contains("* cluster *** ACTIVE"), "{told}");
+        assert!(told.contains("* cluster public ACTIVE"), "{told}");
+        assert!(!told.contains("s3cr3t"), "{told}");
+    }
+}

@@ -1,0 +1,263 @@
+//! The Kubernetes API of the simulated cluster, for the real `kubectl` and kube-rs.
+//!
+//! Served: discovery (`/version`, `/api`, `/apis`, each group version), and `get`,
+//! `list` and `watch` of namespaces, nodes, pods, events and priority classes, with
+//! label and field selectors and server-side tables (what `kubectl get` prints). Each
+//! object has the API's shape (k8s-openapi's types). What is not modelled is answered
+//! as an API server answers it: `404 NotFound` or `405 MethodNotAllowed` with a
+//! `Status`, never a hang.
+//!
+//! The API is served at the root for the world's first cluster that exists, and at
+//! `/clusters/NAME/` for each by name.
+
+mod catalog;
+mod discovery;
+mod events;
+mod namespaces;
+mod nodes;
+mod object;
+mod pods;
+mod priority_classes;
+mod request;
+mod resources;
+mod selector;
+mod status;
+mod table;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Response, StatusCode};
+use runbook_backend_sim::SimTarget;
+use runbook_sim::{ClusterStatus, World};
+use serde_json::{Value, json};
+
+use request::{ResourcePath, Target};
+use resources::Resource;
+use selector::Selector;
+use table::Include;
+
+use crate::body::{self, Body};
+use crate::time::Instants;
+
+/// The parts of a request the API reads.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub accept: &'a str,
+}
+
+/// Answers one request of the Kubernetes API.
+pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> {
+    let (cluster, path) = match request.path.strip_prefix("/clusters/") {
+        Some(rest) => {
+            let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (Some(name.to_string()), format!("/{path}"))
+        }
+        None => (None, request.path.to_string()),
+    };
+    let found = |value: Option<Value>| match value {
+        Some(value) => body::json(StatusCode::OK, &value),
+        None => status::no_such_path(),
+    };
+    match request::target(&path) {
+        Target::Version => {
+            let world = target.world();
+            let version = served_cluster(&world, cluster.as_deref())
+                .ok()
+                .and_then(|name| world.cluster(&name).ok().map(|c| c.version.clone()));
+            found(Some(discovery::version(version.as_deref())))
+        }
+        Target::CoreVersions => found(Some(discovery::core_versions())),
+        Target::Groups => found(Some(discovery::group_list())),
+        Target::Group(group) => found(discovery::group(&group)),
+        Target::Resources { group, version } => found(discovery::resource_list(&group, &version)),
+        Target::Resource(path) => resource(target, cluster.as_deref(), &path, request),
+        Target::Unknown => status::no_such_path(),
+    }
+}
+
+fn resource(
+    target: &Arc<SimTarget>,
+    cluster: Option<&str>,
+    path: &ResourcePath,
+    request: &Request<'_>,
+) -> Response<Body> {
+    let Some(resource) = resources::find(&path.group, &path.version, &path.plural) else {
+        return status::no_such_path();
+    };
+    if path.namespace.is_some() && !resource.namespaced {
+        return status::no_such_path();
+    }
+    if request.method != Method::GET {
+        return status::failure(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            &format!(
+                "the simulated cluster serves {} for get, list and watch only; {} is not modelled",
+                resource.plural, request.method
+            ),
+        );
+    }
+    let query = request::query(request.query);
+    let labels = match Selector::labels(query.get("labelSelector").map_or("", String::as_str)) {
+        Ok(s) => s,
+        Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
+    };
+    let mut fields = match Selector::fields(query.get("fieldSelector").map_or("", String::as_str)) {
+        Ok(s) => s,
+        Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
+    };
+    if let Some(unsupported) = fields.keys().find(|k| !supported_field(resource.kind, k)) {
+        return status::failure(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("field label not supported: {unsupported}"),
+        );
+    }
+    let table = request
+        .accept
+        .contains("as=Table")
+        .then(|| Include::from_query(query.get("includeObject").map(String::as_str)));
+    let cluster_name = {
+        let world = target.world();
+        match served_cluster(&world, cluster) {
+            Ok(name) => name,
+            Err(message) => {
+                return status::failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    &message,
+                );
+            }
+        }
+    };
+    if let Some(name) = &path.name {
+        if is_watch(&query) {
+            // A watch of one object is a watch with its name as a field selector.
+            fields = match Selector::fields(&format!("metadata.name={name}")) {
+                Ok(s) => s,
+                Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
+            };
+        } else {
+            return get(target, &cluster_name, resource, path, name, table);
+        }
+    }
+    if is_watch(&query) {
+        return watch::start(
+            Arc::clone(target),
+            watch::Watch {
+                resource,
+                cluster: cluster_name,
+                namespace: path.namespace.clone(),
+                labels,
+                fields,
+                table,
+                from: query.get("resourceVersion").and_then(|v| v.parse().ok()),
+                timeout: query
+                    .get("timeoutSeconds")
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_secs),
+            },
+        );
+    }
+    let world = target.world();
+    let Ok(cluster) = world.cluster(&cluster_name) else {
+        return status::no_such_path();
+    };
+    let instants = Instants::at(world.now());
+    let version = catalog::resource_version(&world);
+    let objects: Vec<_> = catalog::list(resource, &world, cluster, &instants)
+        .into_iter()
+        .filter(|o| path.namespace.is_none() || o.namespace == path.namespace)
+        .filter(|o| labels.matches(&o.labels) && fields.matches(&o.fields))
+        .collect();
+    let value = match table {
+        Some(include) => table::table(resource.kind, &objects, include, version),
+        None => json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": resource.group_version(),
+            "metadata": {"resourceVersion": version.to_string()},
+            "items": objects.into_iter().map(|o| o.value).collect::<Vec<_>>(),
+        }),
+    };
+    body::json(StatusCode::OK, &value)
+}
+
+fn get(
+    target: &Arc<SimTarget>,
+    cluster_name: &str,
+    resource: &'static Resource,
+    path: &ResourcePath,
+    name: &str,
+    table: Option<Include>,
+) -> Response<Body> {
+    let world = target.world();
+    let Ok(cluster) = world.cluster(cluster_name) else {
+        return status::no_such_path();
+    };
+    let instants = Instants::at(world.now());
+    let found = catalog::list(resource, &world, cluster, &instants)
+        .into_iter()
+        .find(|o| o.name == name && o.namespace == path.namespace);
+    match found {
+        None => status::not_found(resource.plural, resource.group, name),
+        Some(object) => match table {
+            Some(include) => {
+                let version = catalog::resource_version(&world);
+                body::json(
+                    StatusCode::OK,
+                    &table::table(resource.kind, &[object], include, version),
+                )
+            }
+            None => body::json(StatusCode::OK, &object.value),
+        },
+    }
+}
+
+fn is_watch(query: &BTreeMap<String, String>) -> bool {
+    query.get("watch").is_some_and(|v| v == "true" || v == "1")
+}
+
+/// The fields a field selector may name, by kind (as the API server supports them).
+fn supported_field(kind: &str, field: &str) -> bool {
+    let specific: &[&str] = match kind {
+        "Pod" => &[
+            "spec.nodeName",
+            "status.phase",
+            "spec.schedulerName",
+            "metadata.uid",
+        ],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.name",
+            "involvedObject.namespace",
+            "involvedObject.uid",
+            "reason",
+            "type",
+        ],
+        "Namespace" => &["status.phase"],
+        _ => &[],
+    };
+    matches!(field, "metadata.name" | "metadata.namespace") || specific.contains(&field)
+}
+
+/// The cluster a request is about: the one it names, or the world's first that exists
+/// (or why there is none).
+fn served_cluster(world: &World, named: Option<&str>) -> Result<String, String> {
+    let exists =
+        |status: ClusterStatus| matches!(status, ClusterStatus::Active | ClusterStatus::Deleting);
+    let found = match named {
+        Some(name) => world
+            .clusters()
+            .find(|c| c.name == name && exists(c.status)),
+        None => world.clusters().find(|c| exists(c.status)),
+    };
+    found.map(|c| c.name.clone()).ok_or_else(|| match named {
+        Some(name) => format!("the simulated world has no ACTIVE cluster named {name}"),
+        None => "the simulated world has no ACTIVE cluster yet".to_string(),
+    })
+}

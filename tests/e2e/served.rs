@@ -1,0 +1,315 @@
+//! The simulated world on the wire: `runbook run --serve` with the real `kubectl`
+//! (1.32, as on these machines) pointed at the kubeconfig the run prints, asserting on
+//! kubectl's own output. Each kubectl gets a fresh `--cache-dir` (kubectl caches
+//! discovery for hours).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::canned_runbooks::canned;
+use crate::harness::{Background, Test};
+
+/// How long the live test waits for the demo's moments (at `--sim-speed 10` the
+/// preemption comes about 3 s after the high job starts, the replacement about 30 s).
+const LIVE_PATIENCE: Duration = Duration::from_secs(90);
+
+/// kubectl pointed at a served world.
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl Kubectl {
+    /// The kubeconfig the run printed (`export KUBECONFIG=...` on its stderr).
+    fn of(t: &Test, served: &Background) -> Kubectl {
+        let stderr = served.stderr_so_far();
+        let path = stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("export KUBECONFIG="))
+            .unwrap_or_else(|| panic!("no kubeconfig printed:\n{stderr}"));
+        Kubectl {
+            kubeconfig: PathBuf::from(path),
+            cache: t.path("kube-cache"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("kubectl");
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
+        command
+    }
+
+    /// Runs kubectl: its exit code, stdout and stderr.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("kubectl is needed for this test: {e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs kubectl, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "kubectl {args:?} failed:\n{out}{err}");
+        out
+    }
+
+    /// Starts kubectl in the background, its stdout going to `file`.
+    fn spawn(&self, args: &[&str], file: &PathBuf) -> Child {
+        self.command(args)
+            .stdout(std::fs::File::create(file).expect("a file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl")
+    }
+}
+
+/// Rows of kubectl's table output whose first column (or any column) holds `text`.
+fn rows_with<'a>(table: &'a str, text: &str) -> Vec<&'a str> {
+    table.lines().filter(|l| l.contains(text)).collect()
+}
+
+fn serve_demo(t: &Test, extra: &[&str]) -> Background {
+    let demo = canned("priority-demo.yaml");
+    let mut args = vec!["--output", "plain", "run", &demo, "--serve", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut served = t.args(args).spawn();
+    served.wait_until("the world is served", || {
+        served_stderr(t).contains("export KUBECONFIG=")
+    });
+    served
+}
+
+/// Every stderr the test's runs wrote so far.
+fn served_stderr(t: &Test) -> String {
+    std::fs::read_dir(t.path(".out"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "stderr"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect()
+}
+
+/// After the demo, its world stays served until Ctrl-C, and kubectl reads it with its
+/// usual columns: the node, the namespaces, the jobs' pods, the priority classes, the
+/// scheduler's `Preempted` event; selectors work; what is not modelled gets the API
+/// server's answers.
+#[test]
+fn kubectl_reads_the_world_a_demo_left() {
+    let t = Test::new();
+    let mut served = serve_demo(&t, &[]);
+    served.wait_until("the run has ended", || {
+        served_stderr(&t).contains("still serving")
+    });
+    let kubectl = Kubectl::of(&t, &served);
+
+    let nodes = kubectl.ok(&["get", "nodes"]);
+    assert!(nodes.starts_with("NAME"), "{nodes}");
+    let node = rows_with(&nodes, "ip-192-168-87-33.us-east-2.compute.internal");
+    assert_eq!(node.len(), 1, "{nodes}");
+    assert!(
+        node[0].contains(" Ready ") && node[0].contains("v1.35"),
+        "{nodes}"
+    );
+
+    let namespaces = kubectl.ok(&["get", "ns"]);
+    for ns in ["default", "kube-system", "monthly-batch", "intra-day-batch"] {
+        let row = rows_with(&namespaces, ns);
+        assert!(
+            row.iter()
+                .any(|r| r.starts_with(ns) && r.contains("Active")),
+            "{namespaces}"
+        );
+    }
+
+    let pods = kubectl.ok(&["get", "pods", "-n", "monthly-batch", "-o", "wide"]);
+    let header = pods.lines().next().unwrap_or_default();
+    for column in [
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+    ] {
+        assert!(header.contains(column), "{pods}");
+    }
+    let driver = rows_with(&pods, "-driver");
+    assert_eq!(driver.len(), 1, "{pods}");
+    assert!(
+        driver[0].contains("Completed") && driver[0].contains("ip-192-168-87-33"),
+        "{pods}"
+    );
+
+    let drivers = kubectl.ok(&["get", "pods", "-A", "-l", "spark-role=driver", "-o", "name"]);
+    assert_eq!(drivers.lines().count(), 2, "{drivers}");
+    assert!(
+        drivers
+            .lines()
+            .all(|l| l.starts_with("pod/spark-") && l.ends_with("-driver")),
+        "{drivers}"
+    );
+    let system = kubectl.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "kube-system",
+        "--field-selector",
+        "status.phase=Running",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        system.lines().count(),
+        4,
+        "aws-node, kube-proxy and two CoreDNS:\n{system}"
+    );
+
+    let classes = kubectl.ok(&["get", "priorityclasses"]);
+    let low = rows_with(&classes, "low-priority");
+    assert!(
+        low[0].split_whitespace().collect::<Vec<_>>()[..3] == ["low-priority", "100", "false"],
+        "{classes}"
+    );
+    assert!(
+        rows_with(&classes, "critical-priority")[0].contains("true"),
+        "{classes}"
+    );
+
+    let events = kubectl.ok(&["get", "events", "-n", "monthly-batch"]);
+    let preempted = rows_with(&events, "Preempted");
+    assert_eq!(preempted.len(), 1, "{events}");
+    assert!(
+        preempted[0].contains("-exec-2") && preempted[0].contains("Preempted by pod"),
+        "{events}"
+    );
+
+    let json = kubectl.ok(&[
+        "get",
+        "pod",
+        "-n",
+        "monthly-batch",
+        driver[0].split_whitespace().next().unwrap_or_default(),
+        "-o",
+        "json",
+    ]);
+    let pod: serde_json::Value = serde_json::from_str(&json).expect("a pod as JSON");
+    assert_eq!(pod["kind"], "Pod");
+    assert_eq!(pod["spec"]["priorityClassName"], "critical-priority");
+    assert_eq!(pod["metadata"]["labels"]["spark-role"], "driver");
+
+    let (code, _, err) = kubectl.run(&["get", "pods", "-l", "spark role"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("BadRequest") || err.contains("unable to parse requirement"),
+        "{err}"
+    );
+    let (code, _, err) = kubectl.run(&["get", "deployments"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("doesn't have a resource type \"deployments\""),
+        "{err}"
+    );
+    let (code, _, err) = kubectl.run(&["get", "pod", "-n", "monthly-batch", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pods \"nope\" not found"), "{err}");
+
+    served.signal(Signal::SIGINT);
+    let out = served.wait();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("stopped serving"), "{}", out.stderr);
+}
+
+/// The demo watched live: `kubectl get pods -w` streams the low job's executor #2
+/// being preempted (Terminating) before the replacement executor #3 runs;
+/// `kubectl describe` of the victim while it terminates shows the scheduler's
+/// `DisruptionTarget` condition and `Preempted` event.
+#[test]
+fn kubectl_watches_the_preemption_as_it_happens() {
+    let t = Test::new();
+    let mut served = serve_demo(&t, &["--fast-until", "high_job", "--sim-speed", "10"]);
+    served.wait_for_stdout("step high_job (submit-job) started");
+    let kubectl = Kubectl::of(&t, &served);
+    let stream = t.path("watch.txt");
+    let mut watch = kubectl.spawn(&["get", "pods", "-n", "monthly-batch", "-w"], &stream);
+    let victim_suffix = "-exec-2";
+    let started = Instant::now();
+    let mut described = None;
+    loop {
+        let so_far = std::fs::read_to_string(&stream).unwrap_or_default();
+        let terminating = so_far.lines().find(|l| {
+            l.contains(victim_suffix) && l.contains("low-priority") && l.contains("Terminating")
+        });
+        if let Some(line) = terminating {
+            let name = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let (code, out, _) = kubectl.run(&["describe", "pod", "-n", "monthly-batch", &name]);
+            if code == 0 {
+                described = Some(out);
+            }
+            break;
+        }
+        assert!(
+            started.elapsed() < LIVE_PATIENCE,
+            "no preemption streamed:\n{so_far}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let described = described.expect("the victim could be described while it terminated");
+    let condition = described
+        .lines()
+        .find(|l| l.trim_start().starts_with("DisruptionTarget"))
+        .unwrap_or_else(|| panic!("no DisruptionTarget condition:\n{described}"));
+    assert!(condition.contains("True"), "{described}");
+    assert!(
+        described
+            .lines()
+            .any(|l| l.contains("Preempted") && l.contains("default-scheduler")),
+        "{described}"
+    );
+    let replacement = "low-priority-job";
+    loop {
+        let so_far = std::fs::read_to_string(&stream).unwrap_or_default();
+        if so_far
+            .lines()
+            .any(|l| l.contains(replacement) && l.contains("-exec-3") && l.contains("Running"))
+        {
+            let lines: Vec<&str> = so_far.lines().collect();
+            let victim_gone = lines.iter().position(|l| {
+                l.contains(victim_suffix) && l.contains(replacement) && l.contains("Terminating")
+            });
+            let replaced = lines.iter().position(|l| {
+                l.contains("-exec-3") && l.contains(replacement) && l.contains("Running")
+            });
+            assert!(victim_gone < replaced, "the stream's order:\n{so_far}");
+            break;
+        }
+        assert!(
+            started.elapsed() < LIVE_PATIENCE,
+            "no replacement streamed:\n{so_far}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    served.signal(Signal::SIGINT);
+    served.wait();
+}
