@@ -313,3 +313,49 @@ fn kubectl_watches_the_preemption_as_it_happens() {
     served.signal(Signal::SIGINT);
     served.wait();
 }
+
+/// `runbook sim serve --world NAME` serves a named world as the last run on it left
+/// it; a succeeded run keeps no world, and asking for it says what to do instead.
+#[test]
+fn a_stored_world_is_served_after_its_runs() {
+    let t = Test::new();
+    t.args([
+        "--output",
+        "plain",
+        "run",
+        &canned("priority-demo.yaml"),
+        "--world",
+        "demo",
+    ])
+    .run()
+    .success();
+    let refused = t.args(["sim", "serve", "--addr", "127.0.0.1:0"]).run();
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("a succeeded run keeps no simulated world")
+            && refused.stderr.contains("runbook sim serve --world NAME"),
+        "{}",
+        refused.stderr
+    );
+
+    let mut served = t
+        .args(["sim", "serve", "--world", "demo", "--addr", "127.0.0.1:0"])
+        .spawn();
+    served.wait_until("the world is served", || {
+        served_stderr(&t).contains("still serving")
+    });
+    let kubectl = Kubectl::of(&t, &served);
+    let pods = kubectl.ok(&["get", "pods", "-n", "monthly-batch"]);
+    let driver = rows_with(&pods, "-driver");
+    assert!(
+        driver.len() == 1 && driver[0].contains("Completed"),
+        "{pods}"
+    );
+    let events = kubectl.ok(&["get", "events", "-n", "monthly-batch"]);
+    assert_eq!(rows_with(&events, "Preempted").len(), 1, "{events}");
+    served.signal(Signal::SIGTERM);
+    let out = served.wait();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

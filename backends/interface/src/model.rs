@@ -281,6 +281,87 @@ impl JobRunRequest {
     }
 }
 
+impl JobRunRequest {
+    /// Reads a StartJobRun request as the EMR on EKS API receives it (the inverse of
+    /// [`JobRunRequest::start_job_run_parameters`]): what the simulator's served
+    /// endpoint is sent by the SDKs and the AWS CLI. A missing required member is the
+    /// service's validation message.
+    pub fn from_start_job_run(
+        virtual_cluster_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<JobRunRequest, String> {
+        let text = |pointer: &str| body.pointer(pointer).and_then(|v| v.as_str());
+        let required = |pointer: &str, member: &str| {
+            text(pointer).map(str::to_string).ok_or_else(|| {
+                format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null")
+            })
+        };
+        let driver = "/jobDriver/sparkSubmitJobDriver";
+        let mut spark_conf = BTreeMap::new();
+        let submit = text(&format!("{driver}/sparkSubmitParameters")).unwrap_or_default();
+        let mut words = submit.split_whitespace();
+        while let Some(word) = words.next() {
+            if word == "--conf"
+                && let Some((key, value)) = words.next().and_then(|kv| kv.split_once('='))
+            {
+                spark_conf.insert(key.to_string(), value.to_string());
+            }
+        }
+        let classifications = body
+            .pointer("/configurationOverrides/applicationConfiguration")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten();
+        for classification in classifications {
+            if classification["classification"] == "spark-defaults"
+                && let Some(properties) = classification["properties"].as_object()
+            {
+                for (key, value) in properties {
+                    if let Some(value) = value.as_str() {
+                        spark_conf.insert(key.clone(), value.to_string());
+                    }
+                }
+            }
+        }
+        let monitoring = "/configurationOverrides/monitoringConfiguration";
+        let arguments = body
+            .pointer(&format!("{driver}/entryPointArguments"))
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(JobRunRequest {
+            virtual_cluster_id: virtual_cluster_id.to_string(),
+            name: required("/name", "name")?,
+            client_token: required("/clientToken", "clientToken")?,
+            execution_role_arn: required("/executionRoleArn", "executionRoleArn")?,
+            release_label: required("/releaseLabel", "releaseLabel")?,
+            entry_point: required(
+                &format!("{driver}/entryPoint"),
+                "jobDriver.sparkSubmitJobDriver.entryPoint",
+            )?,
+            entry_point_arguments: arguments,
+            driver_pod_template: spark_conf.remove("spark.kubernetes.driver.podTemplateFile"),
+            executor_pod_template: spark_conf.remove("spark.kubernetes.executor.podTemplateFile"),
+            spark_conf,
+            log_group: text(&format!(
+                "{monitoring}/cloudWatchMonitoringConfiguration/logGroupName"
+            ))
+            .map(str::to_string),
+            log_stream_prefix: text(&format!(
+                "{monitoring}/cloudWatchMonitoringConfiguration/logStreamNamePrefix"
+            ))
+            .map(str::to_string),
+            s3_log_uri: text(&format!("{monitoring}/s3MonitoringConfiguration/logUri"))
+                .map(str::to_string),
+            sim_tasks_ms: None,
+        })
+    }
+}
+
 /// An EMR job run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobRunInfo {
@@ -369,4 +450,46 @@ pub struct NodeInfo {
     pub capacity_type: String,
     /// Whether the node is Ready.
     pub ready: bool,
+}
+
+#[cfg(test)]
+mod start_job_run_tests {
+    use super::*;
+
+    /// What the aws target sends is what the served simulator reads back.
+    #[test]
+    fn a_start_job_run_request_reads_back_as_it_was_sent() {
+        let request = JobRunRequest {
+            virtual_cluster_id: "vc1".into(),
+            name: "pi-4".into(),
+            client_token: "tok".into(),
+            execution_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            release_label: "emr-7.13.0-latest".into(),
+            entry_point: "local:///usr/lib/spark/examples/src/main/python/pi.py".into(),
+            entry_point_arguments: vec!["100".into()],
+            spark_conf: BTreeMap::from([
+                ("spark.executor.instances".to_string(), "2".to_string()),
+                (
+                    "spark.dynamicAllocation.enabled".to_string(),
+                    "false".to_string(),
+                ),
+            ]),
+            driver_pod_template: Some("s3://b/driver.yml".into()),
+            executor_pod_template: Some("s3://b/executor.yml".into()),
+            log_group: Some("/emr-on-eks/monthly-batch".into()),
+            log_stream_prefix: Some("pi".into()),
+            s3_log_uri: Some("s3://logs/".into()),
+            sim_tasks_ms: None,
+        };
+        let read = JobRunRequest::from_start_job_run("vc1", &request.start_job_run_parameters())
+            .expect("a valid request");
+        assert_eq!(read, request);
+    }
+
+    #[test]
+    fn a_missing_member_is_the_services_validation_message() {
+        let error = JobRunRequest::from_start_job_run("vc1", &serde_json::json!({"name": "x"}))
+            .expect_err("incomplete");
+        assert!(error.contains("Value null at 'clientToken'"), "{error}");
+    }
 }

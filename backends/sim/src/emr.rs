@@ -10,7 +10,8 @@ use runbook_backend::ActionError;
 use runbook_backend::{Emr, TargetResult};
 use runbook_backend::{JobRunInfo, JobRunRequest, VirtualClusterInfo};
 
-fn vc_info(vc: &VirtualCluster) -> VirtualClusterInfo {
+/// A virtual cluster as the `Emr` service reports it (and the served API shows it).
+pub fn vc_info(vc: &VirtualCluster) -> VirtualClusterInfo {
     VirtualClusterInfo {
         id: vc.id.clone(),
         name: vc.name.clone(),
@@ -21,7 +22,8 @@ fn vc_info(vc: &VirtualCluster) -> VirtualClusterInfo {
     }
 }
 
-fn job_info(job: &JobRun) -> JobRunInfo {
+/// A job run as the `Emr` service reports it (and the served API shows it).
+pub fn job_info(job: &JobRun) -> JobRunInfo {
     JobRunInfo {
         id: job.id.to_string(),
         name: job.name.to_string(),

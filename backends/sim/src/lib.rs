@@ -9,6 +9,7 @@ mod capacity;
 pub use capacity::SIMULATED_VCPU_QUOTA;
 mod eks;
 mod emr;
+pub use emr::{job_info, vc_info};
 mod iam;
 mod kube;
 mod logs;

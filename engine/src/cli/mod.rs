@@ -18,6 +18,7 @@ mod run;
 mod run_lock;
 pub mod schema;
 mod serve;
+mod sim_serve;
 mod sim_sizes;
 mod sim_speed;
 mod sim_world;
@@ -146,6 +147,9 @@ pub enum SimCommand {
     /// Node allocatable per instance type, and the requests of Spark's driver and
     /// executor pods for given job settings: what decides whether anything is preempted
     Sizes(sim_sizes::SizesArgs),
+    /// Serve a stored simulated world over the Kubernetes API for kubectl: the latest
+    /// run's, a given run's, or a named world's (--world), as it was stored
+    Serve(sim_serve::ServeArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -167,6 +171,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Report(args) => report::report(&cli.global, &args),
         Command::Prune(args) => prune::prune(&cli.global, &args),
         Command::Sim(SimCommand::Sizes(args)) => sim_sizes::sizes(&args),
+        Command::Sim(SimCommand::Serve(args)) => sim_serve::serve_stored(&cli.global, &args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "runbook", &mut std::io::stdout());

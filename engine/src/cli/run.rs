@@ -635,6 +635,7 @@ fn drive(
     } = launch;
     let mut serve = serve;
     let mut served = None;
+    let mut served_clock = Clock::Real;
     let pace = Arc::new(presenter.pace(&settings));
     // `--fast-until`: instant until its step starts, which sets the run's speed.
     let start_speed = if pace.starts_fast() {
@@ -686,6 +687,7 @@ fn drive(
                 .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         if let (Some(listener), Some(simulated)) = (serve.take(), simulated) {
             let kubeconfig = super::serve::kubeconfig_path(global, &run_id);
+            served_clock = clock.clone();
             served = Some(
                 super::serve::start(listener, simulated, &kubeconfig)
                     .await
@@ -861,7 +863,12 @@ fn drive(
     if let Some(served) = &served
         && exit != Exit::Interrupted
     {
-        runtime.block_on(super::serve::until_stopped(served));
+        runtime.block_on(super::serve::until_stopped(
+            served,
+            "the run has ended",
+            &served_clock,
+            settings.sim_speed,
+        ));
     }
     Ok(exit)
 }

@@ -6,7 +6,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use runbook_backend::TargetKind;
+use std::time::Duration;
+
+use runbook_backend::{Clock, TargetKind};
 use runbook_backend_sim::SimTarget;
 use runbook_sim_serve::Served;
 
@@ -25,10 +27,14 @@ pub(super) fn bind(
             "--serve serves the simulated world; on the aws target point kubectl at the EKS cluster itself".into(),
         ));
     }
-    let listener = TcpListener::bind(addr)
+    listen(addr).map(Some)
+}
+
+/// Takes the port `addr` (exit 2 if it cannot be had).
+pub(super) fn listen(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| Error::BadArgument(format!("--serve {addr}: cannot listen there: {e}")))?;
-    Ok(Some(listener))
+        .map_err(|e| Error::BadArgument(format!("cannot serve on {addr}: {e}")))
 }
 
 /// Where a served run's kubeconfig goes: beside the state DB, named after the run.
@@ -55,29 +61,44 @@ pub(super) async fn start(
         std::fs::create_dir_all(dir)?;
     }
     runbook_sim_serve::kubeconfig::write(kubeconfig, served.addr)?;
+    let url = format!("http://{}", served.addr);
     eprintln!(
-        "serving the simulated world's Kubernetes API on http://{}\n  export KUBECONFIG={}\n  kubectl get pods -A -w",
-        served.addr,
+        "serving the simulated world (Kubernetes, EKS and EMR on EKS APIs) on {url}\n  export KUBECONFIG={}\n  export AWS_ENDPOINT_URL_EKS={url} AWS_ENDPOINT_URL_EMR_CONTAINERS={url}\n  kubectl get pods -A -w\n  aws emr-containers list-virtual-clusters",
         kubeconfig.display()
     );
     Ok(served)
 }
 
-/// Keeps serving after the run has ended, until Ctrl-C (or SIGTERM).
-pub(super) async fn until_stopped(served: &Served) {
+/// Keeps serving until Ctrl-C (or SIGTERM), saying so after `why` ("the run has
+/// ended"). Virtual time goes on at `speed` virtual seconds per wall second (real time
+/// when not given), so a job started through the served EMR API runs, and kubectl
+/// watching sees it.
+pub(super) async fn until_stopped(served: &Served, why: &str, clock: &Clock, speed: Option<f64>) {
+    let speed = speed.unwrap_or(1.0);
     eprintln!(
-        "the run has ended; still serving on http://{} until Ctrl-C",
+        "{why}; still serving on http://{} until Ctrl-C (virtual time goes on at {speed}x)",
         served.addr
     );
+    clock.set_speed(Some(speed));
+    let keeper = clock.enter();
+    let keep_time = async {
+        loop {
+            clock.sleep(&keeper, Duration::from_secs(1)).await;
+        }
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        () = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
+        () = terminated => {}
+        () = keep_time => {}
     }
     eprintln!("stopped serving");
 }

@@ -2,6 +2,10 @@
 //! answer the Kubernetes API from the `sim` target's world, on loopback, so the real
 //! `kubectl` (and any kube-rs client) can watch the priority demo as it happens.
 //!
+//! On the same port it answers EKS (`/clusters...`) and EMR on EKS
+//! (`/virtualclusters...`) on their rest-json wire protocol, for the AWS SDKs and CLI
+//! (`AWS_ENDPOINT_URL_EKS`, `AWS_ENDPOINT_URL_EMR_CONTAINERS`).
+//!
 //! The server reads the run's own world (the [`SimTarget`] its steps act on), under the
 //! world's lock for the length of one request, so every answer is a consistent view of
 //! one instant of virtual time. Watches follow the world's append-only event log: a
@@ -11,7 +15,10 @@
 //!
 //! [`SimTarget`]: runbook_backend_sim::SimTarget
 
+mod aws_error;
 mod body;
+mod eks;
+mod emr;
 pub mod kube;
 pub mod kubeconfig;
 mod server;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::body::Body;
-use crate::kube;
+use crate::{eks, emr, kube};
 
 /// A world being served; serving stops when this is dropped (open watches end with the
 /// process).
@@ -47,8 +48,8 @@ pub async fn serve(
             let target = Arc::clone(&target);
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
-                    let response = answer(&target, &request);
-                    async move { Ok::<_, Infallible>(response) }
+                    let target = Arc::clone(&target);
+                    async move { Ok::<_, Infallible>(answer(&target, addr, request).await) }
                 });
                 // A client that goes away mid-answer is no error of the server's.
                 let _ = http1::Builder::new()
@@ -60,19 +61,74 @@ pub async fn serve(
     Ok(Served { addr, accepting })
 }
 
-fn answer(target: &Arc<SimTarget>, request: &Request<Incoming>) -> Response<Body> {
-    let accept = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    kube::handle(
-        target,
-        &kube::Request {
-            method: request.method(),
-            path: request.uri().path(),
-            query: request.uri().query(),
-            accept,
-        },
-    )
+/// Which API a request is for. EMR on EKS is under `/virtualclusters`; EKS under
+/// `/clusters`, except the Kubernetes API of one cluster at
+/// `/clusters/NAME/{api,apis,version,openapi}`; everything else is the Kubernetes API.
+#[derive(Debug, PartialEq, Eq)]
+enum Api {
+    Emr,
+    Eks,
+    Kube,
+}
+
+fn api_of(path: &str) -> Api {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["virtualclusters", ..] => Api::Emr,
+        ["clusters", _, "api" | "apis" | "version" | "openapi", ..] => Api::Kube,
+        ["clusters", ..] => Api::Eks,
+        _ => Api::Kube,
+    }
+}
+
+async fn answer(
+    target: &Arc<SimTarget>,
+    addr: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    match api_of(path) {
+        Api::Emr => {
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            emr::handle(target, &parts.method, path, &bytes).await
+        }
+        Api::Eks => eks::handle(target, addr, &parts.method, path),
+        Api::Kube => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json");
+            kube::handle(
+                target,
+                &kube::Request {
+                    method: &parts.method,
+                    path,
+                    query: parts.uri.query(),
+                    accept,
+                },
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_go_to_their_api() {
+        assert_eq!(api_of("/virtualclusters/abc/jobruns"), Api::Emr);
+        assert_eq!(api_of("/clusters"), Api::Eks);
+        assert_eq!(api_of("/clusters/eks-emr-cluster"), Api::Eks);
+        assert_eq!(api_of("/clusters/eks-emr-cluster/node-groups/ng"), Api::Eks);
+        assert_eq!(api_of("/clusters/eks-emr-cluster/api/v1/pods"), Api::Kube);
+        assert_eq!(api_of("/clusters/eks-emr-cluster/version"), Api::Kube);
+        assert_eq!(api_of("/api/v1/namespaces"), Api::Kube);
+    }
 }

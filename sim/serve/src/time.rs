@@ -40,6 +40,18 @@ impl Instants {
         Time(at)
     }
 
+    /// The instant `t` in Unix seconds (EKS's timestamps: rest-json's default).
+    pub(crate) fn epoch_seconds(&self, t: u64) -> i64 {
+        self.time(t).0.timestamp()
+    }
+
+    /// The instant `t` as RFC 3339 (EMR on EKS's timestamps, `date-time` in its model).
+    pub(crate) fn date_time(&self, t: u64) -> String {
+        self.time(t)
+            .0
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     /// How long before the present `t` was, as kubectl prints ages (`5m12s`, `3h`).
     pub(crate) fn age(&self, t: u64) -> String {
         human_duration(self.now_ms.saturating_sub(t) / 1000)

@@ -1,0 +1,170 @@
+//! kube-rs, the client the aws target uses, against a served world: a list, then a
+//! watch from the list's resource version while the world moves on, and the same
+//! watch restarted from the version of an event half-way through, which must deliver
+//! exactly the rest (nothing lost, nothing repeated).
+
+mod common;
+
+use common::{ServedDemo, served_demo};
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::{Client, Config};
+
+fn client(served: &runbook_sim_serve::Served) -> Client {
+    let url = format!("http://{}", served.addr).parse().expect("a URL");
+    Client::try_from(Config::new(url)).expect("a client")
+}
+
+/// (type, pod name, resource version) of each event until the server ends the watch.
+async fn watched(pods: &Api<Pod>, from: &str) -> Vec<(String, String, String)> {
+    let stream = pods
+        .watch(&WatchParams::default().timeout(1), from)
+        .await
+        .expect("a watch");
+    stream
+        .map_ok(|event| {
+            let (kind, pod) = match event {
+                WatchEvent::Added(p) => ("ADDED", p),
+                WatchEvent::Modified(p) => ("MODIFIED", p),
+                WatchEvent::Deleted(p) => ("DELETED", p),
+                other => panic!("an unexpected watch event: {other:?}"),
+            };
+            (
+                kind.to_string(),
+                pod.metadata.name.unwrap_or_default(),
+                pod.metadata.resource_version.unwrap_or_default(),
+            )
+        })
+        .try_collect()
+        .await
+        .expect("the watch's events")
+}
+
+#[tokio::test]
+async fn a_watch_restarted_from_a_resource_version_loses_nothing() {
+    let ServedDemo {
+        target,
+        served,
+        setup,
+    } = served_demo(true).await;
+    let pods: Api<Pod> = Api::all(client(&served));
+    let listed = pods.list(&ListParams::default()).await.expect("a list");
+    let from = listed
+        .metadata
+        .resource_version
+        .expect("the list's version");
+    assert!(
+        listed.items.iter().any(|p| p
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.ends_with("-driver"))),
+        "the low job's driver runs when the list is taken"
+    );
+
+    // The high job comes and preempts while the client is away.
+    {
+        let mut world = target.world();
+        let account = world.params().account_id.clone();
+        world
+            .submit_job_run(setup.high_priority_job(&account))
+            .expect("the high job");
+        world.run_until_idle();
+    }
+
+    let all = watched(&pods, &from).await;
+    let victim = all
+        .iter()
+        .find(|(kind, name, _)| {
+            kind == "DELETED" && name.contains("low-priority") && name.ends_with("-exec-2")
+        })
+        .unwrap_or_else(|| panic!("the victim's deletion in {all:#?}"));
+    let replacement = all
+        .iter()
+        .position(|(kind, name, _)| {
+            kind == "ADDED" && name.contains("low-priority") && name.ends_with("-exec-3")
+        })
+        .expect("the replacement executor");
+    assert!(all.iter().position(|e| e == victim) < Some(replacement));
+    let versions: Vec<u64> = all
+        .iter()
+        .map(|(_, _, v)| v.parse().expect("a number"))
+        .collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "versions rise: {versions:?}"
+    );
+
+    let half = all.len() / 2;
+    let rest = watched(&pods, &all[half].2).await;
+    assert_eq!(rest, all[half + 1..].to_vec());
+
+    // A victim as the watch delivered it when the scheduler chose it: terminating,
+    // with the DisruptionTarget condition.
+    let stream = pods
+        .watch(&WatchParams::default().timeout(1), &from)
+        .await
+        .expect("a watch");
+    let chosen: Vec<Pod> = stream
+        .try_filter_map(|event| async move {
+            Ok(match event {
+                WatchEvent::Modified(p)
+                    if p.metadata.deletion_timestamp.is_some()
+                        && p.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.ends_with("-exec-2")) =>
+                {
+                    Some(p)
+                }
+                _ => None,
+            })
+        })
+        .try_collect()
+        .await
+        .expect("the events");
+    let conditions = chosen[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let disruption = conditions
+        .iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("DisruptionTarget");
+    assert_eq!(
+        (disruption.status.as_str(), disruption.reason.as_deref()),
+        ("True", Some("PreemptionByScheduler"))
+    );
+    drop(served);
+}
+
+#[tokio::test]
+async fn errors_come_back_as_the_api_servers() {
+    let ServedDemo { served, .. } = served_demo(true).await;
+    let client = client(&served);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "monthly-batch");
+    match pods.get("no-such-pod").await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let bad = pods
+        .list(&ListParams::default().labels("spark role"))
+        .await
+        .expect_err("a bad selector");
+    assert!(
+        matches!(bad, kube::Error::Api(ref s) if s.code == 400),
+        "{bad:?}"
+    );
+    let unknown = pods
+        .list(&ListParams::default().fields("spec.restartPolicy=Never"))
+        .await
+        .expect_err("an unsupported field");
+    assert!(
+        matches!(unknown, kube::Error::Api(ref s) if s.code == 400),
+        "{unknown:?}"
+    );
+}
