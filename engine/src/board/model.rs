@@ -97,6 +97,9 @@ pub struct BoardModel {
     pub origin_ms: i64,
     /// Shown in the title: `running`, `paused`, the step running...
     pub status: String,
+    /// Preempted pods still shown, in the order they were preempted (so that letting
+    /// them go does not scan every pod at every event: a board of 100,000 pods).
+    victims: VecDeque<(i64, String)>,
 }
 
 impl BoardModel {
@@ -173,8 +176,10 @@ impl BoardModel {
                 }
             }
             EventKind::PodPreempted(p) => {
-                if let Some(tile) = self.pods.get_mut(&p.pod.to_string()) {
+                let key = p.pod.to_string();
+                if let Some(tile) = self.pods.get_mut(&key) {
                     tile.preempted_at_ms = Some(event.at_ms);
+                    self.victims.push_back((event.at_ms, key));
                 }
             }
             EventKind::PodSucceeded { pod, .. }
@@ -288,18 +293,19 @@ impl BoardModel {
 
     /// Preempted pods shown long enough leave the board.
     fn forget_old_victims(&mut self) {
-        let now = self.now_ms;
-        let old: Vec<String> = self
-            .pods
-            .values()
-            .filter(|p| {
-                p.preempted_at_ms
-                    .is_some_and(|at| now - at >= VICTIM_SHOWN_MS)
-            })
-            .map(|p| p.key.clone())
-            .collect();
-        for key in old {
-            self.remove_pod(&key);
+        while let Some((at, _)) = self.victims.front()
+            && self.now_ms - at >= VICTIM_SHOWN_MS
+        {
+            let Some((at, key)) = self.victims.pop_front() else {
+                break;
+            };
+            if self
+                .pods
+                .get(&key)
+                .is_some_and(|p| p.preempted_at_ms == Some(at))
+            {
+                self.remove_pod(&key);
+            }
         }
     }
 }

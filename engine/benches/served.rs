@@ -1,0 +1,240 @@
+//! Serving benchmarks (`cargo bench -p runbook --bench served`), issue 13's targets:
+//!
+//! 1. `kubectl get pods -A` (the real kubectl, end to end, output to /dev/null) on a
+//!    served world of 1,000 nodes and 100,000 pods (target: under 1 s); beside it the
+//!    server's own time for the same request (its table of every pod).
+//! 2. `priority-demo` at full speed with `--serve`: the release binary's wall time
+//!    until the run has ended, without a client and with `kubectl get pods -A -w`
+//!    watching from the start (target: under 1 s).
+//!
+//! Figures are printed; the README's performance section records them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use runbook_backend::VirtualClock;
+use runbook_backend_sim::SimTarget;
+use runbook_sim::{ClusterSpec, JobSubmission, NodeGroupSpec};
+
+const NODES: u32 = 1_000;
+const JOBS: u32 = 2_000;
+/// Executors per job: with each job's runner and driver, 100,000 pods.
+const EXECUTORS: u32 = 48;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = env!("CARGO_BIN_EXE_runbook");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (target, built) = runtime.block_on(async { big_world() });
+    let pods = target
+        .world()
+        .all_pods()
+        .iter()
+        .filter(|p| !p.is_deleted())
+        .count();
+    println!(
+        "world of {NODES} nodes and {pods} pods built in {:.1} s",
+        built.as_secs_f64()
+    );
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    // The server runs on a thread of its own, as it does beside a run.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let serving = Arc::clone(&target);
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let served = runbook_sim_serve::serve(listener, serving)
+                .await
+                .expect("served");
+            addr_tx.send(served.addr).expect("the address");
+            std::future::pending::<()>().await;
+        });
+    });
+    let addr = addr_rx.recv().expect("served");
+    let kubeconfig = dir.path().join("kubeconfig");
+    runbook_sim_serve::kubeconfig::write(&kubeconfig, addr).expect("kubeconfig");
+
+    let mut server = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let bytes = get_table(addr, "/api/v1/pods?limit=500");
+        server.push(started.elapsed());
+        assert!(bytes > 1_000_000, "a table of every pod");
+    }
+    server.sort();
+    let mut kubectl = Vec::new();
+    for i in 0..5 {
+        let started = Instant::now();
+        let status = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .arg("--cache-dir")
+            .arg(dir.path().join(format!("cache-{i}")))
+            .args(["get", "pods", "-A"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("kubectl");
+        kubectl.push(started.elapsed());
+        assert!(status.success(), "kubectl get pods -A failed");
+    }
+    kubectl.sort();
+    println!(
+        "kubectl get pods -A of {pods} pods: median {:.0} ms, best {:.0} ms (5 runs, fresh cache each); the server's table alone: median {:.0} ms",
+        ms(kubectl[2]),
+        ms(kubectl[0]),
+        ms(server[2])
+    );
+
+    let demo = root.join("runbooks/priority-demo.yaml");
+    let alone = demo_runs(bin, dir.path(), &demo, false);
+    let watched = demo_runs(bin, dir.path(), &demo, true);
+    println!(
+        "priority-demo at full speed with --serve: median {:.0} ms alone, {:.0} ms with kubectl get pods -A -w watching (5 runs each)",
+        ms(alone),
+        ms(watched)
+    );
+}
+
+/// 1,000 ready nodes and 2,000 jobs submitted at once, each with 48 executors: every
+/// job's pods exist (most executors pending: demand far exceeds the cluster).
+fn big_world() -> (Arc<SimTarget>, Duration) {
+    let started = Instant::now();
+    let target = SimTarget::new(2024, VirtualClock::new(0, None));
+    {
+        let mut world = target.world();
+        let mut ng = NodeGroupSpec::new("workers", "m5.4xlarge", NODES);
+        ng.max_size = NODES;
+        world
+            .create_cluster(ClusterSpec::new("scale", "1.35", ng))
+            .expect("a cluster");
+        let deadline = world.now() + 3_600_000;
+        let ready = world.run_until(deadline, |w| {
+            w.nodes("scale")
+                .is_ok_and(|n| n.len() == NODES as usize && n.iter().all(|n| n.ready))
+        });
+        assert!(ready, "nodes ready");
+        world
+            .create_namespace("scale", "batch")
+            .expect("a namespace");
+        let vc = world
+            .create_virtual_cluster("batch", "scale", "batch")
+            .expect("a virtual cluster");
+        for i in 0..JOBS {
+            let mut job = JobSubmission::new(vc.clone(), format!("job-{i}"), "emr-7.13.0-latest");
+            job.executors = EXECUTORS;
+            job.task_durations_ms = Some(vec![3_600_000; EXECUTORS as usize * 2]);
+            world.submit_job_run(job).expect("a job");
+        }
+        let wanted = (JOBS * (EXECUTORS + 2)) as usize;
+        let deadline = world.now() + 3_600_000;
+        let all_there = world.run_until(deadline, |w| {
+            w.all_pods().iter().filter(|p| !p.is_deleted()).count() >= wanted
+        });
+        assert!(all_there, "every job's pods were created");
+    }
+    (target, started.elapsed())
+}
+
+/// GETs `path` as kubectl asks for a table; the body's size.
+fn get_table(addr: SocketAddr, path: &str) -> usize {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json;as=Table;v=v1;g=meta.k8s.io\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).expect("response");
+    body.len()
+}
+
+/// The median wall time of 5 runs of the demo with `--serve` from `low_job` on (the
+/// run pauses there, after its platform is set up, so that kubectl can start watching
+/// the cluster) until the run has ended (the process goes on serving; it is stopped
+/// then).
+fn demo_runs(bin: &str, dir: &Path, demo: &Path, watch: bool) -> Duration {
+    let mut walls = Vec::new();
+    for i in 0..5 {
+        let state = dir.join(format!("demo-{watch}-{i}.db"));
+        let mut run = Command::new(bin)
+            .args(["--output", "plain", "--state"])
+            .arg(&state)
+            .arg("run")
+            .arg(demo)
+            .args(["--serve", "127.0.0.1:0", "--pause-before", "low_job"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runbook");
+        let mut stderr = BufReader::new(run.stderr.take().expect("stderr"));
+        let kubeconfig = read_until(&mut stderr, "export KUBECONFIG=")
+            .trim()
+            .trim_start_matches("export KUBECONFIG=")
+            .to_string();
+        // The run holds before low_job (the cluster and its platform exist) until a
+        // line on stdin.
+        let mut stdout = BufReader::new(run.stdout.take().expect("stdout"));
+        read_until(&mut stdout, "paused before low_job");
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let watcher: Option<Child> = watch.then(|| {
+            let mut child = Command::new("kubectl")
+                .env("KUBECONFIG", &kubeconfig)
+                .arg("--cache-dir")
+                .arg(dir.join(format!("watch-cache-{i}")))
+                .args(["get", "pods", "-A", "-w"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("kubectl");
+            // Watching once it has printed the pods that exist.
+            let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+            read_until(&mut out, "NAMESPACE");
+            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            child
+        });
+        let started = Instant::now();
+        run.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"\n")
+            .expect("go on");
+        read_until(&mut stderr, "the run has ended");
+        walls.push(started.elapsed());
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(run.id()).unwrap_or(0)),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = run.wait();
+        if let Some(mut w) = watcher {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+    walls.sort();
+    walls[2]
+}
+
+fn read_until(reader: &mut impl BufRead, text: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).expect("read");
+        assert!(n > 0, "the run ended before saying {text:?}");
+        if line.contains(text) {
+            return line;
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
