@@ -45,6 +45,10 @@ pub async fn serve(
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            // Answers go out as they are written: with Nagle's algorithm a response
+            // written in parts waited for the client's delayed ACK (40 ms or more per
+            // page of a paged list).
+            let _ = stream.set_nodelay(true);
             let target = Arc::clone(&target);
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {

@@ -168,3 +168,31 @@ async fn errors_come_back_as_the_api_servers() {
         "{unknown:?}"
     );
 }
+
+/// A list in pages (`limit` and `continue`, as kubectl asks for 500 at a time) gives
+/// every pod once, as the whole list does.
+#[tokio::test]
+async fn a_list_in_pages_gives_every_pod_once() {
+    let ServedDemo { served, .. } = served_demo(true).await;
+    let pods: Api<Pod> = Api::all(client(&served));
+    let names = |list: &kube::api::ObjectList<Pod>| -> Vec<String> {
+        list.items
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
+            .collect()
+    };
+    let whole = names(&pods.list(&ListParams::default()).await.expect("a list"));
+    assert!(whole.len() > 3, "{whole:?}");
+    let mut paged = Vec::new();
+    let mut params = ListParams::default().limit(3);
+    loop {
+        let page = pods.list(&params).await.expect("a page");
+        assert!(page.items.len() <= 3);
+        paged.extend(names(&page));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, whole);
+}

@@ -5,6 +5,7 @@ use runbook_sim::{Cluster, Event, EventKind, PodRef, World};
 
 use super::object::Object;
 use super::resources::Resource;
+use super::selector::Selector;
 use super::{events, namespaces, nodes, pods, priority_classes};
 use crate::time::Instants;
 
@@ -32,48 +33,142 @@ pub(crate) fn resource_version(world: &World) -> u64 {
     world.events().len() as u64
 }
 
-/// Every object of `resource` in `cluster` now, at the world's resource version.
-pub(crate) fn list(
+/// Which objects a list wants, and how much of each.
+pub(crate) struct Query<'q> {
+    pub(crate) namespace: Option<&'q str>,
+    pub(crate) labels: &'q Selector,
+    pub(crate) fields: &'q Selector,
+    /// Whole objects, or only their metadata (all a table's rows carry by default).
+    pub(crate) whole: bool,
+    /// Where to start: a `continue` token, a position in the kind's stable order (the
+    /// world's pods and events are append-only, so a position keeps its meaning).
+    pub(crate) from: usize,
+    /// At most this many (`limit`; kubectl asks for 500 at a time).
+    pub(crate) limit: Option<usize>,
+}
+
+impl Query<'_> {
+    fn wants(&self, o: &Object) -> bool {
+        (self.namespace.is_none() || o.namespace.as_deref() == self.namespace)
+            && self.labels.matches(&o.labels)
+            && self.fields.matches(&o.fields)
+    }
+}
+
+/// One page of a list: its objects, and where the next page starts, if there is one.
+pub(crate) struct Page {
+    pub(crate) objects: Vec<Object>,
+    pub(crate) next: Option<usize>,
+}
+
+/// The objects of `resource` in `cluster` now that `query` wants, at the world's
+/// resource version. Pods and events, which a large world has by the hundred thousand,
+/// are visited from the query's position on and rendered only as far as the page goes.
+pub(crate) fn page(
     resource: &Resource,
     world: &World,
     cluster: &Cluster,
     instants: &Instants,
-) -> Vec<Object> {
+    query: &Query<'_>,
+) -> Page {
     let now = world.now();
     let version = resource_version(world);
-    let objects: Vec<Object> = match resource.kind {
-        "Pod" => world
-            .all_pods()
-            .iter()
-            .filter(|p| p.cluster.as_ref() == cluster.name && !p.is_deleted())
-            .map(|p| pods::pod(p, now, instants))
-            .collect(),
-        "Node" => world
-            .all_nodes()
-            .iter()
-            .filter(|n| n.cluster.as_ref() == cluster.name && n.removed_at_ms.is_none())
-            .map(|n| nodes::node(n, cluster, now, instants))
-            .collect(),
-        "Namespace" => namespaces::namespaces(cluster, instants),
-        "PriorityClass" => priority_classes::priority_classes(cluster, instants),
-        "Event" => world
-            .events()
-            .iter()
-            .filter(|e| in_cluster(e, cluster))
-            .filter_map(|e| events::event(world, e, instants).map(|o| o.at_version(e.index + 1)))
-            .collect(),
-        _ => Vec::new(),
+    let limit = query.limit.unwrap_or(usize::MAX).max(1);
+    let mut objects = Vec::new();
+    let mut next = None;
+    let mut take = |position: usize, object: Object| {
+        if objects.len() == limit {
+            next.get_or_insert(position);
+            return false;
+        }
+        objects.push(object);
+        true
     };
-    objects
-        .into_iter()
-        .map(|o| {
-            if o.value["metadata"]["resourceVersion"].is_string() {
-                o
-            } else {
-                o.at_version(version)
+    match resource.kind {
+        "Pod" => {
+            for (position, p) in world.all_pods().iter().enumerate().skip(query.from) {
+                if p.cluster.as_ref() != cluster.name || p.is_deleted() {
+                    continue;
+                }
+                let shown = pods::pod(p, now, instants, false);
+                if !query.wants(&shown) {
+                    continue;
+                }
+                let object = if query.whole {
+                    pods::pod(p, now, instants, true)
+                } else {
+                    shown
+                };
+                if !take(position, object.at_version(version)) {
+                    break;
+                }
             }
-        })
-        .collect()
+        }
+        "Event" => {
+            for (position, e) in world.events().iter().enumerate().skip(query.from) {
+                if !in_cluster(e, cluster) {
+                    continue;
+                }
+                let Some(object) = events::event(world, e, instants) else {
+                    continue;
+                };
+                if query.wants(&object) && !take(position, object.at_version(e.index + 1)) {
+                    break;
+                }
+            }
+        }
+        _ => {
+            let all = match resource.kind {
+                "Node" => world
+                    .all_nodes()
+                    .iter()
+                    .filter(|n| n.cluster.as_ref() == cluster.name && n.removed_at_ms.is_none())
+                    .map(|n| nodes::node(n, cluster, now, instants))
+                    .collect(),
+                "Namespace" => namespaces::namespaces(cluster, instants),
+                "PriorityClass" => priority_classes::priority_classes(cluster, instants),
+                _ => Vec::new(),
+            };
+            for (position, object) in all.into_iter().enumerate().skip(query.from) {
+                if query.wants(&object) && !take(position, object.at_version(version)) {
+                    break;
+                }
+            }
+        }
+    }
+    Page { objects, next }
+}
+
+/// The object of `resource` named `name` (in `namespace`), whole, if it exists.
+pub(crate) fn find(
+    resource: &Resource,
+    world: &World,
+    cluster: &Cluster,
+    instants: &Instants,
+    namespace: Option<&str>,
+    name: &str,
+) -> Option<Object> {
+    let version = resource_version(world);
+    if resource.kind == "Pod" {
+        let pod = world
+            .pod(&cluster.name, namespace.unwrap_or_default(), name)
+            .filter(|p| !p.is_deleted())?;
+        return Some(pods::pod(pod, world.now(), instants, true).at_version(version));
+    }
+    let labels = Selector::default();
+    let fields = Selector::default();
+    let query = Query {
+        namespace,
+        labels: &labels,
+        fields: &fields,
+        whole: true,
+        from: 0,
+        limit: None,
+    };
+    page(resource, world, cluster, instants, &query)
+        .objects
+        .into_iter()
+        .find(|o| o.name == name)
 }
 
 /// The changes to objects of `resource` in `cluster` the world events `log` record,
@@ -92,7 +187,7 @@ pub(crate) fn changes(
                 "Pod" => {
                     let (change, pod) = pod_change(&e.kind)?;
                     let pod = world.pod(&pod.cluster, &pod.namespace, &pod.name)?;
-                    (change, pods::pod(pod, e.time_ms, instants))
+                    (change, pods::pod(pod, e.time_ms, instants, true))
                 }
                 "Node" => {
                     let (change, name) = node_change(&e.kind)?;

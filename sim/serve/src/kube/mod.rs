@@ -170,20 +170,33 @@ fn resource(
     };
     let instants = Instants::at(world.now());
     let version = catalog::resource_version(&world);
-    let objects: Vec<_> = catalog::list(resource, &world, cluster, &instants)
-        .into_iter()
-        .filter(|o| path.namespace.is_none() || o.namespace == path.namespace)
-        .filter(|o| labels.matches(&o.labels) && fields.matches(&o.fields))
-        .collect();
-    let value = match table {
-        Some(include) => table::table(resource.kind, &objects, include, version),
+    let query = catalog::Query {
+        namespace: path.namespace.as_deref(),
+        labels: &labels,
+        fields: &fields,
+        whole: table.is_none_or(|include| include == Include::Object),
+        from: query
+            .get("continue")
+            .and_then(|token| token.parse().ok())
+            .unwrap_or(0),
+        limit: query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0),
+    };
+    let page = catalog::page(resource, &world, cluster, &instants, &query);
+    let mut value = match table {
+        Some(include) => table::table(resource.kind, &page.objects, include, version),
         None => json!({
             "kind": format!("{}List", resource.kind),
             "apiVersion": resource.group_version(),
             "metadata": {"resourceVersion": version.to_string()},
-            "items": objects.into_iter().map(|o| o.value).collect::<Vec<_>>(),
+            "items": page.objects.into_iter().map(|o| o.value).collect::<Vec<_>>(),
         }),
     };
+    if let Some(next) = page.next {
+        value["metadata"]["continue"] = json!(next.to_string());
+    }
     body::json(StatusCode::OK, &value)
 }
 
@@ -200,9 +213,14 @@ fn get(
         return status::no_such_path();
     };
     let instants = Instants::at(world.now());
-    let found = catalog::list(resource, &world, cluster, &instants)
-        .into_iter()
-        .find(|o| o.name == name && o.namespace == path.namespace);
+    let found = catalog::find(
+        resource,
+        &world,
+        cluster,
+        &instants,
+        path.namespace.as_deref(),
+        name,
+    );
     match found {
         None => status::not_found(resource.plural, resource.group, name),
         Some(object) => match table {

@@ -22,9 +22,74 @@ use serde_json::{Value, json};
 use super::object::Object;
 use crate::time::Instants;
 
-/// `pod` as it was at virtual instant `at` (its present when `at` is the world's now).
-pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants) -> Object {
+/// `pod` as it was at virtual instant `at` (its present when `at` is the world's now):
+/// `whole`, or only its metadata (with its table row, labels and fields either way),
+/// which is all a table's rows carry and a fraction of the cost.
+pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants, whole: bool) -> Object {
     let seen = Seen { pod, at };
+    let bound = seen.node();
+    let phase = seen.phase();
+    let running = phase == PodPhase::Running;
+    let nominated = if bound.is_none() && seen.is_present() {
+        pod.nominated_node_name.as_ref().map(ToString::to_string)
+    } else {
+        None
+    };
+    let metadata = ObjectMeta {
+        name: Some(pod.name.to_string()),
+        namespace: Some(pod.namespace.to_string()),
+        uid: Some(pod.uid.to_string()),
+        labels: Some(labels(pod)),
+        creation_timestamp: Some(instants.time(pod.created_at_ms)),
+        deletion_timestamp: seen
+            .terminating()
+            .then(|| pod.deletion_timestamp_ms.map(|t| instants.time(t)))
+            .flatten(),
+        deletion_grace_period_seconds: seen
+            .terminating()
+            .then(|| i64::try_from(pod.termination_grace_period_seconds).unwrap_or(i64::MAX)),
+        ..ObjectMeta::default()
+    };
+    let ready = format!(
+        "{}/{}",
+        if running && !seen.terminating() {
+            pod.containers.len()
+        } else {
+            0
+        },
+        pod.containers.len()
+    );
+    let cells = vec![
+        json!(pod.name.as_ref()),
+        json!(ready),
+        json!(seen.shown_status()),
+        json!(0),
+        json!(instants.age(pod.created_at_ms)),
+        json!(bound.map_or_else(|| "<none>".to_string(), |_| pod_ip(pod))),
+        json!(bound.unwrap_or("<none>")),
+        json!(nominated.as_deref().unwrap_or("<none>")),
+        json!("<none>"),
+    ];
+    let value = if whole {
+        serde_json::to_value(whole_pod(&seen, metadata, nominated, instants)).unwrap_or(Value::Null)
+    } else {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata})
+    };
+    Object::new(Some(&pod.namespace), &pod.name, labels(pod), value, cells)
+        .field("spec.nodeName", bound.unwrap_or_default())
+        .field("status.phase", phase_name(phase))
+        .field("spec.schedulerName", "default-scheduler")
+        .field("metadata.uid", pod.uid.to_string())
+}
+
+/// The whole pod as it was `seen`.
+fn whole_pod(
+    seen: &Seen<'_>,
+    metadata: ObjectMeta,
+    nominated: Option<String>,
+    instants: &Instants,
+) -> KubePod {
+    let (pod, at) = (seen.pod, seen.at);
     let bound = seen.node();
     let containers: Vec<Container> = pod
         .containers
@@ -55,22 +120,8 @@ pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants) -> Object {
             ..ContainerStatus::default()
         })
         .collect();
-    let kube = KubePod {
-        metadata: ObjectMeta {
-            name: Some(pod.name.to_string()),
-            namespace: Some(pod.namespace.to_string()),
-            uid: Some(pod.uid.to_string()),
-            labels: Some(labels(pod)),
-            creation_timestamp: Some(instants.time(pod.created_at_ms)),
-            deletion_timestamp: seen
-                .terminating()
-                .then(|| pod.deletion_timestamp_ms.map(|t| instants.time(t)))
-                .flatten(),
-            deletion_grace_period_seconds: seen
-                .terminating()
-                .then(|| i64::try_from(pod.termination_grace_period_seconds).unwrap_or(i64::MAX)),
-            ..ObjectMeta::default()
-        },
+    KubePod {
+        metadata,
         spec: Some(PodSpec {
             containers,
             node_name: bound.map(str::to_string),
@@ -96,11 +147,7 @@ pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants) -> Object {
             conditions: Some(seen.conditions(instants)),
             host_ip: bound.and_then(node_ip),
             pod_ip: bound.map(|_| pod_ip(pod)),
-            nominated_node_name: if bound.is_none() && seen.is_present() {
-                pod.nominated_node_name.as_ref().map(ToString::to_string)
-            } else {
-                None
-            },
+            nominated_node_name: nominated,
             start_time: pod
                 .start_time_ms
                 .filter(|t| *t <= at)
@@ -109,38 +156,7 @@ pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants) -> Object {
             qos_class: Some("Burstable".into()),
             ..PodStatus::default()
         }),
-    };
-    let value = serde_json::to_value(&kube).unwrap_or(Value::Null);
-    let ready = format!(
-        "{}/{}",
-        if running && !seen.terminating() {
-            pod.containers.len()
-        } else {
-            0
-        },
-        pod.containers.len()
-    );
-    let cells = vec![
-        json!(pod.name.as_ref()),
-        json!(ready),
-        json!(seen.shown_status()),
-        json!(0),
-        json!(instants.age(pod.created_at_ms)),
-        json!(bound.map_or_else(|| "<none>".to_string(), |_| pod_ip(pod))),
-        json!(bound.unwrap_or("<none>")),
-        json!(
-            kube.status
-                .as_ref()
-                .and_then(|s| s.nominated_node_name.clone())
-                .unwrap_or_else(|| "<none>".into())
-        ),
-        json!("<none>"),
-    ];
-    Object::new(Some(&pod.namespace), &pod.name, labels(pod), value, cells)
-        .field("spec.nodeName", bound.unwrap_or_default())
-        .field("status.phase", phase_name(phase))
-        .field("spec.schedulerName", "default-scheduler")
-        .field("metadata.uid", pod.uid.to_string())
+    }
 }
 
 /// A pod at an instant.

@@ -89,8 +89,16 @@ impl Watch {
         let world = target.world();
         let cluster = world.cluster(&self.cluster).ok()?;
         let instants = Instants::at(world.now());
-        let objects = catalog::list(self.resource, &world, cluster, &instants);
-        Some((objects, catalog::resource_version(&world)))
+        let query = catalog::Query {
+            namespace: self.namespace.as_deref(),
+            labels: &self.labels,
+            fields: &self.fields,
+            whole: true,
+            from: 0,
+            limit: None,
+        };
+        let page = catalog::page(self.resource, &world, cluster, &instants, &query);
+        Some((page.objects, catalog::resource_version(&world)))
     }
 }
 
