@@ -229,6 +229,45 @@ fn kubectl_reads_the_world_a_demo_left() {
     assert_eq!(code, 1);
     assert!(err.contains("pods \"nope\" not found"), "{err}");
 
+    // Writes change the world: namespaces and priority classes, created and deleted.
+    let created = kubectl.ok(&["create", "namespace", "what-if"]);
+    assert!(created.contains("namespace/what-if created"), "{created}");
+    assert!(
+        kubectl
+            .ok(&["get", "ns", "what-if", "-o", "name"])
+            .contains("namespace/what-if")
+    );
+    let created = kubectl.ok(&["create", "priorityclass", "urgent", "--value=500"]);
+    assert!(
+        created.contains("priorityclass.scheduling.k8s.io/urgent created"),
+        "{created}"
+    );
+    let urgent = kubectl.ok(&["get", "pc", "urgent"]);
+    assert!(rows_with(&urgent, "urgent")[0].contains("500"), "{urgent}");
+    let (code, _, err) = kubectl.run(&["create", "priorityclass", "urgent", "--value=600"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AlreadyExists") || err.contains("already exists"),
+        "{err}"
+    );
+    let deleted = kubectl.ok(&["delete", "ns", "what-if"]);
+    assert!(
+        deleted.contains("namespace \"what-if\" deleted"),
+        "{deleted}"
+    );
+    let (code, _, err) = kubectl.run(&["get", "ns", "what-if"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = kubectl.run(&["delete", "ns", "kube-system"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("may not be deleted"), "{err}");
+    kubectl.ok(&["delete", "priorityclass", "urgent"]);
+    let (code, _, err) = kubectl.run(&["delete", "pod", "-n", "monthly-batch", "nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("not modelled"),
+        "{err}"
+    );
+
     served.signal(Signal::SIGINT);
     let out = served.wait();
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);

@@ -108,15 +108,27 @@ async fn answer(
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json");
-            kube::handle(
-                target,
-                &kube::Request {
-                    method: &parts.method,
-                    path,
-                    query: parts.uri.query(),
-                    accept,
-                },
-            )
+            let request = kube::Request {
+                method: &parts.method,
+                path,
+                query: parts.uri.query(),
+                accept,
+            };
+            if parts.method == http::Method::GET {
+                kube::handle(target, &request)
+            } else {
+                let content_type = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/json");
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                kube::handle_write(target, &request, content_type, &bytes).await
+            }
         }
     }
 }

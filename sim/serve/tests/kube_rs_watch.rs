@@ -196,3 +196,93 @@ async fn a_list_in_pages_gives_every_pod_once() {
     }
     assert_eq!(paged, whole);
 }
+
+/// Malformed requests get the API server's `Status` shapes, in blocking calls made
+/// from a thread of their own while the runtime serves.
+#[tokio::test]
+async fn bad_requests_get_the_api_servers_status() {
+    let ServedDemo { served, .. } = served_demo(false).await;
+    let served = std::sync::Arc::new(served);
+    let asking = std::sync::Arc::clone(&served);
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            raw(&asking, "GET", "/api/v1/widgets", "application/json", ""),
+            raw(
+                &asking,
+                "POST",
+                "/api/v1/namespaces",
+                "application/json",
+                "{not json",
+            ),
+            raw(
+                &asking,
+                "POST",
+                "/api/v1/namespaces",
+                "text/plain",
+                "name: x",
+            ),
+            raw(
+                &asking,
+                "GET",
+                "/api/v1/pods?labelSelector=a%20b",
+                "application/json",
+                "",
+            ),
+            raw(
+                &asking,
+                "PUT",
+                "/api/v1/namespaces/default/pods/p",
+                "application/json",
+                "{}",
+            ),
+        ]
+    })
+    .await
+    .expect("the requests");
+    let expected = [
+        (404, "NotFound"),
+        (400, "BadRequest"),
+        (415, "UnsupportedMediaType"),
+        (400, "BadRequest"),
+        (405, "MethodNotAllowed"),
+    ];
+    for ((code, body), (want_code, want_reason)) in answers.iter().zip(expected) {
+        assert_eq!(*code, want_code, "{body}");
+        assert_eq!(body["kind"], "Status", "{body}");
+        assert_eq!(body["status"], "Failure", "{body}");
+        assert_eq!(body["reason"], want_reason, "{body}");
+        assert_eq!(body["code"], want_code, "{body}");
+    }
+}
+
+/// Sends one raw HTTP/1.1 request to the served world: the status code and the body
+/// read as JSON (what a client would make of a malformed request's answer).
+fn raw(
+    served: &runbook_sim_serve::Served,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(served.addr).expect("connect");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let json = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.trim())
+        .and_then(|body| serde_json::from_str(body).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
+}

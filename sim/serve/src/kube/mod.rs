@@ -18,12 +18,14 @@ mod nodes;
 mod object;
 mod pods;
 mod priority_classes;
+mod protobuf;
 mod request;
 mod resources;
 mod selector;
 mod status;
 mod table;
 mod watch;
+mod write;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,13 +54,7 @@ pub struct Request<'a> {
 
 /// Answers one request of the Kubernetes API.
 pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> {
-    let (cluster, path) = match request.path.strip_prefix("/clusters/") {
-        Some(rest) => {
-            let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
-            (Some(name.to_string()), format!("/{path}"))
-        }
-        None => (None, request.path.to_string()),
-    };
+    let (cluster, path) = split_cluster(request.path);
     let found = |value: Option<Value>| match value {
         Some(value) => body::json(StatusCode::OK, &value),
         None => status::no_such_path(),
@@ -80,6 +76,98 @@ pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> 
     }
 }
 
+/// Answers a request that would change the world (anything but GET): creates and
+/// deletes of the kinds that can be written, `405 MethodNotAllowed` for the rest.
+pub async fn handle_write(
+    target: &Arc<SimTarget>,
+    request: &Request<'_>,
+    content_type: &str,
+    body: &[u8],
+) -> Response<Body> {
+    let (cluster, path) = split_cluster(request.path);
+    let Target::Resource(path) = request::target(&path) else {
+        return status::no_such_path();
+    };
+    let Some(resource) = resources::find(&path.group, &path.version, &path.plural) else {
+        return status::no_such_path();
+    };
+    if !write::writable(resource) {
+        return not_modelled(resource, request.method);
+    }
+    let cluster_name = {
+        let world = target.world();
+        match served_cluster(&world, cluster.as_deref()) {
+            Ok(name) => name,
+            Err(message) => {
+                return status::failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    &message,
+                );
+            }
+        }
+    };
+    let object = if request.method != Method::POST {
+        None
+    } else if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        match protobuf::decode(resource.kind, body) {
+            Ok(object) => Some(object),
+            Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
+        }
+    } else if content_type.starts_with("application/json") || content_type.is_empty() {
+        match serde_json::from_slice(body) {
+            Ok(object) => Some(object),
+            Err(e) => {
+                return status::failure(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("the request body is not a JSON object: {e}"),
+                );
+            }
+        }
+    } else {
+        return status::failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            &format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/vnd.kubernetes.protobuf"
+            ),
+        );
+    };
+    write::write(
+        target,
+        &cluster_name,
+        resource,
+        request.method,
+        path.name.as_deref(),
+        object.as_ref(),
+    )
+    .await
+}
+
+/// `405 MethodNotAllowed`: the kind is served for reading only.
+fn not_modelled(resource: &Resource, method: &Method) -> Response<Body> {
+    status::failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!(
+            "the simulated cluster serves {} for get, list and watch only; {method} is not modelled",
+            resource.plural
+        ),
+    )
+}
+
+/// A path's `/clusters/NAME` prefix, if any, and the rest.
+fn split_cluster(path: &str) -> (Option<String>, String) {
+    match path.strip_prefix("/clusters/") {
+        Some(rest) => {
+            let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (Some(name.to_string()), format!("/{path}"))
+        }
+        None => (None, path.to_string()),
+    }
+}
+
 fn resource(
     target: &Arc<SimTarget>,
     cluster: Option<&str>,
@@ -93,14 +181,7 @@ fn resource(
         return status::no_such_path();
     }
     if request.method != Method::GET {
-        return status::failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            &format!(
-                "the simulated cluster serves {} for get, list and watch only; {} is not modelled",
-                resource.plural, request.method
-            ),
-        );
+        return not_modelled(resource, request.method);
     }
     let query = request::query(request.query);
     let labels = match Selector::labels(query.get("labelSelector").map_or("", String::as_str)) {

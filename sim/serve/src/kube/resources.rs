@@ -27,6 +27,8 @@ impl Resource {
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
+/// Kinds the served cluster also creates and deletes.
+const READ_WRITE: &[&str] = &["create", "delete", "get", "list", "watch"];
 
 /// What the simulator models, by group.
 pub(crate) const RESOURCES: &[Resource] = &[
@@ -38,7 +40,7 @@ pub(crate) const RESOURCES: &[Resource] = &[
         version: "v1",
         namespaced: false,
         short_names: &["ns"],
-        verbs: READ,
+        verbs: READ_WRITE,
     },
     Resource {
         plural: "nodes",
@@ -78,7 +80,7 @@ pub(crate) const RESOURCES: &[Resource] = &[
         version: "v1",
         namespaced: false,
         short_names: &["pc"],
-        verbs: READ,
+        verbs: READ_WRITE,
     },
 ];
 

@@ -1,0 +1,170 @@
+//! Writes that change the world: `kubectl create namespace NAME`, `kubectl create
+//! priorityclass NAME --value N`, `kubectl delete ns|pc NAME` (and POST or DELETE of
+//! their JSON from any client). They go through the `sim` target's `Kube` service, the
+//! code a run's steps call, so a namespace deleted here terminates its pods as it does
+//! when a runbook deletes it, and a priority class keeps its immutable value.
+
+use std::sync::Arc;
+
+use http::{Method, Response, StatusCode};
+use runbook_backend::{ActionError, Kube, PriorityClassRequest};
+use runbook_backend_sim::SimTarget;
+use serde_json::{Value, json};
+
+use super::catalog;
+use super::namespaces::BUILT_IN;
+use super::resources::Resource;
+use super::status;
+use crate::body::{self, Body};
+use crate::time::Instants;
+
+/// The kinds whose objects can be created and deleted.
+pub(crate) fn writable(resource: &Resource) -> bool {
+    matches!(resource.kind, "Namespace" | "PriorityClass")
+}
+
+/// Creates (POST of `object` to the collection) or deletes (DELETE of a name) an
+/// object of `resource` in `cluster`.
+pub(crate) async fn write(
+    target: &Arc<SimTarget>,
+    cluster: &str,
+    resource: &'static Resource,
+    method: &Method,
+    name: Option<&str>,
+    object: Option<&Value>,
+) -> Response<Body> {
+    match (method, name, object) {
+        (&Method::POST, None, Some(object)) => create(target, cluster, resource, object).await,
+        (&Method::DELETE, Some(name), _) => delete(target, cluster, resource, name).await,
+        _ => status::failure(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            &format!(
+                "the simulated cluster creates {0} (POST) and deletes them by name (DELETE); {method} is not modelled",
+                resource.plural
+            ),
+        ),
+    }
+}
+
+async fn create(
+    target: &Arc<SimTarget>,
+    cluster: &str,
+    resource: &'static Resource,
+    object: &Value,
+) -> Response<Body> {
+    let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+        return status::failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!(
+                "{} is invalid: metadata.name: Required value: name is required",
+                resource.kind
+            ),
+        );
+    };
+    let created = match resource.kind {
+        "Namespace" if BUILT_IN.contains(&name) => Ok(false),
+        "Namespace" => target.create_namespace(cluster, name).await,
+        _ => {
+            let request = PriorityClassRequest {
+                name: name.to_string(),
+                value: object["value"]
+                    .as_i64()
+                    .and_then(|v| i32::try_from(v).ok())
+                    .unwrap_or_default(),
+                global_default: object["globalDefault"].as_bool().unwrap_or(false),
+                description: object["description"].as_str().map(str::to_string),
+                preemption_policy: object["preemptionPolicy"]
+                    .as_str()
+                    .unwrap_or("PreemptLowerPriority")
+                    .to_string(),
+            };
+            target.create_priority_class(cluster, &request).await
+        }
+    };
+    match created {
+        Ok(true) => match stored(target, cluster, resource, name) {
+            Some(value) => body::json(StatusCode::CREATED, &value),
+            None => status::not_found(resource.plural, resource.group, name),
+        },
+        Ok(false) => already_exists(resource, name),
+        Err(ActionError::Service { code, .. }) if code == "AlreadyExists" => {
+            already_exists(resource, name)
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+async fn delete(
+    target: &Arc<SimTarget>,
+    cluster: &str,
+    resource: &'static Resource,
+    name: &str,
+) -> Response<Body> {
+    if resource.kind == "Namespace" && BUILT_IN.contains(&name) {
+        return status::failure(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
+        );
+    }
+    let before = stored(target, cluster, resource, name);
+    let deleted = match resource.kind {
+        "Namespace" => target.delete_namespace(cluster, name).await,
+        _ => target.delete_priority_class(cluster, name).await,
+    };
+    match (deleted, before) {
+        (Ok(true), Some(value)) => body::json(StatusCode::OK, &value),
+        (Ok(true), None) => body::json(
+            StatusCode::OK,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": name, "group": resource.group, "kind": resource.plural}}),
+        ),
+        (Ok(false), _) => status::not_found(resource.plural, resource.group, name),
+        (Err(e), _) => failed(&e),
+    }
+}
+
+/// The object as the API shows it now, if it exists.
+fn stored(
+    target: &Arc<SimTarget>,
+    cluster: &str,
+    resource: &'static Resource,
+    name: &str,
+) -> Option<Value> {
+    let world = target.world();
+    let cluster = world.cluster(cluster).ok()?;
+    let instants = Instants::at(world.now());
+    catalog::find(resource, &world, cluster, &instants, None, name).map(|o| o.value)
+}
+
+fn already_exists(resource: &Resource, name: &str) -> Response<Body> {
+    let shown = if resource.group.is_empty() {
+        resource.plural.to_string()
+    } else {
+        format!("{}.{}", resource.plural, resource.group)
+    };
+    status::failure(
+        StatusCode::CONFLICT,
+        "AlreadyExists",
+        &format!("{shown} \"{name}\" already exists"),
+    )
+}
+
+/// A refusal of the simulated cluster, as the API server's `Status`.
+fn failed(error: &ActionError) -> Response<Body> {
+    match error {
+        ActionError::Service { code, message, .. } if code == "Invalid" => {
+            status::failure(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
+        }
+        ActionError::Service { code, message, .. } if code == "Forbidden" => {
+            status::failure(StatusCode::FORBIDDEN, "Forbidden", message)
+        }
+        other => status::failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &other.to_string(),
+        ),
+    }
+}
