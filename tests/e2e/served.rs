@@ -398,3 +398,42 @@ fn a_stored_world_is_served_after_its_runs() {
     let out = served.wait();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+/// The autoscaler's configuration is served as a Karpenter NodePool.
+#[test]
+fn the_autoscaler_is_served_as_a_node_pool() {
+    let t = Test::new();
+    t.args([
+        "--output",
+        "plain",
+        "run",
+        &canned("autoscaling-demo.yaml"),
+        "--world",
+        "scale",
+    ])
+    .run()
+    .success();
+    let mut served = t
+        .args(["sim", "serve", "--world", "scale", "--addr", "127.0.0.1:0"])
+        .spawn();
+    served.wait_until("the world is served", || {
+        served_stderr(&t).contains("still serving")
+    });
+    let kubectl = Kubectl::of(&t, &served);
+    let pools = kubectl.ok(&["get", "nodepools"]);
+    assert!(
+        pools.starts_with("NAME") && pools.contains("NODECLASS"),
+        "{pools}"
+    );
+    assert_eq!(rows_with(&pools, "runbook-emr").len(), 1, "{pools}");
+    let json = kubectl.ok(&["get", "nodepool", "runbook-emr", "-o", "json"]);
+    let pool: serde_json::Value = serde_json::from_str(&json).expect("a node pool as JSON");
+    assert_eq!(pool["kind"], "NodePool");
+    let requirements = pool["spec"]["template"]["spec"]["requirements"].to_string();
+    assert!(
+        requirements.contains("karpenter.sh/capacity-type") && requirements.contains("spot"),
+        "{json}"
+    );
+    served.signal(Signal::SIGTERM);
+    assert_eq!(served.wait().code, Some(0));
+}

@@ -6,7 +6,7 @@ use runbook_sim::{Cluster, Event, EventKind, PodRef, World};
 use super::object::Object;
 use super::resources::Resource;
 use super::selector::Selector;
-use super::{events, namespaces, nodes, pods, priority_classes};
+use super::{events, namespaces, node_pools, nodes, pods, priority_classes};
 use crate::time::Instants;
 
 /// A change a watch reports.
@@ -127,6 +127,7 @@ pub(crate) fn page(
                     .collect(),
                 "Namespace" => namespaces::namespaces(cluster, instants),
                 "PriorityClass" => priority_classes::priority_classes(cluster, instants),
+                "NodePool" => node_pools::node_pools(world, cluster, instants),
                 _ => Vec::new(),
             };
             for (position, object) in all.into_iter().enumerate().skip(query.from) {

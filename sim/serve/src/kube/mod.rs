@@ -1,7 +1,8 @@
 //! The Kubernetes API of the simulated cluster, for the real `kubectl` and kube-rs.
 //!
 //! Served: discovery (`/version`, `/api`, `/apis`, each group version), and `get`,
-//! `list` and `watch` of namespaces, nodes, pods, events and priority classes, with
+//! `list` and `watch` of namespaces, nodes, pods, events, priority classes and
+//! Karpenter node pools (create and delete of namespaces and priority classes), with
 //! label and field selectors and server-side tables (what `kubectl get` prints). Each
 //! object has the API's shape (k8s-openapi's types). What is not modelled is answered
 //! as an API server answers it: `404 NotFound` or `405 MethodNotAllowed` with a
@@ -14,6 +15,7 @@ mod catalog;
 mod discovery;
 mod events;
 mod namespaces;
+mod node_pools;
 mod nodes;
 mod object;
 mod pods;

@@ -82,6 +82,16 @@ pub(crate) const RESOURCES: &[Resource] = &[
         short_names: &["pc"],
         verbs: READ_WRITE,
     },
+    Resource {
+        plural: "nodepools",
+        singular: "nodepool",
+        kind: "NodePool",
+        group: "karpenter.sh",
+        version: "v1",
+        namespaced: false,
+        short_names: &[],
+        verbs: READ,
+    },
 ];
 
 /// The groups other than the core group, each with its one version.

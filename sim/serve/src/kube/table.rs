@@ -54,6 +54,13 @@ pub(crate) fn columns(kind: &str) -> &'static [Column] {
             ("Age", "string", 0),
             ("PreemptionPolicy", "string", 0),
         ],
+        "NodePool" => &[
+            ("Name", "string", 0),
+            ("NodeClass", "string", 0),
+            ("Nodes", "string", 0),
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+        ],
         _ => &[("Name", "string", 0)],
     }
 }
