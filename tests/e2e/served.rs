@@ -261,6 +261,26 @@ fn kubectl_reads_the_world_a_demo_left() {
     assert_eq!(code, 1);
     assert!(err.contains("may not be deleted"), "{err}");
     kubectl.ok(&["delete", "priorityclass", "urgent"]);
+    // kubectl apply: created, then configured (unchanged), and a priority class's value
+    // cannot change.
+    t.write("gold.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: gold\nvalue: 700\n");
+    let gold = t.path("gold.yaml");
+    let gold = gold.to_str().unwrap_or_default();
+    assert!(
+        kubectl
+            .ok(&["apply", "-f", gold])
+            .contains("priorityclass.scheduling.k8s.io/gold created")
+    );
+    assert!(
+        kubectl
+            .ok(&["apply", "-f", gold])
+            .contains("priorityclass.scheduling.k8s.io/gold configured")
+    );
+    t.write("gold.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: gold\nvalue: 800\n");
+    let (code, _, err) = kubectl.run(&["apply", "-f", gold]);
+    assert_eq!(code, 1);
+    assert!(err.contains("may not be changed in an update"), "{err}");
+    assert!(rows_with(&kubectl.ok(&["get", "pc", "gold"]), "gold")[0].contains("700"));
     let (code, _, err) = kubectl.run(&["delete", "pod", "-n", "monthly-batch", "nope"]);
     assert_eq!(code, 1);
     assert!(

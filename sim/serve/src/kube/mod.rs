@@ -18,6 +18,7 @@ mod namespaces;
 mod node_pools;
 mod nodes;
 mod object;
+mod openapi;
 mod pods;
 mod priority_classes;
 mod protobuf;
@@ -74,6 +75,8 @@ pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> 
         Target::Group(group) => found(discovery::group(&group)),
         Target::Resources { group, version } => found(discovery::resource_list(&group, &version)),
         Target::Resource(path) => resource(target, cluster.as_deref(), &path, request),
+        Target::OpenApiIndex => found(Some(openapi::index())),
+        Target::OpenApi(path) => found(openapi::document(&path)),
         Target::Unknown => status::no_such_path(),
     }
 }
@@ -109,14 +112,14 @@ pub async fn handle_write(
             }
         }
     };
-    let object = if request.method != Method::POST {
+    let object = if request.method != Method::POST && request.method != Method::PATCH {
         None
     } else if content_type.starts_with("application/vnd.kubernetes.protobuf") {
         match protobuf::decode(resource.kind, body) {
             Ok(object) => Some(object),
             Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
         }
-    } else if content_type.starts_with("application/json") || content_type.is_empty() {
+    } else if content_type.contains("json") || content_type.is_empty() {
         match serde_json::from_slice(body) {
             Ok(object) => Some(object),
             Err(e) => {

@@ -20,8 +20,15 @@ pub(crate) enum Target {
     CoreVersions,
     Groups,
     Group(String),
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
+    /// `/openapi/v3`: the index of group versions.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/GROUP/VERSION`.
+    OpenApi(String),
     Unknown,
 }
 
@@ -34,6 +41,8 @@ pub(crate) fn target(path: &str) -> Target {
         .collect();
     match segments.as_slice() {
         ["version"] => Target::Version,
+        ["openapi", "v3"] => Target::OpenApiIndex,
+        ["openapi", "v3", rest @ ..] => Target::OpenApi(rest.join("/")),
         ["api"] => Target::CoreVersions,
         ["apis"] => Target::Groups,
         ["apis", group] => Target::Group((*group).into()),

@@ -23,8 +23,8 @@ pub(crate) fn writable(resource: &Resource) -> bool {
     matches!(resource.kind, "Namespace" | "PriorityClass")
 }
 
-/// Creates (POST of `object` to the collection) or deletes (DELETE of a name) an
-/// object of `resource` in `cluster`.
+/// Creates (POST of `object` to the collection), patches (PATCH of a name) or deletes
+/// (DELETE of a name) an object of `resource` in `cluster`.
 pub(crate) async fn write(
     target: &Arc<SimTarget>,
     cluster: &str,
@@ -36,6 +36,9 @@ pub(crate) async fn write(
     match (method, name, object) {
         (&Method::POST, None, Some(object)) => create(target, cluster, resource, object).await,
         (&Method::DELETE, Some(name), _) => delete(target, cluster, resource, name).await,
+        (&Method::PATCH, Some(name), Some(patch)) => {
+            patched(target, cluster, resource, name, patch)
+        }
         _ => status::failure(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -124,6 +127,36 @@ async fn delete(
         (Ok(false), _) => status::not_found(resource.plural, resource.group, name),
         (Err(e), _) => failed(&e),
     }
+}
+
+/// A patch (`kubectl apply` of an object that exists): what the simulator models of
+/// these kinds cannot change, so a patch that leaves it as it is succeeds with the
+/// object, and one that changes a priority class's value is refused as the API server
+/// refuses it (the value is immutable). Other fields (labels, a description) are not
+/// modelled and are accepted without effect.
+fn patched(
+    target: &Arc<SimTarget>,
+    cluster: &str,
+    resource: &'static Resource,
+    name: &str,
+    patch: &Value,
+) -> Response<Body> {
+    let Some(current) = stored(target, cluster, resource, name) else {
+        return status::not_found(resource.plural, resource.group, name);
+    };
+    if resource.kind == "PriorityClass"
+        && let Some(value) = patch.get("value")
+        && *value != current["value"]
+    {
+        return status::failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!(
+                "PriorityClass.scheduling.k8s.io \"{name}\" is invalid: value: Forbidden: may not be changed in an update."
+            ),
+        );
+    }
+    body::json(StatusCode::OK, &current)
 }
 
 /// The object as the API shows it now, if it exists.
