@@ -96,6 +96,17 @@ async fn a_watch_restarted_from_a_resource_version_loses_nothing() {
         "versions rise: {versions:?}"
     );
 
+    // A version this world never reached (another server's) is expired: list again.
+    let stream = pods
+        .watch(&WatchParams::default().timeout(1), "999999999")
+        .await
+        .expect("a watch");
+    let answered: Vec<_> = stream.try_collect().await.expect("the events");
+    assert!(
+        matches!(answered.as_slice(), [WatchEvent::Error(e)] if e.code == 410 && e.reason == "Expired"),
+        "{answered:?}"
+    );
+
     let half = all.len() / 2;
     let rest = watched(&pods, &all[half].2).await;
     assert_eq!(rest, all[half + 1..].to_vec());

@@ -102,6 +102,10 @@ impl Watch {
     }
 }
 
+fn current_version(target: &SimTarget) -> u64 {
+    catalog::resource_version(&target.world())
+}
+
 /// Starts `watch` on `target`'s world: the response streams until the client goes,
 /// the timeout passes or the cluster is deleted.
 pub(crate) fn start(target: Arc<SimTarget>, watch: Watch) -> Response<Body> {
@@ -109,6 +113,18 @@ pub(crate) fn start(target: Arc<SimTarget>, watch: Watch) -> Response<Body> {
     tokio::spawn(async move {
         let deadline = watch.timeout.map(|t| tokio::time::Instant::now() + t);
         let mut cursor = match watch.from {
+            // A version past the log's end was given by another world's server (a
+            // named world taken over by a new run starts a new log): the client must
+            // list again, as after an API server's compaction.
+            Some(from) if from > current_version(&target) => {
+                let expired = json!({"type": "ERROR", "object": {
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": format!("too old resource version: {from} ({})", current_version(&target)),
+                    "reason": "Expired", "code": 410,
+                }});
+                let _ = tx.send(Bytes::from(format!("{expired}\n"))).await;
+                return;
+            }
             Some(from) if from > 0 => from,
             _ => {
                 let Some((objects, end)) = watch.existing(&target) else {
