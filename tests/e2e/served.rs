@@ -457,3 +457,30 @@ fn the_autoscaler_is_served_as_a_node_pool() {
     served.signal(Signal::SIGTERM);
     assert_eq!(served.wait().code, Some(0));
 }
+
+/// `--serve` is the simulator's: refused on aws, and a port in use stops the command
+/// before any run is recorded (exit 2 both).
+#[test]
+fn serve_is_refused_before_anything_is_written() {
+    let t = Test::new();
+    let demo = canned("priority-demo.yaml");
+    let out = t
+        .args(["--target", "aws", "run", &demo, "--serve", "127.0.0.1:0"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--serve serves the simulated world"),
+        "{}",
+        out.stderr
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let out = t.args(["run", &demo, "--serve", &addr]).run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("cannot serve on {addr}")),
+        "{}",
+        out.stderr
+    );
+    assert!(t.runs().is_empty(), "no run was recorded: {:?}", t.runs());
+}
