@@ -484,3 +484,40 @@ fn serve_is_refused_before_anything_is_written() {
     );
     assert!(t.runs().is_empty(), "no run was recorded: {:?}", t.runs());
 }
+
+/// `resume --serve` serves the resumed run's world: the world it continues (the
+/// cluster the interrupted run made is there from the start) and, after the run, the
+/// story's end.
+#[test]
+fn a_resumed_run_is_served_too() {
+    let t = Test::new();
+    let mut running = t
+        .args([
+            "--output",
+            "plain",
+            "run",
+            &canned("priority-demo.yaml"),
+            "--pause-before",
+            "high_job",
+        ])
+        .stdin_pipe()
+        .spawn();
+    running.wait_for_stdout("paused before high_job");
+    running.signal(Signal::SIGINT);
+    running.wait().code(130);
+
+    let mut resumed = t
+        .args(["--output", "plain", "resume", "--serve", "127.0.0.1:0"])
+        .spawn();
+    resumed.wait_until("the resumed run has ended", || {
+        served_stderr(&t).contains("still serving")
+    });
+    let kubectl = Kubectl::of(&t, &resumed);
+    let events = kubectl.ok(&["get", "events", "-n", "monthly-batch"]);
+    assert_eq!(rows_with(&events, "Preempted").len(), 1, "{events}");
+    let drivers = kubectl.ok(&["get", "pods", "-A", "-l", "spark-role=driver"]);
+    assert_eq!(rows_with(&drivers, "Completed").len(), 2, "{drivers}");
+    resumed.signal(Signal::SIGINT);
+    assert_eq!(resumed.wait().code, Some(0));
+    assert_eq!(t.only_run()["status"], "succeeded");
+}
