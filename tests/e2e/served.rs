@@ -261,7 +261,8 @@ fn kubectl_reads_the_world_a_demo_left() {
     assert_eq!(code, 1);
     assert!(err.contains("may not be deleted"), "{err}");
     kubectl.ok(&["delete", "priorityclass", "urgent"]);
-    // kubectl apply: created, then configured (unchanged), and a priority class's value
+    // kubectl apply: created, then unchanged (the applied configuration is kept, so
+    // kubectl finds nothing to patch and does not warn), and a priority class's value
     // cannot change.
     t.write("gold.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: gold\nvalue: 700\n");
     let gold = t.path("gold.yaml");
@@ -271,11 +272,21 @@ fn kubectl_reads_the_world_a_demo_left() {
             .ok(&["apply", "-f", gold])
             .contains("priorityclass.scheduling.k8s.io/gold created")
     );
+    let (code, out, err) = kubectl.run(&["apply", "-f", gold]);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(
-        kubectl
-            .ok(&["apply", "-f", gold])
-            .contains("priorityclass.scheduling.k8s.io/gold configured")
+        out.contains("priorityclass.scheduling.k8s.io/gold unchanged"),
+        "{out}"
     );
+    assert!(!err.contains("last-applied-configuration"), "{err}");
+    let applied = kubectl.ok(&[
+        "get",
+        "pc",
+        "gold",
+        "-o",
+        "jsonpath={.metadata.annotations}",
+    ]);
+    assert!(applied.contains("last-applied-configuration"), "{applied}");
     t.write("gold.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: gold\nvalue: 800\n");
     let (code, _, err) = kubectl.run(&["apply", "-f", gold]);
     assert_eq!(code, 1);

@@ -40,6 +40,7 @@ pub async fn serve(
 ) -> std::io::Result<Served> {
     let listener = TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
+    let kept = Arc::new(kube::Annotations::default());
     let accepting = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -50,10 +51,12 @@ pub async fn serve(
             // page of a paged list).
             let _ = stream.set_nodelay(true);
             let target = Arc::clone(&target);
+            let kept = Arc::clone(&kept);
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
                     let target = Arc::clone(&target);
-                    async move { Ok::<_, Infallible>(answer(&target, addr, request).await) }
+                    let kept = Arc::clone(&kept);
+                    async move { Ok::<_, Infallible>(answer(&target, &kept, addr, request).await) }
                 });
                 // A client that goes away mid-answer is no error of the server's.
                 let _ = http1::Builder::new()
@@ -87,6 +90,7 @@ fn api_of(path: &str) -> Api {
 
 async fn answer(
     target: &Arc<SimTarget>,
+    kept: &kube::Annotations,
     addr: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Body> {
@@ -115,7 +119,7 @@ async fn answer(
                 accept,
             };
             if parts.method == http::Method::GET {
-                kube::handle(target, &request)
+                kube::handle(target, kept, &request)
             } else {
                 let content_type = parts
                     .headers
@@ -127,7 +131,7 @@ async fn answer(
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
-                kube::handle_write(target, &request, content_type, &bytes).await
+                kube::handle_write(target, kept, &request, content_type, &bytes).await
             }
         }
     }

@@ -11,6 +11,7 @@
 //! The API is served at the root for the world's first cluster that exists, and at
 //! `/clusters/NAME/` for each by name.
 
+mod annotations;
 mod catalog;
 mod discovery;
 mod events;
@@ -39,6 +40,7 @@ use runbook_backend_sim::SimTarget;
 use runbook_sim::{ClusterStatus, World};
 use serde_json::{Value, json};
 
+pub use annotations::Annotations;
 use request::{ResourcePath, Target};
 use resources::Resource;
 use selector::Selector;
@@ -56,7 +58,11 @@ pub struct Request<'a> {
 }
 
 /// Answers one request of the Kubernetes API.
-pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> {
+pub fn handle(
+    target: &Arc<SimTarget>,
+    kept: &Annotations,
+    request: &Request<'_>,
+) -> Response<Body> {
     let (cluster, path) = split_cluster(request.path);
     let found = |value: Option<Value>| match value {
         Some(value) => body::json(StatusCode::OK, &value),
@@ -74,7 +80,7 @@ pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> 
         Target::Groups => found(Some(discovery::group_list())),
         Target::Group(group) => found(discovery::group(&group)),
         Target::Resources { group, version } => found(discovery::resource_list(&group, &version)),
-        Target::Resource(path) => resource(target, cluster.as_deref(), &path, request),
+        Target::Resource(path) => resource(target, kept, cluster.as_deref(), &path, request),
         Target::OpenApiIndex => found(Some(openapi::index())),
         Target::OpenApi(path) => found(openapi::document(&path)),
         Target::Unknown => status::no_such_path(),
@@ -85,6 +91,7 @@ pub fn handle(target: &Arc<SimTarget>, request: &Request<'_>) -> Response<Body> 
 /// deletes of the kinds that can be written, `405 MethodNotAllowed` for the rest.
 pub async fn handle_write(
     target: &Arc<SimTarget>,
+    kept: &Annotations,
     request: &Request<'_>,
     content_type: &str,
     body: &[u8],
@@ -141,6 +148,7 @@ pub async fn handle_write(
     };
     write::write(
         target,
+        kept,
         &cluster_name,
         resource,
         request.method,
@@ -175,6 +183,7 @@ fn split_cluster(path: &str) -> (Option<String>, String) {
 
 fn resource(
     target: &Arc<SimTarget>,
+    kept: &Annotations,
     cluster: Option<&str>,
     path: &ResourcePath,
     request: &Request<'_>,
@@ -229,7 +238,7 @@ fn resource(
                 Err(e) => return status::failure(StatusCode::BAD_REQUEST, "BadRequest", &e),
             };
         } else {
-            return get(target, &cluster_name, resource, path, name, table);
+            return get(target, kept, &cluster_name, resource, path, name, table);
         }
     }
     if is_watch(&query) {
@@ -270,7 +279,8 @@ fn resource(
             .and_then(|l| l.parse().ok())
             .filter(|l| *l > 0),
     };
-    let page = catalog::page(resource, &world, cluster, &instants, &query);
+    let mut page = catalog::page(resource, &world, cluster, &instants, &query);
+    kept.show(&cluster_name, resource.kind, &mut page.objects);
     let mut value = match table {
         Some(include) => table::table(resource.kind, &page.objects, include, version),
         None => json!({
@@ -288,6 +298,7 @@ fn resource(
 
 fn get(
     target: &Arc<SimTarget>,
+    kept: &Annotations,
     cluster_name: &str,
     resource: &'static Resource,
     path: &ResourcePath,
@@ -309,16 +320,23 @@ fn get(
     );
     match found {
         None => status::not_found(resource.plural, resource.group, name),
-        Some(object) => match table {
-            Some(include) => {
-                let version = catalog::resource_version(&world);
-                body::json(
-                    StatusCode::OK,
-                    &table::table(resource.kind, &[object], include, version),
-                )
+        Some(mut object) => {
+            kept.show(
+                cluster_name,
+                resource.kind,
+                std::slice::from_mut(&mut object),
+            );
+            match table {
+                Some(include) => {
+                    let version = catalog::resource_version(&world);
+                    body::json(
+                        StatusCode::OK,
+                        &table::table(resource.kind, &[object], include, version),
+                    )
+                }
+                None => body::json(StatusCode::OK, &object.value),
             }
-            None => body::json(StatusCode::OK, &object.value),
-        },
+        }
     }
 }
 

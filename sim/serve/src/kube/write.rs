@@ -11,6 +11,7 @@ use runbook_backend::{ActionError, Kube, PriorityClassRequest};
 use runbook_backend_sim::SimTarget;
 use serde_json::{Value, json};
 
+use super::Annotations;
 use super::catalog;
 use super::namespaces::BUILT_IN;
 use super::resources::Resource;
@@ -27,6 +28,7 @@ pub(crate) fn writable(resource: &Resource) -> bool {
 /// (DELETE of a name) an object of `resource` in `cluster`.
 pub(crate) async fn write(
     target: &Arc<SimTarget>,
+    kept: &Annotations,
     cluster: &str,
     resource: &'static Resource,
     method: &Method,
@@ -34,8 +36,23 @@ pub(crate) async fn write(
     object: Option<&Value>,
 ) -> Response<Body> {
     match (method, name, object) {
-        (&Method::POST, None, Some(object)) => create(target, cluster, resource, object).await,
-        (&Method::DELETE, Some(name), _) => delete(target, cluster, resource, name).await,
+        (&Method::POST, None, Some(object)) => {
+            let created = create(target, cluster, resource, object).await;
+            if created.status() == StatusCode::CREATED
+                && let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str)
+            {
+                kept.write((cluster, resource.kind, name), object);
+                return shown(target, kept, cluster, resource, name, StatusCode::CREATED);
+            }
+            created
+        }
+        (&Method::DELETE, Some(name), _) => {
+            let deleted = delete(target, cluster, resource, name).await;
+            if deleted.status() == StatusCode::OK {
+                kept.forget((cluster, resource.kind, name));
+            }
+            deleted
+        }
         (&Method::PATCH, Some(name), Some(patch)) => {
             patched(target, cluster, resource, name, patch)
         }
@@ -157,6 +174,30 @@ fn patched(
         );
     }
     body::json(StatusCode::OK, &current)
+}
+
+/// The object as the API shows it now, with its kept annotations, answered with
+/// `status`.
+fn shown(
+    target: &Arc<SimTarget>,
+    kept: &Annotations,
+    cluster: &str,
+    resource: &'static Resource,
+    name: &str,
+    status: StatusCode,
+) -> Response<Body> {
+    let world = target.world();
+    let Ok(in_cluster) = world.cluster(cluster) else {
+        return status::no_such_path();
+    };
+    let instants = Instants::at(world.now());
+    match catalog::find(resource, &world, in_cluster, &instants, None, name) {
+        Some(mut object) => {
+            kept.show(cluster, resource.kind, std::slice::from_mut(&mut object));
+            body::json(status, &object.value)
+        }
+        None => status::not_found(resource.plural, resource.group, name),
+    }
 }
 
 /// The object as the API shows it now, if it exists.
