@@ -234,11 +234,9 @@ fn a_pause_holds_the_run_until_enter() {
     assert_told_in_order_before_the_summary(&out);
 }
 
-#[test]
-fn a_run_interrupted_while_paused_resumes_with_the_same_story() {
-    let reference = Test::new();
-    let unpaced = run_plain(&reference, &canned("priority-demo.yaml"), &[]);
-    let t = Test::new();
+/// priority-demo paused before `high_job`, then interrupted there (exit 130): a run to
+/// resume.
+pub(crate) fn interrupted_while_paused_before_high_job(t: &Test) -> Output {
     let mut running = t
         .args([
             "--output",
@@ -252,7 +250,15 @@ fn a_run_interrupted_while_paused_resumes_with_the_same_story() {
         .spawn();
     running.wait_for_stdout("paused before high_job");
     running.signal(Signal::SIGINT);
-    let out = running.wait().code(130);
+    running.wait().code(130)
+}
+
+#[test]
+fn a_run_interrupted_while_paused_resumes_with_the_same_story() {
+    let reference = Test::new();
+    let unpaced = run_plain(&reference, &canned("priority-demo.yaml"), &[]);
+    let t = Test::new();
+    let out = interrupted_while_paused_before_high_job(&t);
     assert!(
         out.stdout
             .contains("high_job interrupted: interrupted while paused; it starts on resume"),

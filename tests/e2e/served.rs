@@ -502,20 +502,7 @@ fn serve_is_refused_before_anything_is_written() {
 #[test]
 fn a_resumed_run_is_served_too() {
     let t = Test::new();
-    let mut running = t
-        .args([
-            "--output",
-            "plain",
-            "run",
-            &canned("priority-demo.yaml"),
-            "--pause-before",
-            "high_job",
-        ])
-        .stdin_pipe()
-        .spawn();
-    running.wait_for_stdout("paused before high_job");
-    running.signal(Signal::SIGINT);
-    running.wait().code(130);
+    crate::presenter::interrupted_while_paused_before_high_job(&t);
 
     let mut resumed = t
         .args(["--output", "plain", "resume", "--serve", "127.0.0.1:0"])

@@ -631,11 +631,10 @@ fn drive(
         notes,
         calls,
         presenter,
-        serve,
+        mut serve,
     } = launch;
-    let mut serve = serve;
+    // `--serve`: the world being served, and the run's clock, which goes on after it.
     let mut served = None;
-    let mut served_clock = Clock::Real;
     let pace = Arc::new(presenter.pace(&settings));
     // `--fast-until`: instant until its step starts, which sets the run's speed.
     let start_speed = if pace.starts_fast() {
@@ -687,12 +686,10 @@ fn drive(
                 .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         if let (Some(listener), Some(simulated)) = (serve.take(), simulated) {
             let kubeconfig = super::serve::kubeconfig_path(global, &run_id);
-            served_clock = clock.clone();
-            served = Some(
-                super::serve::start(listener, simulated, &kubeconfig)
-                    .await
-                    .map_err(|source| Error::Serve { path: kubeconfig, source })?,
-            );
+            let serving = super::serve::start(listener, simulated, &kubeconfig)
+                .await
+                .map_err(|source| Error::Serve { path: kubeconfig, source })?;
+            served = Some((serving, clock.clone()));
         }
         services.observer.restore_events(observed_before);
         // The account and region the target resolved (STS on aws; the simulated
@@ -860,13 +857,13 @@ fn drive(
     }
     // The run is recorded: what is served now is its world as it ended. An
     // interrupted run stops serving with it (the Ctrl-C was for both).
-    if let Some(served) = &served
+    if let Some((served, clock)) = &served
         && exit != Exit::Interrupted
     {
         runtime.block_on(super::serve::until_stopped(
             served,
             "the run has ended",
-            &served_clock,
+            clock,
             settings.sim_speed,
         ));
     }

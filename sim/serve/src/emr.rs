@@ -12,6 +12,7 @@ use std::sync::Arc;
 use http::{Method, Response, StatusCode};
 use runbook_backend::{ActionError, Emr, JobRunInfo, JobRunRequest, VirtualClusterInfo};
 use runbook_backend_sim::{SimTarget, job_info, vc_info};
+use runbook_sim::World;
 use serde_json::{Value, json};
 
 use crate::aws_error;
@@ -55,10 +56,13 @@ pub(crate) async fn handle(
             start_job_run(target, vc, &request).await
         }
         (&Method::GET, ["virtualclusters", vc, "jobruns"]) => list_job_runs(target, vc),
-        (&Method::GET, ["virtualclusters", vc, "jobruns", id]) => target
-            .describe_job_run(vc, id)
-            .await
-            .map(|info| json!({"jobRun": job_run_json(target, &info)})),
+        (&Method::GET, ["virtualclusters", vc, "jobruns", id]) => {
+            target.describe_job_run(vc, id).await.map(|info| {
+                let world = target.world();
+                let instants = Instants::at(world.now());
+                json!({"jobRun": job_run_json(&world, &instants, &info)})
+            })
+        }
         (&Method::DELETE, ["virtualclusters", vc, "jobruns", id]) => target
             .cancel_job_run(vc, id)
             .await
@@ -144,27 +148,24 @@ async fn start_job_run(
 }
 
 fn list_job_runs(target: &Arc<SimTarget>, vc: &str) -> Result<Value, ActionError> {
-    let runs: Vec<JobRunInfo> = {
-        let world = target.world();
-        world.virtual_cluster(vc).map_err(|_| vc_not_found(vc))?;
-        world
-            .job_runs()
-            .filter(|j| j.virtual_cluster_id.as_ref() == vc)
-            .map(job_info)
-            .collect()
-    };
-    let runs: Vec<Value> = runs
+    // One look at the world renders every job run of the list.
+    let world = target.world();
+    world.virtual_cluster(vc).map_err(|_| vc_not_found(vc))?;
+    let instants = Instants::at(world.now());
+    let runs: Vec<Value> = world
+        .job_runs()
+        .filter(|j| j.virtual_cluster_id.as_ref() == vc)
+        .map(job_info)
+        .collect::<Vec<_>>()
         .iter()
         .rev()
-        .map(|info| job_run_json(target, info))
+        .map(|info| job_run_json(&world, &instants, info))
         .collect();
     Ok(json!({"jobRuns": runs}))
 }
 
 /// A job run as DescribeJobRun and ListJobRuns show it.
-fn job_run_json(target: &Arc<SimTarget>, info: &JobRunInfo) -> Value {
-    let world = target.world();
-    let instants = Instants::at(world.now());
+fn job_run_json(world: &World, instants: &Instants, info: &JobRunInfo) -> Value {
     let at = |ms: Option<i64>| {
         ms.and_then(|t| u64::try_from(t).ok())
             .map(|t| instants.date_time(t))

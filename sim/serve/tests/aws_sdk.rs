@@ -60,6 +60,22 @@ async fn start_pi(
         .await
 }
 
+/// DescribeJobRun of `id` in `vc`, which must answer with the job run.
+async fn describe(
+    emr: &aws_sdk_emrcontainers::Client,
+    vc: &str,
+    id: &str,
+) -> aws_sdk_emrcontainers::types::JobRun {
+    emr.describe_job_run()
+        .virtual_cluster_id(vc)
+        .id(id)
+        .send()
+        .await
+        .expect("DescribeJobRun")
+        .job_run
+        .expect("a job run")
+}
+
 #[tokio::test]
 async fn eks_describes_the_simulated_cluster_and_its_node_group() {
     let ServedDemo { served, .. } = served_demo(false).await;
@@ -138,14 +154,7 @@ async fn a_job_run_started_through_emr_runs_on_the_simulated_cluster() {
     .await
     .expect("StartJobRun");
     let job_id = started.id().expect("an id").to_string();
-    let described = emr
-        .describe_job_run()
-        .virtual_cluster_id(&vc_id)
-        .id(&job_id)
-        .send()
-        .await
-        .expect("DescribeJobRun");
-    let run = described.job_run().expect("a job run");
+    let run = describe(&emr, &vc_id, &job_id).await;
     assert_eq!(run.name(), Some("pi"));
     assert_eq!(run.release_label(), Some(demo::RELEASE_LABEL));
     assert!(run.created_at().is_some());
@@ -155,17 +164,10 @@ async fn a_job_run_started_through_emr_runs_on_the_simulated_cluster() {
         !target.world().job_pods(&job_id).is_empty(),
         "the job's pods were created"
     );
-    let described = emr
-        .describe_job_run()
-        .virtual_cluster_id(&vc_id)
-        .id(&job_id)
-        .send()
-        .await
-        .expect("DescribeJobRun");
     assert_eq!(
-        described
-            .job_run()
-            .and_then(|r| r.state())
+        describe(&emr, &vc_id, &job_id)
+            .await
+            .state()
             .map(|s| s.as_str()),
         Some("COMPLETED")
     );

@@ -106,18 +106,9 @@ pub async fn handle_write(
     if !write::writable(resource) {
         return not_modelled(resource, request.method);
     }
-    let cluster_name = {
-        let world = target.world();
-        match served_cluster(&world, cluster.as_deref()) {
-            Ok(name) => name,
-            Err(message) => {
-                return status::failure(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServiceUnavailable",
-                    &message,
-                );
-            }
-        }
+    let cluster_name = match served_cluster(&target.world(), cluster.as_deref()) {
+        Ok(name) => name,
+        Err(message) => return unavailable(&message),
     };
     let object = if request.method != Method::POST && request.method != Method::PATCH {
         None
@@ -156,6 +147,15 @@ pub async fn handle_write(
         object.as_ref(),
     )
     .await
+}
+
+/// `503 ServiceUnavailable`: no cluster to answer for (see [`served_cluster`]).
+fn unavailable(message: &str) -> Response<Body> {
+    status::failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        message,
+    )
 }
 
 /// `405 MethodNotAllowed`: the kind is served for reading only.
@@ -217,18 +217,9 @@ fn resource(
         .accept
         .contains("as=Table")
         .then(|| Include::from_query(query.get("includeObject").map(String::as_str)));
-    let cluster_name = {
-        let world = target.world();
-        match served_cluster(&world, cluster) {
-            Ok(name) => name,
-            Err(message) => {
-                return status::failure(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServiceUnavailable",
-                    &message,
-                );
-            }
-        }
+    let cluster_name = match served_cluster(&target.world(), cluster) {
+        Ok(name) => name,
+        Err(message) => return unavailable(&message),
     };
     if let Some(name) = &path.name {
         if is_watch(&query) {

@@ -102,24 +102,21 @@ impl Watch {
     }
 }
 
-fn current_version(target: &SimTarget) -> u64 {
-    catalog::resource_version(&target.world())
-}
-
 /// Starts `watch` on `target`'s world: the response streams until the client goes,
 /// the timeout passes or the cluster is deleted.
 pub(crate) fn start(target: Arc<SimTarget>, watch: Watch) -> Response<Body> {
     let (tx, response) = body::streamed("application/json");
     tokio::spawn(async move {
         let deadline = watch.timeout.map(|t| tokio::time::Instant::now() + t);
+        let end = catalog::resource_version(&target.world());
         let mut cursor = match watch.from {
             // A version past the log's end was given by another world's server (a
             // named world taken over by a new run starts a new log): the client must
             // list again, as after an API server's compaction.
-            Some(from) if from > current_version(&target) => {
+            Some(from) if from > end => {
                 let expired = json!({"type": "ERROR", "object": {
                     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": format!("too old resource version: {from} ({})", current_version(&target)),
+                    "message": format!("too old resource version: {from} ({end})"),
                     "reason": "Expired", "code": 410,
                 }});
                 let _ = tx.send(Bytes::from(format!("{expired}\n"))).await;
