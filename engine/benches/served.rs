@@ -2,8 +2,10 @@
 //!
 //! 1. `kubectl get pods -A` (the real kubectl, end to end, output to /dev/null) on a
 //!    served world of 1,000 nodes and 100,000 pods (target: the answer under 1 s);
-//!    beside it the server's own time: its first page of 500 (what kubectl asks for
-//!    first), every page one after another, and every pod in one answer.
+//!    beside it the server's own time, as a table (what `kubectl get` asks for) and as
+//!    plain JSON (`-o json`): its first page of 500 (what kubectl asks for first),
+//!    every page one after another, and every pod in one answer. `cargo bench -p
+//!    runbook --bench served -- server` measures only the server's own times.
 //! 2. `priority-demo` at full speed with `--serve`: the release binary's wall time
 //!    until the run has ended, without a client and with `kubectl get pods -A -w`
 //!    watching from the start (target: under 1 s).
@@ -53,7 +55,7 @@ fn main() {
     let serving = Arc::clone(&target);
     std::thread::spawn(move || {
         runtime.block_on(async move {
-            let served = runbook_sim_serve::serve(listener, serving)
+            let served = runbook_sim_serve::serve(listener, serving, None)
                 .await
                 .expect("served");
             addr_tx.send(served.addr).expect("the address");
@@ -64,38 +66,11 @@ fn main() {
     let kubeconfig = dir.path().join("kubeconfig");
     runbook_sim_serve::kubeconfig::write(&kubeconfig, addr).expect("kubeconfig");
 
-    let mut server = Vec::new();
-    let mut first_page = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let bytes = get_table(addr, "/api/v1/pods");
-        server.push(started.elapsed());
-        assert!(bytes > 1_000_000, "a table of every pod");
-        let started = Instant::now();
-        get_table(addr, "/api/v1/pods?limit=500");
-        first_page.push(started.elapsed());
+    let server = server_figures(addr);
+    println!("the server's answers for {pods} pods:\n{server}");
+    if std::env::args().any(|a| a == "server") {
+        return;
     }
-    server.sort();
-    first_page.sort();
-    let started = Instant::now();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let path = match &token {
-            Some(t) => format!("/api/v1/pods?limit=500&continue={t}"),
-            None => "/api/v1/pods?limit=500".to_string(),
-        };
-        let body = get_body(addr, &path);
-        pages += 1;
-        token = body
-            .split_once("\"continue\":\"")
-            .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(t, _)| t.to_string());
-        if token.is_none() {
-            break;
-        }
-    }
-    let all_pages = started.elapsed();
     let mut kubectl = Vec::new();
     for i in 0..2 {
         let started = Instant::now();
@@ -126,12 +101,9 @@ fn main() {
         "kubectl get pods -A --chunk-size=0 failed"
     );
     println!(
-        "kubectl get pods -A of {pods} pods: median {:.0} ms, best {:.0} ms (2 runs, fresh cache each); the server's table of every pod in one answer: median {:.0} ms; its first page of 500: median {:.1} ms; all {pages} pages of 500 one after another: {:.0} ms",
+        "kubectl get pods -A of {pods} pods: median {:.0} ms, best {:.0} ms (2 runs, fresh cache each)",
         ms(kubectl[1]),
         ms(kubectl[0]),
-        ms(server[2]),
-        ms(first_page[2]),
-        ms(all_pages)
     );
     println!(
         "  kubectl get pods -A --chunk-size=0 (one answer): {:.0} ms; kubectl's default pages of 500 wait on its own client-side rate limit (5 requests a second)",
@@ -188,22 +160,79 @@ fn big_world() -> (Arc<SimTarget>, Duration) {
     (target, started.elapsed())
 }
 
-/// GETs `path` as kubectl asks for a table; the body's size.
-fn get_table(addr: SocketAddr, path: &str) -> usize {
-    get_body(addr, path).len()
+/// What kubectl asks for: a table (`kubectl get`), or plain JSON (`-o json`).
+const ANSWERS: [(&str, &str); 2] = [
+    ("table", "application/json;as=Table;v=v1;g=meta.k8s.io"),
+    ("JSON", "application/json"),
+];
+
+/// The server's own times for every pod, as a table and as plain JSON: its first page
+/// of 500 (what kubectl asks for first), every page one after another (following the
+/// `continue` tokens), and every pod in one answer (`--chunk-size=0`), medians of 5.
+fn server_figures(addr: SocketAddr) -> String {
+    let mut lines = Vec::new();
+    for (shown, accept) in ANSWERS {
+        let median = |path: &str, least: usize| {
+            let mut size = 0;
+            let mut times: Vec<Duration> = (0..5)
+                .map(|_| {
+                    let started = Instant::now();
+                    size = get(addr, path, accept).len();
+                    assert!(size > least, "{path}: {size} bytes");
+                    started.elapsed()
+                })
+                .collect();
+            times.sort();
+            (times[2], size)
+        };
+        let (first, _) = median("/api/v1/pods?limit=500", 100_000);
+        let (whole, size) = median("/api/v1/pods", 10_000_000);
+        let started = Instant::now();
+        let mut pages = 0;
+        let mut token: Option<String> = None;
+        loop {
+            let path = match &token {
+                Some(t) => format!("/api/v1/pods?limit=500&continue={t}"),
+                None => "/api/v1/pods?limit=500".to_string(),
+            };
+            let body = get(addr, &path, accept);
+            pages += 1;
+            token = continue_token(&body);
+            if token.is_none() {
+                break;
+            }
+        }
+        let all_pages = started.elapsed();
+        lines.push(format!(
+            "  {shown}: first page of 500 {:.1} ms; all {pages} pages one after another {:.0} ms; every pod in one answer {:.0} ms ({:.0} MB)",
+            ms(first),
+            ms(all_pages),
+            ms(whole),
+            size as f64 / 1e6
+        ));
+    }
+    lines.join("\n")
 }
 
-/// GETs `path` as kubectl asks for a table; the response.
-fn get_body(addr: SocketAddr, path: &str) -> String {
+/// GETs `path` with `accept`; the whole response, headers included.
+fn get(addr: SocketAddr, path: &str, accept: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json;as=Table;v=v1;g=meta.k8s.io\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let mut body = Vec::new();
     stream.read_to_end(&mut body).expect("response");
-    String::from_utf8_lossy(&body).into_owned()
+    body
+}
+
+/// A page's `continue` token (in its metadata, near the start).
+fn continue_token(response: &[u8]) -> Option<String> {
+    let head = String::from_utf8_lossy(&response[..response.len().min(4096)]);
+    head.split_once("\"continue\":\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(t, _)| t.to_string())
 }
 
 /// The median wall time of 5 runs of the demo with `--serve` from `low_job` on (the

@@ -10,6 +10,7 @@ use crate::node::CapacityType;
 use crate::priority::PriorityClasses;
 use crate::resources::Resources;
 use crate::scheduler::SchedulerState;
+use crate::stored_object::{ObjectKey, StoredObject};
 
 /// Namespaces every cluster starts with.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -58,6 +59,10 @@ pub struct NodeGroupSpec {
     /// Extra node labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The IAM role of the nodes, as the request gave it (EKS DescribeNodegroup
+    /// shows it; Karpenter's EC2NodeClass names it). The simulator checks nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_role_arn: Option<String>,
 }
 
 impl NodeGroupSpec {
@@ -72,6 +77,7 @@ impl NodeGroupSpec {
             max_size: desired.max(10),
             capacity_type: CapacityType::OnDemand,
             labels: BTreeMap::new(),
+            node_role_arn: None,
         }
     }
 }
@@ -170,6 +176,10 @@ pub struct Cluster {
     pub autoscaler: Option<Autoscaler>,
     /// Availability zones nodes are spread over.
     pub zones: Vec<String>,
+    /// ConfigMaps, Roles and RoleBindings, which the simulator keeps for clients but
+    /// does not act on.
+    #[serde(default, with = "crate::serde_pairs")]
+    pub objects: BTreeMap<ObjectKey, StoredObject>,
     pub(crate) nodes: Vec<u32>,
     pub(crate) pod_names: BTreeMap<String, u32>,
     pub(crate) sched: SchedulerState,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::autoscaler::{Autoscaler, AutoscalerSpec};
 use crate::cluster::{
-    Cluster, ClusterSpec, ClusterStatus, DaemonSet, NodeGroup, SYSTEM_NAMESPACES,
+    Cluster, ClusterSpec, ClusterStatus, DaemonSet, NodeGroup, NodeGroupSpec, SYSTEM_NAMESPACES,
 };
 use crate::emr::{JobPodInputs, build_pod_specs};
 use crate::error::SimError;
@@ -35,7 +35,7 @@ use crate::world::{NewPod, World};
 pub const CONTAINER_INSIGHTS_NAMESPACE: &str = "amazon-cloudwatch";
 
 impl World {
-    fn active_cluster(&self, name: &str) -> Result<u32, SimError> {
+    pub(crate) fn active_cluster(&self, name: &str) -> Result<u32, SimError> {
         let c = self.cluster_index(name)?;
         let status = self.clusters[c as usize].status;
         if status != ClusterStatus::Active {
@@ -71,16 +71,7 @@ impl World {
         }
         let mut nodegroups = BTreeMap::new();
         for ng in &spec.nodegroups {
-            instance_type(&ng.instance_type)?;
-            if ng.min_size > ng.desired_size || ng.desired_size > ng.max_size {
-                return Err(SimError::InvalidNodeGroup {
-                    name: ng.name.clone(),
-                    reason: format!(
-                        "sizes must satisfy min <= desired <= max (got {} <= {} <= {})",
-                        ng.min_size, ng.desired_size, ng.max_size
-                    ),
-                });
-            }
+            validate_node_group(ng)?;
             if nodegroups
                 .insert(
                     ng.name.clone(),
@@ -136,6 +127,7 @@ impl World {
             priority_classes: Default::default(),
             daemonsets,
             autoscaler: None,
+            objects: BTreeMap::new(),
             nodes: Vec::new(),
             pod_names: BTreeMap::new(),
             sched: SchedulerState::default(),
@@ -175,39 +167,45 @@ impl World {
             self.create_coredns_pod(c);
         }
         for ng in groups {
-            for _ in 0..ng.desired_size {
-                let region = self.clusters[c as usize].region.clone();
-                let node = self.new_node_name(&region);
-                let cluster = &mut self.clusters[c as usize];
-                let zone =
-                    cluster.zones[(cluster.next_zone as usize) % cluster.zones.len()].clone();
-                cluster.next_zone += 1;
-                self.emit(EventKind::NodeLaunched {
-                    cluster: name.clone().into(),
-                    node: node.clone().into(),
-                    instance_type: ng.instance_type.clone().into(),
-                    capacity_type: ng.capacity_type,
-                    nodegroup: Some(ng.name.clone().into()),
-                    provisioner: None,
-                    pending_pods: 0,
-                });
-                let delay = self.params.node_launch_ms;
-                self.schedule_in(
-                    delay,
-                    TimerKind::NodeRegistered {
-                        launch: Box::new(NodeLaunch {
-                            cluster: c,
-                            name: node,
-                            instance_type: ng.instance_type.clone(),
-                            capacity_type: ng.capacity_type,
-                            nodegroup: Some(ng.name.clone()),
-                            provisioner: None,
-                            zone,
-                            extra_labels: ng.labels.clone().into_iter().collect(),
-                        }),
-                    },
-                );
-            }
+            self.launch_node_group(c, &ng);
+        }
+    }
+
+    /// Launches the instances of a managed node group; they register after
+    /// `node_launch_ms`.
+    pub(crate) fn launch_node_group(&mut self, c: u32, ng: &NodeGroupSpec) {
+        let name = self.clusters[c as usize].name.clone();
+        for _ in 0..ng.desired_size {
+            let region = self.clusters[c as usize].region.clone();
+            let node = self.new_node_name(&region);
+            let cluster = &mut self.clusters[c as usize];
+            let zone = cluster.zones[(cluster.next_zone as usize) % cluster.zones.len()].clone();
+            cluster.next_zone += 1;
+            self.emit(EventKind::NodeLaunched {
+                cluster: name.clone().into(),
+                node: node.clone().into(),
+                instance_type: ng.instance_type.clone().into(),
+                capacity_type: ng.capacity_type,
+                nodegroup: Some(ng.name.clone().into()),
+                provisioner: None,
+                pending_pods: 0,
+            });
+            let delay = self.params.node_launch_ms;
+            self.schedule_in(
+                delay,
+                TimerKind::NodeRegistered {
+                    launch: Box::new(NodeLaunch {
+                        cluster: c,
+                        name: node,
+                        instance_type: ng.instance_type.clone(),
+                        capacity_type: ng.capacity_type,
+                        nodegroup: Some(ng.name.clone()),
+                        provisioner: None,
+                        zone,
+                        extra_labels: ng.labels.clone().into_iter().collect(),
+                    }),
+                },
+            );
         }
     }
 
@@ -314,7 +312,7 @@ impl World {
         Ok(())
     }
 
-    /// Deletes a namespace and (gracefully) every pod in it.
+    /// Deletes a namespace, (gracefully) every pod in it and every object it stores.
     pub fn delete_namespace(&mut self, cluster: &str, name: &str) -> Result<(), SimError> {
         let c = self.active_cluster(cluster)?;
         if SYSTEM_NAMESPACES.contains(&name) {
@@ -337,6 +335,7 @@ impl World {
         for pod in pods {
             self.delete_pod(pod, TerminationReason::NamespaceDeleted);
         }
+        self.delete_namespace_objects(c, name);
         Ok(())
     }
 
@@ -940,4 +939,20 @@ impl World {
         b.objects.remove(key);
         Ok(())
     }
+}
+
+/// What EKS checks of a node group's request: a known instance type and
+/// `min <= desired <= max`.
+pub(crate) fn validate_node_group(ng: &NodeGroupSpec) -> Result<(), SimError> {
+    instance_type(&ng.instance_type)?;
+    if ng.min_size > ng.desired_size || ng.desired_size > ng.max_size {
+        return Err(SimError::InvalidNodeGroup {
+            name: ng.name.clone(),
+            reason: format!(
+                "sizes must satisfy min <= desired <= max (got {} <= {} <= {})",
+                ng.min_size, ng.desired_size, ng.max_size
+            ),
+        });
+    }
+    Ok(())
 }

@@ -23,6 +23,22 @@ pub enum SimError {
         /// The cluster name.
         name: String,
     },
+    /// EKS `ResourceInUseException`: the cluster has a node group of that name.
+    #[error("NodeGroup already exists with name {name} and cluster name {cluster}")]
+    NodeGroupAlreadyExists {
+        /// The cluster name.
+        cluster: String,
+        /// The node group name.
+        name: String,
+    },
+    /// EKS `ResourceNotFoundException`: the cluster has no node group of that name.
+    #[error("No node group found for name: {name}.")]
+    NodeGroupNotFound {
+        /// The cluster name.
+        cluster: String,
+        /// The node group name.
+        name: String,
+    },
     /// The cluster exists but is not `ACTIVE` (still creating, or deleting).
     #[error("EKS cluster `{name}` is {status}, not ACTIVE")]
     ClusterNotActive {
@@ -78,6 +94,39 @@ pub enum SimError {
     #[error("namespace \"{name}\" is a system namespace and cannot be deleted")]
     NamespaceProtected {
         /// The namespace.
+        name: String,
+    },
+    /// Kubernetes `AlreadyExists` for a stored object (ConfigMap, Role, RoleBinding).
+    #[error("{resource} \"{name}\" already exists")]
+    ObjectAlreadyExists {
+        /// The resource as the API names it (`configmaps`).
+        resource: &'static str,
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// Kubernetes `NotFound` for a stored object.
+    #[error("{resource} \"{name}\" not found")]
+    ObjectNotFound {
+        /// The resource as the API names it (`configmaps`).
+        resource: &'static str,
+        /// The namespace.
+        namespace: String,
+        /// The name.
+        name: String,
+    },
+    /// Kubernetes `Conflict`: an update of a stored object that expected another
+    /// resource version (someone wrote it since it was read).
+    #[error(
+        "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+    )]
+    ObjectConflict {
+        /// The resource as the API names it (`configmaps`).
+        resource: &'static str,
+        /// The namespace.
+        namespace: String,
+        /// The name.
         name: String,
     },
     /// Kubernetes `NotFound` for a PriorityClass.
@@ -290,8 +339,11 @@ impl SimError {
             SimError::ClusterNotFound { .. }
             | SimError::VirtualClusterNotFound { .. }
             | SimError::JobRunNotFound { .. }
-            | SimError::LogGroupNotFound { .. } => "ResourceNotFoundException",
-            SimError::ClusterAlreadyExists { .. } => "ResourceInUseException",
+            | SimError::LogGroupNotFound { .. }
+            | SimError::NodeGroupNotFound { .. } => "ResourceNotFoundException",
+            SimError::ClusterAlreadyExists { .. } | SimError::NodeGroupAlreadyExists { .. } => {
+                "ResourceInUseException"
+            }
             SimError::ClusterNotActive { .. } => "ResourceInUseException",
             SimError::UnsupportedVersion { .. }
             | SimError::InvalidNodeGroup { .. }
@@ -299,11 +351,13 @@ impl SimError {
             | SimError::InvalidAutoscaler { .. }
             | SimError::InvalidQuantity { .. } => "InvalidParameterException",
             SimError::InvalidManifest { .. } => "Invalid",
-            SimError::NamespaceNotFound { .. } | SimError::PriorityClassNotFound { .. } => {
-                "NotFound"
-            }
+            SimError::NamespaceNotFound { .. }
+            | SimError::PriorityClassNotFound { .. }
+            | SimError::ObjectNotFound { .. } => "NotFound",
             SimError::NamespaceAlreadyExists { .. }
-            | SimError::PriorityClassAlreadyExists { .. } => "AlreadyExists",
+            | SimError::PriorityClassAlreadyExists { .. }
+            | SimError::ObjectAlreadyExists { .. } => "AlreadyExists",
+            SimError::ObjectConflict { .. } => "Conflict",
             SimError::NamespaceProtected { .. } | SimError::PriorityClassProtected { .. } => {
                 "Forbidden"
             }
@@ -332,8 +386,10 @@ impl SimError {
         matches!(
             self,
             SimError::ClusterAlreadyExists { .. }
+                | SimError::NodeGroupAlreadyExists { .. }
                 | SimError::NamespaceAlreadyExists { .. }
                 | SimError::PriorityClassAlreadyExists { .. }
+                | SimError::ObjectAlreadyExists { .. }
                 | SimError::NamespaceAlreadyRegistered { .. }
                 | SimError::RoleAlreadyExists { .. }
                 | SimError::LogGroupAlreadyExists { .. }
@@ -348,10 +404,12 @@ impl SimError {
             SimError::ClusterNotFound { .. }
                 | SimError::NamespaceNotFound { .. }
                 | SimError::PriorityClassNotFound { .. }
+                | SimError::ObjectNotFound { .. }
                 | SimError::VirtualClusterNotFound { .. }
                 | SimError::JobRunNotFound { .. }
                 | SimError::RoleNotFound { .. }
                 | SimError::LogGroupNotFound { .. }
+                | SimError::NodeGroupNotFound { .. }
                 | SimError::NoSuchBucket { .. }
                 | SimError::NoSuchKey { .. }
         )

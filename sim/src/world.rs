@@ -28,6 +28,7 @@ use crate::priority::PriorityClass;
 use crate::resources::Resources;
 use crate::s3::Bucket;
 use crate::shared_str::SharedStr;
+use crate::stored_object::ObjectChange;
 use crate::timer::{TimerKind, TimerQueue};
 use crate::virtual_cluster::VirtualCluster;
 
@@ -61,6 +62,13 @@ pub struct World {
     pub(crate) next_pod_seq: u64,
     pub(crate) dirty_clusters: BTreeSet<u32>,
     pub(crate) pending_emptiness: BTreeSet<u32>,
+    /// Writes of stored objects (ConfigMaps, Roles, RoleBindings), in order: their
+    /// place in the world's resource versions (see `resource_version`).
+    #[serde(default)]
+    pub(crate) object_log: Vec<ObjectChange>,
+    /// How many stored objects were ever created (each one's UID comes from it).
+    #[serde(default)]
+    pub(crate) objects_created: u64,
 }
 
 /// A pod to admit (internal).
@@ -105,6 +113,8 @@ impl World {
             next_pod_seq: 0,
             dirty_clusters: BTreeSet::new(),
             pending_emptiness: BTreeSet::new(),
+            object_log: Vec::new(),
+            objects_created: 0,
         }
     }
 
@@ -254,6 +264,7 @@ impl World {
     /// the earlier events were stored with the runs that saw them.
     pub fn forget_events(&mut self) {
         self.events.clear();
+        self.restart_object_log();
     }
 
     /// Events from position `index` on (empty if `index` is past the end).

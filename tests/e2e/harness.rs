@@ -388,7 +388,17 @@ impl Background {
     /// Waits until its stdout contains `text` (as [`Background::wait_until`]).
     pub(crate) fn wait_for_stdout(&mut self, text: &str) {
         let path = self.stdout_path.clone();
-        self.wait_until(&format!("its output says {text:?}"), || {
+        self.wait_for_text_in(path, "output", text);
+    }
+
+    /// Waits until its stderr contains `text` (as [`Background::wait_until`]).
+    pub(crate) fn wait_for_stderr(&mut self, text: &str) {
+        let path = self.stderr_path.clone();
+        self.wait_for_text_in(path, "stderr", text);
+    }
+
+    fn wait_for_text_in(&mut self, path: PathBuf, stream: &str, text: &str) {
+        self.wait_until(&format!("its {stream} says {text:?}"), || {
             fs::read_to_string(&path).is_ok_and(|out| out.contains(text))
         });
     }
@@ -436,17 +446,23 @@ impl Background {
     }
 
     /// Waits for it to exit (bounded by [`PATIENCE`]; a hung process is killed).
-    pub(crate) fn wait(mut self) -> Output {
+    pub(crate) fn wait(self) -> Output {
+        self.wait_within(PATIENCE)
+    }
+
+    /// Waits for it to exit, for at most `patience` (a hung process is killed): for a
+    /// run paced against the wall clock, which takes its time by design.
+    pub(crate) fn wait_within(mut self, patience: Duration) -> Output {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("failed to poll a child") {
                 break status;
             }
-            if start.elapsed() > PATIENCE {
+            if start.elapsed() > patience {
                 let _ = killpg(self.raw_pid(), Signal::SIGKILL);
                 let _ = self.child.wait();
                 panic!(
-                    "`{}` did not finish within {PATIENCE:?}\nstdout:\n{}\nstderr:\n{}",
+                    "`{}` did not finish within {patience:?}\nstdout:\n{}\nstderr:\n{}",
                     self.description,
                     self.stdout_so_far(),
                     self.stderr_so_far()

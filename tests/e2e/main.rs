@@ -5,6 +5,7 @@ mod aws_faults;
 mod aws_harness;
 mod aws_karpenter;
 mod aws_sdk;
+mod aws_served;
 mod aws_target;
 mod board_tmux;
 mod canned_runbooks;

@@ -59,6 +59,19 @@ impl Kubectl {
         )
     }
 
+    /// The role mappings of ConfigMap `kube-system/aws-auth`.
+    fn aws_auth_roles(&self) -> String {
+        self.ok(&[
+            "get",
+            "cm",
+            "-n",
+            "kube-system",
+            "aws-auth",
+            "-o",
+            "jsonpath={.data.mapRoles}",
+        ])
+    }
+
     /// Runs kubectl, which must succeed; its stdout.
     fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.run(args);
@@ -82,8 +95,20 @@ fn rows_with<'a>(table: &'a str, text: &str) -> Vec<&'a str> {
 }
 
 fn serve_demo(t: &Test, extra: &[&str]) -> Background {
-    let demo = canned("priority-demo.yaml");
-    let mut args = vec!["--output", "plain", "run", &demo, "--serve", "127.0.0.1:0"];
+    serve_run(t, "priority-demo.yaml", extra)
+}
+
+/// A run of the canned runbook `name` with `--serve`, once its world is served.
+fn serve_run(t: &Test, name: &str, extra: &[&str]) -> Background {
+    let runbook = canned(name);
+    let mut args = vec![
+        "--output",
+        "plain",
+        "run",
+        &runbook,
+        "--serve",
+        "127.0.0.1:0",
+    ];
     args.extend_from_slice(extra);
     let mut served = t.args(args).spawn();
     served.wait_until("the world is served", || {
@@ -434,22 +459,7 @@ fn a_stored_world_is_served_after_its_runs() {
 #[test]
 fn the_autoscaler_is_served_as_a_node_pool() {
     let t = Test::new();
-    t.args([
-        "--output",
-        "plain",
-        "run",
-        &canned("autoscaling-demo.yaml"),
-        "--world",
-        "scale",
-    ])
-    .run()
-    .success();
-    let mut served = t
-        .args(["sim", "serve", "--world", "scale", "--addr", "127.0.0.1:0"])
-        .spawn();
-    served.wait_until("the world is served", || {
-        served_stderr(&t).contains("still serving")
-    });
+    let served = serve_world(&t, "autoscaling-demo.yaml", "scale");
     let kubectl = Kubectl::of(&t, &served);
     let pools = kubectl.ok(&["get", "nodepools"]);
     assert!(
@@ -518,4 +528,329 @@ fn a_resumed_run_is_served_too() {
     resumed.signal(Signal::SIGINT);
     assert_eq!(resumed.wait().code, Some(0));
     assert_eq!(t.only_run()["status"], "succeeded");
+}
+
+/// What `register-vc` grants EMR (eksctl's Role and RoleBinding `emr-containers` in
+/// each namespace, EMR's role mapped in aws-auth) is in the simulated cluster, with
+/// kubectl's columns; ConfigMaps, Roles and RoleBindings are created (`kubectl
+/// create`, whose typed clients send protobuf, and `kubectl apply -f`), changed by a
+/// second apply, refused as the API server refuses them, deleted, and deleted with
+/// their namespace.
+#[test]
+fn kubectl_reads_and_writes_config_maps_roles_and_role_bindings() {
+    let t = Test::new();
+    let mut served = serve_run(&t, "platform-setup.yaml", &[]);
+    served.wait_until("the run has ended", || {
+        served_stderr(&t).contains("still serving")
+    });
+    let kubectl = Kubectl::of(&t, &served);
+
+    assert_eq!(kubectl.aws_auth_roles(), EMR_MAPPING);
+    let config_maps = kubectl.ok(&["get", "cm", "-n", "kube-system"]);
+    assert_eq!(
+        config_maps.lines().next().map(columns),
+        Some(vec!["NAME", "DATA", "AGE"]),
+        "{config_maps}"
+    );
+    assert_eq!(
+        columns(rows_with(&config_maps, "aws-auth")[0])[..2],
+        ["aws-auth", "1"]
+    );
+    let roles = kubectl.ok(&["get", "roles", "-A"]);
+    assert_eq!(
+        roles.lines().next().map(columns),
+        Some(vec!["NAMESPACE", "NAME", "CREATED", "AT"]),
+        "{roles}"
+    );
+    assert_eq!(rows_with(&roles, "emr-containers").len(), 5, "{roles}");
+    let bindings = kubectl.ok(&["get", "rolebindings", "-n", "monthly-batch", "-o", "wide"]);
+    assert_eq!(
+        bindings.lines().next().map(columns),
+        Some(vec![
+            "NAME",
+            "ROLE",
+            "AGE",
+            "USERS",
+            "GROUPS",
+            "SERVICEACCOUNTS"
+        ]),
+        "{bindings}"
+    );
+    let binding = columns(rows_with(&bindings, "emr-containers")[0]);
+    assert_eq!(
+        (binding[0], binding[1], binding[3]),
+        ("emr-containers", "Role/emr-containers", "emr-containers"),
+        "{bindings}"
+    );
+    let rules = kubectl.ok(&[
+        "get",
+        "role",
+        "-n",
+        "monthly-batch",
+        "emr-containers",
+        "-o",
+        "jsonpath={.rules[*].resources}",
+    ]);
+    assert!(rules.contains(r#"["roles","rolebindings"]"#), "{rules}");
+    let resources = kubectl.ok(&["api-resources"]);
+    for (name, group) in [
+        ("configmaps", "v1"),
+        ("roles", "rbac.authorization.k8s.io/v1"),
+        ("rolebindings", "rbac.authorization.k8s.io/v1"),
+    ] {
+        let row = rows_with(&resources, name);
+        assert!(
+            row.iter().any(|r| r.starts_with(name) && r.contains(group)),
+            "{resources}"
+        );
+    }
+    assert!(
+        rows_with(&resources, "configmaps")[0].contains(" cm "),
+        "{resources}"
+    );
+
+    // kubectl create (protobuf), an existing name, a namespace that does not exist.
+    assert_eq!(
+        kubectl.ok(&[
+            "create",
+            "cm",
+            "lit",
+            "-n",
+            "default",
+            "--from-literal=a=1",
+            "--from-literal=b=2"
+        ]),
+        "configmap/lit created\n"
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "create",
+            "role",
+            "reader",
+            "-n",
+            "default",
+            "--verb=get,list",
+            "--resource=pods"
+        ]),
+        "role.rbac.authorization.k8s.io/reader created\n"
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "create",
+            "rolebinding",
+            "read",
+            "-n",
+            "default",
+            "--role=reader",
+            "--user=alice",
+            "--group=devs",
+            "--serviceaccount=default:robot",
+        ]),
+        "rolebinding.rbac.authorization.k8s.io/read created\n"
+    );
+    let wide = kubectl.ok(&["get", "rolebinding", "read", "-n", "default", "-o", "wide"]);
+    assert_eq!(
+        columns(wide.lines().nth(1).unwrap_or_default()),
+        [
+            "read",
+            "Role/reader",
+            "0s",
+            "alice",
+            "devs",
+            "default/robot"
+        ],
+        "{wide}"
+    );
+    let (code, _, err) =
+        kubectl.run(&["create", "cm", "lit", "-n", "default", "--from-literal=a=1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(r#"configmaps "lit" already exists"#), "{err}");
+    let (code, _, err) = kubectl.run(&["create", "cm", "x", "-n", "nope", "--from-literal=a=1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(r#"namespaces "nope" not found"#), "{err}");
+
+    // kubectl apply -f: created, unchanged, configured (annotations kept).
+    let manifest = t.path("rbac.yaml");
+    let manifest = manifest.to_str().unwrap_or_default();
+    t.write("rbac.yaml", &rbac_manifest("fast", r#"["get", "list"]"#));
+    assert_eq!(
+        kubectl.ok(&["apply", "-f", manifest]),
+        "configmap/settings created\nrole.rbac.authorization.k8s.io/job-reader created\nrolebinding.rbac.authorization.k8s.io/job-reader created\n"
+    );
+    let (code, out, err) = kubectl.run(&["apply", "-f", manifest]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        "configmap/settings unchanged\nrole.rbac.authorization.k8s.io/job-reader unchanged\nrolebinding.rbac.authorization.k8s.io/job-reader unchanged\n"
+    );
+    assert!(!err.contains("last-applied-configuration"), "{err}");
+    let before = kubectl.ok(&[
+        "get",
+        "cm",
+        "settings",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    t.write(
+        "rbac.yaml",
+        &rbac_manifest("slow", r#"["get", "list", "watch"]"#),
+    );
+    assert_eq!(
+        kubectl.ok(&["apply", "-f", manifest]),
+        "configmap/settings configured\nrole.rbac.authorization.k8s.io/job-reader configured\nrolebinding.rbac.authorization.k8s.io/job-reader unchanged\n"
+    );
+    let after = kubectl.ok(&[
+        "get",
+        "cm",
+        "settings",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.data.mode} {.metadata.resourceVersion} {.metadata.annotations}",
+    ]);
+    let after: Vec<&str> = after.splitn(3, ' ').collect();
+    assert_eq!(after[0], "slow");
+    assert!(
+        after[1].parse::<u64>().ok() > before.parse::<u64>().ok(),
+        "{before} -> {after:?}"
+    );
+    assert!(after[2].contains("last-applied-configuration"), "{after:?}");
+    let verbs = kubectl.ok(&[
+        "get",
+        "role",
+        "job-reader",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.rules[0].verbs}",
+    ]);
+    assert_eq!(verbs, r#"["get","list","watch"]"#);
+    let all = kubectl.ok(&[
+        "get",
+        "cm,roles,rolebindings",
+        "-n",
+        "default",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        all,
+        "configmap/lit\nconfigmap/settings\nrole.rbac.authorization.k8s.io/job-reader\nrole.rbac.authorization.k8s.io/reader\nrolebinding.rbac.authorization.k8s.io/job-reader\nrolebinding.rbac.authorization.k8s.io/read\n"
+    );
+
+    // Deleted by name, and with their namespace.
+    assert_eq!(
+        kubectl.ok(&["delete", "-f", manifest]),
+        "configmap \"settings\" deleted\nrole.rbac.authorization.k8s.io \"job-reader\" deleted\nrolebinding.rbac.authorization.k8s.io \"job-reader\" deleted\n"
+    );
+    let (code, _, err) = kubectl.run(&["get", "cm", "settings", "-n", "default"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(r#"configmaps "settings" not found"#), "{err}");
+    kubectl.ok(&["create", "namespace", "what-if"]);
+    kubectl.ok(&[
+        "create",
+        "cm",
+        "doomed",
+        "-n",
+        "what-if",
+        "--from-literal=a=1",
+    ]);
+    kubectl.ok(&["delete", "namespace", "what-if"]);
+    let (code, out, err) = kubectl.run(&["get", "cm", "-n", "what-if"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("No resources found in what-if namespace."),
+        "{err}"
+    );
+
+    served.signal(Signal::SIGINT);
+    assert_eq!(served.wait().code, Some(0));
+}
+
+/// A named world keeps what `register-vc` granted: `sim serve --world` shows it.
+#[test]
+fn a_stored_world_keeps_its_config_maps_and_rbac() {
+    let t = Test::new();
+    let served = serve_world(&t, "platform-setup.yaml", "platform");
+    let kubectl = Kubectl::of(&t, &served);
+    assert_eq!(kubectl.aws_auth_roles(), EMR_MAPPING);
+    let bindings = kubectl.ok(&["get", "rolebindings", "-A", "-o", "name"]);
+    assert_eq!(
+        bindings.lines().collect::<Vec<_>>(),
+        ["rolebinding.rbac.authorization.k8s.io/emr-containers"; 5],
+        "{bindings}"
+    );
+    served.signal(Signal::SIGTERM);
+    assert_eq!(served.wait().code, Some(0));
+}
+
+/// The role mappings `register-vc` leaves in aws-auth: EMR's service-linked role as
+/// the user its RoleBindings name.
+const EMR_MAPPING: &str = "- rolearn: arn:aws:iam::123456789012:role/AWSServiceRoleForAmazonEMRContainers\n  username: emr-containers\n";
+
+/// `runbook sim serve --world NAME` of the world a run of the canned runbook
+/// `runbook` left in `world`, once it is served.
+fn serve_world(t: &Test, runbook: &str, world: &str) -> Background {
+    t.args([
+        "--output",
+        "plain",
+        "run",
+        &canned(runbook),
+        "--world",
+        world,
+    ])
+    .run()
+    .success();
+    let mut served = t
+        .args(["sim", "serve", "--world", world, "--addr", "127.0.0.1:0"])
+        .spawn();
+    served.wait_until("the world is served", || {
+        served_stderr(t).contains("still serving")
+    });
+    served
+}
+
+/// A table row's columns.
+fn columns(row: &str) -> Vec<&str> {
+    row.split_whitespace().collect()
+}
+
+/// A ConfigMap, a Role and a RoleBinding, to apply.
+fn rbac_manifest(mode: &str, verbs: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: default
+data:
+  mode: {mode}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: job-reader
+  namespace: default
+rules:
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: {verbs}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: job-reader
+  namespace: default
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: job-reader
+subjects:
+- kind: ServiceAccount
+  name: spark
+  namespace: default
+"
+    )
 }

@@ -139,6 +139,28 @@ impl S3 for AwsS3 {
         Ok(())
     }
 
+    async fn get_object(&self, bucket: &str, key: &str) -> TargetResult<Option<Vec<u8>>> {
+        let resource = || format!("s3://{bucket}/{key}");
+        match self.s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| ActionError::Service {
+                        service: "S3",
+                        operation: "GetObject",
+                        resource: resource(),
+                        code: "ReadError".into(),
+                        message: e.to_string(),
+                    })?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) if matches!(code_of(&e), Some("NoSuchKey" | "NoSuchBucket")) => Ok(None),
+            Err(e) => Err(service_error("S3", "GetObject", resource(), e)),
+        }
+    }
+
     /// HeadBucket, decided on its HTTP status: its errors have no body, so most have
     /// no error code. 404 is nobody's; 403 is another account's (or, rarely, ours
     /// while the caller may not `s3:ListBucket` it, which create-bucket would then

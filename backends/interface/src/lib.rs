@@ -16,7 +16,7 @@ mod virtual_clock;
 
 pub use clock::{Clock, Participant};
 pub use event_listener::{EventListener, Listeners};
-pub use virtual_clock::{VirtualClock, Wake, WorldDriver};
+pub use virtual_clock::{Pace, VirtualClock, Wake, WorldDriver};
 
 use std::fmt;
 use std::str::FromStr;

@@ -313,6 +313,12 @@ pub trait S3: Send + Sync {
     async fn bucket_owner(&self, _name: &str) -> TargetResult<BucketOwner> {
         not_offered("S3", "HeadBucket")
     }
+    /// Reads an object; `None` if the bucket or the key does not exist. No action
+    /// reads objects: a served simulator does, for what EMR reads of the account (pod
+    /// templates).
+    async fn get_object(&self, _bucket: &str, _key: &str) -> TargetResult<Option<Vec<u8>>> {
+        not_offered("S3", "GetObject")
+    }
 }
 
 /// What the account can run in the region: its subnets, where an instance type is

@@ -69,6 +69,50 @@ struct Inner {
     next_id: u64,
     /// A speed-limited jump is in flight.
     advancing: bool,
+    /// Since when the clock keeps its current speed.
+    pace: Option<Pace>,
+}
+
+/// A clock's pace since its speed was last set: from the virtual instant `virtual_ms`,
+/// reached at the wall clock's `wall_ms`, virtual time goes `speed` times as fast as
+/// the wall clock (or slower, when the world had to wait for a step's work).
+///
+/// It gives each virtual instant one wall-clock moment that does not change while the
+/// speed stays, as an API's timestamps must (a client compares a job's `finishedAt`
+/// read now with another read later).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pace {
+    /// Where the pace began, in virtual time.
+    pub virtual_ms: u64,
+    /// Where the pace began, in Unix milliseconds.
+    pub wall_ms: i64,
+    /// Virtual seconds per wall second.
+    pub speed: f64,
+}
+
+impl Pace {
+    fn starting(virtual_ms: u64, speed: f64) -> Pace {
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Pace {
+            virtual_ms,
+            wall_ms,
+            speed,
+        }
+    }
+
+    /// The wall-clock moment (Unix ms) of virtual instant `t`: at the pace from its
+    /// start on; before it, as long before the start as it was in virtual time.
+    pub fn wall_ms_of(&self, t: u64) -> i64 {
+        let delta = |a: u64, b: u64| i64::try_from(a - b).unwrap_or(i64::MAX);
+        if t >= self.virtual_ms {
+            let paced = (delta(t, self.virtual_ms) as f64 / self.speed) as i64;
+            self.wall_ms.saturating_add(paced)
+        } else {
+            self.wall_ms.saturating_sub(delta(self.virtual_ms, t))
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,10 +137,12 @@ fn usable_speed(speed: Option<f64>) -> Option<f64> {
 impl VirtualClock {
     /// A clock at virtual time `start_ms`; `speed` is virtual seconds per wall second.
     pub fn new(start_ms: u64, speed: Option<f64>) -> Arc<Self> {
+        let speed = usable_speed(speed);
         Arc::new(VirtualClock {
             inner: Mutex::new(Inner {
                 now_ms: start_ms,
-                speed: usable_speed(speed),
+                speed,
+                pace: speed.map(|s| Pace::starting(start_ms, s)),
                 ..Inner::default()
             }),
             runtime: tokio::runtime::Handle::try_current().ok(),
@@ -122,7 +168,19 @@ impl VirtualClock {
     /// `--fast-until` runs the setup instantly and the story at `--sim-speed`. Virtual
     /// times do not depend on it, only how long they take to watch.
     pub fn set_speed(&self, speed: Option<f64>) {
-        self.lock().speed = usable_speed(speed);
+        let speed = usable_speed(speed);
+        let mut inner = self.lock();
+        if inner.speed != speed || (speed.is_some() && inner.pace.is_none()) {
+            let now = inner.now_ms;
+            inner.pace = speed.map(|s| Pace::starting(now, s));
+        }
+        inner.speed = speed;
+    }
+
+    /// Since when, and how fast, the clock has kept its speed; `None` while jumps are
+    /// instant (virtual time then has no steady relation to the wall clock's).
+    pub fn pace(&self) -> Option<Pace> {
+        self.lock().pace
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -397,6 +455,35 @@ impl Drop for IdleGuard {
 mod tests {
     use super::*;
     use crate::Clock;
+
+    #[test]
+    fn a_pace_maps_virtual_instants_to_the_wall_clock_once() {
+        let pace = Pace {
+            virtual_ms: 60_000,
+            wall_ms: 1_000_000,
+            speed: 50.0,
+        };
+        assert_eq!(pace.wall_ms_of(60_000), 1_000_000);
+        assert_eq!(pace.wall_ms_of(160_000), 1_002_000, "100 s at 50x take 2 s");
+        assert_eq!(
+            pace.wall_ms_of(0),
+            940_000,
+            "before the pace: as far as it was"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_pace_starts_when_the_speed_is_set_and_stays_while_it_stays() {
+        let clock = VirtualClock::new(5_000, None);
+        assert_eq!(clock.pace(), None, "instant jumps keep no pace");
+        clock.set_speed(Some(10.0));
+        let pace = clock.pace().expect("paced");
+        assert_eq!((pace.virtual_ms, pace.speed), (5_000, 10.0));
+        clock.set_speed(Some(10.0));
+        assert_eq!(clock.pace(), Some(pace), "the same speed keeps its start");
+        clock.set_speed(None);
+        assert_eq!(clock.pace(), None);
+    }
 
     #[tokio::test]
     async fn concurrent_sleeps_interleave_in_virtual_time() {

@@ -71,8 +71,8 @@ impl Eks for SimTarget {
             name: name.to_string(),
             status: if group.active { "ACTIVE" } else { "CREATING" }.to_string(),
             health_issues: Vec::new(),
-            // The simulated nodes run as no IAM role (there is no EC2 to give one).
-            node_role: None,
+            // The role the request named, if any: the simulated nodes run as none.
+            node_role: group.spec.node_role_arn.clone(),
         }))
     }
 
@@ -103,6 +103,7 @@ impl Eks for SimTarget {
             max_size: ng.max_size,
             capacity_type,
             labels: ng.labels.clone(),
+            node_role_arn: ng.node_role_arn.clone(),
         };
         let spec = ClusterSpec::new(&request.name, &request.version, nodegroup);
         self.act("EKS", "CreateCluster", &request.name, |w| {

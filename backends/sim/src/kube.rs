@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use runbook_sim::pod::ConditionType;
 use runbook_sim::{
-    AutoscalerSpec, CapacityType, ClusterStatus, PodPhase, PriorityClassSpec, Resources, SimError,
+    AutoscalerSpec, CapacityType, ClusterStatus, ObjectKey, ObjectWrite, PodPhase,
+    PriorityClassSpec, Resources, SimError, StoredKind,
 };
 
 use super::SimTarget;
@@ -31,20 +32,15 @@ impl Kube for SimTarget {
         Ok(true)
     }
 
-    /// The simulated EMR is not subject to RBAC: there is nothing to grant, but the
-    /// namespace must exist, as on AWS.
-    async fn grant_emr_access(&self, cluster: &str, namespace: &str, _: &str) -> TargetResult<()> {
-        self.read("Kubernetes", "get namespace", namespace, |w| {
-            w.cluster(cluster).map(|c| c.namespaces.contains(namespace))
-        })?
-        .then_some(())
-        .ok_or_else(|| ActionError::Service {
-            service: "Kubernetes",
-            operation: "create role",
-            resource: format!("{namespace}/emr-containers"),
-            code: "NotFound".into(),
-            message: format!("namespaces \"{namespace}\" not found"),
-        })
+    /// The simulated EMR is not subject to RBAC, but what eksctl grants on AWS is
+    /// stored for clients to see (see `emr_access`); the namespace must exist.
+    async fn grant_emr_access(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        account_id: &str,
+    ) -> TargetResult<()> {
+        super::emr_access::grant(self, cluster, namespace, account_id)
     }
 
     async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
@@ -202,9 +198,23 @@ impl Kube for SimTarget {
                     let request = autoscaling_from_manifest(&name, doc);
                     self.enable_autoscaling(cluster, &request).await?;
                 }
-                // Other kinds have no effect on the simulated scheduling; they are
-                // accepted and listed, as the API server would store them.
-                _ => {}
+                // ConfigMaps, Roles and RoleBindings are kept for clients of the served
+                // API to read. Other kinds have no effect on the simulated scheduling;
+                // they are accepted and listed, as the API server would store them.
+                other => {
+                    if let Some(stored) =
+                        StoredKind::from_name(other).filter(|k| k.api_version() == api_version)
+                    {
+                        let key = ObjectKey::new(
+                            stored,
+                            namespace.as_deref().unwrap_or("default"),
+                            &name,
+                        );
+                        self.act("Kubernetes", "apply", &name, |w| {
+                            w.apply_kube_object(cluster, key, ObjectWrite::from_api(doc))
+                        })?;
+                    }
+                }
             }
             applied.push(AppliedObject {
                 api_version,

@@ -9,6 +9,7 @@ mod capacity;
 pub use capacity::SIMULATED_VCPU_QUOTA;
 mod eks;
 mod emr;
+mod emr_access;
 pub use emr::{job_info, vc_info};
 mod iam;
 mod kube;
@@ -67,9 +68,21 @@ pub const SIMULATED_CALLER: &str = "presenter";
 impl SimTarget {
     /// A new world for a new run.
     pub fn new(seed: u64, clock: Arc<VirtualClock>) -> Arc<SimTarget> {
+        Self::in_account(seed, clock, DEFAULT_ACCOUNT, DEFAULT_REGION)
+    }
+
+    /// A new, empty world in an account and region of the caller's (a served
+    /// simulator that an AWS account's IAM and S3 surround: its ARNs must be that
+    /// account's).
+    pub fn in_account(
+        seed: u64,
+        clock: Arc<VirtualClock>,
+        account_id: &str,
+        region: &str,
+    ) -> Arc<SimTarget> {
         let params = SimParams {
-            account_id: DEFAULT_ACCOUNT.to_string(),
-            region: DEFAULT_REGION.to_string(),
+            account_id: account_id.to_string(),
+            region: region.to_string(),
             ..SimParams::default()
         };
         Self::with_world(World::new(seed, params), clock, 0)
@@ -115,6 +128,11 @@ impl SimTarget {
         self.world().now()
     }
 
+    /// The world's pace against the wall clock, when it is paced (`--sim-speed`).
+    pub fn pace(&self) -> Option<runbook_backend::Pace> {
+        self.clock.pace()
+    }
+
     /// The target whose services act on this world.
     pub fn target(self: &Arc<Self>) -> Target {
         let (account_id, region) = {
@@ -146,8 +164,9 @@ impl SimTarget {
     }
 
     /// Runs a command on the world, then wakes the steps waiting for it. Errors are
-    /// reported as the AWS or Kubernetes error the real service would give.
-    pub(crate) fn act<T>(
+    /// reported as the AWS or Kubernetes error the real service would give. Public for
+    /// the served APIs, whose writes change the world as a step's call does.
+    pub fn act<T>(
         &self,
         service: &'static str,
         operation: &'static str,

@@ -39,4 +39,12 @@ impl S3 for SimTarget {
             w.put_object(bucket, key, content.to_vec())
         })
     }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> TargetResult<Option<Vec<u8>>> {
+        Ok(self
+            .world()
+            .get_object(bucket, key)
+            .ok()
+            .map(<[u8]>::to_vec))
+    }
 }

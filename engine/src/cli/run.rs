@@ -482,7 +482,7 @@ fn new_run_id(now_ms: i64) -> String {
 }
 
 /// The seed of every new simulated world: the same runbook tells the same story.
-const SIM_SEED: u64 = 20_221_107;
+pub(super) const SIM_SEED: u64 = 20_221_107;
 
 /// A run's clock, the services its actions use and, on `sim`, the simulated world
 /// they act on (which `--serve` serves).
@@ -686,7 +686,7 @@ fn drive(
                 .map_err(|source| Error::RunNotStarted { run_id: run_id.clone(), source })?;
         if let (Some(listener), Some(simulated)) = (serve.take(), simulated) {
             let kubeconfig = super::serve::kubeconfig_path(global, &run_id);
-            let serving = super::serve::start(listener, simulated, &kubeconfig)
+            let serving = super::serve::start(listener, simulated, None, &kubeconfig)
                 .await
                 .map_err(|source| Error::Serve { path: kubeconfig, source })?;
             served = Some((serving, clock.clone()));

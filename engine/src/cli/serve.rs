@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use runbook_backend::{Clock, TargetKind};
 use runbook_backend_sim::SimTarget;
-use runbook_sim_serve::Served;
+use runbook_sim_serve::{Account, Served};
 
 use super::Global;
 use crate::error::Error;
@@ -54,9 +54,10 @@ pub(super) fn kubeconfig_path(global: &Global, run_id: &str) -> PathBuf {
 pub(super) async fn start(
     listener: TcpListener,
     world: Arc<SimTarget>,
+    account: Option<Arc<Account>>,
     kubeconfig: &Path,
 ) -> std::io::Result<Served> {
-    let served = runbook_sim_serve::serve(listener, world).await?;
+    let served = runbook_sim_serve::serve(listener, world, account).await?;
     if let Some(dir) = kubeconfig.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -4,13 +4,20 @@
 //!
 //! What is served is a copy restored from the state DB: nothing served changes the
 //! stored world, and virtual time stands still at the snapshot.
+//!
+//! With `--for-aws`, an empty simulated EKS and EMR on EKS in the AWS account the
+//! SDK's configuration names, for `run --target aws`: its steps make the cluster
+//! through the served EKS API, reach its Kubernetes API through the endpoint EKS
+//! gives, and run jobs through the served EMR API, while IAM, S3 and CloudWatch Logs
+//! stay the account's (moto, in tests). Nothing of it is stored.
 
 use std::net::SocketAddr;
 
 use runbook_backend::VirtualClock;
 use runbook_backend_sim::SimTarget;
+use runbook_sim_serve::Account;
 
-use super::run::current_thread_runtime;
+use super::run::{SIM_SEED, current_thread_runtime};
 use super::sim_world::SimWorld;
 use super::{Global, open_store, serve};
 use crate::error::Error;
@@ -19,8 +26,13 @@ use crate::exit::Exit;
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// The run whose world to serve [default: the latest run]
-    #[arg(conflicts_with = "world")]
+    #[arg(conflicts_with_all = ["world", "for_aws"])]
     pub run: Option<String>,
+    /// Serve an empty simulated EKS and EMR on EKS for `run --target aws` instead, in
+    /// the AWS account of the SDK's configuration (--profile, --region, AWS_*): the
+    /// served EMR reads job roles and pod templates from that account's IAM and S3
+    #[arg(long, conflicts_with = "world")]
+    pub for_aws: bool,
     /// Serve the named simulated world (as the last run on it left it) instead
     #[arg(long, value_name = "NAME", value_parser = super::sim_world::parse_world_name)]
     pub world: Option<String>,
@@ -34,6 +46,9 @@ pub struct ServeArgs {
 }
 
 pub(super) fn serve_stored(global: &Global, args: &ServeArgs) -> Result<Exit, Error> {
+    if args.for_aws {
+        return serve_for_aws(global, args);
+    }
     let store = open_store(global)?;
     // The kubeconfig's file name, what is served in words, and the world.
     let (label, what, snapshot) = match &args.world {
@@ -81,14 +96,70 @@ pub(super) fn serve_stored(global: &Global, args: &ServeArgs) -> Result<Exit, Er
         let world = SimTarget::restore(&snapshot.data, std::sync::Arc::clone(&clock))
             .map_err(|e| Error::Backend(e.into()))?;
         let clock = runbook_backend::Clock::Virtual(clock);
-        let served = serve::start(listener, world, &kubeconfig)
-            .await
-            .map_err(|source| Error::Serve {
-                path: kubeconfig.clone(),
-                source,
-            })?;
-        serve::until_stopped(&served, &what, &clock, args.sim_speed).await;
-        Ok::<_, Error>(())
+        serve_until_stopped(listener, world, None, &kubeconfig, &what, clock, args).await
     })?;
     Ok(Exit::Ok)
+}
+
+/// `--for-aws`: a fresh world in the account and region of the AWS configuration,
+/// with that account's IAM and S3 behind the served EMR.
+fn serve_for_aws(global: &Global, args: &ServeArgs) -> Result<Exit, Error> {
+    let listener = serve::listen(args.addr)?;
+    let kubeconfig = serve::kubeconfig_path(global, "for-aws");
+    current_thread_runtime()?.block_on(async {
+        let settings = runbook_backend_aws::AwsSettings {
+            profile: global.profile.clone(),
+            region: global.region.clone(),
+            ..runbook_backend_aws::AwsSettings::default()
+        };
+        let aws = runbook_backend_aws::connect(&settings)
+            .await
+            .map_err(|e| Error::Backend(e.into()))?;
+        let clock = VirtualClock::new(0, None);
+        let world = SimTarget::in_account(
+            SIM_SEED,
+            std::sync::Arc::clone(&clock),
+            &aws.account_id,
+            &aws.region,
+        );
+        let account = std::sync::Arc::new(Account {
+            iam: aws.iam,
+            s3: aws.s3,
+        });
+        let what = format!(
+            "an empty simulated EKS and EMR on EKS in account {} ({}) for `run --target aws`",
+            aws.account_id, aws.region
+        );
+        let clock = runbook_backend::Clock::Virtual(clock);
+        serve_until_stopped(
+            listener,
+            world,
+            Some(account),
+            &kubeconfig,
+            &what,
+            clock,
+            args,
+        )
+        .await
+    })?;
+    Ok(Exit::Ok)
+}
+
+async fn serve_until_stopped(
+    listener: std::net::TcpListener,
+    world: std::sync::Arc<SimTarget>,
+    account: Option<std::sync::Arc<Account>>,
+    kubeconfig: &std::path::Path,
+    what: &str,
+    clock: runbook_backend::Clock,
+    args: &ServeArgs,
+) -> Result<(), Error> {
+    let served = serve::start(listener, world, account, kubeconfig)
+        .await
+        .map_err(|source| Error::Serve {
+            path: kubeconfig.to_path_buf(),
+            source,
+        })?;
+    serve::until_stopped(&served, what, &clock, args.sim_speed).await;
+    Ok(())
 }

@@ -37,22 +37,46 @@ pub(crate) fn from_action(error: &ActionError) -> Response<Body> {
     }
 }
 
-/// `ValidationException` with the service's message.
+/// EMR's `ValidationException` with the service's message.
 pub(crate) fn validation(message: &str) -> ActionError {
-    service_error("ValidationException", message)
+    service("EMR", "ValidationException", message)
 }
 
-/// `ResourceNotFoundException` with the service's message.
+/// EMR's `ResourceNotFoundException` with the service's message.
 pub(crate) fn not_found(message: &str) -> ActionError {
-    service_error("ResourceNotFoundException", message)
+    service("EMR", "ResourceNotFoundException", message)
 }
 
-fn service_error(code: &str, message: &str) -> ActionError {
+/// `InvalidParameterException` (EKS's word for a bad request) of `service`.
+pub(crate) fn invalid_parameter(service_name: &'static str, message: &str) -> ActionError {
+    service(service_name, "InvalidParameterException", message)
+}
+
+/// An error of type `code` from the served `service`.
+pub(crate) fn service(service: &'static str, code: &str, message: &str) -> ActionError {
     ActionError::Service {
-        service: "EMR",
+        service,
         operation: "served",
         resource: String::new(),
         code: code.into(),
         message: message.into(),
     }
+}
+
+/// A rest-json request's body as JSON (an empty body, as reads send, is `{}`), or why
+/// it is not JSON.
+pub(crate) fn request_body(body: &[u8]) -> Result<serde_json::Value, String> {
+    if body.is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+/// The services' answer to a request whose body is not JSON.
+pub(crate) fn not_json(why: &str) -> Response<Body> {
+    response(
+        StatusCode::BAD_REQUEST,
+        "SerializationException",
+        &format!("the request body is not JSON: {why}"),
+    )
 }

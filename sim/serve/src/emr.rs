@@ -15,6 +15,7 @@ use runbook_backend_sim::{SimTarget, job_info, vc_info};
 use runbook_sim::World;
 use serde_json::{Value, json};
 
+use crate::account::Account;
 use crate::aws_error;
 use crate::body::{self, Body};
 use crate::time::Instants;
@@ -22,24 +23,15 @@ use crate::time::Instants;
 /// Answers one request under `/virtualclusters`.
 pub(crate) async fn handle(
     target: &Arc<SimTarget>,
+    account: Option<&Account>,
     method: &Method,
     path: &str,
     body: &[u8],
 ) -> Response<Body> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let request: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => {
-                return aws_error::response(
-                    StatusCode::BAD_REQUEST,
-                    "SerializationException",
-                    &format!("the request body is not JSON: {e}"),
-                );
-            }
-        }
+    let request = match aws_error::request_body(body) {
+        Ok(request) => request,
+        Err(why) => return aws_error::not_json(&why),
     };
     let answer = match (method, segments.as_slice()) {
         (&Method::POST, ["virtualclusters"]) => create_virtual_cluster(target, &request).await,
@@ -53,13 +45,13 @@ pub(crate) async fn handle(
             })
         }
         (&Method::POST, ["virtualclusters", vc, "jobruns"]) => {
-            start_job_run(target, vc, &request).await
+            start_job_run(target, account, vc, &request).await
         }
         (&Method::GET, ["virtualclusters", vc, "jobruns"]) => list_job_runs(target, vc),
         (&Method::GET, ["virtualclusters", vc, "jobruns", id]) => {
             target.describe_job_run(vc, id).await.map(|info| {
                 let world = target.world();
-                let instants = Instants::at(world.now());
+                let instants = Instants::of(target, world.now());
                 json!({"jobRun": job_run_json(&world, &instants, &info)})
             })
         }
@@ -103,7 +95,7 @@ async fn create_virtual_cluster(
 
 fn list_virtual_clusters(target: &Arc<SimTarget>) -> Value {
     let world = target.world();
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     let clusters: Vec<Value> = world
         .virtual_clusters()
         .map(|vc| virtual_cluster_json(&vc_info(vc), vc.created_at_ms, &instants))
@@ -113,7 +105,7 @@ fn list_virtual_clusters(target: &Arc<SimTarget>) -> Value {
 
 fn describe_virtual_cluster(target: &Arc<SimTarget>, id: &str) -> Result<Value, ActionError> {
     let world = target.world();
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     let vc = world.virtual_cluster(id).map_err(|_| vc_not_found(id))?;
     Ok(json!({"virtualCluster": virtual_cluster_json(&vc_info(vc), vc.created_at_ms, &instants)}))
 }
@@ -136,11 +128,15 @@ fn virtual_cluster_json(vc: &VirtualClusterInfo, created_at_ms: u64, instants: &
 
 async fn start_job_run(
     target: &Arc<SimTarget>,
+    account: Option<&Account>,
     vc: &str,
     request: &Value,
 ) -> Result<Value, ActionError> {
     let request =
         JobRunRequest::from_start_job_run(vc, request).map_err(|m| aws_error::validation(&m))?;
+    if let Some(account) = account {
+        account.bring_in(target, &request).await?;
+    }
     let job = target.start_job_run(&request).await?;
     Ok(
         json!({"id": job.id, "name": job.name, "arn": job.arn, "virtualClusterId": job.virtual_cluster_id}),
@@ -151,7 +147,7 @@ fn list_job_runs(target: &Arc<SimTarget>, vc: &str) -> Result<Value, ActionError
     // One look at the world renders every job run of the list.
     let world = target.world();
     world.virtual_cluster(vc).map_err(|_| vc_not_found(vc))?;
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     let runs: Vec<Value> = world
         .job_runs()
         .filter(|j| j.virtual_cluster_id.as_ref() == vc)

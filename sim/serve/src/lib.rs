@@ -15,6 +15,7 @@
 //!
 //! [`SimTarget`]: runbook_backend_sim::SimTarget
 
+mod account;
 mod aws_error;
 mod body;
 mod eks;
@@ -24,4 +25,5 @@ pub mod kubeconfig;
 mod server;
 mod time;
 
+pub use account::Account;
 pub use server::{Served, serve};

@@ -14,6 +14,7 @@ use runbook_backend_sim::SimTarget;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::account::Account;
 use crate::body::Body;
 use crate::{eks, emr, kube};
 
@@ -33,10 +34,12 @@ impl Drop for Served {
 
 /// Serves `target`'s world on `listener` (bound by the caller, so that a port in use
 /// is found before anything starts; non-blocking). Must be called within a tokio
-/// runtime, which serves the connections.
+/// runtime, which serves the connections. With an `account`, the served EMR reads
+/// execution roles and pod templates from that account's IAM and S3.
 pub async fn serve(
     listener: std::net::TcpListener,
     target: Arc<SimTarget>,
+    account: Option<Arc<Account>>,
 ) -> std::io::Result<Served> {
     let listener = TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
@@ -52,11 +55,17 @@ pub async fn serve(
             let _ = stream.set_nodelay(true);
             let target = Arc::clone(&target);
             let kept = Arc::clone(&kept);
+            let account = account.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<Incoming>| {
                     let target = Arc::clone(&target);
                     let kept = Arc::clone(&kept);
-                    async move { Ok::<_, Infallible>(answer(&target, &kept, addr, request).await) }
+                    let account = account.clone();
+                    async move {
+                        Ok::<_, Infallible>(
+                            answer(&target, &kept, account.as_deref(), addr, request).await,
+                        )
+                    }
                 });
                 // A client that goes away mid-answer is no error of the server's.
                 let _ = http1::Builder::new()
@@ -91,6 +100,7 @@ fn api_of(path: &str) -> Api {
 async fn answer(
     target: &Arc<SimTarget>,
     kept: &kube::Annotations,
+    account: Option<&Account>,
     addr: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Body> {
@@ -103,9 +113,16 @@ async fn answer(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            emr::handle(target, &parts.method, path, &bytes).await
+            emr::handle(target, account, &parts.method, path, &bytes).await
         }
-        Api::Eks => eks::handle(target, addr, &parts.method, path),
+        Api::Eks => {
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            eks::handle(target, addr, &parts.method, path, &bytes)
+        }
         Api::Kube => {
             let accept = parts
                 .headers

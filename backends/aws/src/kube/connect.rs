@@ -105,19 +105,29 @@ async fn connect_eks(
     let status = info
         .and_then(|c| c.status())
         .map_or_else(|| "UNKNOWN".to_string(), |s| s.as_str().to_string());
-    let (Some(endpoint), Some(ca)) = (
-        info.and_then(|c| c.endpoint()),
-        info.and_then(|c| c.certificate_authority())
-            .and_then(|a| a.data()),
-    ) else {
-        return Err(ActionError::Failed(format!(
-            "EKS cluster `{cluster}` has no Kubernetes API endpoint yet (status {status}); wait for it to be ACTIVE"
-        )));
+    let endpoint = info.and_then(|c| c.endpoint()).filter(|e| !e.is_empty());
+    let ca = info
+        .and_then(|c| c.certificate_authority())
+        .and_then(|a| a.data())
+        .filter(|d| !d.is_empty());
+    let server = match (endpoint, ca) {
+        (Some(endpoint), Some(ca)) => {
+            // The CA must decode; a broken one would only show as a TLS error later.
+            base64::engine::general_purpose::STANDARD
+                .decode(ca)
+                .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
+            json!({"server": endpoint, "certificate-authority-data": ca})
+        }
+        // EKS endpoints are HTTPS with the cluster's CA. Plain HTTP, with no CA to
+        // trust, comes only from a local peer that serves EKS (`runbook sim serve
+        // --for-aws`); there is no TLS to verify.
+        (Some(endpoint), None) if endpoint.starts_with("http://") => json!({"server": endpoint}),
+        _ => {
+            return Err(ActionError::Failed(format!(
+                "EKS cluster `{cluster}` has no Kubernetes API endpoint yet (status {status}); wait for it to be ACTIVE"
+            )));
+        }
     };
-    // The CA must decode; a broken one would only show as a TLS error later.
-    base64::engine::general_purpose::STANDARD
-        .decode(ca)
-        .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
     let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
         ActionError::Failed("no AWS region is configured for the EKS token".into())
     })?;
@@ -125,7 +135,7 @@ async fn connect_eks(
         ActionError::Failed("no AWS credentials are configured for the EKS token".into())
     })?;
     let kubeconfig: Kubeconfig = serde_json::from_value(json!({
-        "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": ca}}],
+        "clusters": [{"name": cluster, "cluster": server}],
         "users": [{"name": "runbook", "user": {}}],
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "runbook"}}],
         "current-context": cluster,

@@ -23,7 +23,6 @@ mod node_events;
 mod node_pool;
 mod observer;
 mod pod_events;
-mod rbac;
 mod service;
 mod status;
 
@@ -35,6 +34,7 @@ use std::sync::Arc;
 
 pub use observer::AwsObserver;
 use runbook_backend::calls::CallLog;
+pub use service::grant_emr_access_through;
 
 /// The clusters' Kubernetes APIs, with one kube-rs client per cluster.
 pub struct AwsKube {

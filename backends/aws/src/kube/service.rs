@@ -22,7 +22,6 @@ use super::AwsKube;
 use super::autoscaler::autoscaler_status;
 use super::karpenter;
 use super::node_events::capacity_type;
-use super::rbac::{EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn};
 use super::status::{is, kube_error};
 use runbook_backend::ActionError;
 use runbook_backend::{
@@ -30,6 +29,9 @@ use runbook_backend::{
     PriorityClassRequest,
 };
 use runbook_backend::{Kube, TargetResult};
+use runbook_emr_rbac::{
+    EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn,
+};
 
 /// The field manager of everything runbook applies, so a later apply by runbook
 /// takes over its own fields and `kubectl` shows who set them.
@@ -100,23 +102,8 @@ impl Kube for AwsKube {
         account_id: &str,
     ) -> TargetResult<()> {
         let client = self.client(cluster).await?;
-        let resource = format!("{namespace}/{EMR_NAME}");
-        create_or_replace(
-            &Api::<Role>::namespaced(client.clone(), namespace),
-            &emr_role(namespace),
-            ("create role", "replace role"),
-            &resource,
-        )
-        .await?;
-        create_or_replace(
-            &Api::<RoleBinding>::namespaced(client.clone(), namespace),
-            &emr_role_binding(namespace),
-            ("create rolebinding", "replace rolebinding"),
-            &resource,
-        )
-        .await?;
         let arn = emr_service_role_arn(&self.partition, account_id);
-        map_emr_role(&Api::namespaced(client, "kube-system"), &arn).await
+        grant_emr_access_through(&client, namespace, &arn).await
     }
 
     /// Returns once the API server accepted the deletion; the namespace is
@@ -311,6 +298,37 @@ impl Kube for AwsKube {
     async fn autoscaler(&self, cluster: &str) -> TargetResult<AutoscalerStatus> {
         autoscaler_status(self, cluster).await
     }
+}
+
+/// What `grant_emr_access` does through `client`, for EMR's service-linked role
+/// `emr_role_arn`: eksctl's Role and RoleBinding `emr-containers` in `namespace`
+/// (created, or replaced), and the role's mapping in aws-auth. Public so that the
+/// served simulator's tests run these very calls against the simulated cluster.
+pub async fn grant_emr_access_through(
+    client: &::kube::Client,
+    namespace: &str,
+    emr_role_arn: &str,
+) -> TargetResult<()> {
+    let resource = format!("{namespace}/{EMR_NAME}");
+    create_or_replace(
+        &Api::<Role>::namespaced(client.clone(), namespace),
+        &emr_role(namespace),
+        ("create role", "replace role"),
+        &resource,
+    )
+    .await?;
+    create_or_replace(
+        &Api::<RoleBinding>::namespaced(client.clone(), namespace),
+        &emr_role_binding(namespace),
+        ("create rolebinding", "replace rolebinding"),
+        &resource,
+    )
+    .await?;
+    map_emr_role(
+        &Api::namespaced(client.clone(), "kube-system"),
+        emr_role_arn,
+    )
+    .await
 }
 
 /// Creates `object`, or replaces the one of the same name (eksctl's create-or-replace:

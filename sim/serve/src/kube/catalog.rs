@@ -1,12 +1,13 @@
 //! What exists of each served kind in one cluster, and what the world's event log says
 //! changed: the source of lists, gets and watches alike.
 
-use runbook_sim::{Cluster, Event, EventKind, PodRef, World};
+use runbook_sim::{Cluster, Event, EventKind, Pod, PodRef, World};
 
 use super::object::Object;
 use super::resources::Resource;
 use super::selector::Selector;
-use super::{events, namespaces, node_pools, nodes, pods, priority_classes};
+use super::stored_objects;
+use super::{events, namespaces, node_pools, nodes, pods, priority_classes, write};
 use crate::time::Instants;
 
 /// A change a watch reports.
@@ -27,10 +28,11 @@ impl Change {
     }
 }
 
-/// The world's resource version: a position in its event log. An object changed by the
-/// event at index `i` has version `i + 1`; a list is at the log's length.
+/// The world's resource version: a position in its history (its event log and its
+/// log of stored objects' writes, see `runbook_sim::resource_version`). An object
+/// changed by an event has that event's version; a list is at the history's length.
 pub(crate) fn resource_version(world: &World) -> u64 {
-    world.events().len() as u64
+    world.resource_version()
 }
 
 /// Which objects a list wants, and how much of each.
@@ -52,6 +54,33 @@ impl Query<'_> {
         (self.namespace.is_none() || o.namespace.as_deref() == self.namespace)
             && self.labels.matches(&o.labels)
             && self.fields.matches(&o.fields)
+    }
+
+    /// Whether the query wants `pod` as it is at `now`, read from the world's record
+    /// without rendering it (the same labels and fields its [`Object`] has).
+    fn wants_pod(&self, pod: &Pod, now: u64) -> bool {
+        self.namespace.is_none_or(|ns| pod.namespace == ns)
+            && self.labels.matches(&pod.labels)
+            && (self.fields.is_empty() || self.fields.matches(&pods::fields(pod, now)))
+    }
+
+    /// The positions of the pods of `cluster` the query wants, from its position on
+    /// and as far as its page goes, and where the next page starts (the next pod it
+    /// wants, if there is one). Pods are chosen from the world's records alone.
+    fn pods(&self, world: &World, cluster: &Cluster) -> (Vec<usize>, Option<usize>) {
+        let now = world.now();
+        let limit = self.limit.unwrap_or(usize::MAX).max(1);
+        let mut wanted = world
+            .all_pods()
+            .iter()
+            .enumerate()
+            .skip(self.from)
+            .filter(|(_, p)| {
+                p.cluster.as_ref() == cluster.name && !p.is_deleted() && self.wants_pod(p, now)
+            })
+            .map(|(position, _)| position);
+        let positions: Vec<usize> = wanted.by_ref().take(limit).collect();
+        (positions, wanted.next())
     }
 }
 
@@ -86,23 +115,13 @@ pub(crate) fn page(
     };
     match resource.kind {
         "Pod" => {
-            for (position, p) in world.all_pods().iter().enumerate().skip(query.from) {
-                if p.cluster.as_ref() != cluster.name || p.is_deleted() {
-                    continue;
-                }
-                let shown = pods::pod(p, now, instants, false);
-                if !query.wants(&shown) {
-                    continue;
-                }
-                let object = if query.whole {
-                    pods::pod(p, now, instants, true)
-                } else {
-                    shown
-                };
-                if !take(position, object.at_version(version)) {
-                    break;
-                }
-            }
+            let (positions, after) = query.pods(world, cluster);
+            let all = world.all_pods();
+            objects = positions
+                .into_iter()
+                .map(|i| pods::pod(&all[i], now, instants, query.whole).at_version(version))
+                .collect();
+            next = after;
         }
         "Event" => {
             for (position, e) in world.events().iter().enumerate().skip(query.from) {
@@ -112,7 +131,9 @@ pub(crate) fn page(
                 let Some(object) = events::event(world, e, instants) else {
                     continue;
                 };
-                if query.wants(&object) && !take(position, object.at_version(e.index + 1)) {
+                if query.wants(&object)
+                    && !take(position, object.at_version(world.event_version(e.index)))
+                {
                     break;
                 }
             }
@@ -128,16 +149,107 @@ pub(crate) fn page(
                 "Namespace" => namespaces::namespaces(cluster, instants),
                 "PriorityClass" => priority_classes::priority_classes(cluster, instants),
                 "NodePool" => node_pools::node_pools(world, cluster, instants),
-                _ => Vec::new(),
+                _ => match stored_objects::kind_of(resource) {
+                    Some(kind) => stored_objects::objects(cluster, kind, instants),
+                    None => Vec::new(),
+                },
             };
+            // Stored objects are at the version of their last write.
+            let own_version = stored_objects::kind_of(resource).is_some();
             for (position, object) in all.into_iter().enumerate().skip(query.from) {
-                if query.wants(&object) && !take(position, object.at_version(version)) {
+                let object = if own_version {
+                    object
+                } else {
+                    object.at_version(version)
+                };
+                if query.wants(&object) && !take(position, object) {
                     break;
                 }
             }
         }
     }
     Page { objects, next }
+}
+
+/// A page of a list as its answer writes it (see `list`): the page's pods, each
+/// rendered only as it is written, or the page's objects.
+pub(crate) enum Items<'w> {
+    Pods(Pods<'w>),
+    Objects(Vec<Object>),
+}
+
+/// Pods of a page, by position in the world's pods, to be shown as they are now.
+pub(crate) struct Pods<'w> {
+    all: &'w [Pod],
+    positions: Vec<usize>,
+    now: u64,
+    instants: Instants,
+    whole: bool,
+    version: u64,
+}
+
+impl<'w> Pods<'w> {
+    /// Each pod, rendered when it is reached.
+    pub(crate) fn shown(self) -> impl Iterator<Item = pods::Shown<'w>> {
+        let Pods {
+            all,
+            positions,
+            now,
+            instants,
+            whole,
+            version,
+        } = self;
+        positions.into_iter().map(move |i| {
+            let mut shown = pods::shown(&all[i], now, &instants, whole);
+            shown.object.metadata.resource_version = Some(version.to_string());
+            shown
+        })
+    }
+}
+
+/// One page of a list, as its answer writes it.
+pub(crate) struct Listed<'w> {
+    pub(crate) items: Items<'w>,
+    pub(crate) next: Option<usize>,
+}
+
+/// Whether lists of `resource` are chosen from the world's records and rendered only
+/// as their answer is written: pods, which a large world has by the hundred thousand.
+/// Pods are never written, so they have none of the annotations kept for written
+/// objects (which only [`Object`]s take in).
+pub(crate) fn renders_as_written(resource: &Resource) -> bool {
+    resource.kind == "Pod" && !write::writable(resource)
+}
+
+/// The page of `resource` in `cluster` that `query` wants, as [`page`] gives it,
+/// except for kinds that [render as written](renders_as_written).
+pub(crate) fn list<'w>(
+    resource: &Resource,
+    world: &'w World,
+    cluster: &Cluster,
+    instants: &Instants,
+    query: &Query<'_>,
+) -> Listed<'w> {
+    if renders_as_written(resource) {
+        let (positions, next) = query.pods(world, cluster);
+        let pods = Pods {
+            all: world.all_pods(),
+            positions,
+            now: world.now(),
+            instants: *instants,
+            whole: query.whole,
+            version: resource_version(world),
+        };
+        return Listed {
+            items: Items::Pods(pods),
+            next,
+        };
+    }
+    let page = page(resource, world, cluster, instants, query);
+    Listed {
+        items: Items::Objects(page.objects),
+        next: page.next,
+    }
 }
 
 /// The object of `resource` named `name` (in `namespace`), whole, if it exists.
@@ -198,7 +310,7 @@ pub(crate) fn changes(
                 "Event" => (Change::Added, events::event(world, e, instants)?),
                 _ => return None,
             };
-            Some((change, object.at_version(e.index + 1)))
+            Some((change, object.at_version(world.event_version(e.index))))
         })
         .collect()
 }

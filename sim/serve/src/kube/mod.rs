@@ -2,8 +2,10 @@
 //!
 //! Served: discovery (`/version`, `/api`, `/apis`, each group version), and `get`,
 //! `list` and `watch` of namespaces, nodes, pods, events, priority classes and
-//! Karpenter node pools (create and delete of namespaces and priority classes), with
-//! label and field selectors and server-side tables (what `kubectl get` prints). Each
+//! Karpenter node pools (create and delete of namespaces and priority classes), and
+//! of the objects the cluster stores as clients write them: ConfigMaps, Roles and
+//! RoleBindings (create, replace, patch and delete), with label and field selectors
+//! and server-side tables (what `kubectl get` prints). Each
 //! object has the API's shape (k8s-openapi's types). What is not modelled is answered
 //! as an API server answers it: `404 NotFound` or `405 MethodNotAllowed` with a
 //! `Status`, never a hang.
@@ -13,20 +15,27 @@
 
 mod annotations;
 mod catalog;
+mod config_maps;
 mod discovery;
 mod events;
+mod list;
 mod namespaces;
 mod node_pools;
 mod nodes;
 mod object;
 mod openapi;
+mod patch;
 mod pods;
 mod priority_classes;
 mod protobuf;
 mod request;
 mod resources;
+mod role_bindings;
+mod roles;
 mod selector;
 mod status;
+mod stored_objects;
+mod stored_writes;
 mod table;
 mod watch;
 mod write;
@@ -38,7 +47,7 @@ use std::time::Duration;
 use http::{Method, Response, StatusCode};
 use runbook_backend_sim::SimTarget;
 use runbook_sim::{ClusterStatus, World};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use annotations::Annotations;
 use request::{ResourcePath, Target};
@@ -88,7 +97,8 @@ pub fn handle(
 }
 
 /// Answers a request that would change the world (anything but GET): creates and
-/// deletes of the kinds that can be written, `405 MethodNotAllowed` for the rest.
+/// deletes of the kinds that can be written (and replaces and patches of the stored
+/// kinds), `405 MethodNotAllowed` for the rest.
 pub async fn handle_write(
     target: &Arc<SimTarget>,
     kept: &Annotations,
@@ -110,7 +120,7 @@ pub async fn handle_write(
         Ok(name) => name,
         Err(message) => return unavailable(&message),
     };
-    let object = if request.method != Method::POST && request.method != Method::PATCH {
+    let object = if ![Method::POST, Method::PUT, Method::PATCH].contains(request.method) {
         None
     } else if content_type.starts_with("application/vnd.kubernetes.protobuf") {
         match protobuf::decode(resource.kind, body) {
@@ -137,6 +147,21 @@ pub async fn handle_write(
             ),
         );
     };
+    if let Some(kind) = stored_objects::kind_of(resource) {
+        let named = stored_writes::Named {
+            namespace: path.namespace.as_deref(),
+            name: path.name.as_deref(),
+        };
+        return stored_writes::write(
+            target,
+            &cluster_name,
+            resource,
+            kind,
+            request.method,
+            &named,
+            object.as_ref(),
+        );
+    }
     write::write(
         target,
         kept,
@@ -250,12 +275,6 @@ fn resource(
             },
         );
     }
-    let world = target.world();
-    let Ok(cluster) = world.cluster(&cluster_name) else {
-        return status::no_such_path();
-    };
-    let instants = Instants::at(world.now());
-    let version = catalog::resource_version(&world);
     let query = catalog::Query {
         namespace: path.namespace.as_deref(),
         labels: &labels,
@@ -270,21 +289,7 @@ fn resource(
             .and_then(|l| l.parse().ok())
             .filter(|l| *l > 0),
     };
-    let mut page = catalog::page(resource, &world, cluster, &instants, &query);
-    kept.show(&cluster_name, resource.kind, &mut page.objects);
-    let mut value = match table {
-        Some(include) => table::table(resource.kind, &page.objects, include, version),
-        None => json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": resource.group_version(),
-            "metadata": {"resourceVersion": version.to_string()},
-            "items": page.objects.into_iter().map(|o| o.value).collect::<Vec<_>>(),
-        }),
-    };
-    if let Some(next) = page.next {
-        value["metadata"]["continue"] = json!(next.to_string());
-    }
-    body::json(StatusCode::OK, &value)
+    list::respond(target, kept, &cluster_name, resource, &query, table)
 }
 
 fn get(
@@ -300,7 +305,7 @@ fn get(
     let Ok(cluster) = world.cluster(cluster_name) else {
         return status::no_such_path();
     };
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     let found = catalog::find(
         resource,
         &world,

@@ -17,21 +17,59 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use runbook_sim::pod::ConditionType;
 use runbook_sim::priority::PreemptionPolicy;
 use runbook_sim::{Pod, PodPhase, Resources};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::object::Object;
+use super::table::Shows;
 use crate::time::Instants;
 
+/// A pod as the API shows it at an instant, in the API's types: the object (only its
+/// metadata unless whole) and its table row. A list writes it straight out, one pod at
+/// a time and with no JSON tree between; a get or a watch takes it as an [`Object`].
+pub(crate) struct Shown<'a> {
+    pub(crate) object: KubePod,
+    pub(crate) cells: Cells<'a>,
+}
+
+/// A pod's row, in the order of its table's columns (`table::columns`): name, ready,
+/// status, restarts, age, IP, node, nominated node, readiness gates.
+pub(crate) type Cells<'a> = (
+    &'a str,
+    String,
+    &'static str,
+    u8,
+    String,
+    String,
+    &'a str,
+    &'a str,
+    &'static str,
+);
+
+impl Shows for Shown<'_> {
+    fn cells(&self) -> impl Serialize {
+        &self.cells
+    }
+
+    fn metadata(&self) -> impl Serialize {
+        &self.object.metadata
+    }
+
+    fn whole(&self) -> impl Serialize {
+        &self.object
+    }
+}
+
 /// `pod` as it was at virtual instant `at` (its present when `at` is the world's now):
-/// `whole`, or only its metadata (with its table row, labels and fields either way),
-/// which is all a table's rows carry and a fraction of the cost.
-pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants, whole: bool) -> Object {
+/// `whole`, or only its metadata (with its table row either way), which is all a
+/// table's rows carry and a fraction of the cost.
+pub(crate) fn shown<'a>(pod: &'a Pod, at: u64, instants: &Instants, whole: bool) -> Shown<'a> {
     let seen = Seen { pod, at };
     let bound = seen.node();
     let phase = seen.phase();
     let running = phase == PodPhase::Running;
     let nominated = if bound.is_none() && seen.is_present() {
-        pod.nominated_node_name.as_ref().map(ToString::to_string)
+        pod.nominated_node_name.as_deref()
     } else {
         None
     };
@@ -59,27 +97,53 @@ pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants, whole: bool) -> Objec
         },
         pod.containers.len()
     );
-    let cells = vec![
-        json!(pod.name.as_ref()),
-        json!(ready),
-        json!(seen.shown_status()),
-        json!(0),
-        json!(instants.age(pod.created_at_ms)),
-        json!(bound.map_or_else(|| "<none>".to_string(), |_| pod_ip(pod))),
-        json!(bound.unwrap_or("<none>")),
-        json!(nominated.as_deref().unwrap_or("<none>")),
-        json!("<none>"),
-    ];
-    let value = if whole {
-        serde_json::to_value(whole_pod(&seen, metadata, nominated, instants)).unwrap_or(Value::Null)
+    let cells = (
+        pod.name.as_ref(),
+        ready,
+        seen.shown_status(),
+        0,
+        instants.age(pod.created_at_ms),
+        bound.map_or_else(|| "<none>".to_string(), |_| pod_ip(pod)),
+        bound.unwrap_or("<none>"),
+        nominated.unwrap_or("<none>"),
+        "<none>",
+    );
+    let object = if whole {
+        whole_pod(&seen, metadata, nominated.map(str::to_string), instants)
     } else {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata})
+        KubePod {
+            metadata,
+            ..KubePod::default()
+        }
     };
-    Object::new(Some(&pod.namespace), &pod.name, labels(pod), value, cells)
-        .field("spec.nodeName", bound.unwrap_or_default())
-        .field("status.phase", phase_name(phase))
-        .field("spec.schedulerName", "default-scheduler")
-        .field("metadata.uid", pod.uid.to_string())
+    Shown { object, cells }
+}
+
+/// `pod` as it was at virtual instant `at`, as an [`Object`] (see [`shown`]).
+pub(crate) fn pod(pod: &Pod, at: u64, instants: &Instants, whole: bool) -> Object {
+    let Shown { object, cells } = shown(pod, at, instants, whole);
+    let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+    let cells = match serde_json::to_value(cells) {
+        Ok(Value::Array(cells)) => cells,
+        _ => Vec::new(),
+    };
+    fields(pod, at).into_iter().fold(
+        Object::new(Some(&pod.namespace), &pod.name, labels(pod), value, cells),
+        |object, (name, value)| object.field(name, value),
+    )
+}
+
+/// The fields a field selector may name of `pod` as it was at `at`.
+pub(crate) fn fields(pod: &Pod, at: u64) -> BTreeMap<&'static str, String> {
+    let seen = Seen { pod, at };
+    BTreeMap::from([
+        ("metadata.name", pod.name.to_string()),
+        ("metadata.namespace", pod.namespace.to_string()),
+        ("spec.nodeName", seen.node().unwrap_or_default().to_string()),
+        ("status.phase", phase_name(seen.phase()).to_string()),
+        ("spec.schedulerName", "default-scheduler".to_string()),
+        ("metadata.uid", pod.uid.to_string()),
+    ])
 }
 
 /// The whole pod as it was `seen`.
@@ -165,7 +229,7 @@ struct Seen<'a> {
     at: u64,
 }
 
-impl Seen<'_> {
+impl<'a> Seen<'a> {
     fn happened(&self, t: Option<u64>) -> bool {
         t.is_some_and(|t| t <= self.at)
     }
@@ -179,7 +243,7 @@ impl Seen<'_> {
         self.happened(self.pod.deletion_timestamp_ms)
     }
 
-    fn node(&self) -> Option<&str> {
+    fn node(&self) -> Option<&'a str> {
         self.happened(self.pod.scheduled_at_ms)
             .then_some(self.pod.node_name.as_deref())
             .flatten()

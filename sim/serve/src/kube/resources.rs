@@ -29,6 +29,10 @@ impl Resource {
 const READ: &[&str] = &["get", "list", "watch"];
 /// Kinds the served cluster also creates and deletes.
 const READ_WRITE: &[&str] = &["create", "delete", "get", "list", "watch"];
+/// Kinds the cluster stores as clients write them (see `stored_objects`).
+const STORED: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 /// What the simulator models, by group.
 pub(crate) const RESOURCES: &[Resource] = &[
@@ -73,6 +77,16 @@ pub(crate) const RESOURCES: &[Resource] = &[
         verbs: READ,
     },
     Resource {
+        plural: "configmaps",
+        singular: "configmap",
+        kind: "ConfigMap",
+        group: "",
+        version: "v1",
+        namespaced: true,
+        short_names: &["cm"],
+        verbs: STORED,
+    },
+    Resource {
         plural: "priorityclasses",
         singular: "priorityclass",
         kind: "PriorityClass",
@@ -81,6 +95,26 @@ pub(crate) const RESOURCES: &[Resource] = &[
         namespaced: false,
         short_names: &["pc"],
         verbs: READ_WRITE,
+    },
+    Resource {
+        plural: "roles",
+        singular: "role",
+        kind: "Role",
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        namespaced: true,
+        short_names: &[],
+        verbs: STORED,
+    },
+    Resource {
+        plural: "rolebindings",
+        singular: "rolebinding",
+        kind: "RoleBinding",
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        namespaced: true,
+        short_names: &[],
+        verbs: STORED,
     },
     Resource {
         plural: "nodepools",

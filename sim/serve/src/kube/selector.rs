@@ -63,16 +63,22 @@ impl Selector {
         })
     }
 
+    /// Whether the selector has no requirement (everything satisfies it).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `values` (labels, or fields) satisfy every requirement.
-    pub(crate) fn matches<K: std::borrow::Borrow<str> + Ord>(
+    pub(crate) fn matches<K: std::borrow::Borrow<str> + Ord, V: AsRef<str>>(
         &self,
-        values: &BTreeMap<K, String>,
+        values: &BTreeMap<K, V>,
     ) -> bool {
+        let value = |k: &String| values.get(k.as_str()).map(AsRef::as_ref);
         self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => values.get(k.as_str()).is_some_and(|x| x == v),
-            Requirement::NotEquals(k, v) => values.get(k.as_str()).is_none_or(|x| x != v),
-            Requirement::In(k, vs) => values.get(k.as_str()).is_some_and(|x| vs.contains(x)),
-            Requirement::NotIn(k, vs) => values.get(k.as_str()).is_none_or(|x| !vs.contains(x)),
+            Requirement::Equals(k, v) => value(k) == Some(v.as_str()),
+            Requirement::NotEquals(k, v) => value(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => value(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => value(k).is_none_or(|x| vs.iter().all(|v| v != x)),
             Requirement::Exists(k) => values.contains_key(k.as_str()),
             Requirement::DoesNotExist(k) => !values.contains_key(k.as_str()),
         })

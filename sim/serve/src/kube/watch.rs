@@ -18,6 +18,7 @@ use super::catalog::{self, Change};
 use super::object::Object;
 use super::resources::Resource;
 use super::selector::Selector;
+use super::stored_objects;
 use super::table::{self, Include};
 use crate::body::{self, Body};
 use crate::time::Instants;
@@ -73,22 +74,27 @@ impl Watch {
     fn poll(&self, target: &SimTarget, cursor: u64) -> Option<(Vec<(Change, Object)>, u64)> {
         let world = target.world();
         let cluster = world.cluster(&self.cluster).ok()?;
-        let instants = Instants::at(world.now());
+        let instants = Instants::of(target, world.now());
         let end = catalog::resource_version(&world);
-        let changes = catalog::changes(
+        let mut changes = catalog::changes(
             self.resource,
             &world,
             cluster,
-            world.events_since(cursor),
+            world.events_after(cursor),
             &instants,
         );
+        if let Some(kind) = stored_objects::kind_of(self.resource) {
+            changes.extend(stored_objects::changes(
+                kind, &world, cluster, cursor, &instants,
+            ));
+        }
         Some((changes, end))
     }
 
     fn existing(&self, target: &SimTarget) -> Option<(Vec<Object>, u64)> {
         let world = target.world();
         let cluster = world.cluster(&self.cluster).ok()?;
-        let instants = Instants::at(world.now());
+        let instants = Instants::of(target, world.now());
         let query = catalog::Query {
             namespace: self.namespace.as_deref(),
             labels: &self.labels,

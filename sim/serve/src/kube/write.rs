@@ -16,12 +16,15 @@ use super::catalog;
 use super::namespaces::BUILT_IN;
 use super::resources::Resource;
 use super::status;
+use super::stored_objects;
 use crate::body::{self, Body};
 use crate::time::Instants;
 
-/// The kinds whose objects can be created and deleted.
+/// The kinds whose objects can be created and deleted (and the stored kinds, whose
+/// writes are `stored_writes`').
 pub(crate) fn writable(resource: &Resource) -> bool {
     matches!(resource.kind, "Namespace" | "PriorityClass")
+        || stored_objects::kind_of(resource).is_some()
 }
 
 /// Creates (POST of `object` to the collection), patches (PATCH of a name) or deletes
@@ -190,7 +193,7 @@ fn shown(
     let Ok(in_cluster) = world.cluster(cluster) else {
         return status::no_such_path();
     };
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     match catalog::find(resource, &world, in_cluster, &instants, None, name) {
         Some(mut object) => {
             kept.show(cluster, resource.kind, std::slice::from_mut(&mut object));
@@ -209,11 +212,11 @@ fn stored(
 ) -> Option<Value> {
     let world = target.world();
     let cluster = world.cluster(cluster).ok()?;
-    let instants = Instants::at(world.now());
+    let instants = Instants::of(target, world.now());
     catalog::find(resource, &world, cluster, &instants, None, name).map(|o| o.value)
 }
 
-fn already_exists(resource: &Resource, name: &str) -> Response<Body> {
+pub(crate) fn already_exists(resource: &Resource, name: &str) -> Response<Body> {
     let shown = if resource.group.is_empty() {
         resource.plural.to_string()
     } else {

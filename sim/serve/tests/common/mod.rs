@@ -32,7 +32,7 @@ pub(crate) async fn served_demo(low_job: bool) -> ServedDemo {
     };
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("a port");
     listener.set_nonblocking(true).expect("non-blocking");
-    let served = runbook_sim_serve::serve(listener, Arc::clone(&target))
+    let served = runbook_sim_serve::serve(listener, Arc::clone(&target), None)
         .await
         .expect("served");
     ServedDemo {

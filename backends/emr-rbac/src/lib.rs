@@ -2,12 +2,24 @@
 //! sets up so that EMR on EKS may run jobs in a namespace: the Role and RoleBinding
 //! `emr-containers`, and the aws-auth mapping of EMR's service-linked role to the
 //! Kubernetes user `emr-containers` that the binding names.
+//!
+//! One definition for both targets: the `aws` target writes these objects to a real
+//! cluster with kube-rs, the `sim` target stores them in the simulated cluster (where
+//! the served Kubernetes API shows them), so the two cannot drift apart.
 
-use ::kube::api::ObjectMeta;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// The name of the Role, the RoleBinding and the Kubernetes user, as eksctl has them.
-pub(super) const EMR_NAME: &str = "emr-containers";
+pub const EMR_NAME: &str = "emr-containers";
+
+/// The ConfigMap that maps IAM roles to Kubernetes users (`aws-auth`), and its
+/// namespace.
+pub const AWS_AUTH: &str = "aws-auth";
+/// The namespace of [`AWS_AUTH`].
+pub const AWS_AUTH_NAMESPACE: &str = "kube-system";
+/// The key of aws-auth's data that holds the role mappings (a YAML list in a string).
+pub const MAP_ROLES: &str = "mapRoles";
 
 /// Verbs for what EMR creates and cleans up in bulk (pods, config maps, RBAC).
 const FULL: &[&str] = &[
@@ -41,7 +53,7 @@ fn rule(api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
 /// eksctl's Role (`pkg/authconfigmap/assets/emr-containers-rbac.yaml` at the facts
 /// sheet's HEAD): exactly these rules, because EMR's job runner, Spark driver and
 /// fluentd sidecar fail in confusing ways when one is missing.
-pub(super) fn emr_role(namespace: &str) -> Role {
+pub fn emr_role(namespace: &str) -> Role {
     Role {
         metadata: ObjectMeta {
             name: Some(EMR_NAME.into()),
@@ -90,7 +102,7 @@ pub(super) fn emr_role(namespace: &str) -> Role {
 }
 
 /// Binds the Role to the user `emr-containers` that aws-auth maps EMR's role to.
-pub(super) fn emr_role_binding(namespace: &str) -> RoleBinding {
+pub fn emr_role_binding(namespace: &str) -> RoleBinding {
     RoleBinding {
         metadata: ObjectMeta {
             name: Some(EMR_NAME.into()),
@@ -113,16 +125,13 @@ pub(super) fn emr_role_binding(namespace: &str) -> RoleBinding {
 
 /// The ARN of EMR on EKS's service-linked role, without a path: the authenticator
 /// canonicalizes assumed-role ARNs to `arn:<partition>:iam::<account>:role/<name>`.
-pub(super) fn emr_service_role_arn(partition: &str, account_id: &str) -> String {
+pub fn emr_service_role_arn(partition: &str, account_id: &str) -> String {
     format!("arn:{partition}:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
 }
 
 /// aws-auth's `mapRoles` (a YAML list in a string) with the EMR mapping added, or
 /// `None` if it is there already. Other entries are kept as they are.
-pub(super) fn add_emr_mapping(
-    map_roles: Option<&str>,
-    role_arn: &str,
-) -> Result<Option<String>, String> {
+pub fn add_emr_mapping(map_roles: Option<&str>, role_arn: &str) -> Result<Option<String>, String> {
     let mut entries: Vec<serde_yaml_ng::Value> = match map_roles.map(str::trim) {
         None | Some("") => Vec::new(),
         Some(text) => serde_yaml_ng::from_str::<Option<Vec<serde_yaml_ng::Value>>>(text)

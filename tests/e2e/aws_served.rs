@@ -1,0 +1,111 @@
+//! The aws target end to end against a cluster with a scheduler: moto for IAM, S3,
+//! CloudWatch Logs, STS and EC2 (the [`AwsWorld`]), and `runbook sim serve --for-aws`
+//! for EKS, EMR on EKS and each cluster's Kubernetes API. The run makes the cluster
+//! through the served EKS API, connects to the endpoint DescribeCluster gives (no
+//! `--kube-context`), registers virtual clusters and starts jobs through the served EMR
+//! API, whose job runs make driver and executor pods that the simulator's scheduler
+//! places and preempts; the run sees them through its kube-rs watches. Nothing is
+//! staged: this is the demo's own story, told through the aws target's code.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::aws_harness::AwsWorld;
+use crate::canned_runbooks::canned;
+use crate::harness::{Background, Test, step};
+
+/// Virtual seconds per wall second of the served world: the cluster is ACTIVE after
+/// about 12 s, and the low job's executors stay busy for about 3 s of wall time
+/// after the high job's executors ask for room, ample for the run's watches (which
+/// see a change within 0.1 s in tests).
+const SPEED: &str = "50";
+
+/// `runbook sim serve --for-aws` in the account of `world` (moto); returns the server
+/// and its URL.
+fn serve_for_aws(t: &Test, world: &AwsWorld) -> (Background, String) {
+    let mut served = world
+        .env_for(t.args([
+            "sim",
+            "serve",
+            "--for-aws",
+            "--addr",
+            "127.0.0.1:0",
+            "--sim-speed",
+            SPEED,
+        ]))
+        .spawn();
+    served.wait_for_stderr("still serving on");
+    let url = served
+        .stderr_so_far()
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .map(str::to_string)
+        .expect("the served URL");
+    (served, url)
+}
+
+/// How long a run on the served world may take: about 25 s alone, at [`SPEED`], most
+/// of it the cluster's creation; more while the other tests load both cores.
+const RUN_PATIENCE: Duration = Duration::from_secs(150);
+
+/// `runbook run --target aws FILE` against moto and the served simulator (EKS and EMR
+/// on EKS at `url`), connecting to the clusters as on EKS.
+fn run_on_aws(t: &Test, world: &AwsWorld, url: &str, file: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--output", "plain", "run", "--target", "aws", file];
+    all.extend_from_slice(args);
+    let out = world
+        .env_for(t.args(all))
+        .env("AWS_ENDPOINT_URL_EKS", url)
+        .env("AWS_ENDPOINT_URL_EMR_CONTAINERS", url)
+        .spawn()
+        .wait_within(RUN_PATIENCE);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let run = t.only_run();
+    t.status(run["id"].as_str().expect("run id"))
+}
+
+/// The story's facts a run's status tells: the victim's executor id, the
+/// replacement's, whether the driver survived and the high job finished first.
+fn story(status: &Value) -> (Value, Value, usize, &str) {
+    let eviction = &step(status, "eviction")["outputs"];
+    let evicted = eviction["evicted"].as_array().expect("evicted");
+    (
+        evicted[0]["executor_id"].clone(),
+        eviction["replacements"][0]["executor_id"].clone(),
+        evicted.len(),
+        step(status, "high_finished_first")["status"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+}
+
+/// `priority-demo.yaml` on `--target aws` tells the story it tells on `sim`: one
+/// low-priority executor (#2) preempted by the high job's executor, the driver kept,
+/// a replacement (#3) running, the high job finished first.
+#[test]
+fn the_priority_demo_runs_on_aws_against_the_simulated_eks() {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    let (_served, url) = serve_for_aws(&t, &world);
+    let on_aws = run_on_aws(
+        &t,
+        &world,
+        &url,
+        &canned("priority-demo.yaml"),
+        &["--set", "high_job_delay=1s"],
+    );
+    assert_eq!(on_aws["status"], "succeeded", "{on_aws:#}");
+    let high = step(&on_aws, "high_job")["outputs"]["job_id"].clone();
+    let evicted = &step(&on_aws, "eviction")["outputs"]["evicted"][0];
+    assert_eq!(evicted["preemptor_job"], high, "{evicted:#}");
+
+    let on_sim_test = Test::new();
+    on_sim_test
+        .args(["--output", "plain", "run", &canned("priority-demo.yaml")])
+        .run()
+        .success();
+    let on_sim = on_sim_test.status(on_sim_test.only_run()["id"].as_str().expect("run id"));
+    assert_eq!(story(&on_aws), story(&on_sim), "{on_aws:#}");
+    assert_eq!(story(&on_aws).0, 2, "executor #2 is the victim");
+}
