@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 /// when the run started (after their environment variables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
-    /// `sim` or `aws`.
-    #[serde(with = "target_name")]
+    /// `sim` or `aws`: stored on its own (`runs.target`), not in the settings' JSON.
+    #[serde(skip, default = "sim")]
     pub target: TargetKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
@@ -58,44 +58,36 @@ impl RunSettings {
         }
     }
 
-    /// The stored form (the state DB's `runs.settings`).
+    /// The stored form of all but the target (the state DB's `runs.settings`).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
     }
 
-    /// The settings `run` was started with: its stored settings, whose target is the
-    /// run's own (`runs.target`) when they lack one. The one reader of a stored run's
+    /// The settings `run` was started (or last resumed) with: its target
+    /// (`runs.target`) and its stored settings. The one reader of a stored run's
     /// settings (resume, `run --resume-incomplete`, `abandon --cancel-jobs`).
     pub fn of_run(run: &runbook_state::RunRecord) -> RunSettings {
         let target = run.target.parse().unwrap_or(TargetKind::Sim);
         RunSettings::from_stored(&run.settings, target)
     }
 
-    /// Reads the stored form. Runs from before settings were stored have only their
-    /// target (the migration put it there); `fallback_target` covers anything else.
-    pub fn from_stored(value: &serde_json::Value, fallback_target: TargetKind) -> RunSettings {
-        serde_json::from_value(value.clone()).unwrap_or(RunSettings {
-            target: fallback_target,
+    /// Reads the stored form, for a run on `target`. Runs from before settings were
+    /// stored have none: only their target.
+    pub fn from_stored(value: &serde_json::Value, target: TargetKind) -> RunSettings {
+        let stored = serde_json::from_value(value.clone()).unwrap_or(RunSettings {
+            target,
             profile: None,
             region: None,
             kube_context: None,
             sim_speed: None,
-        })
+        });
+        RunSettings { target, ..stored }
     }
 }
 
-mod target_name {
-    use runbook_backend::TargetKind;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(target: &TargetKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(target.as_str())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TargetKind, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
+/// What the target is before [`RunSettings::from_stored`] gives the run's own.
+fn sim() -> TargetKind {
+    TargetKind::Sim
 }
 
 #[cfg(test)]
@@ -110,7 +102,12 @@ mod tests {
             region: Some("eu-west-1".into()),
             ..GivenSettings::default()
         });
-        let round_trip = RunSettings::from_stored(&stored.to_json(), TargetKind::Sim);
+        assert_eq!(
+            stored.to_json(),
+            serde_json::json!({"region": "eu-west-1", "kube_context": "demo"}),
+            "the target is stored on its own"
+        );
+        let round_trip = RunSettings::from_stored(&stored.to_json(), TargetKind::Aws);
         assert_eq!(round_trip, stored);
         let resumed = RunSettings::resumed(&round_trip, &GivenSettings::default());
         assert_eq!(resumed, stored);
@@ -128,9 +125,9 @@ mod tests {
 
     #[test]
     fn runs_from_before_settings_were_stored_keep_their_target() {
-        let old = serde_json::json!({"target": "aws"});
+        let none = serde_json::json!({});
         assert_eq!(
-            RunSettings::from_stored(&old, TargetKind::Sim).target,
+            RunSettings::from_stored(&none, TargetKind::Aws).target,
             TargetKind::Aws
         );
     }

@@ -149,6 +149,14 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((at_ms IS NULL) = (data IS NULL))
     ) STRICT;
     "#,
+    // 4: a run's target is kept once, in `runs.target`. Its settings held a copy, and a
+    // resume on another `--target` changed only the copy, so `history` showed the
+    // target the run started on. The copy, where it differs, is the later word.
+    r#"
+    UPDATE runs SET
+        target = coalesce(json_extract(settings, '$.target'), target),
+        settings = json_remove(settings, '$.target');
+    "#,
 ];
 
 /// The schema version this binary creates and understands: the number of migrations.
@@ -302,13 +310,13 @@ mod tests {
                 .expect("count");
             assert_eq!(rows, 1, "{table} lost its row");
         }
-        let (status, settings): (String, String) = conn
-            .query_row("SELECT status, settings FROM runs", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let (status, target, settings): (String, String, String) = conn
+            .query_row("SELECT status, target, settings FROM runs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .expect("run");
         assert_eq!(status, "failed");
-        assert_eq!(settings, r#"{"target":"aws"}"#);
+        assert_eq!((target.as_str(), settings.as_str()), ("aws", "{}"));
         conn.execute("UPDATE runs SET status = 'abandoned'", [])
             .expect("the new status is allowed");
         let on: bool = conn
@@ -353,6 +361,41 @@ mod tests {
             [],
         )
         .expect_err("a world's time and state come together");
+    }
+
+    #[test]
+    fn version_3_runs_keep_their_target_once_the_latest_said() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        migrate_to(&mut conn, ":memory:", &MIGRATIONS[..3]).expect("v3");
+        conn.execute_batch(
+            "INSERT INTO runs (id, runbook_name, runbook_path, content_hash, params, lock_key, \
+               target, status, started_at_ms, pid, settings) VALUES \
+             ('resumed', 'demo', 'demo.yaml', 'h', '{}', 'k', 'sim', 'failed', 1, 7, \
+               '{\"target\":\"aws\",\"region\":\"eu-west-1\"}'), \
+             ('plain', 'demo', 'demo.yaml', 'h', '{}', 'k', 'sim', 'failed', 2, 7, \
+               '{\"sim_speed\":10.0}'), \
+             ('bare', 'demo', 'demo.yaml', 'h', '{}', 'k', 'aws', 'failed', 3, 7, '{}');",
+        )
+        .expect("v3 rows");
+        migrate(&mut conn, ":memory:").expect("to the latest");
+        let mut stmt = conn
+            .prepare("SELECT id, target, settings FROM runs ORDER BY started_at_ms")
+            .expect("prepare");
+        let runs: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let expected = [
+            ("resumed", "aws", r#"{"region":"eu-west-1"}"#),
+            ("plain", "sim", r#"{"sim_speed":10.0}"#),
+            ("bare", "aws", "{}"),
+        ];
+        let runs: Vec<(&str, &str, &str)> = runs
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(runs, expected);
     }
 
     #[test]

@@ -175,12 +175,14 @@ impl Store {
     }
 
     /// Marks a run as taken up again by process `pid` on `host`: status `running`, no
-    /// finish time or error, one more resume, and the target `settings` it now runs with.
+    /// finish time or error, one more resume, and the `target` and its `settings` it
+    /// now runs with (a resume may name another target).
     pub fn mark_run_resumed(
         &mut self,
         id: &str,
         pid: u32,
         host: &str,
+        target: &str,
         settings: &serde_json::Value,
         at_ms: i64,
     ) -> Result<(), StateError> {
@@ -195,10 +197,10 @@ impl Store {
                 .prepare_cached(
                     "UPDATE runs SET status = 'running', pid = ?2, resumed_at_ms = ?3, \
                      finished_at_ms = NULL, error = NULL, resume_count = resume_count + 1, \
-                     host = ?4, settings = ?5 \
+                     host = ?4, settings = ?5, target = ?6 \
                      WHERE id = ?1",
                 )
-                .and_then(|mut stmt| stmt.execute(params![id, pid, at_ms, host, settings]))
+                .and_then(|mut stmt| stmt.execute(params![id, pid, at_ms, host, settings, target]))
                 .map_err(StateError::sqlite(OP))?;
             if changed == 0 {
                 return Err(StateError::RunNotFound(id.to_owned()));
@@ -369,10 +371,19 @@ mod tests {
         assert_eq!(run.error.as_deref(), Some("step x failed"));
 
         store
-            .mark_run_resumed("r1", 777, "h", &json!({}), 3_000)
+            .mark_run_resumed(
+                "r1",
+                777,
+                "h",
+                "aws",
+                &json!({"region": "eu-west-1"}),
+                3_000,
+            )
             .expect("resume");
         let run = store.run("r1").expect("load").expect("exists");
         assert_eq!(run.status, RunStatus::Running);
+        assert_eq!(run.target, "aws", "the target it is resumed on");
+        assert_eq!(run.settings, json!({"region": "eu-west-1"}));
         assert_eq!(run.pid, 777);
         assert_eq!(run.resume_count, 1);
         assert_eq!(run.finished_at_ms, None);
@@ -380,7 +391,7 @@ mod tests {
         assert_eq!(run.started_at_ms, 1_000, "the original start is kept");
 
         store
-            .mark_run_resumed("r1", 778, "h", &json!({}), 3_500)
+            .mark_run_resumed("r1", 778, "h", "sim", &json!({}), 3_500)
             .expect("resume again");
         store
             .set_run_status("r1", RunStatus::Succeeded, Some(4_000), None)
@@ -400,7 +411,7 @@ mod tests {
             Err(StateError::RunNotFound(id)) if id == "nope"
         ));
         assert!(matches!(
-            store.mark_run_resumed("nope", 1, "h", &json!({}), 1),
+            store.mark_run_resumed("nope", 1, "h", "sim", &json!({}), 1),
             Err(StateError::RunNotFound(id)) if id == "nope"
         ));
     }

@@ -669,6 +669,7 @@ fn drive(
             &record.id,
             pid,
             &host_name(),
+            settings.target.as_str(),
             &settings.to_json(),
             Clock::Real.now_ms(),
         )?;
