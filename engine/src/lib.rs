@@ -7,6 +7,7 @@ pub mod diagnostic;
 mod error;
 pub mod executor;
 pub mod exit;
+pub(crate) mod export;
 pub mod iam_actions;
 pub mod iam_policy;
 pub mod inflight_jobs;

@@ -5,6 +5,7 @@
 mod abandon;
 mod broken_pipe;
 mod docs;
+mod export;
 mod history;
 #[cfg(test)]
 mod no_panic_fuzz;
@@ -120,6 +121,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print every step's rendered input without running anything
     Plan(plan::PlanArgs),
+    /// Export a runbook as an AWS CloudFormation template deploying a Step Functions
+    /// state machine and its role (exit 2 naming what cannot be exported)
+    Export(export::ExportArgs),
     /// Check, without changing anything, whether a runbook can succeed in the target's
     /// account (credentials, permissions, versions, bucket names, what exists)
     Preflight(preflight::PreflightArgs),
@@ -165,6 +169,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Worlds(args) => worlds::worlds(&cli.global, &args),
         Command::Validate(args) => validate::validate(&cli.global, &args),
         Command::Plan(args) => plan::plan(&cli.global, &args),
+        Command::Export(args) => export::export(&args),
         Command::Preflight(args) => preflight::preflight(&cli.global, &args),
         Command::Actions(args) => docs::actions(&args),
         Command::Schema => Ok(schema::print_schema()),

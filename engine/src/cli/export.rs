@@ -1,0 +1,100 @@
+//! `runbook export --to step-functions FILE`: the runbook as an AWS CloudFormation
+//! template deploying a Step Functions state machine and the role it runs as (README,
+//! "Running on Step Functions"). The runbook is loaded and its params resolved as `plan`
+//! does; what cannot be exported is refused as validation errors are (exit 2).
+
+use std::path::PathBuf;
+
+use super::param_args::ParamArgs;
+use super::vars::compute_vars;
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::export;
+use crate::runbook::load_file;
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The runbook file
+    pub file: PathBuf,
+    /// What to export to
+    #[arg(long = "to", value_enum)]
+    pub to: ExportTarget,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    /// The template's format
+    #[arg(long, value_enum, default_value_t = TemplateFormat::Json)]
+    pub format: TemplateFormat,
+    /// Write the template to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print a summary (states, each step's mapping, the role's actions, what was
+    /// refused) instead of the template
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave this step out (repeatable), with a warning, instead of refusing the export
+    /// for it
+    #[arg(long, value_name = "STEP")]
+    pub allow_partial: Vec<String>,
+}
+
+/// Where a runbook can be exported to.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportTarget {
+    /// An AWS Step Functions state machine, in a CloudFormation template
+    StepFunctions,
+}
+
+/// The template's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateFormat {
+    Json,
+    Yaml,
+}
+
+pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
+    let ExportTarget::StepFunctions = args.to;
+    let loaded = load_file(&args.file)?;
+    let known = |id: &String| {
+        loaded
+            .runbook
+            .steps
+            .iter()
+            .chain(&loaded.runbook.finally)
+            .any(|s| &s.id == id)
+    };
+    if let Some(unknown) = args.allow_partial.iter().find(|id| !known(id)) {
+        return Err(Error::BadArgument(format!(
+            "--allow-partial {unknown}: {} has no step `{unknown}`",
+            loaded.display_path
+        )));
+    }
+    let params = args.params.resolve(&loaded.runbook.params)?;
+    let vars = compute_vars(&loaded, &params, &export::run_scope())?;
+    let exported = export::export(&loaded, &params, &vars, &args.allow_partial);
+    for (id, action, why) in &exported.summary.skipped {
+        eprintln!("warning: step {id} ({action}) is not exported: {why}");
+    }
+    if args.dry_run {
+        print!("{}", exported.summary);
+    }
+    if !exported.refusals.is_empty() {
+        return Err(Error::Runbook(export::as_load_error(
+            &loaded,
+            &exported.refusals,
+        )));
+    }
+    if args.dry_run {
+        return Ok(Exit::Ok);
+    }
+    let template = exported.template.unwrap_or_default();
+    let text = match args.format {
+        TemplateFormat::Json => serde_json::to_string_pretty(&template).unwrap_or_default() + "\n",
+        TemplateFormat::Yaml => export::to_yaml(&template),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Error::BadArgument(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(Exit::Ok)
+}

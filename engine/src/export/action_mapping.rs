@@ -1,0 +1,469 @@
+//! Each action as the Task states that make its calls on Step Functions: the service
+//! integration of each call, its parameters (the request `plan --target aws` lists for
+//! it, see [`request`](super::request)), where its result is kept, and the IAM calls
+//! the state machine's role must be allowed.
+//!
+//! Results are kept in the execution's state: what a later call of the same step reads
+//! under `$.scratch.<step>_<what>`, and the step's outputs under `$.steps.<step>` (a
+//! Pass state at the end of the step gathers them), so later templates that read
+//! `steps.<id>.outputs.<name>` read the same values.
+
+use serde_json::{Value, json};
+
+use super::refusal::not_exportable;
+use super::request::{Placeholders, describe_cluster_selector};
+use super::runtime_value::marker;
+use super::states::{NEXT_STATE, State};
+use runbook_actions::{PlanContext, PlannedCall};
+
+/// The states of one step (one instance, inside a Map for a `for_each` step).
+#[derive(Debug, Default)]
+pub(crate) struct Mapping {
+    pub states: Vec<State>,
+    /// The calls the states make, as `plan --output json` lists calls
+    /// (`service`, `operation`, `detail`): what the role's policy is derived from.
+    pub calls: Vec<Value>,
+    /// The outputs the step keeps under `$.steps.<id>`.
+    pub output_names: Vec<&'static str>,
+    /// What each call is, for the dry-run summary: the integration's resource.
+    pub integrations: Vec<String>,
+}
+
+/// What the mapping of a step is given.
+pub(crate) struct StepToMap<'a> {
+    /// The step id: state names, scratch paths and the step's outputs use it.
+    pub id: &'a str,
+    pub action: &'static dyn runbook_actions::ErasedAction,
+    /// The input rendered for export (run-time values as markers).
+    pub with: &'a Value,
+    /// Inside a Map (a `for_each` step).
+    pub in_map: bool,
+    /// A `wait-for-job` on this step's job follows it: submit-job waits with `.sync`.
+    pub waited: bool,
+}
+
+const STATES: &str = "arn:aws:states:::";
+
+struct Builder<'a> {
+    step: &'a StepToMap<'a>,
+    placeholders: Placeholders,
+    planned: Vec<PlannedCall>,
+    mapping: Mapping,
+}
+
+impl<'a> Builder<'a> {
+    fn scratch(&self, what: &str) -> String {
+        format!("$.scratch.{}_{what}", self.step.id)
+    }
+
+    fn name(&self, what: &str) -> String {
+        format!("{} {what}", self.step.id)
+    }
+
+    /// The planned call `operation` of the action, as Task parameters.
+    fn planned(&self, operation: &str) -> Result<Value, String> {
+        let call = self
+            .planned
+            .iter()
+            .find(|c| c.operation == operation)
+            .ok_or_else(|| format!("its plan lists no {operation} call"))?;
+        self.placeholders
+            .request(&call.detail)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Adds a Task calling `integration` (`eks:createCluster.sync`, or
+    /// `aws-sdk:iam:createRole`) that needs the IAM calls `iam`.
+    fn task(
+        &mut self,
+        what: &str,
+        integration: &str,
+        parameters: Value,
+        iam: &[(&str, &str, Value)],
+    ) -> Result<&mut State, String> {
+        let parameters =
+            super::runtime_value::parameters(&parameters).map_err(|e| e.to_string())?;
+        let state = State::task(
+            self.name(what),
+            &format!("{STATES}{integration}"),
+            parameters,
+        )
+        .set("ResultPath", Value::Null);
+        self.mapping.integrations.push(integration.to_string());
+        for (service, operation, detail) in iam {
+            self.mapping
+                .calls
+                .push(json!({"service": service, "operation": operation, "detail": detail}));
+        }
+        self.mapping.states.push(state);
+        Ok(self.mapping.states.last_mut().expect("just pushed"))
+    }
+
+    /// A Task whose `error` means the thing is there already: the step goes on, as
+    /// the run adopts what exists (the error is kept at `$.scratch.<step>_<what>_exists`).
+    fn adopting(
+        &mut self,
+        what: &str,
+        integration: &str,
+        parameters: Value,
+        iam: &[(&str, &str, Value)],
+        error: &str,
+    ) -> Result<(), String> {
+        let exists = self.scratch(&format!("{}_exists", what.replace(' ', "_")));
+        self.task(what, integration, parameters, iam)?
+            .catch(&[error], &exists, NEXT_STATE);
+        Ok(())
+    }
+
+    /// The step's outputs, gathered under `$.steps.<id>` by a Pass state.
+    fn outputs(&mut self, names: &[&'static str], values: Value) -> Result<(), String> {
+        let parameters = super::runtime_value::parameters(&values).map_err(|e| e.to_string())?;
+        let state = State::pass(self.name("outputs"), parameters)
+            .set("ResultPath", json!(format!("$.steps.{}", self.step.id)));
+        self.mapping.states.push(state);
+        self.mapping.output_names = names.to_vec();
+        Ok(())
+    }
+
+    /// `eks:describeCluster`, kept for the calls after it (its endpoint, certificate
+    /// authority and OIDC issuer).
+    fn describe_cluster(&mut self, cluster: &Value) -> Result<(), String> {
+        let result = self.scratch("cluster");
+        self.task(
+            "DescribeCluster",
+            "aws-sdk:eks:describeCluster",
+            json!({"Name": cluster}),
+            &[("EKS", "DescribeCluster", json!({}))],
+        )?
+        .body
+        .extend([
+            ("ResultSelector".into(), describe_cluster_selector()),
+            ("ResultPath".into(), json!(result)),
+        ]);
+        Ok(())
+    }
+}
+
+fn field<'v>(with: &'v Value, name: &str) -> &'v Value {
+    with.get(name).unwrap_or(&Value::Null)
+}
+
+fn non_empty(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+/// The states of a step, or why its action cannot be exported (a sentence that
+/// completes "cannot be exported: ...").
+pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
+    let action = step.action.name();
+    if let Some(reason) = not_exportable(action) {
+        return Err(reason.to_string());
+    }
+    let plan_key = if step.in_map {
+        format!("{}[<index>]", step.id)
+    } else {
+        step.id.to_string()
+    };
+    let planned = step
+        .action
+        .planned_calls(step.with, &PlanContext::new(plan_key.clone()))
+        .map_err(|e| format!("its input does not plan: {e}"))?;
+    let mut builder = Builder {
+        step,
+        placeholders: Placeholders {
+            step_key: plan_key.clone(),
+            idempotency_key: super::request::idempotency_key(step.id, step.in_map),
+            cluster: Some(format!("$.scratch.{}_cluster", step.id)),
+        },
+        planned,
+        mapping: Mapping::default(),
+    };
+    match action {
+        "create-cluster" => create_cluster(&mut builder)?,
+        "register-vc" => register_vc(&mut builder)?,
+        "create-job-role" => create_job_role(&mut builder)?,
+        "create-log-group" => create_log_group(&mut builder)?,
+        "create-bucket" => create_bucket(&mut builder)?,
+        "submit-job" => submit_job(&mut builder)?,
+        "log" => log(&mut builder)?,
+        other => {
+            return Err(format!(
+                "`{other}` has no mapping to a Step Functions integration yet"
+            ));
+        }
+    }
+    Ok(builder.mapping)
+}
+
+fn create_cluster(b: &mut Builder<'_>) -> Result<(), String> {
+    let with = b.step.with;
+    for (name, what) in [
+        ("role_arn", "the cluster's IAM role"),
+        ("node_role_arn", "the node group's IAM role"),
+        ("subnet_ids", "the subnets"),
+    ] {
+        if !non_empty(field(with, name)) {
+            return Err(format!(
+                "without `{name}`, create-cluster makes {what} as eksctl does (a VPC, roles and their policies), which is not exported; give `{name}`"
+            ));
+        }
+    }
+    let mut cluster = b.planned("CreateCluster")?;
+    // Job roles trust the cluster's service accounts, and EMR on EKS reaches the
+    // namespaces through EKS access entries: the cluster accepts both authentication
+    // modes, as `register-vc`'s virtual clusters need.
+    cluster["AccessConfig"] = json!({"AuthenticationMode": "API_AND_CONFIG_MAP"});
+    let role = cluster["RoleArn"].clone();
+    b.task(
+        "CreateCluster",
+        "eks:createCluster.sync",
+        cluster,
+        &[
+            ("EKS", "CreateCluster", json!({"roleArn": role})),
+            ("EKS", "DescribeCluster", json!({})),
+            ("EKS", "DeleteCluster", json!({})),
+        ],
+    )?;
+    b.describe_cluster(field(with, "name"))?;
+    let provider = b.planned("CreateOpenIDConnectProvider")?;
+    b.adopting(
+        "CreateOpenIDConnectProvider",
+        "aws-sdk:iam:createOpenIDConnectProvider",
+        provider,
+        &[("IAM", "CreateOpenIDConnectProvider", json!({}))],
+        "Iam.EntityAlreadyExistsException",
+    )?;
+    let nodegroup = b.planned("CreateNodegroup")?;
+    let node_role = nodegroup["NodeRole"].clone();
+    b.task(
+        "CreateNodegroup",
+        "eks:createNodegroup.sync",
+        nodegroup,
+        &[
+            ("EKS", "CreateNodegroup", json!({"nodeRole": node_role})),
+            ("EKS", "DescribeNodegroup", json!({})),
+            ("EKS", "DeleteNodegroup", json!({})),
+        ],
+    )?;
+    b.outputs(&["name"], json!({"name": field(with, "name")}))
+}
+
+fn register_vc(b: &mut Builder<'_>) -> Result<(), String> {
+    let with = b.step.with;
+    let cluster = field(with, "cluster").clone();
+    if cluster.is_null() {
+        return Err(
+            "without `cluster`, register-vc looks for the account's only cluster, which is not exported; give `cluster`".into(),
+        );
+    }
+    let namespace = field(with, "namespace").clone();
+    b.describe_cluster(&cluster)?;
+    let scratch = b.scratch("cluster");
+    // 409 Conflict: the namespace exists, and is adopted as the run adopts it.
+    b.adopting(
+        "create Namespace",
+        "eks:call",
+        json!({
+            "ClusterName": cluster,
+            "CertificateAuthority": marker(&format!("{scratch}.certificate_authority")),
+            "Endpoint": marker(&format!("{scratch}.endpoint")),
+            "Method": "POST",
+            "Path": "/api/v1/namespaces",
+            "RequestBody": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        }),
+        &[("Kubernetes", "create Namespace", json!({}))],
+        "EKS.409",
+    )?;
+    let request = b.planned("CreateVirtualCluster")?;
+    let result = b.scratch("virtual_cluster");
+    b.task(
+        "CreateVirtualCluster",
+        "emr-containers:createVirtualCluster",
+        request,
+        &[("EMR on EKS", "CreateVirtualCluster", json!({}))],
+    )?
+    .body
+    .extend([
+        (
+            "ResultSelector".into(),
+            json!({"id.$": "$.Id", "name.$": "$.Name", "arn.$": "$.Arn"}),
+        ),
+        ("ResultPath".into(), json!(result)),
+    ]);
+    b.outputs(
+        &["virtual_cluster_id", "name", "arn", "namespace", "cluster"],
+        json!({
+            "virtual_cluster_id": marker(&format!("{result}.id")),
+            "name": marker(&format!("{result}.name")),
+            "arn": marker(&format!("{result}.arn")),
+            "namespace": namespace,
+            "cluster": cluster,
+        }),
+    )
+}
+
+fn create_job_role(b: &mut Builder<'_>) -> Result<(), String> {
+    let with = b.step.with;
+    let cluster = field(with, "cluster").clone();
+    if cluster.is_null() {
+        return Err(
+            "without `cluster`, create-job-role looks for the account's only cluster, which is not exported; give `cluster`".into(),
+        );
+    }
+    let name = field(with, "name").clone();
+    b.describe_cluster(&cluster)?;
+    let create = b.planned("CreateRole")?;
+    b.adopting(
+        "CreateRole",
+        "aws-sdk:iam:createRole",
+        create,
+        &[("IAM", "CreateRole", json!({}))],
+        "Iam.EntityAlreadyExistsException",
+    )?;
+    let policy = b.planned("PutRolePolicy")?;
+    b.task(
+        "PutRolePolicy",
+        "aws-sdk:iam:putRolePolicy",
+        policy,
+        &[("IAM", "PutRolePolicy", json!({}))],
+    )?;
+    let result = b.scratch("role");
+    b.task(
+        "GetRole",
+        "aws-sdk:iam:getRole",
+        json!({"RoleName": name}),
+        &[("IAM", "GetRole", json!({}))],
+    )?
+    .body
+    .extend([
+        ("ResultSelector".into(), json!({"arn.$": "$.Role.Arn"})),
+        ("ResultPath".into(), json!(result)),
+    ]);
+    b.outputs(
+        &["role_arn", "name"],
+        json!({"role_arn": marker(&format!("{result}.arn")), "name": name}),
+    )
+}
+
+fn create_log_group(b: &mut Builder<'_>) -> Result<(), String> {
+    let name = field(b.step.with, "name").clone();
+    let create = b.planned("CreateLogGroup")?;
+    b.adopting(
+        "CreateLogGroup",
+        "aws-sdk:cloudwatchlogs:createLogGroup",
+        create,
+        &[("CloudWatch Logs", "CreateLogGroup", json!({}))],
+        "CloudWatchLogs.ResourceAlreadyExistsException",
+    )?;
+    if b.planned
+        .iter()
+        .any(|c| c.operation == "PutRetentionPolicy")
+    {
+        let retention = b.planned("PutRetentionPolicy")?;
+        b.task(
+            "PutRetentionPolicy",
+            "aws-sdk:cloudwatchlogs:putRetentionPolicy",
+            retention,
+            &[("CloudWatch Logs", "PutRetentionPolicy", json!({}))],
+        )?;
+    }
+    b.outputs(&["name"], json!({"name": name}))
+}
+
+fn create_bucket(b: &mut Builder<'_>) -> Result<(), String> {
+    let name = field(b.step.with, "name").clone();
+    let request = b.planned("CreateBucket")?;
+    let mut in_us_east_1 = request.clone();
+    if let Value::Object(map) = &mut in_us_east_1 {
+        map.remove("CreateBucketConfiguration");
+    }
+    // us-east-1 takes no location constraint (S3 refuses one naming it).
+    let elsewhere = b.name("CreateBucket");
+    let there = b.name("CreateBucket in us-east-1");
+    let outputs = b.name("outputs");
+    let choice = State {
+        name: b.name("in us-east-1?"),
+        body: serde_json::Map::from_iter([
+            ("Type".to_string(), json!("Choice")),
+            (
+                "Choices".to_string(),
+                json!([{"Variable": "$$.Execution.Id", "StringMatches": "arn:*:states:us-east-1:*", "Next": there}]),
+            ),
+            ("Default".to_string(), json!(elsewhere)),
+        ]),
+    };
+    b.mapping.states.push(choice);
+    let exists = ["S3.BucketAlreadyOwnedByYouException"];
+    let exists_path = b.scratch("bucket_exists");
+    b.task(
+        "CreateBucket in us-east-1",
+        "aws-sdk:s3:createBucket",
+        in_us_east_1,
+        &[],
+    )?
+    .catch(&exists, &exists_path, &outputs);
+    let after_there = b.mapping.states.len() - 1;
+    b.mapping.states[after_there]
+        .body
+        .insert("Next".into(), json!(outputs));
+    b.task(
+        "CreateBucket",
+        "aws-sdk:s3:createBucket",
+        request,
+        &[("S3", "CreateBucket", json!({}))],
+    )?
+    .catch(&exists, &exists_path, NEXT_STATE);
+    b.outputs(&["name"], json!({"name": name}))
+}
+
+fn submit_job(b: &mut Builder<'_>) -> Result<(), String> {
+    let with = b.step.with;
+    let virtual_cluster = field(with, "virtual_cluster");
+    if !virtual_cluster
+        .as_str()
+        .is_some_and(super::runtime_value::is_dynamic)
+    {
+        return Err(
+            "`virtual_cluster` must be the `virtual_cluster_id` output of a register-vc step: a name is looked up at run time, which is not exported".into(),
+        );
+    }
+    let role = field(with, "role");
+    let role_is_arn = role
+        .as_str()
+        .is_some_and(|r| r.starts_with("arn:") || super::runtime_value::is_dynamic(r));
+    if !role_is_arn {
+        return Err(
+            "`role` must be an ARN or the `role_arn` output of a create-job-role step: a role name is looked up at run time, which is not exported".into(),
+        );
+    }
+    let mut request = b.planned("StartJobRun")?;
+    request["VirtualClusterId"] = virtual_cluster.clone();
+    request["ExecutionRoleArn"] = role.clone();
+    let integration = if b.step.waited {
+        "emr-containers:startJobRun.sync"
+    } else {
+        "emr-containers:startJobRun"
+    };
+    let mut iam = vec![("EMR on EKS", "StartJobRun", json!({}))];
+    if b.step.waited {
+        iam.extend([
+            ("EMR on EKS", "DescribeJobRun", json!({})),
+            ("EMR on EKS", "CancelJobRun", json!({})),
+        ]);
+    }
+    b.task("StartJobRun", integration, request, &iam)?;
+    b.outputs(&["name"], json!({"name": field(with, "name")}))
+}
+
+fn log(b: &mut Builder<'_>) -> Result<(), String> {
+    let message = field(b.step.with, "message").clone();
+    b.mapping
+        .integrations
+        .push("Pass (the message, in the execution's history)".into());
+    b.outputs(&["message"], json!({"message": message}))
+}

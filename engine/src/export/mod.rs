@@ -1,0 +1,556 @@
+//! `runbook export --to step-functions`: a runbook as an AWS Step Functions state
+//! machine in a CloudFormation template, for teams that move a nightly batch off one
+//! machine's cron onto a managed engine (README, "Running on Step Functions").
+//!
+//! The runbook is loaded and its params resolved as `plan` does; each step becomes the
+//! Task states of its action's calls ([`action_mapping`]), in an order its `needs`
+//! allow; `for_each` becomes a Map state. What cannot be written exactly in the States
+//! language is refused where it is written ([`refusal`]), never dropped.
+
+mod action_mapping;
+mod cfn_template;
+mod refusal;
+mod request;
+mod runtime_value;
+mod states;
+mod step_input;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::diagnostic::Diagnostic;
+use crate::params::ResolvedParams;
+use crate::runbook::{LoadedRunbook, StepDef};
+use action_mapping::{Mapping, StepToMap, map_step};
+pub(crate) use cfn_template::to_yaml;
+pub(crate) use refusal::{Refusal, as_load_error};
+use runtime_value::{ACCOUNT_ID, REGION, marker};
+use states::{NEXT_STEP, State};
+use step_input::{KeptOutputs, Scope};
+pub(crate) use summary::{StepSummary, Summary};
+
+/// wait-for-job's own default `timeout` (its input's documentation): the `.sync`
+/// task's when the step gives none.
+const WAIT_FOR_JOB_DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// What an export produced: the template (when nothing was refused), what it holds,
+/// and what was refused or skipped.
+pub(crate) struct Exported {
+    pub template: Option<Value>,
+    pub summary: Summary,
+    pub refusals: Vec<Refusal>,
+}
+
+/// Exports `loaded` with `params`; `allow_partial` names steps to leave out (each is
+/// reported in the summary's `skipped`).
+pub(crate) fn export(
+    loaded: &LoadedRunbook,
+    params: &ResolvedParams,
+    vars: &Map<String, Value>,
+    allow_partial: &[String],
+) -> Exported {
+    let runbook = &loaded.runbook;
+    let context = minijinja::Value::from_serialize(json!({
+        "params": params.values,
+        "vars": vars,
+        "env": crate::template::process_env(),
+        "run": run_scope(),
+    }));
+    let mut exporter = Exporter {
+        context,
+        exported: BTreeMap::new(),
+        steps: Vec::new(),
+        calls: Vec::new(),
+        for_each: Map::new(),
+        summary: Summary {
+            runbook: runbook.name.clone(),
+            file: loaded.display_path.clone(),
+            ..Summary::default()
+        },
+        refusals: Vec::new(),
+    };
+    let order = run_order(&runbook.steps);
+    let mut fused_wait: Option<usize> = None;
+    for (position, &index) in order.iter().enumerate() {
+        let def = &runbook.steps[index];
+        if fused_wait == Some(index) {
+            continue;
+        }
+        if allow_partial.contains(&def.id) {
+            exporter.skip(def, "left out with --allow-partial");
+            continue;
+        }
+        let next = order.get(position + 1).map(|&i| &runbook.steps[i]);
+        let waited_by =
+            next.filter(|wait| waits_for(wait, def) && !allow_partial.contains(&wait.id));
+        match exporter.step(def, waited_by) {
+            Ok(()) => {
+                if let Some(wait) = waited_by {
+                    fused_wait = Some(
+                        runbook
+                            .steps
+                            .iter()
+                            .position(|s| s.id == wait.id)
+                            .unwrap_or(usize::MAX),
+                    );
+                    exporter.exported.insert(
+                        wait.id.clone(),
+                        KeptOutputs {
+                            names: Vec::new(),
+                            list: false,
+                        },
+                    );
+                    exporter.summary.steps.push(StepSummary {
+                        id: wait.id.clone(),
+                        action: wait.action.name().to_string(),
+                        mapping: format!("waited by {}'s emr-containers:startJobRun.sync", def.id),
+                    });
+                }
+            }
+            Err(diagnostic) => exporter.refuse(def, diagnostic),
+        }
+    }
+    for def in &runbook.finally {
+        if allow_partial.contains(&def.id) {
+            exporter.skip(def, "left out with --allow-partial");
+        } else {
+            exporter.refuse(
+                def,
+                Diagnostic::new(
+                    "`finally` steps are not exported yet (a Catch-all path through them is to come); leave them out with --allow-partial",
+                    def.pos,
+                    def.id.len() + 4,
+                ),
+            );
+        }
+    }
+    exporter.finish(&runbook.name, runbook.description.as_deref())
+}
+
+/// `run` as the export's templates (and `vars`) see it: the execution's account and
+/// region; its id and start time as the plan's placeholders, which nothing translates.
+pub(crate) fn run_scope() -> Value {
+    json!({
+        "target": "aws",
+        "account_id": marker(ACCOUNT_ID),
+        "region": marker(REGION),
+        "id": "<run.id>",
+        "started_at": "<run.started_at>",
+    })
+}
+
+/// The steps in an order their `needs` allow: file order, each step after the steps it
+/// needs. The DAG's side-by-side runs become one chain in this increment.
+fn run_order(steps: &[StepDef]) -> Vec<usize> {
+    let mut placed = vec![false; steps.len()];
+    let mut order = Vec::with_capacity(steps.len());
+    while order.len() < steps.len() {
+        let Some(next) = (0..steps.len()).find(|&i| {
+            !placed[i]
+                && steps[i]
+                    .deps
+                    .iter()
+                    .all(|&d| placed.get(d).copied().unwrap_or(true))
+        }) else {
+            // The loader refuses cycles; keep whatever is left in file order.
+            order.extend((0..steps.len()).filter(|&i| !placed[i]));
+            break;
+        };
+        placed[next] = true;
+        order.push(next);
+    }
+    order
+}
+
+/// Whether `wait` is a wait-for-job of `submit`'s job that `startJobRun.sync` does
+/// exactly: the job named by `submit`'s output, the default expectation (COMPLETED),
+/// and nothing of its own to decide (`when`, `for_each`).
+fn waits_for(wait: &StepDef, submit: &StepDef) -> bool {
+    if wait.action.name() != "wait-for-job"
+        || submit.action.name() != "submit-job"
+        || wait.when.is_some()
+        || wait.for_each.is_some()
+        || submit.for_each.is_some()
+    {
+        return false;
+    }
+    let job = wait
+        .with
+        .get("job")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    let compact: String = job.chars().filter(|c| !c.is_whitespace()).collect();
+    let expected_ok = match wait.with.get("expect").map(crate::yaml::Node::to_json) {
+        None => true,
+        Some(Value::Array(states)) => states == [json!("COMPLETED")],
+        Some(_) => false,
+    };
+    compact == format!("{{{{steps.{}.outputs.job_id}}}}", submit.id)
+        && wait.with.get("virtual_cluster_id").is_none()
+        && expected_ok
+}
+
+struct Exporter {
+    context: minijinja::Value,
+    exported: BTreeMap<String, KeptOutputs>,
+    /// Each exported step's states, in order.
+    steps: Vec<Vec<State>>,
+    calls: Vec<Value>,
+    /// The literal lists of the `for_each` steps (and values computed per instance),
+    /// set by the first state: Map states read their items there.
+    for_each: Map<String, Value>,
+    summary: Summary,
+    refusals: Vec<Refusal>,
+}
+
+impl Exporter {
+    fn skip(&mut self, def: &StepDef, why: &str) {
+        self.summary.skipped.push((
+            def.id.clone(),
+            def.action.name().to_string(),
+            why.to_string(),
+        ));
+    }
+
+    fn refuse(&mut self, def: &StepDef, diagnostic: Diagnostic) {
+        self.summary.refused.push(def.id.clone());
+        self.refusals.push(Refusal { diagnostic });
+    }
+
+    fn scope(&self, in_for_each: bool) -> Scope<'_> {
+        Scope {
+            context: self.context.clone(),
+            in_for_each,
+            exported: &self.exported,
+        }
+    }
+
+    /// Exports one step (and the wait-for-job its `.sync` task waits for).
+    fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
+        let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
+        if def.action.name() == "wait-for-job" {
+            return Err(at_step(
+                "a wait-for-job that does not directly follow the submit-job of its job is not exported yet (it would poll DescribeJobRun)".into(),
+            ));
+        }
+        if let Some(when) = &def.when {
+            match step_input::render(when, &self.scope(false)) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    self.skip(def, "its `when` is false for these params");
+                    return Ok(());
+                }
+                Ok(_) => {
+                    return Err(Diagnostic::new(
+                        "a `when` that reads values known only when the state machine runs is not exported yet (a Choice state is to come)",
+                        when.pos,
+                        when.width(),
+                    ));
+                }
+                Err(diagnostic) => return Err(diagnostic),
+            }
+        }
+        if def.retry.attempts > 1
+            && (def.retry.delay.subsec_nanos() != 0 || def.retry.delay.as_secs() == 0)
+        {
+            return Err(at_step(format!(
+                "retry delay {:?} is not a whole number of seconds; Step Functions retries after whole seconds (IntervalSeconds)",
+                def.retry.delay
+            )));
+        }
+        let in_map = def.for_each.is_some();
+        if let Some(items_node) = &def.for_each {
+            let items = match step_input::render(items_node, &self.scope(false))? {
+                Value::Array(items) => items,
+                other => {
+                    return Err(Diagnostic::new(
+                        format!(
+                            "`for_each` must render to a list at export time, not {}",
+                            crate::template::json_type_name(&other)
+                        ),
+                        items_node.pos,
+                        items_node.width(),
+                    ));
+                }
+            };
+            self.for_each.insert(def.id.clone(), Value::Array(items));
+        }
+        let with = step_input::render(&def.with, &self.scope(in_map))?;
+        let per_instance_suffix = in_map
+            && def.action.name() == "create-job-role"
+            && with["name"].as_str().is_some_and(runtime_value::is_dynamic);
+        let to_map = StepToMap {
+            id: &def.id,
+            action: def.action,
+            with: &with,
+            in_map,
+            waited: waited_by.is_some(),
+        };
+        let at_with = |message: String| {
+            let (pos, width) = def
+                .with
+                .as_map()
+                .map_or((def.pos, def.id.len() + 4), |_| (def.with.pos, 1));
+            Diagnostic::new(
+                format!("{} cannot be exported: {message}", def.action.name()),
+                pos,
+                width,
+            )
+        };
+        let mut mapping = map_step(&to_map).map_err(at_with)?;
+        if per_instance_suffix {
+            let suffixes = self.role_suffixes(def, &with).map_err(at_with)?;
+            self.for_each
+                .insert(format!("{}_role_suffix", def.id), Value::Array(suffixes));
+        }
+        let timeout = match waited_by {
+            Some(wait) => Some(wait_timeout(wait, &self.scope(false))?),
+            None => def.timeout,
+        };
+        if let Some(timeout) = timeout {
+            let tasks: Vec<&mut State> =
+                mapping.states.iter_mut().filter(|s| s.is_task()).collect();
+            match tasks.as_slice() {
+                [_] => {
+                    let seconds = timeout.as_secs().max(1);
+                    for task in tasks {
+                        task.body.insert("TimeoutSeconds".into(), json!(seconds));
+                    }
+                }
+                _ => {
+                    return Err(at_step(format!(
+                        "a step `timeout` over the {} calls of {} is not exported yet (TimeoutSeconds bounds one Task)",
+                        mapping.states.iter().filter(|s| s.is_task()).count(),
+                        def.action.name()
+                    )));
+                }
+            }
+        }
+        for state in mapping.states.iter_mut().filter(|s| s.is_task()) {
+            if def.retry.attempts > 1 {
+                state.retry(&def.retry);
+            }
+        }
+        let error_path = format!("$.scratch.{}_error", def.id);
+        let mut states = if in_map {
+            let mut inner = std::mem::take(&mut mapping.states);
+            if let Some(last) = inner.last_mut() {
+                last.body
+                    .insert("OutputPath".into(), json!(format!("$.steps.{}", def.id)));
+            }
+            let mut extra = Vec::new();
+            if per_instance_suffix {
+                extra.push((
+                    "role_suffix.$".to_string(),
+                    format!(
+                        "States.ArrayGetItem($.for_each.{}_role_suffix, $$.Map.Item.Index)",
+                        def.id
+                    ),
+                ));
+            }
+            vec![states::map(
+                def.id.clone(),
+                &format!("$.for_each.{}", def.id),
+                def.parallel,
+                inner,
+                &format!("$.steps.{}", def.id),
+                &extra,
+            )]
+        } else {
+            std::mem::take(&mut mapping.states)
+        };
+        if def.continue_on_error {
+            for state in states
+                .iter_mut()
+                .filter(|s| s.is_task() || s.body.get("Type") == Some(&json!("Map")))
+            {
+                state.catch(&["States.ALL"], &error_path, NEXT_STEP);
+            }
+        }
+        self.calls.append(&mut mapping.calls);
+        self.summary.steps.push(StepSummary {
+            id: def.id.clone(),
+            action: def.action.name().to_string(),
+            mapping: describe(&mapping, in_map, def.parallel),
+        });
+        self.exported.insert(
+            def.id.clone(),
+            KeptOutputs {
+                names: mapping.output_names.clone(),
+                list: in_map,
+            },
+        );
+        self.steps.push(states);
+        Ok(())
+    }
+
+    /// The base36 suffix of each instance's role name, as its trust policy names it.
+    fn role_suffixes(&self, def: &StepDef, with: &Value) -> Result<Vec<Value>, String> {
+        let items = self
+            .for_each
+            .get(&def.id)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let item_text = match item {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let instance: Value = serde_json::from_str(
+                    &with
+                        .to_string()
+                        .replace(
+                            &marker("$.item").replace('\u{1}', "\\u0001"),
+                            &item_text.replace('"', "\\\""),
+                        )
+                        .replace(
+                            &marker("$.index").replace('\u{1}', "\\u0001"),
+                            &index.to_string(),
+                        ),
+                )
+                .map_err(|e| format!("its input for item {index} does not read back: {e}"))?;
+                let calls = def
+                    .action
+                    .planned_calls(
+                        &instance,
+                        &runbook_actions::PlanContext::new(format!("{}[{index}]", def.id)),
+                    )
+                    .map_err(|e| format!("its input for item {index} does not plan: {e}"))?;
+                let document = calls
+                    .iter()
+                    .find(|c| c.operation == "CreateRole")
+                    .map(|c| c.detail["assumeRolePolicyDocument"].to_string())
+                    .unwrap_or_default();
+                let suffix = document
+                    .split(":sub\":\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .and_then(|value| value.rsplit('-').next())
+                    .ok_or_else(|| {
+                        format!("the trust policy of item {index} names no service account")
+                    })?;
+                Ok(json!(suffix))
+            })
+            .collect()
+    }
+
+    fn finish(mut self, name: &str, description: Option<&str>) -> Exported {
+        let mut start_parameters = json!({"steps": {}, "scratch": {}});
+        if !self.for_each.is_empty() {
+            match runtime_value::parameters(
+                &json!({ "for_each": Value::Object(self.for_each.clone()) }),
+            ) {
+                Ok(Value::Object(lists)) => {
+                    for (key, value) in lists {
+                        start_parameters[key] = value;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.refusals.push(Refusal {
+                    diagnostic: Diagnostic::new(
+                        format!("the `for_each` lists cannot be built: {e}"),
+                        crate::yaml::Pos { line: 1, col: 1 },
+                        1,
+                    ),
+                }),
+            }
+        }
+        let firsts: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| s.first().map(|f| f.name.clone()).unwrap_or_default())
+            .collect();
+        let mut all = vec![State::pass("Start".into(), start_parameters)];
+        let count = self.steps.len();
+        for (i, mut states) in self.steps.into_iter().enumerate() {
+            let next = if i + 1 < count {
+                firsts[i + 1].clone()
+            } else {
+                "Succeeded".to_string()
+            };
+            states::resolve_next_step(&mut states, &next);
+            all.extend(states);
+        }
+        self.summary.states = count_states(&all) + 1;
+        if !self.refusals.is_empty() {
+            return Exported {
+                template: None,
+                summary: self.summary,
+                refusals: self.refusals,
+            };
+        }
+        let comment = format!("runbook {name}, exported by `runbook export --to step-functions`");
+        let definition = states::definition(&comment, all);
+        let description = description.map_or_else(
+            || format!("runbook {name} as a Step Functions state machine"),
+            |d| {
+                format!(
+                    "runbook {name} as a Step Functions state machine: {}",
+                    d.trim()
+                )
+            },
+        );
+        let template = cfn_template::template(&description, definition, self.calls);
+        self.summary.role_actions = cfn_template::role_actions(&template);
+        Exported {
+            template: Some(template),
+            summary: self.summary,
+            refusals: Vec::new(),
+        }
+    }
+}
+
+/// wait-for-job's `timeout`, rendered now: the `.sync` task's TimeoutSeconds.
+fn wait_timeout(wait: &StepDef, scope: &Scope<'_>) -> Result<Duration, Diagnostic> {
+    let Some(node) = wait.with.get("timeout") else {
+        return Ok(wait.timeout.map_or(WAIT_FOR_JOB_DEFAULT_TIMEOUT, |t| {
+            t.min(WAIT_FOR_JOB_DEFAULT_TIMEOUT)
+        }));
+    };
+    let rendered = step_input::render(node, scope)?;
+    let text = match &rendered {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let waited = runbook_backend::duration::parse_duration(&text).map_err(|e| {
+        Diagnostic::new(
+            format!("wait-for-job's timeout: {e}"),
+            node.pos,
+            node.width(),
+        )
+    })?;
+    Ok(wait.timeout.map_or(waited, |t| t.min(waited)))
+}
+
+/// Every state, those inside Map states included.
+fn count_states(states: &[State]) -> usize {
+    fn nested(value: &Value) -> usize {
+        value
+            .pointer("/ItemProcessor/States")
+            .and_then(Value::as_object)
+            .map_or(0, |states| {
+                states.len() + states.values().map(nested).sum::<usize>()
+            })
+    }
+    states
+        .iter()
+        .map(|s| 1 + nested(&Value::Object(s.body.clone())))
+        .sum()
+}
+
+/// A step's mapping in one line, for the summary.
+fn describe(mapping: &Mapping, in_map: bool, parallel: usize) -> String {
+    let calls = mapping.integrations.join(", ");
+    if in_map {
+        format!("Map (MaxConcurrency {parallel}) of: {calls}")
+    } else {
+        calls
+    }
+}
