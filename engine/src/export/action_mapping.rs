@@ -10,7 +10,6 @@
 
 use serde_json::{Value, json};
 
-use super::refusal::not_exportable;
 use super::request::{Placeholders, describe_cluster_selector};
 use super::runtime_value::marker;
 use super::states::{NEXT_STATE, State};
@@ -44,24 +43,24 @@ pub(crate) struct StepToMap<'a> {
 
 const STATES: &str = "arn:aws:states:::";
 
-struct Builder<'a> {
-    step: &'a StepToMap<'a>,
+pub(super) struct Builder<'a> {
+    pub(super) step: &'a StepToMap<'a>,
     placeholders: Placeholders,
     planned: Vec<PlannedCall>,
-    mapping: Mapping,
+    pub(super) mapping: Mapping,
 }
 
 impl<'a> Builder<'a> {
-    fn scratch(&self, what: &str) -> String {
+    pub(super) fn scratch(&self, what: &str) -> String {
         format!("$.scratch.{}_{what}", self.step.id)
     }
 
-    fn name(&self, what: &str) -> String {
+    pub(super) fn name(&self, what: &str) -> String {
         format!("{} {what}", self.step.id)
     }
 
     /// The planned call `operation` of the action, as Task parameters.
-    fn planned(&self, operation: &str) -> Result<Value, String> {
+    pub(super) fn planned(&self, operation: &str) -> Result<Value, String> {
         let call = self
             .planned
             .iter()
@@ -74,7 +73,7 @@ impl<'a> Builder<'a> {
 
     /// Adds a Task calling `integration` (`eks:createCluster.sync`, or
     /// `aws-sdk:iam:createRole`) that needs the IAM calls `iam`.
-    fn task(
+    pub(super) fn task(
         &mut self,
         what: &str,
         integration: &str,
@@ -101,7 +100,7 @@ impl<'a> Builder<'a> {
 
     /// A Task whose `error` means the thing is there already: the step goes on, as
     /// the run adopts what exists (the error is kept at `$.scratch.<step>_<what>_exists`).
-    fn adopting(
+    pub(super) fn adopting(
         &mut self,
         what: &str,
         integration: &str,
@@ -116,7 +115,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The step's outputs, gathered under `$.steps.<id>` by a Pass state.
-    fn outputs(&mut self, names: &[&'static str], values: Value) -> Result<(), String> {
+    pub(super) fn outputs(&mut self, names: &[&'static str], values: Value) -> Result<(), String> {
         let parameters = super::runtime_value::parameters(&values).map_err(|e| e.to_string())?;
         let state = State::pass(self.name("outputs"), parameters)
             .set("ResultPath", json!(format!("$.steps.{}", self.step.id)));
@@ -144,7 +143,7 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn field<'v>(with: &'v Value, name: &str) -> &'v Value {
+pub(super) fn field<'v>(with: &'v Value, name: &str) -> &'v Value {
     with.get(name).unwrap_or(&Value::Null)
 }
 
@@ -161,9 +160,6 @@ fn non_empty(value: &Value) -> bool {
 /// completes "cannot be exported: ...").
 pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
     let action = step.action.name();
-    if let Some(reason) = not_exportable(action) {
-        return Err(reason.to_string());
-    }
     let plan_key = if step.in_map {
         format!("{}[<index>]", step.id)
     } else {
@@ -191,6 +187,10 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
         "create-bucket" => create_bucket(&mut builder)?,
         "submit-job" => submit_job(&mut builder)?,
         "log" => log(&mut builder)?,
+        "delete-log-group" => super::delete_mapping::delete_log_group(&mut builder)?,
+        "delete-bucket" => super::delete_mapping::delete_bucket(&mut builder)?,
+        "delete-job-role" => super::delete_mapping::delete_job_role(&mut builder)?,
+        "delete-vc" => super::delete_mapping::delete_vc(&mut builder)?,
         other => {
             return Err(format!(
                 "`{other}` has no mapping to a Step Functions integration yet"

@@ -9,6 +9,7 @@
 
 mod action_mapping;
 mod cfn_template;
+mod delete_mapping;
 mod refusal;
 mod request;
 mod runtime_value;
@@ -60,6 +61,7 @@ pub(crate) fn export(
         "run": run_scope(),
     }));
     let mut exporter = Exporter {
+        source: loaded.source.clone(),
         context,
         exported: BTreeMap::new(),
         steps: Vec::new(),
@@ -194,6 +196,8 @@ fn waits_for(wait: &StepDef, submit: &StepDef) -> bool {
 }
 
 struct Exporter {
+    /// The runbook's text, to point at what is refused.
+    source: String,
     context: minijinja::Value,
     exported: BTreeMap<String, KeptOutputs>,
     /// Each exported step's states, in order.
@@ -220,6 +224,26 @@ impl Exporter {
         self.refusals.push(Refusal { diagnostic });
     }
 
+    /// Where the step's `action:` value is written (the step's own position when it
+    /// cannot be found), and its width.
+    fn action_position(&self, def: &StepDef) -> (crate::yaml::Pos, usize) {
+        let name = def.action.name();
+        let found = self
+            .source
+            .lines()
+            .enumerate()
+            .skip(def.pos.line.saturating_sub(1))
+            .find_map(|(i, line)| {
+                let at = line.find("action:")?;
+                let value = line[at..].find(name)? + at;
+                Some(crate::yaml::Pos {
+                    line: i + 1,
+                    col: line[..value].chars().count() + 1,
+                })
+            });
+        found.map_or((def.pos, def.id.len() + 4), |pos| (pos, name.len()))
+    }
+
     fn scope(&self, in_for_each: bool) -> Scope<'_> {
         Scope {
             context: self.context.clone(),
@@ -231,6 +255,14 @@ impl Exporter {
     /// Exports one step (and the wait-for-job its `.sync` task waits for).
     fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
         let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
+        if let Some(reason) = refusal::not_exportable(def.action.name()) {
+            let (pos, width) = self.action_position(def);
+            return Err(Diagnostic::new(
+                format!("{} cannot be exported: {reason}", def.action.name()),
+                pos,
+                width,
+            ));
+        }
         if def.action.name() == "wait-for-job" {
             return Err(at_step(
                 "a wait-for-job that does not directly follow the submit-job of its job is not exported yet (it would poll DescribeJobRun)".into(),

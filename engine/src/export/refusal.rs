@@ -5,24 +5,24 @@
 use crate::diagnostic::Diagnostic;
 use crate::runbook::{LoadError, LoadedRunbook};
 
-/// Why an action has no Step Functions equivalent at all (not merely "not yet"): what
-/// it observes or where it runs is outside what any integration can reach.
+/// Why an action cannot be exported whatever its input: what it observes or where it
+/// runs is outside what any integration can reach (or, for `sleep`, not written yet).
 pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
     Some(match action {
         "exec" => {
-            "`exec` runs a program on the machine that runs runbook; a state machine has no machine of its own to run it on"
+            "it runs a program on the machine that runs runbook; a state machine has no machine of its own to run it on"
         }
         "assert-eviction" => {
-            "`assert-eviction` follows the job's pods and the scheduler's preemptions while the jobs run; no Step Functions integration observes pod events"
+            "it follows the job's pods and the scheduler's preemptions while the jobs run; no Step Functions integration observes pod events"
         }
         "wait-for-pods" => {
-            "`wait-for-pods` watches pods until they reach a state; `eks:call` reads once and no integration waits on pods"
+            "it watches pods until they reach a state; `eks:call` reads once and no integration waits on pods"
         }
         "assert-autoscaling" => {
-            "`assert-autoscaling` follows nodes as the autoscaler adds and removes them; no Step Functions integration observes nodes over time"
+            "it follows nodes as the autoscaler adds and removes them; no Step Functions integration observes nodes over time"
         }
         "sleep" => {
-            "`sleep` on the simulator passes virtual time; on Step Functions it would be a Wait state, which this export does not write yet"
+            "a Wait state, what it would be on Step Functions, is not written by this export yet"
         }
         _ => return None,
     })

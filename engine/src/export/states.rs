@@ -104,8 +104,9 @@ pub(crate) fn chain(states: Vec<State>, end: Option<&str>) -> (String, Map<Strin
             state.body.get("Type").and_then(Value::as_str),
             Some("Succeed" | "Fail" | "Choice")
         );
-        // A state that names its own `Next` (a branch of a Choice) keeps it.
-        if !is_terminal && !state.body.contains_key("Next") {
+        // A state that names its own `Next` (a branch of a Choice, a loop) or ends its
+        // chain keeps it.
+        if !is_terminal && !state.body.contains_key("Next") && !state.body.contains_key("End") {
             match next {
                 Some(next) => state.body.insert("Next".into(), json!(next)),
                 None => state.body.insert("End".into(), json!(true)),
@@ -142,8 +143,10 @@ pub(crate) fn definition(comment: &str, mut states: Vec<State>) -> Value {
     json!({"Comment": comment, "StartAt": start, "States": map})
 }
 
-/// A Map state running `states` for each item at `items_path`, `parallel` at a time;
-/// `extra` adds entries to each iteration's input (`key.$` to an expression).
+/// A Map state running `states` for each item at `items_path`, `parallel` at a time
+/// (a `for_each` step): each iteration's input is its `item` and `index`, the outputs
+/// of the steps before and its own scratch; `extra` adds entries (`key.$` to an
+/// expression).
 pub(crate) fn map(
     name: String,
     items_path: &str,
@@ -152,10 +155,6 @@ pub(crate) fn map(
     result_path: &str,
     extra: &[(String, String)],
 ) -> State {
-    let (start, processor) = chain(states, None);
-    let mut body = Map::new();
-    body.insert("Type".into(), json!("Map"));
-    body.insert("ItemsPath".into(), json!(items_path));
     let mut selector = json!({
         "item.$": "$$.Map.Item.Value",
         "index.$": "$$.Map.Item.Index",
@@ -165,8 +164,27 @@ pub(crate) fn map(
     for (key, expr) in extra {
         selector[key] = json!(expr);
     }
-    body.insert("ItemSelector".into(), selector);
-    body.insert("MaxConcurrency".into(), json!(parallel));
+    inline_map(name, items_path, Some(selector), states, json!(result_path))
+        .set("MaxConcurrency", json!(parallel))
+}
+
+/// A Map state running `states` inline for each item at `items_path`, the iteration's
+/// input built by `selector` (the item itself without one), its results at
+/// `result_path` (`null`: dropped).
+pub(crate) fn inline_map(
+    name: String,
+    items_path: &str,
+    selector: Option<Value>,
+    states: Vec<State>,
+    result_path: Value,
+) -> State {
+    let (start, processor) = chain(states, None);
+    let mut body = Map::new();
+    body.insert("Type".into(), json!("Map"));
+    body.insert("ItemsPath".into(), json!(items_path));
+    if let Some(selector) = selector {
+        body.insert("ItemSelector".into(), selector);
+    }
     body.insert(
         "ItemProcessor".into(),
         json!({
@@ -175,7 +193,7 @@ pub(crate) fn map(
             "States": processor,
         }),
     );
-    body.insert("ResultPath".into(), json!(result_path));
+    body.insert("ResultPath".into(), result_path);
     State { name, body }
 }
 
