@@ -145,6 +145,7 @@ pub mod manifest;
 pub mod node;
 pub mod node_affinity;
 mod node_groups;
+mod node_pool_object;
 mod object_content;
 pub mod params;
 pub mod pod;

@@ -265,6 +265,13 @@ fn parse_document(doc: &Value) -> Result<Manifest, SimError> {
     }
 }
 
+/// One object as the API has it (`apiVersion`, `kind`, `metadata`, the rest; a
+/// server-side apply's body, an object kept in the cluster) read as a manifest.
+pub fn parse_object(object: &serde_json::Value) -> Result<Manifest, SimError> {
+    let value = serde_yaml_ng::to_value(object).map_err(|e| invalid(e.to_string()))?;
+    parse_document(&value)
+}
+
 /// Parses one or more YAML documents (separated by `---`).
 pub fn parse_manifests(yaml: &str) -> Result<Vec<Manifest>, SimError> {
     let mut out = Vec::new();

@@ -1,8 +1,12 @@
-//! Objects of the Kubernetes API that a cluster keeps but the simulator does not act
-//! on: ConfigMaps, Roles and RoleBindings. EMR on EKS needs them to exist (the Role
-//! and RoleBinding `emr-containers` in a job namespace, its mapping in ConfigMap
+//! Objects of the Kubernetes API that a cluster keeps as clients write them:
+//! ConfigMaps, Roles and RoleBindings, and Karpenter's EC2NodeClasses and NodePools.
+//! EMR on EKS needs the first three to exist (the Role and RoleBinding
+//! `emr-containers` in a job namespace, its mapping in ConfigMap
 //! `kube-system/aws-auth`), and clients read and write them, but nothing in the
 //! simulated scheduling depends on them: there are no authorization checks.
+//! Karpenter's objects are kept as written too; what a NodePool says is what the
+//! world's autoscaler does (the served API hands it to
+//! [`World::enable_autoscaling`] when it is written).
 //!
 //! An object is kept as the API wrote it (labels, annotations, and everything but its
 //! metadata as JSON), with what the API server adds: a UID, a creation time and a
@@ -18,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::SimError;
+use crate::node_pool_object::autoscaler_of;
 use crate::world::World;
 
 /// The kinds of object a cluster stores without interpreting them.
@@ -29,6 +34,11 @@ pub enum StoredKind {
     Role,
     /// `rbac.authorization.k8s.io/v1` RoleBinding.
     RoleBinding,
+    /// `karpenter.k8s.aws/v1` EC2NodeClass (cluster-scoped).
+    #[serde(rename = "EC2NodeClass")]
+    Ec2NodeClass,
+    /// `karpenter.sh/v1` NodePool (cluster-scoped).
+    NodePool,
 }
 
 impl StoredKind {
@@ -38,6 +48,8 @@ impl StoredKind {
             "ConfigMap" => Some(StoredKind::ConfigMap),
             "Role" => Some(StoredKind::Role),
             "RoleBinding" => Some(StoredKind::RoleBinding),
+            "EC2NodeClass" => Some(StoredKind::Ec2NodeClass),
+            "NodePool" => Some(StoredKind::NodePool),
             _ => None,
         }
     }
@@ -48,7 +60,15 @@ impl StoredKind {
             StoredKind::ConfigMap => "ConfigMap",
             StoredKind::Role => "Role",
             StoredKind::RoleBinding => "RoleBinding",
+            StoredKind::Ec2NodeClass => "EC2NodeClass",
+            StoredKind::NodePool => "NodePool",
         }
+    }
+
+    /// Whether its objects live in a namespace (Karpenter's are cluster-scoped: their
+    /// key's namespace is empty, and no namespace's deletion touches them).
+    pub fn namespaced(self) -> bool {
+        !matches!(self, StoredKind::Ec2NodeClass | StoredKind::NodePool)
     }
 
     /// Its `apiVersion` (`v1`, `rbac.authorization.k8s.io/v1`).
@@ -56,6 +76,8 @@ impl StoredKind {
         match self {
             StoredKind::ConfigMap => "v1",
             StoredKind::Role | StoredKind::RoleBinding => "rbac.authorization.k8s.io/v1",
+            StoredKind::Ec2NodeClass => "karpenter.k8s.aws/v1",
+            StoredKind::NodePool => "karpenter.sh/v1",
         }
     }
 
@@ -66,6 +88,8 @@ impl StoredKind {
             StoredKind::ConfigMap => "configmaps",
             StoredKind::Role => "roles.rbac.authorization.k8s.io",
             StoredKind::RoleBinding => "rolebindings.rbac.authorization.k8s.io",
+            StoredKind::Ec2NodeClass => "ec2nodeclasses.karpenter.k8s.aws",
+            StoredKind::NodePool => "nodepools.karpenter.sh",
         }
     }
 }
@@ -75,7 +99,7 @@ impl StoredKind {
 pub struct ObjectKey {
     /// The kind.
     pub kind: StoredKind,
-    /// The namespace (every stored kind is namespaced).
+    /// The namespace (empty for a cluster-scoped kind).
     pub namespace: String,
     /// The name.
     pub name: String,
@@ -217,8 +241,10 @@ impl World {
         Ok(self.cluster(cluster)?.objects.get(key))
     }
 
-    /// Creates an object (Kubernetes `create`): its namespace must exist, and no
-    /// object of its kind may have its name there.
+    /// Creates an object (Kubernetes `create`): its namespace must exist (for a
+    /// namespaced kind), and no object of its kind may have its name there. A
+    /// NodePool configures the world's autoscaler (see `node_pool_object`),
+    /// and one the autoscaler cannot follow is refused (`InvalidManifest`).
     pub fn create_kube_object(
         &mut self,
         cluster: &str,
@@ -226,7 +252,7 @@ impl World {
         write: ObjectWrite,
     ) -> Result<StoredObject, SimError> {
         let c = self.active_cluster(cluster)? as usize;
-        if !self.clusters[c].namespaces.contains(&key.namespace) {
+        if key.kind.namespaced() && !self.clusters[c].namespaces.contains(&key.namespace) {
             return Err(SimError::NamespaceNotFound {
                 cluster: cluster.to_string(),
                 name: key.namespace,
@@ -235,6 +261,7 @@ impl World {
         if self.clusters[c].objects.contains_key(&key) {
             return Err(already_exists(&key));
         }
+        let autoscaler = autoscaler_of(&key, &write)?;
         self.objects_created += 1;
         let object = StoredObject {
             uid: format!("00000000-0000-4000-8000-{:012x}", self.objects_created),
@@ -245,10 +272,15 @@ impl World {
             resource_version: 0,
             key,
         };
-        Ok(self.record(c, ObjectChangeKind::Added, object))
+        let created = self.record(c, ObjectChangeKind::Added, object);
+        if let Some(spec) = autoscaler {
+            self.enable_autoscaling(cluster, spec)?;
+        }
+        Ok(created)
     }
 
-    /// Replaces an object's labels, annotations and content (Kubernetes `update`).
+    /// Replaces an object's labels, annotations and content (Kubernetes `update`); a
+    /// NodePool reconfigures the autoscaler.
     /// With `expected`, only if that is still the object's resource version
     /// (`Conflict` otherwise: someone else wrote it since it was read). A write that
     /// changes nothing leaves the object and its version as they are, as the API
@@ -274,13 +306,18 @@ impl World {
         if current.holds(&write) {
             return Ok(current.clone());
         }
+        let autoscaler = autoscaler_of(key, &write)?;
         let object = StoredObject {
             labels: write.labels,
             annotations: write.annotations,
             content: write.content,
             ..current.clone()
         };
-        Ok(self.record(c, ObjectChangeKind::Modified, object))
+        let replaced = self.record(c, ObjectChangeKind::Modified, object);
+        if let Some(spec) = autoscaler {
+            self.enable_autoscaling(cluster, spec)?;
+        }
+        Ok(replaced)
     }
 
     /// Creates the object, or replaces the one of its name whatever its version
@@ -298,7 +335,8 @@ impl World {
         }
     }
 
-    /// Deletes an object; returns it as it last was.
+    /// Deletes an object; returns it as it last was. A NodePool's autoscaler stops
+    /// and its nodes go with it (see `node_pool_object`).
     pub fn delete_kube_object(
         &mut self,
         cluster: &str,
@@ -310,7 +348,11 @@ impl World {
             .get(key)
             .cloned()
             .ok_or_else(|| not_found(key))?;
-        Ok(self.record(c, ObjectChangeKind::Deleted, object))
+        let deleted = self.record(c, ObjectChangeKind::Deleted, object);
+        if key.kind == StoredKind::NodePool {
+            self.node_pool_deleted(cluster, &key.name)?;
+        }
+        Ok(deleted)
     }
 
     /// Deletes every object in a namespace being deleted.

@@ -80,32 +80,64 @@ fn story(status: &Value) -> (Value, Value, usize, &str) {
     )
 }
 
+/// `file` run on `--target aws` against moto and the served simulator with `aws_args`
+/// (which must succeed), and run on `sim`: the statuses of both runs.
+fn on_aws_and_on_sim(file: &str, aws_args: &[&str]) -> (Value, Value) {
+    let world = AwsWorld::start();
+    let t = Test::new();
+    let (_served, url) = serve_for_aws(&t, &world);
+    let on_aws = run_on_aws(&t, &world, &url, &canned(file), aws_args);
+    assert_eq!(on_aws["status"], "succeeded", "{on_aws:#}");
+    let on_sim_test = Test::new();
+    on_sim_test
+        .args(["--output", "plain", "run", &canned(file)])
+        .run()
+        .success();
+    let on_sim = on_sim_test.status(on_sim_test.only_run()["id"].as_str().expect("run id"));
+    (on_aws, on_sim)
+}
+
 /// `priority-demo.yaml` on `--target aws` tells the story it tells on `sim`: one
 /// low-priority executor (#2) preempted by the high job's executor, the driver kept,
 /// a replacement (#3) running, the high job finished first.
 #[test]
 fn the_priority_demo_runs_on_aws_against_the_simulated_eks() {
-    let world = AwsWorld::start();
-    let t = Test::new();
-    let (_served, url) = serve_for_aws(&t, &world);
-    let on_aws = run_on_aws(
-        &t,
-        &world,
-        &url,
-        &canned("priority-demo.yaml"),
-        &["--set", "high_job_delay=1s"],
-    );
-    assert_eq!(on_aws["status"], "succeeded", "{on_aws:#}");
+    let (on_aws, on_sim) = on_aws_and_on_sim("priority-demo.yaml", &["--set", "high_job_delay=1s"]);
     let high = step(&on_aws, "high_job")["outputs"]["job_id"].clone();
     let evicted = &step(&on_aws, "eviction")["outputs"]["evicted"][0];
     assert_eq!(evicted["preemptor_job"], high, "{evicted:#}");
-
-    let on_sim_test = Test::new();
-    on_sim_test
-        .args(["--output", "plain", "run", &canned("priority-demo.yaml")])
-        .run()
-        .success();
-    let on_sim = on_sim_test.status(on_sim_test.only_run()["id"].as_str().expect("run id"));
     assert_eq!(story(&on_aws), story(&on_sim), "{on_aws:#}");
     assert_eq!(story(&on_aws).0, 2, "executor #2 is the victim");
+}
+
+/// The autoscaling story's facts a run's status tells: each node the NodePool added,
+/// by its instance type and capacity type, and whether it was removed once empty.
+fn autoscaling_story(status: &Value) -> Vec<(String, String, bool)> {
+    step(status, "scaled")["outputs"]["added"]
+        .as_array()
+        .expect("added nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["instance_type"].as_str().unwrap_or_default().to_string(),
+                n["capacity_type"].as_str().unwrap_or_default().to_string(),
+                !n["removed_at_ms"].is_null(),
+            )
+        })
+        .collect()
+}
+
+/// `autoscaling-demo.yaml` on `--target aws` tells the story it tells on `sim`: the
+/// served cluster has Karpenter v1 (its APIs and its controller pod), the run's
+/// EC2NodeClass and NodePool become Ready, and the NodePool adds the same node for
+/// both jobs (no preemption), removed once it is empty.
+#[test]
+fn the_autoscaling_demo_runs_on_aws_against_the_simulated_eks() {
+    // The run sleeps in wall time: 5 s is 250 s of the served world's at [`SPEED`],
+    // well past the 30 s the empty node is kept.
+    let (on_aws, on_sim) =
+        on_aws_and_on_sim("autoscaling-demo.yaml", &["--set", "empty_node_wait=5s"]);
+    let story = autoscaling_story(&on_aws);
+    assert!(!story.is_empty(), "{on_aws:#}");
+    assert_eq!(story, autoscaling_story(&on_sim), "{on_aws:#}");
 }

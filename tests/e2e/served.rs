@@ -201,8 +201,12 @@ fn kubectl_reads_the_world_a_demo_left() {
     ]);
     assert_eq!(
         system.lines().count(),
-        4,
-        "aws-node, kube-proxy and two CoreDNS:\n{system}"
+        5,
+        "aws-node, kube-proxy, two CoreDNS and Karpenter's controller:\n{system}"
+    );
+    assert!(
+        system.lines().any(|l| l.starts_with("pod/karpenter-")),
+        "{system}"
     );
 
     let classes = kubectl.ok(&["get", "priorityclasses"]);
@@ -475,6 +479,103 @@ fn the_autoscaler_is_served_as_a_node_pool() {
         requirements.contains("karpenter.sh/capacity-type") && requirements.contains("spot"),
         "{json}"
     );
+    served.signal(Signal::SIGTERM);
+    assert_eq!(served.wait().code, Some(0));
+}
+
+/// A Karpenter EC2NodeClass and a NodePool named `gpu`, the pool's nodes of
+/// `capacity_type`, removed `consolidate_after` after they are empty.
+fn karpenter_manifest(capacity_type: &str, consolidate_after: &str) -> String {
+    format!(
+        "apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata:
+  name: gpu
+spec:
+  role: KarpenterNodeRole-eks-emr-cluster
+  amiSelectorTerms: [{{alias: al2023@latest}}]
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: gpu
+spec:
+  template:
+    spec:
+      requirements:
+      - {{key: karpenter.sh/capacity-type, operator: In, values: [{capacity_type}]}}
+      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: gpu}}
+  disruption: {{consolidationPolicy: WhenEmpty, consolidateAfter: {consolidate_after}}}
+"
+    )
+}
+
+/// kubectl writes Karpenter's objects as on an EKS cluster with Karpenter v1:
+/// `apply -f` creates them (Ready), a second apply finds them unchanged, a
+/// server-side apply changes the pool, a pool the autoscaler cannot follow is refused
+/// (422), and `delete` removes them.
+#[test]
+fn kubectl_applies_karpenter_objects() {
+    let t = Test::new();
+    let served = serve_world(&t, "autoscaling-demo.yaml", "scale");
+    let kubectl = Kubectl::of(&t, &served);
+    let manifest = t.path("karpenter.yaml");
+    let manifest = manifest.to_str().unwrap_or_default();
+    t.write("karpenter.yaml", &karpenter_manifest("spot", "30s"));
+    assert_eq!(
+        kubectl.ok(&["apply", "-f", manifest]),
+        "ec2nodeclass.karpenter.k8s.aws/gpu created\nnodepool.karpenter.sh/gpu created\n"
+    );
+    assert_eq!(
+        kubectl.ok(&["apply", "-f", manifest]),
+        "ec2nodeclass.karpenter.k8s.aws/gpu unchanged\nnodepool.karpenter.sh/gpu unchanged\n"
+    );
+    let pools = kubectl.ok(&["get", "nodepools"]);
+    let gpu = rows_with(&pools, "gpu");
+    assert!(
+        gpu.len() == 1
+            && gpu[0].split_whitespace().collect::<Vec<_>>()[..4] == ["gpu", "gpu", "0", "True"],
+        "{pools}"
+    );
+    let classes = kubectl.ok(&["get", "ec2nodeclasses"]);
+    let gpu = rows_with(&classes, "gpu");
+    assert!(
+        gpu.len() == 1 && gpu[0].split_whitespace().collect::<Vec<_>>()[..2] == ["gpu", "True"],
+        "{classes}"
+    );
+
+    t.write("karpenter.yaml", &karpenter_manifest("on-demand", "60s"));
+    let applied = kubectl.ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        manifest,
+    ]);
+    assert!(
+        applied.contains("nodepool.karpenter.sh/gpu serverside-applied"),
+        "{applied}"
+    );
+    let after = kubectl.ok(&[
+        "get",
+        "nodepool",
+        "gpu",
+        "-o",
+        "jsonpath={.spec.disruption.consolidateAfter}",
+    ]);
+    assert_eq!(after, "60s");
+
+    t.write("karpenter.yaml", &karpenter_manifest("reserved", "60s"));
+    let (code, _, err) = kubectl.run(&["apply", "-f", manifest]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unknown capacity type `reserved`"), "{err}");
+
+    let deleted = kubectl.ok(&["delete", "-f", manifest]);
+    assert!(
+        deleted.contains("nodepool.karpenter.sh \"gpu\" deleted"),
+        "{deleted}"
+    );
+    assert!(rows_with(&kubectl.ok(&["get", "ec2nodeclasses"]), "gpu").is_empty());
     served.signal(Signal::SIGTERM);
     assert_eq!(served.wait().code, Some(0));
 }

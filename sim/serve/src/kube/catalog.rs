@@ -1,8 +1,9 @@
 //! What exists of each served kind in one cluster, and what the world's event log says
 //! changed: the source of lists, gets and watches alike.
 
-use runbook_sim::{Cluster, Event, EventKind, Pod, PodRef, World};
+use runbook_sim::{Cluster, Event, EventKind, Pod, PodRef, StoredKind, World};
 
+use super::karpenter_controller::{self, Controller};
 use super::object::Object;
 use super::resources::Resource;
 use super::selector::Selector;
@@ -64,10 +65,20 @@ impl Query<'_> {
             && (self.fields.is_empty() || self.fields.matches(&pods::fields(pod, now)))
     }
 
-    /// The positions of the pods of `cluster` the query wants, from its position on
-    /// and as far as its page goes, and where the next page starts (the next pod it
-    /// wants, if there is one). Pods are chosen from the world's records alone.
-    fn pods(&self, world: &World, cluster: &Cluster) -> (Vec<usize>, Option<usize>) {
+    /// Whether the query wants the cluster's Karpenter controller pod.
+    fn wants_controller(&self, controller: &Controller<'_>) -> bool {
+        self.namespace
+            .is_none_or(|ns| ns == karpenter_controller::NAMESPACE)
+            && self.labels.matches(&Controller::labels())
+            && self.fields.matches(&controller.fields())
+    }
+
+    /// The pods of `cluster` the query wants, from its position on and as far as its
+    /// page goes: the positions of the world's pods, whether the Karpenter controller
+    /// pod (which comes after them) is on the page, and where the next page starts
+    /// (the next pod it wants, if there is one). Pods are chosen from the world's
+    /// records alone.
+    fn pods<'w>(&self, world: &'w World, cluster: &Cluster) -> ChosenPods<'w> {
         let now = world.now();
         let limit = self.limit.unwrap_or(usize::MAX).max(1);
         let mut wanted = world
@@ -80,8 +91,28 @@ impl Query<'_> {
             })
             .map(|(position, _)| position);
         let positions: Vec<usize> = wanted.by_ref().take(limit).collect();
-        (positions, wanted.next())
+        let controller = Controller::of(world, cluster);
+        let next = wanted.next();
+        let with_controller = self.wants_controller(&controller);
+        let (controller, next) = match next {
+            Some(next) => (None, Some(next)),
+            None if !with_controller => (None, None),
+            None if positions.len() < limit => (Some(controller), None),
+            None => (None, Some(karpenter_controller::POSITION)),
+        };
+        ChosenPods {
+            positions,
+            controller,
+            next,
+        }
     }
+}
+
+/// The pods of a page of a list (see [`Query::pods`]).
+struct ChosenPods<'w> {
+    positions: Vec<usize>,
+    controller: Option<Controller<'w>>,
+    next: Option<usize>,
 }
 
 /// One page of a list: its objects, and where the next page starts, if there is one.
@@ -115,13 +146,19 @@ pub(crate) fn page(
     };
     match resource.kind {
         "Pod" => {
-            let (positions, after) = query.pods(world, cluster);
+            let chosen = query.pods(world, cluster);
             let all = world.all_pods();
-            objects = positions
+            objects = chosen
+                .positions
                 .into_iter()
                 .map(|i| pods::pod(&all[i], now, instants, query.whole).at_version(version))
+                .chain(
+                    chosen
+                        .controller
+                        .map(|c| c.object(instants).at_version(version)),
+                )
                 .collect();
-            next = after;
+            next = chosen.next;
         }
         "Event" => {
             for (position, e) in world.events().iter().enumerate().skip(query.from) {
@@ -148,9 +185,20 @@ pub(crate) fn page(
                     .collect(),
                 "Namespace" => namespaces::namespaces(cluster, instants),
                 "PriorityClass" => priority_classes::priority_classes(cluster, instants),
-                "NodePool" => node_pools::node_pools(world, cluster, instants),
+                // The NodePools clients wrote, and the one an autoscaler configured
+                // otherwise stands for.
+                "NodePool" => {
+                    let mut all =
+                        stored_objects::objects(world, cluster, StoredKind::NodePool, instants);
+                    all.extend(
+                        node_pools::node_pools(world, cluster, instants)
+                            .into_iter()
+                            .map(|o| o.at_version(version)),
+                    );
+                    all
+                }
                 _ => match stored_objects::kind_of(resource) {
-                    Some(kind) => stored_objects::objects(cluster, kind, instants),
+                    Some(kind) => stored_objects::objects(world, cluster, kind, instants),
                     None => Vec::new(),
                 },
             };
@@ -178,10 +226,12 @@ pub(crate) enum Items<'w> {
     Objects(Vec<Object>),
 }
 
-/// Pods of a page, by position in the world's pods, to be shown as they are now.
+/// Pods of a page, by position in the world's pods (and the Karpenter controller's
+/// after them), to be shown as they are now.
 pub(crate) struct Pods<'w> {
     all: &'w [Pod],
     positions: Vec<usize>,
+    controller: Option<Controller<'w>>,
     now: u64,
     instants: Instants,
     whole: bool,
@@ -194,16 +244,21 @@ impl<'w> Pods<'w> {
         let Pods {
             all,
             positions,
+            controller,
             now,
             instants,
             whole,
             version,
         } = self;
-        positions.into_iter().map(move |i| {
-            let mut shown = pods::shown(&all[i], now, &instants, whole);
-            shown.object.metadata.resource_version = Some(version.to_string());
-            shown
-        })
+        let controller = controller.map(|c| c.shown(&instants, whole));
+        positions
+            .into_iter()
+            .map(move |i| pods::shown(&all[i], now, &instants, whole))
+            .chain(controller)
+            .map(move |mut shown| {
+                shown.object.metadata.resource_version = Some(version.to_string());
+                shown
+            })
     }
 }
 
@@ -231,10 +286,15 @@ pub(crate) fn list<'w>(
     query: &Query<'_>,
 ) -> Listed<'w> {
     if renders_as_written(resource) {
-        let (positions, next) = query.pods(world, cluster);
+        let ChosenPods {
+            positions,
+            controller,
+            next,
+        } = query.pods(world, cluster);
         let pods = Pods {
             all: world.all_pods(),
             positions,
+            controller,
             now: world.now(),
             instants: *instants,
             whole: query.whole,
@@ -263,8 +323,13 @@ pub(crate) fn find(
 ) -> Option<Object> {
     let version = resource_version(world);
     if resource.kind == "Pod" {
+        let namespace = namespace.unwrap_or_default();
+        if (namespace, name) == (karpenter_controller::NAMESPACE, karpenter_controller::NAME) {
+            let controller = Controller::of(world, cluster);
+            return Some(controller.object(instants).at_version(version));
+        }
         let pod = world
-            .pod(&cluster.name, namespace.unwrap_or_default(), name)
+            .pod(&cluster.name, namespace, name)
             .filter(|p| !p.is_deleted())?;
         return Some(pods::pod(pod, world.now(), instants, true).at_version(version));
     }

@@ -222,6 +222,7 @@ mod tests {
 
     use super::*;
     use crate::kube::catalog::{self, Query};
+    use crate::kube::karpenter_controller::{self, Controller};
     use crate::kube::object::Object;
     use crate::kube::selector::Selector;
     use crate::kube::{pods, resources, table};
@@ -263,6 +264,10 @@ mod tests {
             .skip(query.from)
             .filter(|(_, p)| p.cluster.as_ref() == cluster.name && !p.is_deleted())
             .map(|(i, p)| (i, pods::pod(p, world.now(), instants, query.whole)))
+            .chain(std::iter::once((
+                karpenter_controller::POSITION,
+                controller_object(world, instants, query.whole),
+            )))
             .filter(|(_, o)| {
                 (query.namespace.is_none() || o.namespace.as_deref() == query.namespace)
                     && query.labels.matches(&o.labels)
@@ -286,6 +291,19 @@ mod tests {
             value["metadata"]["continue"] = json!(next.to_string());
         }
         value
+    }
+
+    /// The cluster's Karpenter controller pod as an [`Object`], whole or only its
+    /// metadata (as a table's rows carry it by default).
+    fn controller_object(world: &World, instants: &Instants, whole: bool) -> Object {
+        let cluster = world.cluster(demo::CLUSTER_NAME).expect("the cluster");
+        let controller = Controller::of(world, cluster);
+        let mut object = controller.object(instants);
+        if !whole {
+            let metadata = object.value["metadata"].clone();
+            object.value = json!({"metadata": metadata});
+        }
+        object
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The Kubernetes API of the simulated cluster, for the real `kubectl` and kube-rs.
 //!
 //! Served: discovery (`/version`, `/api`, `/apis`, each group version), and `get`,
-//! `list` and `watch` of namespaces, nodes, pods, events, priority classes and
-//! Karpenter node pools (create and delete of namespaces and priority classes), and
-//! of the objects the cluster stores as clients write them: ConfigMaps, Roles and
-//! RoleBindings (create, replace, patch and delete), with label and field selectors
-//! and server-side tables (what `kubectl get` prints). Each
+//! `list` and `watch` of namespaces, nodes, pods, events and priority classes (create
+//! and delete of namespaces and priority classes), and of the objects the cluster
+//! stores as clients write them: ConfigMaps, Roles, RoleBindings and Karpenter's
+//! EC2NodeClasses and NodePools (create, replace, patch, server-side apply and
+//! delete), with label and field selectors and server-side tables (what `kubectl
+//! get` prints). Every cluster comes with Karpenter v1 installed, as on an EKS
+//! cluster that followed Karpenter's getting-started guide: its APIs, its controller
+//! pod (`karpenter_controller`), and the world's autoscaler doing what the NodePool
+//! written says. Each
 //! object has the API's shape (k8s-openapi's types). What is not modelled is answered
 //! as an API server answers it: `404 NotFound` or `405 MethodNotAllowed` with a
 //! `Status`, never a hang.
@@ -18,6 +22,8 @@ mod catalog;
 mod config_maps;
 mod discovery;
 mod events;
+mod karpenter_controller;
+mod karpenter_objects;
 mod list;
 mod namespaces;
 mod node_pools;
@@ -113,6 +119,9 @@ pub async fn handle_write(
     let Some(resource) = resources::find(&path.group, &path.version, &path.plural) else {
         return status::no_such_path();
     };
+    if path.namespace.is_some() && !resource.namespaced {
+        return status::no_such_path();
+    }
     if !write::writable(resource) {
         return not_modelled(resource, request.method);
     }
@@ -120,8 +129,20 @@ pub async fn handle_write(
         Ok(name) => name,
         Err(message) => return unavailable(&message),
     };
+    let server_side_apply = content_type.starts_with(APPLY_PATCH);
     let object = if ![Method::POST, Method::PUT, Method::PATCH].contains(request.method) {
         None
+    } else if server_side_apply {
+        match serde_yaml_ng::from_slice::<Value>(body) {
+            Ok(object) => Some(object),
+            Err(e) => {
+                return status::failure(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("the applied configuration is not a YAML or JSON object: {e}"),
+                );
+            }
+        }
     } else if content_type.starts_with("application/vnd.kubernetes.protobuf") {
         match protobuf::decode(resource.kind, body) {
             Ok(object) => Some(object),
@@ -143,7 +164,7 @@ pub async fn handle_write(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
             &format!(
-                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/vnd.kubernetes.protobuf"
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/vnd.kubernetes.protobuf, {APPLY_PATCH}"
             ),
         );
     };
@@ -151,6 +172,7 @@ pub async fn handle_write(
         let named = stored_writes::Named {
             namespace: path.namespace.as_deref(),
             name: path.name.as_deref(),
+            server_side_apply,
         };
         return stored_writes::write(
             target,
@@ -173,6 +195,10 @@ pub async fn handle_write(
     )
     .await
 }
+
+/// The content type of a server-side apply (`kubectl apply --server-side`, kube-rs's
+/// `Patch::Apply`): the applied configuration, as YAML (JSON is YAML too).
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
 
 /// `503 ServiceUnavailable`: no cluster to answer for (see [`served_cluster`]).
 fn unavailable(message: &str) -> Response<Body> {

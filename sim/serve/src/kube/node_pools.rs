@@ -1,33 +1,71 @@
-//! Karpenter NodePools (`karpenter.sh/v1`) as the API shows them: the simulated
-//! autoscaler's configuration (`enable-autoscaling`, or a Provisioner/NodePool
-//! manifest applied), with the nodes it launched.
+//! Karpenter NodePools (`karpenter.sh/v1`) as the API shows them. A NodePool a client
+//! wrote is kept as written (see `karpenter_objects`); an autoscaler configured
+//! otherwise (the `sim` target's `enable-autoscaling`, or a Provisioner/NodePool
+//! manifest applied by a step) is shown here as the NodePool it stands for, with the
+//! nodes it launched.
 
 use std::collections::BTreeMap;
 
-use runbook_sim::{Cluster, World};
-use serde_json::json;
+use runbook_sim::{Cluster, ObjectKey, StoredKind, World};
+use serde_json::{Value, json};
 
 use super::object::Object;
 use crate::time::Instants;
 
-/// The cluster's NodePool, if its autoscaler is configured.
-pub(crate) fn node_pools(world: &World, cluster: &Cluster, instants: &Instants) -> Vec<Object> {
-    let Some(autoscaler) = &cluster.autoscaler else {
-        return Vec::new();
-    };
-    let spec = &autoscaler.spec;
-    let nodes: Vec<_> = world
+/// What a NodePool's nodes add up to (its `status.resources`).
+pub(crate) struct Launched {
+    pub(crate) nodes: usize,
+    cpu_millis: u64,
+    memory_mib: u64,
+}
+
+impl Launched {
+    /// `status.resources`.
+    pub(crate) fn resources(&self) -> Value {
+        json!({
+            "cpu": format!("{}m", self.cpu_millis),
+            "memory": format!("{}Mi", self.memory_mib),
+            "nodes": self.nodes.to_string(),
+        })
+    }
+}
+
+/// The nodes of `cluster` that NodePool `name` launched and that are still there.
+pub(crate) fn launched(world: &World, cluster: &Cluster, name: &str) -> Launched {
+    world
         .all_nodes()
         .iter()
         .filter(|n| {
             n.cluster.as_ref() == cluster.name
                 && n.removed_at_ms.is_none()
-                && n.provisioner.as_deref() == Some(spec.name.as_str())
+                && n.provisioner.as_deref() == Some(name)
         })
-        .collect();
-    let (cpu, memory) = nodes.iter().fold((0, 0), |(c, m), n| {
-        (c + n.capacity.cpu_millis, m + n.capacity.memory_mib)
-    });
+        .fold(
+            Launched {
+                nodes: 0,
+                cpu_millis: 0,
+                memory_mib: 0,
+            },
+            |sum, n| Launched {
+                nodes: sum.nodes + 1,
+                cpu_millis: sum.cpu_millis + n.capacity.cpu_millis,
+                memory_mib: sum.memory_mib + n.capacity.memory_mib,
+            },
+        )
+}
+
+/// The NodePool the cluster's autoscaler stands for, if it is configured and no
+/// NodePool of its name was written by a client (that one is shown as written).
+pub(crate) fn node_pools(world: &World, cluster: &Cluster, instants: &Instants) -> Vec<Object> {
+    let Some(autoscaler) = &cluster.autoscaler else {
+        return Vec::new();
+    };
+    let spec = &autoscaler.spec;
+    let written = ObjectKey::new(StoredKind::NodePool, "", spec.name.as_str());
+    if cluster.objects.contains_key(&written) {
+        return Vec::new();
+    }
+    let launched = launched(world, cluster, &spec.name);
     let mut requirements = vec![json!({
         "key": "karpenter.sh/capacity-type",
         "operator": "In",
@@ -63,7 +101,7 @@ pub(crate) fn node_pools(world: &World, cluster: &Cluster, instants: &Instants) 
             },
         },
         "status": {
-            "resources": {"cpu": format!("{cpu}m"), "memory": format!("{memory}Mi"), "nodes": nodes.len().to_string()},
+            "resources": launched.resources(),
             "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": ""}],
         },
     });
@@ -73,7 +111,7 @@ pub(crate) fn node_pools(world: &World, cluster: &Cluster, instants: &Instants) 
     let cells = vec![
         json!(spec.name),
         json!("default"),
-        json!(nodes.len().to_string()),
+        json!(launched.nodes.to_string()),
         json!("True"),
         json!(instants.age(born)),
     ];

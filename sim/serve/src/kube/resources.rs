@@ -124,7 +124,17 @@ pub(crate) const RESOURCES: &[Resource] = &[
         version: "v1",
         namespaced: false,
         short_names: &[],
-        verbs: READ,
+        verbs: STORED,
+    },
+    Resource {
+        plural: "ec2nodeclasses",
+        singular: "ec2nodeclass",
+        kind: "EC2NodeClass",
+        group: "karpenter.k8s.aws",
+        version: "v1",
+        namespaced: false,
+        short_names: &["ec2nc", "ec2ncs"],
+        verbs: STORED,
     },
 ];
 

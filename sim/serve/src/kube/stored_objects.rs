@@ -1,7 +1,7 @@
-//! The objects the simulated cluster stores as clients write them (ConfigMaps, Roles
-//! and RoleBindings: [`runbook_sim::stored_object`]) as the API shows them, each at
-//! the resource version of its last write, and the changes a watch of them follows
-//! (the world's log of their writes).
+//! The objects the simulated cluster stores as clients write them (ConfigMaps, Roles,
+//! RoleBindings, EC2NodeClasses and NodePools: [`runbook_sim::stored_object`]) as the
+//! API shows them, each at the resource version of its last write, and the changes a
+//! watch of them follows (the world's log of their writes).
 
 use k8s_openapi::Metadata;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::catalog::Change;
 use super::object::Object;
 use super::resources::Resource;
-use super::{config_maps, role_bindings, roles};
+use super::{config_maps, karpenter_objects, role_bindings, roles};
 use crate::time::Instants;
 
 /// The stored kind `resource` is, if it is one.
@@ -24,12 +24,17 @@ pub(crate) fn kind_of(resource: &Resource) -> Option<StoredKind> {
 }
 
 /// Every object of `kind` in `cluster`, by namespace and name.
-pub(crate) fn objects(cluster: &Cluster, kind: StoredKind, instants: &Instants) -> Vec<Object> {
+pub(crate) fn objects(
+    world: &World,
+    cluster: &Cluster,
+    kind: StoredKind,
+    instants: &Instants,
+) -> Vec<Object> {
     cluster
         .objects
         .values()
         .filter(|o| o.key.kind == kind)
-        .map(|o| shown(o, instants))
+        .map(|o| shown(o, world, cluster, instants))
         .collect()
 }
 
@@ -52,16 +57,26 @@ pub(crate) fn changes(
                 ObjectChangeKind::Modified => Change::Modified,
                 ObjectChangeKind::Deleted => Change::Deleted,
             };
-            (change, shown(&c.object, instants))
+            (change, shown(&c.object, world, cluster, instants))
         })
         .collect()
 }
 
-/// `stored` as the API shows it, at its resource version.
-pub(crate) fn shown(stored: &StoredObject, instants: &Instants) -> Object {
+/// `stored`, an object of `cluster`, as the API shows it, at its resource version.
+pub(crate) fn shown(
+    stored: &StoredObject,
+    world: &World,
+    cluster: &Cluster,
+    instants: &Instants,
+) -> Object {
+    let namespace = stored
+        .key
+        .kind
+        .namespaced()
+        .then_some(&stored.key.namespace);
     let metadata = ObjectMeta {
         name: Some(stored.key.name.clone()),
-        namespace: Some(stored.key.namespace.clone()),
+        namespace: namespace.cloned(),
         uid: Some(stored.uid.clone()),
         resource_version: Some(stored.resource_version.to_string()),
         creation_timestamp: Some(instants.time(stored.created_at_ms)),
@@ -77,9 +92,16 @@ pub(crate) fn shown(stored: &StoredObject, instants: &Instants) -> Object {
         StoredKind::RoleBinding => rendered(stored, metadata, |o: &RoleBinding| {
             role_bindings::cells(o, stored, instants)
         }),
+        StoredKind::Ec2NodeClass | StoredKind::NodePool => karpenter_objects::shown(
+            stored,
+            serde_json::to_value(&metadata).unwrap_or(Value::Null),
+            world,
+            cluster,
+            instants,
+        ),
     };
     Object::new(
-        Some(&stored.key.namespace),
+        namespace.map(String::as_str),
         &stored.key.name,
         stored.labels.clone(),
         value,

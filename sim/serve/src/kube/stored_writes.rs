@@ -1,6 +1,10 @@
 //! Writes of the objects the cluster stores as clients write them (ConfigMaps, Roles,
-//! RoleBindings): create (POST), replace (PUT), patch (PATCH) and delete (DELETE), as
-//! the API server answers them. A replace that carries `metadata.resourceVersion` is
+//! RoleBindings, EC2NodeClasses, NodePools): create (POST), replace (PUT), patch
+//! (PATCH), server-side apply (PATCH of an applied configuration) and delete
+//! (DELETE), as the API server answers them. A server-side apply creates the object
+//! or replaces what it holds with the configuration applied: the simulated cluster
+//! keeps no field managers, which is what an apply comes to when one manager owns
+//! every field (as runbook's forced apply does). A replace that carries `metadata.resourceVersion` is
 //! conditional on it (`409 Conflict` when someone wrote the object since: how
 //! read-modify-write clients such as the `aws` target's update of aws-auth keep
 //! concurrent changes); without one it replaces whatever is there.
@@ -20,15 +24,16 @@ use serde_json::{Value, json};
 
 use super::resources::Resource;
 use super::stored_objects::{shown, typed};
-use super::{config_maps, patch, role_bindings, roles, status, write};
+use super::{config_maps, karpenter_objects, patch, role_bindings, roles, status, write};
 use crate::body::{self, Body};
 use crate::time::Instants;
 
 /// What a write names: the collection's namespace, and the object's name (for all
-/// but a create).
+/// but a create); and whether a PATCH is a server-side apply.
 pub(crate) struct Named<'a> {
     pub(crate) namespace: Option<&'a str>,
     pub(crate) name: Option<&'a str>,
+    pub(crate) server_side_apply: bool,
 }
 
 /// Creates, replaces, patches or deletes an object of `resource` (a stored `kind`)
@@ -42,12 +47,16 @@ pub(crate) fn write(
     named: &Named<'_>,
     body: Option<&Value>,
 ) -> Response<Body> {
-    let Some(namespace) = named.namespace else {
-        return status::failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-        );
+    let namespace = match named.namespace {
+        Some(namespace) => namespace,
+        None if !kind.namespaced() => "",
+        None => {
+            return status::failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            );
+        }
     };
     let write = Write {
         target,
@@ -59,6 +68,9 @@ pub(crate) fn write(
     let answer = match (method, named.name, body) {
         (&Method::POST, None, Some(object)) => write.create(object),
         (&Method::PUT, Some(name), Some(object)) => write.replace(name, object),
+        (&Method::PATCH, Some(name), Some(object)) if named.server_side_apply => {
+            write.apply(name, object)
+        }
         (&Method::PATCH, Some(name), Some(patch)) => write.patch(name, patch),
         (&Method::DELETE, Some(name), _) => write.delete(name),
         _ => Err(status::failure(
@@ -103,7 +115,7 @@ impl Write<'_> {
             ).into());
         };
         let object = self.checked(name, object, None)?;
-        let created = self.command(|w| {
+        let created = self.command(name, |w| {
             w.create_kube_object(self.cluster, self.key(name), ObjectWrite::from_api(&object))
         })?;
         Ok(self.answer(StatusCode::CREATED, &created))
@@ -122,12 +134,39 @@ impl Write<'_> {
         self.written(name, object, &current, expected)
     }
 
+    /// A server-side apply: the object created with the configuration applied, or
+    /// what it holds replaced with it. The configuration names the object of the URL
+    /// (or no object: then it is the URL's).
+    fn apply(&self, name: &str, object: &Value) -> Answer {
+        let mut object = object.clone();
+        if object.pointer("/metadata/name").is_none()
+            && let Some(metadata) = object
+                .as_object_mut()
+                .map(|o| o.entry("metadata").or_insert_with(|| json!({})))
+                .and_then(Value::as_object_mut)
+        {
+            metadata.insert("name".into(), json!(name));
+        }
+        let exists = {
+            let world = self.target.world();
+            matches!(
+                world.kube_object(self.cluster, &self.key(name)),
+                Ok(Some(_))
+            )
+        };
+        if exists {
+            let current = self.current(name)?;
+            self.written(name, &object, &current, None)
+        } else {
+            self.create(&object)
+        }
+    }
+
     /// A patch applies to the object as the API shows it now; if the patch gives a
     /// `resourceVersion`, it must be the object's.
     fn patch(&self, name: &str, patch: &Value) -> Answer {
         let current = self.current(name)?;
-        let now = self.target.world().now();
-        let mut object = shown(&current, &Instants::of(self.target, now)).value;
+        let mut object = self.shown(&current)?;
         patch::apply(&mut object, patch).map_err(|e| -> Refused {
             Box::new(status::failure(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -147,7 +186,9 @@ impl Write<'_> {
     }
 
     fn delete(&self, name: &str) -> Answer {
-        let deleted = self.command(|w| w.delete_kube_object(self.cluster, &self.key(name)))?;
+        let deleted = self.command(name, |w| {
+            w.delete_kube_object(self.cluster, &self.key(name))
+        })?;
         Ok(body::json(
             StatusCode::OK,
             &json!({
@@ -178,7 +219,7 @@ impl Write<'_> {
             .into());
         }
         let object = self.checked(name, object, Some(current))?;
-        let replaced = self.command(|w| {
+        let replaced = self.command(name, |w| {
             w.replace_kube_object(
                 self.cluster,
                 &self.key(name),
@@ -194,7 +235,7 @@ impl Write<'_> {
         match world.kube_object(self.cluster, &self.key(name)) {
             Ok(Some(object)) => Ok(object.clone()),
             Ok(None) => Err(self.not_found(name).into()),
-            Err(e) => Err(self.refused(&e).into()),
+            Err(e) => Err(self.refused(name, &e).into()),
         }
     }
 
@@ -213,6 +254,7 @@ impl Write<'_> {
         if let Some(ns) = object
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
+            && self.kind.namespaced()
             && ns != self.namespace
         {
             return Err(status::failure(
@@ -239,14 +281,29 @@ impl Write<'_> {
                     current.and_then(|old| role_bindings::refused_update(name, new, &typed(old)))
                 })
             }),
+            // Their status is their controller's (a status subresource): a write of
+            // the object leaves it out. A NodePool the autoscaler cannot follow is
+            // refused by the world.
+            StoredKind::Ec2NodeClass | StoredKind::NodePool => {
+                if let Some(fields) = object.as_object_mut() {
+                    fields.remove("status");
+                }
+                match karpenter_objects::refused_node_class(name, &object) {
+                    Some(message) if self.kind == StoredKind::Ec2NodeClass => {
+                        Err((StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message))
+                    }
+                    _ => Ok(object),
+                }
+            }
         };
         refused.map_err(|(code, reason, message)| status::failure(code, reason, &message).into())
     }
 
-    /// Runs a command on the world as a step's call does (waking the steps that wait
-    /// for it, marking the world for its next snapshot).
+    /// Runs a command on object `name` on the world as a step's call does (waking
+    /// the steps that wait for it, marking the world for its next snapshot).
     fn command(
         &self,
+        name: &str,
         command: impl FnOnce(&mut runbook_sim::World) -> Result<StoredObject, SimError>,
     ) -> Result<StoredObject, Refused> {
         let operation = "write";
@@ -256,7 +313,7 @@ impl Write<'_> {
                 Ok(command(w))
             }) {
             Ok(Ok(object)) => Ok(object),
-            Ok(Err(e)) => Err(self.refused(&e).into()),
+            Ok(Err(e)) => Err(self.refused(name, &e).into()),
             Err(e) => Err(status::failure(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
@@ -267,8 +324,20 @@ impl Write<'_> {
     }
 
     fn answer(&self, code: StatusCode, object: &StoredObject) -> Response<Body> {
-        let instants = Instants::of(self.target, self.target.world().now());
-        body::json(code, &shown(object, &instants).value)
+        match self.shown(object) {
+            Ok(value) => body::json(code, &value),
+            Err(refused) => *refused,
+        }
+    }
+
+    /// `object` as the API shows it now.
+    fn shown(&self, object: &StoredObject) -> Result<Value, Refused> {
+        let world = self.target.world();
+        let cluster = world
+            .cluster(self.cluster)
+            .map_err(|e| -> Refused { self.refused(&object.key.name, &e).into() })?;
+        let instants = Instants::of(self.target, world.now());
+        Ok(shown(object, &world, cluster, &instants).value)
     }
 
     fn not_found(&self, name: &str) -> Response<Body> {
@@ -276,7 +345,7 @@ impl Write<'_> {
     }
 
     /// The world's refusal as the API server's `Status`.
-    fn refused(&self, error: &SimError) -> Response<Body> {
+    fn refused(&self, name: &str, error: &SimError) -> Response<Body> {
         match error {
             SimError::NamespaceNotFound { name, .. } => status::not_found("namespaces", "", name),
             SimError::ObjectNotFound { name, .. } => self.not_found(name),
@@ -285,6 +354,17 @@ impl Write<'_> {
             }
             SimError::ObjectConflict { .. } => {
                 status::failure(StatusCode::CONFLICT, "Conflict", &error.to_string())
+            }
+            SimError::InvalidManifest { reason } | SimError::InvalidAutoscaler { reason } => {
+                status::failure(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    &format!(
+                        "{}.{} \"{name}\" is invalid: {reason}",
+                        self.kind.name(),
+                        self.resource.group
+                    ),
+                )
             }
             other => status::failure(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -71,6 +71,11 @@ pub(crate) fn columns(kind: &str) -> &'static [Column] {
             ("Groups", "string", 1),
             ("ServiceAccounts", "string", 1),
         ],
+        "EC2NodeClass" => &[
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+        ],
         "NodePool" => &[
             ("Name", "string", 0),
             ("NodeClass", "string", 0),
