@@ -467,3 +467,108 @@ fn log(b: &mut Builder<'_>) -> Result<(), String> {
         .push("Pass (the message, in the execution's history)".into());
     b.outputs(&["message"], json!({"message": message}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(action: &str, with: &Value, in_map: bool, waited: bool) -> Mapping {
+        map_step(&StepToMap {
+            id: "step",
+            action: runbook_actions::find(action).expect("an action"),
+            with,
+            in_map,
+            waited,
+        })
+        .expect("maps")
+    }
+
+    fn state<'m>(mapping: &'m Mapping, name: &str) -> &'m serde_json::Map<String, Value> {
+        &mapping
+            .states
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no state {name}"))
+            .body
+    }
+
+    #[test]
+    fn register_vc_creates_the_namespace_and_the_virtual_cluster_of_the_item() {
+        let with = json!({"cluster": "c", "namespace": marker("$.item")});
+        let mapping = mapped("register-vc", &with, true, false);
+        let namespace = state(&mapping, "step create Namespace");
+        assert_eq!(namespace["Resource"], "arn:aws:states:::eks:call");
+        assert_eq!(
+            namespace["Parameters"]["RequestBody"]["metadata"],
+            json!({"name.$": "$.item"})
+        );
+        assert_eq!(namespace["Catch"][0]["ErrorEquals"], json!(["EKS.409"]));
+        let create = state(&mapping, "step CreateVirtualCluster");
+        assert_eq!(
+            create["Resource"],
+            "arn:aws:states:::emr-containers:createVirtualCluster"
+        );
+        assert_eq!(
+            create["Parameters"]["Name.$"],
+            "States.Format('{}-emr-cluster', $.item)"
+        );
+        assert_eq!(
+            create["Parameters"]["ClientToken.$"],
+            "States.Hash(States.Format('{}/step[{}]', $$.Execution.Name, $.index), 'SHA-256')"
+        );
+        assert_eq!(
+            state(&mapping, "step outputs")["Parameters"]["virtual_cluster_id.$"],
+            "$.scratch.step_virtual_cluster.id"
+        );
+        assert_eq!(
+            mapping.output_names,
+            ["virtual_cluster_id", "name", "arn", "namespace", "cluster"]
+        );
+    }
+
+    #[test]
+    fn a_waited_job_is_started_with_sync_and_its_references_are_paths() {
+        let with = json!({
+            "virtual_cluster": marker("$.steps.vc.virtual_cluster_id"),
+            "name": "pi",
+            "role": marker("$.steps.role.role_arn"),
+        });
+        let mapping = mapped("submit-job", &with, false, true);
+        let start = state(&mapping, "step StartJobRun");
+        assert_eq!(
+            start["Resource"],
+            "arn:aws:states:::emr-containers:startJobRun.sync"
+        );
+        assert_eq!(
+            start["Parameters"]["VirtualClusterId.$"],
+            "$.steps.vc.virtual_cluster_id"
+        );
+        assert_eq!(
+            start["Parameters"]["ExecutionRoleArn.$"],
+            "$.steps.role.role_arn"
+        );
+        let operations: Vec<&str> = mapping
+            .calls
+            .iter()
+            .filter_map(|c| c["operation"].as_str())
+            .collect();
+        assert_eq!(
+            operations,
+            ["StartJobRun", "DescribeJobRun", "CancelJobRun"]
+        );
+        let by_name =
+            json!({"virtual_cluster": "monthly-batch-emr-cluster", "name": "pi", "role": "r"});
+        let refused = map_step(&StepToMap {
+            id: "step",
+            action: runbook_actions::find("submit-job").expect("an action"),
+            with: &by_name,
+            in_map: false,
+            waited: false,
+        })
+        .expect_err("a virtual cluster by name");
+        assert!(
+            refused.starts_with("`virtual_cluster` must be"),
+            "{refused}"
+        );
+    }
+}
