@@ -298,3 +298,57 @@ error: `steps.group.outputs.name | upper` computes with a value known only when 
 ",
         );
 }
+
+#[test]
+fn a_wait_for_a_job_started_earlier_polls_it_until_it_ends() {
+    let t = Test::new().runbook(
+        "poll.yaml",
+        "\
+name: poll
+steps:
+  - id: vc
+    action: register-vc
+    with: { cluster: c, namespace: ns }
+  - id: job
+    action: submit-job
+    with: { virtual_cluster: \"{{ steps.vc.outputs.virtual_cluster_id }}\", name: pi, role: \"arn:aws:iam::111122223333:role/job\" }
+  - id: note
+    action: log
+    with: { message: \"started {{ steps.job.outputs.job_id }}\" }
+  - id: done
+    action: wait-for-job
+    with: { job: \"{{ steps.job.outputs.job_id }}\", virtual_cluster_id: \"{{ steps.job.outputs.virtual_cluster_id }}\", timeout: 10m }
+",
+    );
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "poll.yaml",
+        "--out",
+        "poll.json",
+    ])
+    .run()
+    .success();
+    assert_no_lint_errors(&t.path("poll.json"));
+    let template: Value = serde_json::from_str(&t.read("poll.json")).expect("JSON");
+    let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
+    assert_eq!(
+        states["job StartJobRun"]["Resource"],
+        "arn:aws:states:::emr-containers:startJobRun"
+    );
+    assert_eq!(
+        states["done DescribeJobRun"]["Parameters"]["Id.$"],
+        "$.steps.job.job_id"
+    );
+    assert_eq!(states["done wait"]["Seconds"], 30);
+    let choices = states["done ended?"]["Choices"]
+        .as_array()
+        .expect("choices");
+    assert_eq!(choices[0]["Next"], "done outputs");
+    assert_eq!(choices[1]["Next"], "done ended FAILED");
+    assert_eq!(
+        choices[3],
+        serde_json::json!({"Variable": "$.scratch.done_polls.polls", "NumericGreaterThanEquals": 20, "Next": "done timed out"})
+    );
+}

@@ -187,6 +187,7 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
         "create-bucket" => create_bucket(&mut builder)?,
         "submit-job" => submit_job(&mut builder)?,
         "log" => log(&mut builder)?,
+        "wait-for-job" => super::job_polling::wait_for_job(&mut builder)?,
         "delete-log-group" => super::delete_mapping::delete_log_group(&mut builder)?,
         "delete-bucket" => super::delete_mapping::delete_bucket(&mut builder)?,
         "delete-job-role" => super::delete_mapping::delete_job_role(&mut builder)?,
@@ -456,8 +457,30 @@ fn submit_job(b: &mut Builder<'_>) -> Result<(), String> {
             ("EMR on EKS", "CancelJobRun", json!({})),
         ]);
     }
-    b.task("StartJobRun", integration, request, &iam)?;
-    b.outputs(&["name"], json!({"name": field(with, "name")}))
+    if b.step.waited {
+        b.task("StartJobRun", integration, request, &iam)?;
+        return b.outputs(&["name"], json!({"name": field(with, "name")}));
+    }
+    // Started without waiting: the job's id and virtual cluster are kept for a
+    // wait-for-job (or anything else) later.
+    let result = b.scratch("job");
+    b.task("StartJobRun", integration, request, &iam)?
+        .body
+        .extend([
+            (
+                "ResultSelector".into(),
+                json!({"id.$": "$.Id", "virtual_cluster_id.$": "$.VirtualClusterId"}),
+            ),
+            ("ResultPath".into(), json!(result)),
+        ]);
+    b.outputs(
+        &["job_id", "virtual_cluster_id", "name"],
+        json!({
+            "job_id": marker(&format!("{result}.id")),
+            "virtual_cluster_id": marker(&format!("{result}.virtual_cluster_id")),
+            "name": field(with, "name"),
+        }),
+    )
 }
 
 fn log(b: &mut Builder<'_>) -> Result<(), String> {

@@ -10,6 +10,7 @@
 mod action_mapping;
 mod cfn_template;
 mod delete_mapping;
+mod job_polling;
 mod refusal;
 mod request;
 mod runtime_value;
@@ -34,8 +35,8 @@ use step_input::{KeptOutputs, Scope};
 pub(crate) use summary::{StepSummary, Summary};
 
 /// wait-for-job's own default `timeout` (its input's documentation): the `.sync`
-/// task's when the step gives none.
-const WAIT_FOR_JOB_DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+/// task's, or the polling's, when the step gives none.
+pub(crate) const WAIT_FOR_JOB_DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// What an export produced: the template (when nothing was refused), what it holds,
 /// and what was refused or skipped.
@@ -263,11 +264,6 @@ impl Exporter {
                 width,
             ));
         }
-        if def.action.name() == "wait-for-job" {
-            return Err(at_step(
-                "a wait-for-job that does not directly follow the submit-job of its job is not exported yet (it would poll DescribeJobRun)".into(),
-            ));
-        }
         if let Some(when) = &def.when {
             match step_input::render(when, &self.scope(false)) {
                 Ok(Value::Bool(true)) => {}
@@ -342,11 +338,16 @@ impl Exporter {
             Some(wait) => Some(wait_timeout(wait, &self.scope(false))?),
             None => def.timeout,
         };
+        // A step that polls (a Wait state) is bounded by its own count of polls.
+        let polls = mapping
+            .states
+            .iter()
+            .any(|s| s.body.get("Type") == Some(&json!("Wait")));
         if let Some(timeout) = timeout {
             let tasks: Vec<&mut State> =
                 mapping.states.iter_mut().filter(|s| s.is_task()).collect();
             match tasks.as_slice() {
-                [_] => {
+                [_] if !polls => {
                     let seconds = timeout.as_secs().max(1);
                     for task in tasks {
                         task.body.insert("TimeoutSeconds".into(), json!(seconds));
