@@ -352,3 +352,40 @@ steps:
         serde_json::json!({"Variable": "$.scratch.done_polls.polls", "NumericGreaterThanEquals": 20, "Next": "done timed out"})
     );
 }
+
+#[test]
+fn a_secret_is_never_written_into_a_template() {
+    let t = Test::new().runbook(
+        "secret.yaml",
+        "\
+name: secret
+params:
+  token: { type: string, secret: true }
+steps:
+  - id: hello
+    action: log
+    with: { message: \"token {{ params.token }}\" }
+",
+    );
+    let out = t
+        .args([
+            "export",
+            "--to",
+            "step-functions",
+            "secret.yaml",
+            "--set",
+            "token=s3cr3t-value-123",
+        ])
+        .run()
+        .code(2)
+        .stderr(
+            "\
+error: the step's input holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet
+ --> secret.yaml:7:11
+  |
+7 |     with: { message: \"token {{ params.token }}\" }
+  |           ^
+",
+        );
+    assert_eq!(out.stdout, "");
+}

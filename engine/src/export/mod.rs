@@ -63,6 +63,7 @@ pub(crate) fn export(
     }));
     let mut exporter = Exporter {
         source: loaded.source.clone(),
+        masker: params.masker(),
         context,
         exported: BTreeMap::new(),
         steps: Vec::new(),
@@ -199,6 +200,9 @@ fn waits_for(wait: &StepDef, submit: &StepDef) -> bool {
 struct Exporter {
     /// The runbook's text, to point at what is refused.
     source: String,
+    /// The secrets (`secret: true` params, secret-looking environment variables): a
+    /// template must not carry one in clear.
+    masker: crate::masker::Masker,
     context: minijinja::Value,
     exported: BTreeMap<String, KeptOutputs>,
     /// Each exported step's states, in order.
@@ -307,6 +311,14 @@ impl Exporter {
             self.for_each.insert(def.id.clone(), Value::Array(items));
         }
         let with = step_input::render(&def.with, &self.scope(in_map))?;
+        let items = self.for_each.get(&def.id).cloned().unwrap_or(Value::Null);
+        if self.masker.json(&with) != with || self.masker.json(&items) != items {
+            return Err(Diagnostic::new(
+                "the step's input holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet",
+                def.with.pos,
+                def.with.width(),
+            ));
+        }
         let per_instance_suffix = in_map
             && def.action.name() == "create-job-role"
             && with["name"].as_str().is_some_and(runtime_value::is_dynamic);

@@ -84,8 +84,16 @@ fn render_text(text: &str, node: &Node, scope: &Scope<'_>) -> Result<Value, Diag
     let reads = template::referenced_variables(env, text)
         .map_err(|e| refuse(node, format!("the template does not compile: {e}")))?;
     if !reads_run_time(&reads, text) {
-        return template::render_str(env, text, &scope.context)
-            .map_err(|e| refuse(node, format!("the template does not render: {e}")));
+        let rendered = template::render_str(env, text, &scope.context)
+            .map_err(|e| refuse(node, format!("the template does not render: {e}")))?;
+        // `vars` computed from `run.id` or `run.started_at` hold the plan's placeholders.
+        if rendered.to_string().contains("<run.") {
+            return Err(refuse(
+                node,
+                "reads `run.id` or `run.started_at` through `vars`, which has no exact equivalent in a Step Functions execution".into(),
+            ));
+        }
+        return Ok(rendered);
     }
     if text.contains("{%") || text.contains("{#") {
         return Err(refuse(
