@@ -146,6 +146,7 @@ pub mod node;
 pub mod node_affinity;
 mod node_groups;
 mod node_pool_object;
+pub use node_pool_object::autoscaler_spec;
 mod object_content;
 pub mod params;
 pub mod pod;

@@ -3,7 +3,9 @@
 //! autoscaler does: writing one configures the autoscaler from its spec (the same
 //! reading of a NodePool that `apply-manifest` makes, [`crate::manifest`]), and
 //! deleting it stops the autoscaler and removes the nodes it launched, as Karpenter
-//! drains and terminates the nodes of a deleted NodePool.
+//! drains and terminates the nodes of a deleted NodePool. A simulated cluster has one
+//! autoscaler: it follows the NodePool written last, and deleting another NodePool
+//! leaves it as it is.
 
 use serde_json::{Value, json};
 
@@ -32,10 +34,22 @@ pub(crate) fn autoscaler_of(
     if let Value::Object(fields) = &mut object {
         fields.extend(write.content.clone());
     }
-    match parse_object(&object)? {
-        Manifest::Autoscaler(spec) => Ok(Some(spec)),
+    autoscaler_spec(&object).map(Some)
+}
+
+/// The autoscaler a `karpenter.sh` NodePool (or Provisioner) configures, as a cluster
+/// with Karpenter reads it: the `sim` target's `enable-autoscaling` hands the
+/// simulator the NodePool the `aws` target applies
+/// (`runbook_backend::karpenter_node_pool`), and a served cluster reads the one a
+/// client applied, both through here.
+pub fn autoscaler_spec(node_pool: &Value) -> Result<AutoscalerSpec, SimError> {
+    match parse_object(node_pool)? {
+        Manifest::Autoscaler(spec) => Ok(spec),
         _ => Err(SimError::InvalidManifest {
-            reason: format!("NodePool {} is not a Karpenter NodePool", key.name),
+            reason: format!(
+                "{} is not a Karpenter NodePool",
+                node_pool.pointer("/metadata/name").unwrap_or(&Value::Null)
+            ),
         }),
     }
 }
@@ -73,6 +87,10 @@ impl World {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use runbook_backend::AutoscalingRequest;
+    use runbook_backend::karpenter_node_pool;
     use serde_json::json;
 
     use crate::SimError;
@@ -80,19 +98,30 @@ mod tests {
     use crate::stored_object::tests::platform;
     use crate::stored_object::{ObjectKey, ObjectWrite, StoredKind};
 
+    /// What a client writes of the NodePool `enable-autoscaling` applies, with
+    /// `capacity_types` as its capacity-type requirement (whatever they are: a client
+    /// may write what `enable-autoscaling` would refuse).
     fn node_pool(capacity_types: &[&str]) -> ObjectWrite {
-        ObjectWrite::from_api(&json!({
-            "spec": {
-                "template": {
-                    "metadata": {"labels": {"intent": "emr-job"}},
-                    "spec": {
-                        "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": capacity_types}],
-                        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "spark"},
-                    },
-                },
-                "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30s"},
+        let request = AutoscalingRequest {
+            name: "spark".into(),
+            capacity_types: vec!["spot".into()],
+            instance_types: Vec::new(),
+            labels: BTreeMap::from([("intent".to_string(), "emr-job".to_string())]),
+            ttl_seconds_after_empty: Some(30),
+            cpu_limit: None,
+            node_role: None,
+        };
+        let mut pool = karpenter_node_pool::node_pool(&request).expect("a NodePool");
+        let requirements = pool
+            .pointer_mut("/spec/template/spec/requirements")
+            .and_then(serde_json::Value::as_array_mut)
+            .expect("requirements");
+        for requirement in requirements {
+            if requirement["key"] == "karpenter.sh/capacity-type" {
+                requirement["values"] = json!(capacity_types);
             }
-        }))
+        }
+        ObjectWrite::from_api(&pool)
     }
 
     #[test]

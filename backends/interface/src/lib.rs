@@ -65,6 +65,7 @@ pub mod duration;
 mod eks_role;
 mod error;
 pub mod events;
+pub mod karpenter_node_pool;
 mod model;
 mod only_cluster;
 mod readiness;

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use runbook_sim::pod::ConditionType;
 use runbook_sim::{
-    AutoscalerSpec, CapacityType, ClusterStatus, ObjectKey, ObjectWrite, PodPhase,
-    PriorityClassSpec, Resources, SimError, StoredKind,
+    ClusterStatus, ObjectKey, ObjectWrite, PodPhase, PriorityClassSpec, SimError, StoredKind,
 };
 
 use super::SimTarget;
 use runbook_backend::ActionError;
+use runbook_backend::karpenter_node_pool;
 use runbook_backend::{
     AppliedObject, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo, PriorityClassRequest,
 };
@@ -226,35 +226,17 @@ impl Kube for SimTarget {
         Ok(applied)
     }
 
+    /// The NodePool the `aws` target would apply for `request`, read as the
+    /// simulator's autoscaler (as a served cluster reads the one the `aws` target
+    /// applies to it), so both targets configure the same autoscaler.
     async fn enable_autoscaling(
         &self,
         cluster: &str,
         request: &AutoscalingRequest,
     ) -> TargetResult<()> {
-        let mut capacity_types = Vec::new();
-        for c in &request.capacity_types {
-            match c.as_str() {
-                "spot" => capacity_types.push(CapacityType::Spot),
-                "on-demand" => capacity_types.push(CapacityType::OnDemand),
-                other => {
-                    return Err(ActionError::InvalidInput(format!(
-                        "unknown capacity type `{other}` (use `spot` or `on-demand`)"
-                    )));
-                }
-            }
-        }
-        let spec = AutoscalerSpec {
-            name: request.name.clone(),
-            capacity_types,
-            instance_types: (!request.instance_types.is_empty())
-                .then(|| request.instance_types.clone()),
-            labels: request.labels.clone(),
-            ttl_seconds_after_empty: request.ttl_seconds_after_empty,
-            limits: request.cpu_limit.map(|cpus| Resources {
-                cpu_millis: u64::from(cpus) * 1000,
-                memory_mib: u64::MAX / 2,
-            }),
-        };
+        let node_pool = karpenter_node_pool::node_pool(request)?;
+        let spec = runbook_sim::autoscaler_spec(&node_pool)
+            .map_err(|e| ActionError::InvalidInput(e.to_string()))?;
         self.act("Kubernetes", "apply Provisioner", &request.name, |w| {
             w.enable_autoscaling(cluster, spec)
         })

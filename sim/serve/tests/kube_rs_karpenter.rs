@@ -7,12 +7,16 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{ServedDemo, served_demo};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
 use kube::{Client, Config, discovery};
+use runbook_backend::AutoscalingRequest;
+use runbook_backend::karpenter_node_pool;
 use runbook_backend_sim::SimTarget;
 use runbook_sim::CapacityType;
 use serde_json::{Value, json};
@@ -56,26 +60,18 @@ fn node_class(role: Option<&str>) -> Value {
     })
 }
 
+/// The NodePool `enable-autoscaling` applies for capacity types `capacity_types`.
 fn node_pool(capacity_types: &[&str]) -> Value {
-    json!({
-        "apiVersion": "karpenter.sh/v1",
-        "kind": "NodePool",
-        "metadata": {"name": "spark", "labels": {"app.kubernetes.io/managed-by": "runbook"}},
-        "spec": {
-            "template": {
-                "metadata": {"labels": {"intent": "emr-job"}},
-                "spec": {
-                    "requirements": [
-                        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
-                        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": capacity_types},
-                    ],
-                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "spark"},
-                },
-            },
-            "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30s"},
-            "limits": {"cpu": "64"},
-        },
-    })
+    let request = AutoscalingRequest {
+        name: "spark".into(),
+        capacity_types: capacity_types.iter().map(ToString::to_string).collect(),
+        instance_types: Vec::new(),
+        labels: BTreeMap::from([("intent".to_string(), "emr-job".to_string())]),
+        ttl_seconds_after_empty: Some(30),
+        cpu_limit: Some(64),
+        node_role: None,
+    };
+    karpenter_node_pool::node_pool(&request).expect("a NodePool")
 }
 
 async fn apply(api: &Api<DynamicObject>, document: &Value) -> Result<DynamicObject, kube::Error> {
@@ -265,9 +261,18 @@ async fn a_node_pool_with_an_unknown_capacity_type_is_invalid() {
     let ServedDemo { target, served, .. } = served_demo(false).await;
     let client = client(&served);
     let pools = api(&client, &node_pool_kind(), "nodepools");
-    let refused = apply(&pools, &node_pool(&["reserved"]))
-        .await
-        .expect_err("refused");
+    // What `enable-autoscaling` refuses before it applies anything, applied anyway.
+    let mut invalid = node_pool(&["spot"]);
+    let requirements = invalid
+        .pointer_mut("/spec/template/spec/requirements")
+        .and_then(Value::as_array_mut)
+        .expect("requirements");
+    for requirement in requirements {
+        if requirement["key"] == "karpenter.sh/capacity-type" {
+            requirement["values"] = json!(["reserved"]);
+        }
+    }
+    let refused = apply(&pools, &invalid).await.expect_err("refused");
     let kube::Error::Api(status) = &refused else {
         panic!("an API status: {refused}");
     };

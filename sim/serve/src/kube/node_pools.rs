@@ -105,8 +105,16 @@ pub(crate) fn node_pools(world: &World, cluster: &Cluster, instants: &Instants) 
             "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": ""}],
         },
     });
+    // A limit the NodePool did not give is the most there is: not shown.
     if let Some(limits) = spec.limits {
-        value["spec"]["limits"] = json!({"cpu": format!("{}m", limits.cpu_millis), "memory": format!("{}Mi", limits.memory_mib)});
+        let mut shown = serde_json::Map::new();
+        if limits.cpu_millis != u64::MAX {
+            shown.insert("cpu".into(), json!(format!("{}m", limits.cpu_millis)));
+        }
+        if limits.memory_mib != u64::MAX {
+            shown.insert("memory".into(), json!(format!("{}Mi", limits.memory_mib)));
+        }
+        value["spec"]["limits"] = Value::Object(shown);
     }
     let cells = vec![
         json!(spec.name),
