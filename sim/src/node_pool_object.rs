@@ -155,6 +155,28 @@ mod tests {
     }
 
     #[test]
+    fn a_node_pool_and_its_autoscaler_survive_a_snapshot() {
+        let (mut world, _, cluster) = platform();
+        let key = ObjectKey::new(StoredKind::NodePool, "", "spark");
+        let created = world
+            .create_kube_object(&cluster, key.clone(), node_pool(&["spot"]))
+            .expect("created");
+        let snapshot = serde_json::to_vec(&world).expect("a snapshot");
+        let restored: crate::World = serde_json::from_slice(&snapshot).expect("restored");
+        assert_eq!(
+            restored.kube_object(&cluster, &key).expect("the cluster"),
+            Some(&created)
+        );
+        let autoscaler = restored
+            .cluster(&cluster)
+            .expect("the cluster")
+            .autoscaler
+            .as_ref()
+            .map(|a| a.spec.name.clone());
+        assert_eq!(autoscaler.as_deref(), Some("spark"));
+    }
+
+    #[test]
     fn a_node_pool_the_autoscaler_cannot_follow_is_refused_and_not_kept() {
         let (mut world, _, cluster) = platform();
         let key = ObjectKey::new(StoredKind::NodePool, "", "spark");
