@@ -299,26 +299,32 @@ error: `steps.group.outputs.name | upper` computes with a value known only when 
         );
 }
 
-#[test]
-fn a_wait_for_a_job_started_earlier_polls_it_until_it_ends() {
-    let t = Test::new().runbook(
-        "poll.yaml",
-        "\
-name: poll
-steps:
-  - id: vc
+/// A virtual cluster and a job submitted to it without waiting: the start of the
+/// runbooks of the polling and `when` tests.
+const SUBMITTED_JOB: &str = "  - id: vc
     action: register-vc
     with: { cluster: c, namespace: ns }
   - id: job
     action: submit-job
     with: { virtual_cluster: \"{{ steps.vc.outputs.virtual_cluster_id }}\", name: pi, role: \"arn:aws:iam::111122223333:role/job\" }
-  - id: note
+";
+
+#[test]
+fn a_wait_for_a_job_started_earlier_polls_it_until_it_ends() {
+    let t = Test::new().runbook(
+        "poll.yaml",
+        &format!(
+            "\
+name: poll
+steps:
+{SUBMITTED_JOB}  - id: note
     action: log
-    with: { message: \"started {{ steps.job.outputs.job_id }}\" }
+    with: {{ message: \"started {{{{ steps.job.outputs.job_id }}}}\" }}
   - id: done
     action: wait-for-job
-    with: { job: \"{{ steps.job.outputs.job_id }}\", virtual_cluster_id: \"{{ steps.job.outputs.virtual_cluster_id }}\", timeout: 10m }
-",
+    with: {{ job: \"{{{{ steps.job.outputs.job_id }}}}\", virtual_cluster_id: \"{{{{ steps.job.outputs.virtual_cluster_id }}}}\", timeout: 10m }}
+"
+        ),
     );
     t.args([
         "export",
@@ -388,4 +394,64 @@ error: the step's input holds a secret (a `secret: true` param or a secret-looki
 ",
         );
     assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn a_when_comparing_an_output_with_a_literal_is_a_choice() {
+    let t = Test::new().runbook(
+        "when.yaml",
+        &format!(
+            "\
+name: when
+steps:
+{SUBMITTED_JOB}  - id: done
+    action: wait-for-job
+    with: {{ job: \"{{{{ steps.job.outputs.job_id }}}}\", virtual_cluster_id: \"{{{{ steps.job.outputs.virtual_cluster_id }}}}\", expect: [COMPLETED, FAILED] }}
+  - id: report
+    action: log
+    when: \"{{{{ steps.done.outputs.state != 'COMPLETED' }}}}\"
+    with: {{ message: \"job {{{{ steps.done.outputs.job_id }}}} ended {{{{ steps.done.outputs.state }}}}\" }}
+  - id: shout
+    action: log
+    when: \"{{{{ steps.done.outputs.state | lower == 'failed' }}}}\"
+    with: {{ message: failed }}
+"
+        ),
+    );
+    t.args(["export", "--to", "step-functions", "when.yaml"])
+        .run()
+        .code(2)
+        .stderr(
+            "\
+error: this `when` is not exported: the left of the comparison must be a plain reference
+ --> when.yaml:18:11
+   |
+18 |     when: \"{{ steps.done.outputs.state | lower == 'failed' }}\"
+   |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+",
+        );
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "when.yaml",
+        "--allow-partial",
+        "shout",
+        "--out",
+        "when.json",
+    ])
+    .run()
+    .success();
+    assert_no_lint_errors(&t.path("when.json"));
+    let template: Value = serde_json::from_str(&t.read("when.json")).expect("JSON");
+    let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
+    assert_eq!(states["done outputs"]["Next"], "report when");
+    assert_eq!(
+        states["report when"],
+        serde_json::json!({
+            "Type": "Choice",
+            "Choices": [{"Not": {"Variable": "$.steps.done.state", "StringEquals": "COMPLETED"}, "Next": "report outputs"}],
+            "Default": "Succeeded",
+        })
+    );
 }

@@ -17,6 +17,7 @@ mod runtime_value;
 mod states;
 mod step_input;
 mod summary;
+mod when_choice;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -268,7 +269,11 @@ impl Exporter {
                 width,
             ));
         }
-        if let Some(when) = &def.when {
+        let run_time_when = def
+            .when
+            .as_ref()
+            .filter(|when| when.as_str().is_some_and(step_input::reads_run_time_values));
+        if let Some(when) = def.when.as_ref().filter(|_| run_time_when.is_none()) {
             match step_input::render(when, &self.scope(false)) {
                 Ok(Value::Bool(true)) => {}
                 Ok(Value::Bool(false)) => {
@@ -407,6 +412,12 @@ impl Exporter {
         } else {
             std::mem::take(&mut mapping.states)
         };
+        if let Some(when) = run_time_when {
+            let then = states.first().map(|s| s.name.clone()).unwrap_or_default();
+            let choice =
+                when_choice::choice(when, &self.scope(false), format!("{} when", def.id), &then)?;
+            states.insert(0, choice);
+        }
         if def.continue_on_error {
             for state in states
                 .iter_mut()
@@ -419,7 +430,15 @@ impl Exporter {
         self.summary.steps.push(StepSummary {
             id: def.id.clone(),
             action: def.action.name().to_string(),
-            mapping: describe(&mapping, in_map, def.parallel),
+            mapping: format!(
+                "{}{}",
+                if run_time_when.is_some() {
+                    "Choice on its `when`, then "
+                } else {
+                    ""
+                },
+                describe(&mapping, in_map, def.parallel)
+            ),
         });
         self.exported.insert(
             def.id.clone(),

@@ -117,9 +117,13 @@ pub(crate) fn chain(states: Vec<State>, end: Option<&str>) -> (String, Map<Strin
     (start, out)
 }
 
-/// Replaces [`NEXT_STEP`] in every `Catch` of `states` with `next`.
+/// Replaces [`NEXT_STEP`] in every `Catch` (and a Choice's `Default`) of `states`
+/// with `next`.
 pub(crate) fn resolve_next_step(states: &mut [State], next: &str) {
     for state in states {
+        if state.body.get("Default") == Some(&json!(NEXT_STEP)) {
+            state.body.insert("Default".into(), json!(next));
+        }
         if let Some(Value::Array(catches)) = state.body.get_mut("Catch") {
             for catch in catches {
                 if catch["Next"] == NEXT_STEP {

@@ -67,6 +67,12 @@ fn is_run_time(path: &str) -> bool {
         || path == "run.id"
 }
 
+/// Whether the template `text` reads a value known only when the execution runs.
+pub(crate) fn reads_run_time_values(text: &str) -> bool {
+    template::referenced_variables(template::environment(), text)
+        .is_ok_and(|reads| reads_run_time(&reads, text))
+}
+
 /// Whether a template reads a run-time value. minijinja lists a variable read through a
 /// subscript or slice (`run.started_at[:10]`) only by its root, so the run's own
 /// run-time fields are also looked for in the text.
@@ -153,7 +159,7 @@ fn expression(expr: &str, node: &Node, scope: &Scope<'_>) -> Result<String, Diag
 }
 
 /// `a.b.c` as its parts, if the expression is nothing but a dotted name.
-fn plain_path(expr: &str) -> Option<Vec<&str>> {
+pub(crate) fn plain_path(expr: &str) -> Option<Vec<&str>> {
     let parts: Vec<&str> = expr.split('.').collect();
     let identifier = |part: &&str| {
         let mut chars = part.chars();
@@ -166,7 +172,11 @@ fn plain_path(expr: &str) -> Option<Vec<&str>> {
 }
 
 /// The marker of a plain reference to a run-time value.
-fn reference(path: &[&str], node: &Node, scope: &Scope<'_>) -> Result<String, Diagnostic> {
+pub(crate) fn reference(
+    path: &[&str],
+    node: &Node,
+    scope: &Scope<'_>,
+) -> Result<String, Diagnostic> {
     match path {
         ["item", rest @ ..] | ["index", rest @ ..] if scope.in_for_each => {
             if path[0] == "index" && !rest.is_empty() {
@@ -235,12 +245,13 @@ fn json_path(head: &[&str], rest: &[&str]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
 
-    fn kept(id: &str, name: &'static str) -> BTreeMap<String, KeptOutputs> {
+    /// The outputs of one exported step that keeps one output.
+    pub(crate) fn kept(id: &str, name: &'static str) -> BTreeMap<String, KeptOutputs> {
         BTreeMap::from([(
             id.to_string(),
             KeptOutputs {
