@@ -156,10 +156,31 @@ fn non_empty(value: &Value) -> bool {
     }
 }
 
+/// The actions this export maps to Step Functions integrations.
+pub(crate) const MAPPED: [&str; 12] = [
+    "create-cluster",
+    "register-vc",
+    "create-job-role",
+    "create-log-group",
+    "create-bucket",
+    "submit-job",
+    "wait-for-job",
+    "log",
+    "delete-log-group",
+    "delete-bucket",
+    "delete-job-role",
+    "delete-vc",
+];
+
 /// The states of a step, or why its action cannot be exported (a sentence that
 /// completes "cannot be exported: ...").
 pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
     let action = step.action.name();
+    if !MAPPED.contains(&action) {
+        return Err(format!(
+            "`{action}` has no mapping to a Step Functions integration yet"
+        ));
+    }
     let plan_key = if step.in_map {
         format!("{}[<index>]", step.id)
     } else {
@@ -168,7 +189,13 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
     let planned = step
         .action
         .planned_calls(step.with, &PlanContext::new(plan_key.clone()))
-        .map_err(|e| format!("its input does not plan: {e}"))?;
+        // Markers read as the paths they stand for.
+        .map_err(|e| {
+            format!(
+                "its input does not plan: {}",
+                e.to_string().replace('\u{1}', "")
+            )
+        })?;
     let mut builder = Builder {
         step,
         placeholders: Placeholders {

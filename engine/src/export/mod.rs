@@ -261,7 +261,14 @@ impl Exporter {
     /// Exports one step (and the wait-for-job its `.sync` task waits for).
     fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
         let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
-        if let Some(reason) = refusal::not_exportable(def.action.name()) {
+        let not_yet = (!action_mapping::MAPPED.contains(&def.action.name())).then_some(
+            if def.action.name() == "runbook" {
+                "including another runbook (composition) is not exported yet"
+            } else {
+                "it has no mapping to a Step Functions integration yet"
+            },
+        );
+        if let Some(reason) = refusal::not_exportable(def.action.name()).or(not_yet) {
             let (pos, width) = self.action_position(def);
             return Err(Diagnostic::new(
                 format!("{} cannot be exported: {reason}", def.action.name()),
@@ -611,7 +618,10 @@ fn count_states(states: &[State]) -> usize {
 
 /// A step's mapping in one line, for the summary.
 fn describe(mapping: &Mapping, in_map: bool, parallel: usize) -> String {
-    let calls = mapping.integrations.join(", ");
+    let mut integrations = mapping.integrations.clone();
+    // Alternatives of one call (S3's CreateBucket in and outside us-east-1) read once.
+    integrations.dedup();
+    let calls = integrations.join(", ");
     if in_map {
         format!("Map (MaxConcurrency {parallel}) of: {calls}")
     } else {
