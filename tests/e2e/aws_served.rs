@@ -50,8 +50,9 @@ fn serve_for_aws(t: &Test, world: &AwsWorld) -> (Background, String) {
 const RUN_PATIENCE: Duration = Duration::from_secs(150);
 
 /// `runbook run --target aws FILE` against moto and the served simulator (EKS and EMR
-/// on EKS at `url`), connecting to the clusters as on EKS.
-fn run_on_aws(t: &Test, world: &AwsWorld, url: &str, file: &str, args: &[&str]) -> Value {
+/// on EKS at `url`), connecting to the clusters as on EKS: the run's status and what
+/// it printed.
+fn run_on_aws(t: &Test, world: &AwsWorld, url: &str, file: &str, args: &[&str]) -> (Value, String) {
     let mut all = vec!["--output", "plain", "run", "--target", "aws", file];
     all.extend_from_slice(args);
     let out = world
@@ -62,7 +63,7 @@ fn run_on_aws(t: &Test, world: &AwsWorld, url: &str, file: &str, args: &[&str]) 
         .wait_within(RUN_PATIENCE);
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     let run = t.only_run();
-    t.status(run["id"].as_str().expect("run id"))
+    (t.status(run["id"].as_str().expect("run id")), out.stdout)
 }
 
 /// The story's facts a run's status tells: the victim's executor id, the
@@ -80,13 +81,19 @@ fn story(status: &Value) -> (Value, Value, usize, &str) {
     )
 }
 
+/// A run on aws: its status and what it printed.
+struct OnAws {
+    status: Value,
+    stdout: String,
+}
+
 /// `file` run on `--target aws` against moto and the served simulator with `aws_args`
-/// (which must succeed), and run on `sim`: the statuses of both runs.
-fn on_aws_and_on_sim(file: &str, aws_args: &[&str]) -> (Value, Value) {
+/// (which must succeed), and the status of its run on `sim`.
+fn on_aws_and_on_sim(file: &str, aws_args: &[&str]) -> (OnAws, Value) {
     let world = AwsWorld::start();
     let t = Test::new();
     let (_served, url) = serve_for_aws(&t, &world);
-    let on_aws = run_on_aws(&t, &world, &url, &canned(file), aws_args);
+    let (on_aws, stdout) = run_on_aws(&t, &world, &url, &canned(file), aws_args);
     assert_eq!(on_aws["status"], "succeeded", "{on_aws:#}");
     let on_sim_test = Test::new();
     on_sim_test
@@ -94,20 +101,50 @@ fn on_aws_and_on_sim(file: &str, aws_args: &[&str]) -> (Value, Value) {
         .run()
         .success();
     let on_sim = on_sim_test.status(on_sim_test.only_run()["id"].as_str().expect("run id"));
-    (on_aws, on_sim)
+    (
+        OnAws {
+            status: on_aws,
+            stdout,
+        },
+        on_sim,
+    )
 }
 
 /// `priority-demo.yaml` on `--target aws` tells the story it tells on `sim`: one
 /// low-priority executor (#2) preempted by the high job's executor, the driver kept,
-/// a replacement (#3) running, the high job finished first.
+/// a replacement (#3) running, the high job finished first. The run narrates the
+/// preemption and then the replacement as its kube-rs watches deliver them.
 #[test]
 fn the_priority_demo_runs_on_aws_against_the_simulated_eks() {
     let (on_aws, on_sim) = on_aws_and_on_sim("priority-demo.yaml", &["--set", "high_job_delay=1s"]);
-    let high = step(&on_aws, "high_job")["outputs"]["job_id"].clone();
-    let evicted = &step(&on_aws, "eviction")["outputs"]["evicted"][0];
+    let status = &on_aws.status;
+    let high = step(status, "high_job")["outputs"]["job_id"].clone();
+    let evicted = &step(status, "eviction")["outputs"]["evicted"][0];
     assert_eq!(evicted["preemptor_job"], high, "{evicted:#}");
-    assert_eq!(story(&on_aws), story(&on_sim), "{on_aws:#}");
-    assert_eq!(story(&on_aws).0, 2, "executor #2 is the victim");
+    assert_eq!(story(status), story(&on_sim), "{status:#}");
+    assert_eq!(story(status).0, 2, "executor #2 is the victim");
+
+    let lines: Vec<&str> = on_aws.stdout.lines().collect();
+    let at = |what: &str, holds: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .position(|line| holds(line))
+            .unwrap_or_else(|| panic!("no line tells {what}:\n{}", on_aws.stdout))
+    };
+    let preempted = at("the preemption", &|line| {
+        line.contains(" * executor #2 of ") && line.contains(" preempted on ")
+    });
+    let replaced = at("the replacement", &|line| {
+        line.contains(" * replacement executor #3 of ") && line.contains(" running on ")
+    });
+    let asserted = at("the eviction's check", &|line| {
+        line.contains("step eviction succeeded")
+    });
+    assert!(
+        preempted < replaced && replaced < asserted,
+        "{}",
+        on_aws.stdout
+    );
 }
 
 /// The autoscaling story's facts a run's status tells: each node the NodePool added,
@@ -137,7 +174,7 @@ fn the_autoscaling_demo_runs_on_aws_against_the_simulated_eks() {
     // well past the 30 s the empty node is kept.
     let (on_aws, on_sim) =
         on_aws_and_on_sim("autoscaling-demo.yaml", &["--set", "empty_node_wait=5s"]);
-    let story = autoscaling_story(&on_aws);
-    assert!(!story.is_empty(), "{on_aws:#}");
-    assert_eq!(story, autoscaling_story(&on_sim), "{on_aws:#}");
+    let story = autoscaling_story(&on_aws.status);
+    assert!(!story.is_empty(), "{:#}", on_aws.status);
+    assert_eq!(story, autoscaling_story(&on_sim), "{:#}", on_aws.status);
 }
