@@ -63,6 +63,15 @@ impl RunSettings {
         serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}))
     }
 
+    /// All of the settings, target included, as `status --json` shows them.
+    pub fn shown(&self) -> serde_json::Value {
+        let mut shown = self.to_json();
+        if let Some(fields) = shown.as_object_mut() {
+            fields.insert("target".into(), self.target.as_str().into());
+        }
+        shown
+    }
+
     /// The settings `run` was started (or last resumed) with: its target
     /// (`runs.target`) and its stored settings. The one reader of a stored run's
     /// settings (resume, `run --resume-incomplete`, `abandon --cancel-jobs`).
@@ -106,6 +115,10 @@ mod tests {
             stored.to_json(),
             serde_json::json!({"region": "eu-west-1", "kube_context": "demo"}),
             "the target is stored on its own"
+        );
+        assert_eq!(
+            stored.shown(),
+            serde_json::json!({"target": "aws", "region": "eu-west-1", "kube_context": "demo"}),
         );
         let round_trip = RunSettings::from_stored(&stored.to_json(), TargetKind::Aws);
         assert_eq!(round_trip, stored);

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{Global, open_store};
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::run_settings::RunSettings;
 use crate::timefmt;
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +109,7 @@ pub(crate) fn status_json(run: &RunRecord, attempts: &[StepRecord]) -> Value {
         "resumes": run.resume_count,
         "error": run.error,
         "host": run.host,
-        "settings": run.settings,
+        "settings": RunSettings::of_run(run).shown(),
         "steps": steps,
     })
 }
