@@ -151,8 +151,9 @@ pub enum SimCommand {
     /// Node allocatable per instance type, and the requests of Spark's driver and
     /// executor pods for given job settings: what decides whether anything is preempted
     Sizes(sim_sizes::SizesArgs),
-    /// Serve a stored simulated world over the Kubernetes API for kubectl: the latest
-    /// run's, a given run's, or a named world's (--world), as it was stored
+    /// Serve a stored simulated world over the Kubernetes, EKS and EMR on EKS APIs (for
+    /// kubectl and the AWS CLI): the latest run's, a given run's, or a named world's
+    /// (--world), as it was stored; or, with --for-aws, an empty one for `run --target aws`
     Serve(sim_serve::ServeArgs),
 }
 
