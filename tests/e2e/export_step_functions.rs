@@ -1,10 +1,12 @@
 //! `runbook export --to step-functions`: the canned runbooks become CloudFormation
 //! templates that the real `cfn-lint` (PyPI, which checks the resources and the
-//! States-language definition embedded in them) accepts without an error, and what
-//! cannot be exported is refused with its position, as validation errors are.
+//! States-language definition embedded in them) accepts without an error, whose
+//! definitions alone the real `statelint` (PyPI, a States-language validator written
+//! apart from cfn-lint's schema) accepts too, and what cannot be exported is refused
+//! with its position, as validation errors are.
 //!
-//! cfn-lint is `<repo>/.venv-moto/bin/cfn-lint`, which `bash scripts/test.sh` installs
-//! from tests/aws/requirements.txt; without it these tests fail (never skip) and say so.
+//! Both are in `<repo>/.venv-moto/bin/`, which `bash scripts/test.sh` installs from
+//! tests/aws/requirements.txt; without them these tests fail (never skip) and say so.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +33,18 @@ fn cfn_lint() -> PathBuf {
         "the export tests need cfn-lint, but {} does not exist: run `bash scripts/test.sh` once \
          (it installs tests/aws/requirements.txt into .venv-moto/), or \
          `.venv-moto/bin/pip install cfn-lint==1.51.0`",
+        path.display()
+    );
+    path
+}
+
+fn statelint() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-moto/bin/statelint");
+    assert!(
+        path.exists(),
+        "the export tests need statelint, but {} does not exist: run `bash scripts/test.sh` once \
+         (it installs tests/aws/requirements.txt into .venv-moto/), or \
+         `.venv-moto/bin/pip install statelint==3.1.0`",
         path.display()
     );
     path
@@ -81,6 +95,39 @@ fn assert_no_lint_errors(template: &Path) {
     );
 }
 
+/// statelint's verdict on the template's `Properties.Definition` alone. The template
+/// (JSON or YAML, JSON being YAML) is read as YAML and the definition written out as
+/// YAML for `statelint --yaml`, so both formats are checked the same way.
+#[track_caller]
+fn assert_valid_definition(template: &Path) {
+    let text = std::fs::read_to_string(template).expect("the template reads");
+    let documents = yaml_rust2::YamlLoader::load_from_str(&text).expect("the template parses");
+    let definition = &documents[0]["Resources"]["StateMachine"]["Properties"]["Definition"];
+    assert!(
+        !definition.is_badvalue(),
+        "{} has no Resources.StateMachine.Properties.Definition",
+        template.display()
+    );
+    let mut out = String::new();
+    yaml_rust2::YamlEmitter::new(&mut out)
+        .dump(definition)
+        .expect("the definition writes as YAML");
+    let path = template.with_extension("asl.yaml");
+    std::fs::write(&path, out).expect("the definition is written");
+    let output = Command::new(statelint())
+        .arg("--yaml")
+        .arg(&path)
+        .output()
+        .expect("statelint runs");
+    assert!(
+        output.status.success(),
+        "statelint found problems in the definition of {}:\n{}{}",
+        template.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     let t = Test::new();
@@ -111,6 +158,7 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     ];
     for template in &templates {
         assert_no_lint_errors(template);
+        assert_valid_definition(template);
     }
     let platform: Value =
         serde_json::from_str(&t.read("platform-setup.json")).expect("the template is JSON");
@@ -337,6 +385,7 @@ steps:
     .run()
     .success();
     assert_no_lint_errors(&t.path("poll.json"));
+    assert_valid_definition(&t.path("poll.json"));
     let template: Value = serde_json::from_str(&t.read("poll.json")).expect("JSON");
     let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
     assert_eq!(
@@ -443,6 +492,7 @@ error: this `when` is not exported: the left of the comparison must be a plain r
     .run()
     .success();
     assert_no_lint_errors(&t.path("when.json"));
+    assert_valid_definition(&t.path("when.json"));
     let template: Value = serde_json::from_str(&t.read("when.json")).expect("JSON");
     let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
     assert_eq!(states["done outputs"]["Next"], "report when");
