@@ -505,3 +505,80 @@ error: this `when` is not exported: the left of the comparison must be a plain r
         })
     );
 }
+
+#[test]
+fn a_scheduled_export_starts_the_state_machine_once_per_scheduled_time() {
+    let t = Test::new();
+    let mut args: Vec<&str> = CLUSTER_SETS.to_vec();
+    args.extend([
+        "--allow-partial",
+        "cancel_on_failure",
+        "--schedule",
+        "cron(15 2 * * ? *)",
+        "--schedule-timezone",
+        "Europe/Paris",
+    ]);
+    let template_path = export(&t, "nightly-batch", &args, "json");
+    assert_no_lint_errors(&template_path);
+    assert_valid_definition(&template_path);
+    let template: Value = serde_json::from_str(&t.read("nightly-batch.json")).expect("JSON");
+    let resources = &template["Resources"];
+    let schedule = &resources["Schedule"];
+    assert_eq!(schedule["Type"], "AWS::Scheduler::Schedule");
+    let properties = &schedule["Properties"];
+    assert_eq!(properties["ScheduleExpression"], "cron(15 2 * * ? *)");
+    assert_eq!(properties["ScheduleExpressionTimezone"], "Europe/Paris");
+    assert_eq!(
+        properties["FlexibleTimeWindow"],
+        serde_json::json!({"Mode": "OFF"})
+    );
+    assert_eq!(
+        properties["Target"]["Arn"],
+        serde_json::json!({"Ref": "StateMachine"})
+    );
+    assert_eq!(
+        properties["Target"]["Input"],
+        "{\"scheduled_time\":\"<aws.scheduler.scheduled-time>\"}"
+    );
+    let role = &resources["ScheduleRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "scheduler.amazonaws.com"
+    );
+    let policies = role["Policies"]
+        .as_array()
+        .expect("the schedule role's policies");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(
+        policies[0]["PolicyDocument"]["Statement"],
+        serde_json::json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachine"}}])
+    );
+    // The scheduled start names the execution after its time (`:` is refused in names).
+    let states = &resources["StateMachine"]["Properties"]["Definition"]["States"];
+    let start = &states["start the scheduled time once"];
+    assert_eq!(
+        start["Resource"],
+        "arn:aws:states:::aws-sdk:sfn:startExecution"
+    );
+    assert_eq!(
+        start["Parameters"]["StateMachineArn.$"],
+        "$$.StateMachine.Id"
+    );
+    assert!(
+        start["Parameters"]["Name.$"]
+            .as_str()
+            .is_some_and(|name| name.contains("States.StringSplit($.scheduled_time, ':')")),
+        "{start}"
+    );
+    assert_eq!(
+        start["Catch"][0]["ErrorEquals"],
+        serde_json::json!(["Sfn.ExecutionAlreadyExistsException"])
+    );
+    let path = canned("nightly-batch.yaml");
+    t.args(["export", "--to", "step-functions", &path, "--schedule", "cron(15 2 * * *)"])
+        .run()
+        .code(2)
+        .stderr(
+            "error: --schedule \"cron(15 2 * * *)\": a cron expression has six fields (minutes hours day-of-month month day-of-week year), not 5\n",
+        );
+}

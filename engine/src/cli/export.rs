@@ -35,6 +35,18 @@ pub struct ExportArgs {
     /// for it
     #[arg(long, value_name = "STEP")]
     pub allow_partial: Vec<String>,
+    /// Start the state machine once per time of this EventBridge Scheduler schedule:
+    /// `cron(15 2 * * ? *)`, `rate(1 day)`, `at(2026-12-09T02:15:00)`
+    #[arg(long, value_name = "EXPRESSION")]
+    pub schedule: Option<String>,
+    /// The time zone the schedule's times are in
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        requires = "schedule"
+    )]
+    pub schedule_timezone: String,
 }
 
 /// Where a runbook can be exported to.
@@ -53,6 +65,12 @@ pub enum TemplateFormat {
 
 pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
     let ExportTarget::StepFunctions = args.to;
+    let schedule = args
+        .schedule
+        .as_deref()
+        .map(|expression| export::Schedule::new(expression, &args.schedule_timezone))
+        .transpose()
+        .map_err(Error::BadArgument)?;
     let loaded = load_file(&args.file)?;
     let known = |id: &String| {
         loaded
@@ -70,7 +88,13 @@ pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
     }
     let params = args.params.resolve(&loaded.runbook.params)?;
     let vars = compute_vars(&loaded, &params, &export::run_scope())?;
-    let exported = export::export(&loaded, &params, &vars, &args.allow_partial);
+    let exported = export::export(
+        &loaded,
+        &params,
+        &vars,
+        &args.allow_partial,
+        schedule.as_ref(),
+    );
     for (id, action, why) in &exported.summary.skipped {
         eprintln!("warning: step {id} ({action}) is not exported: {why}");
     }

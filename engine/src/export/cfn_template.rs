@@ -16,14 +16,7 @@ pub(crate) fn template(description: &str, definition: Value, calls: Vec<Value>) 
             "StateMachineRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "AssumeRolePolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [{
-                            "Effect": "Allow",
-                            "Principal": {"Service": "states.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }],
-                    },
+                    "AssumeRolePolicyDocument": trust_policy("states.amazonaws.com"),
                     "Policies": [{"PolicyName": "runbook-calls", "PolicyDocument": policy}],
                 },
             },
@@ -38,6 +31,18 @@ pub(crate) fn template(description: &str, definition: Value, calls: Vec<Value>) 
         "Outputs": {
             "StateMachineArn": {"Value": {"Ref": "StateMachine"}},
         },
+    })
+}
+
+/// A role's trust policy letting `service` (`states.amazonaws.com`, ...) assume it.
+pub(crate) fn trust_policy(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+        }],
     })
 }
 

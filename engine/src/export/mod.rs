@@ -14,6 +14,7 @@ mod job_polling;
 mod refusal;
 mod request;
 mod runtime_value;
+mod schedule;
 mod states;
 mod step_input;
 mod summary;
@@ -31,6 +32,7 @@ use action_mapping::{Mapping, StepToMap, map_step};
 pub(crate) use cfn_template::to_yaml;
 pub(crate) use refusal::{Refusal, as_load_error};
 use runtime_value::{ACCOUNT_ID, REGION, marker};
+pub(crate) use schedule::Schedule;
 use states::{NEXT_STEP, State};
 use step_input::{KeptOutputs, Scope};
 pub(crate) use summary::{StepSummary, Summary};
@@ -48,12 +50,13 @@ pub(crate) struct Exported {
 }
 
 /// Exports `loaded` with `params`; `allow_partial` names steps to leave out (each is
-/// reported in the summary's `skipped`).
+/// reported in the summary's `skipped`); `schedule` adds a schedule that starts it.
 pub(crate) fn export(
     loaded: &LoadedRunbook,
     params: &ResolvedParams,
     vars: &Map<String, Value>,
     allow_partial: &[String],
+    schedule: Option<&Schedule>,
 ) -> Exported {
     let runbook = &loaded.runbook;
     let context = minijinja::Value::from_serialize(json!({
@@ -132,7 +135,7 @@ pub(crate) fn export(
             );
         }
     }
-    exporter.finish(&runbook.name, runbook.description.as_deref())
+    exporter.finish(&runbook.name, runbook.description.as_deref(), schedule)
 }
 
 /// `run` as the export's templates (and `vars`) see it: the execution's account and
@@ -512,7 +515,12 @@ impl Exporter {
             .collect()
     }
 
-    fn finish(mut self, name: &str, description: Option<&str>) -> Exported {
+    fn finish(
+        mut self,
+        name: &str,
+        description: Option<&str>,
+        schedule: Option<&Schedule>,
+    ) -> Exported {
         let mut start_parameters = json!({"steps": {}, "scratch": {}});
         if !self.for_each.is_empty() {
             match runtime_value::parameters(
@@ -538,7 +546,11 @@ impl Exporter {
             .iter()
             .map(|s| s.first().map(|f| f.name.clone()).unwrap_or_default())
             .collect();
-        let mut all = vec![State::pass("Start".into(), start_parameters)];
+        let mut all = match schedule {
+            Some(_) => schedule::night_states("Start"),
+            None => Vec::new(),
+        };
+        all.push(State::pass("Start".into(), start_parameters));
         let count = self.steps.len();
         for (i, mut states) in self.steps.into_iter().enumerate() {
             let next = if i + 1 < count {
@@ -568,8 +580,15 @@ impl Exporter {
                 )
             },
         );
-        let template = cfn_template::template(&description, definition, self.calls);
+        let mut template = cfn_template::template(&description, definition, self.calls);
         self.summary.role_actions = cfn_template::role_actions(&template);
+        if let Some(schedule) = schedule {
+            schedule::add_resources(&mut template, schedule, name);
+            self.summary
+                .role_actions
+                .push("states:StartExecution".into());
+            self.summary.schedule = Some(schedule.describe());
+        }
         Exported {
             template: Some(template),
             summary: self.summary,

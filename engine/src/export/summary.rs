@@ -17,6 +17,8 @@ pub(crate) struct Summary {
     pub role_actions: Vec<String>,
     /// Steps refused (their diagnostics are printed as errors).
     pub refused: Vec<String>,
+    /// The schedule that starts the state machine, and how a time runs once.
+    pub schedule: Option<String>,
 }
 
 /// One exported step and the integrations it maps to.
@@ -47,6 +49,9 @@ impl fmt::Display for Summary {
         }
         if self.refused.is_empty() {
             writeln!(f, "role actions: {}", self.role_actions.join(", "))?;
+            if let Some(schedule) = &self.schedule {
+                writeln!(f, "schedule: {schedule}")?;
+            }
             writeln!(f, "refused: none")
         } else {
             writeln!(f, "refused: {} (see the errors)", self.refused.join(", "))
