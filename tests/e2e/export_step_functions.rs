@@ -575,6 +575,14 @@ fn a_scheduled_export_starts_the_state_machine_once_per_scheduled_time() {
         serde_json::json!(["Sfn.ExecutionAlreadyExistsException"])
     );
     let path = canned("nightly-batch.yaml");
+    let mut dry_run = vec!["export", "--to", "step-functions", "--dry-run", &path];
+    dry_run.extend(&args);
+    let out = t.args(dry_run).run().success();
+    assert!(
+        out.stdout.contains(", states:StartExecution\nschedule: cron(15 2 * * ? *) (Europe/Paris), flexible window off; the scheduled start passes its time and the state machine starts itself once per scheduled time, named after it (2026-12-09T02:15:00Z -> 2026-12-09T02-15-00Z); the schedule's role may only states:StartExecution on it\nrefused: none\n"),
+        "{}",
+        out.stdout
+    );
     t.args(["export", "--to", "step-functions", &path, "--schedule", "cron(15 2 * * *)"])
         .run()
         .code(2)
