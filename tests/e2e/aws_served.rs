@@ -177,4 +177,19 @@ fn the_autoscaling_demo_runs_on_aws_against_the_simulated_eks() {
     let story = autoscaling_story(&on_aws.status);
     assert!(!story.is_empty(), "{:#}", on_aws.status);
     assert_eq!(story, autoscaling_story(&on_sim), "{:#}", on_aws.status);
+    // The demo's summary reads the same on both targets, whose clocks differ (virtual
+    // ms from the world's start on sim, the wall clock on aws): how long the node
+    // lived, not an instant.
+    for status in [&on_aws.status, &on_sim] {
+        let summary = step(status, "summary")["outputs"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let lived: u64 = summary
+            .split_once("then removed ")
+            .and_then(|(_, rest)| rest.split_once("s after it was launched"))
+            .and_then(|(secs, _)| secs.parse().ok())
+            .unwrap_or_else(|| panic!("no lifetime in the summary: {summary}"));
+        assert!((1..3_600).contains(&lived), "{summary}");
+    }
 }
