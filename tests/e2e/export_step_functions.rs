@@ -166,7 +166,16 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     assert_eq!(machine["Type"], "AWS::StepFunctions::StateMachine");
     let definition = &machine["Properties"]["Definition"];
     assert!(definition.is_object(), "the definition is an object");
-    let roles = &definition["States"]["roles"];
+    // The four steps needing only the cluster run side by side.
+    let parallel = &definition["States"]["Side by side 1"];
+    assert_eq!(parallel["Type"], "Parallel");
+    assert_eq!(parallel["Branches"].as_array().map(Vec::len), Some(4));
+    let roles = parallel["Branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .find_map(|b| b["States"].get("roles"))
+        .expect("a branch runs roles");
     assert_eq!(roles["Type"], "Map");
     assert_eq!(roles["MaxConcurrency"], 5);
     let statements = platform["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
@@ -589,4 +598,88 @@ fn a_scheduled_export_starts_the_state_machine_once_per_scheduled_time() {
         .stderr(
             "error: --schedule \"cron(15 2 * * *)\": a cron expression has six fields (minutes hours day-of-month month day-of-week year), not 5\n",
         );
+}
+
+#[test]
+fn independent_chains_run_as_the_branches_of_a_parallel_joined_before_the_step_needing_them() {
+    let t = Test::new().runbook(
+        "chains.yaml",
+        "\
+name: chains
+steps:
+  - id: logs
+    action: create-log-group
+    with: { name: /runbook/chains, retention_days: 7 }
+  - id: logs_noted
+    action: log
+    needs: [logs]
+    with: { message: \"log group {{ steps.logs.outputs.name }}\" }
+  - id: hello
+    action: log
+    needs: []
+    with: { message: hello }
+  - id: hello_noted
+    action: log
+    needs: [hello]
+    with: { message: \"said {{ steps.hello.outputs.message }}\" }
+  - id: joined
+    action: log
+    needs: [logs_noted, hello_noted]
+    with: { message: \"{{ steps.logs_noted.outputs.message }}; {{ steps.hello_noted.outputs.message }}\" }
+",
+    );
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "chains.yaml",
+        "--out",
+        "chains.json",
+    ])
+    .run()
+    .success();
+    assert_no_lint_errors(&t.path("chains.json"));
+    assert_valid_definition(&t.path("chains.json"));
+    let template: Value = serde_json::from_str(&t.read("chains.json")).expect("JSON");
+    let definition = &template["Resources"]["StateMachine"]["Properties"]["Definition"];
+    let states = &definition["States"];
+    let parallel = &states["Side by side 1"];
+    assert_eq!(parallel["Type"], "Parallel");
+    let branches = parallel["Branches"].as_array().expect("branches");
+    assert_eq!(branches.len(), 2);
+    let branch_states = |b: usize| -> Vec<String> {
+        branches[b]["States"]
+            .as_object()
+            .expect("states")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert!(branch_states(0).iter().any(|s| s.starts_with("logs_noted")));
+    assert!(
+        branch_states(1)
+            .iter()
+            .any(|s| s.starts_with("hello_noted"))
+    );
+    assert_eq!(
+        parallel["ResultSelector"]["steps.$"],
+        "States.JsonMerge($[0].steps, $[1].steps, false)"
+    );
+    let join = parallel["Next"].as_str().expect("the Parallel goes on");
+    assert!(join.starts_with("joined"), "{join}");
+    let out = t
+        .args([
+            "export",
+            "--to",
+            "step-functions",
+            "--dry-run",
+            "chains.yaml",
+        ])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains("side by side: 1 Parallel state, "),
+        "{}",
+        out.stdout
+    );
 }

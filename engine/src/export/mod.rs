@@ -15,6 +15,7 @@ mod refusal;
 mod request;
 mod runtime_value;
 mod schedule;
+mod side_by_side;
 mod states;
 mod step_input;
 mod summary;
@@ -71,6 +72,7 @@ pub(crate) fn export(
         context,
         exported: BTreeMap::new(),
         steps: Vec::new(),
+        covers: Vec::new(),
         calls: Vec::new(),
         for_each: Map::new(),
         summary: Summary {
@@ -94,16 +96,22 @@ pub(crate) fn export(
         let next = order.get(position + 1).map(|&i| &runbook.steps[i]);
         let waited_by =
             next.filter(|wait| waits_for(wait, def) && !allow_partial.contains(&wait.id));
+        let had = exporter.steps.len();
         match exporter.step(def, waited_by) {
             Ok(()) => {
+                if exporter.steps.len() > had {
+                    exporter.covers.push(vec![index]);
+                }
                 if let Some(wait) = waited_by {
-                    fused_wait = Some(
-                        runbook
-                            .steps
-                            .iter()
-                            .position(|s| s.id == wait.id)
-                            .unwrap_or(usize::MAX),
-                    );
+                    let wait_index = runbook
+                        .steps
+                        .iter()
+                        .position(|s| s.id == wait.id)
+                        .unwrap_or(usize::MAX);
+                    fused_wait = Some(wait_index);
+                    if let Some(covers) = exporter.covers.last_mut() {
+                        covers.push(wait_index);
+                    }
                     exporter.exported.insert(
                         wait.id.clone(),
                         KeptOutputs {
@@ -135,7 +143,14 @@ pub(crate) fn export(
             );
         }
     }
-    exporter.finish(&runbook.name, runbook.description.as_deref(), schedule)
+    let deps: Vec<Vec<usize>> = runbook.steps.iter().map(|s| s.deps.clone()).collect();
+    let before = side_by_side::ordering(&deps, &order, &exporter.covers);
+    exporter.finish(
+        &runbook.name,
+        runbook.description.as_deref(),
+        schedule,
+        side_by_side::layout(&before),
+    )
 }
 
 /// `run` as the export's templates (and `vars`) see it: the execution's account and
@@ -151,7 +166,8 @@ pub(crate) fn run_scope() -> Value {
 }
 
 /// The steps in an order their `needs` allow: file order, each step after the steps it
-/// needs. The DAG's side-by-side runs become one chain in this increment.
+/// needs. Steps that run side by side are laid out from it ([`side_by_side`]); a graph
+/// with no such layout runs in this order.
 fn run_order(steps: &[StepDef]) -> Vec<usize> {
     let mut placed = vec![false; steps.len()];
     let mut order = Vec::with_capacity(steps.len());
@@ -211,6 +227,9 @@ struct Exporter {
     exported: BTreeMap<String, KeptOutputs>,
     /// Each exported step's states, in order.
     steps: Vec<Vec<State>>,
+    /// The runbook steps (indices) each of `steps` is: the step, and the wait-for-job
+    /// fused into it.
+    covers: Vec<Vec<usize>>,
     calls: Vec<Value>,
     /// The literal lists of the `for_each` steps (and values computed per instance),
     /// set by the first state: Map states read their items there.
@@ -520,6 +539,7 @@ impl Exporter {
         name: &str,
         description: Option<&str>,
         schedule: Option<&Schedule>,
+        layout: Option<side_by_side::Layout>,
     ) -> Exported {
         let mut start_parameters = json!({"steps": {}, "scratch": {}});
         if !self.for_each.is_empty() {
@@ -541,26 +561,35 @@ impl Exporter {
                 }),
             }
         }
-        let firsts: Vec<String> = self
-            .steps
-            .iter()
-            .map(|s| s.first().map(|f| f.name.clone()).unwrap_or_default())
-            .collect();
+        let keys: Vec<String> = start_parameters
+            .as_object()
+            .map(|fields| fields.keys().cloned().collect())
+            .unwrap_or_default();
+        let count = self.steps.len();
+        let layout = match layout {
+            Some(layout) => layout,
+            None => {
+                self.summary.side_by_side = Some(
+                    "the `needs` graph is not series-parallel (no Parallel states say it exactly); the steps run one after another in an order their `needs` allow".into(),
+                );
+                side_by_side::Layout::Series((0..count).map(side_by_side::Layout::Step).collect())
+            }
+        };
+        let parallels = side_by_side::parallel_count(&layout);
+        if parallels > 0 {
+            self.summary.side_by_side = Some(format!(
+                "{parallels} Parallel state{}, their branches the steps `needs` lets run side by side, joined before the first step that needs them",
+                if parallels == 1 { "" } else { "s" }
+            ));
+        }
+        let mut body = side_by_side::states(layout, &mut self.steps, &keys, &mut 0);
+        states::resolve_next_step(&mut body, "Succeeded");
         let mut all = match schedule {
             Some(_) => schedule::night_states("Start"),
             None => Vec::new(),
         };
         all.push(State::pass("Start".into(), start_parameters));
-        let count = self.steps.len();
-        for (i, mut states) in self.steps.into_iter().enumerate() {
-            let next = if i + 1 < count {
-                firsts[i + 1].clone()
-            } else {
-                "Succeeded".to_string()
-            };
-            states::resolve_next_step(&mut states, &next);
-            all.extend(states);
-        }
+        all.extend(body);
         self.summary.states = count_states(&all) + 1;
         if !self.refusals.is_empty() {
             return Exported {
@@ -622,12 +651,18 @@ fn wait_timeout(wait: &StepDef, scope: &Scope<'_>) -> Result<Duration, Diagnosti
 /// Every state, those inside Map states included.
 fn count_states(states: &[State]) -> usize {
     fn nested(value: &Value) -> usize {
-        value
-            .pointer("/ItemProcessor/States")
-            .and_then(Value::as_object)
-            .map_or(0, |states| {
+        let of = |states: &Value| {
+            states.as_object().map_or(0, |states| {
                 states.len() + states.values().map(nested).sum::<usize>()
             })
+        };
+        let branches = value
+            .get("Branches")
+            .and_then(Value::as_array)
+            .map_or(0, |branches| {
+                branches.iter().map(|b| of(&b["States"])).sum()
+            });
+        value.pointer("/ItemProcessor/States").map_or(0, of) + branches
     }
     states
         .iter()

@@ -19,6 +19,8 @@ pub(crate) struct Summary {
     pub refused: Vec<String>,
     /// The schedule that starts the state machine, and how a time runs once.
     pub schedule: Option<String>,
+    /// How `needs` was written: the Parallel states, or why there are none.
+    pub side_by_side: Option<String>,
 }
 
 /// One exported step and the integrations it maps to.
@@ -40,6 +42,9 @@ impl fmt::Display for Summary {
         writeln!(f, "steps:")?;
         for step in &self.steps {
             writeln!(f, "  {} ({}): {}", step.id, step.action, step.mapping)?;
+        }
+        if let Some(side_by_side) = &self.side_by_side {
+            writeln!(f, "side by side: {side_by_side}")?;
         }
         if !self.skipped.is_empty() {
             writeln!(f, "skipped:")?;
