@@ -140,7 +140,8 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     };
     let templates = [
         // The log steps' messages compute with outputs (a loop, arithmetic, filters),
-        // and nightly-batch's `finally` is not exported yet: each is left out by name.
+        // and nightly-batch's `finally` step is a cancel-job, which has no mapping: each
+        // is left out by name.
         export(&t, "platform-setup", &with_cluster(&["summary"]), "json"),
         export(&t, "simple-job", &with_cluster(&["report"]), "json"),
         export(
@@ -681,5 +682,68 @@ steps:
         out.stdout.contains("side by side: 1 Parallel state, "),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn finally_steps_run_after_the_main_steps_whatever_their_outcome_which_is_then_restored() {
+    let t = Test::new().runbook(
+        "finally.yaml",
+        "\
+name: finally
+steps:
+  - id: logs
+    action: create-log-group
+    with: { name: /runbook/finally, retention_days: 7 }
+finally:
+  - id: cleanup
+    action: delete-log-group
+    with: { name: \"{{ steps.logs.outputs.name }}\" }
+",
+    );
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "finally.yaml",
+        "--out",
+        "finally.json",
+    ])
+    .run()
+    .success();
+    assert_no_lint_errors(&t.path("finally.json"));
+    assert_valid_definition(&t.path("finally.json"));
+    let template: Value = serde_json::from_str(&t.read("finally.json")).expect("JSON");
+    let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
+    assert_eq!(states["Start"]["Next"], "main steps");
+    let main = &states["main steps"];
+    assert_eq!(main["Type"], "Parallel");
+    let branch = &main["Branches"][0]["States"];
+    // A main step's error ends the main steps with the error kept, its outputs too.
+    assert_eq!(
+        branch["logs CreateLogGroup"]["Catch"][1],
+        serde_json::json!({"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "main steps failed"})
+    );
+    // Success and failure both go on to the finally step.
+    assert_eq!(main["Next"], "cleanup DeleteLogGroup");
+    assert_eq!(
+        main["Catch"],
+        serde_json::json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "cleanup DeleteLogGroup"}])
+    );
+    assert_eq!(
+        states["cleanup outputs"]["Next"],
+        "outcome of the main steps"
+    );
+    assert_eq!(
+        states["outcome of the main steps"],
+        serde_json::json!({
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.failure", "IsNull": false, "Next": "Failed"}],
+            "Default": "Succeeded",
+        })
+    );
+    assert_eq!(
+        states["Failed"],
+        serde_json::json!({"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"})
     );
 }

@@ -10,6 +10,7 @@
 mod action_mapping;
 mod cfn_template;
 mod delete_mapping;
+mod finally_path;
 mod job_polling;
 mod refusal;
 mod request;
@@ -129,18 +130,14 @@ pub(crate) fn export(
             Err(diagnostic) => exporter.refuse(def, diagnostic),
         }
     }
-    for def in &runbook.finally {
+    // The finally steps run one after another, in an order their `needs` allow, after
+    // the main steps whatever their outcome ([`finally_path`]).
+    for index in run_order(&runbook.finally) {
+        let def = &runbook.finally[index];
         if allow_partial.contains(&def.id) {
             exporter.skip(def, "left out with --allow-partial");
-        } else {
-            exporter.refuse(
-                def,
-                Diagnostic::new(
-                    "`finally` steps are not exported yet (a Catch-all path through them is to come); leave them out with --allow-partial",
-                    def.pos,
-                    def.id.len() + 4,
-                ),
-            );
+        } else if let Err(diagnostic) = exporter.step(def, None) {
+            exporter.refuse(def, diagnostic);
         }
     }
     let deps: Vec<Vec<usize>> = runbook.steps.iter().map(|s| s.deps.clone()).collect();
@@ -561,6 +558,11 @@ impl Exporter {
                 }),
             }
         }
+        // Every exported step before `covers.len()` is a main step; the rest are finally.
+        let finally = self.steps.split_off(self.covers.len());
+        if !finally.is_empty() {
+            start_parameters["failure"] = Value::Null;
+        }
         let keys: Vec<String> = start_parameters
             .as_object()
             .map(|fields| fields.keys().cloned().collect())
@@ -583,7 +585,11 @@ impl Exporter {
             ));
         }
         let mut body = side_by_side::states(layout, &mut self.steps, &keys, &mut 0);
-        states::resolve_next_step(&mut body, "Succeeded");
+        if finally.is_empty() {
+            states::resolve_next_step(&mut body, "Succeeded");
+        } else {
+            body = finally_path::states(body, finally, &keys);
+        }
         let mut all = match schedule {
             Some(_) => schedule::night_states("Start"),
             None => Vec::new(),
