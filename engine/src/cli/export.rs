@@ -70,7 +70,7 @@ pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
         .as_deref()
         .map(|expression| export::Schedule::new(expression, &args.schedule_timezone))
         .transpose()
-        .map_err(Error::BadArgument)?;
+        .map_err(|bad| Error::BadArgument(bad.to_string()))?;
     let loaded = load_file(&args.file)?;
     let known = |id: &String| {
         loaded

@@ -10,6 +10,7 @@
 
 use serde_json::{Value, json};
 
+use super::refusal::Unexportable;
 use super::request::{Placeholders, describe_cluster_selector};
 use super::runtime_value::marker;
 use super::states::{NEXT_STATE, State};
@@ -60,15 +61,15 @@ impl<'a> Builder<'a> {
     }
 
     /// The planned call `operation` of the action, as Task parameters.
-    pub(super) fn planned(&self, operation: &str) -> Result<Value, String> {
+    pub(super) fn planned(&self, operation: &str) -> Result<Value, Unexportable> {
         let call = self
             .planned
             .iter()
             .find(|c| c.operation == operation)
-            .ok_or_else(|| format!("its plan lists no {operation} call"))?;
-        self.placeholders
-            .request(&call.detail)
-            .map_err(|e| e.to_string())
+            .ok_or_else(|| Unexportable::NoPlannedCall {
+                operation: operation.to_string(),
+            })?;
+        Ok(self.placeholders.request(&call.detail)?)
     }
 
     /// Adds a Task calling `integration` (`eks:createCluster.sync`, or
@@ -79,9 +80,8 @@ impl<'a> Builder<'a> {
         integration: &str,
         parameters: Value,
         iam: &[(&str, &str, Value)],
-    ) -> Result<&mut State, String> {
-        let parameters =
-            super::runtime_value::parameters(&parameters).map_err(|e| e.to_string())?;
+    ) -> Result<&mut State, Unexportable> {
+        let parameters = super::runtime_value::parameters(&parameters)?;
         let state = State::task(
             self.name(what),
             &format!("{STATES}{integration}"),
@@ -107,7 +107,7 @@ impl<'a> Builder<'a> {
         parameters: Value,
         iam: &[(&str, &str, Value)],
         error: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unexportable> {
         let exists = self.scratch(&format!("{}_exists", what.replace(' ', "_")));
         self.task(what, integration, parameters, iam)?
             .catch(&[error], &exists, NEXT_STATE);
@@ -115,8 +115,12 @@ impl<'a> Builder<'a> {
     }
 
     /// The step's outputs, gathered under `$.steps.<id>` by a Pass state.
-    pub(super) fn outputs(&mut self, names: &[&'static str], values: Value) -> Result<(), String> {
-        let parameters = super::runtime_value::parameters(&values).map_err(|e| e.to_string())?;
+    pub(super) fn outputs(
+        &mut self,
+        names: &[&'static str],
+        values: Value,
+    ) -> Result<(), Unexportable> {
+        let parameters = super::runtime_value::parameters(&values)?;
         let state = State::pass(self.name("outputs"), parameters)
             .set("ResultPath", json!(format!("$.steps.{}", self.step.id)));
         self.mapping.states.push(state);
@@ -126,7 +130,7 @@ impl<'a> Builder<'a> {
 
     /// `eks:describeCluster`, kept for the calls after it (its endpoint, certificate
     /// authority and OIDC issuer).
-    fn describe_cluster(&mut self, cluster: &Value) -> Result<(), String> {
+    fn describe_cluster(&mut self, cluster: &Value) -> Result<(), Unexportable> {
         let result = self.scratch("cluster");
         self.task(
             "DescribeCluster",
@@ -172,14 +176,13 @@ pub(crate) const MAPPED: [&str; 12] = [
     "delete-vc",
 ];
 
-/// The states of a step, or why its action cannot be exported (a sentence that
-/// completes "cannot be exported: ...").
-pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
+/// The states of a step, or why its action cannot be exported.
+pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
     let action = step.action.name();
     if !MAPPED.contains(&action) {
-        return Err(format!(
-            "`{action}` has no mapping to a Step Functions integration yet"
-        ));
+        return Err(Unexportable::NoMapping {
+            action: action.to_string(),
+        });
     }
     let plan_key = if step.in_map {
         format!("{}[<index>]", step.id)
@@ -190,12 +193,7 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
         .action
         .planned_calls(step.with, &PlanContext::new(plan_key.clone()))
         // Markers read as the paths they stand for.
-        .map_err(|e| {
-            format!(
-                "its input does not plan: {}",
-                e.to_string().replace('\u{1}', "")
-            )
-        })?;
+        .map_err(|e| Unexportable::DoesNotPlan(e.to_string().replace('\u{1}', "")))?;
     let mut builder = Builder {
         step,
         placeholders: Placeholders {
@@ -220,15 +218,15 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, String> {
         "delete-job-role" => super::delete_mapping::delete_job_role(&mut builder)?,
         "delete-vc" => super::delete_mapping::delete_vc(&mut builder)?,
         other => {
-            return Err(format!(
-                "`{other}` has no mapping to a Step Functions integration yet"
-            ));
+            return Err(Unexportable::NoMapping {
+                action: other.to_string(),
+            });
         }
     }
     Ok(builder.mapping)
 }
 
-fn create_cluster(b: &mut Builder<'_>) -> Result<(), String> {
+fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
     for (name, what) in [
         ("role_arn", "the cluster's IAM role"),
@@ -236,9 +234,7 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), String> {
         ("subnet_ids", "the subnets"),
     ] {
         if !non_empty(field(with, name)) {
-            return Err(format!(
-                "without `{name}`, create-cluster makes {what} as eksctl does (a VPC, roles and their policies), which is not exported; give `{name}`"
-            ));
+            return Err(Unexportable::MadeAsEksctlDoes { input: name, what });
         }
     }
     let mut cluster = b.planned("CreateCluster")?;
@@ -281,13 +277,13 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": field(with, "name")}))
 }
 
-fn register_vc(b: &mut Builder<'_>) -> Result<(), String> {
+fn register_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
     let cluster = field(with, "cluster").clone();
     if cluster.is_null() {
-        return Err(
-            "without `cluster`, register-vc looks for the account's only cluster, which is not exported; give `cluster`".into(),
-        );
+        return Err(Unexportable::OnlyClusterLookedUp {
+            action: "register-vc",
+        });
     }
     let namespace = field(with, "namespace").clone();
     b.describe_cluster(&cluster)?;
@@ -335,13 +331,13 @@ fn register_vc(b: &mut Builder<'_>) -> Result<(), String> {
     )
 }
 
-fn create_job_role(b: &mut Builder<'_>) -> Result<(), String> {
+fn create_job_role(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
     let cluster = field(with, "cluster").clone();
     if cluster.is_null() {
-        return Err(
-            "without `cluster`, create-job-role looks for the account's only cluster, which is not exported; give `cluster`".into(),
-        );
+        return Err(Unexportable::OnlyClusterLookedUp {
+            action: "create-job-role",
+        });
     }
     let name = field(with, "name").clone();
     b.describe_cluster(&cluster)?;
@@ -378,7 +374,7 @@ fn create_job_role(b: &mut Builder<'_>) -> Result<(), String> {
     )
 }
 
-fn create_log_group(b: &mut Builder<'_>) -> Result<(), String> {
+fn create_log_group(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let name = field(b.step.with, "name").clone();
     let create = b.planned("CreateLogGroup")?;
     b.adopting(
@@ -403,7 +399,7 @@ fn create_log_group(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": name}))
 }
 
-fn create_bucket(b: &mut Builder<'_>) -> Result<(), String> {
+fn create_bucket(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let name = field(b.step.with, "name").clone();
     let request = b.planned("CreateBucket")?;
     let mut in_us_east_1 = request.clone();
@@ -449,25 +445,21 @@ fn create_bucket(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": name}))
 }
 
-fn submit_job(b: &mut Builder<'_>) -> Result<(), String> {
+fn submit_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
     let virtual_cluster = field(with, "virtual_cluster");
     if !virtual_cluster
         .as_str()
         .is_some_and(super::runtime_value::is_dynamic)
     {
-        return Err(
-            "`virtual_cluster` must be the `virtual_cluster_id` output of a register-vc step: a name is looked up at run time, which is not exported".into(),
-        );
+        return Err(Unexportable::VirtualClusterByName);
     }
     let role = field(with, "role");
     let role_is_arn = role
         .as_str()
         .is_some_and(|r| r.starts_with("arn:") || super::runtime_value::is_dynamic(r));
     if !role_is_arn {
-        return Err(
-            "`role` must be an ARN or the `role_arn` output of a create-job-role step: a role name is looked up at run time, which is not exported".into(),
-        );
+        return Err(Unexportable::RoleByName);
     }
     let mut request = b.planned("StartJobRun")?;
     request["VirtualClusterId"] = virtual_cluster.clone();
@@ -510,7 +502,7 @@ fn submit_job(b: &mut Builder<'_>) -> Result<(), String> {
     )
 }
 
-fn log(b: &mut Builder<'_>) -> Result<(), String> {
+fn log(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let message = field(b.step.with, "message").clone();
     b.mapping
         .integrations
@@ -617,7 +609,7 @@ mod tests {
         })
         .expect_err("a virtual cluster by name");
         assert!(
-            refused.starts_with("`virtual_cluster` must be"),
+            matches!(refused, Unexportable::VirtualClusterByName),
             "{refused}"
         );
     }

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::action_mapping::{Builder, field};
+use super::refusal::Unexportable;
 use super::runtime_value::{marker, parameters};
 use super::states::{NEXT_STATE, State, inline_map};
 
@@ -22,8 +23,8 @@ fn for_each_listed(
     selector: Value,
     integration: &str,
     task_parameters: Value,
-) -> Result<State, String> {
-    let selector = parameters(&selector).map_err(|e| e.to_string())?;
+) -> Result<State, Unexportable> {
+    let selector = parameters(&selector)?;
     let task = State::task(
         b.name(what),
         &format!("arn:aws:states:::{integration}"),
@@ -49,14 +50,14 @@ fn tolerating_gone(
     iam: &[(&str, &str, Value)],
     gone: &str,
     next: &str,
-) -> Result<(), String> {
+) -> Result<(), Unexportable> {
     let path = b.scratch(&format!("{}_gone", what.replace(' ', "_")));
     b.task(what, integration, parameters, iam)?
         .catch(&[gone], &path, next);
     Ok(())
 }
 
-pub(super) fn delete_log_group(b: &mut Builder<'_>) -> Result<(), String> {
+pub(super) fn delete_log_group(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let name = field(b.step.with, "name").clone();
     let request = b.planned("DeleteLogGroup")?;
     tolerating_gone(
@@ -71,7 +72,7 @@ pub(super) fn delete_log_group(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": name}))
 }
 
-pub(super) fn delete_bucket(b: &mut Builder<'_>) -> Result<(), String> {
+pub(super) fn delete_bucket(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let name = field(b.step.with, "name").clone();
     let outputs = b.name("outputs");
     let gone = "S3.NoSuchBucketException";
@@ -134,7 +135,7 @@ pub(super) fn delete_bucket(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": name}))
 }
 
-pub(super) fn delete_job_role(b: &mut Builder<'_>) -> Result<(), String> {
+pub(super) fn delete_job_role(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let name = field(b.step.with, "name").clone();
     let outputs = b.name("outputs");
     let gone = "Iam.NoSuchEntityException";
@@ -209,7 +210,7 @@ pub(super) fn delete_job_role(b: &mut Builder<'_>) -> Result<(), String> {
     b.outputs(&["name"], json!({"name": name}))
 }
 
-pub(super) fn delete_vc(b: &mut Builder<'_>) -> Result<(), String> {
+pub(super) fn delete_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let wanted = field(b.step.with, "virtual_cluster").clone();
     let listed = b.scratch("virtual_clusters");
     b.task(
@@ -246,8 +247,8 @@ pub(super) fn delete_vc(b: &mut Builder<'_>) -> Result<(), String> {
     .set("ResultPath", Value::Null)
     .set("End", json!(true));
     let skip = State::pass(not_it, json!({})).set("End", json!(true));
-    let selector = parameters(&json!({"virtual_cluster.$": "$$.Map.Item.Value", "wanted": wanted}))
-        .map_err(|e| e.to_string())?;
+    let selector =
+        parameters(&json!({"virtual_cluster.$": "$$.Map.Item.Value", "wanted": wanted}))?;
     b.mapping.states.push(inline_map(
         b.name("DeleteVirtualCluster each"),
         &format!("{listed}.VirtualClusters"),

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::WAIT_FOR_JOB_DEFAULT_TIMEOUT;
 use super::action_mapping::{Builder, field};
+use super::refusal::Unexportable;
 use super::runtime_value::{is_dynamic, marker};
 use super::states::State;
 
@@ -17,14 +18,12 @@ const POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// The states a job run ends in.
 const ENDED: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
 
-pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), String> {
+pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
     let job = field(with, "job").clone();
     let virtual_cluster = field(with, "virtual_cluster_id").clone();
     if virtual_cluster.is_null() {
-        return Err(
-            "without `virtual_cluster_id`, wait-for-job looks for the job in every virtual cluster, which is not exported; give `virtual_cluster_id` (a submit-job step's output)".into(),
-        );
+        return Err(Unexportable::EveryVirtualClusterSearched);
     }
     let expected: Vec<String> = match with.get("expect") {
         None => vec!["COMPLETED".to_string()],
@@ -32,16 +31,16 @@ pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), String> {
             .iter()
             .map(|s| s.as_str().map(str::to_string))
             .collect::<Option<_>>()
-            .ok_or("`expect` must be a list of job states known at export time")?,
-        Some(_) => return Err("`expect` must be a list of job states".into()),
+            .ok_or(Unexportable::ExpectedStatesAtRunTime)?,
+        Some(_) => return Err(Unexportable::ExpectedStatesNotAList),
     };
     let timeout = match with.get("timeout") {
         None => WAIT_FOR_JOB_DEFAULT_TIMEOUT,
         Some(Value::String(text)) if !is_dynamic(text) => {
             runbook_backend::duration::parse_duration(text)
-                .map_err(|e| format!("its timeout: {e}"))?
+                .map_err(Unexportable::TimeoutUnreadable)?
         }
-        Some(_) => return Err("its `timeout` must be known at export time".into()),
+        Some(_) => return Err(Unexportable::TimeoutAtRunTime),
     };
     let polls = timeout.as_secs().div_ceil(POLL_INTERVAL.as_secs()).max(1);
     let count = b.scratch("polls");

@@ -32,6 +32,7 @@ use crate::params::ResolvedParams;
 use crate::runbook::{LoadedRunbook, StepDef};
 use action_mapping::{Mapping, StepToMap, map_step};
 pub(crate) use cfn_template::to_yaml;
+use refusal::Unexportable;
 pub(crate) use refusal::{Refusal, as_load_error};
 use runtime_value::{ACCOUNT_ID, REGION, marker};
 pub(crate) use schedule::Schedule;
@@ -360,13 +361,13 @@ impl Exporter {
             in_map,
             waited: waited_by.is_some(),
         };
-        let at_with = |message: String| {
+        let at_with = |why: Unexportable| {
             let (pos, width) = def
                 .with
                 .as_map()
                 .map_or((def.pos, def.id.len() + 4), |_| (def.with.pos, 1));
             Diagnostic::new(
-                format!("{} cannot be exported: {message}", def.action.name()),
+                format!("{} cannot be exported: {why}", def.action.name()),
                 pos,
                 width,
             )
@@ -478,7 +479,7 @@ impl Exporter {
     }
 
     /// The base36 suffix of each instance's role name, as its trust policy names it.
-    fn role_suffixes(&self, def: &StepDef, with: &Value) -> Result<Vec<Value>, String> {
+    fn role_suffixes(&self, def: &StepDef, with: &Value) -> Result<Vec<Value>, Unexportable> {
         let items = self
             .for_each
             .get(&def.id)
@@ -505,14 +506,17 @@ impl Exporter {
                             &index.to_string(),
                         ),
                 )
-                .map_err(|e| format!("its input for item {index} does not read back: {e}"))?;
+                .map_err(|error| Unexportable::ItemDoesNotReadBack { index, error })?;
                 let calls = def
                     .action
                     .planned_calls(
                         &instance,
                         &runbook_actions::PlanContext::new(format!("{}[{index}]", def.id)),
                     )
-                    .map_err(|e| format!("its input for item {index} does not plan: {e}"))?;
+                    .map_err(|e| Unexportable::ItemDoesNotPlan {
+                        index,
+                        error: e.to_string(),
+                    })?;
                 let document = calls
                     .iter()
                     .find(|c| c.operation == "CreateRole")
@@ -523,9 +527,7 @@ impl Exporter {
                     .nth(1)
                     .and_then(|rest| rest.split('"').next())
                     .and_then(|value| value.rsplit('-').next())
-                    .ok_or_else(|| {
-                        format!("the trust policy of item {index} names no service account")
-                    })?;
+                    .ok_or(Unexportable::NoServiceAccount { index })?;
                 Ok(json!(suffix))
             })
             .collect()

@@ -5,6 +5,9 @@
 use crate::diagnostic::Diagnostic;
 use crate::runbook::{LoadError, LoadedRunbook};
 
+use super::request::Unmapped;
+use super::runtime_value::Untranslatable;
+
 /// Why an action cannot be exported whatever its input: what it observes or where it
 /// runs is outside what any integration can reach (or, for `sleep`, not written yet).
 pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
@@ -26,6 +29,68 @@ pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// Why one step's input cannot be exported, as a sentence that completes
+/// "<action> cannot be exported: ...": each kind carries what its sentence names, so
+/// the mapping says what is wrong and the diagnostic alone says it in words.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unexportable {
+    #[error("`{action}` has no mapping to a Step Functions integration yet")]
+    NoMapping { action: String },
+    /// The action's own plan refuses the input (markers read as the paths they stand
+    /// for).
+    #[error("its input does not plan: {0}")]
+    DoesNotPlan(String),
+    #[error("its plan lists no {operation} call")]
+    NoPlannedCall { operation: String },
+    #[error(transparent)]
+    Unmapped(#[from] Unmapped),
+    #[error(transparent)]
+    Untranslatable(#[from] Untranslatable),
+    /// create-cluster without an input it would otherwise make as eksctl does.
+    #[error(
+        "without `{input}`, create-cluster makes {what} as eksctl does (a VPC, roles and their policies), which is not exported; give `{input}`"
+    )]
+    MadeAsEksctlDoes {
+        input: &'static str,
+        what: &'static str,
+    },
+    #[error(
+        "without `cluster`, {action} looks for the account's only cluster, which is not exported; give `cluster`"
+    )]
+    OnlyClusterLookedUp { action: &'static str },
+    #[error(
+        "without `virtual_cluster_id`, wait-for-job looks for the job in every virtual cluster, which is not exported; give `virtual_cluster_id` (a submit-job step's output)"
+    )]
+    EveryVirtualClusterSearched,
+    #[error(
+        "`virtual_cluster` must be the `virtual_cluster_id` output of a register-vc step: a name is looked up at run time, which is not exported"
+    )]
+    VirtualClusterByName,
+    #[error(
+        "`role` must be an ARN or the `role_arn` output of a create-job-role step: a role name is looked up at run time, which is not exported"
+    )]
+    RoleByName,
+    #[error("`expect` must be a list of job states known at export time")]
+    ExpectedStatesAtRunTime,
+    #[error("`expect` must be a list of job states")]
+    ExpectedStatesNotAList,
+    /// The duration parser's own words.
+    #[error("its timeout: {0}")]
+    TimeoutUnreadable(String),
+    #[error("its `timeout` must be known at export time")]
+    TimeoutAtRunTime,
+    /// One `for_each` instance's input, its item substituted, is no longer JSON.
+    #[error("its input for item {index} does not read back: {error}")]
+    ItemDoesNotReadBack {
+        index: usize,
+        error: serde_json::Error,
+    },
+    #[error("its input for item {index} does not plan: {error}")]
+    ItemDoesNotPlan { index: usize, error: String },
+    #[error("the trust policy of item {index} names no service account")]
+    NoServiceAccount { index: usize },
 }
 
 /// One refusal: what cannot be exported, where in the file.

@@ -21,6 +21,45 @@ use super::states::State;
 /// The state machine's input field that carries the scheduled time.
 const SCHEDULED_TIME: &str = "scheduled_time";
 
+/// Why a `--schedule` or `--schedule-timezone` is refused before anything is exported.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadSchedule {
+    #[error("--schedule {expression:?}: {why}")]
+    Expression { expression: String, why: BadShape },
+    #[error("--schedule-timezone {0:?}: expected a time zone name such as UTC or Europe/Paris")]
+    Timezone(String),
+}
+
+/// What is wrong with the shape of a schedule expression, in Scheduler's terms.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadShape {
+    #[error(
+        "expected cron(minutes hours day-of-month month day-of-week year), rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)"
+    )]
+    UnknownKind,
+    #[error(
+        "a cron expression has six fields (minutes hours day-of-month month day-of-week year), not {0}"
+    )]
+    CronFieldCount(usize),
+    #[error("cron field {0:?} has a character cron does not use")]
+    CronCharacter(String),
+    #[error("exactly one of day-of-month (third field) and day-of-week (fifth) must be `?`")]
+    CronDayUnset,
+    #[error("a rate is `rate(N unit)`")]
+    RateForm,
+    #[error("the rate's count {0:?} is not a positive whole number")]
+    RateCount(String),
+    /// `rate(1 days)`: the singular unit, without its `s`.
+    #[error("a rate of 1 is written `1 {0}`")]
+    RateOfOne(String),
+    #[error("a rate of {count} is written `{count} {unit}s`")]
+    RateOfMany { count: u64, unit: String },
+    #[error("the rate's unit {0:?} is not minute(s), hour(s) or day(s)")]
+    RateUnit(String),
+    #[error("a one-time schedule is `at(yyyy-mm-ddThh:mm:ss)`, not at({0})")]
+    AtForm(String),
+}
+
 /// A checked `--schedule` and its `--schedule-timezone`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Schedule {
@@ -32,7 +71,7 @@ impl Schedule {
     /// Checks the expression's shape as EventBridge Scheduler accepts it (`cron(...)`
     /// of six fields, `rate(N unit)`, `at(yyyy-mm-ddThh:mm:ss)`) and the timezone's, so a
     /// mistyped schedule is refused here rather than when the stack deploys.
-    pub(crate) fn new(expression: &str, timezone: &str) -> Result<Schedule, String> {
+    pub(crate) fn new(expression: &str, timezone: &str) -> Result<Schedule, BadSchedule> {
         let expression = expression.trim();
         let shape = if let Some(fields) = inner(expression, "cron") {
             cron(fields)
@@ -41,17 +80,18 @@ impl Schedule {
         } else if let Some(time) = inner(expression, "at") {
             at(time)
         } else {
-            Err("expected cron(minutes hours day-of-month month day-of-week year), rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)".to_string())
+            Err(BadShape::UnknownKind)
         };
-        shape.map_err(|why| format!("--schedule {expression:?}: {why}"))?;
+        shape.map_err(|why| BadSchedule::Expression {
+            expression: expression.to_string(),
+            why,
+        })?;
         let zone_ok = !timezone.is_empty()
             && timezone
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
         if !zone_ok {
-            return Err(format!(
-                "--schedule-timezone {timezone:?}: expected a time zone name such as UTC or Europe/Paris"
-            ));
+            return Err(BadSchedule::Timezone(timezone.to_string()));
         }
         Ok(Schedule {
             expression: expression.to_string(),
@@ -76,57 +116,47 @@ fn inner<'a>(expression: &'a str, name: &str) -> Option<&'a str> {
         .strip_suffix(')')
 }
 
-fn cron(fields: &str) -> Result<(), String> {
+fn cron(fields: &str) -> Result<(), BadShape> {
     let fields: Vec<&str> = fields.split_whitespace().collect();
     let [_, _, day_of_month, _, day_of_week, _] = fields.as_slice() else {
-        return Err(format!(
-            "a cron expression has six fields (minutes hours day-of-month month day-of-week year), not {}",
-            fields.len()
-        ));
+        return Err(BadShape::CronFieldCount(fields.len()));
     };
     if let Some(bad) = fields.iter().find(|f| {
         !f.chars()
             .all(|c| c.is_ascii_alphanumeric() || ",-*/?#".contains(c))
     }) {
-        return Err(format!(
-            "cron field {bad:?} has a character cron does not use"
-        ));
+        return Err(BadShape::CronCharacter(bad.to_string()));
     }
     if (*day_of_month == "?") == (*day_of_week == "?") {
-        return Err(
-            "exactly one of day-of-month (third field) and day-of-week (fifth) must be `?`"
-                .to_string(),
-        );
+        return Err(BadShape::CronDayUnset);
     }
     Ok(())
 }
 
-fn rate(text: &str) -> Result<(), String> {
+fn rate(text: &str) -> Result<(), BadShape> {
     let mut parts = text.split_whitespace();
     let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err("a rate is `rate(N unit)`".to_string());
+        return Err(BadShape::RateForm);
     };
     let count: u64 = count
         .parse()
         .ok()
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("the rate's count {count:?} is not a positive whole number"))?;
+        .ok_or_else(|| BadShape::RateCount(count.to_string()))?;
     let singular = ["minute", "hour", "day"].contains(&unit);
     let plural = ["minutes", "hours", "days"].contains(&unit);
     match (count == 1, singular, plural) {
         (true, true, _) | (false, _, true) => Ok(()),
-        (true, _, true) => Err(format!(
-            "a rate of 1 is written `1 {}`",
-            &unit[..unit.len() - 1]
-        )),
-        (false, true, _) => Err(format!("a rate of {count} is written `{count} {unit}s`")),
-        _ => Err(format!(
-            "the rate's unit {unit:?} is not minute(s), hour(s) or day(s)"
-        )),
+        (true, _, true) => Err(BadShape::RateOfOne(unit[..unit.len() - 1].to_string())),
+        (false, true, _) => Err(BadShape::RateOfMany {
+            count,
+            unit: unit.to_string(),
+        }),
+        _ => Err(BadShape::RateUnit(unit.to_string())),
     }
 }
 
-fn at(time: &str) -> Result<(), String> {
+fn at(time: &str) -> Result<(), BadShape> {
     let shape_ok = time.len() == 19
         && time.char_indices().all(|(i, c)| match i {
             4 | 7 => c == '-',
@@ -137,9 +167,7 @@ fn at(time: &str) -> Result<(), String> {
     if shape_ok {
         Ok(())
     } else {
-        Err(format!(
-            "a one-time schedule is `at(yyyy-mm-ddThh:mm:ss)`, not at({time})"
-        ))
+        Err(BadShape::AtForm(time.to_string()))
     }
 }
 
@@ -264,7 +292,11 @@ mod tests {
 
     #[test]
     fn a_bad_schedule_is_refused_saying_what_is_wrong() {
-        let refused = |expression: &str| Schedule::new(expression, "UTC").expect_err(expression);
+        let refused = |expression: &str| {
+            Schedule::new(expression, "UTC")
+                .expect_err(expression)
+                .to_string()
+        };
         assert_eq!(
             refused("cron(15 2 * * *)"),
             "--schedule \"cron(15 2 * * *)\": a cron expression has six fields (minutes hours day-of-month month day-of-week year), not 5"
@@ -278,6 +310,7 @@ mod tests {
         assert!(
             Schedule::new("rate(1 day)", "Paris time")
                 .expect_err("a time zone name has no space")
+                .to_string()
                 .starts_with("--schedule-timezone")
         );
     }
