@@ -140,8 +140,9 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     };
     let templates = [
         // The log steps' messages compute with outputs (a loop, arithmetic, filters),
-        // and nightly-batch's `finally` step is a cancel-job, which has no mapping: each
-        // is left out by name.
+        // and nightly-batch's `finally` cancel-job reads what the state machine does
+        // not keep (the steps' statuses in its `when`, the job id of a submit-job folded
+        // into its wait's `.sync` task): each is left out by name.
         export(&t, "platform-setup", &with_cluster(&["summary"]), "json"),
         export(&t, "simple-job", &with_cluster(&["report"]), "json"),
         export(
@@ -683,6 +684,62 @@ steps:
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn a_finally_cancel_job_cancels_a_job_still_running_and_leaves_an_ended_one_alone() {
+    let t = Test::new().runbook(
+        "cancel.yaml",
+        &format!(
+            "\
+name: cancel
+steps:
+{SUBMITTED_JOB}finally:
+  - id: cancel
+    action: cancel-job
+    with: {{ job: \"{{{{ steps.job.outputs.job_id }}}}\", virtual_cluster_id: \"{{{{ steps.job.outputs.virtual_cluster_id }}}}\", if_running: true }}
+"
+        ),
+    );
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "cancel.yaml",
+        "--out",
+        "cancel.json",
+    ])
+    .run()
+    .success();
+    assert_no_lint_errors(&t.path("cancel.json"));
+    assert_valid_definition(&t.path("cancel.json"));
+    let template: Value = serde_json::from_str(&t.read("cancel.json")).expect("JSON");
+    let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
+    // Both outcomes of the main steps go on to the cancel step.
+    assert_eq!(states["main steps"]["Next"], "cancel DescribeJobRun");
+    assert_eq!(
+        states["main steps"]["Catch"][0]["Next"],
+        "cancel DescribeJobRun"
+    );
+    assert_eq!(
+        states["cancel DescribeJobRun"]["Parameters"],
+        serde_json::json!({"Id.$": "$.steps.job.job_id", "VirtualClusterId.$": "$.steps.job.virtual_cluster_id"})
+    );
+    let ended = &states["cancel ended?"];
+    assert_eq!(ended["Default"], "cancel CancelJobRun");
+    assert_eq!(ended["Choices"][0]["Next"], "cancel outputs");
+    let cancel = &states["cancel CancelJobRun"];
+    assert_eq!(
+        cancel["Resource"],
+        "arn:aws:states:::aws-sdk:emrcontainers:cancelJobRun"
+    );
+    assert_eq!(cancel["Next"], "cancel DescribeJobRun after the request");
+    assert_eq!(
+        states["cancel outputs"]["Next"],
+        "outcome of the main steps"
+    );
+    let policy = t.read("cancel.json");
+    assert!(policy.contains("emr-containers:CancelJobRun"), "{policy}");
 }
 
 #[test]

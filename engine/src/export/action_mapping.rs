@@ -29,6 +29,19 @@ pub(crate) struct Mapping {
     pub integrations: Vec<String>,
 }
 
+#[cfg(test)]
+impl Mapping {
+    /// The body of the state named `name` (a test's look at one state).
+    pub(super) fn state(&self, name: &str) -> &serde_json::Map<String, Value> {
+        &self
+            .states
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no state {name}"))
+            .body
+    }
+}
+
 /// What the mapping of a step is given.
 pub(crate) struct StepToMap<'a> {
     /// The step id: state names, scratch paths and the step's outputs use it.
@@ -161,7 +174,7 @@ fn non_empty(value: &Value) -> bool {
 }
 
 /// The actions this export maps to Step Functions integrations.
-pub(crate) const MAPPED: [&str; 12] = [
+pub(crate) const MAPPED: [&str; 13] = [
     "create-cluster",
     "register-vc",
     "create-job-role",
@@ -169,6 +182,7 @@ pub(crate) const MAPPED: [&str; 12] = [
     "create-bucket",
     "submit-job",
     "wait-for-job",
+    "cancel-job",
     "log",
     "delete-log-group",
     "delete-bucket",
@@ -213,6 +227,7 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
         "submit-job" => submit_job(&mut builder)?,
         "log" => log(&mut builder)?,
         "wait-for-job" => super::job_polling::wait_for_job(&mut builder)?,
+        "cancel-job" => super::cancel_mapping::cancel_job(&mut builder)?,
         "delete-log-group" => super::delete_mapping::delete_log_group(&mut builder)?,
         "delete-bucket" => super::delete_mapping::delete_bucket(&mut builder)?,
         "delete-job-role" => super::delete_mapping::delete_job_role(&mut builder)?,
@@ -525,27 +540,18 @@ mod tests {
         .expect("maps")
     }
 
-    fn state<'m>(mapping: &'m Mapping, name: &str) -> &'m serde_json::Map<String, Value> {
-        &mapping
-            .states
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("no state {name}"))
-            .body
-    }
-
     #[test]
     fn register_vc_creates_the_namespace_and_the_virtual_cluster_of_the_item() {
         let with = json!({"cluster": "c", "namespace": marker("$.item")});
         let mapping = mapped("register-vc", &with, true, false);
-        let namespace = state(&mapping, "step create Namespace");
+        let namespace = mapping.state("step create Namespace");
         assert_eq!(namespace["Resource"], "arn:aws:states:::eks:call");
         assert_eq!(
             namespace["Parameters"]["RequestBody"]["metadata"],
             json!({"name.$": "$.item"})
         );
         assert_eq!(namespace["Catch"][0]["ErrorEquals"], json!(["EKS.409"]));
-        let create = state(&mapping, "step CreateVirtualCluster");
+        let create = mapping.state("step CreateVirtualCluster");
         assert_eq!(
             create["Resource"],
             "arn:aws:states:::emr-containers:createVirtualCluster"
@@ -559,7 +565,7 @@ mod tests {
             "States.Hash(States.Format('{}/step[{}]', $$.Execution.Name, $.index), 'SHA-256')"
         );
         assert_eq!(
-            state(&mapping, "step outputs")["Parameters"]["virtual_cluster_id.$"],
+            mapping.state("step outputs")["Parameters"]["virtual_cluster_id.$"],
             "$.scratch.step_virtual_cluster.id"
         );
         assert_eq!(
@@ -576,7 +582,7 @@ mod tests {
             "role": marker("$.steps.role.role_arn"),
         });
         let mapping = mapped("submit-job", &with, false, true);
-        let start = state(&mapping, "step StartJobRun");
+        let start = mapping.state("step StartJobRun");
         assert_eq!(
             start["Resource"],
             "arn:aws:states:::emr-containers:startJobRun.sync"

@@ -16,15 +16,24 @@ use super::states::State;
 /// How long the state machine waits between two looks at the job.
 const POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// The states a job run ends in.
-const ENDED: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
+pub(super) const ENDED: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
+
+/// The `job` and `virtual_cluster_id` of a step acting on a job run: the run finds a job
+/// without its virtual cluster by looking in every one, which no integration does.
+pub(super) fn job_run(b: &Builder<'_>) -> Result<(Value, Value), Unexportable> {
+    let with = b.step.with;
+    let virtual_cluster = field(with, "virtual_cluster_id").clone();
+    if virtual_cluster.is_null() {
+        return Err(Unexportable::EveryVirtualClusterSearched {
+            action: b.step.action.name(),
+        });
+    }
+    Ok((field(with, "job").clone(), virtual_cluster))
+}
 
 pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
-    let job = field(with, "job").clone();
-    let virtual_cluster = field(with, "virtual_cluster_id").clone();
-    if virtual_cluster.is_null() {
-        return Err(Unexportable::EveryVirtualClusterSearched);
-    }
+    let (job, virtual_cluster) = job_run(b)?;
     let expected: Vec<String> = match with.get("expect") {
         None => vec!["COMPLETED".to_string()],
         Some(Value::Array(states)) => states
@@ -126,7 +135,8 @@ pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     )
 }
 
-fn fail(name: String, error: &str, cause: &str) -> State {
+/// A Fail state ending the execution with `error` and `cause`.
+pub(super) fn fail(name: String, error: &str, cause: &str) -> State {
     State {
         name,
         body: Map::from_iter([

@@ -8,6 +8,7 @@
 //! language is refused where it is written ([`refusal`]), never dropped.
 
 mod action_mapping;
+mod cancel_mapping;
 mod cfn_template;
 mod delete_mapping;
 mod finally_path;

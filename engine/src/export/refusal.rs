@@ -61,9 +61,12 @@ pub(crate) enum Unexportable {
     )]
     OnlyClusterLookedUp { action: &'static str },
     #[error(
-        "without `virtual_cluster_id`, wait-for-job looks for the job in every virtual cluster, which is not exported; give `virtual_cluster_id` (a submit-job step's output)"
+        "without `virtual_cluster_id`, {action} looks for the job in every virtual cluster, which is not exported; give `virtual_cluster_id` (a submit-job step's output)"
     )]
-    EveryVirtualClusterSearched,
+    EveryVirtualClusterSearched { action: &'static str },
+    /// cancel-job's `if_running` decides which states are written.
+    #[error("its `if_running` must be true or false, known at export time")]
+    IfRunningAtRunTime,
     #[error(
         "`virtual_cluster` must be the `virtual_cluster_id` output of a register-vc step: a name is looked up at run time, which is not exported"
     )]
