@@ -6,6 +6,7 @@
 //! the autoscaler cannot follow is refused as the API server refuses it.
 
 mod common;
+mod kube_client;
 
 use std::collections::BTreeMap;
 
@@ -14,17 +15,13 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
-use kube::{Client, Config, discovery};
+use kube::{Client, discovery};
+use kube_client::client;
 use runbook_backend::AutoscalingRequest;
 use runbook_backend::karpenter_node_pool;
 use runbook_backend_sim::SimTarget;
 use runbook_sim::CapacityType;
 use serde_json::{Value, json};
-
-fn client(served: &runbook_sim_serve::Served) -> Client {
-    let url = format!("http://{}", served.addr).parse().expect("a URL");
-    Client::try_from(Config::new(url)).expect("a client")
-}
 
 fn node_pool_kind() -> GroupVersionKind {
     GroupVersionKind::gvk("karpenter.sh", "v1", "NodePool")

@@ -5,6 +5,7 @@
 //! Conflict`), twice: the second time everything is adopted.
 
 mod common;
+mod kube_client;
 
 use std::collections::BTreeMap;
 
@@ -12,19 +13,15 @@ use common::{ServedDemo, served_demo};
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams, WatchEvent, WatchParams};
-use kube::{Client, Config, Resource};
+use kube_client::client;
 use runbook_backend_aws::kube::grant_emr_access_through;
 use runbook_emr_rbac::{EMR_NAME, emr_role, emr_role_binding, emr_service_role_arn};
 use runbook_sim::{ObjectKey, StoredKind, StoredObject};
 
 const NAMESPACE: &str = "monthly-batch";
 const NODE_MAPPING: &str = "- rolearn: arn:aws:iam::123456789012:role/eks-nodes\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n";
-
-fn client(served: &runbook_sim_serve::Served) -> Client {
-    let url = format!("http://{}", served.addr).parse().expect("a URL");
-    Client::try_from(Config::new(url)).expect("a client")
-}
 
 fn reason(error: &kube::Error) -> Option<(u16, &str)> {
     match error {

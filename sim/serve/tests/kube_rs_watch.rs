@@ -4,17 +4,13 @@
 //! exactly the rest (nothing lost, nothing repeated).
 
 mod common;
+mod kube_client;
 
 use common::{ServedDemo, served_demo};
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
-use kube::{Client, Config};
-
-fn client(served: &runbook_sim_serve::Served) -> Client {
-    let url = format!("http://{}", served.addr).parse().expect("a URL");
-    Client::try_from(Config::new(url)).expect("a client")
-}
+use kube_client::client;
 
 /// (type, pod name, resource version) of each event until the server ends the watch.
 async fn watched(pods: &Api<Pod>, from: &str) -> Vec<(String, String, String)> {
