@@ -455,7 +455,6 @@ impl World {
             .or_else(|| cluster.zones.first().cloned())
             .unwrap_or_default();
         let region = cluster.region.clone();
-        let cluster_name = cluster.name.clone();
         let name = self.new_node_name(&region);
         let alloc = chosen.allocatable(
             self.params.vm_memory_overhead_permille,
@@ -469,15 +468,7 @@ impl World {
         for &p in &v.pods {
             self.pods[p as usize].provisioning = true;
         }
-        self.emit(EventKind::NodeLaunched {
-            cluster: cluster_name.into(),
-            node: name.clone().into(),
-            instance_type: chosen.name.to_string().into(),
-            capacity_type,
-            nodegroup: None,
-            provisioner: Some(provisioner.clone().into()),
-            pending_pods: v.pods.len() as u32,
-        });
+        let pending_pods = v.pods.len() as u32;
         if let Some(a) = self.clusters[c as usize].autoscaler.as_mut() {
             a.launched += 1;
             a.inflight.push(InflightNode {
@@ -490,21 +481,18 @@ impl World {
                 pods: v.pods,
             });
         }
-        let delay = self.params.node_launch_ms;
-        self.schedule_in(
-            delay,
-            TimerKind::NodeRegistered {
-                launch: Box::new(NodeLaunch {
-                    cluster: c,
-                    name,
-                    instance_type: chosen.name.to_string(),
-                    capacity_type,
-                    nodegroup: None,
-                    provisioner: Some(provisioner),
-                    zone,
-                    extra_labels: labels,
-                }),
+        self.launch_node(
+            NodeLaunch {
+                cluster: c,
+                name,
+                instance_type: chosen.name.to_string(),
+                capacity_type,
+                nodegroup: None,
+                provisioner: Some(provisioner),
+                zone,
+                extra_labels: labels,
             },
+            pending_pods,
         );
     }
 

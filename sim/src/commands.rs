@@ -174,39 +174,48 @@ impl World {
     /// Launches the instances of a managed node group; they register after
     /// `node_launch_ms`.
     pub(crate) fn launch_node_group(&mut self, c: u32, ng: &NodeGroupSpec) {
-        let name = self.clusters[c as usize].name.clone();
         for _ in 0..ng.desired_size {
             let region = self.clusters[c as usize].region.clone();
             let node = self.new_node_name(&region);
             let cluster = &mut self.clusters[c as usize];
             let zone = cluster.zones[(cluster.next_zone as usize) % cluster.zones.len()].clone();
             cluster.next_zone += 1;
-            self.emit(EventKind::NodeLaunched {
-                cluster: name.clone().into(),
-                node: node.clone().into(),
-                instance_type: ng.instance_type.clone().into(),
-                capacity_type: ng.capacity_type,
-                nodegroup: Some(ng.name.clone().into()),
-                provisioner: None,
-                pending_pods: 0,
-            });
-            let delay = self.params.node_launch_ms;
-            self.schedule_in(
-                delay,
-                TimerKind::NodeRegistered {
-                    launch: Box::new(NodeLaunch {
-                        cluster: c,
-                        name: node,
-                        instance_type: ng.instance_type.clone(),
-                        capacity_type: ng.capacity_type,
-                        nodegroup: Some(ng.name.clone()),
-                        provisioner: None,
-                        zone,
-                        extra_labels: ng.labels.clone().into_iter().collect(),
-                    }),
+            self.launch_node(
+                NodeLaunch {
+                    cluster: c,
+                    name: node,
+                    instance_type: ng.instance_type.clone(),
+                    capacity_type: ng.capacity_type,
+                    nodegroup: Some(ng.name.clone()),
+                    provisioner: None,
+                    zone,
+                    extra_labels: ng.labels.clone().into_iter().collect(),
                 },
+                0,
             );
         }
+    }
+
+    /// Announces the launch of an instance (for `pending_pods` pods waiting on it) and
+    /// schedules its registration as a node after `node_launch_ms`: how a managed node
+    /// group's and the autoscaler's instances both begin.
+    pub(crate) fn launch_node(&mut self, launch: NodeLaunch, pending_pods: u32) {
+        self.emit(EventKind::NodeLaunched {
+            cluster: self.clusters[launch.cluster as usize].name.clone().into(),
+            node: launch.name.clone().into(),
+            instance_type: launch.instance_type.clone().into(),
+            capacity_type: launch.capacity_type,
+            nodegroup: launch.nodegroup.clone().map(Into::into),
+            provisioner: launch.provisioner.clone().map(Into::into),
+            pending_pods,
+        });
+        let delay = self.params.node_launch_ms;
+        self.schedule_in(
+            delay,
+            TimerKind::NodeRegistered {
+                launch: Box::new(launch),
+            },
+        );
     }
 
     fn create_coredns_pod(&mut self, c: u32) {
