@@ -47,6 +47,27 @@ pub struct ExportArgs {
         requires = "schedule"
     )]
     pub schedule_timezone: String,
+    /// How the state machine waits for a cluster or a job run: `optimized` (the `.sync`
+    /// integrations) or `sdk` (request-response calls, then polls; what runs on a local
+    /// Step Functions such as moto's)
+    #[arg(long, value_enum, default_value_t = export::IntegrationStyle::Optimized)]
+    pub integration_style: export::IntegrationStyle,
+    /// How long a polling wait sleeps between two looks (a wait-for-job of a job started
+    /// earlier, or every wait with `--integration-style sdk`), e.g. `30s`, `2m`
+    #[arg(long, value_name = "DURATION", value_parser = parse_poll_interval, default_value = "30s")]
+    pub poll_interval: std::time::Duration,
+}
+
+/// A poll interval: a duration of whole seconds, at least one (a Wait state's
+/// `Seconds`).
+fn parse_poll_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = runbook_backend::duration::parse_duration(text)?;
+    if interval.as_secs() == 0 || interval.subsec_nanos() != 0 {
+        return Err(format!(
+            "{text} is not a whole number of seconds of at least 1 (a Wait state waits whole seconds)"
+        ));
+    }
+    Ok(interval)
 }
 
 /// Where a runbook can be exported to.
@@ -94,6 +115,10 @@ pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
         &vars,
         &args.allow_partial,
         schedule.as_ref(),
+        export::Waiting {
+            style: args.integration_style,
+            poll_interval: args.poll_interval,
+        },
     );
     for (id, action, why) in &exported.summary.skipped {
         eprintln!("warning: step {id} ({action}) is not exported: {why}");

@@ -8,12 +8,16 @@
 //! Pass state at the end of the step gathers them), so later templates that read
 //! `steps.<id>.outputs.<name>` read the same values.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
+use super::integration_style::Waiting;
 use super::refusal::Unexportable;
 use super::request::{Placeholders, describe_cluster_selector};
 use super::runtime_value::marker;
 use super::states::{NEXT_STATE, State};
+use super::status_polling::{Ending, Poll, poll};
 use runbook_actions::{PlanContext, PlannedCall};
 
 /// The states of one step (one instance, inside a Map for a `for_each` step).
@@ -53,6 +57,12 @@ pub(crate) struct StepToMap<'a> {
     pub in_map: bool,
     /// A `wait-for-job` on this step's job follows it: submit-job waits with `.sync`.
     pub waited: bool,
+    /// How waits are written (`.sync` or polls) and how often a poll looks.
+    pub waiting: Waiting,
+    /// The virtual cluster of the job the input's `job` names, when that is a
+    /// submit-job's `job_id` output (its `virtual_cluster_id` output is kept beside it):
+    /// what the run finds by looking in every virtual cluster.
+    pub job_virtual_cluster: Option<String>,
 }
 
 const STATES: &str = "arn:aws:states:::";
@@ -258,17 +268,39 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     // modes, as `register-vc`'s virtual clusters need.
     cluster["AccessConfig"] = json!({"AuthenticationMode": "API_AND_CONFIG_MAP"});
     let role = cluster["RoleArn"].clone();
-    b.task(
-        "CreateCluster",
-        "eks:createCluster.sync",
-        cluster,
-        &[
-            ("EKS", "CreateCluster", json!({"roleArn": role})),
+    let name = field(with, "name").clone();
+    let sync = b.step.waiting.sync();
+    let mut iam = vec![("EKS", "CreateCluster", json!({"roleArn": role}))];
+    if sync {
+        // What the `.sync` pattern calls itself (AWS's IAM policies for EKS .sync).
+        iam.extend([
             ("EKS", "DescribeCluster", json!({})),
             ("EKS", "DeleteCluster", json!({})),
-        ],
+        ]);
+    }
+    b.task(
+        "CreateCluster",
+        if sync {
+            "eks:createCluster.sync"
+        } else {
+            "eks:createCluster"
+        },
+        cluster,
+        &iam,
     )?;
-    b.describe_cluster(field(with, "name"))?;
+    if !sync {
+        let timeout = wait_timeout(with)?;
+        poll_until_active(
+            b,
+            "new cluster",
+            ("DescribeCluster", "aws-sdk:eks:describeCluster"),
+            json!({"Name": name}),
+            "$.Cluster.Status",
+            b.name("DescribeCluster"),
+            timeout,
+        )?;
+    }
+    b.describe_cluster(&name)?;
     let provider = b.planned("CreateOpenIDConnectProvider")?;
     b.adopting(
         "CreateOpenIDConnectProvider",
@@ -279,17 +311,98 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     )?;
     let nodegroup = b.planned("CreateNodegroup")?;
     let node_role = nodegroup["NodeRole"].clone();
-    b.task(
-        "CreateNodegroup",
-        "eks:createNodegroup.sync",
-        nodegroup,
-        &[
-            ("EKS", "CreateNodegroup", json!({"nodeRole": node_role})),
+    let nodegroup_name = nodegroup["NodegroupName"].clone();
+    let mut iam = vec![("EKS", "CreateNodegroup", json!({"nodeRole": node_role}))];
+    if sync {
+        iam.extend([
             ("EKS", "DescribeNodegroup", json!({})),
             ("EKS", "DeleteNodegroup", json!({})),
-        ],
+        ]);
+    }
+    b.task(
+        "CreateNodegroup",
+        if sync {
+            "eks:createNodegroup.sync"
+        } else {
+            "eks:createNodegroup"
+        },
+        nodegroup,
+        &iam,
     )?;
-    b.outputs(&["name"], json!({"name": field(with, "name")}))
+    if !sync {
+        let timeout = wait_timeout(with)?;
+        poll_until_active(
+            b,
+            "new node group",
+            ("DescribeNodegroup", "aws-sdk:eks:describeNodegroup"),
+            json!({"ClusterName": name, "NodegroupName": nodegroup_name}),
+            "$.Nodegroup.Status",
+            b.name("outputs"),
+            timeout,
+        )?;
+    }
+    b.outputs(&["name"], json!({"name": name}))
+}
+
+/// create-cluster's `wait_timeout`: how long it waits for the cluster, and again for
+/// its node group, to become ACTIVE.
+fn wait_timeout(with: &Value) -> Result<Duration, Unexportable> {
+    match field(with, "wait_timeout") {
+        Value::Null => Ok(CLUSTER_WAIT_TIMEOUT),
+        Value::String(text) if !super::runtime_value::is_dynamic(text) => {
+            runbook_backend::duration::parse_duration(text)
+                .map_err(Unexportable::WaitTimeoutUnreadable)
+        }
+        _ => Err(Unexportable::WaitTimeoutAtRunTime),
+    }
+}
+
+/// create-cluster's own default `wait_timeout`.
+const CLUSTER_WAIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Polls an EKS resource until it is ACTIVE, as the run waits for it; one that ends
+/// CREATE_FAILED (a node group) or FAILED (a cluster) fails the execution.
+fn poll_until_active(
+    b: &mut Builder<'_>,
+    label: &str,
+    (operation, integration): (&str, &str),
+    parameters: Value,
+    status: &str,
+    then: String,
+    timeout: Duration,
+) -> Result<(), Unexportable> {
+    let failed = |what: &str| Ending::Fail {
+        error: "EksResourceFailed",
+        cause: format!("the {} is {what}, not ACTIVE", &label["new ".len()..]),
+    };
+    let ends = vec![
+        ("ACTIVE", Ending::Done),
+        ("FAILED", failed("FAILED")),
+        ("CREATE_FAILED", failed("CREATE_FAILED")),
+    ];
+    let interval = b.step.waiting.poll_interval;
+    poll(
+        b,
+        Poll {
+            label,
+            question: "active?",
+            operation,
+            integration,
+            parameters,
+            iam: ("EKS", operation),
+            status,
+            ends,
+            then,
+            timeout,
+            interval,
+            timeout_error: "EksResourceTimeout",
+            timeout_cause: &format!(
+                "the {} did not become ACTIVE within the step's wait_timeout",
+                &label["new ".len()..]
+            ),
+        },
+    )?;
+    Ok(())
 }
 
 fn register_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
@@ -536,8 +649,80 @@ mod tests {
             with,
             in_map,
             waited,
+            waiting: Default::default(),
+            job_virtual_cluster: None,
         })
         .expect("maps")
+    }
+
+    #[test]
+    fn with_the_sdk_style_a_cluster_and_its_node_group_are_polled_until_active() {
+        let with = json!({
+            "name": "c",
+            "role_arn": "arn:aws:iam::111122223333:role/eks-cluster",
+            "node_role_arn": "arn:aws:iam::111122223333:role/eks-node",
+            "subnet_ids": ["subnet-1", "subnet-2"],
+            "nodegroup": {"name": "ng"},
+            "wait_timeout": "10m",
+        });
+        let mapping = map_step(&StepToMap {
+            id: "step",
+            action: runbook_actions::find("create-cluster").expect("an action"),
+            with: &with,
+            in_map: false,
+            waited: false,
+            waiting: Waiting {
+                style: super::super::IntegrationStyle::Sdk,
+                poll_interval: Duration::from_secs(20),
+            },
+            job_virtual_cluster: None,
+        })
+        .expect("maps");
+        assert_eq!(
+            mapping.state("step CreateCluster")["Resource"],
+            "arn:aws:states:::eks:createCluster"
+        );
+        assert_eq!(
+            mapping.state("step new cluster DescribeCluster")["ResultSelector"],
+            json!({"status.$": "$.Cluster.Status"})
+        );
+        let choices = &mapping.state("step new cluster active?")["Choices"];
+        assert_eq!(
+            choices[0],
+            json!({"Variable": "$.scratch.step_new_cluster_status.status", "StringEquals": "ACTIVE", "Next": "step DescribeCluster"})
+        );
+        assert_eq!(choices[1]["Next"], "step new cluster ended FAILED");
+        // 10 minutes of polls 20 s apart.
+        assert_eq!(choices[3]["NumericGreaterThanEquals"], 30);
+        assert_eq!(mapping.state("step new cluster wait")["Seconds"], 20);
+        assert_eq!(
+            mapping.state("step new cluster count")["Next"],
+            "step new cluster DescribeCluster"
+        );
+        assert_eq!(
+            mapping.state("step new cluster ended FAILED")["Error"],
+            "EksResourceFailed"
+        );
+        assert_eq!(
+            mapping.state("step CreateNodegroup")["Resource"],
+            "arn:aws:states:::eks:createNodegroup"
+        );
+        assert_eq!(
+            mapping.state("step new node group DescribeNodegroup")["Parameters"],
+            json!({"ClusterName": "c", "NodegroupName": "ng"})
+        );
+        assert_eq!(
+            mapping.state("step new node group active?")["Choices"][0]["Next"],
+            "step outputs"
+        );
+        // Only what the state machine calls itself: no .sync's Delete* on a timeout.
+        let operations: Vec<&str> = mapping
+            .calls
+            .iter()
+            .filter_map(|c| c["operation"].as_str())
+            .collect();
+        assert!(!operations.contains(&"DeleteCluster"), "{operations:?}");
+        assert!(operations.contains(&"DescribeNodegroup"), "{operations:?}");
     }
 
     #[test]
@@ -612,6 +797,8 @@ mod tests {
             with: &by_name,
             in_map: false,
             waited: false,
+            waiting: Default::default(),
+            job_virtual_cluster: None,
         })
         .expect_err("a virtual cluster by name");
         assert!(

@@ -13,10 +13,11 @@
 use serde_json::{Map, Value, json};
 
 use super::action_mapping::Builder;
-use super::job_polling::{ENDED, fail, job_run};
+use super::job_polling::{ENDED, job_run};
 use super::refusal::Unexportable;
 use super::runtime_value::marker;
 use super::states::State;
+use super::status_polling::fail;
 
 pub(super) fn cancel_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let (job, virtual_cluster) = job_run(b)?;
@@ -115,6 +116,8 @@ mod tests {
             with,
             in_map: false,
             waited: false,
+            waiting: Default::default(),
+            job_virtual_cluster: None,
         })
     }
 

@@ -12,6 +12,7 @@ mod cancel_mapping;
 mod cfn_template;
 mod delete_mapping;
 mod finally_path;
+mod integration_style;
 mod job_polling;
 mod refusal;
 mod request;
@@ -19,6 +20,7 @@ mod runtime_value;
 mod schedule;
 mod side_by_side;
 mod states;
+mod status_polling;
 mod step_input;
 mod summary;
 mod when_choice;
@@ -33,6 +35,8 @@ use crate::params::ResolvedParams;
 use crate::runbook::{LoadedRunbook, StepDef};
 use action_mapping::{Mapping, StepToMap, map_step};
 pub(crate) use cfn_template::to_yaml;
+pub(crate) use integration_style::IntegrationStyle;
+pub(crate) use integration_style::Waiting;
 use refusal::Unexportable;
 pub(crate) use refusal::{Refusal, as_load_error};
 use runtime_value::{ACCOUNT_ID, REGION, marker};
@@ -54,13 +58,15 @@ pub(crate) struct Exported {
 }
 
 /// Exports `loaded` with `params`; `allow_partial` names steps to leave out (each is
-/// reported in the summary's `skipped`); `schedule` adds a schedule that starts it.
+/// reported in the summary's `skipped`); `schedule` adds a schedule that starts it;
+/// `waiting` says how waits are written.
 pub(crate) fn export(
     loaded: &LoadedRunbook,
     params: &ResolvedParams,
     vars: &Map<String, Value>,
     allow_partial: &[String],
     schedule: Option<&Schedule>,
+    waiting: Waiting,
 ) -> Exported {
     let runbook = &loaded.runbook;
     let context = minijinja::Value::from_serialize(json!({
@@ -73,6 +79,7 @@ pub(crate) fn export(
         source: loaded.source.clone(),
         masker: params.masker(),
         context,
+        waiting,
         exported: BTreeMap::new(),
         steps: Vec::new(),
         covers: Vec::new(),
@@ -97,8 +104,9 @@ pub(crate) fn export(
             continue;
         }
         let next = order.get(position + 1).map(|&i| &runbook.steps[i]);
-        let waited_by =
-            next.filter(|wait| waits_for(wait, def) && !allow_partial.contains(&wait.id));
+        let waited_by = next.filter(|wait| {
+            waiting.sync() && waits_for(wait, def) && !allow_partial.contains(&wait.id)
+        });
         let had = exporter.steps.len();
         match exporter.step(def, waited_by) {
             Ok(()) => {
@@ -223,6 +231,7 @@ struct Exporter {
     /// template must not carry one in clear.
     masker: crate::masker::Masker,
     context: minijinja::Value,
+    waiting: Waiting,
     exported: BTreeMap<String, KeptOutputs>,
     /// Each exported step's states, in order.
     steps: Vec<Vec<State>>,
@@ -277,6 +286,17 @@ impl Exporter {
             in_for_each,
             exported: &self.exported,
         }
+    }
+
+    /// The virtual cluster of the job `with.job` names, when that is the `job_id` output
+    /// of an exported step that keeps its `virtual_cluster_id` beside it (a submit-job
+    /// not waited for with `.sync`).
+    fn job_virtual_cluster(&self, with: &Value) -> Option<String> {
+        let path = runtime_value::lone_expression(with.get("job")?.as_str()?)?;
+        let id = path.strip_prefix("$.steps.")?.strip_suffix(".job_id")?;
+        let kept = self.exported.get(id)?;
+        (!kept.list && kept.names.contains(&"virtual_cluster_id"))
+            .then(|| marker(&format!("$.steps.{id}.virtual_cluster_id")))
     }
 
     /// Exports one step (and the wait-for-job its `.sync` task waits for).
@@ -361,6 +381,8 @@ impl Exporter {
             with: &with,
             in_map,
             waited: waited_by.is_some(),
+            waiting: self.waiting,
+            job_virtual_cluster: self.job_virtual_cluster(&with),
         };
         let at_with = |why: Unexportable| {
             let (pos, width) = def

@@ -84,6 +84,11 @@ pub(crate) enum Unexportable {
     TimeoutUnreadable(String),
     #[error("its `timeout` must be known at export time")]
     TimeoutAtRunTime,
+    /// create-cluster's `wait_timeout`, which bounds the polls of `--integration-style sdk`.
+    #[error("its wait_timeout: {0}")]
+    WaitTimeoutUnreadable(String),
+    #[error("its `wait_timeout` must be known at export time")]
+    WaitTimeoutAtRunTime,
     /// One `for_each` instance's input, its item substituted, is no longer JSON.
     #[error("its input for item {index} does not read back: {error}")]
     ItemDoesNotReadBack {

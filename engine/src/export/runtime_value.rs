@@ -65,6 +65,15 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// The expression of a string that is exactly one run-time value (`$.steps.job.job_id`),
+/// or `None` for literal text or text around one.
+pub(crate) fn lone_expression(text: &str) -> Option<&str> {
+    match pieces(text).as_slice() {
+        [Piece::Expr(expr)] => Some(expr),
+        _ => None,
+    }
+}
+
 /// The States-language expression of a string holding markers: the marker's own
 /// expression when it is alone, else `States.Format` with the text around them.
 pub(crate) fn expression(text: &str) -> String {
