@@ -41,6 +41,12 @@ EKS token) reaches nothing. With `--eks-endpoint URL --eks-ca-file PEM` every
 cluster created gets that endpoint and CA instead (base64-encoded, as EKS returns
 it): fake_kube.py's TLS listener, whose `GET /debug/tls` gives both.
 
+moto's Step Functions interpreter (off until a test turns it on with `POST
+/moto-api/config {"stepfunctions": {"execute_state_machine": true}}`) is mended by
+sfn_integrations.py to call services as Step Functions does on AWS: PascalCase
+parameters and results, aws-sdk service and error names as Step Functions has them,
+`eks:call` against the cluster's API server, and moto reached on this launcher's port.
+
 And `POST /moto-api/reset` (moto's own reset, which clears every service's state)
 also puts the schedule back to what the command line said, so one test's schedule
 never leaks into the next.
@@ -68,6 +74,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+import sfn_integrations
 from harness_server import exit_with_parent
 
 # The states a job run passes through before its final one, in order.
@@ -355,6 +362,7 @@ def main(argv=None):
     if args.eks_endpoint:
         with open(args.eks_ca_file, "rb") as f:
             patch_cluster_endpoint(args.eks_endpoint, base64.b64encode(f.read()).decode())
+    sfn_integrations.patch(args.host, args.port)
 
     # moto derives some URLs (e.g. S3 presigned ones) from MOTO_PORT, as moto_server sets.
     os.environ.setdefault("MOTO_PORT", str(args.port))
