@@ -40,14 +40,26 @@ patches do:
 5. A JSONPath that is indefinite (a wildcard, a filter, a slice, a union or `..`)
    gives a list, as on AWS, even when it matches one value: moto gave the value
    itself, so `$.ResponseBody.items[*].metadata.name` of an eks:call listing one
-   object was a string.
+   object was a string; and a definite path gives its value, where moto gave
+   `$[1].steps` (the second branch's output in a Parallel's result) as a list.
 6. The interpreter reaches moto where the launcher serves it: moto sends its calls
    to `http://localhost:$MOTO_PORT` (5000 by default), the launcher serves on a port
    of its own, and boto addresses an S3 bucket as a `bucket.localhost` host that does
    not resolve; an IP address makes it use path-style requests.
+7. `States.Format` reads its template as AWS documents it: `\\{`, `\\}`, `\\'` and
+   `\\\\` are the literal characters, and each `{}` takes the next argument. moto used
+   Python's `str.format`, which kept the backslashes and read an escaped brace as a
+   replacement field, so a JSON document built with it (a trust policy naming the
+   account) failed with a KeyError. Before that, a literal's JSON escapes are undone
+   (`\\\\` in the definition's JSON is one backslash): moto's parser reads the
+   definition's raw text and undid `\\"` but not `\\\\`.
+8. `$$.Execution.StartTime` is the ISO 8601 text AWS gives (`2026-12-05T02:15:00.123Z`);
+   moto put a datetime there, which `States.StringSplit` (the run's start date, in a
+   job's name) cannot split.
 """
 
 import base64
+import datetime
 import functools
 import json
 import re
@@ -73,6 +85,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
     FailureEvent,
 )
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
+    StringFormat,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk,
@@ -88,7 +103,9 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 # Loads every state's module, so that each one that imported `boto_client_for` or
 # `extract_json` is there for replace_everywhere to patch.
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401
+from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+from moto.stepfunctions.parser.backend import execution_worker
 
 # The credentials moto's interpreter calls services with.
 ACCESS_KEY, SECRET_KEY = "ak", "sk"
@@ -132,6 +149,11 @@ def patch(host, port):
     route_eks()
     replace_everywhere(json_path.extract_json, extract_json(json_path.extract_json))
     reach_moto_at("127.0.0.1" if host in ("", "0.0.0.0") else host, port)
+    StringFormat._eval_body = format_as_aws_does
+    Preprocessor._replace_escaped_characters = staticmethod(
+        json_unescape(Preprocessor._replace_escaped_characters)
+    )
+    execution_worker.ExecutionData = execution_data(execution_worker.ExecutionData)
 
 
 # 1. Casing.
@@ -389,12 +411,17 @@ def eks_token(cluster_name, region):
 
 def extract_json(original):
     """moto's `extract_json`, except that an indefinite path gives the list of its
-    matches (empty when none), as AWS's JSONPath does."""
+    matches (empty when none) and a definite one its value, as AWS's JSONPath does
+    (moto made a list of `$[1].steps`, a branch's output in a Parallel's result,
+    because the match's parent is an array element)."""
 
     def extract(path, data):
+        matches = parse_json_path(path).find(data)
         if INDEFINITE_PATH.search(path):
-            return [match.value for match in parse_json_path(path).find(data)]
-        return original(path, data)
+            return [match.value for match in matches]
+        if not matches:
+            return original(path, data)  # moto's NoSuchJsonPathError
+        return matches[0].value
 
     return extract
 
@@ -435,3 +462,58 @@ def replace_everywhere(original, replacement):
         for attribute, value in list(vars(module).items()):
             if value is original:
                 setattr(module, attribute, replacement)
+
+
+# 7. States.Format.
+
+
+def format_as_aws_does(self, env):
+    """`States.Format(template, args...)`: the template with each `{}` replaced by
+    the next argument's string form, and each escaped character (`\\{`, `\\}`,
+    `\\'`, `\\\\`) as itself."""
+    self.argument_list.eval(env=env)
+    template, *values = env.stack.pop()
+    values = iter(map(StringFormat._to_str_repr, values))
+    out = []
+    i = 0
+    while i < len(template):
+        if template[i] == "\\" and i + 1 < len(template):
+            out.append(template[i + 1])
+            i += 2
+        elif template.startswith("{}", i):
+            out.append(next(values, ""))
+            i += 2
+        else:
+            out.append(template[i])
+            i += 1
+    env.stack.append("".join(out))
+
+
+def json_unescape(original):
+    """moto's handling of one escape in an intrinsic's string literal (read from the
+    definition's raw JSON text), also undoing JSON's escaped backslash."""
+
+    def replace(match):
+        if match.group(1) == "\\":
+            return "\\"
+        return original(match)
+
+    return replace
+
+
+# 8. The execution's start time.
+
+
+def execution_data(original):
+    """moto's context object's `Execution`, with its StartTime as AWS writes it:
+    UTC, milliseconds, `Z`."""
+
+    def make(**fields):
+        start = fields.get("StartTime")
+        if hasattr(start, "isoformat"):
+            if start.tzinfo is not None:
+                start = start.astimezone(datetime.timezone.utc)
+            fields["StartTime"] = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
+        return original(**fields)
+
+    return make

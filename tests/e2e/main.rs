@@ -16,6 +16,7 @@ mod eks_connection;
 mod eks_versions;
 mod eksctl_parity;
 mod exec_group;
+mod export_on_moto;
 mod export_step_functions;
 mod failures;
 mod fault_injection;

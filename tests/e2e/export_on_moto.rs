@@ -1,0 +1,354 @@
+//! An exported state machine *executed*: `runbook export --to step-functions
+//! --integration-style sdk` of a canned runbook, created on moto's Step Functions with
+//! its interpreter turned on through moto's config API, and started; afterwards moto
+//! (and the cluster) hold what `runbook run --target aws` of the same runbook leaves in
+//! the same empty world: the cluster and node group, the virtual clusters, the roles
+//! with their trust and inline policies, the log groups and buckets, the job run's
+//! parameters, the namespaces.
+//!
+//! moto 5.2.5 runs neither the `.sync` patterns nor `eks:call`, and leaves Step
+//! Functions' parameter and result naming to the caller; `tests/aws/sfn_integrations.py`
+//! (loaded by the moto launcher) gives it what Step Functions does on AWS, and the
+//! export's `--integration-style sdk` polls instead of `.sync` (the `.sync` form is
+//! checked by cfn-lint and statelint in `export_step_functions`). The execution is
+//! driven by `tests/aws/sfn_execute.py` with boto3 (no Step Functions client in the
+//! test binary): CreateStateMachine, StartExecution, DescribeExecution until it ends.
+//!
+//! Where the two differ by design, the inventory leaves it out and says why: EMR's
+//! access to a namespace (the run writes eksctl's RBAC and aws-auth mapping; the state
+//! machine relies on EMR's EKS access-entry integration, which moto does not emulate),
+//! the ids AWS makes up, and the idempotency tokens (the run's id vs the execution's
+//! name).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::aws_harness::{AwsWorld, REGION, python};
+use crate::aws_sdk::Sdk;
+use crate::harness::Test;
+
+const ACCOUNT: &str = "123456789012";
+
+/// The roles and subnets create-cluster is given on both sides.
+fn cluster_sets() -> Vec<String> {
+    [
+        format!("cluster_role_arn=arn:aws:iam::{ACCOUNT}:role/eks-cluster-role"),
+        format!("node_role_arn=arn:aws:iam::{ACCOUNT}:role/eks-node-role"),
+        "subnet_ids=[subnet-0a1,subnet-0b2]".to_string(),
+    ]
+    .into_iter()
+    .flat_map(|set| ["--set".to_string(), set])
+    .collect()
+}
+
+fn canned(name: &str) -> String {
+    format!("{}/runbooks/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The state machine's definition, exported with the sdk integration style and polls a
+/// second apart (moto's job runs take a second; the clusters are ACTIVE at once).
+fn export_definition(t: &Test, runbook: &str, extra: &[&str]) -> PathBuf {
+    let template = format!("{runbook}.template.json");
+    let mut args: Vec<String> = [
+        "export",
+        "--to",
+        "step-functions",
+        "--integration-style",
+        "sdk",
+        "--poll-interval",
+        "1s",
+        "--out",
+        &template,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    args.push(canned(runbook));
+    args.extend(cluster_sets());
+    args.extend(extra.iter().map(ToString::to_string));
+    t.args(args).run().success();
+    let template: Value = serde_json::from_str(&t.read(&template)).expect("the template is JSON");
+    let definition = &template["Resources"]["StateMachine"]["Properties"]["Definition"];
+    assert!(definition.is_object(), "no definition in {template:#}");
+    let file = format!("{runbook}.definition.json");
+    t.write(&file, &definition.to_string());
+    t.path(&file)
+}
+
+/// Creates the state machine on `world`'s moto, starts an execution named `execution`
+/// and waits for its end: `tests/aws/sfn_execute.py`'s report (status, output, error,
+/// cause, the failures in its history, the states entered).
+fn execute(world: &AwsWorld, definition: &PathBuf, machine: &str, execution: &str) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws/sfn_execute.py");
+    let output = Command::new(python())
+        .arg(&script)
+        .args(["--endpoint", &world.moto_url(), "--region", REGION])
+        .arg("--definition")
+        .arg(definition)
+        .args(["--name", machine, "--execution", execution])
+        .output()
+        .expect("failed to run sfn_execute.py");
+    assert!(
+        output.status.success(),
+        "sfn_execute.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sfn_execute.py printed no report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn assert_succeeded(report: &Value) {
+    assert_eq!(
+        report["status"], "SUCCEEDED",
+        "the execution did not succeed:\n{report:#}"
+    );
+}
+
+/// What a run leaves in the world, as a user would list it, with the ids AWS makes up
+/// (the OIDC issuer's, the virtual clusters') and the idempotency tokens replaced.
+fn inventory(world: &AwsWorld, sdk: &Sdk) -> Value {
+    let clusters = sdk
+        .call(sdk.eks.list_clusters().send())
+        .expect("ListClusters")
+        .clusters()
+        .to_vec();
+    let mut issuers = Vec::new();
+    let mut eks = Vec::new();
+    for name in &clusters {
+        let described = sdk
+            .call(sdk.eks.describe_cluster().name(name).send())
+            .expect("DescribeCluster");
+        let cluster = described.cluster().expect("a cluster");
+        if let Some(issuer) = cluster
+            .identity()
+            .and_then(|i| i.oidc())
+            .and_then(|o| o.issuer())
+        {
+            issuers.push(issuer.trim_start_matches("https://").to_string());
+        }
+        let nodegroups: Vec<Value> = sdk
+            .call(sdk.eks.list_nodegroups().cluster_name(name).send())
+            .expect("ListNodegroups")
+            .nodegroups()
+            .iter()
+            .map(|ng| {
+                let described = sdk
+                    .call(
+                        sdk.eks
+                            .describe_nodegroup()
+                            .cluster_name(name)
+                            .nodegroup_name(ng)
+                            .send(),
+                    )
+                    .expect("DescribeNodegroup");
+                let ng = described.nodegroup().expect("a node group");
+                let scaling = ng.scaling_config();
+                json!({
+                    "name": ng.nodegroup_name(),
+                    "status": ng.status().map(|s| s.as_str().to_string()),
+                    "instance_types": ng.instance_types(),
+                    "scaling": [
+                        scaling.and_then(|s| s.min_size()),
+                        scaling.and_then(|s| s.max_size()),
+                        scaling.and_then(|s| s.desired_size()),
+                    ],
+                    "capacity_type": ng.capacity_type().map(|c| c.as_str().to_string()),
+                    "node_role": ng.node_role(),
+                    "subnets": ng.subnets(),
+                    "labels": ng.labels().map(|l| l.iter().collect::<BTreeMap<_, _>>()),
+                })
+            })
+            .collect();
+        eks.push(json!({
+            "name": cluster.name(),
+            "status": cluster.status().map(|s| s.as_str().to_string()),
+            "version": cluster.version(),
+            "role_arn": cluster.role_arn(),
+            "subnets": cluster.resources_vpc_config().map(|v| v.subnet_ids()),
+            "tags": cluster.tags().map(|t| t.iter().collect::<BTreeMap<_, _>>()),
+            "authentication_mode": cluster
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str().to_string()),
+            "nodegroups": nodegroups,
+        }));
+    }
+
+    let virtual_clusters = sdk.running_virtual_clusters();
+    let mut job_runs = Vec::new();
+    for (name, _, _) in &virtual_clusters {
+        let id = sdk.virtual_cluster_id(name);
+        for job in sdk.job_runs(&id) {
+            job_runs.push(job_run(name, &job));
+        }
+    }
+
+    let roles: Vec<Value> = sdk
+        .role_names()
+        .into_iter()
+        .map(|role| {
+            let policies: BTreeMap<String, Value> = sdk
+                .inline_policies(&role)
+                .into_iter()
+                .map(|policy| {
+                    let document = sdk
+                        .call(
+                            sdk.iam
+                                .get_role_policy()
+                                .role_name(&role)
+                                .policy_name(&policy)
+                                .send(),
+                        )
+                        .expect("GetRolePolicy")
+                        .policy_document()
+                        .to_string();
+                    (
+                        policy,
+                        runbook_backend_aws::policy_document(Some(&document)),
+                    )
+                })
+                .collect();
+            json!({"name": role, "trust": sdk.trust_policy(&role), "inline": policies})
+        })
+        .collect();
+
+    // The namespaces EMR runs jobs in; the objects that give EMR access to them differ
+    // by design (see the module's doc).
+    let mut namespaces: Vec<String> = world
+        .kube_objects()
+        .into_iter()
+        .filter(|o| o["kind"] == "Namespace")
+        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    namespaces.sort();
+
+    let inventory = json!({
+        "eks": eks,
+        "oidc_providers": sdk.oidc_providers(),
+        "virtual_clusters": virtual_clusters,
+        "job_runs": job_runs,
+        "roles": roles,
+        "log_groups": sdk.log_groups(),
+        "buckets": sdk.buckets(),
+        "namespaces": namespaces,
+    });
+    // moto makes up each cluster's OIDC issuer id; roles trusting it name it.
+    let mut text = inventory.to_string();
+    for issuer in issuers {
+        text = text.replace(&issuer, "<the cluster's OIDC issuer>");
+    }
+    serde_json::from_str(&text).expect("still JSON")
+}
+
+/// A job run's parameters: what was asked for, not the ids and tokens.
+fn job_run(virtual_cluster: &str, job: &aws_sdk_emrcontainers::types::JobRun) -> Value {
+    let driver = job.job_driver().and_then(|d| d.spark_submit_job_driver());
+    let overrides = job.configuration_overrides();
+    let applications: Vec<Value> = overrides
+        .map(|o| o.application_configuration())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            json!({
+                "classification": c.classification(),
+                "properties": c.properties().map(|p| p.iter().collect::<BTreeMap<_, _>>()),
+            })
+        })
+        .collect();
+    let monitoring = overrides
+        .and_then(|o| o.monitoring_configuration())
+        .and_then(|m| m.cloud_watch_monitoring_configuration());
+    let mut tag_keys: Vec<&String> = job.tags().map(|t| t.keys().collect()).unwrap_or_default();
+    tag_keys.sort();
+    json!({
+        "virtual_cluster": virtual_cluster,
+        "name": job.name(),
+        "state": job.state().map(|s| s.as_str().to_string()),
+        "release_label": job.release_label(),
+        "execution_role_arn": job.execution_role_arn(),
+        "entry_point": driver.map(|d| d.entry_point()),
+        "entry_point_arguments": driver.map(|d| d.entry_point_arguments()),
+        "spark_submit_parameters": driver.and_then(|d| d.spark_submit_parameters()),
+        "application_configuration": applications,
+        "log_group": monitoring.map(|m| m.log_group_name()),
+        "log_stream_prefix": monitoring.and_then(|m| m.log_stream_name_prefix()),
+        // The values are the idempotency key: the run's, or the execution's name's hash.
+        "tag_keys": tag_keys,
+    })
+}
+
+#[test]
+fn platform_setup_executed_on_step_functions_leaves_what_its_run_leaves() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    let sets = cluster_sets();
+    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
+    world
+        .run_plain(&t, &canned("platform-setup"), &args)
+        .run()
+        .success();
+    let by_run = inventory(&world, &sdk);
+    assert_eq!(
+        by_run["virtual_clusters"].as_array().map(Vec::len),
+        Some(5),
+        "{by_run:#}"
+    );
+
+    world.reset();
+    // The closing summary's message loops over the virtual clusters, which the States
+    // language cannot (refused with its position in export_step_functions).
+    let definition = export_definition(&t, "platform-setup", &["--allow-partial", "summary"]);
+    let report = execute(&world, &definition, "platform-setup", "platform-setup-1");
+    assert_succeeded(&report);
+    let by_machine = inventory(&world, &sdk);
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+    );
+}
+
+#[test]
+fn the_nightly_batch_executed_on_step_functions_submits_the_job_its_run_submits() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    let sets = cluster_sets();
+    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
+    world
+        .run_plain(&t, &canned("nightly-batch"), &args)
+        .run()
+        .success();
+    let by_run = inventory(&world, &sdk);
+    assert_eq!(by_run["job_runs"][0]["state"], "COMPLETED", "{by_run:#}");
+
+    world.reset();
+    // The finally step's `when` reads the steps' statuses, which the state machine does
+    // not keep (refused with its position in export_step_functions).
+    let definition = export_definition(
+        &t,
+        "nightly-batch",
+        &["--allow-partial", "cancel_on_failure"],
+    );
+    let report = execute(&world, &definition, "nightly-batch", "nightly-batch-1");
+    assert_succeeded(&report);
+    let by_machine = inventory(&world, &sdk);
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+    );
+    // The job ran to its end, and the state machine waited for it by polling.
+    let states = report["states"].as_array().expect("the states entered");
+    assert!(
+        states.iter().any(|s| s == "done ended?"),
+        "no poll of the job in {states:?}"
+    );
+}
