@@ -433,11 +433,19 @@ fn register_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     )?;
     let request = b.planned("CreateVirtualCluster")?;
     let result = b.scratch("virtual_cluster");
+    // On a cluster accepting access entries (create-cluster's API_AND_CONFIG_MAP), EMR
+    // gives itself access to the namespace on CreateVirtualCluster, as the caller:
+    // which needs eks:CreateAccessEntry (EMR on EKS guide, "Enable cluster access
+    // using EKS Access Entry"). The run writes eksctl's RBAC and aws-auth mapping
+    // instead, which the States language cannot merge into aws-auth.
     b.task(
         "CreateVirtualCluster",
         "emr-containers:createVirtualCluster",
         request,
-        &[("EMR on EKS", "CreateVirtualCluster", json!({}))],
+        &[
+            ("EMR on EKS", "CreateVirtualCluster", json!({})),
+            ("EKS", "CreateAccessEntry", json!({})),
+        ],
     )?
     .body
     .extend([
