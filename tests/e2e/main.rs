@@ -17,6 +17,7 @@ mod eks_versions;
 mod eksctl_parity;
 mod exec_group;
 mod export_on_moto;
+mod export_refusals;
 mod export_step_functions;
 mod failures;
 mod fault_injection;
