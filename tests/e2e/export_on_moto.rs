@@ -331,13 +331,9 @@ fn the_nightly_batch_executed_on_step_functions_submits_the_job_its_run_submits(
     assert_eq!(by_run["job_runs"][0]["state"], "COMPLETED", "{by_run:#}");
 
     world.reset();
-    // The finally step's `when` reads the steps' statuses, which the state machine does
-    // not keep (refused with its position in export_step_functions).
-    let definition = export_definition(
-        &t,
-        "nightly-batch",
-        &["--allow-partial", "cancel_on_failure"],
-    );
+    // All of it, its `finally` cancel-job too: with the sdk style the job's submit and
+    // its wait are steps of their own, whose success the `when` reads.
+    let definition = export_definition(&t, "nightly-batch", &[]);
     let report = execute(&world, &definition, "nightly-batch", "nightly-batch-1");
     assert_succeeded(&report);
     let by_machine = inventory(&world, &sdk);
@@ -345,10 +341,65 @@ fn the_nightly_batch_executed_on_step_functions_submits_the_job_its_run_submits(
         by_machine, by_run,
         "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
     );
-    // The job ran to its end, and the state machine waited for it by polling.
+    // The job ran to its end, the state machine waited for it by polling, and the
+    // finally step's `when` was false.
     let states = report["states"].as_array().expect("the states entered");
     assert!(
         states.iter().any(|s| s == "done ended?"),
         "no poll of the job in {states:?}"
+    );
+    assert!(
+        states.iter().any(|s| s == "cancel_on_failure when")
+            && !states
+                .iter()
+                .any(|s| s == "cancel_on_failure DescribeJobRun"),
+        "the finally step's `when` did not skip it: {states:?}"
+    );
+}
+
+#[test]
+fn a_nightly_job_that_fails_fails_the_execution_after_its_finally_step_as_it_fails_the_run() {
+    // Every job run whose name holds `nightly-` ends FAILED.
+    let world = AwsWorld::builder()
+        .eks_connection()
+        .fail_pattern("nightly-")
+        .start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new();
+    let sets = cluster_sets();
+    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
+    world
+        .run_plain(&t, &canned("nightly-batch"), &args)
+        .run()
+        .code(1);
+    let by_run = inventory(&world, &sdk);
+    assert_eq!(by_run["job_runs"][0]["state"], "FAILED", "{by_run:#}");
+
+    world.reset();
+    let definition = export_definition(&t, "nightly-batch", &[]);
+    let report = execute(&world, &definition, "nightly-batch", "nightly-batch-1");
+    assert_eq!(report["status"], "FAILED", "{report:#}");
+    // The wait's own error, restored after the finally path.
+    assert_eq!(report["error"], "JobRunEnded", "{report:#}");
+    assert!(
+        report["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("the job run ended FAILED, not COMPLETED")),
+        "{report:#}"
+    );
+    // The finally cancel-job ran (the job was submitted, its wait failed) and left the
+    // ended job alone.
+    let states = report["states"].as_array().expect("the states entered");
+    assert!(
+        states
+            .iter()
+            .any(|s| s == "cancel_on_failure DescribeJobRun")
+            && !states.iter().any(|s| s == "cancel_on_failure CancelJobRun"),
+        "{states:?}"
+    );
+    let by_machine = inventory(&world, &sdk);
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
     );
 }

@@ -4,7 +4,8 @@
 //! The main steps run as the one branch of a Parallel state. Inside it, each top-level
 //! Task, Map and Parallel catches every error into `$.failure` and ends the branch, so
 //! the finally steps still see the outputs of the steps that ran (as a run's `finally`
-//! does); what no Catch can be put on (a Pass state's own error, a Fail state) fails
+//! does); a Fail state becomes a Pass state keeping its error there and ending the
+//! branch the same way; what no Catch can be put on (a Pass state's own error) fails
 //! the branch, which the Parallel catches into `$.failure` in turn, from its input.
 //! Both paths go through the finally steps; then a Choice on `$.failure` restores the
 //! outcome: a Fail state with the caught Error and Cause, or the Succeed state.
@@ -31,6 +32,9 @@ pub(crate) fn states(
     keys: &[String],
 ) -> Vec<State> {
     states::resolve_next_step(&mut main, MAIN_DONE);
+    for state in &mut main {
+        keep_outputs_on_failing(state);
+    }
     for state in &mut main {
         let catches = matches!(
             state.body.get("Type").and_then(Value::as_str),
@@ -104,6 +108,27 @@ pub(crate) fn states(
     out
 }
 
+/// A Fail state of the main steps (a job that ended FAILED, a wait that timed out)
+/// becomes a Pass state keeping its error and cause in `$.failure` and ending the
+/// branch as a caught error does: a Fail state would fail the branch, and the
+/// Parallel's Catch would go on from its own input, without the outputs of the steps
+/// that ran (a finally `when` reading whether the submit-job succeeded would not see
+/// it).
+fn keep_outputs_on_failing(state: &mut State) {
+    if state.body.get("Type") != Some(&json!("Fail")) {
+        return;
+    }
+    let (Some(error), Some(cause)) = (state.body.get("Error"), state.body.get("Cause")) else {
+        return;
+    };
+    state.body = Map::from_iter([
+        ("Type".to_string(), json!("Pass")),
+        ("Result".to_string(), json!({"Error": error, "Cause": cause})),
+        ("ResultPath".to_string(), json!(FAILURE)),
+        ("Next".to_string(), json!(MAIN_FAILED)),
+    ]);
+}
+
 /// Whether the state already catches every error (`continue_on_error`): a second
 /// `States.ALL` after it would never be reached.
 fn catches_everything(state: &State) -> bool {
@@ -130,7 +155,12 @@ mod tests {
             "scratch".to_string(),
             "failure".to_string(),
         ];
-        let out = states(vec![task, kept_going], vec![vec![cleanup]], &keys);
+        let ended = super::super::status_polling::fail(
+            "job ended FAILED".into(),
+            "JobRunEnded",
+            "the job run ended FAILED",
+        );
+        let out = states(vec![task, kept_going, ended], vec![vec![cleanup]], &keys);
         let names: Vec<&str> = out.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, [MAIN, "cleanup outputs", OUTCOME, FAILED]);
         let wrapper = &out[0].body;
@@ -150,6 +180,11 @@ mod tests {
             Some(1)
         );
         assert_eq!(branch["other run"]["Catch"][0]["Next"], MAIN_DONE);
+        // A Fail state keeps its error with the outputs so far, as a caught error does.
+        assert_eq!(
+            branch["job ended FAILED"],
+            json!({"Type": "Pass", "Result": {"Error": "JobRunEnded", "Cause": "the job run ended FAILED"}, "ResultPath": "$.failure", "Next": MAIN_FAILED})
+        );
         assert_eq!(branch[MAIN_DONE]["End"], true);
         assert_eq!(branch[MAIN_FAILED]["End"], true);
         assert_eq!(out[2].body["Choices"][0]["Next"], FAILED);

@@ -1,8 +1,11 @@
 //! A `when` that reads a value known only when the execution runs, as a Choice state:
-//! exactly one comparison of a plain reference (`steps.<id>.outputs.<name>`, `item`)
-//! with a literal (`'text'`, a number, `true`/`false`), which Choice rules compare as
-//! the template would (text by its characters, numbers as numbers). Anything else has
-//! no exact Choice rule and is refused.
+//! comparisons of a plain reference (`steps.<id>.outputs.<name>`, `item`) with a
+//! literal (`'text'`, a number, `true`/`false`), which Choice rules compare as the
+//! template would (text by its characters, numbers as numbers), and whether a step
+//! succeeded (`steps.<id>.status == 'succeeded'` or `!=`: its outputs are in the
+//! execution's state exactly when it succeeded), joined with `and`, `or`, `not` and
+//! parentheses (Choice's And, Or, Not). Anything else has no exact Choice rule and is
+//! refused.
 
 use serde_json::{Map, Value, json};
 
@@ -31,28 +34,20 @@ pub(crate) fn choice(
         .as_str()
         .and_then(crate::template::lone_expression)
         .ok_or_else(|| refuse("it is not one `{{ expression }}`"))?;
-    let (left, operator, right) = OPERATORS
-        .iter()
-        .find_map(|op| {
-            let at = expr.find(op)?;
-            Some((expr[..at].trim(), *op, expr[at + op.len()..].trim()))
-        })
-        .ok_or_else(|| refuse("only a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`) of a step output with a literal becomes a Choice"))?;
-    let path = plain_path(left)
-        .ok_or_else(|| refuse("the left of the comparison must be a plain reference"))?;
-    let variable = reference(&path, when, scope)?;
-    let variable = variable
-        .strip_prefix("<\u{1}")
-        .and_then(|v| v.strip_suffix('>'))
-        .filter(|v| v.starts_with('$'))
-        .ok_or_else(|| refuse("the value is not a path of the execution's state"))?
-        .to_string();
-    let literal = literal(right).ok_or_else(|| {
-        refuse("the right of the comparison must be a text in quotes, a number, true or false")
-    })?;
-    let rule = rule(&variable, operator, &literal)
-        .ok_or_else(|| refuse("true and false compare only with `==` and `!=`"))?;
-    let mut rule = rule;
+    let tokens = tokens(expr).map_err(|why| refuse(&why))?;
+    let mut parser = Parser {
+        tokens: &tokens,
+        at: 0,
+        when,
+        scope,
+    };
+    let mut rule = parser.or().map_err(|e| e.into_diagnostic(&refuse))?;
+    if parser.at != tokens.len() {
+        return Err(refuse(&format!(
+            "`{}` is not understood after a complete condition",
+            tokens[parser.at].text()
+        )));
+    }
     rule["Next"] = json!(then);
     Ok(State {
         name,
@@ -62,6 +57,210 @@ pub(crate) fn choice(
             ("Default".to_string(), json!(NEXT_STEP)),
         ]),
     })
+}
+
+/// One token of a `when` expression.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// A name or a dotted path (`steps.job.outputs.state`), or a keyword.
+    Word(String),
+    /// A number or a quoted text, as written.
+    Literal(String),
+    Operator(&'static str),
+    Open,
+    Close,
+}
+
+impl Token {
+    fn text(&self) -> String {
+        match self {
+            Token::Word(text) | Token::Literal(text) => text.clone(),
+            Token::Operator(op) => (*op).to_string(),
+            Token::Open => "(".into(),
+            Token::Close => ")".into(),
+        }
+    }
+}
+
+fn tokens(expr: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let rest: String = chars[i..].iter().take(2).collect();
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '(' || c == ')' {
+            out.push(if c == '(' { Token::Open } else { Token::Close });
+            i += 1;
+        } else if let Some(op) = OPERATORS.iter().find(|op| rest.starts_with(**op)) {
+            out.push(Token::Operator(op));
+            i += op.len();
+        } else if c == '\'' || c == '"' {
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&d| d == c)
+                .ok_or_else(|| "a quoted text is not closed".to_string())?;
+            out.push(Token::Literal(chars[i..i + end + 2].iter().collect()));
+            i += end + 2;
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+            let end = chars[i..]
+                .iter()
+                .position(|d| !(d.is_ascii_alphanumeric() || matches!(d, '_' | '.' | '-')))
+                .map_or(chars.len(), |n| i + n);
+            let text: String = chars[i..end].iter().collect();
+            let numeric = c.is_ascii_digit() || (c == '-' && text.len() > 1);
+            out.push(if numeric {
+                Token::Literal(text)
+            } else {
+                Token::Word(text)
+            });
+            i = end;
+        } else {
+            return Err(format!(
+                "`{c}` (a filter, a call, arithmetic) has no Choice rule; only comparisons joined with and/or/not do"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Why a condition is refused: a sentence, or a diagnostic a reference already made.
+enum Refused {
+    Why(String),
+    At(Diagnostic),
+}
+
+impl Refused {
+    fn into_diagnostic(self, refuse: &dyn Fn(&str) -> Diagnostic) -> Diagnostic {
+        match self {
+            Refused::Why(why) => refuse(&why),
+            Refused::At(diagnostic) => diagnostic,
+        }
+    }
+}
+
+/// Recursive descent over `or` / `and` / `not` / `( )` / comparisons, as the template
+/// language binds them (`not` tighter than `and`, `and` than `or`).
+struct Parser<'t> {
+    tokens: &'t [Token],
+    at: usize,
+    when: &'t Node,
+    scope: &'t Scope<'t>,
+}
+
+impl Parser<'_> {
+    fn peek_word(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.at), Some(Token::Word(w)) if w == word)
+    }
+
+    fn joined(
+        &mut self,
+        word: &str,
+        kind: &str,
+        next: fn(&mut Self) -> Result<Value, Refused>,
+    ) -> Result<Value, Refused> {
+        let mut rules = vec![next(self)?];
+        while self.peek_word(word) {
+            self.at += 1;
+            rules.push(next(self)?);
+        }
+        Ok(if rules.len() == 1 {
+            rules.remove(0)
+        } else {
+            json!({ kind: rules })
+        })
+    }
+
+    fn or(&mut self) -> Result<Value, Refused> {
+        self.joined("or", "Or", Self::and)
+    }
+
+    fn and(&mut self) -> Result<Value, Refused> {
+        self.joined("and", "And", Self::not)
+    }
+
+    fn not(&mut self) -> Result<Value, Refused> {
+        if self.peek_word("not") {
+            self.at += 1;
+            return Ok(json!({"Not": self.not()?}));
+        }
+        if self.tokens.get(self.at) == Some(&Token::Open) {
+            self.at += 1;
+            let inner = self.or()?;
+            if self.tokens.get(self.at) != Some(&Token::Close) {
+                return Err(Refused::Why("a `(` is not closed".into()));
+            }
+            self.at += 1;
+            return Ok(inner);
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Value, Refused> {
+        let why = "only comparisons (`==`, `!=`, `<`, `<=`, `>`, `>=`) of a step output with a literal, and whether a step succeeded, become a Choice";
+        let (Some(Token::Word(left)), Some(Token::Operator(operator)), Some(right)) = (
+            self.tokens.get(self.at),
+            self.tokens.get(self.at + 1),
+            self.tokens.get(self.at + 2),
+        ) else {
+            return Err(Refused::Why(why.into()));
+        };
+        self.at += 3;
+        let path = plain_path(left).ok_or_else(|| {
+            Refused::Why("the left of the comparison must be a plain reference".into())
+        })?;
+        let literal = match right {
+            Token::Literal(text) => literal(text),
+            Token::Word(word) if word == "true" || word == "false" => literal(word),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Refused::Why(
+                "the right of the comparison must be a text in quotes, a number, true or false"
+                    .into(),
+            )
+        })?;
+        if let ["steps", id, "status"] = path.as_slice() {
+            return self.succeeded(id, operator, &literal);
+        }
+        let variable = reference(&path, self.when, self.scope).map_err(Refused::At)?;
+        let variable = variable
+            .strip_prefix("<\u{1}")
+            .and_then(|v| v.strip_suffix('>'))
+            .filter(|v| v.starts_with('$'))
+            .ok_or_else(|| Refused::Why("the value is not a path of the execution's state".into()))?
+            .to_string();
+        rule(&variable, operator, &literal)
+            .ok_or_else(|| Refused::Why("true and false compare only with `==` and `!=`".into()))
+    }
+
+    /// `steps.<id>.status == 'succeeded'` (or `!=`): whether the step's outputs are in
+    /// the execution's state, which its last state puts there when it succeeds. A
+    /// failed step and a skipped one both have none, so they cannot be told apart.
+    fn succeeded(&self, id: &str, operator: &str, literal: &Value) -> Result<Value, Refused> {
+        if literal != &json!("succeeded") || !matches!(operator, "==" | "!=") {
+            return Err(Refused::Why(format!(
+                "`steps.{id}.status` becomes a Choice only compared with 'succeeded' by `==` or `!=`: a failed step and a skipped one both leave no outputs in the execution's state"
+            )));
+        }
+        let kept =
+            self.scope.exported.get(id).ok_or_else(|| {
+                Refused::Why(format!("step `{id}` is not exported before this step"))
+            })?;
+        if kept.names.is_empty() {
+            return Err(Refused::Why(format!(
+                "step `{id}` keeps no outputs in the execution's state (a wait folded into its submit-job's .sync task), so whether it succeeded is not there; export with --integration-style sdk to keep the two apart"
+            )));
+        }
+        let present = json!({"Variable": format!("$.steps.{id}"), "IsPresent": true});
+        Ok(if operator == "==" {
+            present
+        } else {
+            json!({"Not": present})
+        })
+    }
 }
 
 /// A literal of the template language as JSON.
@@ -149,7 +348,62 @@ mod tests {
         .expect_err("a filter");
         assert_eq!(
             refused.message,
-            "this `when` is not exported: the left of the comparison must be a plain reference"
+            "this `when` is not exported: `|` (a filter, a call, arithmetic) has no Choice rule; only comparisons joined with and/or/not do"
+        );
+    }
+
+    #[test]
+    fn comparisons_join_with_and_or_not_and_a_step_status_is_whether_its_outputs_are_kept() {
+        let mut exported = kept("job", "job_id");
+        exported.extend(kept("done", "state"));
+        exported.insert(
+            "fused".into(),
+            crate::export::step_input::KeptOutputs {
+                names: Vec::new(),
+                list: false,
+            },
+        );
+        let scope = Scope {
+            context: minijinja::Value::from_serialize(json!({})),
+            in_for_each: false,
+            exported: &exported,
+        };
+        let rule = |text: &str| {
+            choice(&when(text), &scope, "w".into(), "t")
+                .map(|state| state.body["Choices"][0].clone())
+        };
+        assert_eq!(
+            rule("{{ steps.job.status == 'succeeded' and steps.done.status != 'succeeded' }}")
+                .expect("a choice"),
+            json!({"And": [
+                {"Variable": "$.steps.job", "IsPresent": true},
+                {"Not": {"Variable": "$.steps.done", "IsPresent": true}},
+            ], "Next": "t"})
+        );
+        assert_eq!(
+            rule("{{ not (steps.done.outputs.state == 'FAILED' or steps.done.outputs.state == \"CANCELLED\") and steps.job.outputs.job_id != '' }}")
+                .expect("a choice"),
+            json!({"And": [
+                {"Not": {"Or": [
+                    {"Variable": "$.steps.done.state", "StringEquals": "FAILED"},
+                    {"Variable": "$.steps.done.state", "StringEquals": "CANCELLED"},
+                ]}},
+                {"Not": {"Variable": "$.steps.job.job_id", "StringEquals": ""}},
+            ], "Next": "t"})
+        );
+        let refused = |text: &str| rule(text).expect_err("refused").message;
+        assert!(
+            refused("{{ steps.done.status == 'failed' }}")
+                .contains("a failed step and a skipped one both leave no outputs"),
+        );
+        assert!(
+            refused("{{ steps.fused.status == 'succeeded' }}").contains("--integration-style sdk")
+        );
+        assert!(refused("{{ steps.job.outputs.job_id | length > 3 }}").contains("`|` (a filter"));
+        assert!(refused("{{ (steps.done.outputs.state == 'x' }}").contains("a `(` is not closed"));
+        assert!(
+            refused("{{ steps.done.outputs.state == 'x' steps }}")
+                .contains("`steps` is not understood after a complete condition")
         );
     }
 }
