@@ -123,7 +123,10 @@ fn keep_outputs_on_failing(state: &mut State) {
     };
     state.body = Map::from_iter([
         ("Type".to_string(), json!("Pass")),
-        ("Result".to_string(), json!({"Error": error, "Cause": cause})),
+        (
+            "Result".to_string(),
+            json!({"Error": error, "Cause": cause}),
+        ),
         ("ResultPath".to_string(), json!(FAILURE)),
         ("Next".to_string(), json!(MAIN_FAILED)),
     ]);
