@@ -804,3 +804,110 @@ finally:
         serde_json::json!({"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"})
     );
 }
+
+/// One runbook using every action the Kubernetes, S3 and Wait mappings write, and a
+/// delete-cluster, which is refused.
+const KUBE_AND_WAIT: &str = "\
+name: kube-and-wait
+steps:
+  - id: team
+    action: create-namespace
+    with: { cluster: c, name: spark }
+  - id: critical
+    action: create-priority-class
+    with: { cluster: c, name: critical-priority, value: 400, global_default: true }
+  - id: script
+    action: put-object
+    with: { bucket: jobs, key: pi.py, content: \"print(1)\\n\" }
+  - id: pause
+    action: sleep
+    with: { duration: 90s }
+  - id: no_critical
+    action: delete-priority-class
+    with: { cluster: c, name: critical-priority }
+  - id: no_team
+    action: delete-namespace
+    with: { cluster: c, name: spark }
+  - id: cluster
+    action: delete-cluster
+    with: { name: c }
+  - id: done
+    action: log
+    with: { message: \"wrote {{ steps.script.outputs.uri }} ({{ steps.script.outputs.bytes }} bytes)\" }
+";
+
+#[test]
+fn namespaces_priority_classes_objects_and_sleeps_export_in_both_styles() {
+    let t = Test::new().runbook("kube.yaml", KUBE_AND_WAIT);
+    let refused = t
+        .args(["export", "--to", "step-functions", "kube.yaml"])
+        .run()
+        .code(2);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: delete-cluster cannot be exported: before the cluster it removes the Karpenter NodePools"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("kube.yaml:22:13"),
+        "{}",
+        refused.stderr
+    );
+    for style in ["optimized", "sdk"] {
+        let out = format!("kube-{style}.json");
+        t.args([
+            "export",
+            "--to",
+            "step-functions",
+            "kube.yaml",
+            "--integration-style",
+            style,
+            "--allow-partial",
+            "cluster",
+            "--out",
+            &out,
+        ])
+        .run()
+        .success();
+        assert_no_lint_errors(&t.path(&out));
+        assert_valid_definition(&t.path(&out));
+        let template: Value = serde_json::from_str(&t.read(&out)).expect("JSON");
+        let states = &template["Resources"]["StateMachine"]["Properties"]["Definition"]["States"];
+        let create = &states["team create Namespace"];
+        assert_eq!(create["Resource"], "arn:aws:states:::eks:call");
+        assert_eq!(create["Catch"][0]["Next"], "team get Namespace");
+        assert_eq!(states["team Terminating?"]["Default"], "team outputs");
+        assert_eq!(
+            states["critical create PriorityClass"]["Parameters"]["RequestBody"]["value"],
+            400
+        );
+        assert_eq!(states["critical differs"]["Type"], "Fail");
+        assert_eq!(
+            states["script PutObject"]["Parameters"],
+            serde_json::json!({"Bucket": "jobs", "Key": "pi.py", "Body": "print(1)\n"})
+        );
+        assert_eq!(
+            states["pause wait"],
+            serde_json::json!({"Type": "Wait", "Seconds": 90, "Next": "pause outputs"})
+        );
+        for (step, kind) in [("no_critical", "PriorityClass"), ("no_team", "Namespace")] {
+            assert_eq!(
+                states[format!("{step} DescribeCluster")]["Catch"][0]["ErrorEquals"],
+                serde_json::json!(["Eks.ResourceNotFoundException"])
+            );
+            assert_eq!(
+                states[format!("{step} delete {kind}")]["Catch"][0]["ErrorEquals"],
+                serde_json::json!(["EKS.404"])
+            );
+        }
+        assert_eq!(
+            states["done outputs"]["Parameters"]["message.$"],
+            "States.Format('wrote {} ({} bytes)', $.steps.script.uri, $.steps.script.bytes)"
+        );
+        let role = template["Resources"]["StateMachineRole"].to_string();
+        assert!(role.contains("s3:PutObject"), "{role}");
+        assert!(role.contains("eks:DescribeCluster"), "{role}");
+    }
+}

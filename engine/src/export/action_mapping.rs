@@ -83,16 +83,28 @@ impl<'a> Builder<'a> {
         format!("{} {what}", self.step.id)
     }
 
-    /// The planned call `operation` of the action, as Task parameters.
-    pub(super) fn planned(&self, operation: &str) -> Result<Value, Unexportable> {
-        let call = self
-            .planned
+    fn planned_call(&self, operation: &str) -> Result<&PlannedCall, Unexportable> {
+        self.planned
             .iter()
             .find(|c| c.operation == operation)
             .ok_or_else(|| Unexportable::NoPlannedCall {
                 operation: operation.to_string(),
-            })?;
-        Ok(self.placeholders.request(&call.detail)?)
+            })
+    }
+
+    /// The planned call `operation` of the action, as Task parameters.
+    pub(super) fn planned(&self, operation: &str) -> Result<Value, Unexportable> {
+        Ok(self
+            .placeholders
+            .request(&self.planned_call(operation)?.detail)?)
+    }
+
+    /// The planned Kubernetes call `operation` (`create Namespace`), its detail with
+    /// the API server's field names as they are.
+    pub(super) fn planned_object(&self, operation: &str) -> Result<Value, Unexportable> {
+        Ok(self
+            .placeholders
+            .object(&self.planned_call(operation)?.detail)?)
     }
 
     /// Adds a Task calling `integration` (`eks:createCluster.sync`, or
@@ -153,7 +165,7 @@ impl<'a> Builder<'a> {
 
     /// `eks:describeCluster`, kept for the calls after it (its endpoint, certificate
     /// authority and OIDC issuer).
-    fn describe_cluster(&mut self, cluster: &Value) -> Result<(), Unexportable> {
+    pub(super) fn describe_cluster(&mut self, cluster: &Value) -> Result<(), Unexportable> {
         let result = self.scratch("cluster");
         self.task(
             "DescribeCluster",
@@ -184,7 +196,7 @@ fn non_empty(value: &Value) -> bool {
 }
 
 /// The actions this export maps to Step Functions integrations.
-pub(crate) const MAPPED: [&str; 13] = [
+pub(crate) const MAPPED: [&str; 19] = [
     "create-cluster",
     "register-vc",
     "create-job-role",
@@ -198,6 +210,12 @@ pub(crate) const MAPPED: [&str; 13] = [
     "delete-bucket",
     "delete-job-role",
     "delete-vc",
+    "sleep",
+    "create-namespace",
+    "delete-namespace",
+    "create-priority-class",
+    "delete-priority-class",
+    "put-object",
 ];
 
 /// The states of a step, or why its action cannot be exported.
@@ -207,6 +225,11 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
         return Err(Unexportable::NoMapping {
             action: action.to_string(),
         });
+    }
+    if action == "sleep" {
+        // Said before the plan: its duration's parser would refuse a run-time value in
+        // its own words, which do not say why the export needs the value now.
+        super::wait_mapping::check_duration(step.with)?;
     }
     let plan_key = if step.in_map {
         format!("{}[<index>]", step.id)
@@ -242,6 +265,12 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
         "delete-bucket" => super::delete_mapping::delete_bucket(&mut builder)?,
         "delete-job-role" => super::delete_mapping::delete_job_role(&mut builder)?,
         "delete-vc" => super::delete_mapping::delete_vc(&mut builder)?,
+        "sleep" => super::wait_mapping::sleep(&mut builder)?,
+        "create-namespace" => super::kube_mapping::create_namespace(&mut builder)?,
+        "delete-namespace" => super::kube_mapping::delete_namespace(&mut builder)?,
+        "create-priority-class" => super::kube_mapping::create_priority_class(&mut builder)?,
+        "delete-priority-class" => super::kube_mapping::delete_priority_class(&mut builder)?,
+        "put-object" => super::object_mapping::put_object(&mut builder)?,
         other => {
             return Err(Unexportable::NoMapping {
                 action: other.to_string(),
@@ -415,19 +444,18 @@ fn register_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     }
     let namespace = field(with, "namespace").clone();
     b.describe_cluster(&cluster)?;
-    let scratch = b.scratch("cluster");
+    let create = super::kube_mapping::eks_call(
+        b,
+        &cluster,
+        "POST",
+        json!("/api/v1/namespaces"),
+        Some(super::kube_mapping::namespace(&namespace)),
+    );
     // 409 Conflict: the namespace exists, and is adopted as the run adopts it.
     b.adopting(
         "create Namespace",
         "eks:call",
-        json!({
-            "ClusterName": cluster,
-            "CertificateAuthority": marker(&format!("{scratch}.certificate_authority")),
-            "Endpoint": marker(&format!("{scratch}.endpoint")),
-            "Method": "POST",
-            "Path": "/api/v1/namespaces",
-            "RequestBody": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        }),
+        create,
         &[("Kubernetes", "create Namespace", json!({}))],
         "EKS.409",
     )?;

@@ -14,6 +14,8 @@ mod delete_mapping;
 mod finally_path;
 mod integration_style;
 mod job_polling;
+mod kube_mapping;
+mod object_mapping;
 mod refusal;
 mod request;
 mod runtime_value;
@@ -23,6 +25,7 @@ mod states;
 mod status_polling;
 mod step_input;
 mod summary;
+mod wait_mapping;
 mod when_choice;
 
 use std::collections::BTreeMap;

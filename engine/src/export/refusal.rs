@@ -9,7 +9,8 @@ use super::request::Unmapped;
 use super::runtime_value::Untranslatable;
 
 /// Why an action cannot be exported whatever its input: what it observes or where it
-/// runs is outside what any integration can reach (or, for `sleep`, not written yet).
+/// runs is outside what any integration can reach, or what it does around its calls
+/// (delete-cluster's) is more than the integrations can say exactly.
 pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
     Some(match action {
         "exec" => {
@@ -24,8 +25,8 @@ pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
         "assert-autoscaling" => {
             "it follows nodes as the autoscaler adds and removes them; no Step Functions integration observes nodes over time"
         }
-        "sleep" => {
-            "a Wait state, what it would be on Step Functions, is not written by this export yet"
+        "delete-cluster" => {
+            "before the cluster it removes the Karpenter NodePools and EC2NodeClasses runbook applied and waits for their nodes (Kubernetes discovery, lists and deletes), deletes the cluster's OIDC provider, and once the cluster is gone releases the VPC and IAM roles create-cluster made for it (found by their tags); the node group and cluster deletes alone would leave those behind"
         }
         _ => return None,
     })
@@ -89,6 +90,19 @@ pub(crate) enum Unexportable {
     WaitTimeoutUnreadable(String),
     #[error("its `wait_timeout` must be known at export time")]
     WaitTimeoutAtRunTime,
+    #[error(
+        "its `duration` must be known at export time: a Wait state's Seconds are written in the template"
+    )]
+    SleepAtRunTime,
+    #[error(
+        "its duration {0:?} is not a whole number of seconds; a Wait state waits whole seconds"
+    )]
+    SleepNotWholeSeconds(std::time::Duration),
+    /// put-object's `file`: the plan names it without reading it.
+    #[error(
+        "its `file` is not uploaded by a state machine: the file is on the machine that runs runbook; give the text as `content`"
+    )]
+    LocalFile,
     /// One `for_each` instance's input, its item substituted, is no longer JSON.
     #[error("its input for item {index} does not read back: {error}")]
     ItemDoesNotReadBack {

@@ -142,6 +142,12 @@ impl Placeholders {
         self.convert(detail, true)
     }
 
+    /// A Kubernetes object's fields from a planned call's detail: the API server's own
+    /// camelCase names, kept as written (no renaming as for an AWS request).
+    pub(crate) fn object(&self, detail: &Value) -> Result<Value, Unmapped> {
+        self.convert(detail, false)
+    }
+
     fn convert(&self, value: &Value, rename: bool) -> Result<Value, Unmapped> {
         Ok(match value {
             Value::String(text) => Value::String(self.replace(text)?),
