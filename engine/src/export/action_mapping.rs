@@ -46,6 +46,22 @@ impl Mapping {
     }
 }
 
+/// The mapping of step `id` running `action` with `with`, alone (not in a Map, no
+/// wait-for-job after it, waits written the default way): a test's mapping of one
+/// action.
+#[cfg(test)]
+pub(super) fn map_alone(id: &str, action: &str, with: &Value) -> Result<Mapping, Unexportable> {
+    map_step(&StepToMap {
+        id,
+        action: runbook_actions::find(action).expect("an action"),
+        with,
+        in_map: false,
+        waited: false,
+        waiting: Waiting::default(),
+        job_virtual_cluster: None,
+    })
+}
+
 /// What the mapping of a step is given.
 pub(crate) struct StepToMap<'a> {
     /// The step id: state names, scratch paths and the step's outputs use it.

@@ -106,19 +106,11 @@ pub(super) fn cancel_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::action_mapping::{Mapping, StepToMap, map_step};
+    use super::super::action_mapping::{Mapping, map_alone};
     use super::super::runtime_value::marker;
 
     fn mapped(with: &Value) -> Result<Mapping, super::Unexportable> {
-        map_step(&StepToMap {
-            id: "cancel",
-            action: runbook_actions::find("cancel-job").expect("an action"),
-            with,
-            in_map: false,
-            waited: false,
-            waiting: Default::default(),
-            job_virtual_cluster: None,
-        })
+        map_alone("cancel", "cancel-job", with)
     }
 
     #[test]

@@ -332,19 +332,11 @@ fn delete_if_live(
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::action_mapping::{Mapping, StepToMap, map_step};
+    use super::super::action_mapping::{Mapping, map_alone};
     use super::super::refusal::Unexportable;
 
     fn mapped(action: &str, with: &Value) -> Result<Mapping, Unexportable> {
-        map_step(&StepToMap {
-            id: "step",
-            action: runbook_actions::find(action).expect("an action"),
-            with,
-            in_map: false,
-            waited: false,
-            waiting: Default::default(),
-            job_virtual_cluster: None,
-        })
+        map_alone("step", action, with)
     }
 
     #[test]

@@ -43,20 +43,12 @@ pub(super) fn put_object(b: &mut Builder<'_>) -> Result<(), Unexportable> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::action_mapping::{Mapping, StepToMap, map_step};
+    use super::super::action_mapping::{Mapping, map_alone};
     use super::super::refusal::Unexportable;
     use super::super::runtime_value::marker;
 
     fn mapped(with: &Value) -> Result<Mapping, Unexportable> {
-        map_step(&StepToMap {
-            id: "step",
-            action: runbook_actions::find("put-object").expect("an action"),
-            with,
-            in_map: false,
-            waited: false,
-            waiting: Default::default(),
-            job_virtual_cluster: None,
-        })
+        map_alone("step", "put-object", with)
     }
 
     #[test]
