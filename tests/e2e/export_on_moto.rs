@@ -51,6 +51,16 @@ fn canned(name: &str) -> String {
 /// The state machine's definition, exported with the sdk integration style and polls a
 /// second apart (moto's job runs take a second; the clusters are ACTIVE at once).
 fn export_definition(t: &Test, runbook: &str, extra: &[&str]) -> PathBuf {
+    let mut args = cluster_sets();
+    args.extend(extra.iter().map(ToString::to_string));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    export_file_definition(t, &canned(runbook), runbook, &args)
+}
+
+/// The definition of the runbook in `file`, exported as [`export_definition`] exports
+/// a canned one, into files named after `name`.
+fn export_file_definition(t: &Test, file: &str, name: &str, extra: &[&str]) -> PathBuf {
+    let runbook = name;
     let template = format!("{runbook}.template.json");
     let mut args: Vec<String> = [
         "export",
@@ -66,8 +76,7 @@ fn export_definition(t: &Test, runbook: &str, extra: &[&str]) -> PathBuf {
     .iter()
     .map(ToString::to_string)
     .collect();
-    args.push(canned(runbook));
-    args.extend(cluster_sets());
+    args.push(file.to_string());
     args.extend(extra.iter().map(ToString::to_string));
     t.args(args).run().success();
     let template: Value = serde_json::from_str(&t.read(&template)).expect("the template is JSON");
@@ -401,5 +410,116 @@ fn a_nightly_job_that_fails_fails_the_execution_after_its_finally_step_as_it_fai
     assert_eq!(
         by_machine, by_run,
         "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+    );
+}
+
+/// A namespace and a PriorityClass, each create made twice (the second adopts what the
+/// first made, after its 409 and the run's look at it), a namespace and a PriorityClass
+/// deleted twice (the second finds nothing: 404 is success), and a sleep between.
+const KUBE_OBJECTS: &str = "\
+name: kube-objects
+steps:
+  - id: cluster
+    action: create-cluster
+    with:
+      name: kube-objects
+      role_arn: arn:aws:iam::123456789012:role/eks-cluster-role
+      node_role_arn: arn:aws:iam::123456789012:role/eks-node-role
+      subnet_ids: [subnet-0a1, subnet-0b2]
+  - id: team
+    action: create-namespace
+    with: { cluster: \"{{ steps.cluster.outputs.name }}\", name: spark }
+  - id: team_again
+    action: create-namespace
+    with: { cluster: kube-objects, name: spark }
+  - id: critical
+    action: create-priority-class
+    with: { cluster: kube-objects, name: critical-priority, value: 400, description: the nightly jobs }
+  - id: critical_again
+    action: create-priority-class
+    with: { cluster: kube-objects, name: critical-priority, value: 400, description: the nightly jobs }
+  - id: pause
+    action: sleep
+    with: { duration: 1s }
+  - id: scratch
+    action: create-namespace
+    with: { cluster: kube-objects, name: scratch }
+  - id: no_scratch
+    action: delete-namespace
+    with: { cluster: kube-objects, name: scratch }
+  - id: no_scratch_again
+    action: delete-namespace
+    with: { cluster: kube-objects, name: scratch }
+  - id: spare
+    action: create-priority-class
+    with: { cluster: kube-objects, name: spare-priority, value: 100, preemption_policy: Never }
+  - id: no_spare
+    action: delete-priority-class
+    with: { cluster: kube-objects, name: spare-priority }
+  - id: no_spare_again
+    action: delete-priority-class
+    with: { cluster: kube-objects, name: spare-priority }
+";
+
+/// The PriorityClasses [`KUBE_OBJECTS`] leaves (the inventory lists the namespaces).
+fn priority_classes(world: &AwsWorld) -> Value {
+    let mut classes: Vec<Value> = world
+        .kube_objects()
+        .into_iter()
+        .filter(|o| o["kind"] == "PriorityClass")
+        .map(|o| {
+            json!({
+                "name": o["metadata"]["name"],
+                "value": o["value"],
+                "description": o["description"],
+                "preemptionPolicy": o["preemptionPolicy"],
+            })
+        })
+        .collect();
+    classes.sort_by_key(|c| c["name"].to_string());
+    Value::Array(classes)
+}
+
+#[test]
+fn namespaces_priority_classes_and_sleeps_executed_leave_what_their_run_leaves() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new().runbook("kube-objects.yaml", KUBE_OBJECTS);
+    let file = t.path("kube-objects.yaml").display().to_string();
+    world.run_plain(&t, &file, &[]).run().success();
+    let by_run = (inventory(&world, &sdk), priority_classes(&world));
+    let namespaces = by_run.0["namespaces"].as_array().expect("namespaces");
+    assert!(
+        namespaces.contains(&json!("spark")) && !namespaces.contains(&json!("scratch")),
+        "{by_run:#?}"
+    );
+
+    world.reset();
+    let definition = export_file_definition(&t, &file, "kube-objects", &[]);
+    let report = execute(&world, &definition, "kube-objects", "kube-objects-1");
+    assert_succeeded(&report);
+    let by_machine = (inventory(&world, &sdk), priority_classes(&world));
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#?}\nthe run left\n{by_run:#?}"
+    );
+    // The second creates looked at what the 409 said exists and kept it; the second
+    // deletes found nothing.
+    let states = report["states"].as_array().expect("the states entered");
+    for entered in [
+        "team_again get Namespace",
+        "critical_again same class?",
+        "pause wait",
+        "no_scratch_again delete Namespace",
+        "no_spare_again delete PriorityClass",
+    ] {
+        assert!(
+            states.iter().any(|s| s == entered),
+            "no {entered} in {states:?}"
+        );
+    }
+    assert!(
+        !states.iter().any(|s| s == "team get Namespace"),
+        "the first create found a namespace: {states:?}"
     );
 }

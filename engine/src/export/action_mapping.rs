@@ -212,7 +212,7 @@ fn non_empty(value: &Value) -> bool {
 }
 
 /// The actions this export maps to Step Functions integrations.
-pub(crate) const MAPPED: [&str; 19] = [
+pub(crate) const MAPPED: [&str; 18] = [
     "create-cluster",
     "register-vc",
     "create-job-role",
@@ -231,7 +231,6 @@ pub(crate) const MAPPED: [&str; 19] = [
     "delete-namespace",
     "create-priority-class",
     "delete-priority-class",
-    "put-object",
 ];
 
 /// The states of a step, or why its action cannot be exported.
@@ -286,7 +285,6 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
         "delete-namespace" => super::kube_mapping::delete_namespace(&mut builder)?,
         "create-priority-class" => super::kube_mapping::create_priority_class(&mut builder)?,
         "delete-priority-class" => super::kube_mapping::delete_priority_class(&mut builder)?,
-        "put-object" => super::object_mapping::put_object(&mut builder)?,
         other => {
             return Err(Unexportable::NoMapping {
                 action: other.to_string(),

@@ -242,14 +242,40 @@ pub(super) fn create_priority_class(b: &mut Builder<'_>) -> Result<(), Unexporta
         ("ResultPath".into(), json!(existing)),
     ]);
     let of = |member: &str| format!("{existing}.class.{member}");
-    // globalDefault is `omitempty` in the API: present only when true.
-    let same = json!([{"And": [
-        {"Variable": of("value"), "NumericEquals": planned["value"]},
-        {"Variable": of("preemptionPolicy"), "StringEquals": planned["preemptionPolicy"]},
-        {"Variable": of("globalDefault"), "IsPresent": planned["globalDefault"] == json!(true)},
-    ], "Next": outputs}]);
+    let wanted_default = planned["globalDefault"] == json!(true);
+    let same_value_and_policy = [
+        json!({"Variable": of("value"), "NumericEquals": planned["value"]}),
+        json!({"Variable": of("preemptionPolicy"), "StringEquals": planned["preemptionPolicy"]}),
+    ];
+    // The API server may leave globalDefault out when it is false (`omitempty`), and a
+    // comparison with a value that is not there is an error: whether it is there is
+    // asked first, by a Choice of its own.
+    let (said, unsaid) = (
+        b.name("same class?"),
+        b.name("same class, no globalDefault?"),
+    );
+    let mut with_default = same_value_and_policy.to_vec();
+    with_default.push(json!({"Variable": of("globalDefault"), "BooleanEquals": wanted_default}));
     b.mapping.states.extend([
-        choice(b.name("same class?"), same, &differs),
+        choice(
+            b.name("globalDefault said?"),
+            json!([{"Variable": of("globalDefault"), "IsPresent": false, "Next": if wanted_default { &differs } else { &unsaid }}]),
+            &said,
+        ),
+        choice(
+            said,
+            json!([{"And": with_default, "Next": outputs}]),
+            &differs,
+        ),
+    ]);
+    if !wanted_default {
+        b.mapping.states.push(choice(
+            unsaid,
+            json!([{"And": same_value_and_policy, "Next": outputs}]),
+            &differs,
+        ));
+    }
+    b.mapping.states.extend([
         fail(
             differs,
             "PriorityClassDiffers",
@@ -401,16 +427,35 @@ mod tests {
             })
         );
         assert_eq!(create["Catch"][0]["ErrorEquals"], json!(["EKS.409"]));
+        let said = &mapping.state("step globalDefault said?");
+        assert_eq!(
+            said["Choices"],
+            json!([{"Variable": "$.scratch.step_priority_class.class.globalDefault", "IsPresent": false, "Next": "step differs"}])
+        );
+        assert_eq!(said["Default"], "step same class?");
         let same = &mapping.state("step same class?");
         assert_eq!(
             same["Choices"][0]["And"],
             json!([
                 {"Variable": "$.scratch.step_priority_class.class.value", "NumericEquals": 400},
                 {"Variable": "$.scratch.step_priority_class.class.preemptionPolicy", "StringEquals": "PreemptLowerPriority"},
-                {"Variable": "$.scratch.step_priority_class.class.globalDefault", "IsPresent": true},
+                {"Variable": "$.scratch.step_priority_class.class.globalDefault", "BooleanEquals": true},
             ])
         );
         assert_eq!(same["Default"], "step differs");
+        // Not the default class: one that leaves globalDefault out is the same too.
+        let with = json!({"cluster": "c", "name": "low", "value": 100});
+        let mapping = mapped("create-priority-class", &with).expect("maps");
+        assert_eq!(
+            mapping.state("step globalDefault said?")["Choices"][0]["Next"],
+            "step same class, no globalDefault?"
+        );
+        assert_eq!(
+            mapping.state("step same class, no globalDefault?")["Choices"][0]["And"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
         assert_eq!(
             mapping.state("step differs")["Error"],
             "PriorityClassDiffers"

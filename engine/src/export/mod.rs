@@ -15,7 +15,6 @@ mod finally_path;
 mod integration_style;
 mod job_polling;
 mod kube_mapping;
-mod object_mapping;
 mod refusal;
 mod request;
 mod runtime_value;

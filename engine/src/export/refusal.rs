@@ -9,8 +9,9 @@ use super::request::Unmapped;
 use super::runtime_value::Untranslatable;
 
 /// Why an action cannot be exported whatever its input: what it observes or where it
-/// runs is outside what any integration can reach, or what it does around its calls
-/// (delete-cluster's) is more than the integrations can say exactly.
+/// runs is outside what any integration can reach, an integration would not send what
+/// it sends (put-object's bytes), or what it does around its calls (delete-cluster's)
+/// is more than the integrations can say exactly.
 pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
     Some(match action {
         "exec" => {
@@ -24,6 +25,9 @@ pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
         }
         "assert-autoscaling" => {
             "it follows nodes as the autoscaler adds and removes them; no Step Functions integration observes nodes over time"
+        }
+        "put-object" => {
+            "`aws-sdk:s3:putObject` sends a Body written in the States language as JSON, so a text becomes a quoted JSON string (`\"print(1)\\n\"`), not the bytes the run uploads (a `file` is moreover on the machine that runs runbook)"
         }
         "delete-cluster" => {
             "before the cluster it removes the Karpenter NodePools and EC2NodeClasses runbook applied and waits for their nodes (Kubernetes discovery, lists and deletes), deletes the cluster's OIDC provider, and once the cluster is gone releases the VPC and IAM roles create-cluster made for it (found by their tags); the node group and cluster deletes alone would leave those behind"
@@ -98,11 +102,6 @@ pub(crate) enum Unexportable {
         "its duration {0:?} is not a whole number of seconds; a Wait state waits whole seconds"
     )]
     SleepNotWholeSeconds(std::time::Duration),
-    /// put-object's `file`: the plan names it without reading it.
-    #[error(
-        "its `file` is not uploaded by a state machine: the file is on the machine that runs runbook; give the text as `content`"
-    )]
-    LocalFile,
     /// One `for_each` instance's input, its item substituted, is no longer JSON.
     #[error("its input for item {index} does not read back: {error}")]
     ItemDoesNotReadBack {
