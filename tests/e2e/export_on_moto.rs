@@ -415,7 +415,9 @@ fn a_nightly_job_that_fails_fails_the_execution_after_its_finally_step_as_it_fai
 
 /// A namespace and a PriorityClass, each create made twice (the second adopts what the
 /// first made, after its 409 and the run's look at it), a namespace and a PriorityClass
-/// deleted twice (the second finds nothing: 404 is success), and a sleep between.
+/// deleted twice (the second finds nothing: 404 is success, or one still Terminating),
+/// the namespace made anew while it is still Terminating (waited for, then created),
+/// and a sleep between.
 const KUBE_OBJECTS: &str = "\
 name: kube-objects
 steps:
@@ -450,6 +452,9 @@ steps:
   - id: no_scratch_again
     action: delete-namespace
     with: { cluster: kube-objects, name: scratch }
+  - id: scratch_anew
+    action: create-namespace
+    with: { cluster: kube-objects, name: scratch }
   - id: spare
     action: create-priority-class
     with: { cluster: kube-objects, name: spare-priority, value: 100, preemption_policy: Never }
@@ -482,7 +487,12 @@ fn priority_classes(world: &AwsWorld) -> Value {
 
 #[test]
 fn namespaces_priority_classes_and_sleeps_executed_leave_what_their_run_leaves() {
-    let world = AwsWorld::builder().eks_connection().start();
+    // A deleted namespace stays Terminating two seconds, as the namespace controller
+    // empties it: `scratch_anew` waits for it to go.
+    let world = AwsWorld::builder()
+        .eks_connection()
+        .namespace_termination(2.0)
+        .start();
     let sdk = Sdk::new(&world);
     let t = Test::new().runbook("kube-objects.yaml", KUBE_OBJECTS);
     let file = t.path("kube-objects.yaml").display().to_string();
@@ -490,7 +500,7 @@ fn namespaces_priority_classes_and_sleeps_executed_leave_what_their_run_leaves()
     let by_run = (inventory(&world, &sdk), priority_classes(&world));
     let namespaces = by_run.0["namespaces"].as_array().expect("namespaces");
     assert!(
-        namespaces.contains(&json!("spark")) && !namespaces.contains(&json!("scratch")),
+        namespaces.contains(&json!("spark")) && namespaces.contains(&json!("scratch")),
         "{by_run:#?}"
     );
 
@@ -510,6 +520,7 @@ fn namespaces_priority_classes_and_sleeps_executed_leave_what_their_run_leaves()
         "team_again get Namespace",
         "critical_again same class?",
         "pause wait",
+        "scratch_anew wait",
         "no_scratch_again delete Namespace",
         "no_spare_again delete PriorityClass",
     ] {
