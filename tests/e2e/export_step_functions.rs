@@ -483,7 +483,7 @@ steps:
         .code(2)
         .stderr(
             "\
-error: this `when` is not exported: the left of the comparison must be a plain reference
+error: this `when` is not exported: the filter `lower` has no Choice rule; only comparisons of a step output with a literal, joined with and/or/not, do
  --> when.yaml:18:11
    |
 18 |     when: \"{{ steps.done.outputs.state | lower == 'failed' }}\"

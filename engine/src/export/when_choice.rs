@@ -117,9 +117,18 @@ fn tokens(expr: &str) -> Result<Vec<Token>, String> {
                 Token::Word(text)
             });
             i = end;
+        } else if c == '|' {
+            let filter: String = chars[i + 1..]
+                .iter()
+                .skip_while(|d| d.is_whitespace())
+                .take_while(|d| d.is_ascii_alphanumeric() || **d == '_')
+                .collect();
+            return Err(format!(
+                "the filter `{filter}` has no Choice rule; only comparisons of a step output with a literal, joined with and/or/not, do"
+            ));
         } else {
             return Err(format!(
-                "`{c}` (a filter, a call, arithmetic) has no Choice rule; only comparisons joined with and/or/not do"
+                "`{c}` (arithmetic, or an expression of the template language) has no Choice rule; only comparisons of a step output with a literal, joined with and/or/not, do"
             ));
         }
     }
@@ -348,7 +357,7 @@ mod tests {
         .expect_err("a filter");
         assert_eq!(
             refused.message,
-            "this `when` is not exported: `|` (a filter, a call, arithmetic) has no Choice rule; only comparisons joined with and/or/not do"
+            "this `when` is not exported: the filter `lower` has no Choice rule; only comparisons of a step output with a literal, joined with and/or/not, do"
         );
     }
 
@@ -399,7 +408,9 @@ mod tests {
         assert!(
             refused("{{ steps.fused.status == 'succeeded' }}").contains("--integration-style sdk")
         );
-        assert!(refused("{{ steps.job.outputs.job_id | length > 3 }}").contains("`|` (a filter"));
+        assert!(
+            refused("{{ steps.job.outputs.job_id | length > 3 }}").contains("the filter `length`")
+        );
         assert!(refused("{{ (steps.done.outputs.state == 'x' }}").contains("a `(` is not closed"));
         assert!(
             refused("{{ steps.done.outputs.state == 'x' steps }}")
