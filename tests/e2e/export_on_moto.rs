@@ -534,3 +534,70 @@ fn namespaces_priority_classes_and_sleeps_executed_leave_what_their_run_leaves()
         "the first create found a namespace: {states:?}"
     );
 }
+
+#[test]
+fn an_included_runbook_executes_inside_its_step_and_later_steps_read_its_outputs() {
+    let world = AwsWorld::start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new()
+        .runbook(
+            "logs.yaml",
+            "\
+name: logs
+params:
+  prefix: { default: /unused }
+steps:
+  - id: group
+    action: create-log-group
+    with: { name: \"{{ params.prefix }}/app\", retention_days: 7 }
+",
+        )
+        .runbook(
+            "team.yaml",
+            "\
+name: team
+params:
+  prefix: { default: /team }
+steps:
+  - id: logs
+    action: runbook
+    with: { file: logs.yaml, params: { prefix: \"{{ params.prefix }}\" } }
+  - id: copy
+    action: create-log-group
+    with: { name: \"{{ steps.logs.outputs.steps.group.name }}-copy\" }
+",
+        );
+    world.run_plain(&t, "team.yaml", &[]).run().success();
+    let by_run = inventory(&world, &sdk);
+    assert_eq!(
+        by_run["log_groups"],
+        json!([["/team/app", 7], ["/team/app-copy", null]]),
+        "{by_run:#}"
+    );
+
+    world.reset();
+    t.args([
+        "export",
+        "--to",
+        "step-functions",
+        "team.yaml",
+        "--out",
+        "team.template.json",
+    ])
+    .run()
+    .success();
+    let template: Value =
+        serde_json::from_str(&t.read("team.template.json")).expect("the template is JSON");
+    let definition = &template["Resources"]["StateMachine"]["Properties"]["Definition"];
+    let included = &definition["States"]["logs"];
+    assert_eq!(included["Type"], "Parallel", "{definition:#}");
+    assert_eq!(included["Branches"][0]["StartAt"], "logs Start");
+    t.write("team.definition.json", &definition.to_string());
+    let report = execute(&world, &t.path("team.definition.json"), "team", "team-1");
+    assert_succeeded(&report);
+    let by_machine = inventory(&world, &sdk);
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+    );
+}

@@ -125,19 +125,50 @@ fn enable_autoscaling() {
     );
 }
 
+/// An included runbook is exported inside its step; what it refuses is said where it is
+/// written in its own file, under the step that includes it.
 #[test]
-fn runbook() {
+fn runbook_including_what_cannot_be_exported() {
     let yaml = one_step("runbook", "child", "{ file: child.yaml }");
     let child = "\
 name: child
 steps:
-  - id: hello
-    action: log
-    with: { message: hello }
+  - id: shell
+    action: exec
+    with: { argv: [echo, hi] }
 ";
     assert_refused(
-        "runbook",
+        "runbook-including-exec",
         &[("runbook.yaml", &yaml), ("child.yaml", child)],
+        &[],
+    );
+}
+
+/// An included runbook's params are rendered into its states at export time.
+#[test]
+fn runbook_param_known_only_at_run_time() {
+    let yaml = "\
+name: refused-runbook-param
+steps:
+  - id: group
+    action: create-log-group
+    with: { name: /team/app }
+  - id: child
+    action: runbook
+    with: { file: child.yaml, params: { prefix: \"{{ steps.group.outputs.name }}\" } }
+";
+    let child = "\
+name: child
+params:
+  prefix: { default: /x }
+steps:
+  - id: copy
+    action: create-log-group
+    with: { name: \"{{ params.prefix }}-copy\" }
+";
+    assert_refused(
+        "runbook-param-at-run-time",
+        &[("runbook.yaml", yaml), ("child.yaml", child)],
         &[],
     );
 }

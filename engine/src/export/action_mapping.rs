@@ -255,7 +255,7 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
         .action
         .planned_calls(step.with, &PlanContext::new(plan_key.clone()))
         // Markers read as the paths they stand for.
-        .map_err(|e| Unexportable::DoesNotPlan(e.to_string().replace('\u{1}', "")))?;
+        .map_err(Unexportable::does_not_plan)?;
     let mut builder = Builder {
         step,
         placeholders: Placeholders {

@@ -10,6 +10,7 @@
 mod action_mapping;
 mod cancel_mapping;
 mod cfn_template;
+mod composition;
 mod delete_mapping;
 mod finally_path;
 mod integration_style;
@@ -57,6 +58,9 @@ pub(crate) struct Exported {
     pub template: Option<Value>,
     pub summary: Summary,
     pub refusals: Vec<Refusal>,
+    /// The calls the states make (the role's policy is derived from them): what a
+    /// runbook including this one adds to its own.
+    pub calls: Vec<Value>,
 }
 
 /// Exports `loaded` with `params`; `allow_partial` names steps to leave out (each is
@@ -304,13 +308,9 @@ impl Exporter {
     /// Exports one step (and the wait-for-job its `.sync` task waits for).
     fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
         let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
-        let not_yet = (!action_mapping::MAPPED.contains(&def.action.name())).then_some(
-            if def.action.name() == "runbook" {
-                "including another runbook (composition) is not exported yet"
-            } else {
-                "it has no mapping to a Step Functions integration yet"
-            },
-        );
+        let includes = def.action.name() == crate::runbook::include::RUNBOOK_ACTION;
+        let not_yet = (!includes && !action_mapping::MAPPED.contains(&def.action.name()))
+            .then_some("it has no mapping to a Step Functions integration yet");
         if let Some(reason) = refusal::not_exportable(def.action.name()).or(not_yet) {
             let (pos, width) = self.action_position(def);
             return Err(Diagnostic::new(
@@ -397,7 +397,30 @@ impl Exporter {
                 width,
             )
         };
-        let mut mapping = map_step(&to_map).map_err(at_with)?;
+        let mut included_steps = Vec::new();
+        let mut mapping = if includes {
+            let included = composition::include(def, &with, self.waiting).map_err(|why| {
+                let (pos, width) = self.action_position(def);
+                Diagnostic::new(
+                    format!("the `runbook` step {} cannot be exported: {why}", def.id),
+                    pos,
+                    width,
+                )
+            })?;
+            included_steps = included.steps;
+            Mapping {
+                states: vec![included.state],
+                calls: included.calls,
+                output_names: vec!["steps"],
+                integrations: vec![format!(
+                    "a Parallel state whose one branch is the runbook it includes ({} step{})",
+                    included_steps.len(),
+                    if included_steps.len() == 1 { "" } else { "s" }
+                )],
+            }
+        } else {
+            map_step(&to_map).map_err(at_with)?
+        };
         if per_instance_suffix {
             let suffixes = self.role_suffixes(def, &with).map_err(at_with)?;
             self.for_each
@@ -471,10 +494,13 @@ impl Exporter {
             states.insert(0, choice);
         }
         if def.continue_on_error {
-            for state in states
-                .iter_mut()
-                .filter(|s| s.is_task() || s.body.get("Type") == Some(&json!("Map")))
-            {
+            for state in states.iter_mut().filter(|s| {
+                s.is_task()
+                    || matches!(
+                        s.body.get("Type").and_then(Value::as_str),
+                        Some("Map" | "Parallel")
+                    )
+            }) {
                 state.catch(&["States.ALL"], &error_path, NEXT_STEP);
             }
         }
@@ -492,6 +518,7 @@ impl Exporter {
                 describe(&mapping, in_map, def.parallel)
             ),
         });
+        self.summary.steps.extend(included_steps);
         self.exported.insert(
             def.id.clone(),
             KeptOutputs {
@@ -629,6 +656,7 @@ impl Exporter {
                 template: None,
                 summary: self.summary,
                 refusals: self.refusals,
+                calls: self.calls,
             };
         }
         let comment = format!("runbook {name}, exported by `runbook export --to step-functions`");
@@ -642,6 +670,7 @@ impl Exporter {
                 )
             },
         );
+        let calls = self.calls.clone();
         let mut template = cfn_template::template(&description, definition, self.calls);
         self.summary.role_actions = cfn_template::role_actions(&template);
         if let Some(schedule) = schedule {
@@ -655,6 +684,7 @@ impl Exporter {
             template: Some(template),
             summary: self.summary,
             refusals: Vec::new(),
+            calls,
         }
     }
 }

@@ -115,6 +115,14 @@ pub(crate) enum Unexportable {
 }
 
 /// One refusal: what cannot be exported, where in the file.
+impl Unexportable {
+    /// The action's own plan refused the input: its words, with each run-time value
+    /// read as the path it stands for (markers, raw or as serde's Debug writes them).
+    pub(crate) fn does_not_plan(error: impl std::fmt::Display) -> Unexportable {
+        Unexportable::DoesNotPlan(error.to_string().replace("\\u{1}", "").replace('\u{1}', ""))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Refusal {
     pub diagnostic: Diagnostic,

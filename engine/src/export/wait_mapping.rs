@@ -17,8 +17,8 @@ pub(super) fn check_duration(with: &Value) -> Result<Duration, Unexportable> {
     if given.as_str().is_some_and(super::runtime_value::is_dynamic) {
         return Err(Unexportable::SleepAtRunTime);
     }
-    let HumaneDuration(duration) = serde_json::from_value(given.clone())
-        .map_err(|e| Unexportable::DoesNotPlan(e.to_string()))?;
+    let HumaneDuration(duration) =
+        serde_json::from_value(given.clone()).map_err(Unexportable::does_not_plan)?;
     if duration.subsec_nanos() != 0 {
         return Err(Unexportable::SleepNotWholeSeconds(duration));
     }
