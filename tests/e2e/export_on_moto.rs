@@ -601,3 +601,69 @@ steps:
         "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
     );
 }
+
+#[test]
+fn an_assert_passes_or_fails_the_execution_as_it_passes_or_fails_the_run() {
+    let world = AwsWorld::start();
+    let runbook = |expected: &str| {
+        format!(
+            "\
+name: checked
+steps:
+  - id: group
+    action: create-log-group
+    with: {{ name: /team/app }}
+  - id: check
+    action: assert
+    with:
+      that:
+        - \"{{{{ steps.group.outputs.name != '' }}}}\"
+        - \"{{{{ steps.group.outputs.name == '{expected}' }}}}\"
+      message: not the log group asked for
+"
+        )
+    };
+    let t = Test::new()
+        .runbook("holds.yaml", &runbook("/team/app"))
+        .runbook("fails.yaml", &runbook("/team/other"));
+    for (file, holds) in [("holds.yaml", true), ("fails.yaml", false)] {
+        world.reset();
+        let run = world.run_plain(&t, file, &[]).run();
+        assert_eq!(run.code, Some(if holds { 0 } else { 1 }), "{}", run.stderr);
+        if !holds {
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(
+                said.contains("not the log group asked for (false: "),
+                "{said}"
+            );
+        }
+
+        world.reset();
+        let template = format!("{file}.template.json");
+        t.args(["export", "--to", "step-functions", file, "--out", &template])
+            .run()
+            .success();
+        let template: Value = serde_json::from_str(&t.read(&template)).expect("JSON");
+        let definition = format!("{file}.definition.json");
+        t.write(
+            &definition,
+            &template["Resources"]["StateMachine"]["Properties"]["Definition"].to_string(),
+        );
+        let report = execute(&world, &t.path(&definition), "checked", "checked-1");
+        if holds {
+            assert_succeeded(&report);
+            assert_eq!(
+                report["output"]["steps"]["check"]["checked"], 2,
+                "{report:#}"
+            );
+        } else {
+            assert_eq!(report["status"], "FAILED", "{report:#}");
+            assert_eq!(report["error"], "AssertionFailed", "{report:#}");
+            assert_eq!(
+                report["cause"],
+                "not the log group asked for (false: {{ steps.group.outputs.name == '/team/other' }})",
+                "{report:#}"
+            );
+        }
+    }
+}

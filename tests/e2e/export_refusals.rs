@@ -83,14 +83,29 @@ fn assert_autoscaling() {
     );
 }
 
+/// An assert's conditions become Choice rules as a `when` does; one computing with a
+/// run-time value (a filter here) has none.
 #[test]
-fn assert() {
-    let yaml = one_step(
-        "assert",
-        "check",
-        "{ that: \"{{ 1 + 1 == 2 }}\", message: arithmetic }",
+fn assert_condition_with_a_filter() {
+    let yaml = "\
+name: refused-assert
+steps:
+  - id: group
+    action: create-log-group
+    with: { name: /team/app }
+  - id: check
+    action: assert
+    with:
+      that:
+        - \"{{ steps.group.outputs.name != '' }}\"
+        - \"{{ steps.group.outputs.name | length > 3 }}\"
+      message: an odd log group
+";
+    assert_refused(
+        "assert-condition-with-a-filter",
+        &[("assert.yaml", yaml)],
+        &[],
     );
-    assert_refused("assert", &[("assert.yaml", &yaml)], &[]);
 }
 
 #[test]

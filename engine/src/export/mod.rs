@@ -8,6 +8,7 @@
 //! language is refused where it is written ([`refusal`]), never dropped.
 
 mod action_mapping;
+mod assert_mapping;
 mod cancel_mapping;
 mod cfn_template;
 mod composition;
@@ -309,8 +310,10 @@ impl Exporter {
     fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
         let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
         let includes = def.action.name() == crate::runbook::include::RUNBOOK_ACTION;
-        let not_yet = (!includes && !action_mapping::MAPPED.contains(&def.action.name()))
-            .then_some("it has no mapping to a Step Functions integration yet");
+        let asserts = def.action.name() == "assert";
+        let not_yet =
+            (!includes && !asserts && !action_mapping::MAPPED.contains(&def.action.name()))
+                .then_some("it has no mapping to a Step Functions integration yet");
         if let Some(reason) = refusal::not_exportable(def.action.name()).or(not_yet) {
             let (pos, width) = self.action_position(def);
             return Err(Diagnostic::new(
@@ -365,7 +368,17 @@ impl Exporter {
             };
             self.for_each.insert(def.id.clone(), Value::Array(items));
         }
-        let with = step_input::render(&def.with, &self.scope(in_map))?;
+        if asserts && in_map {
+            return Err(at_step(
+                "an assert with `for_each` is not exported yet".to_string(),
+            ));
+        }
+        // An assert's conditions are read as conditions, not rendered as an input.
+        let with = if asserts {
+            Value::Null
+        } else {
+            step_input::render(&def.with, &self.scope(in_map))?
+        };
         let items = self.for_each.get(&def.id).cloned().unwrap_or(Value::Null);
         if self.masker.json(&with) != with || self.masker.json(&items) != items {
             return Err(Diagnostic::new(
@@ -418,6 +431,8 @@ impl Exporter {
                     if included_steps.len() == 1 { "" } else { "s" }
                 )],
             }
+        } else if asserts {
+            assert_mapping::assert_states(def, &self.scope(false))?
         } else {
             map_step(&to_map).map_err(at_with)?
         };

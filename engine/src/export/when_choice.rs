@@ -23,9 +23,25 @@ pub(crate) fn choice(
     name: String,
     then: &str,
 ) -> Result<State, Diagnostic> {
+    let mut rule = condition(when, scope, "this `when`")?;
+    rule["Next"] = json!(then);
+    Ok(State {
+        name,
+        body: Map::from_iter([
+            ("Type".to_string(), json!("Choice")),
+            ("Choices".to_string(), json!([rule])),
+            ("Default".to_string(), json!(NEXT_STEP)),
+        ]),
+    })
+}
+
+/// The Choice rule (without its `Next`) that holds when the condition `node` does;
+/// a refusal names the condition as `what` (`this \`when\``, `this condition`).
+pub(crate) fn condition(node: &Node, scope: &Scope<'_>, what: &str) -> Result<Value, Diagnostic> {
+    let when = node;
     let refuse = |why: &str| {
         Diagnostic::new(
-            format!("this `when` is not exported: {why}"),
+            format!("{what} is not exported: {why}"),
             when.pos,
             when.width(),
         )
@@ -41,22 +57,14 @@ pub(crate) fn choice(
         when,
         scope,
     };
-    let mut rule = parser.or().map_err(|e| e.into_diagnostic(&refuse))?;
+    let rule = parser.or().map_err(|e| e.into_diagnostic(&refuse))?;
     if parser.at != tokens.len() {
         return Err(refuse(&format!(
             "`{}` is not understood after a complete condition",
             tokens[parser.at].text()
         )));
     }
-    rule["Next"] = json!(then);
-    Ok(State {
-        name,
-        body: Map::from_iter([
-            ("Type".to_string(), json!("Choice")),
-            ("Choices".to_string(), json!([rule])),
-            ("Default".to_string(), json!(NEXT_STEP)),
-        ]),
-    })
+    Ok(rule)
 }
 
 /// One token of a `when` expression.
