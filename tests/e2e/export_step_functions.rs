@@ -446,11 +446,11 @@ steps:
         .code(2)
         .stderr(
             "\
-error: the step's input holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet
- --> secret.yaml:7:11
+error: the input of step hello (its `message`) holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet
+ --> secret.yaml:7:22
   |
 7 |     with: { message: \"token {{ params.token }}\" }
-  |           ^
+  |                      ^^^^^^^^^^^^^^^^^^^^^^^^^^
 ",
         );
     assert_eq!(out.stdout, "");

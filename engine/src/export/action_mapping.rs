@@ -296,14 +296,37 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
 
 fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
-    for (name, what) in [
-        ("role_arn", "the cluster's IAM role"),
-        ("node_role_arn", "the node group's IAM role"),
-        ("subnet_ids", "the subnets"),
-    ] {
-        if !non_empty(field(with, name)) {
-            return Err(Unexportable::MadeAsEksctlDoes { input: name, what });
-        }
+    let missing: Vec<(&str, &str)> = [
+        ("role_arn", "the cluster's IAM role and its policies"),
+        (
+            "node_role_arn",
+            "the node group's IAM role and its policies",
+        ),
+        ("subnet_ids", "a VPC with its subnets"),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !non_empty(field(with, name)))
+    .collect();
+    if !missing.is_empty() {
+        let words = |items: Vec<String>| match items.as_slice() {
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+            [] => String::new(),
+        };
+        return Err(Unexportable::MadeAsEksctlDoes {
+            inputs: words(
+                missing
+                    .iter()
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect(),
+            ),
+            what: words(
+                missing
+                    .iter()
+                    .map(|(_, what)| (*what).to_string())
+                    .collect(),
+            ),
+        });
     }
     let mut cluster = b.planned("CreateCluster")?;
     // Job roles trust the cluster's service accounts, and EMR on EKS reaches the

@@ -37,6 +37,7 @@ use serde_json::{Map, Value, json};
 use crate::diagnostic::Diagnostic;
 use crate::params::ResolvedParams;
 use crate::runbook::{LoadedRunbook, StepDef};
+use crate::yaml::Node;
 use action_mapping::{Mapping, StepToMap, map_step};
 pub(crate) use cfn_template::to_yaml;
 pub(crate) use integration_style::IntegrationStyle;
@@ -306,6 +307,15 @@ impl Exporter {
             .then(|| marker(&format!("$.steps.{id}.virtual_cluster_id")))
     }
 
+    /// The field of `def`'s input whose rendering holds a secret, to point at.
+    fn secret_holder<'d>(&self, def: &'d StepDef, in_map: bool) -> Option<(String, &'d Node)> {
+        def.with.as_map()?.iter().find_map(|(key, node)| {
+            let rendered = step_input::render(node, &self.scope(in_map)).ok()?;
+            (self.masker.json(&rendered) != rendered)
+                .then(|| (key.as_str().unwrap_or_default().to_string(), node))
+        })
+    }
+
     /// Exports one step (and the wait-for-job its `.sync` task waits for).
     fn step(&mut self, def: &StepDef, waited_by: Option<&StepDef>) -> Result<(), Diagnostic> {
         let at_step = |message: String| Diagnostic::new(message, def.pos, def.id.len() + 4);
@@ -358,7 +368,7 @@ impl Exporter {
                 other => {
                     return Err(Diagnostic::new(
                         format!(
-                            "`for_each` must render to a list at export time, not {}",
+                            "`for_each` must render to a list at export time, not {} (a Map state iterates over a list written into the definition: give a YAML list, or a param of `type: list`)",
                             crate::template::json_type_name(&other)
                         ),
                         items_node.pos,
@@ -381,10 +391,17 @@ impl Exporter {
         };
         let items = self.for_each.get(&def.id).cloned().unwrap_or(Value::Null);
         if self.masker.json(&with) != with || self.masker.json(&items) != items {
+            let holder = self.secret_holder(def, in_map);
+            let (field, node) = holder.map_or((String::new(), &def.with), |(key, node)| {
+                (format!(" (its `{key}`)"), node)
+            });
             return Err(Diagnostic::new(
-                "the step's input holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet",
-                def.with.pos,
-                def.with.width(),
+                format!(
+                    "the input of step {}{field} holds a secret (a `secret: true` param or a secret-looking environment variable), which the template would carry in clear; secrets are not exported yet",
+                    def.id
+                ),
+                node.pos,
+                node.width(),
             ));
         }
         let per_instance_suffix = in_map
@@ -400,10 +417,18 @@ impl Exporter {
             job_virtual_cluster: self.job_virtual_cluster(&with),
         };
         let at_with = |why: Unexportable| {
-            let (pos, width) = def
-                .with
-                .as_map()
-                .map_or((def.pos, def.id.len() + 4), |_| (def.with.pos, 1));
+            // An input that is missing is pointed at through the action it belongs to.
+            let missing = matches!(
+                why,
+                Unexportable::MadeAsEksctlDoes { .. } | Unexportable::OnlyClusterLookedUp { .. }
+            );
+            let (pos, width) = if missing {
+                self.action_position(def)
+            } else {
+                def.with
+                    .as_map()
+                    .map_or((def.pos, def.id.len() + 4), |_| (def.with.pos, 1))
+            };
             Diagnostic::new(
                 format!("{} cannot be exported: {why}", def.action.name()),
                 pos,

@@ -32,6 +32,12 @@ pub(crate) fn not_exportable(action: &str) -> Option<&'static str> {
         "delete-cluster" => {
             "before the cluster it removes the Karpenter NodePools and EC2NodeClasses runbook applied and waits for their nodes (Kubernetes discovery, lists and deletes), deletes the cluster's OIDC provider, and once the cluster is gone releases the VPC and IAM roles create-cluster made for it (found by their tags); the node group and cluster deletes alone would leave those behind"
         }
+        "apply-manifest" => {
+            "it applies any Kubernetes objects from YAML by server-side apply, resolving their kinds (custom resources among them) through the cluster's API discovery when it runs; this export does not write that yet"
+        }
+        "enable-autoscaling" => {
+            "it installs Karpenter's NodePool and EC2NodeClass and waits until the controller takes them, which this export does not write yet"
+        }
         _ => return None,
     })
 }
@@ -55,11 +61,13 @@ pub(crate) enum Unexportable {
     Untranslatable(#[from] Untranslatable),
     /// create-cluster without an input it would otherwise make as eksctl does.
     #[error(
-        "without `{input}`, create-cluster makes {what} as eksctl does (a VPC, roles and their policies), which is not exported; give `{input}`"
+        "without {inputs}, it makes {what} as eksctl does, which is not exported; give {inputs}"
     )]
     MadeAsEksctlDoes {
-        input: &'static str,
-        what: &'static str,
+        /// The missing inputs, as a list in words (`` `role_arn` and `subnet_ids` ``).
+        inputs: String,
+        /// What it would make for them, in words.
+        what: String,
     },
     #[error(
         "without `cluster`, {action} looks for the account's only cluster, which is not exported; give `cluster`"
