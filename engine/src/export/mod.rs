@@ -12,6 +12,7 @@ mod assert_mapping;
 mod cancel_mapping;
 mod cfn_template;
 mod composition;
+mod cron_fields;
 mod delete_mapping;
 mod finally_path;
 mod integration_style;

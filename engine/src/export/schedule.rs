@@ -45,6 +45,9 @@ pub(crate) enum BadShape {
     CronCharacter(String),
     #[error("exactly one of day-of-month (third field) and day-of-week (fifth) must be `?`")]
     CronDayUnset,
+    /// A field's value out of its range, in [`cron_fields`](super::cron_fields)' words.
+    #[error("{0}")]
+    CronValue(String),
     #[error("a rate is `rate(N unit)`")]
     RateForm,
     #[error("the rate's count {0:?} is not a positive whole number")]
@@ -89,7 +92,8 @@ impl Schedule {
         let zone_ok = !timezone.is_empty()
             && timezone
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
+            && known_zone(timezone);
         if !zone_ok {
             return Err(BadSchedule::Timezone(timezone.to_string()));
         }
@@ -106,6 +110,17 @@ impl Schedule {
             self.expression, self.timezone
         )
     }
+}
+
+/// Where the system keeps the IANA time zone database (Linux, macOS).
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// Whether `zone` names a zone of the IANA database, as Scheduler's time zones do:
+/// looked up in the system's copy of it, where there is one (a machine without it
+/// leaves the check to CloudFormation).
+fn known_zone(zone: &str) -> bool {
+    let database = std::path::Path::new(ZONEINFO);
+    zone == "UTC" || !database.is_dir() || database.join(zone).is_file()
 }
 
 /// What is between `name(` and `)`.
@@ -130,7 +145,7 @@ fn cron(fields: &str) -> Result<(), BadShape> {
     if (*day_of_month == "?") == (*day_of_week == "?") {
         return Err(BadShape::CronDayUnset);
     }
-    Ok(())
+    super::cron_fields::check(&fields).map_err(BadShape::CronValue)
 }
 
 fn rate(text: &str) -> Result<(), BadShape> {
