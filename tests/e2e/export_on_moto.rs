@@ -294,75 +294,95 @@ fn job_run(virtual_cluster: &str, job: &aws_sdk_emrcontainers::types::JobRun) ->
     })
 }
 
-#[test]
-fn platform_setup_executed_on_step_functions_leaves_what_its_run_leaves() {
-    let world = AwsWorld::builder().eks_connection().start();
-    let sdk = Sdk::new(&world);
+/// What one canned runbook leaves in `world`, run (`runbook run --target aws`, ending
+/// with `exit`) and then, in the same world emptied, exported with `export_extra` and
+/// executed: the run's inventory, the execution's report, the execution's inventory.
+struct RunAndExecution {
+    by_run: Value,
+    report: Value,
+    by_machine: Value,
+}
+
+fn run_then_execute(
+    world: &AwsWorld,
+    runbook: &str,
+    exit: i32,
+    export_extra: &[&str],
+) -> RunAndExecution {
+    let sdk = Sdk::new(world);
     let t = Test::new();
     let sets = cluster_sets();
     let args: Vec<&str> = sets.iter().map(String::as_str).collect();
     world
-        .run_plain(&t, &canned("platform-setup"), &args)
+        .run_plain(&t, &canned(runbook), &args)
         .run()
-        .success();
-    let by_run = inventory(&world, &sdk);
-    assert_eq!(
-        by_run["virtual_clusters"].as_array().map(Vec::len),
-        Some(5),
-        "{by_run:#}"
-    );
-
+        .code(exit);
+    let by_run = inventory(world, &sdk);
     world.reset();
+    let definition = export_definition(&t, runbook, export_extra);
+    let report = execute(world, &definition, runbook, &format!("{runbook}-1"));
+    let by_machine = inventory(world, &sdk);
+    RunAndExecution {
+        by_run,
+        report,
+        by_machine,
+    }
+}
+
+impl RunAndExecution {
+    fn assert_same_inventory(&self) {
+        let (by_machine, by_run) = (&self.by_machine, &self.by_run);
+        assert_eq!(
+            by_machine, by_run,
+            "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+        );
+    }
+
+    /// The names of the states the execution entered.
+    fn entered(&self, state: &str) -> bool {
+        self.report["states"]
+            .as_array()
+            .is_some_and(|states| states.iter().any(|s| s == state))
+    }
+}
+
+#[test]
+fn platform_setup_executed_on_step_functions_leaves_what_its_run_leaves() {
+    let world = AwsWorld::builder().eks_connection().start();
     // The closing summary's message loops over the virtual clusters, which the States
     // language cannot (refused with its position in export_step_functions).
-    let definition = export_definition(&t, "platform-setup", &["--allow-partial", "summary"]);
-    let report = execute(&world, &definition, "platform-setup", "platform-setup-1");
-    assert_succeeded(&report);
-    let by_machine = inventory(&world, &sdk);
+    let outcome = run_then_execute(&world, "platform-setup", 0, &["--allow-partial", "summary"]);
     assert_eq!(
-        by_machine, by_run,
-        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+        outcome.by_run["virtual_clusters"].as_array().map(Vec::len),
+        Some(5),
+        "{:#}",
+        outcome.by_run
     );
+    assert_succeeded(&outcome.report);
+    outcome.assert_same_inventory();
 }
 
 #[test]
 fn the_nightly_batch_executed_on_step_functions_submits_the_job_its_run_submits() {
     let world = AwsWorld::builder().eks_connection().start();
-    let sdk = Sdk::new(&world);
-    let t = Test::new();
-    let sets = cluster_sets();
-    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
-    world
-        .run_plain(&t, &canned("nightly-batch"), &args)
-        .run()
-        .success();
-    let by_run = inventory(&world, &sdk);
-    assert_eq!(by_run["job_runs"][0]["state"], "COMPLETED", "{by_run:#}");
-
-    world.reset();
     // All of it, its `finally` cancel-job too: with the sdk style the job's submit and
     // its wait are steps of their own, whose success the `when` reads.
-    let definition = export_definition(&t, "nightly-batch", &[]);
-    let report = execute(&world, &definition, "nightly-batch", "nightly-batch-1");
-    assert_succeeded(&report);
-    let by_machine = inventory(&world, &sdk);
+    let outcome = run_then_execute(&world, "nightly-batch", 0, &[]);
     assert_eq!(
-        by_machine, by_run,
-        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
+        outcome.by_run["job_runs"][0]["state"], "COMPLETED",
+        "{:#}",
+        outcome.by_run
     );
+    assert_succeeded(&outcome.report);
+    outcome.assert_same_inventory();
     // The job ran to its end, the state machine waited for it by polling, and the
     // finally step's `when` was false.
-    let states = report["states"].as_array().expect("the states entered");
+    assert!(outcome.entered("done ended?"), "{:#}", outcome.report);
     assert!(
-        states.iter().any(|s| s == "done ended?"),
-        "no poll of the job in {states:?}"
-    );
-    assert!(
-        states.iter().any(|s| s == "cancel_on_failure when")
-            && !states
-                .iter()
-                .any(|s| s == "cancel_on_failure DescribeJobRun"),
-        "the finally step's `when` did not skip it: {states:?}"
+        outcome.entered("cancel_on_failure when")
+            && !outcome.entered("cancel_on_failure DescribeJobRun"),
+        "the finally step's `when` did not skip it: {:#}",
+        outcome.report
     );
 }
 
@@ -373,20 +393,13 @@ fn a_nightly_job_that_fails_fails_the_execution_after_its_finally_step_as_it_fai
         .eks_connection()
         .fail_pattern("nightly-")
         .start();
-    let sdk = Sdk::new(&world);
-    let t = Test::new();
-    let sets = cluster_sets();
-    let args: Vec<&str> = sets.iter().map(String::as_str).collect();
-    world
-        .run_plain(&t, &canned("nightly-batch"), &args)
-        .run()
-        .code(1);
-    let by_run = inventory(&world, &sdk);
-    assert_eq!(by_run["job_runs"][0]["state"], "FAILED", "{by_run:#}");
-
-    world.reset();
-    let definition = export_definition(&t, "nightly-batch", &[]);
-    let report = execute(&world, &definition, "nightly-batch", "nightly-batch-1");
+    let outcome = run_then_execute(&world, "nightly-batch", 1, &[]);
+    assert_eq!(
+        outcome.by_run["job_runs"][0]["state"], "FAILED",
+        "{:#}",
+        outcome.by_run
+    );
+    let report = &outcome.report;
     assert_eq!(report["status"], "FAILED", "{report:#}");
     // The wait's own error, restored after the finally path.
     assert_eq!(report["error"], "JobRunEnded", "{report:#}");
@@ -398,19 +411,12 @@ fn a_nightly_job_that_fails_fails_the_execution_after_its_finally_step_as_it_fai
     );
     // The finally cancel-job ran (the job was submitted, its wait failed) and left the
     // ended job alone.
-    let states = report["states"].as_array().expect("the states entered");
     assert!(
-        states
-            .iter()
-            .any(|s| s == "cancel_on_failure DescribeJobRun")
-            && !states.iter().any(|s| s == "cancel_on_failure CancelJobRun"),
-        "{states:?}"
+        outcome.entered("cancel_on_failure DescribeJobRun")
+            && !outcome.entered("cancel_on_failure CancelJobRun"),
+        "{report:#}"
     );
-    let by_machine = inventory(&world, &sdk);
-    assert_eq!(
-        by_machine, by_run,
-        "the state machine left\n{by_machine:#}\nthe run left\n{by_run:#}"
-    );
+    outcome.assert_same_inventory();
 }
 
 /// A namespace and a PriorityClass, each create made twice (the second adopts what the

@@ -188,62 +188,31 @@ steps:
     );
 }
 
-/// create-cluster as the walkthrough writes it: without `role_arn`, `node_role_arn`
-/// and `subnet_ids` it would make them as eksctl does.
+/// create-cluster without `role_arn`, `node_role_arn` or `subnet_ids` would make them
+/// as eksctl does: the refusal names every one missing (all three as the walkthrough
+/// writes it, or one).
 #[test]
-fn create_cluster_without_roles_and_subnets() {
-    let yaml = "\
-name: refused-create-cluster
-steps:
-  - id: cluster
-    action: create-cluster
-    with:
-      name: eks-emr-cluster
-      nodegroup: { instance_type: m5.xlarge, desired_size: 2 }
-";
-    assert_refused(
-        "create-cluster-without-role-arn",
-        &[("create-cluster.yaml", yaml)],
-        &[],
-    );
-}
-
-#[test]
-fn create_cluster_without_node_role_arn() {
-    let yaml = "\
-name: refused-create-cluster
-steps:
-  - id: cluster
-    action: create-cluster
-    with:
-      name: eks-emr-cluster
-      role_arn: arn:aws:iam::111122223333:role/eks-cluster
-      subnet_ids: [subnet-0a1, subnet-0b2]
-";
-    assert_refused(
-        "create-cluster-without-node-role-arn",
-        &[("create-cluster.yaml", yaml)],
-        &[],
-    );
-}
-
-#[test]
-fn create_cluster_without_subnet_ids() {
-    let yaml = "\
-name: refused-create-cluster
-steps:
-  - id: cluster
-    action: create-cluster
-    with:
-      name: eks-emr-cluster
-      role_arn: arn:aws:iam::111122223333:role/eks-cluster
-      node_role_arn: arn:aws:iam::111122223333:role/eks-node
-";
-    assert_refused(
-        "create-cluster-without-subnet-ids",
-        &[("create-cluster.yaml", yaml)],
-        &[],
-    );
+fn create_cluster_without_roles_or_subnets() {
+    const ROLE: &str = "      role_arn: arn:aws:iam::111122223333:role/eks-cluster\n";
+    const NODE_ROLE: &str = "      node_role_arn: arn:aws:iam::111122223333:role/eks-node\n";
+    const SUBNETS: &str = "      subnet_ids: [subnet-0a1, subnet-0b2]\n";
+    let cases = [
+        ("create-cluster-without-role-arn", ""),
+        (
+            "create-cluster-without-node-role-arn",
+            &*format!("{ROLE}{SUBNETS}"),
+        ),
+        (
+            "create-cluster-without-subnet-ids",
+            &*format!("{ROLE}{NODE_ROLE}"),
+        ),
+    ];
+    for (name, given) in cases {
+        let yaml = format!(
+            "name: refused-create-cluster\nsteps:\n  - id: cluster\n    action: create-cluster\n    with:\n      name: eks-emr-cluster\n{given}"
+        );
+        assert_refused(name, &[("create-cluster.yaml", &yaml)], &[]);
+    }
 }
 
 #[test]
