@@ -6,7 +6,10 @@
 //! after its operations (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html>),
 //! and the calls that hand a role to a service, which also need `iam:PassRole`
 //! (EKS CreateCluster and CreateNodegroup pass the cluster and node roles:
-//! <https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html>).
+//! <https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html>), and
+//! CreateNodegroup, which EKS checks the subnets and node role of with the caller's
+//! rights (`ec2:DescribeSubnets`, `iam:GetRole`, `iam:ListAttachedRolePolicies`, as
+//! Step Functions' generated policy for `eks:createNodegroup` lists them).
 //! EC2's creates that tag what they create also need `ec2:CreateTags`
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html>).
 //! Kubernetes calls are authorized by the cluster's RBAC, not IAM, and local programs
@@ -27,6 +30,18 @@ pub fn iam_actions(service: &str, operation: &str) -> Vec<String> {
     let mut actions = vec![format!("{prefix}:{operation}")];
     if service == "EKS" && matches!(operation, "CreateCluster" | "CreateNodegroup") {
         actions.push("iam:PassRole".to_string());
+    }
+    // EKS checks a new node group's subnets and node role with the caller's rights
+    // (Step Functions' policy for eks:createNodegroup, "IAM policies for Amazon EKS").
+    if service == "EKS" && operation == "CreateNodegroup" {
+        actions.extend(
+            [
+                "ec2:DescribeSubnets",
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
+            ]
+            .map(String::from),
+        );
     }
     // EC2 authorizes tags given at creation (TagSpecifications) as ec2:CreateTags.
     if service == "EC2"

@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(
             policy(&steps),
             json!({"Version": "2012-10-17", "Statement": [
+                // EKS checks a new node group's subnets and role with the caller's rights.
+                {"Sid": "Ec2", "Effect": "Allow", "Action": ["ec2:DescribeSubnets"], "Resource": "*"},
                 {"Sid": "Eks", "Effect": "Allow", "Action": ["eks:CreateCluster", "eks:CreateNodegroup", "eks:DescribeCluster"], "Resource": "*"},
+                {"Sid": "Iam", "Effect": "Allow", "Action": ["iam:GetRole", "iam:ListAttachedRolePolicies"], "Resource": "*"},
                 {"Sid": "S3", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "*"},
                 {"Sid": "PassRolesToEks", "Effect": "Allow", "Action": "iam:PassRole",
                     "Resource": ["arn:aws:iam::111122223333:role/eks-cluster", "arn:aws:iam::111122223333:role/eks-node"],

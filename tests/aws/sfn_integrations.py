@@ -65,7 +65,6 @@ import json
 import re
 import ssl
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -128,6 +127,11 @@ SDK_ERROR_PREFIXES = {
     "ec2": "Ec2",
 }
 
+# The aws-sdk service names exports use whose boto name differs, known without reading
+# every botocore model (about three seconds of CPU, which would slow the first task of
+# an execution; any other name is looked up that way, once).
+SDK_NAMES_OF_EXPORTS = {"cloudwatchlogs": "logs", "emrcontainers": "emr-containers"}
+
 # What an eks:call's RequestBody is sent as, by method: Kubernetes takes a PATCH's
 # JSON object as a JSON merge patch.
 EKS_CALL_CONTENT_TYPES = {"PATCH": "application/merge-patch+json"}
@@ -142,8 +146,6 @@ def patch(host, port):
     `host`:`port` (the launcher's own address) from now on."""
     wire_normalisation()
     StateTaskService._get_boto_service_name = _get_boto_service_name
-    # Reading every service model takes seconds: done now, not in the first task.
-    threading.Thread(target=services_by_sdk_name, daemon=True).start()
     aws_sdk._SERVICE_ERROR_NAMES.update(SDK_ERROR_PREFIXES)
     aws_sdk.StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(sdk_error_name)
     route_eks()
@@ -218,6 +220,8 @@ def boto_service_name_of(sfn_name):
     overrides = StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
     if sfn_name in overrides:
         return overrides[sfn_name]
+    if sfn_name in SDK_NAMES_OF_EXPORTS:
+        return SDK_NAMES_OF_EXPORTS[sfn_name]
     session = botocore.session.get_session()
     if sfn_name in session.get_available_services():
         return sfn_name

@@ -246,7 +246,7 @@ steps:
   done (wait-for-job): waited by job's emr-containers:startJobRun.sync
 skipped:
   cancel_on_failure (cancel-job): left out with --allow-partial
-role actions: eks:CreateAccessEntry, eks:CreateCluster, eks:CreateNodegroup, eks:DeleteCluster, eks:DeleteNodegroup, eks:DescribeCluster, eks:DescribeNodegroup, emr-containers:CancelJobRun, emr-containers:CreateVirtualCluster, emr-containers:DescribeJobRun, emr-containers:StartJobRun, iam:CreateOpenIDConnectProvider, iam:CreateRole, iam:GetRole, iam:PutRolePolicy, logs:CreateLogGroup, logs:PutRetentionPolicy, iam:PassRole, iam:CreateServiceLinkedRole
+role actions: ec2:DescribeSubnets, eks:CreateAccessEntry, eks:CreateCluster, eks:CreateNodegroup, eks:DeleteCluster, eks:DeleteNodegroup, eks:DescribeCluster, eks:DescribeNodegroup, emr-containers:CancelJobRun, emr-containers:CreateVirtualCluster, emr-containers:DescribeJobRun, emr-containers:StartJobRun, iam:CreateOpenIDConnectProvider, iam:CreateRole, iam:GetRole, iam:ListAttachedRolePolicies, iam:PutRolePolicy, logs:CreateLogGroup, logs:PutRetentionPolicy, iam:PassRole, iam:CreateServiceLinkedRole
 refused: none
 "
     );

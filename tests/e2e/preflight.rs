@@ -79,12 +79,13 @@ fn preflight_on_sim_reads_the_runbooks_needs_from_its_plan() {
             "existing"
         ]
     );
-    // The permissions are those of the plan's AWS calls (43 IAM actions, from EKS
-    // CreateCluster's iam:PassRole and the EC2 calls of the VPC create-cluster makes
+    // The permissions are those of the plan's AWS calls (44 IAM actions, from EKS
+    // CreateCluster's iam:PassRole, CreateNodegroup's look at its role
+    // (iam:ListAttachedRolePolicies) and the EC2 calls of the VPC create-cluster makes
     // to EMR's StartJobRun); the simulated account allows them all.
     assert_eq!(
         check(&report, "permissions")["detail"],
-        "IAM allows all 43 actions the runbook's calls need"
+        "IAM allows all 44 actions the runbook's calls need"
     );
     assert_eq!(
         check(&report, "kubernetes-version")["detail"],

@@ -279,9 +279,12 @@ mod tests {
         assert_eq!(
             needs.actions.keys().collect::<Vec<_>>(),
             [
+                "ec2:DescribeSubnets",
                 "eks:CreateCluster",
                 "eks:CreateNodegroup",
                 "emr-containers:CreateVirtualCluster",
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
                 "iam:PassRole"
             ]
         );
