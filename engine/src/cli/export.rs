@@ -93,14 +93,9 @@ pub(super) fn export(args: &ExportArgs) -> Result<Exit, Error> {
         .transpose()
         .map_err(|bad| Error::BadArgument(bad.to_string()))?;
     let loaded = load_file(&args.file)?;
-    let known = |id: &String| {
-        loaded
-            .runbook
-            .steps
-            .iter()
-            .chain(&loaded.runbook.finally)
-            .any(|s| &s.id == id)
-    };
+    // A step of an included runbook is named under the step including it
+    // (`platform/summary`).
+    let known = |id: &String| loaded.runbook.step_at(id).is_some();
     if let Some(unknown) = args.allow_partial.iter().find(|id| !known(id)) {
         return Err(Error::BadArgument(format!(
             "--allow-partial {unknown}: {} has no step `{unknown}`",

@@ -26,11 +26,20 @@ pub(super) struct Included {
     pub calls: Vec<Value>,
     /// Its steps' mappings, their ids under the step's (`platform/cluster`).
     pub steps: Vec<StepSummary>,
+    /// Its steps left out (`--allow-partial platform/summary`, a `when` false for
+    /// these params): id under the step's, action, why.
+    pub skipped: Vec<(String, String, String)>,
 }
 
 /// Exports the runbook `def` includes, with `with` (the step's input rendered for
-/// export): the sentence of a refusal otherwise.
-pub(super) fn include(def: &StepDef, with: &Value, waiting: Waiting) -> Result<Included, String> {
+/// export), leaving out its steps `allow_partial` names: the sentence of a refusal
+/// otherwise.
+pub(super) fn include(
+    def: &StepDef,
+    with: &Value,
+    waiting: Waiting,
+    allow_partial: &[String],
+) -> Result<Included, String> {
     let included = def
         .include
         .as_ref()
@@ -57,7 +66,7 @@ pub(super) fn include(def: &StepDef, with: &Value, waiting: Waiting) -> Result<I
         .map_err(|e| e.to_string())?;
     let vars =
         crate::cli::compute_vars(included, &params, &run_scope()).map_err(|e| e.to_string())?;
-    let exported = export(included, &params, &vars, &[], None, waiting);
+    let exported = export(included, &params, &vars, allow_partial, None, waiting);
     if !exported.refusals.is_empty() {
         let each: Vec<String> = exported
             .refusals
@@ -102,6 +111,12 @@ pub(super) fn include(def: &StepDef, with: &Value, waiting: Waiting) -> Result<I
             ),
         ]),
     };
+    let skipped = exported
+        .summary
+        .skipped
+        .into_iter()
+        .map(|(id, action, why)| (format!("{}/{id}", def.id), action, why))
+        .collect();
     let steps = exported
         .summary
         .steps
@@ -115,6 +130,7 @@ pub(super) fn include(def: &StepDef, with: &Value, waiting: Waiting) -> Result<I
         state,
         calls: exported.calls,
         steps,
+        skipped,
     })
 }
 

@@ -89,6 +89,7 @@ pub(crate) fn export(
         masker: params.masker(),
         context,
         waiting,
+        allow_partial: allow_partial.to_vec(),
         exported: BTreeMap::new(),
         steps: Vec::new(),
         covers: Vec::new(),
@@ -241,6 +242,9 @@ struct Exporter {
     masker: crate::masker::Masker,
     context: minijinja::Value,
     waiting: Waiting,
+    /// `--allow-partial`: the steps to leave out, those of included runbooks as
+    /// `<step>/<included step>`.
+    allow_partial: Vec<String>,
     exported: BTreeMap<String, KeptOutputs>,
     /// Each exported step's states, in order.
     steps: Vec<Vec<State>>,
@@ -437,16 +441,24 @@ impl Exporter {
             )
         };
         let mut included_steps = Vec::new();
+        let mut included_skipped = Vec::new();
         let mut mapping = if includes {
-            let included = composition::include(def, &with, self.waiting).map_err(|why| {
-                let (pos, width) = self.action_position(def);
-                Diagnostic::new(
-                    format!("the `runbook` step {} cannot be exported: {why}", def.id),
-                    pos,
-                    width,
-                )
-            })?;
+            let inner_partial: Vec<String> = self
+                .allow_partial
+                .iter()
+                .filter_map(|id| id.strip_prefix(&format!("{}/", def.id)).map(str::to_string))
+                .collect();
+            let included =
+                composition::include(def, &with, self.waiting, &inner_partial).map_err(|why| {
+                    let (pos, width) = self.action_position(def);
+                    Diagnostic::new(
+                        format!("the `runbook` step {} cannot be exported: {why}", def.id),
+                        pos,
+                        width,
+                    )
+                })?;
             included_steps = included.steps;
+            included_skipped = included.skipped;
             Mapping {
                 states: vec![included.state],
                 calls: included.calls,
@@ -560,6 +572,7 @@ impl Exporter {
             ),
         });
         self.summary.steps.extend(included_steps);
+        self.summary.skipped.extend(included_skipped);
         self.exported.insert(
             def.id.clone(),
             KeptOutputs {
