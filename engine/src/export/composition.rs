@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::refusal::Unexportable;
 use super::runtime_value::is_dynamic;
 use super::states::State;
 use super::summary::StepSummary;
@@ -39,33 +40,29 @@ pub(super) fn include(
     with: &Value,
     waiting: Waiting,
     allow_partial: &[String],
-) -> Result<Included, String> {
-    let included = def
-        .include
-        .as_ref()
-        .ok_or_else(|| "the runbook it includes was not loaded".to_string())?;
+) -> Result<Included, Unexportable> {
+    // The loader loads and checks what every `runbook` step includes.
+    let Some(included) = def.include.as_ref() else {
+        return Err(Unexportable::IncludedRefused(vec![format!(
+            "{}: not loaded",
+            def.id
+        )]));
+    };
     if def.for_each.is_some() {
-        return Err("a `for_each` over an included runbook is not exported yet".into());
+        return Err(Unexportable::IncludedForEach);
     }
     if def.retry.attempts > 1 || def.timeout.is_some() {
-        return Err(
-            "`retry` and `timeout` on an included runbook are not exported (they bound Task states, and its steps carry their own)"
-                .into(),
-        );
+        return Err(Unexportable::IncludedRetryOrTimeout);
     }
     let given = match with.get("params") {
         Some(Value::Object(params)) => params.clone(),
         _ => Map::new(),
     };
     if let Some((name, _)) = given.iter().find(|(_, value)| holds_run_time_value(value)) {
-        return Err(format!(
-            "its param `{name}` is known only when the state machine runs (an output of an earlier step); an included runbook's params are rendered into its states at export time"
-        ));
+        return Err(Unexportable::IncludedParamAtRunTime(name.clone()));
     }
-    let params = crate::params::resolve_included(&included.runbook.params, &given, &def.id)
-        .map_err(|e| e.to_string())?;
-    let vars =
-        crate::cli::compute_vars(included, &params, &run_scope()).map_err(|e| e.to_string())?;
+    let params = crate::params::resolve_included(&included.runbook.params, &given, &def.id)?;
+    let vars = crate::cli::compute_vars(included, &params, &run_scope())?;
     let exported = export(included, &params, &vars, allow_partial, None, waiting);
     if !exported.refusals.is_empty() {
         let each: Vec<String> = exported
@@ -79,10 +76,7 @@ pub(super) fn include(
                 )
             })
             .collect();
-        return Err(format!(
-            "the runbook it includes is refused ({}; `runbook export` of that file shows each with its line)",
-            each.join("; ")
-        ));
+        return Err(Unexportable::IncludedRefused(each));
     }
     let mut definition = exported
         .template
@@ -90,7 +84,9 @@ pub(super) fn include(
             t.pointer_mut("/Resources/StateMachine/Properties/Definition")
                 .map(Value::take)
         })
-        .ok_or_else(|| "the runbook it includes exported no definition".to_string())?;
+        .ok_or_else(|| {
+            Unexportable::IncludedRefused(vec![format!("{}: no definition", included.display_path)])
+        })?;
     if let Value::Object(fields) = &mut definition {
         fields.remove("Comment");
     }
@@ -147,7 +143,7 @@ fn holds_run_time_value(value: &Value) -> bool {
 /// Prefixes every state name of a definition (or a branch, or a Map's processor) and
 /// every reference to one: `StartAt`, `Next`, `Default`, the Choices' and Catches'
 /// `Next`, through nested Parallel branches and Map processors.
-fn prefix_names(machine: &mut Value, prefix: &str) -> Result<(), String> {
+fn prefix_names(machine: &mut Value, prefix: &str) -> Result<(), Unexportable> {
     let rename = |name: &mut Value| {
         if let Value::String(text) = name {
             *text = format!("{prefix}{text}");
@@ -163,9 +159,7 @@ fn prefix_names(machine: &mut Value, prefix: &str) -> Result<(), String> {
     for (name, mut state) in states {
         let name = format!("{prefix}{name}");
         if name.chars().count() > MAX_STATE_NAME {
-            return Err(format!(
-                "its state `{name}` would be longer than the {MAX_STATE_NAME} characters Step Functions allows a state name; a shorter step id makes room"
-            ));
+            return Err(Unexportable::StateNameTooLong(name));
         }
         for field in ["Next", "Default"] {
             if let Some(next) = state.get_mut(field) {

@@ -57,18 +57,28 @@ const FIELDS: [Field; 6] = [
     },
 ];
 
-/// The first field whose value is out of its range or not a value at all, said in a
-/// sentence naming the field (`fields` are the six, in order).
-pub(super) fn check(fields: &[&str]) -> Result<(), String> {
+/// A field whose value is out of its range or not a value at all.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {value:?} is not {expected}")]
+pub(crate) struct BadCronValue {
+    field: &'static str,
+    value: String,
+    /// What the field takes, in words.
+    expected: String,
+}
+
+/// The first field whose value is out of its range or not a value at all (`fields`
+/// are the six, in order).
+pub(super) fn check(fields: &[&str]) -> Result<(), BadCronValue> {
     for (field, text) in FIELDS.iter().zip(fields) {
         let ok = *text == "?" && matches!(field.name, "day-of-month" | "day-of-week")
             || text.split(',').all(|part| part_ok(field, part));
         if !ok {
-            return Err(format!(
-                "{} {text:?} is not {}",
-                field.name,
-                expected(field)
-            ));
+            return Err(BadCronValue {
+                field: field.name,
+                value: (*text).to_string(),
+                expected: expected(field),
+            });
         }
     }
     Ok(())
@@ -140,7 +150,7 @@ mod tests {
     use super::*;
 
     fn checked(expression: &str) -> Result<(), String> {
-        check(&expression.split_whitespace().collect::<Vec<_>>())
+        check(&expression.split_whitespace().collect::<Vec<_>>()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -120,6 +120,32 @@ pub(crate) enum Unexportable {
     ItemDoesNotPlan { index: usize, error: String },
     #[error("the trust policy of item {index} names no service account")]
     NoServiceAccount { index: usize },
+    /// A `runbook` step (composition) whose included runbook cannot be exported as it is
+    /// given.
+    #[error("a `for_each` over an included runbook is not exported yet")]
+    IncludedForEach,
+    #[error(
+        "`retry` and `timeout` on an included runbook are not exported (they bound Task states, and its steps carry their own)"
+    )]
+    IncludedRetryOrTimeout,
+    #[error(
+        "its param `{0}` is known only when the state machine runs (an output of an earlier step); an included runbook's params are rendered into its states at export time"
+    )]
+    IncludedParamAtRunTime(String),
+    #[error(transparent)]
+    IncludedParam(#[from] crate::params::IncludedParamError),
+    #[error(transparent)]
+    IncludedVars(#[from] crate::cli::VarError),
+    /// What the included runbook refuses, each as `file:line:col: reason`.
+    #[error(
+        "the runbook it includes is refused ({}; `runbook export` of that file shows each with its line)",
+        .0.join("; ")
+    )]
+    IncludedRefused(Vec<String>),
+    #[error(
+        "its state `{0}` would be longer than the 80 characters Step Functions allows a state name; a shorter step id makes room"
+    )]
+    StateNameTooLong(String),
 }
 
 /// One refusal: what cannot be exported, where in the file.

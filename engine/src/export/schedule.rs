@@ -45,9 +45,8 @@ pub(crate) enum BadShape {
     CronCharacter(String),
     #[error("exactly one of day-of-month (third field) and day-of-week (fifth) must be `?`")]
     CronDayUnset,
-    /// A field's value out of its range, in [`cron_fields`](super::cron_fields)' words.
-    #[error("{0}")]
-    CronValue(String),
+    #[error(transparent)]
+    CronValue(#[from] super::cron_fields::BadCronValue),
     #[error("a rate is `rate(N unit)`")]
     RateForm,
     #[error("the rate's count {0:?} is not a positive whole number")]
@@ -145,7 +144,7 @@ fn cron(fields: &str) -> Result<(), BadShape> {
     if (*day_of_month == "?") == (*day_of_week == "?") {
         return Err(BadShape::CronDayUnset);
     }
-    super::cron_fields::check(&fields).map_err(BadShape::CronValue)
+    Ok(super::cron_fields::check(&fields)?)
 }
 
 fn rate(text: &str) -> Result<(), BadShape> {
