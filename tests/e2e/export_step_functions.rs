@@ -139,12 +139,13 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
         args
     };
     let templates = [
-        // The log steps' messages compute with outputs (a loop, arithmetic, filters),
-        // and nightly-batch's `finally` cancel-job reads what the state machine does
-        // not keep (the steps' statuses in its `when`, the job id of a submit-job folded
-        // into its wait's `.sync` task): each is left out by name.
+        // The log steps' messages compute with outputs (a loop, arithmetic, filters):
+        // each is left out by name.
         export(&t, "platform-setup", &with_cluster(&["summary"]), "json"),
         export(&t, "simple-job", &with_cluster(&["report"]), "json"),
+        // Whole: its `finally` cancel-job reads whether the submit and the wait
+        // succeeded, and the job's id, so the two stay apart (startJobRun, then polls).
+        export(&t, "nightly-batch", &with_cluster(&[]), "json"),
         export(
             &t,
             "nightly-batch",
@@ -209,7 +210,14 @@ fn the_canned_runbooks_export_to_templates_cfn_lint_accepts() {
     let nightly = t.read("nightly-batch.yaml");
     assert!(
         nightly.contains("arn:aws:states:::emr-containers:startJobRun.sync"),
-        "submit-job followed by wait-for-job on its job is one .sync task:\n{nightly}"
+        "without the finally step, submit-job followed by wait-for-job on its job is one .sync task:\n{nightly}"
+    );
+    let whole = t.read("nightly-batch.json");
+    assert!(
+        !whole.contains("startJobRun.sync")
+            && whole.contains("arn:aws:states:::emr-containers:startJobRun\"")
+            && whole.contains("\"done ended?\""),
+        "with it, the job is started, then polled:\n{whole}"
     );
 }
 

@@ -27,6 +27,7 @@ mod states;
 mod status_polling;
 mod step_input;
 mod summary;
+mod sync_fusion;
 mod wait_mapping;
 mod when_choice;
 
@@ -115,7 +116,10 @@ pub(crate) fn export(
         }
         let next = order.get(position + 1).map(|&i| &runbook.steps[i]);
         let waited_by = next.filter(|wait| {
-            waiting.sync() && waits_for(wait, def) && !allow_partial.contains(&wait.id)
+            waiting.sync()
+                && sync_fusion::waits_for(wait, def)
+                && !allow_partial.contains(&wait.id)
+                && !sync_fusion::read_apart(runbook, def, wait, allow_partial)
         });
         let had = exporter.steps.len();
         match exporter.step(def, waited_by) {
@@ -204,34 +208,6 @@ fn run_order(steps: &[StepDef]) -> Vec<usize> {
         order.push(next);
     }
     order
-}
-
-/// Whether `wait` is a wait-for-job of `submit`'s job that `startJobRun.sync` does
-/// exactly: the job named by `submit`'s output, the default expectation (COMPLETED),
-/// and nothing of its own to decide (`when`, `for_each`).
-fn waits_for(wait: &StepDef, submit: &StepDef) -> bool {
-    if wait.action.name() != "wait-for-job"
-        || submit.action.name() != "submit-job"
-        || wait.when.is_some()
-        || wait.for_each.is_some()
-        || submit.for_each.is_some()
-    {
-        return false;
-    }
-    let job = wait
-        .with
-        .get("job")
-        .and_then(|n| n.as_str())
-        .unwrap_or_default();
-    let compact: String = job.chars().filter(|c| !c.is_whitespace()).collect();
-    let expected_ok = match wait.with.get("expect").map(crate::yaml::Node::to_json) {
-        None => true,
-        Some(Value::Array(states)) => states == [json!("COMPLETED")],
-        Some(_) => false,
-    };
-    compact == format!("{{{{steps.{}.outputs.job_id}}}}", submit.id)
-        && wait.with.get("virtual_cluster_id").is_none()
-        && expected_ok
 }
 
 struct Exporter {
