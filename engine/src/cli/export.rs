@@ -31,8 +31,8 @@ pub struct ExportArgs {
     /// refused) instead of the template
     #[arg(long)]
     pub dry_run: bool,
-    /// Leave this step out (repeatable), with a warning, instead of refusing the export
-    /// for it
+    /// Leave this step out (repeatable; `platform/summary` names a step of the runbook
+    /// step `platform` includes), with a warning, instead of refusing the export for it
     #[arg(long, value_name = "STEP")]
     pub allow_partial: Vec<String>,
     /// Start the state machine once per time of this EventBridge Scheduler schedule:
