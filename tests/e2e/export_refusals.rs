@@ -140,6 +140,22 @@ fn enable_autoscaling() {
     );
 }
 
+#[test]
+fn put_object() {
+    let yaml = one_step(
+        "put-object",
+        "script",
+        "{ bucket: jobs, key: pi.py, content: \"print(1)\" }",
+    );
+    assert_refused("put-object", &[("put-object.yaml", &yaml)], &[]);
+}
+
+#[test]
+fn delete_cluster() {
+    let yaml = one_step("delete-cluster", "cluster", "{ name: eks-emr-cluster }");
+    assert_refused("delete-cluster", &[("delete-cluster.yaml", &yaml)], &[]);
+}
+
 /// An included runbook is exported inside its step; what it refuses is said where it is
 /// written in its own file, under the step that includes it.
 #[test]
