@@ -33,8 +33,7 @@ pub(super) struct Included {
 }
 
 /// Exports the runbook `def` includes, with `with` (the step's input rendered for
-/// export), leaving out its steps `allow_partial` names: the sentence of a refusal
-/// otherwise.
+/// export), leaving out its steps `allow_partial` names; or why it cannot be.
 pub(super) fn include(
     def: &StepDef,
     with: &Value,
@@ -159,7 +158,10 @@ fn prefix_names(machine: &mut Value, prefix: &str) -> Result<(), Unexportable> {
     for (name, mut state) in states {
         let name = format!("{prefix}{name}");
         if name.chars().count() > MAX_STATE_NAME {
-            return Err(Unexportable::StateNameTooLong(name));
+            return Err(Unexportable::StateNameTooLong {
+                name,
+                max: MAX_STATE_NAME,
+            });
         }
         for field in ["Next", "Default"] {
             if let Some(next) = state.get_mut(field) {

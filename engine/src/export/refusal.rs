@@ -143,9 +143,9 @@ pub(crate) enum Unexportable {
     )]
     IncludedRefused(Vec<String>),
     #[error(
-        "its state `{0}` would be longer than the 80 characters Step Functions allows a state name; a shorter step id makes room"
+        "its state `{name}` would be longer than the {max} characters Step Functions allows a state name; a shorter step id makes room"
     )]
-    StateNameTooLong(String),
+    StateNameTooLong { name: String, max: usize },
 }
 
 /// One refusal: what cannot be exported, where in the file.
