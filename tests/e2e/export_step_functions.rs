@@ -294,18 +294,21 @@ error: wait-for-pods cannot be exported: it watches pods until they reach a stat
   |
 7 |     action: wait-for-pods
   |             ^^^^^^^^^^^^^
+  = help: `--allow-partial pods` leaves the step out, with a warning
 
 error: assert-eviction cannot be exported: it follows the job's pods and the scheduler's preemptions while the jobs run; no Step Functions integration observes pod events
  --> refused.yaml:10:13
    |
 10 |     action: assert-eviction
    |             ^^^^^^^^^^^^^^^
+   = help: `--allow-partial evicted` leaves the step out, with a warning
 
 error: exec cannot be exported: it runs a program on the machine that runs runbook; a state machine has no machine of its own to run it on
  --> refused.yaml:13:13
    |
 13 |     action: exec
    |             ^^^^
+   = help: `--allow-partial shell` leaves the step out, with a warning
 "
     );
     let out = t
@@ -362,6 +365,7 @@ error: `steps.group.outputs.name | upper` computes with a value known only when 
   |
 8 |     with: { message: \"{{ steps.group.outputs.name | upper }}\" }
   |                      ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: `--allow-partial shout` leaves the step out, with a warning
 ",
         );
 }
@@ -459,6 +463,7 @@ error: the input of step hello (its `message`) holds a secret (a `secret: true` 
   |
 7 |     with: { message: \"token {{ params.token }}\" }
   |                      ^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: `--allow-partial hello` leaves the step out, with a warning
 ",
         );
     assert_eq!(out.stdout, "");
@@ -496,6 +501,7 @@ error: this `when` is not exported: the filter `lower` has no Choice rule; only 
    |
 18 |     when: \"{{ steps.done.outputs.state | lower == 'failed' }}\"
    |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = help: `--allow-partial shout` leaves the step out, with a warning
 ",
         );
     t.args([

@@ -42,10 +42,10 @@ pub(super) fn include(
 ) -> Result<Included, Unexportable> {
     // The loader loads and checks what every `runbook` step includes.
     let Some(included) = def.include.as_ref() else {
-        return Err(Unexportable::IncludedRefused(vec![format!(
-            "{}: not loaded",
-            def.id
-        )]));
+        return Err(Unexportable::IncludedRefused {
+            each: vec![format!("{}: not loaded", def.id)],
+            steps: Vec::new(),
+        });
     };
     if def.for_each.is_some() {
         return Err(Unexportable::IncludedForEach);
@@ -75,7 +75,10 @@ pub(super) fn include(
                 )
             })
             .collect();
-        return Err(Unexportable::IncludedRefused(each));
+        return Err(Unexportable::IncludedRefused {
+            each,
+            steps: exported.summary.refused,
+        });
     }
     let mut definition = exported
         .template
@@ -83,8 +86,9 @@ pub(super) fn include(
             t.pointer_mut("/Resources/StateMachine/Properties/Definition")
                 .map(Value::take)
         })
-        .ok_or_else(|| {
-            Unexportable::IncludedRefused(vec![format!("{}: no definition", included.display_path)])
+        .ok_or_else(|| Unexportable::IncludedRefused {
+            each: vec![format!("{}: no definition", included.display_path)],
+            steps: Vec::new(),
         })?;
     if let Value::Object(fields) = &mut definition {
         fields.remove("Comment");

@@ -246,7 +246,15 @@ impl Exporter {
 
     fn refuse(&mut self, def: &StepDef, diagnostic: Diagnostic) {
         self.summary.refused.push(def.id.clone());
-        self.refusals.push(Refusal { diagnostic });
+        let help = diagnostic.help.clone().or_else(|| {
+            Some(format!(
+                "`--allow-partial {}` leaves the step out, with a warning",
+                def.id
+            ))
+        });
+        self.refusals.push(Refusal {
+            diagnostic: diagnostic.with_help(help),
+        });
     }
 
     /// Where the step's `action:` value is written (the step's own position when it
@@ -427,11 +435,27 @@ impl Exporter {
             let included =
                 composition::include(def, &with, self.waiting, &inner_partial).map_err(|why| {
                     let (pos, width) = self.action_position(def);
+                    // The included steps refused can be left out one by one.
+                    let help = match &why {
+                        Unexportable::IncludedRefused { steps, .. } if !steps.is_empty() => {
+                            let flags: Vec<String> = steps
+                                .iter()
+                                .map(|id| format!("--allow-partial {}/{id}", def.id))
+                                .collect();
+                            Some(format!(
+                                "`{}` leaves {} out, with a warning",
+                                flags.join(" "),
+                                if steps.len() == 1 { "it" } else { "them" }
+                            ))
+                        }
+                        _ => None,
+                    };
                     Diagnostic::new(
                         format!("the `runbook` step {} cannot be exported: {why}", def.id),
                         pos,
                         width,
                     )
+                    .with_help(help)
                 })?;
             included_steps = included.steps;
             included_skipped = included.skipped;

@@ -136,12 +136,16 @@ pub(crate) enum Unexportable {
     IncludedParam(#[from] crate::params::IncludedParamError),
     #[error(transparent)]
     IncludedVars(#[from] crate::cli::VarError),
-    /// What the included runbook refuses, each as `file:line:col: reason`.
+    /// What the included runbook refuses, each as `file:line:col: reason`, and the ids
+    /// of its steps refused.
     #[error(
         "the runbook it includes is refused ({}; `runbook export` of that file shows each with its line)",
-        .0.join("; ")
+        .each.join("; ")
     )]
-    IncludedRefused(Vec<String>),
+    IncludedRefused {
+        each: Vec<String>,
+        steps: Vec<String>,
+    },
     #[error(
         "its state `{name}` would be longer than the {max} characters Step Functions allows a state name; a shorter step id makes room"
     )]
