@@ -684,3 +684,74 @@ steps:
         }
     }
 }
+
+/// The walkthrough's PriorityClasses as one `for_each` step: their `value` and
+/// `global_default` are typed fields taking the item's values, so each instance is
+/// exported on its own behind a Choice on the item's index, inside the Map.
+#[test]
+fn a_for_each_with_typed_fields_from_its_items_executes_each_instance_as_the_run_does() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let sdk = Sdk::new(&world);
+    let t = Test::new().runbook(
+        "classes.yaml",
+        "\
+name: classes
+steps:
+  - id: cluster
+    action: create-cluster
+    with:
+      name: classes
+      role_arn: arn:aws:iam::123456789012:role/eks-cluster-role
+      node_role_arn: arn:aws:iam::123456789012:role/eks-node-role
+      subnet_ids: [subnet-0a1, subnet-0b2]
+  - id: priority_classes
+    action: create-priority-class
+    parallel: 2
+    for_each:
+      - { name: critical-priority, value: 400, global_default: true }
+      - { name: high-priority, value: 200, global_default: false }
+      - { name: low-priority, value: 100, global_default: false }
+    with:
+      cluster: \"{{ steps.cluster.outputs.name }}\"
+      name: \"{{ item.name }}\"
+      value: \"{{ item.value }}\"
+      global_default: \"{{ item.global_default }}\"
+",
+    );
+    let file = t.path("classes.yaml").display().to_string();
+    world.run_plain(&t, &file, &[]).run().success();
+    let by_run = (inventory(&world, &sdk), priority_classes(&world));
+    let ours = by_run.1.as_array().map_or(0, |classes| {
+        classes
+            .iter()
+            .filter(|c| c["name"].as_str().is_some_and(|n| n.ends_with("-priority")))
+            .count()
+    });
+    assert_eq!(ours, 3, "{:#}", by_run.1);
+
+    world.reset();
+    let definition = export_file_definition(&t, &file, "classes", &[]);
+    let report = execute(&world, &definition, "classes", "classes-1");
+    assert_succeeded(&report);
+    let by_machine = (inventory(&world, &sdk), priority_classes(&world));
+    assert_eq!(
+        by_machine, by_run,
+        "the state machine left\n{by_machine:#?}\nthe run left\n{by_run:#?}"
+    );
+    // The step's outputs are the instances' own, in the list's order.
+    let names: Vec<&Value> = report["output"]["steps"]["priority_classes"]
+        .as_array()
+        .expect("a list of outputs")
+        .iter()
+        .map(|o| &o["name"])
+        .collect();
+    assert_eq!(
+        names,
+        [
+            &json!("critical-priority"),
+            &json!("high-priority"),
+            &json!("low-priority")
+        ],
+        "{report:#}"
+    );
+}

@@ -28,6 +28,7 @@ mod status_polling;
 mod step_input;
 mod summary;
 mod sync_fusion;
+mod unrolled_for_each;
 mod wait_mapping;
 mod when_choice;
 
@@ -281,6 +282,7 @@ impl Exporter {
         Scope {
             context: self.context.clone(),
             in_for_each,
+            item_known: false,
             exported: &self.exported,
         }
     }
@@ -425,6 +427,8 @@ impl Exporter {
             )
         };
         let mut included_steps = Vec::new();
+        // A `for_each` exported instance by instance (see `unrolled_for_each`).
+        let mut unrolled = false;
         let mut included_skipped = Vec::new();
         let mut mapping = if includes {
             let inner_partial: Vec<String> = self
@@ -472,7 +476,27 @@ impl Exporter {
         } else if asserts {
             assert_mapping::assert_states(def, &self.scope(false))?
         } else {
-            map_step(&to_map).map_err(at_with)?
+            match map_step(&to_map) {
+                Ok(mapping) => mapping,
+                // A typed field taking the item's value cannot be written once for
+                // every iteration: each instance on its own, if the list allows.
+                Err(why @ Unexportable::DoesNotPlan(_)) if in_map => {
+                    match items.as_array().filter(|items| !items.is_empty()) {
+                        Some(items) => {
+                            unrolled = true;
+                            unrolled_for_each::unrolled(
+                                def,
+                                items,
+                                &self.context,
+                                &self.exported,
+                                self.waiting,
+                            )?
+                        }
+                        None => return Err(at_with(why)),
+                    }
+                }
+                Err(why) => return Err(at_with(why)),
+            }
         };
         if per_instance_suffix {
             let suffixes = self.role_suffixes(def, &with).map_err(at_with)?;
@@ -515,7 +539,8 @@ impl Exporter {
         let error_path = format!("$.scratch.{}_error", def.id);
         let mut states = if in_map {
             let mut inner = std::mem::take(&mut mapping.states);
-            if let Some(last) = inner.last_mut() {
+            // An unrolled iteration's instances each end with their own OutputPath.
+            if let Some(last) = inner.last_mut().filter(|_| !unrolled) {
                 last.body
                     .insert("OutputPath".into(), json!(format!("$.steps.{}", def.id)));
             }

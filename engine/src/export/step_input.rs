@@ -28,6 +28,9 @@ pub(crate) struct Scope<'a> {
     pub context: minijinja::Value,
     /// Inside a `for_each` step: `item` and `index` are the iteration's.
     pub in_for_each: bool,
+    /// `item` and `index` are in `context`, known now (one instance of a `for_each`
+    /// over a list known at export time, exported on its own).
+    pub item_known: bool,
     /// The steps exported so far and the outputs each keeps.
     pub exported: &'a BTreeMap<String, KeptOutputs>,
 }
@@ -56,13 +59,13 @@ fn refuse(node: &Node, message: String) -> Diagnostic {
     Diagnostic::new(message, node.pos, node.width())
 }
 
-/// Whether a variable path read by a template is known only when the execution runs.
-fn is_run_time(path: &str) -> bool {
+/// Whether a variable path read by a template is known only when the execution runs
+/// (`item` and `index` are not when `item_known`).
+fn is_run_time(path: &str, item_known: bool) -> bool {
+    let of_item = path == "item" || path.starts_with("item.") || path == "index";
     path.starts_with("steps.")
         || path == "steps"
-        || path == "item"
-        || path.starts_with("item.")
-        || path == "index"
+        || (of_item && !item_known)
         || path == "run.started_at"
         || path == "run.id"
 }
@@ -70,14 +73,18 @@ fn is_run_time(path: &str) -> bool {
 /// Whether the template `text` reads a value known only when the execution runs.
 pub(crate) fn reads_run_time_values(text: &str) -> bool {
     template::referenced_variables(template::environment(), text)
-        .is_ok_and(|reads| reads_run_time(&reads, text))
+        .is_ok_and(|reads| reads_run_time(&reads, text, false))
 }
 
 /// Whether a template reads a run-time value. minijinja lists a variable read through a
 /// subscript or slice (`run.started_at[:10]`) only by its root, so the run's own
 /// run-time fields are also looked for in the text.
-fn reads_run_time(reads: &std::collections::BTreeSet<String>, text: &str) -> bool {
-    reads.iter().any(|path| is_run_time(path))
+fn reads_run_time(
+    reads: &std::collections::BTreeSet<String>,
+    text: &str,
+    item_known: bool,
+) -> bool {
+    reads.iter().any(|path| is_run_time(path, item_known))
         || text.contains("run.started_at")
         || text.contains("run.id")
 }
@@ -89,7 +96,7 @@ fn render_text(text: &str, node: &Node, scope: &Scope<'_>) -> Result<Value, Diag
     let env = template::environment();
     let reads = template::referenced_variables(env, text)
         .map_err(|e| refuse(node, format!("the template does not compile: {e}")))?;
-    if !reads_run_time(&reads, text) {
+    if !reads_run_time(&reads, text, scope.item_known) {
         let rendered = template::render_str(env, text, &scope.context)
             .map_err(|e| refuse(node, format!("the template does not render: {e}")))?;
         // `vars` computed from `run.id` or `run.started_at` hold the plan's placeholders.
@@ -136,7 +143,7 @@ fn expression(expr: &str, node: &Node, scope: &Scope<'_>) -> Result<String, Diag
     let source = format!("{{{{ {expr} }}}}");
     let reads = template::referenced_variables(env, &source)
         .map_err(|e| refuse(node, format!("`{expr}` does not compile: {e}")))?;
-    if !reads_run_time(&reads, expr) {
+    if !reads_run_time(&reads, expr, scope.item_known) {
         return match template::render_str(env, &source, &scope.context) {
             Ok(Value::String(text)) => Ok(text),
             Ok(other) => Ok(other.to_string()),
@@ -268,6 +275,7 @@ pub(crate) mod tests {
                 "run": {"account_id": marker(super::super::runtime_value::ACCOUNT_ID)},
             })),
             in_for_each,
+            item_known: false,
             exported,
         }
     }

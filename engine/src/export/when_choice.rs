@@ -343,6 +343,7 @@ mod tests {
         let scope = Scope {
             context: minijinja::Value::from_serialize(json!({})),
             in_for_each: false,
+            item_known: false,
             exported: &exported,
         };
         let state = choice(
@@ -383,6 +384,7 @@ mod tests {
         let scope = Scope {
             context: minijinja::Value::from_serialize(json!({})),
             in_for_each: false,
+            item_known: false,
             exported: &exported,
         };
         let rule = |text: &str| {
