@@ -56,6 +56,14 @@ patches do:
 8. `$$.Execution.StartTime` is the ISO 8601 text AWS gives (`2026-12-05T02:15:00.123Z`);
    moto put a datetime there, which `States.StringSplit` (the run's start date, in a
    job's name) cannot split.
+9. The `.sync` ("Run a Job") pattern of the integrations exports use,
+   `eks:createCluster.sync`, `eks:createNodegroup.sync` and
+   `emr-containers:startJobRun.sync`, is run as AWS documents it: the call, then the
+   task waits until the cluster or node group is ACTIVE, or the job run COMPLETED,
+   looking with the service's Describe call; a cluster FAILED, a node group
+   CREATE_FAILED, a job run FAILED or CANCELLED fails the task (`States.TaskFailed`,
+   the last description as its cause). moto refused every `.sync` of these services.
+   What AWS's `.sync` tasks return is not documented for them; exports drop it.
 """
 
 import base64
@@ -82,6 +90,16 @@ from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
 )
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
@@ -269,7 +287,91 @@ class EksCallFailed(Exception):
         self.cause = body
 
 
-class StateTaskServiceEks(StateTaskServiceUnsupported):
+class StateTaskServiceSync(StateTaskServiceUnsupported):
+    """An optimised integration forwarded to moto, that also runs its `.sync` pattern
+    where AWS has one for the call (see SYNC_WAITS)."""
+
+    def __init__(self):
+        super().__init__()
+        self._supported_integration_patterns = {
+            ResourceCondition.WaitForTaskToken,
+            ResourceCondition.Sync,
+        }
+
+    def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        wait = SYNC_WAITS.get((self._get_boto_service_name(), self.resource.api_action))
+        if wait is None:
+            return super()._build_sync_resolver(
+                env, resource_runtime_part, normalised_parameters, state_credentials
+            )
+        started = env.stack.pop()
+        client = boto_client.boto_client_for(
+            region=resource_runtime_part.region,
+            service=self._get_boto_service_name(),
+            state_credentials=state_credentials,
+        )
+        describe, arguments, status_of, done, failed = wait
+
+        def resolve():
+            described = getattr(client, describe)(**arguments(normalised_parameters, started))
+            described.pop("ResponseMetadata", None)
+            status = status_of(described)
+            if status in done:
+                return described
+            if status in failed:
+                raise FailureEventException(
+                    FailureEvent(
+                        env=env,
+                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                        event_type=HistoryEventType.TaskFailed,
+                        event_details=EventDetails(
+                            taskFailedEventDetails=TaskFailedEventDetails(
+                                resource=self._get_sfn_resource(),
+                                resourceType=self._get_sfn_resource_type(),
+                                error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                                cause=json.dumps(described, default=str),
+                            )
+                        ),
+                    )
+                )
+            return None
+
+        return resolve
+
+
+# 9. `.sync`: for each (boto service, Step Functions action) the Describe call that
+# tells when it is done, its arguments from the request (boto-cased) and the answer
+# (Step Functions-cased), where the status is in its answer, the statuses that end the
+# wait, and those that fail the task.
+SYNC_WAITS = {
+    ("eks", "createCluster"): (
+        "describe_cluster",
+        lambda request, _: {"name": request["name"]},
+        lambda d: d["cluster"]["status"],
+        {"ACTIVE"},
+        {"FAILED"},
+    ),
+    ("eks", "createNodegroup"): (
+        "describe_nodegroup",
+        lambda request, _: {
+            "clusterName": request["clusterName"],
+            "nodegroupName": request["nodegroupName"],
+        },
+        lambda d: d["nodegroup"]["status"],
+        {"ACTIVE"},
+        {"CREATE_FAILED"},
+    ),
+    ("emr-containers", "startJobRun"): (
+        "describe_job_run",
+        lambda _, started: {"id": started["Id"], "virtualClusterId": started["VirtualClusterId"]},
+        lambda d: d["jobRun"]["state"],
+        {"COMPLETED"},
+        {"FAILED", "CANCELLED"},
+    ),
+}
+
+
+class StateTaskServiceEks(StateTaskServiceSync):
     """`eks:` resources: `call` is run here, the others are forwarded to moto's EKS
     with their parameters and results cased as for any service."""
 
@@ -315,13 +417,16 @@ class StateTaskServiceEks(StateTaskServiceUnsupported):
 
 
 def route_eks():
-    """Makes the task factory build `eks:` tasks as StateTaskServiceEks.
+    """Makes the task factory build `eks:` tasks as StateTaskServiceEks, and
+    `emr-containers:` ones as StateTaskServiceSync.
     state_task_factory imported the factory function by name, so it is replaced there."""
     original = state_task_factory.state_task_service_for
 
     def state_task_service_for(service_name):
         if service_name == "eks":
             return StateTaskServiceEks()
+        if service_name == "emr-containers":
+            return StateTaskServiceSync()
         return original(service_name)
 
     state_task_factory.state_task_service_for = state_task_service_for

@@ -48,8 +48,9 @@ fn canned(name: &str) -> String {
     format!("{}/runbooks/{name}.yaml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The state machine's definition, exported with the sdk integration style and polls a
-/// second apart (moto's job runs take a second; the clusters are ACTIVE at once).
+/// The state machine's definition, exported with the sdk integration style unless
+/// `extra` says otherwise, and polls a second apart (moto's job runs take a second; the
+/// clusters are ACTIVE at once).
 fn export_definition(t: &Test, runbook: &str, extra: &[&str]) -> PathBuf {
     let mut args = cluster_sets();
     args.extend(extra.iter().map(ToString::to_string));
@@ -66,8 +67,6 @@ fn export_file_definition(t: &Test, file: &str, name: &str, extra: &[&str]) -> P
         "export",
         "--to",
         "step-functions",
-        "--integration-style",
-        "sdk",
         "--poll-interval",
         "1s",
         "--out",
@@ -76,6 +75,9 @@ fn export_file_definition(t: &Test, file: &str, name: &str, extra: &[&str]) -> P
     .iter()
     .map(ToString::to_string)
     .collect();
+    if !extra.contains(&"--integration-style") {
+        args.extend(["--integration-style".to_string(), "sdk".to_string()]);
+    }
     args.push(file.to_string());
     args.extend(extra.iter().map(ToString::to_string));
     t.args(args).run().success();
@@ -753,5 +755,60 @@ steps:
             &json!("low-priority")
         ],
         "{report:#}"
+    );
+}
+
+/// The default export, with the `.sync` integrations, executed too: the cluster and
+/// its node group created and waited for by `eks:createCluster.sync` and
+/// `eks:createNodegroup.sync`, the nightly job started and waited for by one
+/// `emr-containers:startJobRun.sync` task (its `finally` step left out, which would
+/// keep the two apart).
+#[test]
+fn the_default_sync_exports_execute_and_leave_what_their_runs_leave() {
+    let world = AwsWorld::builder().eks_connection().start();
+    let platform = run_then_execute(
+        &world,
+        "platform-setup",
+        0,
+        &[
+            "--integration-style",
+            "optimized",
+            "--allow-partial",
+            "summary",
+        ],
+    );
+    assert_succeeded(&platform.report);
+    platform.assert_same_inventory();
+    assert!(
+        platform.entered("cluster CreateNodegroup")
+            && !platform.entered("cluster new cluster active?"),
+        "{:#}",
+        platform.report
+    );
+
+    world.reset();
+    let nightly = run_then_execute(
+        &world,
+        "nightly-batch",
+        0,
+        &[
+            "--integration-style",
+            "optimized",
+            "--allow-partial",
+            "cancel_on_failure",
+        ],
+    );
+    assert_succeeded(&nightly.report);
+    nightly.assert_same_inventory();
+    assert_eq!(
+        nightly.by_machine["job_runs"][0]["state"], "COMPLETED",
+        "{:#}",
+        nightly.by_machine
+    );
+    // One .sync task started the job and waited for it: no polling states.
+    assert!(
+        nightly.entered("job StartJobRun") && !nightly.entered("done ended?"),
+        "{:#}",
+        nightly.report
     );
 }
