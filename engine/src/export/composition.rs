@@ -10,7 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use super::refusal::Unexportable;
-use super::runtime_value::is_dynamic;
+use super::runtime_value::contains_dynamic;
 use super::states::State;
 use super::summary::StepSummary;
 use super::{Waiting, export, run_scope};
@@ -33,7 +33,8 @@ pub(super) struct Included {
 }
 
 /// Exports the runbook `def` includes, with `with` (the step's input rendered for
-/// export), leaving out its steps `allow_partial` names; or why it cannot be.
+/// export), leaving out its steps `allow_partial` names under the step's
+/// (`platform/summary`); or why it cannot be.
 pub(super) fn include(
     def: &StepDef,
     with: &Value,
@@ -57,12 +58,17 @@ pub(super) fn include(
         Some(Value::Object(params)) => params.clone(),
         _ => Map::new(),
     };
-    if let Some((name, _)) = given.iter().find(|(_, value)| holds_run_time_value(value)) {
+    if let Some((name, _)) = given.iter().find(|(_, value)| contains_dynamic(value)) {
         return Err(Unexportable::IncludedParamAtRunTime(name.clone()));
     }
     let params = crate::params::resolve_included(&included.runbook.params, &given, &def.id)?;
     let vars = crate::cli::compute_vars(included, &params, &run_scope())?;
-    let exported = export(included, &params, &vars, allow_partial, None, waiting);
+    let prefix = format!("{}/", def.id);
+    let inner_partial: Vec<String> = allow_partial
+        .iter()
+        .filter_map(|id| id.strip_prefix(&prefix).map(str::to_string))
+        .collect();
+    let exported = export(included, &params, &vars, &inner_partial, None, waiting);
     if !exported.refusals.is_empty() {
         let each: Vec<String> = exported
             .refusals
@@ -133,14 +139,24 @@ pub(super) fn include(
     })
 }
 
-/// Whether a rendered value holds a value known only when the execution runs.
-fn holds_run_time_value(value: &Value) -> bool {
-    match value {
-        Value::String(text) => is_dynamic(text),
-        Value::Array(items) => items.iter().any(holds_run_time_value),
-        Value::Object(fields) => fields.values().any(holds_run_time_value),
-        _ => false,
+/// The `--allow-partial` flags that leave out the included steps `why` refuses
+/// (`--allow-partial platform/summary`), as a diagnostic's help.
+pub(super) fn leave_out_help(step_id: &str, why: &Unexportable) -> Option<String> {
+    let Unexportable::IncludedRefused { steps, .. } = why else {
+        return None;
+    };
+    if steps.is_empty() {
+        return None;
     }
+    let flags: Vec<String> = steps
+        .iter()
+        .map(|id| format!("--allow-partial {step_id}/{id}"))
+        .collect();
+    Some(format!(
+        "`{}` leaves {} out, with a warning",
+        flags.join(" "),
+        if steps.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// Prefixes every state name of a definition (or a branch, or a Map's processor) and

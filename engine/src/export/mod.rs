@@ -431,35 +431,15 @@ impl Exporter {
         let mut unrolled = false;
         let mut included_skipped = Vec::new();
         let mut mapping = if includes {
-            let inner_partial: Vec<String> = self
-                .allow_partial
-                .iter()
-                .filter_map(|id| id.strip_prefix(&format!("{}/", def.id)).map(str::to_string))
-                .collect();
-            let included =
-                composition::include(def, &with, self.waiting, &inner_partial).map_err(|why| {
+            let included = composition::include(def, &with, self.waiting, &self.allow_partial)
+                .map_err(|why| {
                     let (pos, width) = self.action_position(def);
-                    // The included steps refused can be left out one by one.
-                    let help = match &why {
-                        Unexportable::IncludedRefused { steps, .. } if !steps.is_empty() => {
-                            let flags: Vec<String> = steps
-                                .iter()
-                                .map(|id| format!("--allow-partial {}/{id}", def.id))
-                                .collect();
-                            Some(format!(
-                                "`{}` leaves {} out, with a warning",
-                                flags.join(" "),
-                                if steps.len() == 1 { "it" } else { "them" }
-                            ))
-                        }
-                        _ => None,
-                    };
                     Diagnostic::new(
                         format!("the `runbook` step {} cannot be exported: {why}", def.id),
                         pos,
                         width,
                     )
-                    .with_help(help)
+                    .with_help(composition::leave_out_help(&def.id, &why))
                 })?;
             included_steps = included.steps;
             included_skipped = included.skipped;
