@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::integration_style::Waiting;
 use super::refusal::Unexportable;
 use super::request::{Placeholders, describe_cluster_selector};
-use super::runtime_value::marker;
+use super::runtime_value::{DurationNotKnown, known_duration, marker};
 use super::states::{NEXT_STATE, State};
 use super::status_polling::{Ending, Poll, poll};
 use runbook_actions::{PlanContext, PlannedCall};
@@ -413,13 +413,10 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
 /// create-cluster's `wait_timeout`: how long it waits for the cluster, and again for
 /// its node group, to become ACTIVE.
 fn wait_timeout(with: &Value) -> Result<Duration, Unexportable> {
-    match field(with, "wait_timeout") {
-        Value::Null => Ok(CLUSTER_WAIT_TIMEOUT),
-        Value::String(text) if !super::runtime_value::is_dynamic(text) => {
-            runbook_backend::duration::parse_duration(text)
-                .map_err(Unexportable::WaitTimeoutUnreadable)
-        }
-        _ => Err(Unexportable::WaitTimeoutAtRunTime),
+    match known_duration(field(with, "wait_timeout")) {
+        Ok(given) => Ok(given.unwrap_or(CLUSTER_WAIT_TIMEOUT)),
+        Err(DurationNotKnown::AtRunTime) => Err(Unexportable::WaitTimeoutAtRunTime),
+        Err(DurationNotKnown::Unreadable(why)) => Err(Unexportable::WaitTimeoutUnreadable(why)),
     }
 }
 

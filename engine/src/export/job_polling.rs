@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::WAIT_FOR_JOB_DEFAULT_TIMEOUT;
 use super::action_mapping::{Builder, field};
 use super::refusal::Unexportable;
-use super::runtime_value::{is_dynamic, marker};
+use super::runtime_value::{DurationNotKnown, known_duration, marker};
 use super::status_polling::{Ending, Poll, poll};
 
 /// The states a job run ends in.
@@ -45,13 +45,10 @@ pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
             .ok_or(Unexportable::ExpectedStatesAtRunTime)?,
         Some(_) => return Err(Unexportable::ExpectedStatesNotAList),
     };
-    let timeout = match with.get("timeout") {
-        None => WAIT_FOR_JOB_DEFAULT_TIMEOUT,
-        Some(Value::String(text)) if !is_dynamic(text) => {
-            runbook_backend::duration::parse_duration(text)
-                .map_err(Unexportable::TimeoutUnreadable)?
-        }
-        Some(_) => return Err(Unexportable::TimeoutAtRunTime),
+    let timeout = match known_duration(field(with, "timeout")) {
+        Ok(given) => given.unwrap_or(WAIT_FOR_JOB_DEFAULT_TIMEOUT),
+        Err(DurationNotKnown::AtRunTime) => return Err(Unexportable::TimeoutAtRunTime),
+        Err(DurationNotKnown::Unreadable(why)) => return Err(Unexportable::TimeoutUnreadable(why)),
     };
     let wanted = expected.join(" or ");
     let ends = ENDED
@@ -90,4 +87,27 @@ pub(super) fn wait_for_job(b: &mut Builder<'_>) -> Result<(), Unexportable> {
         &["state", "job_id"],
         json!({"state": marker(&format!("{described}.status")), "job_id": job}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_timeout_in_bare_seconds_bounds_the_polls() {
+        let with = json!({
+            "job": marker("$.steps.job.job_id"),
+            "virtual_cluster_id": "vc",
+            "timeout": 600,
+        });
+        let mapping =
+            super::super::action_mapping::map_alone("done", "wait-for-job", &with).expect("maps");
+        // 600 s of looks 30 s apart.
+        assert_eq!(
+            mapping.state("done ended?")["Choices"][3]["NumericGreaterThanEquals"],
+            20
+        );
+    }
 }

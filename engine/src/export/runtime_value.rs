@@ -11,6 +11,9 @@
 //! `"Key.$"` form: the path alone when the string is exactly one marker (the value keeps
 //! its type), else `States.Format` over the text around them.
 
+use std::time::Duration;
+
+use runbook_backend::duration::HumaneDuration;
 use serde_json::{Map, Value};
 
 const OPEN: &str = "<\u{1}";
@@ -182,6 +185,27 @@ fn dynamic_expression(value: &Value, at: &str) -> Result<Option<String>, Untrans
     }
 }
 
+/// Why a duration input cannot be written into the definition.
+#[derive(Debug)]
+pub(crate) enum DurationNotKnown {
+    /// It is a value known only when the execution runs.
+    AtRunTime,
+    /// It is not a duration (the duration parser's words).
+    Unreadable(String),
+}
+
+/// A duration input as the action reads it (`90s`, `1h30m`, or a bare number of
+/// seconds), which must be known at export time; `None` when it is not given.
+pub(crate) fn known_duration(value: &Value) -> Result<Option<Duration>, DurationNotKnown> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) if is_dynamic(text) => Err(DurationNotKnown::AtRunTime),
+        given => serde_json::from_value::<HumaneDuration>(given.clone())
+            .map(|HumaneDuration(duration)| Some(duration))
+            .map_err(|e| DurationNotKnown::Unreadable(e.to_string())),
+    }
+}
+
 /// Whether a value holds a run-time value anywhere.
 pub(crate) fn contains_dynamic(value: &Value) -> bool {
     match value {
@@ -197,6 +221,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_duration_input_is_read_as_the_action_reads_it_when_known_now() {
+        let known = |value: Value| known_duration(&value).ok().flatten();
+        assert_eq!(known(json!("10m")), Some(Duration::from_secs(600)));
+        // A bare number is seconds, as HumaneDuration reads it.
+        assert_eq!(known(json!(600)), Some(Duration::from_secs(600)));
+        assert!(matches!(known_duration(&Value::Null), Ok(None)));
+        assert!(matches!(
+            known_duration(&json!(marker("$.steps.x.timeout"))),
+            Err(DurationNotKnown::AtRunTime)
+        ));
+        assert!(matches!(
+            known_duration(&json!("soon")),
+            Err(DurationNotKnown::Unreadable(why)) if why.contains("soon")
+        ));
+    }
 
     #[test]
     fn a_lone_marker_is_its_path_and_text_around_markers_is_a_format() {

@@ -7,18 +7,19 @@ use serde_json::{Map, Value, json};
 
 use super::action_mapping::{Builder, field};
 use super::refusal::Unexportable;
+use super::runtime_value::{DurationNotKnown, known_duration};
 use super::states::State;
-use runbook_backend::duration::HumaneDuration;
 
 /// The sleep's duration, which a Wait state's `Seconds` must say at export time, in
 /// whole seconds.
 pub(super) fn check_duration(with: &Value) -> Result<Duration, Unexportable> {
-    let given = field(with, "duration");
-    if given.as_str().is_some_and(super::runtime_value::is_dynamic) {
-        return Err(Unexportable::SleepAtRunTime);
-    }
-    let HumaneDuration(duration) =
-        serde_json::from_value(given.clone()).map_err(Unexportable::does_not_plan)?;
+    let duration = match known_duration(field(with, "duration")) {
+        Ok(Some(duration)) => duration,
+        // The action's own plan, made first, refuses a sleep without a duration.
+        Ok(None) => return Err(Unexportable::does_not_plan("`duration` is required")),
+        Err(DurationNotKnown::AtRunTime) => return Err(Unexportable::SleepAtRunTime),
+        Err(DurationNotKnown::Unreadable(why)) => return Err(Unexportable::does_not_plan(why)),
+    };
     if duration.subsec_nanos() != 0 {
         return Err(Unexportable::SleepNotWholeSeconds(duration));
     }
