@@ -335,37 +335,24 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     cluster["AccessConfig"] = json!({"AuthenticationMode": "API_AND_CONFIG_MAP"});
     let role = cluster["RoleArn"].clone();
     let name = field(with, "name").clone();
-    let sync = b.step.waiting.sync();
-    let mut iam = vec![("EKS", "CreateCluster", json!({"roleArn": role}))];
-    if sync {
-        // What the `.sync` pattern calls itself (AWS's IAM policies for EKS .sync).
-        iam.extend([
-            ("EKS", "DescribeCluster", json!({})),
-            ("EKS", "DeleteCluster", json!({})),
-        ]);
-    }
-    b.task(
-        "CreateCluster",
-        if sync {
-            "eks:createCluster.sync"
-        } else {
-            "eks:createCluster"
+    // `.sync` waits by itself; polls are bounded by the step's `wait_timeout`.
+    let polled_within = if b.step.waiting.sync() {
+        None
+    } else {
+        Some(wait_timeout(with)?)
+    };
+    create_until_active(
+        b,
+        EksCreate {
+            resource: "Cluster",
+            noun: "cluster",
+            request: cluster,
+            passed_role: ("roleArn", role),
+            describe: json!({"Name": name}),
+            then: b.name("DescribeCluster"),
         },
-        cluster,
-        &iam,
+        polled_within,
     )?;
-    if !sync {
-        let timeout = wait_timeout(with)?;
-        poll_until_active(
-            b,
-            "new cluster",
-            ("DescribeCluster", "aws-sdk:eks:describeCluster"),
-            json!({"Name": name}),
-            "$.Cluster.Status",
-            b.name("DescribeCluster"),
-            timeout,
-        )?;
-    }
     b.describe_cluster(&name)?;
     let provider = b.planned("CreateOpenIDConnectProvider")?;
     b.adopting(
@@ -378,36 +365,101 @@ fn create_cluster(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let nodegroup = b.planned("CreateNodegroup")?;
     let node_role = nodegroup["NodeRole"].clone();
     let nodegroup_name = nodegroup["NodegroupName"].clone();
-    let mut iam = vec![("EKS", "CreateNodegroup", json!({"nodeRole": node_role}))];
-    if sync {
-        iam.extend([
-            ("EKS", "DescribeNodegroup", json!({})),
-            ("EKS", "DeleteNodegroup", json!({})),
-        ]);
-    }
-    b.task(
-        "CreateNodegroup",
-        if sync {
-            "eks:createNodegroup.sync"
-        } else {
-            "eks:createNodegroup"
+    create_until_active(
+        b,
+        EksCreate {
+            resource: "Nodegroup",
+            noun: "node group",
+            request: nodegroup,
+            passed_role: ("nodeRole", node_role),
+            describe: json!({"ClusterName": name, "NodegroupName": nodegroup_name}),
+            then: b.name("outputs"),
         },
-        nodegroup,
-        &iam,
+        polled_within,
     )?;
-    if !sync {
-        let timeout = wait_timeout(with)?;
-        poll_until_active(
-            b,
-            "new node group",
-            ("DescribeNodegroup", "aws-sdk:eks:describeNodegroup"),
-            json!({"ClusterName": name, "NodegroupName": nodegroup_name}),
-            "$.Nodegroup.Status",
-            b.name("outputs"),
-            timeout,
-        )?;
-    }
     b.outputs(&["name"], json!({"name": name}))
+}
+
+/// An EKS resource create-cluster makes and waits for until it is ACTIVE.
+struct EksCreate<'a> {
+    /// EKS's name for it in operations and answers: `Cluster`, `Nodegroup`.
+    resource: &'a str,
+    /// What a person calls it: `cluster`, `node group`.
+    noun: &'a str,
+    /// The Create call's parameters.
+    request: Value,
+    /// The role the call hands to EKS (the plan's detail key and the ARN), which the
+    /// state machine's role must be allowed to pass.
+    passed_role: (&'a str, Value),
+    /// The Describe call's parameters.
+    describe: Value,
+    /// Where the execution goes on once it is ACTIVE.
+    then: String,
+}
+
+/// `eks:create<Resource>.sync` (whose own Describe and Delete calls the role must allow,
+/// as AWS's policy for the `.sync` pattern lists them); or, given how long to poll,
+/// `eks:create<Resource>` then `aws-sdk:eks:describe<Resource>` until ACTIVE, as the
+/// run waits; one that ends FAILED (a cluster) or CREATE_FAILED (a node group) fails
+/// the execution.
+fn create_until_active(
+    b: &mut Builder<'_>,
+    create: EksCreate<'_>,
+    polled_within: Option<Duration>,
+) -> Result<(), Unexportable> {
+    let EksCreate {
+        resource,
+        noun,
+        request,
+        passed_role: (role_key, role),
+        describe,
+        then,
+    } = create;
+    let (operation, describe_operation) =
+        (format!("Create{resource}"), format!("Describe{resource}"));
+    let action = format!("create{resource}");
+    let mut iam = vec![("EKS", operation.as_str(), json!({ role_key: role }))];
+    let Some(timeout) = polled_within else {
+        let delete = format!("Delete{resource}");
+        iam.extend([
+            ("EKS", describe_operation.as_str(), json!({})),
+            ("EKS", delete.as_str(), json!({})),
+        ]);
+        b.task(&operation, &format!("eks:{action}.sync"), request, &iam)?;
+        return Ok(());
+    };
+    b.task(&operation, &format!("eks:{action}"), request, &iam)?;
+    let failed = |status: &str| Ending::Fail {
+        error: "EksResourceFailed",
+        cause: format!("the {noun} is {status}, not ACTIVE"),
+    };
+    let ends = vec![
+        ("ACTIVE", Ending::Done),
+        ("FAILED", failed("FAILED")),
+        ("CREATE_FAILED", failed("CREATE_FAILED")),
+    ];
+    let interval = b.step.waiting.poll_interval;
+    poll(
+        b,
+        Poll {
+            label: &format!("new {noun}"),
+            question: "active?",
+            operation: &describe_operation,
+            integration: &format!("aws-sdk:eks:describe{resource}"),
+            parameters: describe,
+            iam: ("EKS", &describe_operation),
+            status: &format!("$.{resource}.Status"),
+            ends,
+            then,
+            timeout,
+            interval,
+            timeout_error: "EksResourceTimeout",
+            timeout_cause: &format!(
+                "the {noun} did not become ACTIVE within the step's wait_timeout"
+            ),
+        },
+    )?;
+    Ok(())
 }
 
 /// create-cluster's `wait_timeout`: how long it waits for the cluster, and again for
@@ -422,51 +474,6 @@ fn wait_timeout(with: &Value) -> Result<Duration, Unexportable> {
 
 /// create-cluster's own default `wait_timeout`.
 const CLUSTER_WAIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
-/// Polls an EKS resource until it is ACTIVE, as the run waits for it; one that ends
-/// CREATE_FAILED (a node group) or FAILED (a cluster) fails the execution.
-fn poll_until_active(
-    b: &mut Builder<'_>,
-    label: &str,
-    (operation, integration): (&str, &str),
-    parameters: Value,
-    status: &str,
-    then: String,
-    timeout: Duration,
-) -> Result<(), Unexportable> {
-    let failed = |what: &str| Ending::Fail {
-        error: "EksResourceFailed",
-        cause: format!("the {} is {what}, not ACTIVE", &label["new ".len()..]),
-    };
-    let ends = vec![
-        ("ACTIVE", Ending::Done),
-        ("FAILED", failed("FAILED")),
-        ("CREATE_FAILED", failed("CREATE_FAILED")),
-    ];
-    let interval = b.step.waiting.poll_interval;
-    poll(
-        b,
-        Poll {
-            label,
-            question: "active?",
-            operation,
-            integration,
-            parameters,
-            iam: ("EKS", operation),
-            status,
-            ends,
-            then,
-            timeout,
-            interval,
-            timeout_error: "EksResourceTimeout",
-            timeout_cause: &format!(
-                "the {} did not become ACTIVE within the step's wait_timeout",
-                &label["new ".len()..]
-            ),
-        },
-    )?;
-    Ok(())
-}
 
 fn register_vc(b: &mut Builder<'_>) -> Result<(), Unexportable> {
     let with = b.step.with;
