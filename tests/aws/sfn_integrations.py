@@ -320,23 +320,31 @@ class StateTaskServiceSync(StateTaskServiceUnsupported):
                 return described
             if status in failed:
                 raise FailureEventException(
-                    FailureEvent(
-                        env=env,
-                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                        event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(
-                            taskFailedEventDetails=TaskFailedEventDetails(
-                                resource=self._get_sfn_resource(),
-                                resourceType=self._get_sfn_resource_type(),
-                                error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                                cause=json.dumps(described, default=str),
-                            )
-                        ),
+                    self._task_failed(
+                        env,
+                        StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                        json.dumps(described, default=str),
                     )
                 )
             return None
 
         return resolve
+
+    def _task_failed(self, env, error_name, cause):
+        """The TaskFailed event of this task with `error_name` and `cause`."""
+        return FailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                    error=error_name.error_name,
+                    cause=cause,
+                )
+            ),
+        )
 
 
 # 9. `.sync`: for each (boto service, Step Functions action) the Describe call that
@@ -401,19 +409,7 @@ class StateTaskServiceEks(StateTaskServiceSync):
     def _from_error(self, env, ex):
         if not isinstance(ex, EksCallFailed):
             return super()._from_error(env=env, ex=ex)
-        return FailureEvent(
-            env=env,
-            error_name=CustomErrorName(ex.error),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                    error=ex.error,
-                    cause=ex.cause,
-                )
-            ),
-        )
+        return self._task_failed(env, CustomErrorName(ex.error), ex.cause)
 
 
 def route_eks():

@@ -812,3 +812,34 @@ fn the_default_sync_exports_execute_and_leave_what_their_runs_leave() {
         nightly.report
     );
 }
+
+/// A job that fails ends its `.sync` task as AWS ends it: the task fails with
+/// `States.TaskFailed`, and so does the execution, as the run fails.
+#[test]
+fn a_failed_job_fails_its_sync_task() {
+    let world = AwsWorld::builder()
+        .eks_connection()
+        .fail_pattern("nightly-")
+        .start();
+    let nightly = run_then_execute(
+        &world,
+        "nightly-batch",
+        1,
+        &[
+            "--integration-style",
+            "optimized",
+            "--allow-partial",
+            "cancel_on_failure",
+        ],
+    );
+    let report = &nightly.report;
+    assert_eq!(report["status"], "FAILED", "{report:#}");
+    assert_eq!(report["error"], "States.TaskFailed", "{report:#}");
+    assert!(nightly.entered("job StartJobRun"), "{report:#}");
+    nightly.assert_same_inventory();
+    assert_eq!(
+        nightly.by_machine["job_runs"][0]["state"], "FAILED",
+        "{:#}",
+        nightly.by_machine
+    );
+}
