@@ -924,3 +924,32 @@ fn namespaces_priority_classes_and_sleeps_export_in_both_styles() {
         assert!(role.contains("eks:DescribeCluster"), "{role}");
     }
 }
+
+/// Values CloudFormation or Step Functions would refuse at deploy time are refused by
+/// the export, saying which: a cron field out of its range, a poll interval that is
+/// not whole seconds.
+#[test]
+fn a_schedule_or_poll_interval_out_of_range_is_refused_before_anything_is_written() {
+    let t = Test::new();
+    let nightly = canned("nightly-batch.yaml");
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--to", "step-functions", nightly.as_str()];
+        args.extend_from_slice(extra);
+        t.args(args).run()
+    };
+    let out = export(&["--schedule", "cron(15 25 * * ? *)"]).code(2);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error: --schedule \"cron(15 25 * * ? *)\": hours \"25\" is not a list of values 0-23, ranges, `*` and steps\n"
+    );
+    let out = export(&["--poll-interval", "500ms"]).code(2);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains(
+            "500ms is not a whole number of seconds of at least 1 (a Wait state waits whole seconds)"
+        ),
+        "{}",
+        out.stderr
+    );
+}
