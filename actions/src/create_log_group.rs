@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
 use runbook_backend::ActionError;
 
 /// The retention periods CloudWatch Logs accepts (PutRetentionPolicy); any other
@@ -77,37 +76,16 @@ impl Action for CreateLogGroup {
 
     fn planned_calls(
         input: &CreateLogGroupInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         if !is_placeholder(&input.name) {
             check_name(&input.name)?;
         }
         check_retention(input.retention_days)?;
-        let mut calls = vec![
-            PlannedCall::new(
-                Service::Logs,
-                "CreateLogGroup",
-                json!({"logGroupName": input.name}),
-            )
-            .note("ResourceAlreadyExistsException: adopted"),
-            PlannedCall::new(
-                Service::Logs,
-                "DescribeLogGroups",
-                json!({"logGroupNamePrefix": input.name}),
-            )
-            .note("its ARN and retention"),
-        ];
-        if let Some(days) = input.retention_days {
-            calls.push(
-                PlannedCall::new(
-                    Service::Logs,
-                    "PutRetentionPolicy",
-                    json!({"logGroupName": input.name, "retentionInDays": days}),
-                )
-                .when("unless it keeps its events that long already"),
-            );
-        }
-        Ok(calls)
+        Ok(plan
+            .target
+            .logs
+            .planned_create_log_group(&input.name, input.retention_days))
     }
 }
 

@@ -1,13 +1,11 @@
 //! `delete-log-group`: removes a CloudWatch Logs log group (walkthrough row 101).
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// The action; [`DeleteLogGroupInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -52,16 +50,9 @@ impl Action for DeleteLogGroup {
 
     fn planned_calls(
         input: &DeleteLogGroupInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
-        Ok(vec![
-            PlannedCall::new(
-                Service::Logs,
-                "DeleteLogGroup",
-                json!({"logGroupName": input.name}),
-            )
-            .note("ResourceNotFoundException: already gone, which is success"),
-        ])
+        Ok(plan.target.logs.planned_delete_log_group(&input.name))
     }
 }
 

@@ -268,7 +268,10 @@ pub(crate) fn planned_calls(
 ) -> Result<Vec<crate::PlannedCall>, String> {
     crate::find(action)
         .unwrap_or_else(|| panic!("no action `{action}`"))
-        .planned_calls(&input, &crate::PlanContext::new(key))
+        .planned_calls(
+            &input,
+            &crate::PlanContext::new(key, Arc::new(SimWorld::new().sim.target())),
+        )
 }
 
 /// Each call as `SERVICE Operation`, for comparing the order of calls.

@@ -37,7 +37,9 @@ impl Intercept for RecordSdkCalls {
         if let Some((service, operation)) =
             metadata.and_then(|m| Some((service_of(m.service())?, m.name())))
         {
-            self.0.record(service, operation);
+            // A call without its declaration is recorded bare; refusing it waits until
+            // every call the target makes is declared.
+            let _ = self.0.record(service, operation);
         }
         Ok(())
     }
@@ -125,7 +127,7 @@ where
         );
         let response = self.inner.call(request);
         Box::pin(async move {
-            log.record(Service::Kubernetes, operation);
+            let _ = log.record(Service::Kubernetes, &operation);
             response.await
         })
     }

@@ -83,34 +83,82 @@ pub async fn connect(settings: &AwsSettings) -> Result<Target, ConnectError> {
         .unwrap_or_default();
     let (account_id, caller_arn) = caller_identity(&config).await?;
     let partition = runbook_backend::arn::partition_of_caller(&caller_arn, &region).to_string();
+    Ok(target(
+        &config,
+        Identity {
+            account_id,
+            caller_arn,
+            region,
+            partition,
+        },
+        settings.kube_context.clone(),
+    ))
+}
+
+/// Who the target acts as, and where.
+struct Identity {
+    account_id: String,
+    caller_arn: String,
+    region: String,
+    partition: String,
+}
+
+/// The target's clients, made from `config`.
+fn target(config: &AwsConfig, identity: Identity, kube_context: Option<String>) -> Target {
     let observer = Arc::new(kube::AwsObserver::new());
-    Ok(Target {
+    Target {
         kind: TargetKind::Aws,
-        account_id: account_id.clone(),
-        caller_arn,
-        region,
         eks: Arc::new(eks::AwsEks::new(
-            &config,
-            account_id.clone(),
-            partition.clone(),
+            config,
+            identity.account_id.clone(),
+            identity.partition.clone(),
         )),
         kube: Arc::new(
             kube::AwsKube::new(
-                aws_sdk_eks::Client::from_conf(sdk_config!(aws_sdk_eks, &config).build()),
+                aws_sdk_eks::Client::from_conf(sdk_config!(aws_sdk_eks, config).build()),
                 config.sdk.clone(),
-                settings.kube_context.clone(),
+                kube_context,
                 Arc::clone(&observer),
             )
-            .in_partition(&partition)
+            .in_partition(&identity.partition)
             .recording_calls(config.calls.clone()),
         ),
-        emr: Arc::new(emr::AwsEmr::new(&config)),
-        iam: Arc::new(iam::AwsIam::new(&config)),
-        logs: Arc::new(logs::AwsLogs::new(&config)),
-        s3: Arc::new(s3::AwsS3::new(&config)),
-        capacity: Arc::new(capacity::AwsCapacity::new(&config)),
+        emr: Arc::new(emr::AwsEmr::new(config)),
+        iam: Arc::new(iam::AwsIam::new(config)),
+        logs: Arc::new(logs::AwsLogs::new(config)),
+        s3: Arc::new(s3::AwsS3::new(config)),
+        capacity: Arc::new(capacity::AwsCapacity::new(config)),
         observer,
-    })
+        account_id: identity.account_id,
+        caller_arn: identity.caller_arn,
+        region: identity.region,
+    }
+}
+
+/// The `aws` target as a plan sees it: its operations' `planned_` twins list the calls
+/// each makes, built by the functions that declare those calls when a run sends
+/// them. Its clients have no credentials and a plan never sends anything.
+pub fn planning_target(region: Option<&str>) -> Target {
+    use runbook_backend::calls::{ACCOUNT_PLACEHOLDER, REGION_PLACEHOLDER};
+    let region = region.unwrap_or(REGION_PLACEHOLDER);
+    let config = AwsConfig {
+        sdk: SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .build(),
+        custom_endpoint: false,
+        calls: None,
+    };
+    target(
+        &config,
+        Identity {
+            account_id: ACCOUNT_PLACEHOLDER.to_string(),
+            caller_arn: String::new(),
+            region: region.to_string(),
+            partition: runbook_backend::calls::PARTITION_PLACEHOLDER.to_string(),
+        },
+        None,
+    )
 }
 
 /// The SDK's configuration with the settings applied; fails without a region or

@@ -2,10 +2,13 @@
 
 use async_trait::async_trait;
 
+use serde_json::json;
+
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
 use runbook_backend::LogGroupInfo;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{Logs, TargetResult};
 
 pub(super) struct AwsLogs {
@@ -29,12 +32,11 @@ impl Logs for AwsLogs {
         name: &str,
         retention_days: Option<u32>,
     ) -> TargetResult<LogGroupInfo> {
-        let created = match self
-            .logs
-            .create_log_group()
-            .log_group_name(name)
-            .send()
-            .await
+        let created = match declared(
+            create_call(name),
+            self.logs.create_log_group().log_group_name(name).send(),
+        )
+        .await
         {
             Ok(_) => true,
             Err(e) if code_of(&e) == Some("ResourceAlreadyExistsException") => false,
@@ -48,13 +50,16 @@ impl Logs for AwsLogs {
         if let Some(days) = retention_days
             && found.retention_days != Some(days)
         {
-            self.logs
-                .put_retention_policy()
-                .log_group_name(name)
-                .retention_in_days(i32::try_from(days).unwrap_or(i32::MAX))
-                .send()
-                .await
-                .map_err(|e| service_error("CloudWatch Logs", "PutRetentionPolicy", name, e))?;
+            declared(
+                retention_call(name, days),
+                self.logs
+                    .put_retention_policy()
+                    .log_group_name(name)
+                    .retention_in_days(i32::try_from(days).unwrap_or(i32::MAX))
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("CloudWatch Logs", "PutRetentionPolicy", name, e))?;
         }
         Ok(LogGroupInfo {
             retention_days: retention_days.or(found.retention_days),
@@ -71,7 +76,7 @@ impl Logs for AwsLogs {
             .log_group_name_prefix(name)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = declared(describe_call(name), pages.next()).await {
             let page =
                 page.map_err(|e| service_error("CloudWatch Logs", "DescribeLogGroups", name, e))?;
             if let Some(group) = page
@@ -98,16 +103,65 @@ impl Logs for AwsLogs {
     }
 
     async fn delete_log_group(&self, name: &str) -> TargetResult<bool> {
-        match self
-            .logs
-            .delete_log_group()
-            .log_group_name(name)
-            .send()
-            .await
+        match declared(
+            delete_call(name),
+            self.logs.delete_log_group().log_group_name(name).send(),
+        )
+        .await
         {
             Ok(_) => Ok(true),
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(false),
             Err(e) => Err(service_error("CloudWatch Logs", "DeleteLogGroup", name, e)),
         }
     }
+
+    fn planned_create_log_group(
+        &self,
+        name: &str,
+        retention_days: Option<u32>,
+    ) -> Vec<PlannedCall> {
+        let mut calls = vec![create_call(name), describe_call(name)];
+        calls.extend(retention_days.map(|days| retention_call(name, days)));
+        calls
+    }
+
+    fn planned_delete_log_group(&self, name: &str) -> Vec<PlannedCall> {
+        vec![delete_call(name)]
+    }
+}
+
+fn create_call(name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Logs,
+        "CreateLogGroup",
+        json!({"logGroupName": name}),
+    )
+    .note("ResourceAlreadyExistsException: adopted")
+}
+
+fn describe_call(name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Logs,
+        "DescribeLogGroups",
+        json!({"logGroupNamePrefix": name}),
+    )
+    .note("its ARN and retention")
+}
+
+fn retention_call(name: &str, days: u32) -> PlannedCall {
+    PlannedCall::new(
+        Service::Logs,
+        "PutRetentionPolicy",
+        json!({"logGroupName": name, "retentionInDays": days}),
+    )
+    .when("unless it keeps its events that long already")
+}
+
+fn delete_call(name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Logs,
+        "DeleteLogGroup",
+        json!({"logGroupName": name}),
+    )
+    .note("ResourceNotFoundException: already gone, which is success")
 }

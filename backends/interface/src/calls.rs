@@ -7,6 +7,13 @@
 //! shows what was sent, not what the code meant to send. The step a call belongs to
 //! is the step whose action was running when the call was made ([`in_step`]); calls
 //! of the target's own watches and of connecting belong to no step.
+//!
+//! Each call is declared where it is made: the code that sends a request wraps it in
+//! [`declared`] with the call's [`PlannedCall`], built by the same function that the
+//! target's plan of the operation uses. The recorders take the declaration as the
+//! record (so a run's record says, in the plan's words, why each call was made), and a
+//! debug build refuses a call made without one: no call can leave the process that the
+//! plan does not know.
 
 use std::fmt;
 use std::future::Future;
@@ -14,6 +21,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The service a call goes to, spelled as the AWS documentation spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,22 +77,131 @@ impl fmt::Display for Service {
     }
 }
 
-/// One call a run made, as recorded when it was sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The AWS account of the credentials, which the `aws` target asks for when the run
+/// starts; unknown to a plan, which calls nothing.
+pub const ACCOUNT_PLACEHOLDER: &str = "<account id>";
+/// The ARN partition of the account (`aws`, `aws-cn`, ...), from the caller's ARN.
+pub const PARTITION_PLACEHOLDER: &str = "<partition>";
+/// The region of the AWS configuration the run would use.
+pub const REGION_PLACEHOLDER: &str = "<region>";
+
+/// One operation a step would call on the `aws` target, in the order it would call it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCall {
+    pub service: Service,
+    /// The API operation (`CreateCluster`), or for Kubernetes the verb and kind
+    /// (`create Namespace`, `server-side apply NodePool`).
+    pub operation: String,
+    /// The parameters that matter, named as the API names them, rendered from the
+    /// step's input (placeholders where a value is only known at run time).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+    /// The condition under which the call is made (`if the cluster does not exist`);
+    /// absent for calls that are always made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// How the call is repeated or what it is for (`repeated until ACTIVE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl PlannedCall {
+    pub fn new(service: Service, operation: impl Into<String>, detail: Value) -> Self {
+        PlannedCall {
+            service,
+            operation: operation.into(),
+            detail,
+            when: None,
+            note: None,
+        }
+    }
+
+    /// Marks the call as conditional.
+    #[must_use]
+    pub fn when(mut self, condition: impl Into<String>) -> Self {
+        self.when = Some(condition.into());
+        self
+    }
+
+    /// Says how the call is repeated or why it is made.
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// One line for people: `EKS CreateCluster name=eks-emr-cluster version=1.35 ...
+/// [if the cluster does not exist]`. Nested parameters are compact JSON.
+impl fmt::Display for PlannedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.service, self.operation)?;
+        match &self.detail {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    write!(f, " {key}={}", inline(value))?;
+                }
+            }
+            Value::Null => {}
+            other => write!(f, " {}", inline(other))?,
+        }
+        let remarks: Vec<&str> = [self.when.as_deref(), self.note.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !remarks.is_empty() {
+            write!(f, " [{}]", remarks.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A parameter value on one line: plain text unless it needs quotes to stay one word.
+fn inline(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.is_empty() || s.chars().any(char::is_whitespace) => format!("{s:?}"),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One call a run made, as recorded when it was sent: its declaration (or, for a
+/// call made without one, its service and operation alone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedCall {
     /// The step instance (`virtual_clusters[2]`) whose action made the call; absent for
     /// the target's own calls (connecting, watching the cluster).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    #[serde(flatten)]
+    pub call: PlannedCall,
+}
+
+/// A call made without its declaration, or under another one: a bug of the target's
+/// code, which a debug build refuses to send.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "runbook bug: {service} {operation} was sent without its plan entry ({})",
+    match declared { Some(call) => format!("the code declared {} {}", call.service, call.operation), None => "the code declared none".to_string() }
+)]
+pub struct Undeclared {
     pub service: Service,
-    /// The API operation (`CreateCluster`), or for Kubernetes the verb and kind
-    /// (`create Namespace`, `list Node`), as `plan` names them.
     pub operation: String,
+    pub declared: Option<Box<PlannedCall>>,
 }
 
 tokio::task_local! {
     /// The step instance whose action the current task is running.
     static STEP: String;
+    /// The call the current task is about to make ([`declared`]).
+    static DECLARED: PlannedCall;
+}
+
+/// Sends a request (`send`, the SDK's or kube's future) as the call `call` declares:
+/// the recorders take `call` as its record. Every request the `aws` target sends goes
+/// through here, with the declaration its plan lists.
+pub async fn declared<F: Future>(call: PlannedCall, send: F) -> F::Output {
+    DECLARED.scope(call, send).await
 }
 
 /// Runs `action` as the step instance `step_key`: the calls it makes are recorded as
@@ -102,7 +219,8 @@ pub fn current_step() -> Option<String> {
 /// as each call is sent, so a run that is killed still leaves the calls it made.
 #[derive(Clone)]
 pub struct CallLog {
-    sink: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// `None`: the calls are checked against their declarations, not kept.
+    sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
 }
 
 impl fmt::Debug for CallLog {
@@ -114,37 +232,67 @@ impl fmt::Debug for CallLog {
 impl CallLog {
     pub fn new(sink: impl Write + Send + 'static) -> Self {
         CallLog {
-            sink: Arc::new(Mutex::new(Box::new(sink))),
+            sink: Some(Arc::new(Mutex::new(Box::new(sink)))),
         }
     }
 
-    /// Records a call of the current step (see [`in_step`]). A failure to write is
-    /// reported once on stderr and does not fail the call: the record is a witness of
-    /// the run, not part of it.
-    pub fn record(&self, service: Service, operation: impl Into<String>) {
-        let call = RecordedCall {
-            step: current_step(),
-            service,
-            operation: operation.into(),
+    /// A log that keeps nothing: what a debug build's targets record into when the
+    /// run records no calls, so every call is still checked against its declaration.
+    pub fn checking_only() -> Self {
+        CallLog { sink: None }
+    }
+
+    /// Records a call of the current step (see [`in_step`]), `service` and `operation`
+    /// as the request that leaves names them, with the call's declaration
+    /// ([`declared`]). A call without a matching declaration is recorded bare and
+    /// returned as [`Undeclared`]. A failure to write is reported on stderr and does
+    /// not fail the call: the record is a witness of the run, not part of it.
+    pub fn record(&self, service: Service, operation: &str) -> Result<(), Undeclared> {
+        let declared = DECLARED.try_with(Clone::clone).ok();
+        let (call, checked) = match declared {
+            Some(call) if call.service == service && call.operation == operation => (call, Ok(())),
+            other => (
+                PlannedCall::new(service, operation, Value::Null),
+                Err(Undeclared {
+                    service,
+                    operation: operation.to_string(),
+                    declared: other.map(Box::new),
+                }),
+            ),
         };
-        let Ok(line) = serde_json::to_string(&call) else {
-            return;
-        };
-        let mut sink = self
-            .sink
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Err(e) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
-            eprintln!(
-                "runbook: could not record the call {service} {}: {e}",
-                call.operation
+        if let Some(sink) = &self.sink {
+            write_line(
+                sink,
+                &RecordedCall {
+                    step: current_step(),
+                    call,
+                },
             );
         }
+        checked
+    }
+}
+
+/// Writes one record and flushes it (a killed run keeps what it called).
+fn write_line(sink: &Mutex<Box<dyn Write + Send>>, record: &RecordedCall) {
+    let Ok(line) = serde_json::to_string(record) else {
+        return;
+    };
+    let mut sink = sink
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Err(e) = writeln!(sink, "{line}").and_then(|()| sink.flush()) {
+        eprintln!(
+            "runbook: could not record the call {} {}: {e}",
+            record.call.service, record.call.operation
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     /// A shared buffer the test reads back.
@@ -172,18 +320,28 @@ mod tests {
     async fn calls_are_recorded_as_the_step_that_made_them() {
         let buffer = Buffer::default();
         let log = CallLog::new(buffer.clone());
-        log.record(Service::Sts, "GetCallerIdentity");
+        let bare = log.record(Service::Sts, "GetCallerIdentity");
+        assert!(bare.is_err(), "no declaration: {bare:?}");
         let first = {
             let log = log.clone();
             in_step("cluster".into(), async move {
                 tokio::task::yield_now().await;
-                log.record(Service::Eks, "CreateCluster");
+                let create = PlannedCall::new(Service::Eks, "CreateCluster", json!({"name": "c"}))
+                    .when("if the cluster does not exist");
+                declared(create, async { log.record(Service::Eks, "CreateCluster") })
+                    .await
+                    .expect("declared");
             })
         };
         let second = {
             let log = log.clone();
             in_step("virtual_clusters[1]".into(), async move {
-                log.record(Service::Kubernetes, "create Namespace");
+                let create = PlannedCall::new(Service::Kubernetes, "create Namespace", json!({}));
+                declared(create, async {
+                    log.record(Service::Kubernetes, "create Namespace")
+                })
+                .await
+                .expect("declared");
             })
         };
         tokio::join!(first, second);
@@ -191,7 +349,7 @@ mod tests {
         let step_of = |operation: &str| {
             calls
                 .iter()
-                .find(|c| c.operation == operation)
+                .find(|c| c.call.operation == operation)
                 .and_then(|c| c.step.clone())
         };
         assert_eq!(calls.len(), 3);
@@ -201,18 +359,65 @@ mod tests {
             step_of("create Namespace").as_deref(),
             Some("virtual_clusters[1]")
         );
+        let create = calls.iter().find(|c| c.call.operation == "CreateCluster");
+        assert_eq!(
+            create.map(|c| (&c.call.detail, c.call.when.as_deref())),
+            Some((&json!({"name": "c"}), Some("if the cluster does not exist"))),
+            "the record is the declaration"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_under_another_declaration_is_refused() {
+        let log = CallLog::checking_only();
+        let describe = PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": "c"}));
+        let refused = declared(describe, async {
+            log.record(Service::Eks, "DeleteCluster")
+        })
+        .await;
+        let refused = refused.expect_err("DeleteCluster was declared as DescribeCluster");
+        assert_eq!(refused.operation, "DeleteCluster");
+        assert_eq!(
+            refused.to_string(),
+            "runbook bug: EKS DeleteCluster was sent without its plan entry (the code declared EKS DescribeCluster)"
+        );
     }
 
     #[test]
     fn a_line_names_the_service_as_aws_does() {
         let call = RecordedCall {
             step: None,
-            service: Service::EmrOnEks,
-            operation: "StartJobRun".into(),
+            call: PlannedCall::new(Service::EmrOnEks, "StartJobRun", Value::Null),
         };
         assert_eq!(
             serde_json::to_string(&call).expect("json"),
             r#"{"service":"EMR on EKS","operation":"StartJobRun"}"#
+        );
+    }
+
+    #[test]
+    fn a_call_reads_as_one_line() {
+        let call = PlannedCall::new(
+            Service::Eks,
+            "CreateCluster",
+            json!({"name": "c", "version": "1.30", "subnetIds": ["a", "b"], "note": "two words"}),
+        )
+        .when("if the cluster does not exist")
+        .note("returns at once");
+        assert_eq!(
+            call.to_string(),
+            r#"EKS CreateCluster name=c version=1.30 subnetIds=["a","b"] note="two words" [if the cluster does not exist; returns at once]"#
+        );
+        let bare = PlannedCall::new(Service::Kubernetes, "list Node", Value::Null);
+        assert_eq!(bare.to_string(), "Kubernetes list Node");
+    }
+
+    #[test]
+    fn the_json_names_the_service_as_aws_does() {
+        let call = PlannedCall::new(Service::EmrOnEks, "StartJobRun", json!({}));
+        assert_eq!(
+            serde_json::to_value(&call).expect("json"),
+            json!({"service": "EMR on EKS", "operation": "StartJobRun", "detail": {}})
         );
     }
 }

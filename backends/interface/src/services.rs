@@ -2,6 +2,11 @@
 //! `sim` on the simulated world, `aws` with aws-sdk-rust and kube-rs. Actions hold the
 //! logic that must not differ between targets (adoption, validation, outputs); the
 //! targets hold only the calls.
+//!
+//! Each operation a step's action uses has a `planned_` twin: the calls the operation
+//! makes on the target, in order, with their conditions, for `runbook plan --target
+//! aws`. The `aws` target builds them with the functions that declare each call as it
+//! is sent ([`crate::calls::declared`]); a target that calls no service lists none.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +20,7 @@ use super::model::{
 use super::readiness::{
     ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
 };
+use crate::calls::PlannedCall;
 use crate::error::ActionError;
 
 /// Results of target calls; errors say which service call failed and its error code.
@@ -291,6 +297,18 @@ pub trait Logs: Send + Sync {
     /// The log group called exactly `name`, if it exists (`created` is false).
     async fn describe_log_group(&self, _name: &str) -> TargetResult<Option<LogGroupInfo>> {
         not_offered("CloudWatch Logs", "DescribeLogGroups")
+    }
+    /// The calls [`Logs::create_log_group`] makes, in order, with their conditions.
+    fn planned_create_log_group(
+        &self,
+        _name: &str,
+        _retention_days: Option<u32>,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Logs::delete_log_group`] makes.
+    fn planned_delete_log_group(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Object, ObjectRepr};
 use runbook_actions::{PlanContext, PlannedCall};
-use runbook_backend::TargetKind;
+use runbook_backend::{Target, TargetKind};
 use serde_json::{Value, json};
 
 use super::Global;
@@ -156,7 +156,9 @@ pub(super) fn plan_steps(
         run: &run,
         prefix: "",
     };
-    plan_runbook(loaded, &place, target, &masker, &mut planned)?;
+    let calls_target = (target == TargetKind::Aws)
+        .then(|| Arc::new(runbook_backend_aws::planning_target(Some(&region))));
+    plan_runbook(loaded, &place, calls_target.as_ref(), &masker, &mut planned)?;
     Ok((params, planned))
 }
 
@@ -170,11 +172,12 @@ struct RunbookPlace<'a> {
 }
 
 /// Plans every step of a runbook into `planned`; a `runbook` step is followed by the
-/// steps of the runbook it includes, under its key.
+/// steps of the runbook it includes, under its key. With `calls_target` (planning
+/// for `aws`), each step lists the calls it would make there.
 fn plan_runbook(
     loaded: &LoadedRunbook,
     place: &RunbookPlace<'_>,
-    target: TargetKind,
+    calls_target: Option<&Arc<Target>>,
     masker: &crate::masker::Masker,
     planned: &mut Vec<PlannedStep>,
 ) -> Result<(), Error> {
@@ -209,8 +212,8 @@ fn plan_runbook(
         let key = format!("{}{}", place.prefix, def.id);
         let mut step = plan_step(def, env, &context, masker);
         step.json["id"] = json!(key);
-        if target == TargetKind::Aws {
-            add_calls(def, &key, &mut step);
+        if let Some(calls_target) = calls_target {
+            add_calls(def, &key, calls_target, &mut step);
         }
         let inputs: Vec<(String, Value)> =
             match step.json.get("instances").and_then(Value::as_array) {
@@ -242,7 +245,7 @@ fn plan_runbook(
             plan_runbook(
                 included,
                 &inner,
-                target,
+                calls_target,
                 &masker.extended(params.masker()),
                 planned,
             )?;
@@ -382,11 +385,11 @@ fn run_time_reads(env: &minijinja::Environment<'_>, node: &crate::yaml::Node) ->
 }
 
 /// The calls of each instance of the step on the `aws` target, from its rendered input.
-fn add_calls(def: &StepDef, key: &str, step: &mut PlannedStep) {
+fn add_calls(def: &StepDef, key: &str, target: &Arc<Target>, step: &mut PlannedStep) {
     let plan = |key: String, with: &Value| {
         if with.is_object() {
             def.action
-                .planned_calls(with, &PlanContext::new(key))
+                .planned_calls(with, &PlanContext::new(key, Arc::clone(target)))
                 .map_err(Unlisted::Action)
         } else {
             // `plan_step` put the reason it could not render the input there.

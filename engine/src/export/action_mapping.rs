@@ -18,7 +18,7 @@ use super::request::{Placeholders, describe_cluster_selector};
 use super::runtime_value::{DurationNotKnown, known_duration, marker};
 use super::states::{NEXT_STATE, State};
 use super::status_polling::{Ending, Poll, poll};
-use runbook_actions::{PlanContext, PlannedCall};
+use runbook_actions::PlannedCall;
 
 /// The states of one step (one instance, inside a Map for a `for_each` step).
 #[derive(Debug, Default)]
@@ -253,7 +253,7 @@ pub(crate) fn map_step(step: &StepToMap<'_>) -> Result<Mapping, Unexportable> {
     };
     let planned = step
         .action
-        .planned_calls(step.with, &PlanContext::new(plan_key.clone()))
+        .planned_calls(step.with, &super::plan_context(plan_key.clone()))
         // Markers read as the paths they stand for.
         .map_err(Unexportable::does_not_plan)?;
     let mut builder = Builder {

@@ -177,6 +177,17 @@ pub(crate) fn export(
 
 /// `run` as the export's templates (and `vars`) see it: the execution's account and
 /// region; its id and start time as the plan's placeholders, which nothing translates.
+/// The plan context of step instance `key`: the `aws` target's operations list the
+/// calls the state machine's tasks make. The account and region are the execution's,
+/// so they stay placeholders (which [`request`] turns into intrinsics).
+pub(crate) fn plan_context(key: String) -> runbook_actions::PlanContext {
+    static TARGET: std::sync::LazyLock<std::sync::Arc<runbook_backend::Target>> =
+        std::sync::LazyLock::new(|| {
+            std::sync::Arc::new(runbook_backend_aws::planning_target(None))
+        });
+    runbook_actions::PlanContext::new(key, std::sync::Arc::clone(&TARGET))
+}
+
 pub(crate) fn run_scope() -> Value {
     json!({
         "target": "aws",
@@ -620,10 +631,7 @@ impl Exporter {
                 .map_err(|error| Unexportable::ItemDoesNotReadBack { index, error })?;
                 let calls = def
                     .action
-                    .planned_calls(
-                        &instance,
-                        &runbook_actions::PlanContext::new(format!("{}[{index}]", def.id)),
-                    )
+                    .planned_calls(&instance, &plan_context(format!("{}[{index}]", def.id)))
                     .map_err(|e| Unexportable::ItemDoesNotPlan {
                         index,
                         error: e.to_string(),
