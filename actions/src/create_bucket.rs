@@ -3,11 +3,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, REGION_PLACEHOLDER, Service, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
 use runbook_backend::ActionError;
 
 /// The action; [`CreateBucketInput`] documents what it does (its doc comment is the
@@ -62,22 +61,12 @@ impl Action for CreateBucket {
 
     fn planned_calls(
         input: &CreateBucketInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         if !is_placeholder(&input.name) {
             check_name(&input.name)?;
         }
-        Ok(vec![
-            PlannedCall::new(
-                Service::S3,
-                "CreateBucket",
-                json!({
-                    "bucket": input.name,
-                    "createBucketConfiguration": {"locationConstraint": REGION_PLACEHOLDER},
-                }),
-            )
-            .note("no configuration in us-east-1; BucketAlreadyOwnedByYou: adopted"),
-        ])
+        Ok(plan.target.s3.planned_create_bucket(&input.name))
     }
 }
 

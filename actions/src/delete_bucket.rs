@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 
 /// The action; [`DeleteBucketInput`] documents what it does (its doc comment is the
@@ -65,27 +64,12 @@ impl Action for DeleteBucket {
 
     fn planned_calls(
         input: &DeleteBucketInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
-        let bucket = input.name.as_str();
-        let mut calls = Vec::new();
-        if input.force {
-            calls.extend([
-                PlannedCall::new(Service::S3, "ListObjectsV2", json!({"bucket": bucket}))
-                    .note("repeated until the bucket is empty"),
-                PlannedCall::new(
-                    Service::S3,
-                    "DeleteObjects",
-                    json!({"bucket": bucket, "objects": "<the keys listed>"}),
-                )
-                .when("for each page of objects (force)"),
-            ]);
-        }
-        calls.push(
-            PlannedCall::new(Service::S3, "DeleteBucket", json!({"bucket": bucket}))
-                .note("NoSuchBucket: already gone, which is success"),
-        );
-        Ok(calls)
+        Ok(plan
+            .target
+            .s3
+            .planned_delete_bucket(&input.name, input.force))
     }
 }
 
@@ -97,7 +81,7 @@ fn is_not_empty(e: &ActionError) -> bool {
 mod tests {
     use serde_json::json;
 
-    use crate::test_support::{SimWorld, operations, planned_calls};
+    use crate::test_support::SimWorld;
 
     #[tokio::test]
     async fn deletes_then_succeeds_when_already_gone() {
@@ -148,17 +132,5 @@ mod tests {
             .expect("emptied and deleted");
         assert_eq!(out["deleted"], true);
         assert!(world.sim.world().bucket("templates").is_err());
-    }
-
-    #[test]
-    fn the_plan_empties_the_bucket_only_when_forced() {
-        let forced = planned_calls("delete-bucket", json!({"name": "b", "force": true}), "d")
-            .expect("calls");
-        assert_eq!(
-            operations(&forced),
-            ["S3 ListObjectsV2", "S3 DeleteObjects", "S3 DeleteBucket"]
-        );
-        let plain = planned_calls("delete-bucket", json!({"name": "b"}), "d").expect("calls");
-        assert_eq!(operations(&plain), ["S3 DeleteBucket"]);
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 
 /// The action; [`PutObjectInput`] documents what it does (its doc comment is the
@@ -77,15 +77,17 @@ impl Action for PutObject {
 
     fn planned_calls(
         input: &PutObjectInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         check_key(&input.key)?;
-        let mut detail = json!({"bucket": input.bucket, "key": input.key});
-        match body_source(input.content.clone(), input.file.clone())? {
-            Body::Text(text) => detail["bytes"] = json!(text.len()),
-            Body::File(path) => detail["file"] = json!(path.display().to_string()),
-        }
-        Ok(vec![PlannedCall::new(Service::S3, "PutObject", detail)])
+        let body = match body_source(input.content.clone(), input.file.clone())? {
+            Body::Text(text) => json!({"bytes": text.len()}),
+            Body::File(path) => json!({"file": path.display().to_string()}),
+        };
+        Ok(plan
+            .target
+            .s3
+            .planned_put_object(&input.bucket, &input.key, body))
     }
 }
 

@@ -7,8 +7,11 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier,
 };
 
+use serde_json::{Value, json};
+
 use super::AwsConfig;
 use super::error::{code_of, service_error};
+use runbook_backend::calls::{PlannedCall, REGION_PLACEHOLDER, Service, declared};
 use runbook_backend::{ActionError, BucketOwner};
 use runbook_backend::{S3, TargetResult};
 
@@ -45,7 +48,12 @@ impl AwsS3 {
     async fn empty(&self, bucket: &str) -> TargetResult<()> {
         loop {
             // Deleting changes the listing, so each round lists from the start.
-            let page = match self.s3.list_objects_v2().bucket(bucket).send().await {
+            let page = match declared(
+                list_call(bucket),
+                self.s3.list_objects_v2().bucket(bucket).send(),
+            )
+            .await
+            {
                 Ok(page) => page,
                 Err(e) => return Err(service_error("S3", "ListObjectsV2", bucket, e)),
             };
@@ -63,14 +71,16 @@ impl AwsS3 {
                 .quiet(true)
                 .build()
                 .map_err(|e| ActionError::Bug(format!("S3 DeleteObjects request: {e}")))?;
-            let out = self
-                .s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| service_error("S3", "DeleteObjects", bucket, e))?;
+            let out = declared(
+                delete_objects_call(bucket),
+                self.s3
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("S3", "DeleteObjects", bucket, e))?;
             if let Some(failed) = out.errors().first() {
                 return Err(ActionError::Service {
                     service: "S3",
@@ -88,15 +98,14 @@ impl AwsS3 {
 impl S3 for AwsS3 {
     async fn create_bucket(&self, name: &str) -> TargetResult<bool> {
         let mut request = self.s3.create_bucket().bucket(name);
-        // us-east-1 is the default and not a valid LocationConstraint.
-        if !self.region.is_empty() && self.region != "us-east-1" {
+        if let Some(region) = location_constraint(&self.region) {
             request = request.create_bucket_configuration(
                 CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .location_constraint(BucketLocationConstraint::from(region))
                     .build(),
             );
         }
-        match request.send().await {
+        match declared(create_call(name, &self.region), request.send()).await {
             Ok(_) => Ok(true),
             Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => Ok(false),
             Err(e) if code_of(&e) == Some("BucketAlreadyExists") => Err(ActionError::Service {
@@ -120,7 +129,12 @@ impl S3 for AwsS3 {
                 Err(e) => return Err(e),
             }
         }
-        match self.s3.delete_bucket().bucket(name).send().await {
+        match declared(
+            delete_call(name),
+            self.s3.delete_bucket().bucket(name).send(),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(e) if code_of(&e) == Some("NoSuchBucket") => Ok(false),
             Err(e) => Err(service_error("S3", "DeleteBucket", name, e)),
@@ -128,20 +142,28 @@ impl S3 for AwsS3 {
     }
 
     async fn put_object(&self, bucket: &str, key: &str, content: &[u8]) -> TargetResult<()> {
-        self.s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(ByteStream::from(content.to_vec()))
-            .send()
-            .await
-            .map_err(|e| service_error("S3", "PutObject", format!("s3://{bucket}/{key}"), e))?;
+        declared(
+            put_call(bucket, key, json!({"bytes": content.len()})),
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(content.to_vec()))
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("S3", "PutObject", format!("s3://{bucket}/{key}"), e))?;
         Ok(())
     }
 
     async fn get_object(&self, bucket: &str, key: &str) -> TargetResult<Option<Vec<u8>>> {
         let resource = || format!("s3://{bucket}/{key}");
-        match self.s3.get_object().bucket(bucket).key(key).send().await {
+        let get = PlannedCall::new(
+            Service::S3,
+            "GetObject",
+            json!({"bucket": bucket, "key": key}),
+        );
+        match declared(get, self.s3.get_object().bucket(bucket).key(key).send()).await {
             Ok(object) => {
                 let bytes = object
                     .body
@@ -167,7 +189,9 @@ impl S3 for AwsS3 {
     /// report); 301 is a bucket in another region, whose owner S3 does not tell, so
     /// it is an error naming that region.
     async fn bucket_owner(&self, name: &str) -> TargetResult<BucketOwner> {
-        let error = match self.s3.head_bucket().bucket(name).send().await {
+        let head = PlannedCall::new(Service::S3, "HeadBucket", json!({"bucket": name}))
+            .note("who owns the name");
+        let error = match declared(head, self.s3.head_bucket().bucket(name).send()).await {
             Ok(_) => return Ok(BucketOwner::Caller),
             Err(e) => e,
         };
@@ -214,6 +238,71 @@ impl S3 for AwsS3 {
             _ => Err(service_error("S3", "HeadBucket", name, error)),
         }
     }
+
+    fn planned_create_bucket(&self, name: &str) -> Vec<PlannedCall> {
+        vec![create_call(name, &self.region)]
+    }
+
+    fn planned_delete_bucket(&self, name: &str, force: bool) -> Vec<PlannedCall> {
+        let mut calls = Vec::new();
+        if force {
+            calls.extend([list_call(name), delete_objects_call(name)]);
+        }
+        calls.push(delete_call(name));
+        calls
+    }
+
+    fn planned_put_object(&self, bucket: &str, key: &str, body: Value) -> Vec<PlannedCall> {
+        vec![put_call(bucket, key, body)]
+    }
+}
+
+/// The LocationConstraint of a bucket made in `region`: none in us-east-1, which is
+/// the default and not a valid constraint.
+fn location_constraint(region: &str) -> Option<&str> {
+    (!region.is_empty() && region != "us-east-1").then_some(region)
+}
+
+fn create_call(name: &str, region: &str) -> PlannedCall {
+    let mut detail = json!({"bucket": name});
+    if let Some(region) = location_constraint(region) {
+        detail["createBucketConfiguration"] = json!({"locationConstraint": region});
+    }
+    let note = if region == REGION_PLACEHOLDER {
+        "no configuration in us-east-1; BucketAlreadyOwnedByYou: adopted"
+    } else {
+        "BucketAlreadyOwnedByYou: adopted"
+    };
+    PlannedCall::new(Service::S3, "CreateBucket", detail).note(note)
+}
+
+fn list_call(bucket: &str) -> PlannedCall {
+    PlannedCall::new(Service::S3, "ListObjectsV2", json!({"bucket": bucket}))
+        .note("repeated until the bucket is empty")
+}
+
+fn delete_objects_call(bucket: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::S3,
+        "DeleteObjects",
+        json!({"bucket": bucket, "objects": "<the keys listed>"}),
+    )
+    .when("for each page of objects (force)")
+}
+
+fn delete_call(bucket: &str) -> PlannedCall {
+    PlannedCall::new(Service::S3, "DeleteBucket", json!({"bucket": bucket}))
+        .note("NoSuchBucket: already gone, which is success")
+}
+
+/// PutObject of `key`; `body` says what is known of the content (`{"bytes": N}`, or
+/// in a plan the `file` it is read from), merged into the detail.
+fn put_call(bucket: &str, key: &str, body: Value) -> PlannedCall {
+    let mut detail = json!({"bucket": bucket, "key": key});
+    if let (Value::Object(detail), Value::Object(body)) = (&mut detail, body) {
+        detail.extend(body);
+    }
+    PlannedCall::new(Service::S3, "PutObject", detail)
 }
 
 #[cfg(test)]

@@ -144,3 +144,65 @@ fn delete_log_group_is_one_call() {
         ]
     );
 }
+
+#[test]
+fn delete_bucket_empties_it_only_when_forced() {
+    let operations = |calls: Vec<PlannedCall>| -> Vec<String> {
+        calls
+            .iter()
+            .map(|c| format!("{} {}", c.service, c.operation))
+            .collect()
+    };
+    let forced = planned("delete-bucket", json!({"name": "b", "force": true}), "d").expect("calls");
+    assert_eq!(
+        operations(forced),
+        ["S3 ListObjectsV2", "S3 DeleteObjects", "S3 DeleteBucket"]
+    );
+    let plain = planned("delete-bucket", json!({"name": "b"}), "d").expect("calls");
+    assert_eq!(operations(plain), ["S3 DeleteBucket"]);
+}
+
+#[test]
+fn create_bucket_names_the_region_s3_needs() {
+    let calls = planned("create-bucket", json!({"name": "logs-123"}), "bucket").expect("calls");
+    assert_eq!(
+        lines(&calls),
+        [
+            r#"S3 CreateBucket bucket=logs-123 createBucketConfiguration={"locationConstraint":"us-east-2"} [BucketAlreadyOwnedByYou: adopted]"#
+        ]
+    );
+    let in_us_east_1 = PlanContext::new(
+        "bucket",
+        Arc::new(runbook_backend_aws::planning_target(Some("us-east-1"))),
+    );
+    let calls = runbook_actions::find("create-bucket")
+        .expect("create-bucket")
+        .planned_calls(&json!({"name": "logs-123"}), &in_us_east_1)
+        .expect("calls");
+    assert_eq!(
+        calls[0].detail,
+        json!({"bucket": "logs-123"}),
+        "us-east-1 takes no LocationConstraint"
+    );
+}
+
+#[test]
+fn put_object_says_what_it_uploads() {
+    let text = planned(
+        "put-object",
+        json!({"bucket": "b", "key": "pod-templates/high.yaml", "content": "kind: Pod\n"}),
+        "upload",
+    )
+    .expect("calls");
+    assert_eq!(
+        lines(&text),
+        ["S3 PutObject bucket=b key=pod-templates/high.yaml bytes=10"]
+    );
+    let file = planned(
+        "put-object",
+        json!({"bucket": "b", "key": "k", "file": "templates/high.yaml"}),
+        "upload",
+    )
+    .expect("calls");
+    assert_eq!(file[0].detail["file"], "templates/high.yaml");
+}

@@ -337,6 +337,24 @@ pub trait S3: Send + Sync {
     async fn get_object(&self, _bucket: &str, _key: &str) -> TargetResult<Option<Vec<u8>>> {
         not_offered("S3", "GetObject")
     }
+    /// The calls [`S3::create_bucket`] makes.
+    fn planned_create_bucket(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`S3::delete_bucket`] makes.
+    fn planned_delete_bucket(&self, _name: &str, _force: bool) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`S3::put_object`] makes; `body` is what the plan knows of the content
+    /// (`{"bytes": N}`, or the `file` it will be read from).
+    fn planned_put_object(
+        &self,
+        _bucket: &str,
+        _key: &str,
+        _body: serde_json::Value,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
 }
 
 /// What the account can run in the region: its subnets, where an instance type is
