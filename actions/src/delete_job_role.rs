@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 
 /// The action; [`DeleteJobRoleInput`] documents what it does (its doc comment is the
@@ -52,42 +51,9 @@ impl Action for DeleteJobRole {
 
     fn planned_calls(
         input: &DeleteJobRoleInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
-        let role = input.name.as_str();
-        Ok(vec![
-            PlannedCall::new(Service::Iam, "ListRolePolicies", json!({"roleName": role}))
-                .note("NoSuchEntity: already gone, which is success"),
-            PlannedCall::new(
-                Service::Iam,
-                "DeleteRolePolicy",
-                json!({"roleName": role, "policyName": "<each inline policy>"}),
-            )
-            .when("for each inline policy (IAM deletes no role that has any)"),
-            PlannedCall::new(
-                Service::Iam,
-                "ListAttachedRolePolicies",
-                json!({"roleName": role}),
-            ),
-            PlannedCall::new(
-                Service::Iam,
-                "DetachRolePolicy",
-                json!({"roleName": role, "policyArn": "<each attached policy>"}),
-            )
-            .when("for each attached managed policy"),
-            PlannedCall::new(
-                Service::Iam,
-                "ListInstanceProfilesForRole",
-                json!({"roleName": role}),
-            ),
-            PlannedCall::new(
-                Service::Iam,
-                "RemoveRoleFromInstanceProfile",
-                json!({"roleName": role, "instanceProfileName": "<each instance profile>"}),
-            )
-            .when("for each instance profile it is in"),
-            PlannedCall::new(Service::Iam, "DeleteRole", json!({"roleName": role})),
-        ])
+        Ok(plan.target.iam.planned_delete_role(&input.name))
     }
 }
 

@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 
 /// The action; [`DeleteVcInput`] documents what it does (its doc comment is the
@@ -67,25 +66,19 @@ impl Action for DeleteVc {
 
     fn planned_calls(
         input: &DeleteVcInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let wanted = input.virtual_cluster.as_str();
-        Ok(vec![
-            crate::job_lookup::planned_virtual_cluster(wanted),
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "DescribeVirtualCluster",
-                json!({"id": format!("<id of virtual cluster {wanted}>")}),
-            )
-            .when("if a RUNNING virtual cluster has that name or id")
-            .note("one already TERMINATING or TERMINATED is left alone"),
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "DeleteVirtualCluster",
-                json!({"id": format!("<id of virtual cluster {wanted}>")}),
-            )
-            .when("if a RUNNING virtual cluster has that name or id"),
-        ])
+        let target = &plan.target;
+        let mut calls = crate::job_lookup::planned_virtual_cluster(target, wanted);
+        calls.extend(
+            target
+                .emr
+                .planned_delete_virtual_cluster(&format!("<id of virtual cluster {wanted}>"))
+                .into_iter()
+                .map(|call| call.under("if a RUNNING virtual cluster has that name or id")),
+        );
+        Ok(calls)
     }
 }
 

@@ -1,12 +1,10 @@
 //! Looking up what job steps name: a virtual cluster by name or id, a role by name or
 //! ARN, a job run by id. Shared by `submit-job`, `wait-for-job` and `cancel-job`.
 
-use serde_json::json;
-
 use crate::context::StepContext;
-use crate::planned_call::{PlannedCall, Service};
+use crate::planned_call::PlannedCall;
 use runbook_backend::ActionError;
-use runbook_backend::{JobRunInfo, VirtualClusterInfo};
+use runbook_backend::{JobRunInfo, Target, VirtualClusterInfo};
 
 /// The RUNNING virtual cluster called `wanted` (a name or an id).
 pub(crate) async fn virtual_cluster(
@@ -65,50 +63,51 @@ pub(crate) async fn job_run(
     }
 }
 
-/// The call [`virtual_cluster`] makes.
-pub(crate) fn planned_virtual_cluster(wanted: &str) -> PlannedCall {
-    PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({})).note(format!(
-        "finds the RUNNING virtual cluster named or with id `{wanted}`"
-    ))
+/// The calls [`virtual_cluster`] makes on `target`.
+pub(crate) fn planned_virtual_cluster(target: &Target, wanted: &str) -> Vec<PlannedCall> {
+    target
+        .emr
+        .planned_list_virtual_clusters()
+        .into_iter()
+        .map(|call| {
+            call.note(format!(
+                "finds the RUNNING virtual cluster named or with id `{wanted}`"
+            ))
+        })
+        .collect()
 }
 
-/// The ARN [`role_arn`] would return as a plan shows it, and the call it makes for a
+/// The ARN [`role_arn`] would return as a plan shows it, and the calls it makes for a
 /// role given by name.
-pub(crate) fn planned_role_arn(role: &str) -> (String, Option<PlannedCall>) {
+pub(crate) fn planned_role_arn(target: &Target, role: &str) -> (String, Vec<PlannedCall>) {
     if role.starts_with("arn:") {
-        return (role.to_string(), None);
+        return (role.to_string(), Vec::new());
     }
-    (
-        format!("<ARN of role {role}>"),
-        Some(
-            PlannedCall::new(Service::Iam, "GetRole", json!({"roleName": role}))
-                .note("for its ARN"),
-        ),
-    )
+    let lookup = target
+        .iam
+        .planned_get_role(role)
+        .into_iter()
+        .map(|call| call.note("for its ARN"))
+        .collect();
+    (format!("<ARN of role {role}>"), lookup)
 }
 
 /// The calls [`job_run`] makes, and the virtual cluster id as a plan shows it.
 pub(crate) fn planned_job_run(
+    target: &Target,
     job_id: &str,
     virtual_cluster_id: Option<&str>,
 ) -> (Vec<PlannedCall>, String) {
-    let (mut calls, vc) = match virtual_cluster_id {
-        Some(vc) => (Vec::new(), vc.to_string()),
+    match virtual_cluster_id {
+        Some(vc) => (
+            target.emr.planned_describe_job_run(vc, job_id),
+            vc.to_string(),
+        ),
         None => (
-            vec![
-                PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({})).note(
-                    format!("no virtual_cluster_id given: finds the one of job {job_id}"),
-                ),
-            ],
+            target.emr.planned_find_job_run_by_id(job_id),
             format!("<virtual cluster of job {job_id}>"),
         ),
-    };
-    calls.push(PlannedCall::new(
-        Service::EmrOnEks,
-        "DescribeJobRun",
-        json!({"id": job_id, "virtualClusterId": vc}),
-    ));
-    (calls, vc)
+    }
 }
 
 #[cfg(test)]

@@ -167,29 +167,18 @@ impl Action for RegisterVc {
                 json!({"namespace": "kube-system", "name": "aws-auth"}),
             )
             .when("if the cluster has no aws-auth ConfigMap"),
-            PlannedCall::new(Service::EmrOnEks, "ListVirtualClusters", json!({}))
-                .note(format!("looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt")),
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "CreateVirtualCluster",
-                json!({
-                    "name": name,
-                    "containerProvider": {
-                        "id": cluster,
-                        "type": "EKS",
-                        "info": {"eksInfo": {"namespace": namespace}},
-                    },
-                    "clientToken": plan.idempotency_key(),
-                }),
-            )
-            .when("if there is none to adopt"),
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "DescribeVirtualCluster",
-                json!({"id": format!("<id of virtual cluster {name}>")}),
-            )
-            .when("after creating it: its ARN and state"),
         ]);
+        let emr = &plan.target.emr;
+        calls.extend(emr.planned_list_virtual_clusters().into_iter().map(|call| {
+            call.note(format!(
+                "looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt"
+            ))
+        }));
+        calls.extend(
+            emr.planned_create_virtual_cluster(&name, &cluster, namespace, &plan.idempotency_key())
+                .into_iter()
+                .map(|call| call.under("if there is none to adopt")),
+        );
         Ok(calls)
     }
 }
@@ -210,7 +199,7 @@ mod tests {
     use runbook_sim::virtual_cluster::VirtualClusterState;
     use serde_json::json;
 
-    use crate::test_support::{SimWorld, operations, planned_calls};
+    use crate::test_support::SimWorld;
 
     fn running_vcs(world: &SimWorld) -> Vec<(String, String, String)> {
         world
@@ -373,74 +362,5 @@ mod tests {
             "{err}"
         );
         assert_eq!(running_vcs(&world).len(), 1);
-    }
-
-    /// The plan shows what eksctl and the EMR guide have users do by hand: the RBAC for
-    /// user `emr-containers` in the namespace, the aws-auth mapping of EMR's
-    /// service-linked role, then the virtual cluster on the namespace.
-    #[test]
-    fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
-        let calls = planned_calls(
-            "register-vc",
-            json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
-            "virtual_clusters[3]",
-        )
-        .expect("calls");
-        assert_eq!(
-            operations(&calls),
-            [
-                "Kubernetes create Namespace",
-                "Kubernetes get Namespace",
-                "Kubernetes create Role",
-                "Kubernetes replace Role",
-                "Kubernetes create RoleBinding",
-                "Kubernetes replace RoleBinding",
-                "Kubernetes get ConfigMap",
-                "Kubernetes replace ConfigMap",
-                "Kubernetes create ConfigMap",
-                "EMR on EKS ListVirtualClusters",
-                "EMR on EKS CreateVirtualCluster",
-                "EMR on EKS DescribeVirtualCluster",
-            ]
-        );
-        assert_eq!(
-            calls[2].detail["namespace"], "monthly-batch",
-            "the Role is namespaced"
-        );
-        assert_eq!(calls[2].detail["name"], "emr-containers");
-        assert!(calls[3].when.is_some(), "replaced only if it exists");
-        assert_eq!(
-            calls[4].detail["subjects"],
-            json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
-        );
-        assert_eq!(
-            (
-                &calls[7].detail["namespace"],
-                &calls[7].detail["name"],
-                &calls[7].detail["mapRoles+"]
-            ),
-            (
-                &json!("kube-system"),
-                &json!("aws-auth"),
-                &json!({
-                    "rolearn": "arn:<partition>:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
-                    "username": "emr-containers",
-                })
-            )
-        );
-        assert!(calls[7].when.is_some(), "the mapping is added once");
-        assert_eq!(
-            calls[10].detail,
-            json!({
-                "name": "monthly-batch-emr-cluster",
-                "containerProvider": {
-                    "id": "eks-emr-cluster",
-                    "type": "EKS",
-                    "info": {"eksInfo": {"namespace": "monthly-batch"}},
-                },
-                "clientToken": "<idempotency key of step virtual_clusters[3]>",
-            })
-        );
-        assert_eq!(calls[10].when.as_deref(), Some("if there is none to adopt"));
     }
 }

@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::job_lookup;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 use runbook_backend::JobRunRequest;
 use runbook_backend::duration::HumaneDuration;
@@ -170,33 +169,16 @@ impl Action for SubmitJob {
         let token = plan.idempotency_key();
         let wanted = input.virtual_cluster.as_str();
         let vc_id = format!("<id of virtual cluster {wanted}>");
-        let mut calls = vec![
-            job_lookup::planned_virtual_cluster(wanted),
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "ListJobRuns",
-                json!({"virtualClusterId": vc_id}),
-            )
-            .note("looks for a job this step started before with its key, to reattach (resume)"),
-        ];
-        let (role, lookup) = job_lookup::planned_role_arn(&input.role);
-        calls.extend(lookup.map(|call| call.when("unless that job is found")));
+        let target = &plan.target;
+        let mut calls = job_lookup::planned_virtual_cluster(target, wanted);
+        calls.extend(target.emr.planned_find_job_run(&vc_id, &token));
+        let (role, lookup) = job_lookup::planned_role_arn(target, &input.role);
         let request = job_run_request(input, vc_id.clone(), role, token);
-        calls.push(
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "StartJobRun",
-                request.start_job_run_parameters(),
-            )
-            .when("unless that job is found"),
-        );
-        calls.push(
-            PlannedCall::new(
-                Service::EmrOnEks,
-                "DescribeJobRun",
-                json!({"virtualClusterId": vc_id, "id": "<id of the job run>"}),
-            )
-            .note("the job's state, for the step's outputs"),
+        calls.extend(
+            lookup
+                .into_iter()
+                .chain(target.emr.planned_start_job_run(&request))
+                .map(|call| call.under("unless that job is found")),
         );
         Ok(calls)
     }
@@ -268,9 +250,7 @@ fn job_run_request(
 mod tests {
     use serde_json::json;
 
-    use crate::test_support::{
-        SimWorld, high_job, low_job, operations, planned_calls, template_uri, templates_bucket,
-    };
+    use crate::test_support::{SimWorld, high_job, low_job, template_uri, templates_bucket};
 
     /// Spark's sizing settings in `spark_conf` change the pods' requests on `sim` as
     /// Spark sizes them on EKS: the executors' CPU request and memory overhead, the
@@ -545,108 +525,5 @@ mod tests {
             .expect_err("not a release label");
         assert!(err.to_string().contains("release label `6.4.0`"), "{err}");
         assert_eq!(world.sim.world().job_runs().count(), 0);
-    }
-
-    /// The plan shows StartJobRun as EMR receives it: the executors, cores and memory of
-    /// the input as `--conf` spark-submit parameters (with the pod templates), the
-    /// other settings as spark-defaults, the log group as CloudWatch monitoring, and the
-    /// step's key as `clientToken` and as the tag a resumed step finds its job by.
-    #[test]
-    fn the_plan_shows_start_job_run_with_the_spark_settings() {
-        let mut input = low_job();
-        input["executors"] = json!(3);
-        input["executor_cores"] = json!(2);
-        input["executor_memory"] = json!("4G");
-        input["driver_memory"] = json!("2G");
-        input["entry_point"] = json!("s3://jobs/threadsleeper.py");
-        input["arguments"] = json!(["100"]);
-        input["log_stream_prefix"] = json!("low-p-");
-        input["s3_log_uri"] = json!("s3://monthly-batch-logs/");
-        input["spark_conf"] = json!({"spark.executor.cores": "3"});
-        let calls = planned_calls("submit-job", input, "low_job").expect("calls");
-        assert_eq!(
-            operations(&calls),
-            [
-                "EMR on EKS ListVirtualClusters",
-                "EMR on EKS ListJobRuns",
-                "IAM GetRole",
-                "EMR on EKS StartJobRun",
-                "EMR on EKS DescribeJobRun",
-            ]
-        );
-        let start = &calls[3];
-        assert_eq!(start.when.as_deref(), Some("unless that job is found"));
-        let templates = template_uri("");
-        assert_eq!(
-            start.detail,
-            json!({
-                "name": "monthly-batch-low-priority-job",
-                "virtualClusterId": "<id of virtual cluster monthly-batch-emr-cluster>",
-                "executionRoleArn": "<ARN of role monthly-batch-JobExecutionRole>",
-                "releaseLabel": "emr-6.4.0-latest",
-                "jobDriver": {"sparkSubmitJobDriver": {
-                    "entryPoint": "s3://jobs/threadsleeper.py",
-                    "entryPointArguments": ["100"],
-                    "sparkSubmitParameters": format!(
-                        "--conf spark.driver.cores=1 --conf spark.driver.memory=2G \
-                         --conf spark.executor.cores=3 --conf spark.executor.instances=3 \
-                         --conf spark.executor.memory=4G \
-                         --conf spark.kubernetes.driver.podTemplateFile={templates}{} \
-                         --conf spark.kubernetes.executor.podTemplateFile={templates}{}",
-                        runbook_sim::demo::DRIVER_TEMPLATE_KEY,
-                        runbook_sim::demo::LOW_EXECUTOR_TEMPLATE_KEY,
-                    ),
-                }},
-                "configurationOverrides": {
-                    "applicationConfiguration": [{
-                        "classification": "spark-defaults",
-                        "properties": {
-                            "spark.dynamicAllocation.enabled": "false",
-                            "spark.kubernetes.executor.deleteOnTermination": "true",
-                        },
-                    }],
-                    "monitoringConfiguration": {
-                        "cloudWatchMonitoringConfiguration": {
-                            "logGroupName": "/emr-on-eks/eks-emr-cluster/monthly-batch",
-                            "logStreamNamePrefix": "low-p-",
-                        },
-                        "s3MonitoringConfiguration": {"logUri": "s3://monthly-batch-logs/"},
-                    },
-                },
-                "clientToken": "<idempotency key of step low_job>",
-                "tags": {"runbook:client-token": "<idempotency key of step low_job>"},
-            }),
-            "spark_conf overrides the settings made from fields (executor cores 3, not 2)"
-        );
-    }
-
-    #[test]
-    fn a_role_given_by_arn_is_not_looked_up_in_the_plan() {
-        let mut input = low_job();
-        input["role"] = json!("arn:aws:iam::210987654321:role/elsewhere");
-        input.as_object_mut().expect("object").remove("log_group");
-        let calls = planned_calls("submit-job", input, "jobs[1]").expect("calls");
-        assert_eq!(
-            operations(&calls),
-            [
-                "EMR on EKS ListVirtualClusters",
-                "EMR on EKS ListJobRuns",
-                "EMR on EKS StartJobRun",
-                "EMR on EKS DescribeJobRun",
-            ]
-        );
-        assert_eq!(
-            calls[2].detail["executionRoleArn"],
-            "arn:aws:iam::210987654321:role/elsewhere"
-        );
-        assert_eq!(
-            calls[2].detail["configurationOverrides"].get("monitoringConfiguration"),
-            None,
-            "no log group, no monitoring"
-        );
-        assert_eq!(
-            calls[2].detail["clientToken"],
-            "<idempotency key of step jobs[1]>"
-        );
     }
 }

@@ -157,18 +157,24 @@ impl Action for WaitForJob {
 
     fn planned_calls(
         input: &WaitForJobInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         check_expect(&input.expect)?;
-        let (mut calls, _) =
-            job_lookup::planned_job_run(&input.job, input.virtual_cluster_id.as_deref());
-        if let Some(describe) = calls.pop() {
-            calls.push(describe.note(format!(
-                "repeated until COMPLETED, FAILED or CANCELLED, for at most {}; {} counts as success",
-                Humane(input.timeout.0),
-                input.expect.join(" or ")
-            )));
-        }
+        let target = &plan.target;
+        let (mut calls, vc) =
+            job_lookup::planned_job_run(target, &input.job, input.virtual_cluster_id.as_deref());
+        let repeated = format!(
+            "repeated until COMPLETED, FAILED or CANCELLED, for at most {}; {} counts as success",
+            Humane(input.timeout.0),
+            input.expect.join(" or ")
+        );
+        calls.extend(
+            target
+                .emr
+                .planned_describe_job_run(&vc, &input.job)
+                .into_iter()
+                .map(|call| call.note(repeated.clone())),
+        );
         Ok(calls)
     }
 }

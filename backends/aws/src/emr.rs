@@ -9,9 +9,12 @@ use aws_sdk_emrcontainers::types::{
     S3MonitoringConfiguration, SparkSubmitJobDriver, VirtualClusterState,
 };
 
+use serde_json::json;
+
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{CLIENT_TOKEN_TAG, JobRunInfo, JobRunRequest, VirtualClusterInfo};
 use runbook_backend::{Emr, TargetResult};
 
@@ -41,7 +44,8 @@ impl AwsEmr {
             .virtual_cluster_id(virtual_cluster_id)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = declared(list_job_runs_call(virtual_cluster_id), pages.next()).await
+        {
             let page =
                 page.map_err(|e| service_error("EMR", "ListJobRuns", virtual_cluster_id, e))?;
             runs.extend(page.job_runs().iter().cloned());
@@ -117,7 +121,7 @@ impl Emr for AwsEmr {
             .states(VirtualClusterState::Arrested)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = declared(list_vcs_call(), pages.next()).await {
             let page = page.map_err(|e| service_error("EMR", "ListVirtualClusters", "*", e))?;
             clusters.extend(
                 page.virtual_clusters()
@@ -144,23 +148,24 @@ impl Emr for AwsEmr {
             ))
             .build()
             .map_err(|e| ActionError::Bug(format!("CreateVirtualCluster request: {e}")))?;
-        let out = self
-            .emr
-            .create_virtual_cluster()
-            .name(name)
-            .container_provider(provider)
-            .client_token(token)
-            .send()
-            .await
-            .map_err(|e| service_error("EMR", "CreateVirtualCluster", name, e))?;
+        let out = declared(
+            create_vc_call(name, cluster, namespace, token),
+            self.emr
+                .create_virtual_cluster()
+                .name(name)
+                .container_provider(provider)
+                .client_token(token)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EMR", "CreateVirtualCluster", name, e))?;
         let id = out.id().unwrap_or_default();
-        let described = self
-            .emr
-            .describe_virtual_cluster()
-            .id(id)
-            .send()
-            .await
-            .map_err(|e| service_error("EMR", "DescribeVirtualCluster", id, e))?;
+        let described = declared(
+            describe_created_vc_call(id),
+            self.emr.describe_virtual_cluster().id(id).send(),
+        )
+        .await
+        .map_err(|e| service_error("EMR", "DescribeVirtualCluster", id, e))?;
         described.virtual_cluster().map(vc_info).ok_or_else(|| {
             ActionError::Failed(format!(
                 "virtual cluster `{name}` ({id}) was created but cannot be described"
@@ -169,7 +174,12 @@ impl Emr for AwsEmr {
     }
 
     async fn delete_virtual_cluster(&self, id: &str) -> TargetResult<bool> {
-        let state = match self.emr.describe_virtual_cluster().id(id).send().await {
+        let state = match declared(
+            describe_doomed_vc_call(id),
+            self.emr.describe_virtual_cluster().id(id).send(),
+        )
+        .await
+        {
             Ok(out) => out.virtual_cluster().and_then(|vc| vc.state().cloned()),
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(false),
             Err(e) => return Err(service_error("EMR", "DescribeVirtualCluster", id, e)),
@@ -180,7 +190,12 @@ impl Emr for AwsEmr {
         ) {
             return Ok(false);
         }
-        match self.emr.delete_virtual_cluster().id(id).send().await {
+        match declared(
+            delete_vc_call(id),
+            self.emr.delete_virtual_cluster().id(id).send(),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(false),
             Err(e) => Err(service_error("EMR", "DeleteVirtualCluster", id, e)),
@@ -233,22 +248,27 @@ impl Emr for AwsEmr {
         if request.log_group.is_some() || request.s3_log_uri.is_some() {
             overrides = overrides.monitoring_configuration(monitoring.build());
         }
-        let out = self
-            .emr
-            .start_job_run()
-            .name(&request.name)
-            .virtual_cluster_id(&request.virtual_cluster_id)
-            .client_token(&request.client_token)
-            .execution_role_arn(&request.execution_role_arn)
-            .release_label(&request.release_label)
-            .job_driver(JobDriver::builder().spark_submit_job_driver(driver).build())
-            .configuration_overrides(overrides.build())
-            .tags(CLIENT_TOKEN_TAG, &request.client_token)
-            .send()
-            .await
-            .map_err(|e| service_error("EMR", "StartJobRun", &request.name, e))?;
+        let out = declared(
+            start_call(request),
+            self.emr
+                .start_job_run()
+                .name(&request.name)
+                .virtual_cluster_id(&request.virtual_cluster_id)
+                .client_token(&request.client_token)
+                .execution_role_arn(&request.execution_role_arn)
+                .release_label(&request.release_label)
+                .job_driver(JobDriver::builder().spark_submit_job_driver(driver).build())
+                .configuration_overrides(overrides.build())
+                .tags(CLIENT_TOKEN_TAG, &request.client_token)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EMR", "StartJobRun", &request.name, e))?;
         let id = out.id().unwrap_or_default();
-        self.describe_job_run(&request.virtual_cluster_id, id).await
+        let started = self
+            .describe(describe_started_call(&request.virtual_cluster_id, id))
+            .await?;
+        Ok(started)
     }
 
     async fn find_job_run(
@@ -264,14 +284,16 @@ impl Emr for AwsEmr {
         // were not listed need a look.
         for job in runs.iter().filter(|j| j.tags().is_none()) {
             let id = job.id().unwrap_or_default();
-            let described = self
-                .emr
-                .describe_job_run()
-                .virtual_cluster_id(virtual_cluster_id)
-                .id(id)
-                .send()
-                .await
-                .map_err(|e| service_error("EMR", "DescribeJobRun", id, e))?;
+            let described = declared(
+                describe_untagged_call(virtual_cluster_id, id),
+                self.emr
+                    .describe_job_run()
+                    .virtual_cluster_id(virtual_cluster_id)
+                    .id(id)
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("EMR", "DescribeJobRun", id, e))?;
             if let Some(full) = described
                 .job_run()
                 .filter(|j| started_with(j, client_token))
@@ -287,30 +309,21 @@ impl Emr for AwsEmr {
         virtual_cluster_id: &str,
         job_id: &str,
     ) -> TargetResult<JobRunInfo> {
-        let out = self
-            .emr
-            .describe_job_run()
-            .virtual_cluster_id(virtual_cluster_id)
-            .id(job_id)
-            .send()
+        self.describe(describe_job_run_call(virtual_cluster_id, job_id))
             .await
-            .map_err(|e| service_error("EMR", "DescribeJobRun", job_id, e))?;
-        out.job_run().map(job_info).ok_or_else(|| {
-            ActionError::Failed(format!(
-                "EMR DescribeJobRun of `{job_id}` returned no job run"
-            ))
-        })
     }
 
     async fn find_job_run_by_id(&self, job_id: &str) -> TargetResult<Option<JobRunInfo>> {
         for vc in self.list_virtual_clusters().await? {
-            match self
-                .emr
-                .describe_job_run()
-                .virtual_cluster_id(&vc.id)
-                .id(job_id)
-                .send()
-                .await
+            match declared(
+                describe_anywhere_call(&vc.id, job_id),
+                self.emr
+                    .describe_job_run()
+                    .virtual_cluster_id(&vc.id)
+                    .id(job_id)
+                    .send(),
+            )
+            .await
             {
                 Ok(out) => {
                     if let Some(job) = out.job_run() {
@@ -325,13 +338,194 @@ impl Emr for AwsEmr {
     }
 
     async fn cancel_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> TargetResult<()> {
-        self.emr
-            .cancel_job_run()
-            .virtual_cluster_id(virtual_cluster_id)
-            .id(job_id)
-            .send()
-            .await
-            .map_err(|e| service_error("EMR", "CancelJobRun", job_id, e))?;
+        declared(
+            cancel_call(virtual_cluster_id, job_id),
+            self.emr
+                .cancel_job_run()
+                .virtual_cluster_id(virtual_cluster_id)
+                .id(job_id)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EMR", "CancelJobRun", job_id, e))?;
         Ok(())
     }
+
+    fn planned_list_virtual_clusters(&self) -> Vec<PlannedCall> {
+        vec![list_vcs_call()]
+    }
+
+    fn planned_create_virtual_cluster(
+        &self,
+        name: &str,
+        cluster: &str,
+        namespace: &str,
+        token: &str,
+    ) -> Vec<PlannedCall> {
+        vec![
+            create_vc_call(name, cluster, namespace, token),
+            describe_created_vc_call(&format!("<id of virtual cluster {name}>")),
+        ]
+    }
+
+    fn planned_delete_virtual_cluster(&self, id: &str) -> Vec<PlannedCall> {
+        vec![describe_doomed_vc_call(id), delete_vc_call(id)]
+    }
+
+    fn planned_start_job_run(&self, request: &JobRunRequest) -> Vec<PlannedCall> {
+        vec![
+            start_call(request),
+            describe_started_call(&request.virtual_cluster_id, "<id of the job run>"),
+        ]
+    }
+
+    fn planned_find_job_run(
+        &self,
+        virtual_cluster_id: &str,
+        _client_token: &str,
+    ) -> Vec<PlannedCall> {
+        vec![
+            list_job_runs_call(virtual_cluster_id),
+            describe_untagged_call(virtual_cluster_id, "<each job run listed without tags>"),
+        ]
+    }
+
+    fn planned_describe_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> Vec<PlannedCall> {
+        vec![describe_job_run_call(virtual_cluster_id, job_id)]
+    }
+
+    fn planned_find_job_run_by_id(&self, job_id: &str) -> Vec<PlannedCall> {
+        vec![
+            list_vcs_call(),
+            describe_anywhere_call(
+                &format!("<each virtual cluster, until job {job_id} is found>"),
+                job_id,
+            ),
+        ]
+    }
+
+    fn planned_cancel_job_run(&self, virtual_cluster_id: &str, job_id: &str) -> Vec<PlannedCall> {
+        vec![cancel_call(virtual_cluster_id, job_id)]
+    }
+}
+
+impl AwsEmr {
+    /// The job run `call` (a DescribeJobRun) describes.
+    async fn describe(&self, call: PlannedCall) -> TargetResult<JobRunInfo> {
+        let id = call.detail["id"].as_str().unwrap_or_default().to_string();
+        let vc = call.detail["virtualClusterId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let out = declared(
+            call,
+            self.emr
+                .describe_job_run()
+                .virtual_cluster_id(&vc)
+                .id(&id)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EMR", "DescribeJobRun", id.as_str(), e))?;
+        out.job_run().map(job_info).ok_or_else(|| {
+            ActionError::Failed(format!("EMR DescribeJobRun of `{id}` returned no job run"))
+        })
+    }
+}
+
+/// The virtual clusters that are not TERMINATED (ListVirtualClusters lists those for
+/// 60 days).
+fn list_vcs_call() -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "ListVirtualClusters",
+        json!({"states": ["RUNNING", "TERMINATING", "ARRESTED"]}),
+    )
+}
+
+fn create_vc_call(name: &str, cluster: &str, namespace: &str, token: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "CreateVirtualCluster",
+        json!({
+            "name": name,
+            "containerProvider": {
+                "id": cluster,
+                "type": "EKS",
+                "info": {"eksInfo": {"namespace": namespace}},
+            },
+            "clientToken": token,
+        }),
+    )
+}
+
+fn describe_created_vc_call(id: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "DescribeVirtualCluster",
+        json!({"id": id}),
+    )
+    .note("after creating it: its ARN and state")
+}
+
+fn describe_doomed_vc_call(id: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "DescribeVirtualCluster",
+        json!({"id": id}),
+    )
+    .note("one already TERMINATING or TERMINATED is left alone")
+}
+
+fn delete_vc_call(id: &str) -> PlannedCall {
+    PlannedCall::new(Service::EmrOnEks, "DeleteVirtualCluster", json!({"id": id}))
+        .when("unless it is TERMINATING or TERMINATED already")
+}
+
+fn list_job_runs_call(virtual_cluster_id: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "ListJobRuns",
+        json!({"virtualClusterId": virtual_cluster_id}),
+    )
+    .note("looks for a job this step started before with its key, to reattach (resume)")
+}
+
+fn describe_job_run_call(virtual_cluster_id: &str, job_id: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "DescribeJobRun",
+        json!({"id": job_id, "virtualClusterId": virtual_cluster_id}),
+    )
+}
+
+fn describe_untagged_call(virtual_cluster_id: &str, job_id: &str) -> PlannedCall {
+    describe_job_run_call(virtual_cluster_id, job_id)
+        .when("for each job run ListJobRuns gave without its tags, which hold the key")
+}
+
+fn describe_started_call(virtual_cluster_id: &str, job_id: &str) -> PlannedCall {
+    describe_job_run_call(virtual_cluster_id, job_id)
+        .note("the job's state, for the step's outputs")
+}
+
+fn describe_anywhere_call(virtual_cluster_id: &str, job_id: &str) -> PlannedCall {
+    describe_job_run_call(virtual_cluster_id, job_id)
+        .note("no virtual_cluster_id given: each virtual cluster is asked until one has the job")
+}
+
+fn start_call(request: &JobRunRequest) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "StartJobRun",
+        request.start_job_run_parameters(),
+    )
+}
+
+fn cancel_call(virtual_cluster_id: &str, job_id: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::EmrOnEks,
+        "CancelJobRun",
+        json!({"id": job_id, "virtualClusterId": virtual_cluster_id}),
+    )
 }

@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType, Tag};
 
+use serde_json::{Value, json};
+
 use super::AwsConfig;
 use super::error::{code_of, service_error};
 use runbook_backend::ActionError;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ActionVerdict, RoleInfo};
 use runbook_backend::{Iam, TargetResult};
 
@@ -34,66 +37,74 @@ impl AwsIam {
     /// Everything that keeps IAM from deleting a role: inline policies, attached
     /// managed policies and instance profiles.
     async fn detach_everything(&self, name: &str) -> TargetResult<()> {
-        let inline = self
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "ListRolePolicies", name, e))?;
+        let inline = declared(
+            detach_calls::list_inline(name),
+            self.iam.list_role_policies().role_name(name).send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "ListRolePolicies", name, e))?;
         for policy in inline.policy_names() {
-            self.iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error("IAM", "DeleteRolePolicy", format!("{name}/{policy}"), e)
-                })?;
-        }
-        let attached = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
+            declared(
+                detach_calls::delete_inline(name, policy),
+                self.iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send(),
+            )
             .await
-            .map_err(|e| service_error("IAM", "ListAttachedRolePolicies", name, e))?;
+            .map_err(|e| service_error("IAM", "DeleteRolePolicy", format!("{name}/{policy}"), e))?;
+        }
+        let attached = declared(
+            detach_calls::list_attached(name),
+            self.iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "ListAttachedRolePolicies", name, e))?;
         for policy in attached.attached_policies() {
             let arn = policy.policy_arn().unwrap_or_default();
-            self.iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error("IAM", "DetachRolePolicy", format!("{name} {arn}"), e)
-                })?;
-        }
-        let profiles = self
-            .iam
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .send()
+            declared(
+                detach_calls::detach(name, arn),
+                self.iam
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send(),
+            )
             .await
-            .map_err(|e| service_error("IAM", "ListInstanceProfilesForRole", name, e))?;
+            .map_err(|e| service_error("IAM", "DetachRolePolicy", format!("{name} {arn}"), e))?;
+        }
+        let profiles = declared(
+            detach_calls::list_profiles(name),
+            self.iam
+                .list_instance_profiles_for_role()
+                .role_name(name)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "ListInstanceProfilesForRole", name, e))?;
         for profile in profiles.instance_profiles() {
             let profile = profile.instance_profile_name();
-            self.iam
-                .remove_role_from_instance_profile()
-                .role_name(name)
-                .instance_profile_name(profile)
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error(
-                        "IAM",
-                        "RemoveRoleFromInstanceProfile",
-                        format!("{name} {profile}"),
-                        e,
-                    )
-                })?;
+            declared(
+                detach_calls::remove_from_profile(name, profile),
+                self.iam
+                    .remove_role_from_instance_profile()
+                    .role_name(name)
+                    .instance_profile_name(profile)
+                    .send(),
+            )
+            .await
+            .map_err(|e| {
+                service_error(
+                    "IAM",
+                    "RemoveRoleFromInstanceProfile",
+                    format!("{name} {profile}"),
+                    e,
+                )
+            })?;
         }
         Ok(())
     }
@@ -213,7 +224,12 @@ fn role_info(role: &aws_sdk_iam::types::Role) -> RoleInfo {
 #[async_trait]
 impl Iam for AwsIam {
     async fn get_role(&self, name: &str) -> TargetResult<Option<RoleInfo>> {
-        match self.iam.get_role().role_name(name).send().await {
+        match declared(
+            get_role_call(name),
+            self.iam.get_role().role_name(name).send(),
+        )
+        .await
+        {
             Ok(out) => Ok(out.role().map(role_info)),
             Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(None),
             Err(e) => Err(service_error("IAM", "GetRole", name, e)),
@@ -226,6 +242,7 @@ impl Iam for AwsIam {
         trust_policy: &serde_json::Value,
         tags: &BTreeMap<String, String>,
     ) -> TargetResult<RoleInfo> {
+        let call = create_role_call(name, trust_policy, tags);
         let tags = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -234,12 +251,15 @@ impl Iam for AwsIam {
         // A trust policy naming an OIDC provider created a moment ago can be refused
         // until IAM has propagated the provider.
         let out = retry_while_propagating(|| {
-            self.iam
-                .create_role()
-                .role_name(name)
-                .assume_role_policy_document(trust_policy.to_string())
-                .set_tags((!tags.is_empty()).then(|| tags.clone()))
-                .send()
+            declared(
+                call.clone(),
+                self.iam
+                    .create_role()
+                    .role_name(name)
+                    .assume_role_policy_document(trust_policy.to_string())
+                    .set_tags((!tags.is_empty()).then(|| tags.clone()))
+                    .send(),
+            )
         })
         .await
         .map_err(|e| service_error("IAM", "CreateRole", name, e))?;
@@ -253,12 +273,16 @@ impl Iam for AwsIam {
         name: &str,
         trust_policy: &serde_json::Value,
     ) -> TargetResult<()> {
+        let call = update_trust_call(name, trust_policy);
         retry_while_propagating(|| {
-            self.iam
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(trust_policy.to_string())
-                .send()
+            declared(
+                call.clone(),
+                self.iam
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(trust_policy.to_string())
+                    .send(),
+            )
         })
         .await
         .map_err(|e| service_error("IAM", "UpdateAssumeRolePolicy", name, e))?;
@@ -271,16 +295,17 @@ impl Iam for AwsIam {
         policy_name: &str,
         document: &serde_json::Value,
     ) -> TargetResult<()> {
-        self.iam
-            .put_role_policy()
-            .role_name(role)
-            .policy_name(policy_name)
-            .policy_document(document.to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                service_error("IAM", "PutRolePolicy", format!("{role}/{policy_name}"), e)
-            })?;
+        declared(
+            put_policy_call(role, policy_name, document),
+            self.iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(policy_name)
+                .policy_document(document.to_string())
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "PutRolePolicy", format!("{role}/{policy_name}"), e))?;
         Ok(())
     }
 
@@ -290,7 +315,12 @@ impl Iam for AwsIam {
             Err(ActionError::Service { code, .. }) if code == "NoSuchEntity" => return Ok(false),
             Err(e) => return Err(e),
         }
-        match self.iam.delete_role().role_name(name).send().await {
+        match declared(
+            detach_calls::delete_role(name),
+            self.iam.delete_role().role_name(name).send(),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(false),
             Err(e) => Err(service_error("IAM", "DeleteRole", name, e)),
@@ -334,12 +364,150 @@ impl Iam for AwsIam {
             .set_action_names(Some(actions.to_vec()))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        let simulate = PlannedCall::new(
+            Service::Iam,
+            "SimulatePrincipalPolicy",
+            json!({"policySourceArn": source, "actionNames": actions}),
+        )
+        .note("what the caller may call (preflight)");
+        while let Some(page) = declared(simulate.clone(), pages.next()).await {
             let page = page
                 .map_err(|e| service_error("IAM", "SimulatePrincipalPolicy", source.as_str(), e))?;
             verdicts.extend(page.evaluation_results().iter().map(verdict));
         }
         Ok(verdicts)
+    }
+
+    fn planned_get_role(&self, name: &str) -> Vec<PlannedCall> {
+        vec![get_role_call(name)]
+    }
+
+    fn planned_create_role(
+        &self,
+        name: &str,
+        trust_policy: &Value,
+        tags: &BTreeMap<String, String>,
+    ) -> Vec<PlannedCall> {
+        vec![create_role_call(name, trust_policy, tags)]
+    }
+
+    fn planned_update_trust_policy(&self, name: &str, trust_policy: &Value) -> Vec<PlannedCall> {
+        vec![update_trust_call(name, trust_policy)]
+    }
+
+    fn planned_put_role_policy(
+        &self,
+        role: &str,
+        policy_name: &str,
+        document: &Value,
+    ) -> Vec<PlannedCall> {
+        vec![put_policy_call(role, policy_name, document)]
+    }
+
+    fn planned_delete_role(&self, name: &str) -> Vec<PlannedCall> {
+        vec![
+            detach_calls::list_inline(name),
+            detach_calls::delete_inline(name, "<each inline policy>"),
+            detach_calls::list_attached(name),
+            detach_calls::detach(name, "<each attached policy>"),
+            detach_calls::list_profiles(name),
+            detach_calls::remove_from_profile(name, "<each instance profile>"),
+            detach_calls::delete_role(name),
+        ]
+    }
+}
+
+pub(crate) fn get_role_call(name: &str) -> PlannedCall {
+    PlannedCall::new(Service::Iam, "GetRole", json!({"roleName": name}))
+}
+
+/// CreateRole; its tags, if any, as IAM's list of `key`/`value` pairs.
+pub(crate) fn create_role_call(
+    name: &str,
+    trust_policy: &Value,
+    tags: &BTreeMap<String, String>,
+) -> PlannedCall {
+    let mut detail = json!({"roleName": name, "assumeRolePolicyDocument": trust_policy});
+    if !tags.is_empty() {
+        detail["tags"] = tags
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect();
+    }
+    PlannedCall::new(Service::Iam, "CreateRole", detail)
+}
+
+fn update_trust_call(name: &str, trust_policy: &Value) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "UpdateAssumeRolePolicy",
+        json!({"roleName": name, "policyDocument": trust_policy}),
+    )
+}
+
+fn put_policy_call(role: &str, policy_name: &str, document: &Value) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "PutRolePolicy",
+        json!({"roleName": role, "policyName": policy_name, "policyDocument": document}),
+    )
+}
+
+/// The calls that delete a role: IAM deletes none that still has policies or is in an
+/// instance profile.
+mod detach_calls {
+    use super::*;
+
+    pub(super) fn list_inline(role: &str) -> PlannedCall {
+        PlannedCall::new(Service::Iam, "ListRolePolicies", json!({"roleName": role}))
+            .note("NoSuchEntity: already gone, which is success")
+    }
+
+    pub(super) fn delete_inline(role: &str, policy: &str) -> PlannedCall {
+        PlannedCall::new(
+            Service::Iam,
+            "DeleteRolePolicy",
+            json!({"roleName": role, "policyName": policy}),
+        )
+        .when("for each inline policy (IAM deletes no role that has any)")
+    }
+
+    pub(super) fn list_attached(role: &str) -> PlannedCall {
+        PlannedCall::new(
+            Service::Iam,
+            "ListAttachedRolePolicies",
+            json!({"roleName": role}),
+        )
+    }
+
+    pub(super) fn detach(role: &str, policy_arn: &str) -> PlannedCall {
+        PlannedCall::new(
+            Service::Iam,
+            "DetachRolePolicy",
+            json!({"roleName": role, "policyArn": policy_arn}),
+        )
+        .when("for each attached managed policy")
+    }
+
+    pub(super) fn list_profiles(role: &str) -> PlannedCall {
+        PlannedCall::new(
+            Service::Iam,
+            "ListInstanceProfilesForRole",
+            json!({"roleName": role}),
+        )
+    }
+
+    pub(super) fn remove_from_profile(role: &str, profile: &str) -> PlannedCall {
+        PlannedCall::new(
+            Service::Iam,
+            "RemoveRoleFromInstanceProfile",
+            json!({"roleName": role, "instanceProfileName": profile}),
+        )
+        .when("for each instance profile it is in")
+    }
+
+    pub(super) fn delete_role(role: &str) -> PlannedCall {
+        PlannedCall::new(Service::Iam, "DeleteRole", json!({"roleName": role}))
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use runbook_actions::{PlanContext, PlannedCall};
+use runbook_sim::demo;
 use serde_json::{Value, json};
 
 /// The plan context of step instance `key` on the `aws` target.
@@ -21,6 +22,41 @@ fn planned(action: &str, input: Value, key: &str) -> Result<Vec<PlannedCall>, St
     runbook_actions::find(action)
         .unwrap_or_else(|| panic!("no action `{action}`"))
         .planned_calls(&input, &context(key))
+}
+
+/// `s3://` URI of an object in the templates bucket of account 123456789012.
+fn template_uri(key: &str) -> String {
+    format!(
+        "s3://{}/{key}",
+        demo::template_bucket("123456789012", "us-east-2")
+    )
+}
+
+/// The `submit-job` input of the walkthrough's low-priority job (row 9).
+fn low_job() -> Value {
+    let namespace = demo::LOW_NAMESPACE;
+    json!({
+        "virtual_cluster": format!("{namespace}-emr-cluster"),
+        "name": demo::LOW_JOB_NAME,
+        "role": format!("{namespace}-JobExecutionRole"),
+        "release_label": demo::RELEASE_LABEL,
+        "entry_point": "s3://jobs/threadsleeper.py",
+        "executors": demo::EXECUTORS,
+        "executor_cores": demo::EXECUTOR_CORES,
+        "executor_memory": demo::EXECUTOR_MEMORY,
+        "driver_cores": demo::DRIVER_CORES,
+        "driver_pod_template": template_uri(demo::DRIVER_TEMPLATE_KEY),
+        "executor_pod_template": template_uri(demo::LOW_EXECUTOR_TEMPLATE_KEY),
+        "log_group": format!("/emr-on-eks/{}/{namespace}", demo::CLUSTER_NAME),
+    })
+}
+
+/// Each call as `SERVICE Operation`, for comparing the order of calls.
+fn operations(calls: &[PlannedCall]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|c| format!("{} {}", c.service, c.operation))
+        .collect()
 }
 
 /// Each call as one line, as `plan` prints it.
@@ -147,19 +183,13 @@ fn delete_log_group_is_one_call() {
 
 #[test]
 fn delete_bucket_empties_it_only_when_forced() {
-    let operations = |calls: Vec<PlannedCall>| -> Vec<String> {
-        calls
-            .iter()
-            .map(|c| format!("{} {}", c.service, c.operation))
-            .collect()
-    };
     let forced = planned("delete-bucket", json!({"name": "b", "force": true}), "d").expect("calls");
     assert_eq!(
-        operations(forced),
+        operations(&forced),
         ["S3 ListObjectsV2", "S3 DeleteObjects", "S3 DeleteBucket"]
     );
     let plain = planned("delete-bucket", json!({"name": "b"}), "d").expect("calls");
-    assert_eq!(operations(plain), ["S3 DeleteBucket"]);
+    assert_eq!(operations(&plain), ["S3 DeleteBucket"]);
 }
 
 #[test]
@@ -205,4 +235,271 @@ fn put_object_says_what_it_uploads() {
     )
     .expect("calls");
     assert_eq!(file[0].detail["file"], "templates/high.yaml");
+}
+
+/// The plan shows the trust policy the role is created with: the EMR statement and
+/// the IRSA statement for the namespace's job service accounts, whose names end in
+/// the base36 of the role name; the cluster's account and OIDC provider are only
+/// known once DescribeCluster answers.
+#[test]
+fn the_plan_shows_the_trust_policy_with_the_irsa_statement() {
+    let calls = planned(
+        "create-job-role",
+        json!({"name": "ts-eks-emr-eks-emr-cli", "cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+        "roles[3]",
+    )
+    .expect("calls");
+    assert_eq!(
+        operations(&calls),
+        [
+            "EKS DescribeCluster",
+            "IAM GetRole",
+            "IAM CreateRole",
+            "IAM UpdateAssumeRolePolicy",
+            "IAM PutRolePolicy",
+            "IAM GetRole",
+        ]
+    );
+    let create = &calls[2];
+    assert_eq!(create.when.as_deref(), Some("if the role does not exist"));
+    let trust = &create.detail["assumeRolePolicyDocument"];
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "elasticmapreduce.amazonaws.com"
+    );
+    let provider = "<OIDC provider of cluster eks-emr-cluster>";
+    assert_eq!(
+        trust["Statement"][1],
+        json!({
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:<partition>:iam::<account id>:oidc-provider/{provider}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringLike": {
+                format!("{provider}:sub"):
+                    "system:serviceaccount:monthly-batch:emr-containers-sa-*-*-<account id>-j3uv6jk0kk3sogu231qj91fmo3mvwfl561"
+            }}
+        })
+    );
+    assert_eq!(
+        calls[3].detail["policyDocument"]["Statement"],
+        json!(["<the role's statements>", trust["Statement"][1]]),
+        "an adopted role gets the same statement"
+    );
+    assert_eq!(
+        calls[4].detail["policyDocument"]["Statement"][0]["Action"],
+        json!(["s3:PutObject", "s3:GetObject", "s3:ListBucket"])
+    );
+}
+
+#[test]
+fn the_plan_shows_a_role_name_known_only_at_run_time_and_refuses_a_bad_one() {
+    let calls = planned(
+        "create-job-role",
+        json!({"name": "<steps.names.outputs.role>", "namespace": "a"}),
+        "role",
+    )
+    .expect("a placeholder is not a bad name");
+    assert_eq!(
+        operations(&calls)[..2],
+        ["EKS ListClusters", "EKS DescribeCluster"],
+        "no cluster named: the only one is looked up"
+    );
+    let subject =
+        calls[3].detail["assumeRolePolicyDocument"]["Statement"][1]["Condition"]["StringLike"]
+            ["<OIDC provider of cluster <the only cluster>>:sub"]
+            .as_str()
+            .expect("subject");
+    assert!(
+        subject.ends_with("-<account id>-<base36 of <steps.names.outputs.role>>"),
+        "{subject}"
+    );
+
+    let err = planned(
+        "create-job-role",
+        json!({"name": "bad name", "namespace": "a"}),
+        "role",
+    )
+    .expect_err("invalid");
+    assert!(
+        err.starts_with("the step would fail first: invalid input: role name `bad name`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_role_given_by_arn_is_not_looked_up_in_the_plan() {
+    let mut input = low_job();
+    input["role"] = json!("arn:aws:iam::210987654321:role/elsewhere");
+    input.as_object_mut().expect("object").remove("log_group");
+    let calls = planned("submit-job", input, "jobs[1]").expect("calls");
+    assert_eq!(
+        operations(&calls),
+        [
+            "EMR on EKS ListVirtualClusters",
+            "EMR on EKS ListJobRuns",
+            "EMR on EKS DescribeJobRun",
+            "EMR on EKS StartJobRun",
+            "EMR on EKS DescribeJobRun",
+        ]
+    );
+    assert_eq!(
+        calls[3].detail["executionRoleArn"],
+        "arn:aws:iam::210987654321:role/elsewhere"
+    );
+    assert_eq!(
+        calls[3].detail["configurationOverrides"].get("monitoringConfiguration"),
+        None,
+        "no log group, no monitoring"
+    );
+    assert_eq!(
+        calls[3].detail["clientToken"],
+        "<idempotency key of step jobs[1]>"
+    );
+}
+
+/// The plan shows StartJobRun as EMR receives it: the executors, cores and memory of
+/// the input as `--conf` spark-submit parameters (with the pod templates), the
+/// other settings as spark-defaults, the log group as CloudWatch monitoring, and the
+/// step's key as `clientToken` and as the tag a resumed step finds its job by.
+#[test]
+fn the_plan_shows_start_job_run_with_the_spark_settings() {
+    let mut input = low_job();
+    input["executors"] = json!(3);
+    input["executor_cores"] = json!(2);
+    input["executor_memory"] = json!("4G");
+    input["driver_memory"] = json!("2G");
+    input["entry_point"] = json!("s3://jobs/threadsleeper.py");
+    input["arguments"] = json!(["100"]);
+    input["log_stream_prefix"] = json!("low-p-");
+    input["s3_log_uri"] = json!("s3://monthly-batch-logs/");
+    input["spark_conf"] = json!({"spark.executor.cores": "3"});
+    let calls = planned("submit-job", input, "low_job").expect("calls");
+    assert_eq!(
+        operations(&calls),
+        [
+            "EMR on EKS ListVirtualClusters",
+            "EMR on EKS ListJobRuns",
+            "EMR on EKS DescribeJobRun",
+            "IAM GetRole",
+            "EMR on EKS StartJobRun",
+            "EMR on EKS DescribeJobRun",
+        ]
+    );
+    assert_eq!(
+        calls[2].when.as_deref(),
+        Some("for each job run ListJobRuns gave without its tags, which hold the key")
+    );
+    let start = &calls[4];
+    assert_eq!(start.when.as_deref(), Some("unless that job is found"));
+    let templates = template_uri("");
+    assert_eq!(
+        start.detail,
+        json!({
+            "name": "monthly-batch-low-priority-job",
+            "virtualClusterId": "<id of virtual cluster monthly-batch-emr-cluster>",
+            "executionRoleArn": "<ARN of role monthly-batch-JobExecutionRole>",
+            "releaseLabel": "emr-6.4.0-latest",
+            "jobDriver": {"sparkSubmitJobDriver": {
+                "entryPoint": "s3://jobs/threadsleeper.py",
+                "entryPointArguments": ["100"],
+                "sparkSubmitParameters": format!(
+                    "--conf spark.driver.cores=1 --conf spark.driver.memory=2G \
+                     --conf spark.executor.cores=3 --conf spark.executor.instances=3 \
+                     --conf spark.executor.memory=4G \
+                     --conf spark.kubernetes.driver.podTemplateFile={templates}{} \
+                     --conf spark.kubernetes.executor.podTemplateFile={templates}{}",
+                    runbook_sim::demo::DRIVER_TEMPLATE_KEY,
+                    runbook_sim::demo::LOW_EXECUTOR_TEMPLATE_KEY,
+                ),
+            }},
+            "configurationOverrides": {
+                "applicationConfiguration": [{
+                    "classification": "spark-defaults",
+                    "properties": {
+                        "spark.dynamicAllocation.enabled": "false",
+                        "spark.kubernetes.executor.deleteOnTermination": "true",
+                    },
+                }],
+                "monitoringConfiguration": {
+                    "cloudWatchMonitoringConfiguration": {
+                        "logGroupName": "/emr-on-eks/eks-emr-cluster/monthly-batch",
+                        "logStreamNamePrefix": "low-p-",
+                    },
+                    "s3MonitoringConfiguration": {"logUri": "s3://monthly-batch-logs/"},
+                },
+            },
+            "clientToken": "<idempotency key of step low_job>",
+            "tags": {"runbook:client-token": "<idempotency key of step low_job>"},
+        }),
+        "spark_conf overrides the settings made from fields (executor cores 3, not 2)"
+    );
+}
+
+/// The plan shows what eksctl and the EMR guide have users do by hand: the RBAC for
+/// user `emr-containers` in the namespace, the aws-auth mapping of EMR's
+/// service-linked role, then the virtual cluster on the namespace.
+#[test]
+fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
+    let calls = planned(
+        "register-vc",
+        json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+        "virtual_clusters[3]",
+    )
+    .expect("calls");
+    assert_eq!(
+        operations(&calls),
+        [
+            "Kubernetes create Namespace",
+            "Kubernetes get Namespace",
+            "Kubernetes create Role",
+            "Kubernetes replace Role",
+            "Kubernetes create RoleBinding",
+            "Kubernetes replace RoleBinding",
+            "Kubernetes get ConfigMap",
+            "Kubernetes replace ConfigMap",
+            "Kubernetes create ConfigMap",
+            "EMR on EKS ListVirtualClusters",
+            "EMR on EKS CreateVirtualCluster",
+            "EMR on EKS DescribeVirtualCluster",
+        ]
+    );
+    assert_eq!(
+        calls[2].detail["namespace"], "monthly-batch",
+        "the Role is namespaced"
+    );
+    assert_eq!(calls[2].detail["name"], "emr-containers");
+    assert!(calls[3].when.is_some(), "replaced only if it exists");
+    assert_eq!(
+        calls[4].detail["subjects"],
+        json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "emr-containers"}])
+    );
+    assert_eq!(
+        (
+            &calls[7].detail["namespace"],
+            &calls[7].detail["name"],
+            &calls[7].detail["mapRoles+"]
+        ),
+        (
+            &json!("kube-system"),
+            &json!("aws-auth"),
+            &json!({
+                "rolearn": "arn:<partition>:iam::<account id>:role/AWSServiceRoleForAmazonEMRContainers",
+                "username": "emr-containers",
+            })
+        )
+    );
+    assert!(calls[7].when.is_some(), "the mapping is added once");
+    assert_eq!(
+        calls[10].detail,
+        json!({
+            "name": "monthly-batch-emr-cluster",
+            "containerProvider": {
+                "id": "eks-emr-cluster",
+                "type": "EKS",
+                "info": {"eksInfo": {"namespace": "monthly-batch"}},
+            },
+            "clientToken": "<idempotency key of step virtual_clusters[3]>",
+        })
+    );
+    assert_eq!(calls[10].when.as_deref(), Some("if there is none to adopt"));
 }

@@ -123,6 +123,18 @@ impl PlannedCall {
         self
     }
 
+    /// Makes the call conditional on `condition` as well: an action's condition put
+    /// before the condition the target's operation gives it.
+    #[must_use]
+    pub fn under(mut self, condition: impl Into<String>) -> Self {
+        let condition = condition.into();
+        self.when = Some(match self.when.take() {
+            Some(inner) => format!("{condition}; {inner}"),
+            None => condition,
+        });
+        self
+    }
+
     /// Says how the call is repeated or why it is made.
     #[must_use]
     pub fn note(mut self, note: impl Into<String>) -> Self {

@@ -232,6 +232,52 @@ pub trait Emr: Send + Sync {
     async fn cancel_job_run(&self, _virtual_cluster_id: &str, _job_id: &str) -> TargetResult<()> {
         not_offered("EMR on EKS", "CancelJobRun")
     }
+    /// The calls [`Emr::list_virtual_clusters`] makes.
+    fn planned_list_virtual_clusters(&self) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::create_virtual_cluster`] makes.
+    fn planned_create_virtual_cluster(
+        &self,
+        _name: &str,
+        _cluster: &str,
+        _namespace: &str,
+        _token: &str,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::delete_virtual_cluster`] makes.
+    fn planned_delete_virtual_cluster(&self, _id: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::start_job_run`] makes.
+    fn planned_start_job_run(&self, _request: &JobRunRequest) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::find_job_run`] makes.
+    fn planned_find_job_run(
+        &self,
+        _virtual_cluster_id: &str,
+        _client_token: &str,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::describe_job_run`] makes.
+    fn planned_describe_job_run(
+        &self,
+        _virtual_cluster_id: &str,
+        _job_id: &str,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::find_job_run_by_id`] makes.
+    fn planned_find_job_run_by_id(&self, _job_id: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Emr::cancel_job_run`] makes.
+    fn planned_cancel_job_run(&self, _virtual_cluster_id: &str, _job_id: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
 }
 
 /// AWS IAM.
@@ -276,6 +322,40 @@ pub trait Iam: Send + Sync {
         _actions: &[String],
     ) -> TargetResult<Vec<ActionVerdict>> {
         not_offered("IAM", "SimulatePrincipalPolicy")
+    }
+    /// The calls [`Iam::get_role`] makes.
+    fn planned_get_role(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Iam::create_role`] makes.
+    fn planned_create_role(
+        &self,
+        _name: &str,
+        _trust_policy: &serde_json::Value,
+        _tags: &BTreeMap<String, String>,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Iam::update_trust_policy`] makes.
+    fn planned_update_trust_policy(
+        &self,
+        _name: &str,
+        _trust_policy: &serde_json::Value,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Iam::put_role_policy`] makes.
+    fn planned_put_role_policy(
+        &self,
+        _role: &str,
+        _policy_name: &str,
+        _document: &serde_json::Value,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Iam::delete_role`] makes.
+    fn planned_delete_role(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
     }
 }
 
