@@ -10,15 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::action::{Action, Effects};
-use crate::cluster_resources::{planned_network, planned_network_lookup, planned_role};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
 use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::duration::HumaneDuration;
-use runbook_backend::{
-    ClusterInfo, ClusterRequest, EksRole, NodeGroupInfo, NodeGroupRequest, WaitOutcome,
-};
+use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, NodeGroupRequest, WaitOutcome};
 
 /// The action; [`CreateClusterInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -286,75 +283,29 @@ impl Action for CreateCluster {
         let request = request_from(input.name.clone(), input, names_known)?;
         let ng = &request.nodegroup;
         let token = plan.idempotency_key();
-        let absent = "if the cluster does not exist (an existing one is adopted)";
-        let mut calls = vec![
-            PlannedCall::new(
-                Service::Eks,
-                "DescribeCluster",
-                json!({"name": request.name}),
-            ),
-            PlannedCall::new(
-                Service::Eks,
-                "CreateCluster",
-                json!({
-                    "name": request.name,
-                    "version": request.version,
-                    "roleArn": request.role_arn,
-                    "resourcesVpcConfig": {"subnetIds": request.subnet_ids},
-                    "tags": request.tags,
-                    "clientRequestToken": token,
+        let eks = &plan.target.eks;
+        let mut calls = eks.planned_describe_cluster(&request.name);
+        calls.extend(
+            eks.planned_create_cluster(&request, &token)
+                .into_iter()
+                .map(|call| {
+                    call.under("if the cluster does not exist (an existing one is adopted)")
                 }),
-            )
-            .when(absent),
-            PlannedCall::new(
-                Service::Eks,
-                "DescribeCluster",
-                json!({"name": request.name}),
-            )
-            .note("repeated until the cluster is ACTIVE"),
-            PlannedCall::new(Service::Iam, "ListOpenIDConnectProviders", json!({}))
-                .note("is the cluster's OIDC issuer registered with IAM?"),
-            PlannedCall::new(
-                Service::Iam,
-                "CreateOpenIDConnectProvider",
-                json!({
-                    "url": format!("<OIDC issuer of cluster {}>", request.name),
-                    "clientIDList": ["sts.amazonaws.com"],
+        );
+        calls.extend(
+            eks.planned_describe_cluster(&request.name)
+                .into_iter()
+                .map(|call| call.note("repeated until the cluster is ACTIVE")),
+        );
+        calls.extend(eks.planned_complete_cluster(&request, &token));
+        calls.extend(
+            eks.planned_describe_node_group(&request.name, &ng.name)
+                .into_iter()
+                .map(|call| {
+                    call.note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues")
                 }),
-            )
-            .when("if IAM has no provider for the cluster's issuer")
-            .note("lets job roles trust the cluster's service accounts (IRSA)"),
-            PlannedCall::new(
-                Service::Eks,
-                "ListNodegroups",
-                json!({"clusterName": request.name}),
-            ),
-            PlannedCall::new(
-                Service::Eks,
-                "CreateNodegroup",
-                json!({
-                    "clusterName": request.name,
-                    "nodegroupName": ng.name,
-                    "instanceTypes": [ng.instance_type],
-                    "scalingConfig": {
-                        "minSize": ng.min_size,
-                        "maxSize": ng.max_size,
-                        "desiredSize": ng.desired_size,
-                    },
-                    "capacityType": ng.capacity_type,
-                    "labels": ng.labels,
-                    "nodeRole": ng.node_role_arn,
-                    "subnets": request.subnet_ids,
-                    "clientRequestToken": token,
-                }),
-            )
-            .when("if the cluster has no node group of that name; EKS accepts it only once the cluster is ACTIVE"),
-            PlannedCall::new(
-                Service::Eks,
-                "DescribeNodegroup",
-                json!({"clusterName": request.name, "nodegroupName": ng.name}),
-            )
-            .note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues"),
+        );
+        calls.push(
             PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
                 "repeated until {} Ready",
                 match ng.desired_size {
@@ -362,49 +313,7 @@ impl Action for CreateCluster {
                     n => format!("{n} nodes are"),
                 }
             )),
-        ];
-        // What the runbook does not give, the aws target makes as eksctl would.
-        let given = |arn: &Option<String>| arn.as_deref().is_some_and(|a| !a.is_empty());
-        let mut before_cluster = Vec::new();
-        if !given(&input.role_arn) {
-            before_cluster.extend(planned_role(
-                EksRole::Cluster,
-                &request.name,
-                "role_arn",
-                "the cluster",
-            ));
-        }
-        if !given(&input.node_role_arn) {
-            before_cluster.extend(planned_role(
-                EksRole::Node,
-                &request.name,
-                "node_role_arn",
-                "the cluster",
-            ));
-        }
-        let mut before_nodegroup = Vec::new();
-        if input.subnet_ids.is_empty() {
-            before_cluster.extend(planned_network(&request.name, &ng.instance_type));
-            before_nodegroup.extend(planned_network_lookup(&request.name));
-        }
-        if !given(&input.node_role_arn) {
-            before_nodegroup.extend(planned_role(
-                EksRole::Node,
-                &request.name,
-                "node_role_arn",
-                "the node group",
-            ));
-        }
-        let at = |calls: &[PlannedCall], operation: &str| {
-            calls
-                .iter()
-                .position(|c| c.operation == operation)
-                .unwrap_or(calls.len())
-        };
-        let nodegroup_at = at(&calls, "CreateNodegroup");
-        calls.splice(nodegroup_at..nodegroup_at, before_nodegroup);
-        let cluster_at = at(&calls, "CreateCluster");
-        calls.splice(cluster_at..cluster_at, before_cluster);
+        );
         Ok(calls)
     }
 }

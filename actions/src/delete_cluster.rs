@@ -4,14 +4,11 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{
-    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, Service,
-};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 use runbook_backend::WaitOutcome;
 use runbook_backend::duration::{Humane, HumaneDuration};
@@ -111,43 +108,20 @@ impl Action for DeleteCluster {
 
     fn planned_calls(
         input: &DeleteClusterInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let name = input.name.as_str();
+        let eks = &plan.target.eks;
         let mut calls = crate::node_pool_teardown::planned(name);
-        calls.extend([
-            PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
-                .note("if it is gone, nothing else is called; if it is already DELETING, only its OIDC provider is deleted"),
-            PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
-                .note("EKS deletes no cluster that still has node groups"),
-            PlannedCall::new(
-                Service::Eks,
-                "DeleteNodegroup",
-                json!({"clusterName": name, "nodegroupName": "<each node group>"}),
-            )
-            .when("for each node group"),
-            PlannedCall::new(Service::Eks, "ListNodegroups", json!({"clusterName": name}))
-                .note("repeated until no node group is left"),
-            PlannedCall::new(Service::Eks, "DeleteCluster", json!({"name": name}))
-                .note("ResourceNotFoundException: already gone, which is success"),
-            PlannedCall::new(
-                Service::Iam,
-                "DeleteOpenIDConnectProvider",
-                json!({"openIDConnectProviderArn": format!("arn:{PARTITION_PLACEHOLDER}:iam::{ACCOUNT_PLACEHOLDER}:oidc-provider/<OIDC issuer of cluster {name}>")}),
-            )
-            .when("if the cluster had an OIDC issuer")
-            .note("NoSuchEntity: already gone, which is success"),
-        ]);
+        calls.extend(eks.planned_delete_cluster(name));
         if input.wait {
-            calls.push(
-                PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name})).note(
-                    format!(
-                        "repeated until the cluster is gone, for at most {}",
-                        Humane(input.wait_timeout.0)
-                    ),
-                ),
-            );
-            calls.extend(crate::cluster_resources::planned_release(name));
+            calls.extend(eks.planned_describe_cluster(name).into_iter().map(|call| {
+                call.note(format!(
+                    "repeated until the cluster is gone, for at most {}",
+                    Humane(input.wait_timeout.0)
+                ))
+            }));
+            calls.extend(eks.planned_release_cluster(name));
         }
         Ok(calls)
     }

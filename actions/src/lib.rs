@@ -19,7 +19,6 @@ mod assert_eviction;
 mod cancel_job;
 mod capacity_type;
 mod cluster_lookup;
-mod cluster_resources;
 mod create_bucket;
 mod create_cluster;
 mod create_job_role;

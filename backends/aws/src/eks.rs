@@ -10,13 +10,19 @@ use aws_sdk_eks::types::{
     NodegroupScalingConfig, VersionStatus, VpcConfigRequest,
 };
 
+use serde_json::json;
+
 use super::AwsConfig;
 use super::error::{code_of, service_error};
-use crate::eks_roles::{delete_role, ensure_role};
-use crate::network::{CLUSTER_TAG, DISCOVERY_TAG, delete_network, ensure_network, find_network};
+use crate::eks_roles::{delete_role, ensure_role, planned_delete_role, planned_ensure_role};
+use crate::network::{
+    CLUSTER_TAG, DISCOVERY_TAG, delete_network, ensure_network, find_network,
+    planned_delete_network, planned_ensure_network, planned_find_network,
+};
 use crate::propagation::retry_while_propagating;
 use runbook_backend::ActionError;
 use runbook_backend::EksRole;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
@@ -111,13 +117,12 @@ impl AwsEks {
     /// Tags the security group EKS made for the cluster with Karpenter's discovery tag
     /// (as eksctl does), so an EC2NodeClass can select it.
     async fn tag_cluster_security_group(&self, cluster: &str) -> TargetResult<()> {
-        let described = self
-            .eks
-            .describe_cluster()
-            .name(cluster)
-            .send()
-            .await
-            .map_err(|e| service_error("EKS", "DescribeCluster", cluster, e))?;
+        let described = declared(
+            security_group_call(cluster),
+            self.eks.describe_cluster().name(cluster).send(),
+        )
+        .await
+        .map_err(|e| service_error("EKS", "DescribeCluster", cluster, e))?;
         let Some(group) = described
             .cluster()
             .and_then(|c| c.resources_vpc_config())
@@ -125,18 +130,21 @@ impl AwsEks {
         else {
             return Ok(());
         };
-        self.ec2
-            .create_tags()
-            .resources(group)
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(DISCOVERY_TAG)
-                    .value(cluster)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "CreateTags", group, e))?;
+        declared(
+            discovery_tag_call(group, cluster),
+            self.ec2
+                .create_tags()
+                .resources(group)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key(DISCOVERY_TAG)
+                        .value(cluster)
+                        .build(),
+                )
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "CreateTags", group, e))?;
         Ok(())
     }
 
@@ -152,14 +160,16 @@ impl AwsEks {
         if self.oidc_provider_exists(&arn).await? {
             return Ok(());
         }
-        match self
-            .iam
-            .create_open_id_connect_provider()
-            .url(&cluster.oidc_issuer)
-            .client_id_list("sts.amazonaws.com")
-            .thumbprint_list(OIDC_THUMBPRINT)
-            .send()
-            .await
+        match declared(
+            create_oidc_call(&cluster.oidc_issuer),
+            self.iam
+                .create_open_id_connect_provider()
+                .url(&cluster.oidc_issuer)
+                .client_id_list("sts.amazonaws.com")
+                .thumbprint_list(OIDC_THUMBPRINT)
+                .send(),
+        )
+        .await
         {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some("EntityAlreadyExists") => Ok(()),
@@ -178,12 +188,14 @@ impl AwsEks {
             return Ok(());
         }
         let arn = self.oidc_provider_arn(&cluster.oidc_issuer);
-        match self
-            .iam
-            .delete_open_id_connect_provider()
-            .open_id_connect_provider_arn(&arn)
-            .send()
-            .await
+        match declared(
+            delete_oidc_call(&arn),
+            self.iam
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send(),
+        )
+        .await
         {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(()),
@@ -192,12 +204,12 @@ impl AwsEks {
     }
 
     async fn oidc_provider_exists(&self, arn: &str) -> TargetResult<bool> {
-        let list = self
-            .iam
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "ListOpenIDConnectProviders", arn, e))?;
+        let list = declared(
+            list_oidc_call(),
+            self.iam.list_open_id_connect_providers().send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "ListOpenIDConnectProviders", arn, e))?;
         Ok(list
             .open_id_connect_provider_list()
             .iter()
@@ -206,6 +218,12 @@ impl AwsEks {
 
     /// The names of the cluster's managed node groups, every page of them.
     async fn nodegroups(&self, cluster: &str) -> TargetResult<Vec<String>> {
+        self.nodegroups_as(cluster, list_nodegroups_call(cluster))
+            .await
+    }
+
+    /// [`AwsEks::nodegroups`], each page asked as `call` declares.
+    async fn nodegroups_as(&self, cluster: &str, call: PlannedCall) -> TargetResult<Vec<String>> {
         let mut names = Vec::new();
         let mut pages = self
             .eks
@@ -213,7 +231,7 @@ impl AwsEks {
             .cluster_name(cluster)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = declared(call.clone(), pages.next()).await {
             let page = page.map_err(|e| service_error("EKS", "ListNodegroups", cluster, e))?;
             names.extend(page.nodegroups().iter().cloned());
         }
@@ -225,13 +243,15 @@ impl AwsEks {
     async fn delete_nodegroups(&self, cluster: &str) -> TargetResult<()> {
         let groups = self.nodegroups(cluster).await?;
         for group in &groups {
-            match self
-                .eks
-                .delete_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(group)
-                .send()
-                .await
+            match declared(
+                delete_nodegroup_call(cluster, group),
+                self.eks
+                    .delete_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(group)
+                    .send(),
+            )
+            .await
             {
                 Ok(_) => {}
                 // Already deleting, or gone meanwhile.
@@ -252,7 +272,11 @@ impl AwsEks {
         }
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_secs(2);
-        while !self.nodegroups(cluster).await?.is_empty() {
+        while !self
+            .nodegroups_as(cluster, nodegroups_left_call(cluster))
+            .await?
+            .is_empty()
+        {
             if started.elapsed() > NODEGROUP_DELETE_TIMEOUT {
                 return Err(ActionError::Failed(format!(
                     "the node groups of cluster `{cluster}` were still being deleted after 30 minutes"
@@ -322,7 +346,12 @@ fn tags(map: &std::collections::BTreeMap<String, String>) -> Option<HashMap<Stri
 #[async_trait]
 impl Eks for AwsEks {
     async fn describe_cluster(&self, name: &str) -> TargetResult<Option<ClusterInfo>> {
-        match self.eks.describe_cluster().name(name).send().await {
+        match declared(
+            describe_cluster_call(name),
+            self.eks.describe_cluster().name(name).send(),
+        )
+        .await
+        {
             Ok(out) => Ok(out.cluster().map(cluster_info)),
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(service_error("EKS", "DescribeCluster", name, e)),
@@ -352,27 +381,31 @@ impl Eks for AwsEks {
         } else {
             request.subnet_ids.clone()
         };
+        let call = create_cluster_call(request, &role, &subnets, token);
         let out = retry_while_propagating(|| {
-            self.eks
-                .create_cluster()
-                .name(&request.name)
-                .version(&request.version)
-                .role_arn(&role)
-                .resources_vpc_config(
-                    VpcConfigRequest::builder()
-                        .set_subnet_ids(Some(subnets.clone()))
-                        .build(),
-                )
-                // Both the aws-auth ConfigMap (which register-vc edits, as eksctl does) and
-                // access entries (which EMR uses on its own for new virtual clusters).
-                .access_config(
-                    CreateAccessConfigRequest::builder()
-                        .authentication_mode(AuthenticationMode::ApiAndConfigMap)
-                        .build(),
-                )
-                .set_tags(tags(&request.tags))
-                .client_request_token(token)
-                .send()
+            declared(
+                call.clone(),
+                self.eks
+                    .create_cluster()
+                    .name(&request.name)
+                    .version(&request.version)
+                    .role_arn(&role)
+                    .resources_vpc_config(
+                        VpcConfigRequest::builder()
+                            .set_subnet_ids(Some(subnets.clone()))
+                            .build(),
+                    )
+                    // Both the aws-auth ConfigMap (which register-vc edits, as eksctl does) and
+                    // access entries (which EMR uses on its own for new virtual clusters).
+                    .access_config(
+                        CreateAccessConfigRequest::builder()
+                            .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                            .build(),
+                    )
+                    .set_tags(tags(&request.tags))
+                    .client_request_token(token)
+                    .send(),
+            )
         })
         .await
         .map_err(|e| service_error("EKS", "CreateCluster", &request.name, e))?;
@@ -413,26 +446,30 @@ impl Eks for AwsEks {
                 request.subnet_ids.clone()
             };
         let size = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let call = create_nodegroup_call(&cluster.name, request, &subnets, &node_role, token);
         let created = retry_while_propagating(|| {
-            self.eks
-                .create_nodegroup()
-                .cluster_name(&cluster.name)
-                .nodegroup_name(&ng.name)
-                .scaling_config(
-                    NodegroupScalingConfig::builder()
-                        .min_size(size(ng.min_size))
-                        .max_size(size(ng.max_size))
-                        .desired_size(size(ng.desired_size))
-                        .build(),
-                )
-                .set_subnets(Some(subnets.clone()))
-                .instance_types(&ng.instance_type)
-                .node_role(&node_role)
-                .capacity_type(CapacityTypes::from(ng.capacity_type.as_str()))
-                .set_labels(tags(&ng.labels))
-                .set_tags(tags(&request.tags))
-                .client_request_token(token)
-                .send()
+            declared(
+                call.clone(),
+                self.eks
+                    .create_nodegroup()
+                    .cluster_name(&cluster.name)
+                    .nodegroup_name(&ng.name)
+                    .scaling_config(
+                        NodegroupScalingConfig::builder()
+                            .min_size(size(ng.min_size))
+                            .max_size(size(ng.max_size))
+                            .desired_size(size(ng.desired_size))
+                            .build(),
+                    )
+                    .set_subnets(Some(subnets.clone()))
+                    .instance_types(&ng.instance_type)
+                    .node_role(&node_role)
+                    .capacity_type(CapacityTypes::from(ng.capacity_type.as_str()))
+                    .set_labels(tags(&ng.labels))
+                    .set_tags(tags(&request.tags))
+                    .client_request_token(token)
+                    .send(),
+            )
         })
         .await;
         match created {
@@ -456,7 +493,12 @@ impl Eks for AwsEks {
         // until they are deleted, and nothing else would.
         if cluster.status != "DELETING" {
             self.delete_nodegroups(name).await?;
-            match self.eks.delete_cluster().name(name).send().await {
+            match declared(
+                delete_cluster_call(name),
+                self.eks.delete_cluster().name(name).send(),
+            )
+            .await
+            {
                 Ok(_) => {}
                 Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(false),
                 Err(e) => return Err(service_error("EKS", "DeleteCluster", name, e)),
@@ -483,7 +525,13 @@ impl Eks for AwsEks {
             .cluster_type("eks")
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        let versions = PlannedCall::new(
+            Service::Eks,
+            "DescribeClusterVersions",
+            json!({"clusterType": "eks"}),
+        )
+        .note("the versions EKS offers (preflight)");
+        while let Some(page) = declared(versions.clone(), pages.next()).await {
             let page = page
                 .map_err(|e| service_error("EKS", "DescribeClusterVersions", region.as_str(), e))?;
             offered.extend(page.cluster_versions().iter().filter_map(offered_version));
@@ -515,13 +563,15 @@ impl Eks for AwsEks {
         cluster: &str,
         name: &str,
     ) -> TargetResult<Option<NodeGroupInfo>> {
-        let answer = match self
-            .eks
-            .describe_nodegroup()
-            .cluster_name(cluster)
-            .nodegroup_name(name)
-            .send()
-            .await
+        let answer = match declared(
+            describe_nodegroup_call(cluster, name),
+            self.eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send(),
+        )
+        .await
         {
             Ok(answer) => answer,
             Err(e) if code_of(&e) == Some("ResourceNotFoundException") => return Ok(None),
@@ -546,6 +596,271 @@ impl Eks for AwsEks {
             node_role: group.node_role().map(str::to_string),
         }))
     }
+
+    fn planned_describe_cluster(&self, name: &str) -> Vec<PlannedCall> {
+        vec![describe_cluster_call(name)]
+    }
+
+    /// The roles and network the runbook does not give, as eksctl makes them, then
+    /// CreateCluster.
+    fn planned_create_cluster(&self, request: &ClusterRequest, token: &str) -> Vec<PlannedCall> {
+        let mut calls = Vec::new();
+        let cluster_role = given(request.role_arn.as_deref());
+        let node_role = given(request.nodegroup.node_role_arn.as_deref());
+        if cluster_role.is_none() {
+            calls.extend(
+                planned_ensure_role(EksRole::Cluster, &request.name, &self.partition)
+                    .into_iter()
+                    .map(|call| call.under("if `role_arn` is not given")),
+            );
+        }
+        if node_role.is_none() {
+            calls.extend(
+                planned_ensure_role(EksRole::Node, &request.name, &self.partition)
+                    .into_iter()
+                    .map(|call| call.under("if `node_role_arn` is not given")),
+            );
+        }
+        let subnets = if request.subnet_ids.is_empty() {
+            calls.extend(
+                planned_ensure_network(&request.name, &request.nodegroup.instance_type)
+                    .into_iter()
+                    .map(|call| call.under("if `subnet_ids` is not given")),
+            );
+            vec!["<the four subnets made>".to_string()]
+        } else {
+            request.subnet_ids.clone()
+        };
+        let role = cluster_role.map_or_else(
+            || self.role_arn(&EksRole::Cluster.name(&request.name)),
+            str::to_string,
+        );
+        calls.push(create_cluster_call(request, &role, &subnets, token));
+        calls
+    }
+
+    /// The IAM OIDC provider, then the node group unless it exists: its role and, for
+    /// a network runbook made, the private subnets and the security group's tag.
+    fn planned_complete_cluster(&self, request: &ClusterRequest, token: &str) -> Vec<PlannedCall> {
+        let issuer = format!("<OIDC issuer of cluster {}>", request.name);
+        let mut calls = vec![
+            list_oidc_call(),
+            create_oidc_call(&issuer),
+            list_nodegroups_call(&request.name),
+        ];
+        let mut nodegroup = Vec::new();
+        let node_role = given(request.nodegroup.node_role_arn.as_deref());
+        if node_role.is_none() {
+            nodegroup.extend(
+                planned_ensure_role(EksRole::Node, &request.name, &self.partition)
+                    .into_iter()
+                    .map(|call| call.under("if `node_role_arn` is not given")),
+            );
+        }
+        let subnets = if request.subnet_ids.is_empty() {
+            let lookup = planned_find_network(&request.name).into_iter().chain([
+                security_group_call(&request.name),
+                discovery_tag_call("<the cluster security group>", &request.name),
+            ]);
+            nodegroup.extend(lookup.map(|call| call.under("if `subnet_ids` is not given")));
+            vec!["<the private subnets>".to_string()]
+        } else {
+            request.subnet_ids.clone()
+        };
+        let role = node_role.map_or_else(
+            || self.role_arn(&EksRole::Node.name(&request.name)),
+            str::to_string,
+        );
+        nodegroup.push(create_nodegroup_call(
+            &request.name,
+            request,
+            &subnets,
+            &role,
+            token,
+        ));
+        calls.extend(
+            nodegroup
+                .into_iter()
+                .map(|call| call.under("if the cluster has no node group of that name")),
+        );
+        calls
+    }
+
+    fn planned_delete_cluster(&self, name: &str) -> Vec<PlannedCall> {
+        let gone = "if it is gone, nothing else is called; if it is already DELETING, only its OIDC provider is deleted";
+        vec![
+            describe_cluster_call(name).note(gone),
+            list_nodegroups_call(name).note("EKS deletes no cluster that still has node groups"),
+            delete_nodegroup_call(name, "<each node group>").when("for each node group"),
+            nodegroups_left_call(name),
+            delete_cluster_call(name),
+            delete_oidc_call(&self.oidc_provider_arn(&format!("<OIDC issuer of cluster {name}>")))
+                .when("if the cluster had an OIDC issuer"),
+        ]
+    }
+
+    fn planned_release_cluster(&self, name: &str) -> Vec<PlannedCall> {
+        let mut calls = planned_delete_network(name);
+        for role in [EksRole::Node, EksRole::Cluster] {
+            calls.extend(planned_delete_role(role, name, &self.partition));
+        }
+        calls
+    }
+
+    fn planned_describe_node_group(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
+        vec![describe_nodegroup_call(cluster, name)]
+    }
+
+    fn planned_node_groups(&self, cluster: &str) -> Vec<PlannedCall> {
+        vec![list_nodegroups_call(cluster)]
+    }
+}
+
+/// A role ARN the runbook gave (an empty one is none).
+fn given(arn: Option<&str>) -> Option<&str> {
+    arn.filter(|arn| !arn.is_empty())
+}
+
+impl AwsEks {
+    /// The ARN of IAM role `name` of this account.
+    fn role_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{name}",
+            self.partition, self.account_id
+        )
+    }
+}
+
+// The calls, each declared as the run sends it and as the plans above list it.
+
+fn describe_cluster_call(name: &str) -> PlannedCall {
+    PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
+}
+
+fn security_group_call(cluster: &str) -> PlannedCall {
+    describe_cluster_call(cluster).note("for the security group EKS made")
+}
+
+fn discovery_tag_call(group: &str, cluster: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Ec2,
+        "CreateTags",
+        json!({"resources": group, DISCOVERY_TAG: cluster}),
+    )
+}
+
+/// CreateCluster with API and ConfigMap authentication: register-vc edits the aws-auth
+/// ConfigMap, as eksctl does, and EMR makes access entries for new virtual clusters.
+fn create_cluster_call(
+    request: &ClusterRequest,
+    role_arn: &str,
+    subnets: &[String],
+    token: &str,
+) -> PlannedCall {
+    PlannedCall::new(
+        Service::Eks,
+        "CreateCluster",
+        json!({
+            "name": request.name,
+            "version": request.version,
+            "roleArn": role_arn,
+            "resourcesVpcConfig": {"subnetIds": subnets},
+            "accessConfig": {"authenticationMode": AuthenticationMode::ApiAndConfigMap.as_str()},
+            "tags": request.tags,
+            "clientRequestToken": token,
+        }),
+    )
+}
+
+fn create_nodegroup_call(
+    cluster: &str,
+    request: &ClusterRequest,
+    subnets: &[String],
+    node_role: &str,
+    token: &str,
+) -> PlannedCall {
+    let ng = &request.nodegroup;
+    let mut detail = json!({
+        "clusterName": cluster,
+        "nodegroupName": ng.name,
+        "instanceTypes": [ng.instance_type],
+        "scalingConfig": {
+            "minSize": ng.min_size,
+            "maxSize": ng.max_size,
+            "desiredSize": ng.desired_size,
+        },
+        "capacityType": ng.capacity_type,
+        "labels": ng.labels,
+        "nodeRole": node_role,
+        "subnets": subnets,
+        "clientRequestToken": token,
+    });
+    if !request.tags.is_empty() {
+        detail["tags"] = json!(request.tags);
+    }
+    PlannedCall::new(Service::Eks, "CreateNodegroup", detail)
+        .note("EKS accepts it only once the cluster is ACTIVE; ResourceInUseException: adopted")
+}
+
+fn list_oidc_call() -> PlannedCall {
+    PlannedCall::new(Service::Iam, "ListOpenIDConnectProviders", json!({}))
+        .note("is the cluster's OIDC issuer registered with IAM?")
+}
+
+fn create_oidc_call(issuer: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "CreateOpenIDConnectProvider",
+        json!({
+            "url": issuer,
+            "clientIDList": ["sts.amazonaws.com"],
+            "thumbprintList": [OIDC_THUMBPRINT],
+        }),
+    )
+    .when("if IAM has no provider for the cluster's issuer")
+    .note("lets job roles trust the cluster's service accounts (IRSA)")
+}
+
+fn delete_oidc_call(arn: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "DeleteOpenIDConnectProvider",
+        json!({"openIDConnectProviderArn": arn}),
+    )
+    .note("NoSuchEntity: already gone, which is success")
+}
+
+fn list_nodegroups_call(cluster: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Eks,
+        "ListNodegroups",
+        json!({"clusterName": cluster}),
+    )
+}
+
+fn nodegroups_left_call(cluster: &str) -> PlannedCall {
+    list_nodegroups_call(cluster).note("repeated until no node group is left")
+}
+
+fn delete_nodegroup_call(cluster: &str, group: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Eks,
+        "DeleteNodegroup",
+        json!({"clusterName": cluster, "nodegroupName": group}),
+    )
+}
+
+fn delete_cluster_call(name: &str) -> PlannedCall {
+    PlannedCall::new(Service::Eks, "DeleteCluster", json!({"name": name}))
+        .note("ResourceNotFoundException: already gone, which is success")
+}
+
+fn describe_nodegroup_call(cluster: &str, name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Eks,
+        "DescribeNodegroup",
+        json!({"clusterName": cluster, "nodegroupName": name}),
+    )
 }
 
 #[cfg(test)]

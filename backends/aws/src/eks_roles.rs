@@ -6,11 +6,15 @@
 //! `runbook.io/cluster: <cluster>`; a role of that name without it is not runbook's and
 //! is neither adopted nor deleted.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_iam::types::Tag;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ActionError, EksRole, TargetResult};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::code_of;
+use crate::iam::{create_role_call, get_role_call, removal_calls};
 use crate::network::CLUSTER_TAG;
 use crate::propagation::retry_while_propagating;
 use crate::service_error;
@@ -45,7 +49,7 @@ pub(crate) async fn ensure_role(
     partition: &str,
 ) -> TargetResult<String> {
     let name = role.name(cluster);
-    let arn = match iam.get_role().role_name(&name).send().await {
+    let arn = match declared(get_role_call(&name), iam.get_role().role_name(&name).send()).await {
         Ok(found) => {
             let found = found.role().ok_or_else(|| {
                 ActionError::Failed(format!("IAM GetRole of `{name}` returned no role"))
@@ -62,28 +66,25 @@ pub(crate) async fn ensure_role(
             found.arn().to_string()
         }
         Err(e) if code_of(&e) == Some("NoSuchEntity") => {
-            let trust = json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": service(role)},
-                    "Action": "sts:AssumeRole",
-                }],
-            });
+            let trust = trust(role);
+            let call = make_call(role, cluster);
             let tag = Tag::builder()
                 .key(CLUSTER_TAG)
                 .value(cluster)
                 .build()
                 .map_err(|e| ActionError::Bug(format!("IAM tag: {e}")))?;
             let created = retry_while_propagating(|| {
-                iam.create_role()
-                    .role_name(&name)
-                    .assume_role_policy_document(trust.to_string())
-                    .description(format!(
-                        "EKS {role:?} role of cluster {cluster}, made by runbook"
-                    ))
-                    .tags(tag.clone())
-                    .send()
+                declared(
+                    call.clone(),
+                    iam.create_role()
+                        .role_name(&name)
+                        .assume_role_policy_document(trust.to_string())
+                        .description(format!(
+                            "EKS {role:?} role of cluster {cluster}, made by runbook"
+                        ))
+                        .tags(tag.clone())
+                        .send(),
+                )
             })
             .await
             .map_err(|e| service_error("IAM", "CreateRole", &name, e))?;
@@ -95,12 +96,15 @@ pub(crate) async fn ensure_role(
     };
     for policy in policies(role) {
         let policy_arn = managed_policy(partition, policy);
-        iam.attach_role_policy()
-            .role_name(&name)
-            .policy_arn(&policy_arn)
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "AttachRolePolicy", &name, e))?;
+        declared(
+            attach_call(&name, &policy_arn),
+            iam.attach_role_policy()
+                .role_name(&name)
+                .policy_arn(&policy_arn)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "AttachRolePolicy", &name, e))?;
     }
     Ok(arn)
 }
@@ -115,7 +119,7 @@ pub(crate) async fn delete_role(
     partition: &str,
 ) -> TargetResult<bool> {
     let name = role.name(cluster);
-    let found = match iam.get_role().role_name(&name).send().await {
+    let found = match declared(get_role_call(&name), iam.get_role().role_name(&name).send()).await {
         Ok(found) => found,
         Err(e) if code_of(&e) == Some("NoSuchEntity") => return Ok(false),
         Err(e) => return Err(service_error("IAM", "GetRole", &name, e)),
@@ -129,33 +133,47 @@ pub(crate) async fn delete_role(
         return Ok(false);
     }
     for policy in policies(role) {
-        match iam
-            .detach_role_policy()
-            .role_name(&name)
-            .policy_arn(managed_policy(partition, policy))
-            .send()
-            .await
+        let policy_arn = managed_policy(partition, policy);
+        match declared(
+            detach_call(&name, &policy_arn),
+            iam.detach_role_policy()
+                .role_name(&name)
+                .policy_arn(&policy_arn)
+                .send(),
+        )
+        .await
         {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("NoSuchEntity") => {}
             Err(e) => return Err(service_error("IAM", "DetachRolePolicy", &name, e)),
         }
     }
-    let profiles = iam
-        .list_instance_profiles_for_role()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| service_error("IAM", "ListInstanceProfilesForRole", &name, e))?;
-    for profile in profiles.instance_profiles() {
-        iam.remove_role_from_instance_profile()
-            .instance_profile_name(profile.instance_profile_name())
+    let profiles = declared(
+        removal_calls::list_profiles(&name),
+        iam.list_instance_profiles_for_role()
             .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| service_error("IAM", "RemoveRoleFromInstanceProfile", &name, e))?;
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("IAM", "ListInstanceProfilesForRole", &name, e))?;
+    for profile in profiles.instance_profiles() {
+        let profile = profile.instance_profile_name();
+        declared(
+            removal_calls::remove_from_profile(&name, profile),
+            iam.remove_role_from_instance_profile()
+                .instance_profile_name(profile)
+                .role_name(&name)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("IAM", "RemoveRoleFromInstanceProfile", &name, e))?;
     }
-    match iam.delete_role().role_name(&name).send().await {
+    match declared(
+        removal_calls::delete_role(&name),
+        iam.delete_role().role_name(&name).send(),
+    )
+    .await
+    {
         Ok(_) => Ok(true),
         Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(false),
         Err(e) => Err(service_error("IAM", "DeleteRole", &name, e)),
@@ -164,4 +182,81 @@ pub(crate) async fn delete_role(
 
 fn managed_policy(partition: &str, policy: &str) -> String {
     format!("arn:{partition}:iam::aws:policy/{policy}")
+}
+
+/// The trust policy of the role: the service that assumes it.
+fn trust(role: EksRole) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service(role)},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+}
+
+/// CreateRole of the role, tagged as runbook's for `cluster`.
+fn make_call(role: EksRole, cluster: &str) -> PlannedCall {
+    let tags = BTreeMap::from([(CLUSTER_TAG.to_string(), cluster.to_string())]);
+    create_role_call(&role.name(cluster), &trust(role), &tags)
+        .when("if the role does not exist yet")
+}
+
+fn attach_call(name: &str, policy_arn: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "AttachRolePolicy",
+        json!({"roleName": name, "policyArn": policy_arn}),
+    )
+}
+
+fn detach_call(name: &str, policy_arn: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Iam,
+        "DetachRolePolicy",
+        json!({"roleName": name, "policyArn": policy_arn}),
+    )
+    .note("NoSuchEntity: not attached, which is success")
+}
+
+/// The calls [`ensure_role`] makes.
+pub(crate) fn planned_ensure_role(
+    role: EksRole,
+    cluster: &str,
+    partition: &str,
+) -> Vec<PlannedCall> {
+    let name = role.name(cluster);
+    let mut calls = vec![get_role_call(&name), make_call(role, cluster)];
+    calls.extend(
+        policies(role)
+            .iter()
+            .map(|policy| attach_call(&name, &managed_policy(partition, policy))),
+    );
+    calls
+}
+
+/// The calls [`delete_role`] makes.
+pub(crate) fn planned_delete_role(
+    role: EksRole,
+    cluster: &str,
+    partition: &str,
+) -> Vec<PlannedCall> {
+    let name = role.name(cluster);
+    let mut calls = vec![get_role_call(&name)];
+    let mut removal: Vec<PlannedCall> = policies(role)
+        .iter()
+        .map(|policy| detach_call(&name, &managed_policy(partition, policy)))
+        .collect();
+    removal.extend([
+        removal_calls::list_profiles(&name),
+        removal_calls::remove_from_profile(&name, "<each instance profile>"),
+        removal_calls::delete_role(&name),
+    ]);
+    calls.extend(
+        removal
+            .into_iter()
+            .map(|call| call.under("if runbook made the role for this cluster (its tag says so)")),
+    );
+    calls
 }

@@ -21,7 +21,7 @@ pub(super) struct AwsIam {
 }
 
 impl AwsIam {
-    pub(super) fn new(config: &AwsConfig) -> AwsIam {
+    pub(crate) fn new(config: &AwsConfig) -> AwsIam {
         AwsIam {
             iam: aws_sdk_iam::Client::from_conf(
                 crate::call_recording::sdk_config!(aws_sdk_iam, config).build(),
@@ -30,7 +30,7 @@ impl AwsIam {
     }
 
     #[cfg(test)]
-    pub(super) fn from_client(iam: aws_sdk_iam::Client) -> AwsIam {
+    pub(crate) fn from_client(iam: aws_sdk_iam::Client) -> AwsIam {
         AwsIam { iam }
     }
 
@@ -38,14 +38,14 @@ impl AwsIam {
     /// managed policies and instance profiles.
     async fn detach_everything(&self, name: &str) -> TargetResult<()> {
         let inline = declared(
-            detach_calls::list_inline(name),
+            removal_calls::list_inline(name),
             self.iam.list_role_policies().role_name(name).send(),
         )
         .await
         .map_err(|e| service_error("IAM", "ListRolePolicies", name, e))?;
         for policy in inline.policy_names() {
             declared(
-                detach_calls::delete_inline(name, policy),
+                removal_calls::delete_inline(name, policy),
                 self.iam
                     .delete_role_policy()
                     .role_name(name)
@@ -56,7 +56,7 @@ impl AwsIam {
             .map_err(|e| service_error("IAM", "DeleteRolePolicy", format!("{name}/{policy}"), e))?;
         }
         let attached = declared(
-            detach_calls::list_attached(name),
+            removal_calls::list_attached(name),
             self.iam
                 .list_attached_role_policies()
                 .role_name(name)
@@ -67,7 +67,7 @@ impl AwsIam {
         for policy in attached.attached_policies() {
             let arn = policy.policy_arn().unwrap_or_default();
             declared(
-                detach_calls::detach(name, arn),
+                removal_calls::detach(name, arn),
                 self.iam
                     .detach_role_policy()
                     .role_name(name)
@@ -78,7 +78,7 @@ impl AwsIam {
             .map_err(|e| service_error("IAM", "DetachRolePolicy", format!("{name} {arn}"), e))?;
         }
         let profiles = declared(
-            detach_calls::list_profiles(name),
+            removal_calls::list_profiles(name),
             self.iam
                 .list_instance_profiles_for_role()
                 .role_name(name)
@@ -89,7 +89,7 @@ impl AwsIam {
         for profile in profiles.instance_profiles() {
             let profile = profile.instance_profile_name();
             declared(
-                detach_calls::remove_from_profile(name, profile),
+                removal_calls::remove_from_profile(name, profile),
                 self.iam
                     .remove_role_from_instance_profile()
                     .role_name(name)
@@ -316,7 +316,7 @@ impl Iam for AwsIam {
             Err(e) => return Err(e),
         }
         match declared(
-            detach_calls::delete_role(name),
+            removal_calls::delete_role(name),
             self.iam.delete_role().role_name(name).send(),
         )
         .await
@@ -406,13 +406,13 @@ impl Iam for AwsIam {
 
     fn planned_delete_role(&self, name: &str) -> Vec<PlannedCall> {
         vec![
-            detach_calls::list_inline(name),
-            detach_calls::delete_inline(name, "<each inline policy>"),
-            detach_calls::list_attached(name),
-            detach_calls::detach(name, "<each attached policy>"),
-            detach_calls::list_profiles(name),
-            detach_calls::remove_from_profile(name, "<each instance profile>"),
-            detach_calls::delete_role(name),
+            removal_calls::list_inline(name),
+            removal_calls::delete_inline(name, "<each inline policy>"),
+            removal_calls::list_attached(name),
+            removal_calls::detach(name, "<each attached policy>"),
+            removal_calls::list_profiles(name),
+            removal_calls::remove_from_profile(name, "<each instance profile>"),
+            removal_calls::delete_role(name),
         ]
     }
 }
@@ -455,15 +455,15 @@ fn put_policy_call(role: &str, policy_name: &str, document: &Value) -> PlannedCa
 
 /// The calls that delete a role: IAM deletes none that still has policies or is in an
 /// instance profile.
-mod detach_calls {
+pub(crate) mod removal_calls {
     use super::*;
 
-    pub(super) fn list_inline(role: &str) -> PlannedCall {
+    pub(crate) fn list_inline(role: &str) -> PlannedCall {
         PlannedCall::new(Service::Iam, "ListRolePolicies", json!({"roleName": role}))
             .note("NoSuchEntity: already gone, which is success")
     }
 
-    pub(super) fn delete_inline(role: &str, policy: &str) -> PlannedCall {
+    pub(crate) fn delete_inline(role: &str, policy: &str) -> PlannedCall {
         PlannedCall::new(
             Service::Iam,
             "DeleteRolePolicy",
@@ -472,7 +472,7 @@ mod detach_calls {
         .when("for each inline policy (IAM deletes no role that has any)")
     }
 
-    pub(super) fn list_attached(role: &str) -> PlannedCall {
+    pub(crate) fn list_attached(role: &str) -> PlannedCall {
         PlannedCall::new(
             Service::Iam,
             "ListAttachedRolePolicies",
@@ -480,7 +480,7 @@ mod detach_calls {
         )
     }
 
-    pub(super) fn detach(role: &str, policy_arn: &str) -> PlannedCall {
+    pub(crate) fn detach(role: &str, policy_arn: &str) -> PlannedCall {
         PlannedCall::new(
             Service::Iam,
             "DetachRolePolicy",
@@ -489,7 +489,7 @@ mod detach_calls {
         .when("for each attached managed policy")
     }
 
-    pub(super) fn list_profiles(role: &str) -> PlannedCall {
+    pub(crate) fn list_profiles(role: &str) -> PlannedCall {
         PlannedCall::new(
             Service::Iam,
             "ListInstanceProfilesForRole",
@@ -497,7 +497,7 @@ mod detach_calls {
         )
     }
 
-    pub(super) fn remove_from_profile(role: &str, profile: &str) -> PlannedCall {
+    pub(crate) fn remove_from_profile(role: &str, profile: &str) -> PlannedCall {
         PlannedCall::new(
             Service::Iam,
             "RemoveRoleFromInstanceProfile",
@@ -506,7 +506,7 @@ mod detach_calls {
         .when("for each instance profile it is in")
     }
 
-    pub(super) fn delete_role(role: &str) -> PlannedCall {
+    pub(crate) fn delete_role(role: &str) -> PlannedCall {
         PlannedCall::new(Service::Iam, "DeleteRole", json!({"roleName": role}))
     }
 }

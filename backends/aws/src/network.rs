@@ -19,7 +19,9 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, LocationType, NatGatewayState, ResourceType, Tag,
     TagSpecification,
 };
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ActionError, TargetResult};
+use serde_json::{Value, json};
 
 use crate::error::code_of;
 use crate::service_error;
@@ -123,12 +125,14 @@ pub(crate) async fn find_network(
     let Some(vpc_id) = find_vpc(ec2, cluster).await? else {
         return Ok(None);
     };
-    let subnets = ec2
-        .describe_subnets()
-        .filters(filter("vpc-id", &vpc_id))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeSubnets", &vpc_id, e))?;
+    let subnets = declared(
+        subnets_in_call(&vpc_id).note("the node group goes in the private ones"),
+        ec2.describe_subnets()
+            .filters(filter("vpc-id", &vpc_id))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeSubnets", &vpc_id, e))?;
     let mut network = ClusterNetwork {
         vpc_id,
         public_subnets: Vec::new(),
@@ -161,34 +165,45 @@ pub(crate) async fn delete_network(
     };
     delete_nat_gateways(ec2, &vpc_id).await?;
     release_addresses(ec2, cluster).await?;
-    let gateways = ec2
-        .describe_internet_gateways()
-        .filters(filter("attachment.vpc-id", &vpc_id))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeInternetGateways", &vpc_id, e))?;
+    let gateways = declared(
+        gateways_call(&vpc_id),
+        ec2.describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", &vpc_id))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeInternetGateways", &vpc_id, e))?;
     for gateway in gateways.internet_gateways() {
         let Some(id) = gateway.internet_gateway_id() else {
             continue;
         };
-        ec2.detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DetachInternetGateway", id, e))?;
-        ec2.delete_internet_gateway()
-            .internet_gateway_id(id)
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DeleteInternetGateway", id, e))?;
-    }
-    let tables = ec2
-        .describe_route_tables()
-        .filters(filter("vpc-id", &vpc_id))
-        .send()
+        declared(
+            ec2_call(
+                "DetachInternetGateway",
+                json!({"internetGatewayId": id, "vpcId": vpc_id}),
+            ),
+            ec2.detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(&vpc_id)
+                .send(),
+        )
         .await
-        .map_err(|e| service_error("EC2", "DescribeRouteTables", &vpc_id, e))?;
+        .map_err(|e| service_error("EC2", "DetachInternetGateway", id, e))?;
+        declared(
+            ec2_call("DeleteInternetGateway", json!({"internetGatewayId": id})),
+            ec2.delete_internet_gateway().internet_gateway_id(id).send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "DeleteInternetGateway", id, e))?;
+    }
+    let tables = declared(
+        ec2_call("DescribeRouteTables", json!({"vpc-id": vpc_id})),
+        ec2.describe_route_tables()
+            .filters(filter("vpc-id", &vpc_id))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeRouteTables", &vpc_id, e))?;
     for table in tables.route_tables() {
         let main = table.associations().iter().any(|a| a.main() == Some(true));
         let Some(id) = table.route_table_id().filter(|_| !main) else {
@@ -200,36 +215,47 @@ pub(crate) async fn delete_network(
             .iter()
             .filter_map(|a| a.route_table_association_id())
         {
-            ec2.disassociate_route_table()
-                .association_id(association)
-                .send()
-                .await
-                .map_err(|e| service_error("EC2", "DisassociateRouteTable", association, e))?;
+            declared(
+                ec2_call(
+                    "DisassociateRouteTable",
+                    json!({"associationId": association}),
+                ),
+                ec2.disassociate_route_table()
+                    .association_id(association)
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("EC2", "DisassociateRouteTable", association, e))?;
         }
-        ec2.delete_route_table()
-            .route_table_id(id)
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DeleteRouteTable", id, e))?;
-    }
-    let subnets = ec2
-        .describe_subnets()
-        .filters(filter("vpc-id", &vpc_id))
-        .send()
+        declared(
+            ec2_call("DeleteRouteTable", json!({"routeTableId": id})),
+            ec2.delete_route_table().route_table_id(id).send(),
+        )
         .await
-        .map_err(|e| service_error("EC2", "DescribeSubnets", &vpc_id, e))?;
+        .map_err(|e| service_error("EC2", "DeleteRouteTable", id, e))?;
+    }
+    let subnets = declared(
+        subnets_in_call(&vpc_id),
+        ec2.describe_subnets()
+            .filters(filter("vpc-id", &vpc_id))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeSubnets", &vpc_id, e))?;
     for id in subnets.subnets().iter().filter_map(|s| s.subnet_id()) {
-        ec2.delete_subnet()
-            .subnet_id(id)
-            .send()
-            .await
-            .map_err(|e| dependency_hint(service_error("EC2", "DeleteSubnet", id, e)))?;
-    }
-    ec2.delete_vpc()
-        .vpc_id(&vpc_id)
-        .send()
+        declared(
+            ec2_call("DeleteSubnet", json!({"subnetId": id})),
+            ec2.delete_subnet().subnet_id(id).send(),
+        )
         .await
-        .map_err(|e| dependency_hint(service_error("EC2", "DeleteVpc", &vpc_id, e)))?;
+        .map_err(|e| dependency_hint(service_error("EC2", "DeleteSubnet", id, e)))?;
+    }
+    declared(
+        ec2_call("DeleteVpc", json!({"vpcId": vpc_id})),
+        ec2.delete_vpc().vpc_id(&vpc_id).send(),
+    )
+    .await
+    .map_err(|e| dependency_hint(service_error("EC2", "DeleteVpc", &vpc_id, e)))?;
     Ok(Some(vpc_id))
 }
 
@@ -274,12 +300,12 @@ fn yes() -> AttributeBooleanValue {
 }
 
 async fn find_vpc(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<Option<String>> {
-    let answer = ec2
-        .describe_vpcs()
-        .filters(tag_filter(cluster))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeVpcs", cluster, e))?;
+    let answer = declared(
+        vpcs_call(cluster),
+        ec2.describe_vpcs().filters(tag_filter(cluster)).send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeVpcs", cluster, e))?;
     Ok(answer
         .vpcs()
         .iter()
@@ -289,13 +315,15 @@ async fn find_vpc(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<Opti
 
 async fn create_vpc(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<String> {
     let name = format!("{cluster}/VPC");
-    let created = ec2
-        .create_vpc()
-        .cidr_block(VPC_CIDR)
-        .tag_specifications(tags(ResourceType::Vpc, cluster, &name, &[]))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "CreateVpc", &name, e))?;
+    let created = declared(
+        create_vpc_call(),
+        ec2.create_vpc()
+            .cidr_block(VPC_CIDR)
+            .tag_specifications(tags(ResourceType::Vpc, cluster, &name, &[]))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "CreateVpc", &name, e))?;
     let id = created
         .vpc()
         .and_then(|v| v.vpc_id())
@@ -309,8 +337,7 @@ async fn create_vpc(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<St
         } else {
             request.enable_dns_hostnames(yes())
         };
-        request
-            .send()
+        declared(dns_call(&id, attribute), request.send())
             .await
             .map_err(|e| service_error("EC2", "ModifyVpcAttribute", &id, e))?;
     }
@@ -320,13 +347,15 @@ async fn create_vpc(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<St
 /// The first two zones of the region (in name order) that offer `instance_type`: the
 /// node group needs its type in the zones of its subnets, and EKS two zones.
 async fn zones_for(ec2: &aws_sdk_ec2::Client, instance_type: &str) -> TargetResult<Vec<String>> {
-    let offered = ec2
-        .describe_instance_type_offerings()
-        .location_type(LocationType::AvailabilityZone)
-        .filters(filter("instance-type", instance_type))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeInstanceTypeOfferings", instance_type, e))?;
+    let offered = declared(
+        offerings_call(instance_type),
+        ec2.describe_instance_type_offerings()
+            .location_type(LocationType::AvailabilityZone)
+            .filters(filter("instance-type", instance_type))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeInstanceTypeOfferings", instance_type, e))?;
     let mut zones: Vec<String> = offered
         .instance_type_offerings()
         .iter()
@@ -352,13 +381,15 @@ async fn ensure_subnet(
     vpc_id: &str,
     plan: &SubnetPlan,
 ) -> TargetResult<String> {
-    let existing = ec2
-        .describe_subnets()
-        .filters(filter("vpc-id", vpc_id))
-        .filters(filter("cidr-block", plan.cidr))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeSubnets", &plan.name, e))?;
+    let existing = declared(
+        subnet_call(vpc_id, plan.cidr),
+        ec2.describe_subnets()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("cidr-block", plan.cidr))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeSubnets", &plan.name, e))?;
     if let Some(id) = existing.subnets().iter().find_map(|s| s.subnet_id()) {
         return Ok(id.to_string());
     }
@@ -370,15 +401,17 @@ async fn ensure_subnet(
             (DISCOVERY_TAG, cluster),
         ]
     };
-    let created = ec2
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .cidr_block(plan.cidr)
-        .availability_zone(&plan.zone)
-        .tag_specifications(tags(ResourceType::Subnet, cluster, &plan.name, extra))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "CreateSubnet", &plan.name, e))?;
+    let created = declared(
+        create_subnet_call(vpc_id, plan.cidr, &plan.zone),
+        ec2.create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block(plan.cidr)
+            .availability_zone(&plan.zone)
+            .tag_specifications(tags(ResourceType::Subnet, cluster, &plan.name, extra))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "CreateSubnet", &plan.name, e))?;
     let id = created
         .subnet()
         .and_then(|s| s.subnet_id())
@@ -390,12 +423,15 @@ async fn ensure_subnet(
         })?
         .to_string();
     if plan.public {
-        ec2.modify_subnet_attribute()
-            .subnet_id(&id)
-            .map_public_ip_on_launch(yes())
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "ModifySubnetAttribute", &id, e))?;
+        declared(
+            public_ip_call(&id),
+            ec2.modify_subnet_attribute()
+                .subnet_id(&id)
+                .map_public_ip_on_launch(yes())
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "ModifySubnetAttribute", &id, e))?;
     }
     Ok(id)
 }
@@ -405,12 +441,14 @@ async fn ensure_internet_gateway(
     cluster: &str,
     vpc_id: &str,
 ) -> TargetResult<String> {
-    let attached = ec2
-        .describe_internet_gateways()
-        .filters(filter("attachment.vpc-id", vpc_id))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeInternetGateways", vpc_id, e))?;
+    let attached = declared(
+        gateways_call(vpc_id),
+        ec2.describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", vpc_id))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeInternetGateways", vpc_id, e))?;
     if let Some(id) = attached
         .internet_gateways()
         .iter()
@@ -419,12 +457,14 @@ async fn ensure_internet_gateway(
         return Ok(id.to_string());
     }
     let name = format!("{cluster}/InternetGateway");
-    let created = ec2
-        .create_internet_gateway()
-        .tag_specifications(tags(ResourceType::InternetGateway, cluster, &name, &[]))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "CreateInternetGateway", &name, e))?;
+    let created = declared(
+        create_gateway_call(),
+        ec2.create_internet_gateway()
+            .tag_specifications(tags(ResourceType::InternetGateway, cluster, &name, &[]))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "CreateInternetGateway", &name, e))?;
     let id = created
         .internet_gateway()
         .and_then(|g| g.internet_gateway_id())
@@ -434,12 +474,15 @@ async fn ensure_internet_gateway(
             ))
         })?
         .to_string();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&id)
-        .vpc_id(vpc_id)
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "AttachInternetGateway", &id, e))?;
+    declared(
+        attach_gateway_call(&id, vpc_id),
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(vpc_id)
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "AttachInternetGateway", &id, e))?;
     Ok(id)
 }
 
@@ -457,14 +500,16 @@ async fn ensure_nat_gateway(
         Some(id) => id,
         None => {
             let allocation = ensure_address(ec2, cluster).await?;
-            let created = ec2
-                .create_nat_gateway()
-                .subnet_id(subnet)
-                .allocation_id(&allocation)
-                .tag_specifications(tags(ResourceType::Natgateway, cluster, &name, &[]))
-                .send()
-                .await
-                .map_err(|e| service_error("EC2", "CreateNatGateway", &name, e))?;
+            let created = declared(
+                create_nat_call(subnet, &allocation),
+                ec2.create_nat_gateway()
+                    .subnet_id(subnet)
+                    .allocation_id(&allocation)
+                    .tag_specifications(tags(ResourceType::Natgateway, cluster, &name, &[]))
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("EC2", "CreateNatGateway", &name, e))?;
             created
                 .nat_gateway()
                 .and_then(|g| g.nat_gateway_id())
@@ -479,7 +524,7 @@ async fn ensure_nat_gateway(
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_secs(2);
     loop {
-        match nat_state(ec2, &id).await? {
+        match nat_state(ec2, &id, "repeated until the NAT gateway is available").await? {
             Some(NatGatewayState::Available) => return Ok(id),
             Some(NatGatewayState::Pending) => {}
             other => {
@@ -500,19 +545,21 @@ async fn ensure_nat_gateway(
 }
 
 async fn live_nat_gateways(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> TargetResult<Vec<String>> {
-    let answer = ec2
-        .describe_nat_gateways()
-        .filter(filter("vpc-id", vpc_id))
-        .filter(
-            Filter::builder()
-                .name("state")
-                .values("pending")
-                .values("available")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeNatGateways", vpc_id, e))?;
+    let answer = declared(
+        live_nats_call(vpc_id),
+        ec2.describe_nat_gateways()
+            .filter(filter("vpc-id", vpc_id))
+            .filter(
+                Filter::builder()
+                    .name("state")
+                    .values("pending")
+                    .values("available")
+                    .build(),
+            )
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeNatGateways", vpc_id, e))?;
     Ok(answer
         .nat_gateways()
         .iter()
@@ -521,8 +568,17 @@ async fn live_nat_gateways(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> TargetRes
         .collect())
 }
 
-async fn nat_state(ec2: &aws_sdk_ec2::Client, id: &str) -> TargetResult<Option<NatGatewayState>> {
-    let answer = ec2.describe_nat_gateways().nat_gateway_ids(id).send().await;
+/// The state of NAT gateway `id`, asked while waiting `until` it has one.
+async fn nat_state(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    until: &str,
+) -> TargetResult<Option<NatGatewayState>> {
+    let answer = declared(
+        nat_state_call(id, until),
+        ec2.describe_nat_gateways().nat_gateway_ids(id).send(),
+    )
+    .await;
     match answer {
         Ok(answer) => Ok(answer
             .nat_gateways()
@@ -537,12 +593,12 @@ async fn nat_state(ec2: &aws_sdk_ec2::Client, id: &str) -> TargetResult<Option<N
 /// The cluster's Elastic IP that no NAT gateway uses (left by an interrupted create),
 /// else a new one.
 async fn ensure_address(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<String> {
-    let existing = ec2
-        .describe_addresses()
-        .filters(tag_filter(cluster))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeAddresses", cluster, e))?;
+    let existing = declared(
+        addresses_call(cluster),
+        ec2.describe_addresses().filters(tag_filter(cluster)).send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeAddresses", cluster, e))?;
     if let Some(id) = existing
         .addresses()
         .iter()
@@ -552,13 +608,15 @@ async fn ensure_address(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResul
         return Ok(id.to_string());
     }
     let name = format!("{cluster}/NATIP");
-    let allocated = ec2
-        .allocate_address()
-        .domain(DomainType::Vpc)
-        .tag_specifications(tags(ResourceType::ElasticIp, cluster, &name, &[]))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "AllocateAddress", &name, e))?;
+    let allocated = declared(
+        allocate_call(),
+        ec2.allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tags(ResourceType::ElasticIp, cluster, &name, &[]))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "AllocateAddress", &name, e))?;
     allocated
         .allocation_id()
         .map(str::to_string)
@@ -576,13 +634,15 @@ async fn ensure_route_table(
     tier: &str,
 ) -> TargetResult<String> {
     let name = format!("{cluster}/{tier}-routes");
-    let existing = ec2
-        .describe_route_tables()
-        .filters(filter("vpc-id", vpc_id))
-        .filters(filter("tag:Name", &name))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeRouteTables", &name, e))?;
+    let existing = declared(
+        named_table_call(vpc_id, &name),
+        ec2.describe_route_tables()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("tag:Name", &name))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeRouteTables", &name, e))?;
     if let Some(id) = existing
         .route_tables()
         .iter()
@@ -590,13 +650,15 @@ async fn ensure_route_table(
     {
         return Ok(id.to_string());
     }
-    let created = ec2
-        .create_route_table()
-        .vpc_id(vpc_id)
-        .tag_specifications(tags(ResourceType::RouteTable, cluster, &name, &[]))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "CreateRouteTable", &name, e))?;
+    let created = declared(
+        create_table_call(vpc_id),
+        ec2.create_route_table()
+            .vpc_id(vpc_id)
+            .tag_specifications(tags(ResourceType::RouteTable, cluster, &name, &[]))
+            .send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "CreateRouteTable", &name, e))?;
     created
         .route_table()
         .and_then(|t| t.route_table_id())
@@ -624,11 +686,12 @@ async fn add_default_route(
         .create_route()
         .route_table_id(table)
         .destination_cidr_block("0.0.0.0/0");
+    let call = route_call(table, &route);
     let request = match route {
         Route::Internet(gateway) => request.gateway_id(gateway),
         Route::Nat(nat) => request.nat_gateway_id(nat),
     };
-    match request.send().await {
+    match declared(call, request.send()).await {
         Ok(_) => Ok(()),
         Err(e) if code_of(&e) == Some("RouteAlreadyExists") => Ok(()),
         Err(e) => Err(service_error("EC2", "CreateRoute", table, e)),
@@ -637,12 +700,12 @@ async fn add_default_route(
 
 /// Associates `subnets` with `table`, skipping those it already has.
 async fn associate(ec2: &aws_sdk_ec2::Client, table: &str, subnets: &[String]) -> TargetResult<()> {
-    let current = ec2
-        .describe_route_tables()
-        .route_table_ids(table)
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeRouteTables", table, e))?;
+    let current = declared(
+        table_call(table),
+        ec2.describe_route_tables().route_table_ids(table).send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeRouteTables", table, e))?;
     let associated: Vec<&str> = current
         .route_tables()
         .iter()
@@ -650,12 +713,15 @@ async fn associate(ec2: &aws_sdk_ec2::Client, table: &str, subnets: &[String]) -
         .filter_map(|a| a.subnet_id())
         .collect();
     for subnet in subnets.iter().filter(|s| !associated.contains(&s.as_str())) {
-        ec2.associate_route_table()
-            .route_table_id(table)
-            .subnet_id(subnet)
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "AssociateRouteTable", subnet, e))?;
+        declared(
+            associate_call(table, subnet),
+            ec2.associate_route_table()
+                .route_table_id(table)
+                .subnet_id(subnet)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "AssociateRouteTable", subnet, e))?;
     }
     Ok(())
 }
@@ -665,17 +731,18 @@ async fn associate(ec2: &aws_sdk_ec2::Client, table: &str, subnets: &[String]) -
 async fn delete_nat_gateways(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> TargetResult<()> {
     let gateways = live_nat_gateways(ec2, vpc_id).await?;
     for id in &gateways {
-        ec2.delete_nat_gateway()
-            .nat_gateway_id(id)
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DeleteNatGateway", id, e))?;
+        declared(
+            ec2_call("DeleteNatGateway", json!({"natGatewayId": id})),
+            ec2.delete_nat_gateway().nat_gateway_id(id).send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "DeleteNatGateway", id, e))?;
     }
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_secs(2);
     for id in &gateways {
         while matches!(
-            nat_state(ec2, id).await?,
+            nat_state(ec2, id, "repeated until the NAT gateway is gone").await?,
             Some(NatGatewayState::Deleting | NatGatewayState::Available | NatGatewayState::Pending)
         ) {
             if started.elapsed() > NAT_TIMEOUT {
@@ -691,22 +758,276 @@ async fn delete_nat_gateways(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> TargetR
 }
 
 async fn release_addresses(ec2: &aws_sdk_ec2::Client, cluster: &str) -> TargetResult<()> {
-    let addresses = ec2
-        .describe_addresses()
-        .filters(tag_filter(cluster))
-        .send()
-        .await
-        .map_err(|e| service_error("EC2", "DescribeAddresses", cluster, e))?;
+    let addresses = declared(
+        addresses_call(cluster),
+        ec2.describe_addresses().filters(tag_filter(cluster)).send(),
+    )
+    .await
+    .map_err(|e| service_error("EC2", "DescribeAddresses", cluster, e))?;
     for id in addresses
         .addresses()
         .iter()
         .filter_map(|a| a.allocation_id())
     {
-        match ec2.release_address().allocation_id(id).send().await {
+        match declared(
+            release_call(id),
+            ec2.release_address().allocation_id(id).send(),
+        )
+        .await
+        {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("InvalidAllocationID.NotFound") => {}
             Err(e) => return Err(service_error("EC2", "ReleaseAddress", id, e)),
         }
     }
     Ok(())
+}
+
+/// The calls [`ensure_network`] makes, as a plan shows them: each part is looked up
+/// by its tag (or place) and made only if it is missing.
+pub(crate) fn planned_ensure_network(cluster: &str, instance_type: &str) -> Vec<PlannedCall> {
+    let vpc = "<the VPC>";
+    vec![
+        vpcs_call(cluster),
+        create_vpc_call(),
+        dns_call(vpc, "enableDnsSupport"),
+        dns_call(vpc, "enableDnsHostnames"),
+        offerings_call(instance_type),
+        subnet_call(vpc, "<each of the four /19s>"),
+        create_subnet_call(
+            vpc,
+            "<public and private /19 in each zone>",
+            "<each of the two zones>",
+        ),
+        public_ip_call("<each public subnet>"),
+        gateways_call(vpc),
+        create_gateway_call(),
+        attach_gateway_call("<the internet gateway>", vpc),
+        live_nats_call(vpc),
+        addresses_call(cluster).when("if the NAT gateway does not exist yet"),
+        allocate_call(),
+        create_nat_call("<the first public subnet>", "<the address>"),
+        nat_state_call(
+            "<the NAT gateway>",
+            "repeated until the NAT gateway is available",
+        ),
+        named_table_call(vpc, &format!("{cluster}/public-routes")),
+        create_table_call(vpc),
+        route_call(
+            "<the public table>",
+            &Route::Internet("<the internet gateway>"),
+        ),
+        table_call("<the public table>"),
+        associate_call("<the public table>", "<each public subnet>"),
+        named_table_call(vpc, &format!("{cluster}/private-routes")),
+        create_table_call(vpc),
+        route_call("<the private table>", &Route::Nat("<the NAT gateway>")),
+        table_call("<the private table>"),
+        associate_call("<the private table>", "<each private subnet>"),
+    ]
+}
+
+/// The calls [`find_network`] makes.
+pub(crate) fn planned_find_network(cluster: &str) -> Vec<PlannedCall> {
+    vec![
+        vpcs_call(cluster),
+        subnets_in_call("<the VPC>")
+            .note("the node group goes in the private ones")
+            .when("if runbook made the VPC for this cluster"),
+    ]
+}
+
+/// The calls [`delete_network`] makes.
+pub(crate) fn planned_delete_network(cluster: &str) -> Vec<PlannedCall> {
+    let vpc = "<the VPC>";
+    let made = "if runbook made the VPC for this cluster";
+    let mut calls = vec![vpcs_call(cluster)];
+    calls.extend(
+        [
+            live_nats_call(vpc),
+            ec2_call(
+                "DeleteNatGateway",
+                json!({"natGatewayId": "<each NAT gateway>"}),
+            ),
+            nat_state_call(
+                "<each NAT gateway>",
+                "repeated until the NAT gateway is gone",
+            ),
+            addresses_call(cluster),
+            release_call("<each address>"),
+            gateways_call(vpc),
+            ec2_call(
+                "DetachInternetGateway",
+                json!({"internetGatewayId": "<the internet gateway>", "vpcId": vpc}),
+            ),
+            ec2_call(
+                "DeleteInternetGateway",
+                json!({"internetGatewayId": "<the internet gateway>"}),
+            ),
+            ec2_call("DescribeRouteTables", json!({"vpc-id": vpc})),
+            ec2_call(
+                "DisassociateRouteTable",
+                json!({"associationId": "<each subnet association>"}),
+            ),
+            ec2_call(
+                "DeleteRouteTable",
+                json!({"routeTableId": "<each table but the main one>"}),
+            ),
+            subnets_in_call(vpc),
+            ec2_call("DeleteSubnet", json!({"subnetId": "<each subnet>"})),
+            ec2_call("DeleteVpc", json!({"vpcId": vpc})),
+        ]
+        .into_iter()
+        .map(|call| call.under(made)),
+    );
+    calls
+}
+
+// The calls, each declared as the run sends it and as the plans above list it.
+
+fn ec2_call(operation: &str, detail: Value) -> PlannedCall {
+    PlannedCall::new(Service::Ec2, operation, detail)
+}
+
+fn vpcs_call(cluster: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeVpcs",
+        json!({format!("tag:{CLUSTER_TAG}"): cluster}),
+    )
+}
+
+fn create_vpc_call() -> PlannedCall {
+    ec2_call("CreateVpc", json!({"cidrBlock": VPC_CIDR})).when("if the VPC does not exist yet")
+}
+
+fn dns_call(vpc_id: &str, attribute: &str) -> PlannedCall {
+    ec2_call(
+        "ModifyVpcAttribute",
+        json!({"vpcId": vpc_id, attribute: true}),
+    )
+    .when("if the VPC does not exist yet")
+}
+
+fn offerings_call(instance_type: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeInstanceTypeOfferings",
+        json!({"locationType": "availability-zone", "instance-type": instance_type}),
+    )
+    .note("the first two zones that offer it")
+}
+
+fn subnet_call(vpc_id: &str, cidr: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeSubnets",
+        json!({"vpc-id": vpc_id, "cidr-block": cidr}),
+    )
+}
+
+fn subnets_in_call(vpc_id: &str) -> PlannedCall {
+    ec2_call("DescribeSubnets", json!({"vpc-id": vpc_id}))
+}
+
+fn create_subnet_call(vpc_id: &str, cidr: &str, zone: &str) -> PlannedCall {
+    ec2_call(
+        "CreateSubnet",
+        json!({"vpcId": vpc_id, "cidrBlock": cidr, "availabilityZone": zone}),
+    )
+    .when("if the subnet does not exist yet")
+}
+
+fn public_ip_call(subnet_id: &str) -> PlannedCall {
+    ec2_call(
+        "ModifySubnetAttribute",
+        json!({"subnetId": subnet_id, "mapPublicIpOnLaunch": true}),
+    )
+    .when("if the public subnet does not exist yet")
+}
+
+fn gateways_call(vpc_id: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeInternetGateways",
+        json!({"attachment.vpc-id": vpc_id}),
+    )
+}
+
+fn create_gateway_call() -> PlannedCall {
+    ec2_call("CreateInternetGateway", json!({})).when("if the internet gateway does not exist yet")
+}
+
+fn attach_gateway_call(gateway_id: &str, vpc_id: &str) -> PlannedCall {
+    ec2_call(
+        "AttachInternetGateway",
+        json!({"internetGatewayId": gateway_id, "vpcId": vpc_id}),
+    )
+    .when("if the internet gateway does not exist yet")
+}
+
+fn live_nats_call(vpc_id: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeNatGateways",
+        json!({"vpc-id": vpc_id, "state": ["pending", "available"]}),
+    )
+}
+
+fn nat_state_call(id: &str, until: &str) -> PlannedCall {
+    ec2_call("DescribeNatGateways", json!({"natGatewayIds": [id]})).note(until)
+}
+
+fn addresses_call(cluster: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeAddresses",
+        json!({format!("tag:{CLUSTER_TAG}"): cluster}),
+    )
+}
+
+fn allocate_call() -> PlannedCall {
+    ec2_call("AllocateAddress", json!({"domain": "vpc"}))
+        .when("if the NAT gateway's address does not exist yet")
+}
+
+fn release_call(allocation_id: &str) -> PlannedCall {
+    ec2_call("ReleaseAddress", json!({"allocationId": allocation_id}))
+        .note("InvalidAllocationID.NotFound: already released, which is success")
+}
+
+fn create_nat_call(subnet_id: &str, allocation_id: &str) -> PlannedCall {
+    ec2_call(
+        "CreateNatGateway",
+        json!({"subnetId": subnet_id, "allocationId": allocation_id}),
+    )
+    .when("if the NAT gateway does not exist yet")
+}
+
+fn named_table_call(vpc_id: &str, name: &str) -> PlannedCall {
+    ec2_call(
+        "DescribeRouteTables",
+        json!({"vpc-id": vpc_id, "tag:Name": name}),
+    )
+}
+
+fn create_table_call(vpc_id: &str) -> PlannedCall {
+    ec2_call("CreateRouteTable", json!({"vpcId": vpc_id}))
+        .when("if the route table does not exist yet")
+}
+
+fn route_call(table: &str, route: &Route<'_>) -> PlannedCall {
+    let mut detail = json!({"routeTableId": table, "destinationCidrBlock": "0.0.0.0/0"});
+    match route {
+        Route::Internet(gateway) => detail["gatewayId"] = json!(gateway),
+        Route::Nat(nat) => detail["natGatewayId"] = json!(nat),
+    }
+    ec2_call("CreateRoute", detail).note("RouteAlreadyExists is success")
+}
+
+fn table_call(table: &str) -> PlannedCall {
+    ec2_call("DescribeRouteTables", json!({"routeTableIds": [table]}))
+        .note("which subnets it is associated with")
+}
+
+fn associate_call(table: &str, subnet_id: &str) -> PlannedCall {
+    ec2_call(
+        "AssociateRouteTable",
+        json!({"routeTableId": table, "subnetId": subnet_id}),
+    )
+    .when("if the subnet is not associated with its table yet")
 }

@@ -129,7 +129,10 @@ impl PlannedCall {
     pub fn under(mut self, condition: impl Into<String>) -> Self {
         let condition = condition.into();
         self.when = Some(match self.when.take() {
-            Some(inner) => format!("{condition}; {inner}"),
+            Some(inner) => match inner.strip_prefix("if ") {
+                Some(rest) => format!("{condition} and {rest}"),
+                None => format!("{condition}, {inner}"),
+            },
             None => condition,
         });
         self
@@ -376,6 +379,27 @@ mod tests {
             create.map(|c| (&c.call.detail, c.call.when.as_deref())),
             Some((&json!({"name": "c"}), Some("if the cluster does not exist"))),
             "the record is the declaration"
+        );
+    }
+
+    #[test]
+    fn an_actions_condition_goes_before_the_operations() {
+        let call = PlannedCall::new(Service::Iam, "CreateRole", json!({}))
+            .when("if the role does not exist yet")
+            .under("if `role_arn` is not given")
+            .under("if the cluster does not exist");
+        assert_eq!(
+            call.when.as_deref(),
+            Some(
+                "if the cluster does not exist and `role_arn` is not given and the role does not exist yet"
+            )
+        );
+        let each = PlannedCall::new(Service::Iam, "DeleteRolePolicy", json!({}))
+            .when("for each inline policy")
+            .under("if runbook made the role");
+        assert_eq!(
+            each.when.as_deref(),
+            Some("if runbook made the role, for each inline policy")
         );
     }
 

@@ -86,6 +86,38 @@ pub trait Eks: Send + Sync {
     async fn node_groups(&self, _cluster: &str) -> TargetResult<Vec<String>> {
         not_offered("EKS", "ListNodegroups")
     }
+    /// The calls [`Eks::describe_cluster`] makes.
+    fn planned_describe_cluster(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::create_cluster`] makes.
+    fn planned_create_cluster(&self, _request: &ClusterRequest, _token: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::complete_cluster`] makes.
+    fn planned_complete_cluster(
+        &self,
+        _request: &ClusterRequest,
+        _token: &str,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::delete_cluster`] makes.
+    fn planned_delete_cluster(&self, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::release_cluster`] makes.
+    fn planned_release_cluster(&self, _cluster: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::describe_node_group`] makes.
+    fn planned_describe_node_group(&self, _cluster: &str, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Eks::node_groups`] makes.
+    fn planned_node_groups(&self, _cluster: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
 }
 
 /// The cluster's Kubernetes API.

@@ -195,11 +195,13 @@ impl Needs {
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
             spot: text("/capacityType") == Some("SPOT"),
+            // Subnets the run makes (`<the private subnets>`) are not there to check.
             subnets: detail["subnets"]
                 .as_array()
                 .map(|list| {
                     list.iter()
                         .filter_map(Value::as_str)
+                        .filter(|subnet| known(subnet))
                         .map(str::to_string)
                         .collect()
                 })
