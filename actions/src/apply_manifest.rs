@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 use runbook_backend::AppliedObject;
 
@@ -73,7 +72,7 @@ impl Action for ApplyManifest {
     /// are the calls.
     fn planned_calls(
         input: &ApplyManifestInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let documents = match source(input.manifest.clone(), input.file.clone())? {
             Source::Inline(text) => documents(&text, "`manifest`")?,
@@ -82,38 +81,13 @@ impl Action for ApplyManifest {
                 documents(&text, &format!("`{}`", path.display()))?
             }
         };
-        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        // The API server says which resource (and whether namespaced) each apiVersion
-        // and kind is, once per pair.
-        let mut discovered = std::collections::BTreeSet::new();
-        for document in &documents {
-            let api_version = document["apiVersion"].as_str().unwrap_or_default();
-            let kind = document["kind"].as_str().unwrap_or_default();
-            if discovered.insert((api_version, kind)) {
-                calls.push(
-                    PlannedCall::new(
-                        Service::Kubernetes,
-                        format!("discover {api_version}"),
-                        Value::Null,
-                    )
-                    .note(format!("which resource {kind} is")),
-                );
-            }
-            let text = |pointer: &str| document.pointer(pointer).cloned().unwrap_or_default();
-            let mut detail = json!({
-                "apiVersion": text("/apiVersion"),
-                "kind": text("/kind"),
-                "name": text("/metadata/name"),
-            });
-            if let Some(namespace) = document.pointer("/metadata/namespace") {
-                detail["namespace"] = namespace.clone();
-            }
-            calls.push(PlannedCall::new(
-                Service::Kubernetes,
-                format!("server-side apply {kind}"),
-                detail,
-            ));
-        }
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
+        calls.extend(
+            plan.target
+                .kube
+                .planned_apply_manifest(&cluster, &documents),
+        );
         Ok(calls)
     }
 }
@@ -201,7 +175,7 @@ mod tests {
     use serde_json::json;
 
     use super::parse_documents;
-    use crate::test_support::{SimWorld, operations, planned_calls};
+    use crate::test_support::SimWorld;
 
     const PRIORITY_CLASSES: &str = "\
 ---
@@ -369,37 +343,4 @@ data:
         assert!(parse_documents("---\n", "`m`").expect("empty").is_empty());
     }
 
-    /// One server-side apply per document, named by kind and name, after the API
-    /// server's discovery of each apiVersion and kind (once).
-    #[test]
-    fn the_plan_applies_each_document() {
-        let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm2, namespace: a}\n";
-        let calls = planned_calls(
-            "apply-manifest",
-            json!({"cluster": "c", "manifest": manifest}),
-            "m",
-        )
-        .expect("calls");
-        assert_eq!(
-            operations(&calls),
-            [
-                "Kubernetes discover scheduling.k8s.io/v1",
-                "Kubernetes server-side apply PriorityClass",
-                "Kubernetes discover v1",
-                "Kubernetes server-side apply ConfigMap",
-                "Kubernetes server-side apply ConfigMap",
-            ]
-        );
-        assert_eq!(
-            calls[3].detail,
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "namespace": "a"})
-        );
-        let err = planned_calls(
-            "apply-manifest",
-            json!({"file": "/nonexistent/m.yaml"}),
-            "m",
-        )
-        .expect_err("missing file");
-        assert!(err.contains("failed to read manifest file"), "{err}");
-    }
 }

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::duration::HumaneDuration;
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, NodeGroupRequest, WaitOutcome};
@@ -305,14 +304,19 @@ impl Action for CreateCluster {
                     call.note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues")
                 }),
         );
-        calls.push(
-            PlannedCall::new(Service::Kubernetes, "list Node", json!({})).note(format!(
-                "repeated until {} Ready",
-                match ng.desired_size {
-                    1 => "1 node is".to_string(),
-                    n => format!("{n} nodes are"),
-                }
-            )),
+        let ready = format!(
+            "repeated until {} Ready",
+            match ng.desired_size {
+                1 => "1 node is".to_string(),
+                n => format!("{n} nodes are"),
+            }
+        );
+        calls.extend(
+            plan.target
+                .kube
+                .planned_nodes(&request.name)
+                .into_iter()
+                .map(|call| call.note(ready.clone())),
         );
         Ok(calls)
     }

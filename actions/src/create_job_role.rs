@@ -131,7 +131,8 @@ impl Action for CreateJobRole {
             check_role_name(&input.name)?;
         }
         let policy = permissions_policy(input.policy.clone())?;
-        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
         // The cluster's ARN and OIDC issuer come from DescribeCluster at run time; these
         // stand-ins have their shape, so the statement is built by the same function.
         let cluster_arn = format!(

@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
 use runbook_backend::ActionError;
 
 /// The action; [`CreateNamespaceInput`] documents what it does (its doc comment is the
@@ -60,31 +59,20 @@ impl Action for CreateNamespace {
 
     fn planned_calls(
         input: &CreateNamespaceInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         if !is_placeholder(&input.name) {
             check_dns_label(&input.name)?;
         }
-        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.extend(planned_namespace(&input.name));
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
+        calls.extend(
+            plan.target
+                .kube
+                .planned_create_namespace(&cluster, &input.name),
+        );
         Ok(calls)
     }
-}
-
-/// The calls that create (or adopt) namespace `name` on `aws`: the create, and on
-/// AlreadyExists a look at it, since one being deleted is waited for and made anew.
-pub(crate) fn planned_namespace(name: &str) -> [PlannedCall; 2] {
-    [
-        PlannedCall::new(
-            Service::Kubernetes,
-            "create Namespace",
-            json!({"name": name}),
-        )
-        .note("AlreadyExists: an existing namespace is adopted"),
-        PlannedCall::new(Service::Kubernetes, "get Namespace", json!({"name": name}))
-            .when("if it exists")
-            .note("one still Terminating is waited for, then created anew"),
-    ]
 }
 
 /// Kubernetes validates namespace names as RFC 1123 labels; saying so here beats the

@@ -2,11 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::PriorityClassRequest;
 
@@ -90,14 +89,8 @@ impl Action for CreatePriorityClass {
         ctx: &StepContext,
     ) -> Result<CreatePriorityClassOutput, ActionError> {
         check(&input, true)?;
+        let request = request_of(&input);
         let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
-        let request = PriorityClassRequest {
-            name: input.name,
-            value: input.value,
-            global_default: input.global_default,
-            description: input.description,
-            preemption_policy: input.preemption_policy.as_str().to_string(),
-        };
         let created = ctx
             .target
             .kube
@@ -113,23 +106,15 @@ impl Action for CreatePriorityClass {
 
     fn planned_calls(
         input: &CreatePriorityClassInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         check(input, !is_placeholder(&input.name))?;
-        let (_, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        calls.push(
-            PlannedCall::new(
-                Service::Kubernetes,
-                "create PriorityClass",
-                json!({
-                    "name": input.name,
-                    "value": input.value,
-                    "globalDefault": input.global_default,
-                    "description": input.description,
-                    "preemptionPolicy": input.preemption_policy.as_str(),
-                }),
-            )
-            .note("AlreadyExists: adopted if identical, an error if not"),
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
+        calls.extend(
+            plan.target
+                .kube
+                .planned_create_priority_class(&cluster, &request_of(input)),
         );
         Ok(calls)
     }
@@ -174,6 +159,17 @@ fn check_name(name: &str) -> Result<(), ActionError> {
         )));
     }
     Ok(())
+}
+
+/// What the target is asked to create.
+fn request_of(input: &CreatePriorityClassInput) -> PriorityClassRequest {
+    PriorityClassRequest {
+        name: input.name.clone(),
+        value: input.value,
+        global_default: input.global_default,
+        description: input.description.clone(),
+        preemption_policy: input.preemption_policy.as_str().to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -63,12 +63,13 @@ impl Action for DeleteNamespace {
 
     fn planned_calls(
         input: &DeleteNamespaceInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
+        let target = &plan.target;
         Ok(crate::cluster_lookup::planned_delete(
+            target,
             input.cluster.as_deref(),
-            "Namespace",
-            &input.name,
+            |cluster| target.kube.planned_delete_namespace(cluster, &input.name),
         ))
     }
 }

@@ -62,12 +62,17 @@ impl Action for DeletePriorityClass {
 
     fn planned_calls(
         input: &DeletePriorityClassInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
+        let target = &plan.target;
         Ok(crate::cluster_lookup::planned_delete(
+            target,
             input.cluster.as_deref(),
-            "PriorityClass",
-            &input.name,
+            |cluster| {
+                target
+                    .kube
+                    .planned_delete_priority_class(cluster, &input.name)
+            },
         ))
     }
 }

@@ -166,10 +166,11 @@ impl Action for EnableAutoscaling {
 
     fn planned_calls(
         input: &EnableAutoscalingInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         check(input)?;
-        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
         calls.extend(karpenter_install::planned_controller_check());
         let role = match &input.node_role {
             Some(role) => role.clone(),

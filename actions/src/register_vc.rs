@@ -2,18 +2,11 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{
-    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, Service,
-};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
-
-/// The Kubernetes user EMR on EKS acts as in a namespace (eksctl's RBAC names its
-/// Role and RoleBinding after it, and aws-auth maps EMR's service-linked role to it).
-const EMR_USER: &str = "emr-containers";
 
 /// The action; [`RegisterVcInput`] documents what it does (its doc comment is the
 /// action's help text).
@@ -111,63 +104,16 @@ impl Action for RegisterVc {
         input: &RegisterVcInput,
         plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
-        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
+        let target = &plan.target;
+        let (cluster, mut calls) = crate::cluster_lookup::planned(target, input.cluster.as_deref());
         let namespace = input.namespace.as_str();
         let name = vc_name(input.name.clone(), namespace);
-        calls.extend(crate::create_namespace::planned_namespace(namespace));
-        calls.extend([
-            PlannedCall::new(
-                Service::Kubernetes,
-                "create Role",
-                json!({"namespace": namespace, "name": EMR_USER, "rules": "eksctl's emr-containers rules"}),
-            ),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "replace Role",
-                json!({"namespace": namespace, "name": EMR_USER}),
-            )
-            .when("if it exists (AlreadyExists): its rules are set to these"),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "create RoleBinding",
-                json!({
-                    "namespace": namespace,
-                    "name": EMR_USER,
-                    "roleRef": {"kind": "Role", "name": EMR_USER},
-                    "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": EMR_USER}],
-                }),
-            ),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "replace RoleBinding",
-                json!({"namespace": namespace, "name": EMR_USER}),
-            )
-            .when("if it exists (AlreadyExists)"),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "get ConfigMap",
-                json!({"namespace": "kube-system", "name": "aws-auth"}),
-            ),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "replace ConfigMap",
-                json!({
-                    "namespace": "kube-system",
-                    "name": "aws-auth",
-                    "mapRoles+": {
-                        "rolearn": emr_service_linked_role(PARTITION_PLACEHOLDER, ACCOUNT_PLACEHOLDER),
-                        "username": EMR_USER,
-                    },
-                }),
-            )
-            .when("if the mapping is not there yet (read again and retried on Conflict)"),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "create ConfigMap",
-                json!({"namespace": "kube-system", "name": "aws-auth"}),
-            )
-            .when("if the cluster has no aws-auth ConfigMap"),
-        ]);
+        calls.extend(target.kube.planned_create_namespace(&cluster, namespace));
+        calls.extend(
+            target
+                .kube
+                .planned_grant_emr_access(&cluster, namespace, &target.account_id),
+        );
         let emr = &plan.target.emr;
         calls.extend(emr.planned_list_virtual_clusters().into_iter().map(|call| {
             call.note(format!(
@@ -186,12 +132,6 @@ impl Action for RegisterVc {
 /// The virtual cluster's name: the one given, or the walkthrough's `<namespace>-emr-cluster`.
 fn vc_name(given: Option<String>, namespace: &str) -> String {
     given.unwrap_or_else(|| format!("{namespace}-emr-cluster"))
-}
-
-/// The ARN of EMR on EKS's service-linked role, which the aws-auth ConfigMap maps to
-/// [`EMR_USER`] (without a path: aws-auth matches role ARNs without one).
-pub(crate) fn emr_service_linked_role(partition: &str, account_id: &str) -> String {
-    format!("arn:{partition}:iam::{account_id}:role/AWSServiceRoleForAmazonEMRContainers")
 }
 
 #[cfg(test)]

@@ -258,26 +258,3 @@ impl SimWorld {
         (low, high)
     }
 }
-
-/// The calls `runbook plan --target aws` lists for `action` with the rendered `input`,
-/// as step `key`, through the catalog as the engine asks for them.
-pub(crate) fn planned_calls(
-    action: &str,
-    input: serde_json::Value,
-    key: &str,
-) -> Result<Vec<crate::PlannedCall>, String> {
-    crate::find(action)
-        .unwrap_or_else(|| panic!("no action `{action}`"))
-        .planned_calls(
-            &input,
-            &crate::PlanContext::new(key, Arc::new(SimWorld::new().sim.target())),
-        )
-}
-
-/// Each call as `SERVICE Operation`, for comparing the order of calls.
-pub(crate) fn operations(calls: &[crate::PlannedCall]) -> Vec<String> {
-    calls
-        .iter()
-        .map(|c| format!("{} {}", c.service, c.operation))
-        .collect()
-}

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
 use runbook_backend::duration::{Humane, HumaneDuration};
 use runbook_backend::{PodInfo, WaitOutcome};
@@ -245,30 +244,22 @@ impl Action for WaitForPods {
 
     fn planned_calls(
         input: &WaitForPodsInput,
-        _plan: &PlanContext,
+        plan: &PlanContext,
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let (condition, selector) = criteria(input)?;
-        let (cluster, mut calls) = crate::cluster_lookup::planned(input.cluster.as_deref());
-        let label_selector = selector
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        calls.push(
-            PlannedCall::new(
-                Service::Kubernetes,
-                "list Pod",
-                json!({
-                    "cluster": cluster,
-                    "namespace": input.namespace.as_deref().unwrap_or("<all namespaces>"),
-                    "labelSelector": label_selector,
-                }),
-            )
-            .note(format!(
-                "again whenever the run's watch of the cluster's pods sees a change, until {}, for at most {}",
-                condition.describe(),
-                Humane(input.timeout.0)
-            )),
+        let (cluster, mut calls) =
+            crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
+        let again = format!(
+            "again whenever the run's watch of the cluster's pods sees a change, until {}, for at most {}",
+            condition.describe(),
+            Humane(input.timeout.0)
+        );
+        calls.extend(
+            plan.target
+                .kube
+                .planned_pods(&cluster, input.namespace.as_deref(), &selector)
+                .into_iter()
+                .map(|call| call.note(again.clone())),
         );
         Ok(calls)
     }
@@ -314,7 +305,7 @@ mod tests {
     use runbook_sim::PodPhase;
     use serde_json::json;
 
-    use crate::test_support::{SimWorld, low_job, operations, planned_calls};
+    use crate::test_support::{SimWorld, low_job};
     use runbook_backend::ActionError;
 
     /// (name, phase) of the job's live executor pods in the world.
@@ -533,37 +524,4 @@ mod tests {
         assert!(err.to_string().contains("other"), "{err}");
     }
 
-    /// The plan shows the pod listing with the label selector the job and role turn
-    /// into, and the condition it waits for.
-    #[test]
-    fn the_plan_shows_the_pod_listing_with_emrs_labels() {
-        let calls = planned_calls(
-            "wait-for-pods",
-            json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
-            "low_running",
-        )
-        .expect("calls");
-        assert_eq!(operations(&calls), ["Kubernetes list Pod"]);
-        assert_eq!(
-            calls[0].detail,
-            json!({
-                "cluster": "c",
-                "namespace": "monthly-batch",
-                "labelSelector": "emr-containers.amazonaws.com/component=executor,emr-containers.amazonaws.com/job.id=<steps.low_job.outputs.job_id>",
-            })
-        );
-        assert_eq!(
-            calls[0].note.as_deref(),
-            Some(
-                "again whenever the run's watch of the cluster's pods sees a change, until 2 running, for at most 5m"
-            )
-        );
-        let err = planned_calls(
-            "wait-for-pods",
-            json!({"role": "driver", "running": 1}),
-            "w",
-        )
-        .expect_err("role without job");
-        assert!(err.ends_with("`role` needs `job`"), "{err}");
-    }
 }

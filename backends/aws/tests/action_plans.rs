@@ -503,3 +503,70 @@ fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
     );
     assert_eq!(calls[10].when.as_deref(), Some("if there is none to adopt"));
 }
+
+/// One server-side apply per document, named by kind and name, after the API
+/// server's discovery of each apiVersion and kind (once).
+#[test]
+fn the_plan_applies_each_document() {
+    let manifest = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 300\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm2, namespace: a}\n";
+    let calls = planned(
+        "apply-manifest",
+        json!({"cluster": "c", "manifest": manifest}),
+        "m",
+    )
+    .expect("calls");
+    assert_eq!(
+        operations(&calls),
+        [
+            "Kubernetes discover scheduling.k8s.io/v1",
+            "Kubernetes server-side apply PriorityClass",
+            "Kubernetes discover v1",
+            "Kubernetes server-side apply ConfigMap",
+            "Kubernetes server-side apply ConfigMap",
+        ]
+    );
+    assert_eq!(
+        calls[3].detail,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "cm", "namespace": "a"})
+    );
+    let err = planned(
+        "apply-manifest",
+        json!({"file": "/nonexistent/m.yaml"}),
+        "m",
+    )
+    .expect_err("missing file");
+    assert!(err.contains("failed to read manifest file"), "{err}");
+}
+
+/// The plan shows the pod listing with the label selector the job and role turn
+/// into, and the condition it waits for.
+#[test]
+fn the_plan_shows_the_pod_listing_with_emrs_labels() {
+    let calls = planned(
+        "wait-for-pods",
+        json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
+        "low_running",
+    )
+    .expect("calls");
+    assert_eq!(operations(&calls), ["Kubernetes list Pod"]);
+    assert_eq!(
+        calls[0].detail,
+        json!({
+            "namespace": "monthly-batch",
+            "labelSelector": "emr-containers.amazonaws.com/component=executor,emr-containers.amazonaws.com/job.id=<steps.low_job.outputs.job_id>",
+        })
+    );
+    assert_eq!(
+        calls[0].note.as_deref(),
+        Some(
+            "again whenever the run's watch of the cluster's pods sees a change, until 2 running, for at most 5m"
+        )
+    );
+    let err = planned(
+        "wait-for-pods",
+        json!({"role": "driver", "running": 1}),
+        "w",
+    )
+    .expect_err("role without job");
+    assert!(err.ends_with("`role` needs `job`"), "{err}");
+}

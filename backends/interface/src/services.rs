@@ -214,6 +214,60 @@ pub trait Kube: Send + Sync {
     ) -> TargetResult<Vec<String>> {
         not_offered("Kubernetes", "NodePoolNodes")
     }
+    /// The calls [`Kube::create_namespace`] makes.
+    fn planned_create_namespace(&self, _cluster: &str, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::grant_emr_access`] makes.
+    fn planned_grant_emr_access(
+        &self,
+        _cluster: &str,
+        _namespace: &str,
+        _account_id: &str,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::delete_namespace`] makes.
+    fn planned_delete_namespace(&self, _cluster: &str, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::create_priority_class`] makes.
+    fn planned_create_priority_class(
+        &self,
+        _cluster: &str,
+        _request: &PriorityClassRequest,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::delete_priority_class`] makes.
+    fn planned_delete_priority_class(&self, _cluster: &str, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::apply_manifest`] makes.
+    fn planned_apply_manifest(
+        &self,
+        _cluster: &str,
+        _documents: &[serde_json::Value],
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::nodes`] makes.
+    fn planned_nodes(&self, _cluster: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::pods`] makes.
+    fn planned_pods(
+        &self,
+        _cluster: &str,
+        _namespace: Option<&str>,
+        _selector: &BTreeMap<String, String>,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::default_cluster`] makes.
+    fn planned_default_cluster(&self) -> Vec<PlannedCall> {
+        Vec::new()
+    }
 }
 
 /// Amazon EMR on EKS (emr-containers).

@@ -11,7 +11,7 @@ use super::bearer::TokenSource;
 use super::status::{eks_error, error_chain};
 use runbook_backend::ActionError;
 use runbook_backend::TargetResult;
-use runbook_backend::calls::CallLog;
+use runbook_backend::calls::{CallLog, PlannedCall, Service, declared};
 
 use crate::call_recording::RecordKubeCalls;
 
@@ -80,12 +80,25 @@ impl AwsKube {
         };
         let mut names = Vec::new();
         let mut pages = eks.list_clusters().into_paginator().send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = declared(list_clusters_call(), pages.next()).await {
             let page = page.map_err(|e| eks_error("ListClusters", "*", e))?;
             names.extend(page.clusters().iter().cloned());
         }
         runbook_backend::only_cluster(&names)
     }
+
+    /// The calls [`AwsKube::only_cluster`] makes.
+    pub(super) fn planned_only_cluster(&self) -> Vec<PlannedCall> {
+        match &self.connection {
+            Connection::Eks { .. } => vec![list_clusters_call()],
+            Connection::Fixed { .. } | Connection::Context { .. } => Vec::new(),
+        }
+    }
+}
+
+fn list_clusters_call() -> PlannedCall {
+    PlannedCall::new(Service::Eks, "ListClusters", json!({}))
+        .note("the step names no cluster: the only one is used")
 }
 
 /// A client for an EKS cluster: its endpoint and CA, and a renewed EKS token.
@@ -95,12 +108,13 @@ async fn connect_eks(
     cluster: &str,
     calls: Option<&CallLog>,
 ) -> TargetResult<Client> {
-    let described = eks
-        .describe_cluster()
-        .name(cluster)
-        .send()
-        .await
-        .map_err(|e| eks_error("DescribeCluster", cluster, e))?;
+    let described = declared(
+        PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
+            .note("its API endpoint and certificate authority, to connect"),
+        eks.describe_cluster().name(cluster).send(),
+    )
+    .await
+    .map_err(|e| eks_error("DescribeCluster", cluster, e))?;
     let info = described.cluster();
     let status = info
         .and_then(|c| c.status())

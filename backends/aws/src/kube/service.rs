@@ -17,6 +17,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use super::AwsKube;
 use super::autoscaler::autoscaler_status;
@@ -24,6 +25,7 @@ use super::karpenter;
 use super::node_events::capacity_type;
 use super::status::{is, kube_error};
 use runbook_backend::ActionError;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{
     AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo,
     PriorityClassRequest,
@@ -65,13 +67,17 @@ impl Kube for AwsKube {
         let started = tokio::time::Instant::now();
         let mut pause = NAMESPACE_POLL_FIRST;
         loop {
-            match api.create(&PostParams::default(), &namespace).await {
+            match declared(
+                create_namespace_call(name),
+                api.create(&PostParams::default(), &namespace),
+            )
+            .await
+            {
                 Ok(_) => return Ok(true),
                 Err(e) if is(&e, "AlreadyExists") => {}
                 Err(e) => return Err(kube_error("create namespace", name, &e)),
             }
-            let current = api
-                .get_opt(name)
+            let current = declared(get_namespace_call(name), api.get_opt(name))
                 .await
                 .map_err(|e| kube_error("get namespace", name, &e))?;
             let phase = current
@@ -110,7 +116,12 @@ impl Kube for AwsKube {
     /// terminating until its contents are gone.
     async fn delete_namespace(&self, cluster: &str, name: &str) -> TargetResult<bool> {
         let api: Api<Namespace> = Api::all(self.client(cluster).await?);
-        match api.delete(name, &DeleteParams::default()).await {
+        match declared(
+            delete_call("Namespace", name),
+            api.delete(name, &DeleteParams::default()),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(e) if is(&e, "NotFound") => Ok(false),
             Err(e) => Err(kube_error("delete namespace", name, &e)),
@@ -133,15 +144,22 @@ impl Kube for AwsKube {
             description: request.description.clone(),
             preemption_policy: Some(request.preemption_policy.clone()),
         };
-        let error = match api.create(&PostParams::default(), &class).await {
+        let error = match declared(
+            create_priority_class_call(request),
+            api.create(&PostParams::default(), &class),
+        )
+        .await
+        {
             Ok(_) => return Ok(true),
             Err(e) if is(&e, "AlreadyExists") => e,
             Err(e) => return Err(kube_error("create priorityclass", &request.name, &e)),
         };
-        let existing = api
-            .get(&request.name)
-            .await
-            .map_err(|e| kube_error("get priorityclass", &request.name, &e))?;
+        let existing = declared(
+            get_priority_class_call(&request.name),
+            api.get(&request.name),
+        )
+        .await
+        .map_err(|e| kube_error("get priorityclass", &request.name, &e))?;
         let global_default = existing.global_default.unwrap_or(false);
         // The API server fills in Kubernetes' default policy.
         let policy = existing
@@ -166,7 +184,12 @@ impl Kube for AwsKube {
 
     async fn delete_priority_class(&self, cluster: &str, name: &str) -> TargetResult<bool> {
         let api: Api<PriorityClass> = Api::all(self.client(cluster).await?);
-        match api.delete(name, &DeleteParams::default()).await {
+        match declared(
+            delete_call("PriorityClass", name),
+            api.delete(name, &DeleteParams::default()),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(e) if is(&e, "NotFound") => Ok(false),
             Err(e) => Err(kube_error("delete priorityclass", name, &e)),
@@ -200,9 +223,12 @@ impl Kube for AwsKube {
                     let (group, version) =
                         api_version.split_once('/').unwrap_or(("", &api_version));
                     let gvk = GroupVersionKind::gvk(group, version, &kind);
-                    let (resource, capabilities) = discovery::pinned_kind(&client, &gvk)
-                        .await
-                        .map_err(|e| kube_error("discover", &key, &e))?;
+                    let (resource, capabilities) = declared(
+                        discover_call(&api_version, &kind),
+                        discovery::pinned_kind(&client, &gvk),
+                    )
+                    .await
+                    .map_err(|e| kube_error("discover", &key, &e))?;
                     let found = (resource, capabilities.scope == Scope::Namespaced);
                     resolved.insert(key, found.clone());
                     found
@@ -218,9 +244,12 @@ impl Kube for AwsKube {
                 None => Api::all_with(client.clone(), &resource),
             };
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch(&name, &params, &Patch::Apply(doc))
-                .await
-                .map_err(|e| kube_error("apply", &format!("{kind}/{name}"), &e))?;
+            declared(
+                apply_call(doc),
+                api.patch(&name, &params, &Patch::Apply(doc)),
+            )
+            .await
+            .map_err(|e| kube_error("apply", &format!("{kind}/{name}"), &e))?;
             applied.push(AppliedObject {
                 api_version,
                 kind,
@@ -261,8 +290,7 @@ impl Kube for AwsKube {
 
     async fn nodes(&self, cluster: &str) -> TargetResult<Vec<NodeInfo>> {
         let api: Api<Node> = Api::all(self.client(cluster).await?);
-        let nodes = api
-            .list(&ListParams::default())
+        let nodes = declared(list_nodes_call(), api.list(&ListParams::default()))
             .await
             .map_err(|e| kube_error("list nodes", cluster, &e))?;
         Ok(nodes.items.iter().map(node_info).collect())
@@ -279,17 +307,12 @@ impl Kube for AwsKube {
             Some(ns) => Api::namespaced(client, ns),
             None => Api::all(client),
         };
-        let labels = selector
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let labels = label_selector(selector);
         let mut params = ListParams::default();
         if !labels.is_empty() {
             params = params.labels(&labels);
         }
-        let pods = api
-            .list(&params)
+        let pods = declared(list_pods_call(namespace, &labels), api.list(&params))
             .await
             .map_err(|e| kube_error("list pods", namespace.unwrap_or(cluster), &e))?;
         Ok(pods.items.iter().map(pod_info).collect())
@@ -297,6 +320,80 @@ impl Kube for AwsKube {
 
     async fn autoscaler(&self, cluster: &str) -> TargetResult<AutoscalerStatus> {
         autoscaler_status(self, cluster).await
+    }
+
+    fn planned_create_namespace(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
+        vec![create_namespace_call(name), get_namespace_call(name)]
+    }
+
+    fn planned_grant_emr_access(
+        &self,
+        _cluster: &str,
+        namespace: &str,
+        account_id: &str,
+    ) -> Vec<PlannedCall> {
+        let (create_role, replace_role) = rbac_calls(&emr_role(namespace));
+        let (create_binding, replace_binding) = rbac_calls(&emr_role_binding(namespace));
+        let arn = emr_service_role_arn(&self.partition, account_id);
+        vec![
+            create_role,
+            replace_role,
+            create_binding,
+            replace_binding,
+            get_aws_auth_call(),
+            write_aws_auth_call("replace", &arn),
+            write_aws_auth_call("create", &arn),
+        ]
+    }
+
+    fn planned_delete_namespace(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
+        vec![delete_call("Namespace", name)]
+    }
+
+    fn planned_create_priority_class(
+        &self,
+        _cluster: &str,
+        request: &PriorityClassRequest,
+    ) -> Vec<PlannedCall> {
+        vec![
+            create_priority_class_call(request),
+            get_priority_class_call(&request.name),
+        ]
+    }
+
+    fn planned_delete_priority_class(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
+        vec![delete_call("PriorityClass", name)]
+    }
+
+    fn planned_apply_manifest(&self, _cluster: &str, documents: &[Value]) -> Vec<PlannedCall> {
+        let mut discovered = std::collections::BTreeSet::new();
+        let mut calls = Vec::new();
+        for doc in documents {
+            let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if discovered.insert((api_version, kind)) {
+                calls.push(discover_call(api_version, kind));
+            }
+            calls.push(apply_call(doc));
+        }
+        calls
+    }
+
+    fn planned_default_cluster(&self) -> Vec<PlannedCall> {
+        self.planned_only_cluster()
+    }
+
+    fn planned_nodes(&self, _cluster: &str) -> Vec<PlannedCall> {
+        vec![list_nodes_call()]
+    }
+
+    fn planned_pods(
+        &self,
+        _cluster: &str,
+        namespace: Option<&str>,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<PlannedCall> {
+        vec![list_pods_call(namespace, &label_selector(selector))]
     }
 }
 
@@ -340,16 +437,18 @@ async fn create_or_replace<K>(
     resource: &str,
 ) -> TargetResult<()>
 where
-    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     let name = object.meta().name.clone().unwrap_or_default();
-    match api.create(&PostParams::default(), object).await {
+    let (create, replace) = rbac_calls(object);
+    match declared(create, api.create(&PostParams::default(), object)).await {
         Ok(_) => Ok(()),
-        Err(e) if is(&e, "AlreadyExists") => api
-            .replace(&name, &PostParams::default(), object)
-            .await
-            .map(|_| ())
-            .map_err(|e| kube_error(operations.1, resource, &e)),
+        Err(e) if is(&e, "AlreadyExists") => {
+            declared(replace, api.replace(&name, &PostParams::default(), object))
+                .await
+                .map(|_| ())
+                .map_err(|e| kube_error(operations.1, resource, &e))
+        }
         Err(e) => Err(kube_error(operations.0, resource, &e)),
     }
 }
@@ -361,8 +460,7 @@ where
 async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> {
     const RESOURCE: &str = "kube-system/aws-auth";
     for _ in 0..AWS_AUTH_ATTEMPTS {
-        let existing = api
-            .get_opt("aws-auth")
+        let existing = declared(get_aws_auth_call(), api.get_opt("aws-auth"))
             .await
             .map_err(|e| kube_error("get configmap", RESOURCE, &e))?;
         let map_roles = existing
@@ -380,9 +478,12 @@ async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> 
                     .data
                     .get_or_insert_with(BTreeMap::new)
                     .insert("mapRoles".into(), merged);
-                api.replace("aws-auth", &PostParams::default(), &config_map)
-                    .await
-                    .map_err(|e| ("replace configmap", e))
+                declared(
+                    write_aws_auth_call("replace", role_arn),
+                    api.replace("aws-auth", &PostParams::default(), &config_map),
+                )
+                .await
+                .map_err(|e| ("replace configmap", e))
             }
             None => {
                 let config_map = ConfigMap {
@@ -394,9 +495,12 @@ async fn map_emr_role(api: &Api<ConfigMap>, role_arn: &str) -> TargetResult<()> 
                     data: Some(BTreeMap::from([("mapRoles".to_string(), merged)])),
                     ..ConfigMap::default()
                 };
-                api.create(&PostParams::default(), &config_map)
-                    .await
-                    .map_err(|e| ("create configmap", e))
+                declared(
+                    write_aws_auth_call("create", role_arn),
+                    api.create(&PostParams::default(), &config_map),
+                )
+                .await
+                .map_err(|e| ("create configmap", e))
             }
         };
         match result {
@@ -459,4 +563,140 @@ fn pod_info(pod: &Pod) -> PodInfo {
             .map(|c| (c.type_.clone(), c.reason.clone().unwrap_or_default()))
             .collect(),
     }
+}
+
+/// `k=v,k2=v2`: the label selector of a set of labels.
+fn label_selector(selector: &BTreeMap<String, String>) -> String {
+    selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+// The calls, each declared as the run sends it and as the plans above list it.
+
+fn kube_call(operation: impl Into<String>, detail: Value) -> PlannedCall {
+    PlannedCall::new(Service::Kubernetes, operation, detail)
+}
+
+fn create_namespace_call(name: &str) -> PlannedCall {
+    kube_call("create Namespace", json!({"name": name}))
+        .note("AlreadyExists: an existing namespace is adopted")
+}
+
+fn get_namespace_call(name: &str) -> PlannedCall {
+    kube_call("get Namespace", json!({"name": name}))
+        .when("if it exists")
+        .note("one still Terminating is waited for, then created anew")
+}
+
+fn delete_call(kind: &str, name: &str) -> PlannedCall {
+    kube_call(format!("delete {kind}"), json!({"name": name}))
+        .note("NotFound: already gone, which is success")
+}
+
+fn create_priority_class_call(request: &PriorityClassRequest) -> PlannedCall {
+    kube_call(
+        "create PriorityClass",
+        json!({
+            "name": request.name,
+            "value": request.value,
+            "globalDefault": request.global_default,
+            "description": request.description,
+            "preemptionPolicy": request.preemption_policy,
+        }),
+    )
+    .note("AlreadyExists: adopted if identical, an error if not")
+}
+
+fn get_priority_class_call(name: &str) -> PlannedCall {
+    kube_call("get PriorityClass", json!({"name": name}))
+        .when("if it exists (AlreadyExists)")
+        .note("its value, default flag and policy, which must be the same")
+}
+
+/// eksctl's create-or-replace of a Role or RoleBinding: the create, and the replace
+/// of one that exists. The detail is the object without its metadata.
+fn rbac_calls<K: Resource<DynamicType = ()> + Serialize>(object: &K) -> (PlannedCall, PlannedCall) {
+    let kind = K::kind(&());
+    let meta = object.meta();
+    let mut detail = json!({
+        "namespace": meta.namespace.clone().unwrap_or_default(),
+        "name": meta.name.clone().unwrap_or_default(),
+    });
+    if let (Value::Object(detail), Ok(Value::Object(body))) =
+        (&mut detail, serde_json::to_value(object))
+    {
+        detail.extend(
+            body.into_iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "metadata" | "apiVersion" | "kind")),
+        );
+    }
+    let replace = kube_call(format!("replace {kind}"), detail.clone())
+        .when("if it exists (AlreadyExists): it is set to this");
+    (kube_call(format!("create {kind}"), detail), replace)
+}
+
+fn get_aws_auth_call() -> PlannedCall {
+    kube_call(
+        "get ConfigMap",
+        json!({"namespace": "kube-system", "name": "aws-auth"}),
+    )
+}
+
+/// The write of aws-auth that adds EMR's mapping: `replace` of the ConfigMap there
+/// is, or `create` of one where the cluster has none.
+fn write_aws_auth_call(verb: &str, role_arn: &str) -> PlannedCall {
+    let call = kube_call(
+        format!("{verb} ConfigMap"),
+        json!({
+            "namespace": "kube-system",
+            "name": "aws-auth",
+            "mapRoles+": {"rolearn": role_arn, "username": EMR_NAME},
+        }),
+    );
+    if verb == "create" {
+        call.when("if the cluster has no aws-auth ConfigMap")
+    } else {
+        call.when("if the mapping is not there yet (read again and retried on Conflict)")
+    }
+}
+
+fn discover_call(api_version: &str, kind: &str) -> PlannedCall {
+    kube_call(format!("discover {api_version}"), Value::Null)
+        .note(format!("which resource {kind} is"))
+}
+
+fn apply_call(doc: &Value) -> PlannedCall {
+    let text = |pointer: &str| doc.pointer(pointer).cloned().unwrap_or_default();
+    let mut detail = json!({
+        "apiVersion": text("/apiVersion"),
+        "kind": text("/kind"),
+        "name": text("/metadata/name"),
+    });
+    if let Some(namespace) = doc.pointer("/metadata/namespace") {
+        detail["namespace"] = namespace.clone();
+    }
+    kube_call(
+        format!(
+            "server-side apply {}",
+            doc["kind"].as_str().unwrap_or_default()
+        ),
+        detail,
+    )
+}
+
+fn list_nodes_call() -> PlannedCall {
+    kube_call("list Node", json!({}))
+}
+
+fn list_pods_call(namespace: Option<&str>, labels: &str) -> PlannedCall {
+    kube_call(
+        "list Pod",
+        json!({
+            "namespace": namespace.unwrap_or("<all namespaces>"),
+            "labelSelector": labels,
+        }),
+    )
 }
