@@ -342,5 +342,4 @@ data:
         assert!(err.to_string().contains("not a Kubernetes object"), "{err}");
         assert!(parse_documents("---\n", "`m`").expect("empty").is_empty());
     }
-
 }

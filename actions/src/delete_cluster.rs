@@ -112,7 +112,7 @@ impl Action for DeleteCluster {
     ) -> Result<Vec<PlannedCall>, ActionError> {
         let name = input.name.as_str();
         let eks = &plan.target.eks;
-        let mut calls = crate::node_pool_teardown::planned(name);
+        let mut calls = crate::node_pool_teardown::planned(&plan.target, name);
         calls.extend(eks.planned_delete_cluster(name));
         if input.wait {
             calls.extend(eks.planned_describe_cluster(name).into_iter().map(|call| {

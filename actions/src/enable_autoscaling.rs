@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
 use crate::karpenter_install;
-use crate::planned_call::{PlanContext, PlannedCall, Service};
+use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::duration::{Humane, HumaneDuration};
 use runbook_backend::events::CapacityType;
 use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, WaitOutcome};
@@ -122,21 +121,13 @@ impl Action for EnableAutoscaling {
     ) -> Result<EnableAutoscalingOutput, ActionError> {
         check(&input)?;
         let deadline = Deadline::start(ctx, input.wait_timeout.0);
-        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster).await?;
+        let cluster = crate::cluster_lookup::cluster(ctx, input.cluster.clone()).await?;
         karpenter_install::require_controller(ctx, &cluster).await?;
-        let node_role = match input.node_role {
+        let node_role = match input.node_role.clone() {
             Some(role) => Some(role),
             None => node_group_role(ctx, &cluster).await?,
         };
-        let request = AutoscalingRequest {
-            name: input.name,
-            capacity_types: karpenter_labels(&input.capacity_types),
-            instance_types: input.instance_types,
-            labels: input.labels,
-            ttl_seconds_after_empty: Some(input.ttl_seconds_after_empty),
-            cpu_limit: input.cpu_limit,
-            node_role,
-        };
+        let request = request_of(&input, node_role);
         let kube = &ctx.target.kube;
         kube.enable_autoscaling(&cluster, &request).await?;
         loop {
@@ -171,76 +162,39 @@ impl Action for EnableAutoscaling {
         check(input)?;
         let (cluster, mut calls) =
             crate::cluster_lookup::planned(&plan.target, input.cluster.as_deref());
-        calls.extend(karpenter_install::planned_controller_check());
-        let role = match &input.node_role {
+        let target = &plan.target;
+        calls.extend(karpenter_install::planned_controller_check(
+            target, &cluster,
+        ));
+        let node_role = match &input.node_role {
             Some(role) => role.clone(),
             None => {
-                calls.extend([
-                    PlannedCall::new(
-                        Service::Eks,
-                        "ListNodegroups",
-                        json!({"clusterName": cluster}),
-                    )
-                    .when("without `node_role`"),
-                    PlannedCall::new(
-                        Service::Eks,
-                        "DescribeNodegroup",
-                        json!({"clusterName": cluster, "nodegroupName": "<its first node group>"}),
-                    )
-                    .when("without `node_role`")
-                    .note("its nodeRole is the nodes' role"),
-                ]);
+                let eks = &target.eks;
+                calls.extend(
+                    eks.planned_node_groups(&cluster)
+                        .into_iter()
+                        .chain(
+                            eks.planned_describe_node_group(&cluster, "<its first node group>")
+                                .into_iter()
+                                .map(|call| call.note("its nodeRole is the nodes' role")),
+                        )
+                        .map(|call| call.under("without `node_role`")),
+                );
                 format!("<node role of cluster {cluster}'s node group>")
             }
         };
-        calls.extend([
-            PlannedCall::new(
-                Service::Kubernetes,
-                "server-side apply EC2NodeClass",
-                json!({
-                    "apiVersion": "karpenter.k8s.aws/v1",
-                    "name": input.name,
-                    "role": role,
-                    "amiSelectorTerms": [{"alias": "al2023@latest"}],
-                    "subnetAndSecurityGroupDiscovery": {"karpenter.sh/discovery": cluster},
-                }),
-            ),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "server-side apply NodePool",
-                json!({
-                    "apiVersion": "karpenter.sh/v1",
-                    "name": input.name,
-                    "arch": ["amd64"],
-                    "os": ["linux"],
-                    "capacityTypes": karpenter_labels(&input.capacity_types),
-                    "instanceTypes": input.instance_types,
-                    "labels": input.labels,
-                    "nodeClassRef": input.name,
-                    "consolidationPolicy": "WhenEmpty",
-                    "consolidateAfter": format!("{}s", input.ttl_seconds_after_empty),
-                    "cpuLimit": input.cpu_limit,
-                }),
-            ),
-        ]);
+        let request = request_of(input, Some(node_role));
+        let kube = &target.kube;
+        calls.extend(kube.planned_enable_autoscaling(&cluster, &request));
         let until = format!(
             "repeated until both are Ready, for at most {}",
             Humane(input.wait_timeout.0)
         );
-        calls.extend([
-            PlannedCall::new(
-                Service::Kubernetes,
-                "get EC2NodeClass",
-                json!({"name": input.name}),
-            )
-            .note(until.clone()),
-            PlannedCall::new(
-                Service::Kubernetes,
-                "get NodePool",
-                json!({"name": input.name}),
-            )
-            .note(until),
-        ]);
+        calls.extend(
+            kube.planned_autoscaling_readiness(&cluster, &request.name)
+                .into_iter()
+                .map(|call| call.note(until.clone())),
+        );
         Ok(calls)
     }
 }
@@ -257,6 +211,19 @@ async fn node_group_role(ctx: &StepContext, cluster: &str) -> Result<Option<Stri
             .await?
             .and_then(|g| g.node_role)),
         None => Ok(None),
+    }
+}
+
+/// What the target is asked to apply.
+fn request_of(input: &EnableAutoscalingInput, node_role: Option<String>) -> AutoscalingRequest {
+    AutoscalingRequest {
+        name: input.name.clone(),
+        capacity_types: karpenter_labels(&input.capacity_types),
+        instance_types: input.instance_types.clone(),
+        labels: input.labels.clone(),
+        ttl_seconds_after_empty: Some(input.ttl_seconds_after_empty),
+        cpu_limit: input.cpu_limit,
+        node_role,
     }
 }
 

@@ -5,14 +5,9 @@
 //! "Karpenter on the aws target" section gives (from Karpenter's getting-started
 //! guide).
 
-use serde_json::json;
-
 use crate::context::StepContext;
-use crate::planned_call::{PlannedCall, Service};
-use runbook_backend::ActionError;
-
-/// Karpenter's controller pods carry this label (its Helm chart sets it).
-const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/name=karpenter";
+use crate::planned_call::PlannedCall;
+use runbook_backend::{ActionError, Target};
 
 /// The Helm install of Karpenter for cluster `cluster`, as Karpenter's
 /// getting-started guide gives it (the chart into `kube-system`, the cluster's name
@@ -44,23 +39,17 @@ pub(crate) async fn require_controller(
     )))
 }
 
-/// The calls [`require_controller`] makes on `aws` (discovery of the NodePool API and
-/// the list of controller pods).
-pub(crate) fn planned_controller_check() -> Vec<PlannedCall> {
-    vec![
-        PlannedCall::new(
-            Service::Kubernetes,
-            "discover karpenter.sh/v1",
-            json!({"kind": "NodePool"}),
-        )
-        .note("without Karpenter's NodePool API, the step fails here and says what to install"),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "list Pod",
-            json!({"labelSelector": CONTROLLER_SELECTOR}),
-        )
-        .note("without a Running controller pod, the step fails here and says what to install"),
-    ]
+/// The calls [`require_controller`] makes on `target` (discovery of the NodePool API
+/// and the list of controller pods).
+pub(crate) fn planned_controller_check(target: &Target, cluster: &str) -> Vec<PlannedCall> {
+    target
+        .kube
+        .planned_autoscaler(cluster)
+        .into_iter()
+        .map(|call| {
+            call.note("without Karpenter's NodePool API or a Running controller pod, the step fails here and says what to install")
+        })
+        .collect()
 }
 
 #[cfg(test)]

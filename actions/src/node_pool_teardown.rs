@@ -4,12 +4,10 @@
 //! deleting the cluster (and with it Karpenter's controller) first would leave them
 //! running, and paid for, outside any node group.
 
-use serde_json::json;
-
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{PlannedCall, Service};
-use runbook_backend::{ActionError, WaitOutcome};
+use crate::planned_call::PlannedCall;
+use runbook_backend::{ActionError, Target, WaitOutcome};
 
 /// Removes runbook's NodePools from cluster `name` if it is ACTIVE (a cluster being
 /// created or deleted has no API to ask), then waits within `deadline` for their nodes
@@ -51,49 +49,28 @@ pub(crate) async fn remove_node_pools(
     }
 }
 
-/// The calls [`remove_node_pools`] makes on `aws`.
-pub(crate) fn planned(name: &str) -> Vec<PlannedCall> {
-    let when = "if the cluster is ACTIVE and serves Karpenter's NodePool API";
-    let runbooks = "app.kubernetes.io/managed-by=runbook";
-    vec![
-        PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": name}))
-            .note("NodePools are removed first from an ACTIVE cluster only"),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "discover karpenter.sh/v1",
-            json!({"kind": "NodePool"}),
-        )
-        .when("if the cluster is ACTIVE"),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "list NodePool",
-            json!({"labelSelector": runbooks}),
-        )
-        .when(when),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "delete NodePool",
-            json!({"name": "<each>"}),
-        )
-        .when("for each NodePool runbook applied"),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "list EC2NodeClass",
-            json!({"labelSelector": runbooks}),
-        )
-        .when(when),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "delete EC2NodeClass",
-            json!({"name": "<each>"}),
-        )
-        .when("for each EC2NodeClass runbook applied"),
-        PlannedCall::new(
-            Service::Kubernetes,
-            "list Node",
-            json!({"labelSelector": "karpenter.sh/nodepool in (<the NodePools deleted>)"}),
-        )
-        .when("if a NodePool was deleted")
-        .note("repeated until their nodes are gone, within the step's wait_timeout"),
-    ]
+/// The calls [`remove_node_pools`] makes on `target`.
+pub(crate) fn planned(target: &Target, name: &str) -> Vec<PlannedCall> {
+    let kube = &target.kube;
+    let mut calls: Vec<PlannedCall> = target
+        .eks
+        .planned_describe_cluster(name)
+        .into_iter()
+        .map(|call| call.note("NodePools are removed first from an ACTIVE cluster only"))
+        .collect();
+    calls.extend(
+        kube.planned_remove_node_pools(name)
+            .into_iter()
+            .chain(
+                kube.planned_node_pool_nodes(name, &["<the NodePools deleted>".to_string()])
+                    .into_iter()
+                    .map(|call| {
+                        call.note(
+                            "repeated until their nodes are gone, within the step's wait_timeout",
+                        )
+                    }),
+            )
+            .map(|call| call.under("if the cluster is ACTIVE")),
+    );
+    calls
 }

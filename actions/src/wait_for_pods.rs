@@ -523,5 +523,4 @@ mod tests {
             .expect_err("no such cluster");
         assert!(err.to_string().contains("other"), "{err}");
     }
-
 }

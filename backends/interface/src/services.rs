@@ -264,6 +264,30 @@ pub trait Kube: Send + Sync {
     ) -> Vec<PlannedCall> {
         Vec::new()
     }
+    /// The calls [`Kube::enable_autoscaling`] makes.
+    fn planned_enable_autoscaling(
+        &self,
+        _cluster: &str,
+        _request: &AutoscalingRequest,
+    ) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::autoscaling_readiness`] makes.
+    fn planned_autoscaling_readiness(&self, _cluster: &str, _name: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::remove_node_pools`] makes.
+    fn planned_remove_node_pools(&self, _cluster: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::node_pool_nodes`] makes.
+    fn planned_node_pool_nodes(&self, _cluster: &str, _pools: &[String]) -> Vec<PlannedCall> {
+        Vec::new()
+    }
+    /// The calls [`Kube::autoscaler`] makes.
+    fn planned_autoscaler(&self, _cluster: &str) -> Vec<PlannedCall> {
+        Vec::new()
+    }
     /// The calls [`Kube::default_cluster`] makes.
     fn planned_default_cluster(&self) -> Vec<PlannedCall> {
         Vec::new()

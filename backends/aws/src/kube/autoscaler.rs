@@ -11,6 +11,7 @@ use ::kube::error::DiscoveryError;
 use super::AwsKube;
 use super::node_pool::node_pool_kind;
 use super::status::kube_error;
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{AutoscalerStatus, Kube, PodInfo, TargetResult};
 
 /// The label Karpenter's Helm chart puts on its controller pods, wherever it is
@@ -24,11 +25,7 @@ pub(super) async fn autoscaler_status(
 ) -> TargetResult<AutoscalerStatus> {
     let client = kube.client(cluster).await?;
     let node_pool_api = serves_node_pool(&client).await?;
-    let selector = BTreeMap::from([(
-        CONTROLLER_LABEL.0.to_string(),
-        CONTROLLER_LABEL.1.to_string(),
-    )]);
-    let pods = kube.pods(cluster, None, &selector).await?;
+    let pods = kube.pods(cluster, None, &controller_selector()).await?;
     Ok(AutoscalerStatus {
         node_pool_api,
         controller_pods: running(&pods),
@@ -41,7 +38,12 @@ pub(super) async fn autoscaler_status(
 /// without the kind is discovery's `MissingKind`. Both mean no NodePool API.
 pub(super) async fn serves_node_pool(client: &Client) -> TargetResult<bool> {
     let kind = node_pool_kind();
-    match discovery::pinned_kind(client, &kind).await {
+    match declared(
+        discover_node_pool_call(),
+        discovery::pinned_kind(client, &kind),
+    )
+    .await
+    {
         Ok(_) => Ok(true),
         Err(::kube::Error::Api(status)) if status.code == 404 => Ok(false),
         Err(::kube::Error::Discovery(DiscoveryError::MissingKind(_))) => Ok(false),
@@ -60,4 +62,29 @@ fn running(pods: &[PodInfo]) -> Vec<String> {
         .filter(|p| p.phase == "Running")
         .map(|p| p.name.clone())
         .collect()
+}
+
+/// The calls [`autoscaler_status`] makes.
+pub(super) fn planned_autoscaler_status(kube: &AwsKube, cluster: &str) -> Vec<PlannedCall> {
+    let mut calls = vec![discover_node_pool_call()];
+    calls.extend(kube.planned_pods(cluster, None, &controller_selector()));
+    calls
+}
+
+/// The selector of Karpenter's controller pods.
+fn controller_selector() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        CONTROLLER_LABEL.0.to_string(),
+        CONTROLLER_LABEL.1.to_string(),
+    )])
+}
+
+/// Discovery of Karpenter's API group: does it serve NodePool?
+pub(super) fn discover_node_pool_call() -> PlannedCall {
+    let kind = node_pool_kind();
+    PlannedCall::new(
+        Service::Kubernetes,
+        format!("discover {}/{}", kind.group, kind.version),
+        serde_json::json!({"kind": kind.kind}),
+    )
 }

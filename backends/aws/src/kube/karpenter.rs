@@ -7,7 +7,7 @@
 use ::kube::Client;
 use ::kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use k8s_openapi::api::core::v1::Node;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::AwsKube;
 use super::autoscaler::serves_node_pool;
@@ -15,6 +15,7 @@ use super::node_class::{node_class, node_class_kind};
 use super::node_pool::{MANAGED_BY, NODE_POOL_LABEL, node_pool, node_pool_kind};
 use super::service::FIELD_MANAGER;
 use super::status::{is, kube_error};
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, TargetResult};
 
 /// The two kinds, with their plurals (discovery is not needed to address them).
@@ -68,7 +69,12 @@ async fn apply_one(
 ) -> TargetResult<()> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    match api.patch(name, &params, &Patch::Apply(document)).await {
+    match declared(
+        apply_call(document),
+        api.patch(name, &params, &Patch::Apply(document)),
+    )
+    .await
+    {
         Ok(_) => Ok(()),
         Err(e) => {
             let mut failure = kube_error(operation, name, &e);
@@ -100,8 +106,7 @@ pub(super) async fn readiness(
         (node_pools(), "get NodePool"),
     ] {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-        let object = api
-            .get_opt(name)
+        let object = declared(get_call(&resource.kind, name), api.get_opt(name))
             .await
             .map_err(|e| kube_error(operation, name, &e))?;
         found.push(object_readiness(&resource.kind, name, object.as_ref()));
@@ -173,7 +178,7 @@ async fn delete_labelled(
     };
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let params = ListParams::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
-    let objects = match api.list(&params).await {
+    let objects = match declared(list_labelled_call(kind), api.list(&params)).await {
         Ok(objects) => objects,
         // The NodePool API without the EC2NodeClass one: a partly removed install.
         Err(e) if is(&e, "NotFound") => return Ok(Vec::new()),
@@ -182,7 +187,12 @@ async fn delete_labelled(
     let mut names = Vec::new();
     for object in objects {
         let name = object.metadata.name.unwrap_or_default();
-        match api.delete(&name, &DeleteParams::default()).await {
+        match declared(
+            delete_labelled_call(kind, &name),
+            api.delete(&name, &DeleteParams::default()),
+        )
+        .await
+        {
             Ok(_) => {}
             Err(e) if is(&e, "NotFound") => {}
             Err(e) => return Err(kube_error(delete, &name, &e)),
@@ -204,15 +214,109 @@ pub(super) async fn nodes_of(
     }
     let api: Api<Node> = Api::all(kube.client(cluster).await?);
     let selector = format!("{NODE_POOL_LABEL} in ({})", pools.join(","));
-    let nodes = api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| kube_error("list nodes", cluster, &e))?;
+    let nodes = declared(
+        pool_nodes_call(&selector),
+        api.list(&ListParams::default().labels(&selector)),
+    )
+    .await
+    .map_err(|e| kube_error("list nodes", cluster, &e))?;
     Ok(nodes
         .items
         .into_iter()
         .filter_map(|n| n.metadata.name)
         .collect())
+}
+
+/// The calls [`apply`] makes: the EC2NodeClass and the NodePool, server-side applied.
+pub(super) fn planned_apply(cluster: &str, request: &AutoscalingRequest) -> Vec<PlannedCall> {
+    let role = request.node_role.as_deref().unwrap_or("<the nodes' role>");
+    let mut calls = vec![apply_call(&node_class(&request.name, cluster, role))];
+    // A request node_pool refuses is refused by the action before its plan.
+    calls.extend(node_pool(request).ok().map(|pool| apply_call(&pool)));
+    calls
+}
+
+/// The calls [`readiness`] makes.
+pub(super) fn planned_readiness(name: &str) -> Vec<PlannedCall> {
+    vec![
+        get_call(&node_classes().kind, name),
+        get_call(&node_pools().kind, name),
+    ]
+}
+
+/// The calls [`remove`] makes.
+pub(super) fn planned_remove() -> Vec<PlannedCall> {
+    let serving = "if the cluster serves Karpenter's NodePool API";
+    let mut calls = vec![super::autoscaler::discover_node_pool_call()];
+    calls.extend(
+        [
+            list_labelled_call("NodePool"),
+            delete_labelled_call("NodePool", "<each NodePool runbook applied>"),
+            list_labelled_call("EC2NodeClass"),
+            delete_labelled_call("EC2NodeClass", "<each EC2NodeClass runbook applied>"),
+        ]
+        .into_iter()
+        .map(|call| call.under(serving)),
+    );
+    calls
+}
+
+/// The calls [`nodes_of`] makes.
+pub(super) fn planned_nodes_of(pools: &[String]) -> Vec<PlannedCall> {
+    vec![
+        pool_nodes_call(&format!("{NODE_POOL_LABEL} in ({})", pools.join(",")))
+            .when("if a NodePool was deleted"),
+    ]
+}
+
+// The calls, each declared as the run sends it and as the plans above list it.
+
+/// A server-side apply of a Karpenter object: what it is and its spec.
+fn apply_call(document: &Value) -> PlannedCall {
+    let kind = document["kind"].as_str().unwrap_or_default();
+    PlannedCall::new(
+        Service::Kubernetes,
+        format!("server-side apply {kind}"),
+        json!({
+            "apiVersion": document["apiVersion"],
+            "name": document.pointer("/metadata/name").cloned().unwrap_or_default(),
+            "spec": document["spec"],
+        }),
+    )
+}
+
+fn get_call(kind: &str, name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Kubernetes,
+        format!("get {kind}"),
+        json!({"name": name}),
+    )
+}
+
+fn list_labelled_call(kind: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Kubernetes,
+        format!("list {kind}"),
+        json!({"labelSelector": format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)}),
+    )
+}
+
+fn delete_labelled_call(kind: &str, name: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Kubernetes,
+        format!("delete {kind}"),
+        json!({"name": name}),
+    )
+    .when(format!("for each {kind} runbook applied"))
+    .note("NotFound: already gone, which is success")
+}
+
+fn pool_nodes_call(selector: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::Kubernetes,
+        "list Node",
+        json!({"labelSelector": selector}),
+    )
 }
 
 #[cfg(test)]

@@ -379,6 +379,30 @@ impl Kube for AwsKube {
         calls
     }
 
+    fn planned_enable_autoscaling(
+        &self,
+        cluster: &str,
+        request: &AutoscalingRequest,
+    ) -> Vec<PlannedCall> {
+        karpenter::planned_apply(cluster, request)
+    }
+
+    fn planned_autoscaling_readiness(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
+        karpenter::planned_readiness(name)
+    }
+
+    fn planned_remove_node_pools(&self, _cluster: &str) -> Vec<PlannedCall> {
+        karpenter::planned_remove()
+    }
+
+    fn planned_node_pool_nodes(&self, _cluster: &str, pools: &[String]) -> Vec<PlannedCall> {
+        karpenter::planned_nodes_of(pools)
+    }
+
+    fn planned_autoscaler(&self, cluster: &str) -> Vec<PlannedCall> {
+        super::autoscaler::planned_autoscaler_status(self, cluster)
+    }
+
     fn planned_default_cluster(&self) -> Vec<PlannedCall> {
         self.planned_only_cluster()
     }
