@@ -10,7 +10,7 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::planned_call::{
     ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, REGION_PLACEHOLDER,
-    Service, is_placeholder,
+    is_placeholder,
 };
 use runbook_backend::ActionError;
 
@@ -141,9 +141,14 @@ impl Action for CreateJobRole {
         let issuer = format!("https://<OIDC provider of cluster {cluster}>");
         let irsa = irsa_statement(&cluster_arn, &issuer, &input.namespace, &input.name)?;
         let role = input.name.as_str();
-        calls.push(
-            PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
-                .note("for its account and OIDC issuer, which the trust statement names"),
+        calls.extend(
+            plan.target
+                .eks
+                .planned_describe_cluster(&cluster)
+                .into_iter()
+                .map(|call| {
+                    call.note("for its account and OIDC issuer, which the trust statement names")
+                }),
         );
         let iam = &plan.target.iam;
         calls.extend(iam.planned_get_role(role));

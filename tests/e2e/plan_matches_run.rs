@@ -2,7 +2,9 @@
 //! `runbook plan --target aws` lists under each step is laid next to the calls the
 //! run on aws (moto and the fake Kubernetes API server) recorded as it sent them
 //! (`--record-calls`). Every call a step made must be in its plan, in the plan's
-//! order; every call its plan makes unconditionally must have been made.
+//! order; every call its plan makes unconditionally must have been made; and a call
+//! the plan shows with every parameter known was sent with exactly those parameters
+//! (the run records each call as the code declared it, with the values it sent).
 
 use std::collections::BTreeMap;
 
@@ -27,11 +29,13 @@ fn cluster_sets() -> Vec<String> {
     .collect()
 }
 
-/// One planned call: `EKS CreateCluster`, and whether it is made only on a condition.
+/// One planned call: `EKS CreateCluster`, whether it is made only on a condition, and
+/// its parameters.
 #[derive(Debug)]
 struct Planned {
     operation: String,
     conditional: bool,
+    detail: Value,
 }
 
 /// The plan's calls by step instance key (`cluster`, `virtual_clusters[1]`). A step
@@ -70,6 +74,7 @@ fn planned_calls(plan: &Value) -> BTreeMap<String, Option<Vec<Planned>>> {
                         call["operation"].as_str().expect("operation")
                     ),
                     conditional: call.get("when").is_some(),
+                    detail: call.get("detail").cloned().unwrap_or(Value::Null),
                 });
         }
     }
@@ -230,12 +235,66 @@ fn compare(
             recorded_calls(&lines)
         );
     }
+    let planned = planned_calls(&plan);
     found.extend(differences(
         runbook,
-        &planned_calls(&plan),
+        &planned,
         &recorded_calls(&lines),
         &statuses,
     ));
+    found.extend(parameters_not_planned(runbook, &planned, &lines));
+    found
+}
+
+/// Whether a planned value holds a placeholder for what only the run knows.
+fn has_placeholder(detail: &Value) -> bool {
+    detail.to_string().contains('<')
+}
+
+/// Every call a step sent whose planned parameters are all known (no placeholder) must
+/// have been sent with exactly those: the plan and the run declare each call with the
+/// same function, so a difference is a value the plan computed otherwise.
+fn parameters_not_planned(
+    runbook: &str,
+    plan: &BTreeMap<String, Option<Vec<Planned>>>,
+    lines: &[Value],
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        let Some(key) = line.get("step").and_then(Value::as_str) else {
+            continue;
+        };
+        let step_id = key.split('[').next().unwrap_or(key);
+        let Some(planned) = plan
+            .get(key)
+            .or_else(|| plan.get(step_id))
+            .and_then(Option::as_deref)
+        else {
+            continue;
+        };
+        let operation = format!(
+            "{} {}",
+            line["service"].as_str().unwrap_or_default(),
+            line["operation"].as_str().unwrap_or_default()
+        );
+        let sent = line.get("detail").cloned().unwrap_or(Value::Null);
+        let candidates: Vec<&Planned> = planned
+            .iter()
+            .filter(|p| p.operation == operation)
+            .collect();
+        let comparable =
+            !candidates.is_empty() && !candidates.iter().any(|p| has_placeholder(&p.detail));
+        if comparable && !candidates.iter().any(|p| p.detail == sent) {
+            found.push(format!(
+                "{runbook} {key}: `{operation}` was sent with {sent} but the plan shows {}",
+                candidates
+                    .iter()
+                    .map(|p| p.detail.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+    }
     found
 }
 

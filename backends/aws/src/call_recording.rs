@@ -36,13 +36,29 @@ impl Intercept for RecordSdkCalls {
         let metadata = cfg.load::<Metadata>();
         if let Some((service, operation)) =
             metadata.and_then(|m| Some((service_of(m.service())?, m.name())))
+            && let Err(undeclared) = self.0.record(service, operation)
+            && refused(&undeclared)
         {
-            // A call without its declaration is recorded bare; refusing it waits until
-            // every call the target makes is declared.
-            let _ = self.0.record(service, operation);
+            return Err(undeclared.into());
         }
         Ok(())
     }
+}
+
+/// Whether a call made without its declaration is refused: in a debug build (every
+/// test), when a step makes it. Those are the calls `plan --target aws` lists, so a
+/// step's call the plan could not know fails the tests instead of drifting from the
+/// plan; the target's own calls (its watches of the cluster) belong to no plan.
+fn refused(_undeclared: &runbook_backend::calls::Undeclared) -> bool {
+    cfg!(debug_assertions) && runbook_backend::calls::current_step().is_some()
+}
+
+/// The log a target's clients record into: the run's (`--record-calls`), else, in a
+/// debug build, one that keeps nothing and only checks each call's declaration.
+pub(crate) fn recording_log(calls: Option<&CallLog>) -> Option<CallLog> {
+    calls
+        .cloned()
+        .or_else(|| cfg!(debug_assertions).then(CallLog::checking_only))
 }
 
 /// The service as `plan` names it, from the SDK's own name for it; `None` for a
@@ -68,8 +84,8 @@ macro_rules! sdk_config {
     ($sdk:ident, $config:expr) => {{
         let config: &$crate::AwsConfig = $config;
         let builder = $sdk::config::Builder::from(&config.sdk);
-        match &config.calls {
-            Some(log) => builder.interceptor($crate::call_recording::RecordSdkCalls(log.clone())),
+        match $crate::call_recording::recording_log(config.calls.as_ref()) {
+            Some(log) => builder.interceptor($crate::call_recording::RecordSdkCalls(log)),
             None => builder,
         }
     }};
@@ -127,7 +143,13 @@ where
         );
         let response = self.inner.call(request);
         Box::pin(async move {
-            let _ = log.record(Service::Kubernetes, &operation);
+            if let Err(undeclared) = log.record(Service::Kubernetes, &operation)
+                && refused(&undeclared)
+            {
+                // The kube client's error type is its own; a debug build's refusal is
+                // a bug report, so it stops the step loudly.
+                panic!("{undeclared}");
+            }
             response.await
         })
     }
@@ -211,9 +233,85 @@ fn kind_of(plural: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupOutput;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
     use http::Method;
+    use runbook_backend::calls::{PlannedCall, declared, in_step};
+    use serde_json::json;
 
-    use super::kube_operation;
+    use super::*;
+
+    /// A CloudWatch Logs client that answers DeleteLogGroup, with the checking recorder
+    /// a debug build's target carries.
+    fn checked_logs() -> aws_sdk_cloudwatchlogs::Client {
+        let answer = mock!(aws_sdk_cloudwatchlogs::Client::delete_log_group)
+            .then_output(|| DeleteLogGroupOutput::builder().build());
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .credentials_provider(aws_credential_types::Credentials::for_tests())
+                .region(aws_config::Region::new("us-east-2"))
+                .http_client(aws_smithy_mocks::create_mock_http_client())
+                .interceptor(
+                    MockResponseInterceptor::new()
+                        .rule_mode(RuleMode::MatchAny)
+                        .with_rule(&answer),
+                )
+                .interceptor(RecordSdkCalls(
+                    recording_log(None).expect("a debug build checks every call"),
+                ))
+                .build(),
+        )
+    }
+
+    /// What keeps the plan the run's own description: a step cannot send a request
+    /// without the declaration its plan lists (in the debug builds every test runs).
+    #[tokio::test]
+    async fn a_steps_call_is_sent_only_as_declared() {
+        let logs = checked_logs();
+        let undeclared = in_step(
+            "logs".into(),
+            logs.delete_log_group().log_group_name("/a").send(),
+        )
+        .await
+        .expect_err("refused");
+        let chain = crate::error::chain(&undeclared);
+        assert!(
+            chain.contains(
+                "runbook bug: CloudWatch Logs DeleteLogGroup was sent without its plan entry"
+            ),
+            "{chain}"
+        );
+        let other = PlannedCall::new(Service::Logs, "CreateLogGroup", json!({}));
+        let mismatched = in_step(
+            "logs".into(),
+            declared(other, logs.delete_log_group().log_group_name("/a").send()),
+        )
+        .await
+        .expect_err("declared as another call");
+        assert!(
+            crate::error::chain(&mismatched)
+                .contains("the code declared CloudWatch Logs CreateLogGroup"),
+            "{mismatched:?}"
+        );
+        let delete = PlannedCall::new(
+            Service::Logs,
+            "DeleteLogGroup",
+            json!({"logGroupName": "/a"}),
+        );
+        in_step(
+            "logs".into(),
+            declared(delete, logs.delete_log_group().log_group_name("/a").send()),
+        )
+        .await
+        .expect("a declared call is sent");
+        // The target's own calls (connecting, its watches) belong to no step's plan.
+        logs.delete_log_group()
+            .log_group_name("/a")
+            .send()
+            .await
+            .expect("outside a step");
+    }
 
     fn op(method: Method, uri: &str, content_type: Option<&str>) -> String {
         kube_operation(&method, &uri.parse().expect("uri"), content_type)

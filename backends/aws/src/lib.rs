@@ -226,7 +226,13 @@ pub(crate) async fn load_config(settings: &AwsSettings) -> Result<AwsConfig, Con
 /// permission, so a failure means the credentials themselves are wrong).
 async fn caller_identity(config: &AwsConfig) -> Result<(String, String), ConnectError> {
     let sts = aws_sdk_sts::Client::from_conf(sdk_config!(aws_sdk_sts, config).build());
-    match sts.get_caller_identity().send().await {
+    let identity = runbook_backend::calls::PlannedCall::new(
+        runbook_backend::calls::Service::Sts,
+        "GetCallerIdentity",
+        serde_json::json!({}),
+    )
+    .note("whose credentials these are");
+    match runbook_backend::calls::declared(identity, sts.get_caller_identity().send()).await {
         Ok(identity) => identity
             .account()
             .map(|account| {

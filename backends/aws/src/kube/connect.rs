@@ -168,7 +168,9 @@ async fn connect_eks(
     let builder = ::kube::client::ClientBuilder::try_from(config)
         .map_err(|e| connect_error(cluster, "ClientError", &e))?;
     Ok(builder
-        .with_layer(&RecordKubeCalls(calls.cloned()))
+        .with_layer(&RecordKubeCalls(crate::call_recording::recording_log(
+            calls,
+        )))
         .with_layer(&bearer)
         .build())
 }
@@ -190,7 +192,11 @@ async fn connect_context(
         .map_err(|e| connect_error(cluster, "InvalidConfig", &e))?;
     let builder = ::kube::client::ClientBuilder::try_from(config)
         .map_err(|e| connect_error(cluster, "ClientError", &e))?;
-    Ok(builder.with_layer(&RecordKubeCalls(calls.cloned())).build())
+    Ok(builder
+        .with_layer(&RecordKubeCalls(crate::call_recording::recording_log(
+            calls,
+        )))
+        .build())
 }
 
 /// The EKS cluster a kubeconfig context points at: the name in an
