@@ -48,11 +48,12 @@ pub trait Action: Send + Sync + 'static {
         ctx: &StepContext,
     ) -> impl Future<Output = Result<Self::Output, ActionError>> + Send;
 
-    /// The AWS and Kubernetes operations `run` would call on the `aws` target, in
-    /// order, with their conditions, for `runbook plan --target aws`. Calls nothing.
-    /// An error is what `run` would fail with before calling anything (an invalid
-    /// name, say). The default, no calls, is right for actions that touch no service
-    /// (`log`, `sleep`, `assert`).
+    /// The AWS and Kubernetes operations `run` would call on `plan.target` (the `aws`
+    /// target), in order, with their conditions, for `runbook plan --target aws`: the
+    /// `planned_` twins of the target operations `run` uses, in `run`'s order. Calls
+    /// nothing. An error is what `run` would fail with before calling anything (an
+    /// invalid name, say). The default, no calls, is right for actions that touch no
+    /// service (`log`, `sleep`, `assert`).
     fn planned_calls(
         _input: &Self::Input,
         _plan: &PlanContext,

@@ -2,12 +2,14 @@
 //! operations the step's action would call, with the parameters rendered from its
 //! input, computed without calling anything.
 //!
-//! Each action lists its own calls (`Action::planned_calls`) next to its `run`, from
-//! the same helpers `run` uses (request builders, trust statements, selectors), so the
-//! plan and the run cannot drift apart silently: a change to what `run` sends shows in
-//! the helper both use. Values only known at run time (a cluster's OIDC issuer, the
-//! account of the credentials, the step's idempotency key) are shown as `<...>`
-//! placeholders, like the step outputs `plan` already shows that way.
+//! An action's plan (`Action::planned_calls`, next to its `run`) is the calls of the
+//! target operations its `run` uses, in its order: each operation's `planned_` twin
+//! (`plan.target.logs.planned_create_log_group(...)`), whose calls the `aws` target
+//! builds with the very functions that declare each call as it is sent
+//! (`runbook_backend::calls::declared`), with the action's own conditions put before
+//! the operation's. Values only known at run time (a cluster's OIDC issuer, the account
+//! of the credentials, the step's idempotency key) are shown as `<...>` placeholders,
+//! like the step outputs `plan` already shows that way.
 
 use std::sync::Arc;
 
