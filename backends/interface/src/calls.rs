@@ -192,17 +192,16 @@ pub struct RecordedCall {
     pub call: PlannedCall,
 }
 
-/// A call made without its declaration, or under another one: a bug of the target's
-/// code, which a debug build refuses to send.
+/// A call made without its declaration, under another one, or one its step's plan does
+/// not list: a bug of the target's code or of its plan, which a debug build refuses
+/// to send.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "runbook bug: {service} {operation} was sent without its plan entry ({})",
-    match declared { Some(call) => format!("the code declared {} {}", call.service, call.operation), None => "the code declared none".to_string() }
-)]
+#[error("runbook bug: {service} {operation} was sent {why}")]
 pub struct Undeclared {
     pub service: Service,
     pub operation: String,
-    pub declared: Option<Box<PlannedCall>>,
+    /// What is wrong with it, in words.
+    pub why: String,
 }
 
 tokio::task_local! {
@@ -210,6 +209,53 @@ tokio::task_local! {
     static STEP: String;
     /// The call the current task is about to make ([`declared`]).
     static DECLARED: PlannedCall;
+    /// What the plan of the current task's step lists, if it was made ([`in_planned_step`]);
+    /// `None` inside [`unplanned`].
+    static STEP_PLAN: Option<Arc<Vec<PlannedCall>>>;
+}
+
+/// [`in_step`], with the calls the step's plan lists: each call the step declares must
+/// be one of them, with the same parameters where the plan knows them all, or the
+/// record says why not (which a debug build refuses). This puts every run in the tests
+/// next to its plan, whatever path it takes.
+pub async fn in_planned_step<F: Future>(
+    step_key: String,
+    plan: Option<Vec<PlannedCall>>,
+    action: F,
+) -> F::Output {
+    STEP.scope(step_key, STEP_PLAN.scope(plan.map(Arc::new), action))
+        .await
+}
+
+/// Runs `calls`, the target's own business inside a step (connecting to a cluster's
+/// API), which no step's plan lists.
+pub async fn unplanned<F: Future>(calls: F) -> F::Output {
+    STEP_PLAN.scope(None, calls).await
+}
+
+/// Why `call` does not fit its step's plan, if it does not: the plan lists no call of
+/// its service and operation, or lists them all with known parameters that differ.
+fn outside_plan(call: &PlannedCall) -> Option<String> {
+    let plan = STEP_PLAN.try_with(Clone::clone).ok().flatten()?;
+    let same: Vec<&PlannedCall> = plan
+        .iter()
+        .filter(|p| p.service == call.service && p.operation == call.operation)
+        .collect();
+    if same.is_empty() {
+        return Some("but its step's plan does not list it".to_string());
+    }
+    let all_known = same.iter().all(|p| !p.detail.to_string().contains('<'));
+    if all_known && !same.iter().any(|p| p.detail == call.detail) {
+        return Some(format!(
+            "with {} but its step's plan shows {}",
+            call.detail,
+            same.iter()
+                .map(|p| p.detail.to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+    None
 }
 
 /// Sends a request (`send`, the SDK's or kube's future) as the call `call` declares:
@@ -264,16 +310,32 @@ impl CallLog {
     /// not fail the call: the record is a witness of the run, not part of it.
     pub fn record(&self, service: Service, operation: &str) -> Result<(), Undeclared> {
         let declared = DECLARED.try_with(Clone::clone).ok();
+        let refusal = |why: String| Undeclared {
+            service,
+            operation: operation.to_string(),
+            why,
+        };
         let (call, checked) = match declared {
-            Some(call) if call.service == service && call.operation == operation => (call, Ok(())),
-            other => (
-                PlannedCall::new(service, operation, Value::Null),
-                Err(Undeclared {
-                    service,
-                    operation: operation.to_string(),
-                    declared: other.map(Box::new),
-                }),
-            ),
+            Some(call) if call.service == service && call.operation == operation => {
+                let checked = match outside_plan(&call) {
+                    Some(why) => Err(refusal(why)),
+                    None => Ok(()),
+                };
+                (call, checked)
+            }
+            other => {
+                let why = match other {
+                    Some(call) => format!(
+                        "without its plan entry (the code declared {} {})",
+                        call.service, call.operation
+                    ),
+                    None => "without its plan entry (the code declared none)".to_string(),
+                };
+                (
+                    PlannedCall::new(service, operation, Value::Null),
+                    Err(refusal(why)),
+                )
+            }
         };
         if let Some(sink) = &self.sink {
             write_line(
@@ -380,6 +442,51 @@ mod tests {
             Some((&json!({"name": "c"}), Some("if the cluster does not exist"))),
             "the record is the declaration"
         );
+    }
+
+    #[tokio::test]
+    async fn a_call_its_steps_plan_does_not_list_is_refused() {
+        let log = CallLog::checking_only();
+        let plan = vec![
+            PlannedCall::new(
+                Service::Logs,
+                "CreateLogGroup",
+                json!({"logGroupName": "/a"}),
+            ),
+            PlannedCall::new(
+                Service::Logs,
+                "DescribeLogGroups",
+                json!({"logGroupNamePrefix": "<x>"}),
+            ),
+        ];
+        let send = |call: PlannedCall| {
+            let log = log.clone();
+            let operation = call.operation.clone();
+            async move { declared(call, async { log.record(Service::Logs, &operation) }).await }
+        };
+        in_planned_step("logs".into(), Some(plan), async {
+            send(PlannedCall::new(Service::Logs, "CreateLogGroup", json!({"logGroupName": "/a"})))
+                .await
+                .expect("as planned");
+            send(PlannedCall::new(Service::Logs, "DescribeLogGroups", json!({"logGroupNamePrefix": "/a"})))
+                .await
+                .expect("a placeholder stands for any value");
+            let other = send(PlannedCall::new(Service::Logs, "CreateLogGroup", json!({"logGroupName": "/b"})))
+                .await
+                .expect_err("another log group than planned");
+            assert_eq!(
+                other.to_string(),
+                r#"runbook bug: CloudWatch Logs CreateLogGroup was sent with {"logGroupName":"/b"} but its step's plan shows {"logGroupName":"/a"}"#
+            );
+            let unlisted = send(PlannedCall::new(Service::Logs, "DeleteLogGroup", json!({})))
+                .await
+                .expect_err("not planned");
+            assert!(unlisted.to_string().ends_with("but its step's plan does not list it"), "{unlisted}");
+            unplanned(send(PlannedCall::new(Service::Logs, "DeleteLogGroup", json!({}))))
+                .await
+                .expect("the target's own business");
+        })
+        .await;
     }
 
     #[test]

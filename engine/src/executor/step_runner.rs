@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use runbook_actions::{Effects, StepContext};
-use runbook_backend::calls::in_step;
+use runbook_backend::calls::in_planned_step;
 use runbook_backend::duration::Humane;
 use runbook_backend::{ActionError, ErrorClass, Participant};
 use runbook_state::{FailureClass, NewEvent, StepFinish, StepRecord, StepStart, StepStatus};
@@ -518,11 +518,14 @@ async fn run_instance(
                 // The deadline exists before the action can make virtual time jump.
                 let deadline = exec.clock.deadline(participant, left);
                 tokio::select! {
-                    r = in_step(key.clone(), perform(exec, def, &input, &ctx)) => r,
+                    r = in_planned_step(key.clone(), checked_plan(exec, def, &input, &key), perform(exec, def, &input, &ctx)) => r,
                     () = deadline => Err(ActionError::TimedOut(Humane(limit).to_string())),
                 }
             }
-            None => in_step(key.clone(), perform(exec, def, &input, &ctx)).await,
+            None => {
+                let plan = checked_plan(exec, def, &input, &key);
+                in_planned_step(key.clone(), plan, perform(exec, def, &input, &ctx)).await
+            }
         };
         drop(ctx);
         let took = started.elapsed();
@@ -629,6 +632,28 @@ async fn run_instance(
             }
         }
     }
+}
+
+/// In a debug build (every test) on `aws`, what the step's plan lists, computed as
+/// `plan --target aws` does (with the account and region the run has): every call the
+/// step then makes is checked against it ([`in_planned_step`]), so each test's run on
+/// moto is also a test of its plan, whatever path the run takes. `None` (no check) in
+/// release builds, on `sim`, for a `runbook` step (its steps have their own plans) and
+/// for an input the action cannot plan.
+fn checked_plan(
+    exec: &Execution,
+    def: &StepDef,
+    input: &Value,
+    key: &str,
+) -> Option<Vec<runbook_actions::PlannedCall>> {
+    if !cfg!(debug_assertions)
+        || exec.target.kind != runbook_backend::TargetKind::Aws
+        || def.include.is_some()
+    {
+        return None;
+    }
+    let context = runbook_actions::PlanContext::new(key, Arc::clone(&exec.target));
+    def.action.planned_calls(input, &context).ok()
 }
 
 /// What an attempt does: the step's action, or, for a `runbook` step, its included

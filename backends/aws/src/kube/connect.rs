@@ -11,7 +11,7 @@ use super::bearer::TokenSource;
 use super::status::{eks_error, error_chain};
 use runbook_backend::ActionError;
 use runbook_backend::TargetResult;
-use runbook_backend::calls::{CallLog, PlannedCall, Service, declared};
+use runbook_backend::calls::{CallLog, PlannedCall, Service, declared, unplanned};
 
 use crate::call_recording::RecordKubeCalls;
 
@@ -108,11 +108,12 @@ async fn connect_eks(
     cluster: &str,
     calls: Option<&CallLog>,
 ) -> TargetResult<Client> {
-    let described = declared(
+    // Connecting is the target's own business, which no step's plan lists.
+    let described = unplanned(declared(
         PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
             .note("its API endpoint and certificate authority, to connect"),
         eks.describe_cluster().name(cluster).send(),
-    )
+    ))
     .await
     .map_err(|e| eks_error("DescribeCluster", cluster, e))?;
     let info = described.cluster();
