@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, InstanceType, LocationType};
+use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{ActionError, Capacity, SubnetInfo, TargetResult, VcpuQuota};
+use serde_json::json;
 
 use super::AwsConfig;
 use crate::call_recording::sdk_config;
@@ -38,16 +40,27 @@ impl AwsCapacity {
     /// AWS's default for quota `code`: what applies while the account has asked for no
     /// increase (Service Quotas then has no applied value to answer with).
     async fn default_vcpu_quota(&self, code: &str) -> TargetResult<VcpuQuota> {
-        let answer = self
-            .quotas
-            .get_aws_default_service_quota()
-            .service_code(EC2_SERVICE_CODE)
-            .quota_code(code)
-            .send()
-            .await
-            .map_err(|e| service_error("Service Quotas", "GetAWSDefaultServiceQuota", code, e))?;
+        let answer = declared(
+            quota_call("GetAWSDefaultServiceQuota", code),
+            self.quotas
+                .get_aws_default_service_quota()
+                .service_code(EC2_SERVICE_CODE)
+                .quota_code(code)
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("Service Quotas", "GetAWSDefaultServiceQuota", code, e))?;
         vcpu_quota(code, answer.quota(), true)
     }
+}
+
+/// A read of EC2's quota `code` (`GetServiceQuota`, `GetAWSDefaultServiceQuota`).
+fn quota_call(operation: &str, code: &str) -> PlannedCall {
+    PlannedCall::new(
+        Service::ServiceQuotas,
+        operation,
+        json!({"serviceCode": EC2_SERVICE_CODE, "quotaCode": code}),
+    )
 }
 
 /// The quota Service Quotas answered for `code`; an answer without a value is an error
@@ -82,13 +95,15 @@ impl Capacity for AwsCapacity {
             return Ok(Vec::new());
         }
         let named = ids.join(", ");
-        let answer = self
-            .ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DescribeSubnets", named.as_str(), e))?;
+        let answer = declared(
+            PlannedCall::new(Service::Ec2, "DescribeSubnets", json!({"subnetIds": ids})),
+            self.ec2
+                .describe_subnets()
+                .set_subnet_ids(Some(ids.to_vec()))
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "DescribeSubnets", named.as_str(), e))?;
         answer
             .subnets()
             .iter()
@@ -110,22 +125,27 @@ impl Capacity for AwsCapacity {
         let mut zones = BTreeSet::new();
         let mut next_token = None;
         loop {
-            let answer = self
-                .ec2
-                .describe_instance_type_offerings()
-                .location_type(LocationType::AvailabilityZone)
-                .filters(
-                    Filter::builder()
-                        .name("instance-type")
-                        .values(instance_type)
-                        .build(),
-                )
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error("EC2", "DescribeInstanceTypeOfferings", instance_type, e)
-                })?;
+            let offerings = PlannedCall::new(
+                Service::Ec2,
+                "DescribeInstanceTypeOfferings",
+                json!({"locationType": "availability-zone", "instance-type": instance_type}),
+            );
+            let answer = declared(
+                offerings,
+                self.ec2
+                    .describe_instance_type_offerings()
+                    .location_type(LocationType::AvailabilityZone)
+                    .filters(
+                        Filter::builder()
+                            .name("instance-type")
+                            .values(instance_type)
+                            .build(),
+                    )
+                    .set_next_token(next_token)
+                    .send(),
+            )
+            .await
+            .map_err(|e| service_error("EC2", "DescribeInstanceTypeOfferings", instance_type, e))?;
             zones.extend(
                 answer
                     .instance_type_offerings()
@@ -142,13 +162,19 @@ impl Capacity for AwsCapacity {
     }
 
     async fn instance_vcpus(&self, instance_type: &str) -> TargetResult<u32> {
-        let answer = self
-            .ec2
-            .describe_instance_types()
-            .instance_types(InstanceType::from(instance_type))
-            .send()
-            .await
-            .map_err(|e| service_error("EC2", "DescribeInstanceTypes", instance_type, e))?;
+        let answer = declared(
+            PlannedCall::new(
+                Service::Ec2,
+                "DescribeInstanceTypes",
+                json!({"instanceTypes": [instance_type]}),
+            ),
+            self.ec2
+                .describe_instance_types()
+                .instance_types(InstanceType::from(instance_type))
+                .send(),
+        )
+        .await
+        .map_err(|e| service_error("EC2", "DescribeInstanceTypes", instance_type, e))?;
         answer
             .instance_types()
             .iter()
@@ -165,13 +191,15 @@ impl Capacity for AwsCapacity {
     /// `NoSuchResourceException` for a quota never applied to the account, whose limit
     /// is then AWS's default.
     async fn vcpu_quota(&self, code: &str) -> TargetResult<VcpuQuota> {
-        let answer = self
-            .quotas
-            .get_service_quota()
-            .service_code(EC2_SERVICE_CODE)
-            .quota_code(code)
-            .send()
-            .await;
+        let answer = declared(
+            quota_call("GetServiceQuota", code),
+            self.quotas
+                .get_service_quota()
+                .service_code(EC2_SERVICE_CODE)
+                .quota_code(code)
+                .send(),
+        )
+        .await;
         match answer {
             Ok(answer) => vcpu_quota(code, answer.quota(), false),
             Err(e)
