@@ -180,24 +180,10 @@ pub(crate) fn template_uri(key: &str) -> String {
     format!("s3://{}/{key}", templates_bucket())
 }
 
-/// The `submit-job` input of the walkthrough's jobs (rows 9-10): a PySpark
-/// thread-sleeper with 2 executors of 1 core and 2G, logging to CloudWatch (so EMR
-/// adds its sidecar), the driver template and the given executor template.
+/// The `submit-job` input of the walkthrough's jobs (rows 9-10), with the given
+/// executor template.
 fn walkthrough_job(namespace: &str, name: &str, executor_template: &str) -> serde_json::Value {
-    json!({
-        "virtual_cluster": format!("{namespace}-emr-cluster"),
-        "name": name,
-        "role": format!("{namespace}-JobExecutionRole"),
-        "release_label": demo::RELEASE_LABEL,
-        "entry_point": "s3://jobs/threadsleeper.py",
-        "executors": demo::EXECUTORS,
-        "executor_cores": demo::EXECUTOR_CORES,
-        "executor_memory": demo::EXECUTOR_MEMORY,
-        "driver_cores": demo::DRIVER_CORES,
-        "driver_pod_template": template_uri(demo::DRIVER_TEMPLATE_KEY),
-        "executor_pod_template": template_uri(executor_template),
-        "log_group": format!("/emr-on-eks/{}/{namespace}", demo::CLUSTER_NAME),
-    })
+    demo::job_input(namespace, name, executor_template, &templates_bucket())
 }
 
 /// The low-priority job of row 9 (`monthly-batch`, low-priority executors).

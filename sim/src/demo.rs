@@ -130,6 +130,32 @@ pub fn template_bucket(account_id: &str, region: &str) -> String {
     format!("{CLUSTER_NAME}-pod-templates-{account_id}-{region}")
 }
 
+/// The `submit-job` input of the walkthrough's jobs (rows 9-10): a PySpark
+/// thread-sleeper with 2 executors of 1 core and 2G, logging to CloudWatch (so EMR adds
+/// its sidecar), the driver template and `executor_template` from `templates_bucket`.
+pub fn job_input(
+    namespace: &str,
+    name: &str,
+    executor_template: &str,
+    templates_bucket: &str,
+) -> serde_json::Value {
+    let template = |key: &str| format!("s3://{templates_bucket}/{key}");
+    serde_json::json!({
+        "virtual_cluster": format!("{namespace}-emr-cluster"),
+        "name": name,
+        "role": format!("{namespace}-JobExecutionRole"),
+        "release_label": RELEASE_LABEL,
+        "entry_point": "s3://jobs/threadsleeper.py",
+        "executors": EXECUTORS,
+        "executor_cores": EXECUTOR_CORES,
+        "executor_memory": EXECUTOR_MEMORY,
+        "driver_cores": DRIVER_CORES,
+        "driver_pod_template": template(DRIVER_TEMPLATE_KEY),
+        "executor_pod_template": template(executor_template),
+        "log_group": format!("/emr-on-eks/{CLUSTER_NAME}/{namespace}"),
+    })
+}
+
 /// Variations of the demo world.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoOptions {

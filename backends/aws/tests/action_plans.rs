@@ -34,21 +34,12 @@ fn template_uri(key: &str) -> String {
 
 /// The `submit-job` input of the walkthrough's low-priority job (row 9).
 fn low_job() -> Value {
-    let namespace = demo::LOW_NAMESPACE;
-    json!({
-        "virtual_cluster": format!("{namespace}-emr-cluster"),
-        "name": demo::LOW_JOB_NAME,
-        "role": format!("{namespace}-JobExecutionRole"),
-        "release_label": demo::RELEASE_LABEL,
-        "entry_point": "s3://jobs/threadsleeper.py",
-        "executors": demo::EXECUTORS,
-        "executor_cores": demo::EXECUTOR_CORES,
-        "executor_memory": demo::EXECUTOR_MEMORY,
-        "driver_cores": demo::DRIVER_CORES,
-        "driver_pod_template": template_uri(demo::DRIVER_TEMPLATE_KEY),
-        "executor_pod_template": template_uri(demo::LOW_EXECUTOR_TEMPLATE_KEY),
-        "log_group": format!("/emr-on-eks/{}/{namespace}", demo::CLUSTER_NAME),
-    })
+    demo::job_input(
+        demo::LOW_NAMESPACE,
+        demo::LOW_JOB_NAME,
+        demo::LOW_EXECUTOR_TEMPLATE_KEY,
+        &demo::template_bucket("123456789012", "us-east-2"),
+    )
 }
 
 /// Each call as `SERVICE Operation`, for comparing the order of calls.
