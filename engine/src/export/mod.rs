@@ -175,8 +175,6 @@ pub(crate) fn export(
     )
 }
 
-/// `run` as the export's templates (and `vars`) see it: the execution's account and
-/// region; its id and start time as the plan's placeholders, which nothing translates.
 /// The plan context of step instance `key`: the `aws` target's operations list the
 /// calls the state machine's tasks make. The account and region are the execution's,
 /// so they stay placeholders (which [`request`] turns into intrinsics).
@@ -188,6 +186,8 @@ pub(crate) fn plan_context(key: String) -> runbook_actions::PlanContext {
     runbook_actions::PlanContext::new(key, std::sync::Arc::clone(&TARGET))
 }
 
+/// `run` as the export's templates (and `vars`) see it: the execution's account and
+/// region; its id and start time as the plan's placeholders, which nothing translates.
 pub(crate) fn run_scope() -> Value {
     json!({
         "target": "aws",
