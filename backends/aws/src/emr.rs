@@ -265,10 +265,12 @@ impl Emr for AwsEmr {
         .await
         .map_err(|e| service_error("EMR", "StartJobRun", &request.name, e))?;
         let id = out.id().unwrap_or_default();
-        let started = self
-            .describe(describe_started_call(&request.virtual_cluster_id, id))
-            .await?;
-        Ok(started)
+        self.describe(
+            &request.virtual_cluster_id,
+            id,
+            describe_started_call(&request.virtual_cluster_id, id),
+        )
+        .await
     }
 
     async fn find_job_run(
@@ -309,8 +311,12 @@ impl Emr for AwsEmr {
         virtual_cluster_id: &str,
         job_id: &str,
     ) -> TargetResult<JobRunInfo> {
-        self.describe(describe_job_run_call(virtual_cluster_id, job_id))
-            .await
+        self.describe(
+            virtual_cluster_id,
+            job_id,
+            describe_job_run_call(virtual_cluster_id, job_id),
+        )
+        .await
     }
 
     async fn find_job_run_by_id(&self, job_id: &str) -> TargetResult<Option<JobRunInfo>> {
@@ -410,23 +416,24 @@ impl Emr for AwsEmr {
 }
 
 impl AwsEmr {
-    /// The job run `call` (a DescribeJobRun) describes.
-    async fn describe(&self, call: PlannedCall) -> TargetResult<JobRunInfo> {
-        let id = call.detail["id"].as_str().unwrap_or_default().to_string();
-        let vc = call.detail["virtualClusterId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+    /// Job run `id` of `virtual_cluster_id`, asked as `call` (its DescribeJobRun, with
+    /// what it is for) declares.
+    async fn describe(
+        &self,
+        virtual_cluster_id: &str,
+        id: &str,
+        call: PlannedCall,
+    ) -> TargetResult<JobRunInfo> {
         let out = declared(
             call,
             self.emr
                 .describe_job_run()
-                .virtual_cluster_id(&vc)
-                .id(&id)
+                .virtual_cluster_id(virtual_cluster_id)
+                .id(id)
                 .send(),
         )
         .await
-        .map_err(|e| service_error("EMR", "DescribeJobRun", id.as_str(), e))?;
+        .map_err(|e| service_error("EMR", "DescribeJobRun", id, e))?;
         out.job_run().map(job_info).ok_or_else(|| {
             ActionError::Failed(format!("EMR DescribeJobRun of `{id}` returned no job run"))
         })

@@ -500,6 +500,7 @@ async fn run_instance(
             }),
             cancel: exec.cancel.clone(),
         };
+        let plan = checked_plan(exec, def, &input, &key);
         let result = match def.timeout {
             Some(limit) => {
                 // On the virtual clock a re-entered attempt keeps its original deadline
@@ -518,14 +519,11 @@ async fn run_instance(
                 // The deadline exists before the action can make virtual time jump.
                 let deadline = exec.clock.deadline(participant, left);
                 tokio::select! {
-                    r = in_planned_step(key.clone(), checked_plan(exec, def, &input, &key), perform(exec, def, &input, &ctx)) => r,
+                    r = in_planned_step(key.clone(), plan, perform(exec, def, &input, &ctx)) => r,
                     () = deadline => Err(ActionError::TimedOut(Humane(limit).to_string())),
                 }
             }
-            None => {
-                let plan = checked_plan(exec, def, &input, &key);
-                in_planned_step(key.clone(), plan, perform(exec, def, &input, &ctx)).await
-            }
+            None => in_planned_step(key.clone(), plan, perform(exec, def, &input, &ctx)).await,
         };
         drop(ctx);
         let took = started.elapsed();
