@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::job_lookup;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 
 /// The action; [`CancelJobInput`] documents what it does (its doc comment is the
@@ -93,16 +93,12 @@ impl Action for CancelJob {
             "if the job has not ended (an ended job fails the step)"
         };
         let emr = &target.emr;
-        calls.extend(
-            emr.planned_cancel_job_run(&vc, &input.job)
-                .into_iter()
-                .chain(
-                    emr.planned_describe_job_run(&vc, &input.job)
-                        .into_iter()
-                        .map(|call| call.note("its state after the request")),
-                )
-                .map(|call| call.under(when)),
+        let mut cancel = emr.planned_cancel_job_run(&vc, &input.job);
+        cancel.extend(
+            emr.planned_describe_job_run(&vc, &input.job)
+                .note("its state after the request"),
         );
+        calls.extend(cancel.under(when));
         Ok(calls)
     }
 }

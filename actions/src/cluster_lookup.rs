@@ -1,7 +1,7 @@
 //! Which EKS cluster a step means: the one it names, or else the only one there is.
 
 use crate::context::StepContext;
-use crate::planned_call::PlannedCall;
+use crate::planned_call::{PlannedCall, PlannedCalls};
 use runbook_backend::{ActionError, Target};
 
 /// The cluster `given` by the step, or the target's only cluster.
@@ -37,11 +37,7 @@ pub(crate) fn planned(target: &Target, given: Option<&str>) -> (String, Vec<Plan
             target
                 .kube
                 .planned_default_cluster()
-                .into_iter()
-                .map(|call| {
-                    call.under("without --kube-context (with it, the context's cluster is meant)")
-                })
-                .collect(),
+                .under("without --kube-context (with it, the context's cluster is meant)"),
         ),
     }
 }
@@ -51,9 +47,7 @@ pub(crate) fn planned_is_live(target: &Target, name: &str) -> Vec<PlannedCall> {
     target
         .eks
         .planned_describe_cluster(name)
-        .into_iter()
-        .map(|call| call.note("if the cluster is gone or being deleted, nothing else is called"))
-        .collect()
+        .note("if the cluster is gone or being deleted, nothing else is called")
 }
 
 /// The calls that delete a cluster-scoped Kubernetes object (the deletes of namespaces
@@ -66,10 +60,6 @@ pub(crate) fn planned_delete(
 ) -> Vec<PlannedCall> {
     let (cluster, mut calls) = planned(target, given);
     calls.extend(planned_is_live(target, &cluster));
-    calls.extend(
-        delete(&cluster)
-            .into_iter()
-            .map(|call| call.under("if the cluster is live")),
-    );
+    calls.extend(delete(&cluster).under("if the cluster is live"));
     calls
 }

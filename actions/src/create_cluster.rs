@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{PlanContext, PlannedCall, is_placeholder};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls, is_placeholder};
 use runbook_backend::ActionError;
 use runbook_backend::duration::HumaneDuration;
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, NodeGroupRequest, WaitOutcome};
@@ -286,23 +286,16 @@ impl Action for CreateCluster {
         let mut calls = eks.planned_describe_cluster(&request.name);
         calls.extend(
             eks.planned_create_cluster(&request, &token)
-                .into_iter()
-                .map(|call| {
-                    call.under("if the cluster does not exist (an existing one is adopted)")
-                }),
+                .under("if the cluster does not exist (an existing one is adopted)"),
         );
         calls.extend(
             eks.planned_describe_cluster(&request.name)
-                .into_iter()
-                .map(|call| call.note("repeated until the cluster is ACTIVE")),
+                .note("repeated until the cluster is ACTIVE"),
         );
         calls.extend(eks.planned_complete_cluster(&request, &token));
         calls.extend(
             eks.planned_describe_node_group(&request.name, &ng.name)
-                .into_iter()
-                .map(|call| {
-                    call.note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues")
-                }),
+                .note("repeated while waiting; CREATE_FAILED or DEGRADED fails the step with EKS's health issues"),
         );
         let ready = format!(
             "repeated until {} Ready",
@@ -311,13 +304,7 @@ impl Action for CreateCluster {
                 n => format!("{n} nodes are"),
             }
         );
-        calls.extend(
-            plan.target
-                .kube
-                .planned_nodes(&request.name)
-                .into_iter()
-                .map(|call| call.note(ready.clone())),
-        );
+        calls.extend(plan.target.kube.planned_nodes(&request.name).note(&ready));
         Ok(calls)
     }
 }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::planned_call::{
-    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, REGION_PLACEHOLDER,
-    is_placeholder,
+    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlanContext, PlannedCall, PlannedCalls,
+    REGION_PLACEHOLDER, is_placeholder,
 };
 use runbook_backend::ActionError;
 
@@ -145,35 +145,24 @@ impl Action for CreateJobRole {
             plan.target
                 .eks
                 .planned_describe_cluster(&cluster)
-                .into_iter()
-                .map(|call| {
-                    call.note("for its account and OIDC issuer, which the trust statement names")
-                }),
+                .note("for its account and OIDC issuer, which the trust statement names"),
         );
         let iam = &plan.target.iam;
         calls.extend(iam.planned_get_role(role));
         calls.extend(
             iam.planned_create_role(role, &new_trust_policy(&irsa), &BTreeMap::new())
-                .into_iter()
-                .map(|call| call.under("if the role does not exist")),
+                .under("if the role does not exist"),
         );
         // The trust policy a role already has is only known at run time.
         let existing = json!({"Version": "2012-10-17", "Statement": ["<the role's statements>"]});
         if let Some(merged) = with_statement(&existing, &irsa) {
             calls.extend(
                 iam.planned_update_trust_policy(role, &merged)
-                    .into_iter()
-                    .map(|call| {
-                        call.under("if the role exists and its trust policy lacks this statement")
-                    }),
+                    .under("if the role exists and its trust policy lacks this statement"),
             );
         }
         calls.extend(iam.planned_put_role_policy(role, &input.policy_name, &policy));
-        calls.extend(
-            iam.planned_get_role(role)
-                .into_iter()
-                .map(|call| call.note("for the role's ARN")),
-        );
+        calls.extend(iam.planned_get_role(role).note("for the role's ARN"));
         Ok(calls)
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 use runbook_backend::WaitOutcome;
 use runbook_backend::duration::{Humane, HumaneDuration};
@@ -115,12 +115,10 @@ impl Action for DeleteCluster {
         let mut calls = crate::node_pool_teardown::planned(&plan.target, name);
         calls.extend(eks.planned_delete_cluster(name));
         if input.wait {
-            calls.extend(eks.planned_describe_cluster(name).into_iter().map(|call| {
-                call.note(format!(
-                    "repeated until the cluster is gone, for at most {}",
-                    Humane(input.wait_timeout.0)
-                ))
-            }));
+            calls.extend(eks.planned_describe_cluster(name).note(&format!(
+                "repeated until the cluster is gone, for at most {}",
+                Humane(input.wait_timeout.0)
+            )));
             calls.extend(eks.planned_release_cluster(name));
         }
         Ok(calls)

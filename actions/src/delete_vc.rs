@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 
 /// The action; [`DeleteVcInput`] documents what it does (its doc comment is the
@@ -75,8 +75,7 @@ impl Action for DeleteVc {
             target
                 .emr
                 .planned_delete_virtual_cluster(&format!("<id of virtual cluster {wanted}>"))
-                .into_iter()
-                .map(|call| call.under("if a RUNNING virtual cluster has that name or id")),
+                .under("if a RUNNING virtual cluster has that name or id"),
         );
         Ok(calls)
     }

@@ -12,7 +12,7 @@ use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::deadline::Deadline;
 use crate::karpenter_install;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::duration::{Humane, HumaneDuration};
 use runbook_backend::events::CapacityType;
 use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, WaitOutcome};
@@ -170,16 +170,12 @@ impl Action for EnableAutoscaling {
             Some(role) => role.clone(),
             None => {
                 let eks = &target.eks;
-                calls.extend(
-                    eks.planned_node_groups(&cluster)
-                        .into_iter()
-                        .chain(
-                            eks.planned_describe_node_group(&cluster, "<its first node group>")
-                                .into_iter()
-                                .map(|call| call.note("its nodeRole is the nodes' role")),
-                        )
-                        .map(|call| call.under("without `node_role`")),
+                let mut lookup = eks.planned_node_groups(&cluster);
+                lookup.extend(
+                    eks.planned_describe_node_group(&cluster, "<its first node group>")
+                        .note("its nodeRole is the nodes' role"),
                 );
+                calls.extend(lookup.under("without `node_role`"));
                 format!("<node role of cluster {cluster}'s node group>")
             }
         };
@@ -192,8 +188,7 @@ impl Action for EnableAutoscaling {
         );
         calls.extend(
             kube.planned_autoscaling_readiness(&cluster, &request.name)
-                .into_iter()
-                .map(|call| call.note(until.clone())),
+                .note(&until),
         );
         Ok(calls)
     }

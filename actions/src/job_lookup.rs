@@ -2,7 +2,7 @@
 //! ARN, a job run by id. Shared by `submit-job`, `wait-for-job` and `cancel-job`.
 
 use crate::context::StepContext;
-use crate::planned_call::PlannedCall;
+use crate::planned_call::{PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 use runbook_backend::{JobRunInfo, Target, VirtualClusterInfo};
 
@@ -65,16 +65,9 @@ pub(crate) async fn job_run(
 
 /// The calls [`virtual_cluster`] makes on `target`.
 pub(crate) fn planned_virtual_cluster(target: &Target, wanted: &str) -> Vec<PlannedCall> {
-    target
-        .emr
-        .planned_list_virtual_clusters()
-        .into_iter()
-        .map(|call| {
-            call.note(format!(
-                "finds the RUNNING virtual cluster named or with id `{wanted}`"
-            ))
-        })
-        .collect()
+    target.emr.planned_list_virtual_clusters().note(&format!(
+        "finds the RUNNING virtual cluster named or with id `{wanted}`"
+    ))
 }
 
 /// The ARN [`role_arn`] would return as a plan shows it, and the calls it makes for a
@@ -83,12 +76,7 @@ pub(crate) fn planned_role_arn(target: &Target, role: &str) -> (String, Vec<Plan
     if role.starts_with("arn:") {
         return (role.to_string(), Vec::new());
     }
-    let lookup = target
-        .iam
-        .planned_get_role(role)
-        .into_iter()
-        .map(|call| call.note("for its ARN"))
-        .collect();
+    let lookup = target.iam.planned_get_role(role).note("for its ARN");
     (format!("<ARN of role {role}>"), lookup)
 }
 

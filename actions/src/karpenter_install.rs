@@ -6,7 +6,7 @@
 //! guide).
 
 use crate::context::StepContext;
-use crate::planned_call::PlannedCall;
+use crate::planned_call::{PlannedCall, PlannedCalls};
 use runbook_backend::{ActionError, Target};
 
 /// The Helm install of Karpenter for cluster `cluster`, as Karpenter's
@@ -42,14 +42,9 @@ pub(crate) async fn require_controller(
 /// The calls [`require_controller`] makes on `target` (discovery of the NodePool API
 /// and the list of controller pods).
 pub(crate) fn planned_controller_check(target: &Target, cluster: &str) -> Vec<PlannedCall> {
-    target
-        .kube
-        .planned_autoscaler(cluster)
-        .into_iter()
-        .map(|call| {
-            call.note("without Karpenter's NodePool API or a Running controller pod, the step fails here and says what to install")
-        })
-        .collect()
+    target.kube.planned_autoscaler(cluster).note(
+        "without Karpenter's NodePool API or a Running controller pod, the step fails here and says what to install",
+    )
 }
 
 #[cfg(test)]

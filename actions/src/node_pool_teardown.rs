@@ -6,7 +6,7 @@
 
 use crate::context::StepContext;
 use crate::deadline::Deadline;
-use crate::planned_call::PlannedCall;
+use crate::planned_call::{PlannedCall, PlannedCalls};
 use runbook_backend::{ActionError, Target, WaitOutcome};
 
 /// Removes runbook's NodePools from cluster `name` if it is ACTIVE (a cluster being
@@ -52,25 +52,15 @@ pub(crate) async fn remove_node_pools(
 /// The calls [`remove_node_pools`] makes on `target`.
 pub(crate) fn planned(target: &Target, name: &str) -> Vec<PlannedCall> {
     let kube = &target.kube;
-    let mut calls: Vec<PlannedCall> = target
+    let mut calls = target
         .eks
         .planned_describe_cluster(name)
-        .into_iter()
-        .map(|call| call.note("NodePools are removed first from an ACTIVE cluster only"))
-        .collect();
-    calls.extend(
-        kube.planned_remove_node_pools(name)
-            .into_iter()
-            .chain(
-                kube.planned_node_pool_nodes(name, &["<the NodePools deleted>".to_string()])
-                    .into_iter()
-                    .map(|call| {
-                        call.note(
-                            "repeated until their nodes are gone, within the step's wait_timeout",
-                        )
-                    }),
-            )
-            .map(|call| call.under("if the cluster is ACTIVE")),
+        .note("NodePools are removed first from an ACTIVE cluster only");
+    let mut removal = kube.planned_remove_node_pools(name);
+    removal.extend(
+        kube.planned_node_pool_nodes(name, &["<the NodePools deleted>".to_string()])
+            .note("repeated until their nodes are gone, within the step's wait_timeout"),
     );
+    calls.extend(removal.under("if the cluster is ACTIVE"));
     calls
 }

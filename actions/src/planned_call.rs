@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use runbook_backend::Target;
 pub use runbook_backend::calls::{
-    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlannedCall, REGION_PLACEHOLDER, Service,
+    ACCOUNT_PLACEHOLDER, PARTITION_PLACEHOLDER, PlannedCall, PlannedCalls, REGION_PLACEHOLDER,
+    Service,
 };
 
 /// What a step's plan knows besides its input: which step instance it is, for the

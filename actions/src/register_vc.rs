@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 
 /// The action; [`RegisterVcInput`] documents what it does (its doc comment is the
@@ -115,15 +115,12 @@ impl Action for RegisterVc {
                 .planned_grant_emr_access(&cluster, namespace, &target.account_id),
         );
         let emr = &plan.target.emr;
-        calls.extend(emr.planned_list_virtual_clusters().into_iter().map(|call| {
-            call.note(format!(
-                "looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt"
-            ))
-        }));
+        calls.extend(emr.planned_list_virtual_clusters().note(&format!(
+            "looks for a RUNNING `{name}` on {cluster}/{namespace} to adopt"
+        )));
         calls.extend(
             emr.planned_create_virtual_cluster(&name, &cluster, namespace, &plan.idempotency_key())
-                .into_iter()
-                .map(|call| call.under("if there is none to adopt")),
+                .under("if there is none to adopt"),
         );
         Ok(calls)
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::job_lookup;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 use runbook_backend::JobRunRequest;
 use runbook_backend::duration::HumaneDuration;
@@ -174,12 +174,9 @@ impl Action for SubmitJob {
         calls.extend(target.emr.planned_find_job_run(&vc_id, &token));
         let (role, lookup) = job_lookup::planned_role_arn(target, &input.role);
         let request = job_run_request(input, vc_id.clone(), role, token);
-        calls.extend(
-            lookup
-                .into_iter()
-                .chain(target.emr.planned_start_job_run(&request))
-                .map(|call| call.under("unless that job is found")),
-        );
+        let mut start = lookup;
+        start.extend(target.emr.planned_start_job_run(&request));
+        calls.extend(start.under("unless that job is found"));
         Ok(calls)
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
 use crate::job_lookup;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 use runbook_backend::WaitOutcome;
 use runbook_backend::duration::{Humane, HumaneDuration};
@@ -172,8 +172,7 @@ impl Action for WaitForJob {
             target
                 .emr
                 .planned_describe_job_run(&vc, &input.job)
-                .into_iter()
-                .map(|call| call.note(repeated.clone())),
+                .note(&repeated),
         );
         Ok(calls)
     }

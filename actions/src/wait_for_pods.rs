@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Effects};
 use crate::context::StepContext;
-use crate::planned_call::{PlanContext, PlannedCall};
+use crate::planned_call::{PlanContext, PlannedCall, PlannedCalls};
 use runbook_backend::ActionError;
 use runbook_backend::duration::{Humane, HumaneDuration};
 use runbook_backend::{PodInfo, WaitOutcome};
@@ -258,8 +258,7 @@ impl Action for WaitForPods {
             plan.target
                 .kube
                 .planned_pods(&cluster, input.namespace.as_deref(), &selector)
-                .into_iter()
-                .map(|call| call.note(again.clone())),
+                .note(&again),
         );
         Ok(calls)
     }

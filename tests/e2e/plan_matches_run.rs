@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use nix::sys::signal::Signal;
+use runbook_backend::calls::{PlannedCall, RecordedCall, misfit};
 use serde_json::Value;
 
 use crate::aws_harness::AwsWorld;
@@ -30,12 +31,12 @@ fn cluster_sets() -> Vec<String> {
 }
 
 /// One planned call: `EKS CreateCluster`, whether it is made only on a condition, and
-/// its parameters.
+/// the call as the plan shows it.
 #[derive(Debug)]
 struct Planned {
     operation: String,
     conditional: bool,
-    detail: Value,
+    call: PlannedCall,
 }
 
 /// The plan's calls by step instance key (`cluster`, `virtual_clusters[1]`). A step
@@ -74,7 +75,7 @@ fn planned_calls(plan: &Value) -> BTreeMap<String, Option<Vec<Planned>>> {
                         call["operation"].as_str().expect("operation")
                     ),
                     conditional: call.get("when").is_some(),
-                    detail: call.get("detail").cloned().unwrap_or(Value::Null),
+                    call: serde_json::from_value(call.clone()).expect("a planned call"),
                 });
         }
     }
@@ -246,14 +247,11 @@ fn compare(
     found
 }
 
-/// Whether a planned value holds a placeholder for what only the run knows.
-fn has_placeholder(detail: &Value) -> bool {
-    detail.to_string().contains('<')
-}
-
 /// Every call a step sent whose planned parameters are all known (no placeholder) must
-/// have been sent with exactly those: the plan and the run declare each call with the
-/// same function, so a difference is a value the plan computed otherwise.
+/// have been sent with exactly those (`calls::misfit`, what a debug build checks as
+/// it runs): the plan and the run declare each call with the same function, so a
+/// difference is a value the plan computed otherwise. A call the plan does not list
+/// at all is `differences`' to report.
 fn parameters_not_planned(
     runbook: &str,
     plan: &BTreeMap<String, Option<Vec<Planned>>>,
@@ -272,27 +270,14 @@ fn parameters_not_planned(
         else {
             continue;
         };
-        let operation = format!(
-            "{} {}",
-            line["service"].as_str().unwrap_or_default(),
-            line["operation"].as_str().unwrap_or_default()
-        );
-        let sent = line.get("detail").cloned().unwrap_or(Value::Null);
-        let candidates: Vec<&Planned> = planned
-            .iter()
-            .filter(|p| p.operation == operation)
-            .collect();
-        let comparable =
-            !candidates.is_empty() && !candidates.iter().any(|p| has_placeholder(&p.detail));
-        if comparable && !candidates.iter().any(|p| p.detail == sent) {
-            found.push(format!(
-                "{runbook} {key}: `{operation}` was sent with {sent} but the plan shows {}",
-                candidates
-                    .iter()
-                    .map(|p| p.detail.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ));
+        let sent: RecordedCall = serde_json::from_value(line.clone()).expect("a recorded call");
+        let operation = format!("{} {}", sent.call.service, sent.call.operation);
+        if !planned.iter().any(|p| p.operation == operation) {
+            continue;
+        }
+        let calls: Vec<PlannedCall> = planned.iter().map(|p| p.call.clone()).collect();
+        if let Some(why) = misfit(&calls, &sent.call) {
+            found.push(format!("{runbook} {key}: `{operation}` was sent {why}"));
         }
     }
     found

@@ -22,7 +22,7 @@ use crate::network::{
 use crate::propagation::retry_while_propagating;
 use runbook_backend::ActionError;
 use runbook_backend::EksRole;
-use runbook_backend::calls::{PlannedCall, Service, declared};
+use runbook_backend::calls::{PlannedCall, PlannedCalls, Service, declared};
 use runbook_backend::{ClusterInfo, ClusterRequest, NodeGroupInfo, OfferedVersion};
 use runbook_backend::{Eks, TargetResult};
 
@@ -108,7 +108,7 @@ impl AwsEks {
         given: Option<&str>,
         cluster: &str,
     ) -> TargetResult<String> {
-        match given.filter(|arn| !arn.is_empty()) {
+        match self::given(given) {
             Some(arn) => Ok(arn.to_string()),
             None => ensure_role(&self.iam, role, cluster, &self.partition).await,
         }
@@ -610,22 +610,19 @@ impl Eks for AwsEks {
         if cluster_role.is_none() {
             calls.extend(
                 planned_ensure_role(EksRole::Cluster, &request.name, &self.partition)
-                    .into_iter()
-                    .map(|call| call.under("if `role_arn` is not given")),
+                    .under("if `role_arn` is not given"),
             );
         }
         if node_role.is_none() {
             calls.extend(
                 planned_ensure_role(EksRole::Node, &request.name, &self.partition)
-                    .into_iter()
-                    .map(|call| call.under("if `node_role_arn` is not given")),
+                    .under("if `node_role_arn` is not given"),
             );
         }
         let subnets = if request.subnet_ids.is_empty() {
             calls.extend(
                 planned_ensure_network(&request.name, &request.nodegroup.instance_type)
-                    .into_iter()
-                    .map(|call| call.under("if `subnet_ids` is not given")),
+                    .under("if `subnet_ids` is not given"),
             );
             vec!["<the four subnets made>".to_string()]
         } else {
@@ -653,16 +650,16 @@ impl Eks for AwsEks {
         if node_role.is_none() {
             nodegroup.extend(
                 planned_ensure_role(EksRole::Node, &request.name, &self.partition)
-                    .into_iter()
-                    .map(|call| call.under("if `node_role_arn` is not given")),
+                    .under("if `node_role_arn` is not given"),
             );
         }
         let subnets = if request.subnet_ids.is_empty() {
-            let lookup = planned_find_network(&request.name).into_iter().chain([
+            let mut lookup = planned_find_network(&request.name);
+            lookup.extend([
                 security_group_call(&request.name),
                 discovery_tag_call("<the cluster security group>", &request.name),
             ]);
-            nodegroup.extend(lookup.map(|call| call.under("if `subnet_ids` is not given")));
+            nodegroup.extend(lookup.under("if `subnet_ids` is not given"));
             vec!["<the private subnets>".to_string()]
         } else {
             request.subnet_ids.clone()
@@ -678,11 +675,7 @@ impl Eks for AwsEks {
             &role,
             token,
         ));
-        calls.extend(
-            nodegroup
-                .into_iter()
-                .map(|call| call.under("if the cluster has no node group of that name")),
-        );
+        calls.extend(nodegroup.under("if the cluster has no node group of that name"));
         calls
     }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
-use runbook_backend::calls::{PlannedCall, Service, declared};
+use runbook_backend::calls::{PlannedCall, PlannedCalls, Service, declared};
 use runbook_backend::{ActionError, EksRole, TargetResult};
 use serde_json::{Value, json};
 
@@ -253,10 +253,6 @@ pub(crate) fn planned_delete_role(
         removal_calls::remove_from_profile(&name, "<each instance profile>"),
         removal_calls::delete_role(&name),
     ]);
-    calls.extend(
-        removal
-            .into_iter()
-            .map(|call| call.under("if runbook made the role for this cluster (its tag says so)")),
-    );
+    calls.extend(removal.under("if runbook made the role for this cluster (its tag says so)"));
     calls
 }

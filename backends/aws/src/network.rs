@@ -19,7 +19,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, LocationType, NatGatewayState, ResourceType, Tag,
     TagSpecification,
 };
-use runbook_backend::calls::{PlannedCall, Service, declared};
+use runbook_backend::calls::{PlannedCall, PlannedCalls, Service, declared};
 use runbook_backend::{ActionError, TargetResult};
 use serde_json::{Value, json};
 
@@ -843,7 +843,7 @@ pub(crate) fn planned_delete_network(cluster: &str) -> Vec<PlannedCall> {
     let made = "if runbook made the VPC for this cluster";
     let mut calls = vec![vpcs_call(cluster)];
     calls.extend(
-        [
+        vec![
             live_nats_call(vpc),
             ec2_call(
                 "DeleteNatGateway",
@@ -877,8 +877,7 @@ pub(crate) fn planned_delete_network(cluster: &str) -> Vec<PlannedCall> {
             ec2_call("DeleteSubnet", json!({"subnetId": "<each subnet>"})),
             ec2_call("DeleteVpc", json!({"vpcId": vpc})),
         ]
-        .into_iter()
-        .map(|call| call.under(made)),
+        .under(made),
     );
     calls
 }

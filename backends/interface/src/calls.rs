@@ -146,6 +146,27 @@ impl PlannedCall {
     }
 }
 
+/// The calls of an operation's plan, as an action (or an operation made of others)
+/// puts them in its own: each with its condition or remark as well.
+pub trait PlannedCalls {
+    /// Every call also conditional on `condition` ([`PlannedCall::under`]).
+    #[must_use]
+    fn under(self, condition: &str) -> Self;
+    /// Every call with `note` ([`PlannedCall::note`]).
+    #[must_use]
+    fn note(self, note: &str) -> Self;
+}
+
+impl PlannedCalls for Vec<PlannedCall> {
+    fn under(self, condition: &str) -> Self {
+        self.into_iter().map(|call| call.under(condition)).collect()
+    }
+
+    fn note(self, note: &str) -> Self {
+        self.into_iter().map(|call| call.note(note)).collect()
+    }
+}
+
 /// One line for people: `EKS CreateCluster name=eks-emr-cluster version=1.35 ...
 /// [if the cluster does not exist]`. Nested parameters are compact JSON.
 impl fmt::Display for PlannedCall {
@@ -233,10 +254,17 @@ pub async fn unplanned<F: Future>(calls: F) -> F::Output {
     STEP_PLAN.scope(None, calls).await
 }
 
-/// Why `call` does not fit its step's plan, if it does not: the plan lists no call of
-/// its service and operation, or lists them all with known parameters that differ.
+/// Why `call` does not fit its step's plan, if it does not ([`misfit`]).
 fn outside_plan(call: &PlannedCall) -> Option<String> {
     let plan = STEP_PLAN.try_with(Clone::clone).ok().flatten()?;
+    misfit(&plan, call)
+}
+
+/// Why `call`, as declared when it was sent, does not fit `plan` (its step's planned
+/// calls), if it does not: the plan lists no call of its service and operation, or
+/// lists them all with known parameters (no `<...>` placeholder) that differ. What
+/// both a debug build's run and the plan-vs-run test check.
+pub fn misfit(plan: &[PlannedCall], call: &PlannedCall) -> Option<String> {
     let same: Vec<&PlannedCall> = plan
         .iter()
         .filter(|p| p.service == call.service && p.operation == call.operation)

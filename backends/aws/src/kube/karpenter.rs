@@ -15,7 +15,7 @@ use super::node_class::{node_class, node_class_kind};
 use super::node_pool::{MANAGED_BY, NODE_POOL_LABEL, node_pool, node_pool_kind};
 use super::service::FIELD_MANAGER;
 use super::status::{is, kube_error};
-use runbook_backend::calls::{PlannedCall, Service, declared};
+use runbook_backend::calls::{PlannedCall, PlannedCalls, Service, declared};
 use runbook_backend::{ActionError, AutoscalingRequest, ObjectReadiness, TargetResult};
 
 /// The two kinds, with their plurals (discovery is not needed to address them).
@@ -249,14 +249,13 @@ pub(super) fn planned_remove() -> Vec<PlannedCall> {
     let serving = "if the cluster serves Karpenter's NodePool API";
     let mut calls = vec![super::autoscaler::discover_node_pool_call()];
     calls.extend(
-        [
+        vec![
             list_labelled_call("NodePool"),
             delete_labelled_call("NodePool", "<each NodePool runbook applied>"),
             list_labelled_call("EC2NodeClass"),
             delete_labelled_call("EC2NodeClass", "<each EC2NodeClass runbook applied>"),
         ]
-        .into_iter()
-        .map(|call| call.under(serving)),
+        .under(serving),
     );
     calls
 }
