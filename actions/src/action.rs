@@ -12,6 +12,7 @@ use crate::context::StepContext;
 use crate::input_error::{InputError, deserialize_input};
 use crate::planned_call::{PlanContext, PlannedCall};
 use runbook_backend::ActionError;
+use runbook_backend::calls::PlannedCalls;
 
 /// What an action does to the world, which decides how carefully the engine
 /// checkpoints it before it runs.
@@ -125,6 +126,8 @@ impl<A: Action> ErasedAction for A {
     ) -> Result<Vec<PlannedCall>, String> {
         let typed = deserialize_input::<_, A::Input>(input)
             .map_err(|e| format!("cannot be listed before run time: {e}"))?;
-        A::planned_calls(&typed, plan).map_err(|e| format!("the step would fail first: {e}"))
+        A::planned_calls(&typed, plan)
+            .map(PlannedCalls::listed_once)
+            .map_err(|e| format!("the step would fail first: {e}"))
     }
 }

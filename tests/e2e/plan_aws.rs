@@ -68,6 +68,19 @@ impl Tripwire {
     }
 }
 
+/// What the first step to reach a cluster makes before its own calls: the cluster's
+/// endpoint, then the observer's watches (each made once by a run, by whichever step
+/// reaches the cluster first).
+const REACHING_A_CLUSTER: [&str; 7] = [
+    "EKS DescribeCluster",
+    "Kubernetes list Pod",
+    "Kubernetes watch Pod",
+    "Kubernetes list Event",
+    "Kubernetes watch Event",
+    "Kubernetes list Node",
+    "Kubernetes watch Node",
+];
+
 fn operations(calls: &[&Value]) -> Vec<String> {
     calls
         .iter()
@@ -183,8 +196,13 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
             "EC2 CreateTags",
             "EKS CreateNodegroup",
             "EKS DescribeNodegroup",
-            "Kubernetes list Node",
         ]
+        .into_iter()
+        // Its nodes are read through the cluster's API, which the run reaches then
+        // for the first time.
+        .chain(REACHING_A_CLUSTER)
+        .chain(["Kubernetes list Node"])
+        .collect::<Vec<_>>()
     );
     let create = cluster
         .iter()
@@ -216,8 +234,12 @@ fn plan_on_aws_lists_each_steps_calls_and_calls_nothing() {
 
     // for_each: every namespace is an instance with its own calls; the fourth is
     // monthly-batch.
-    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 12);
-    let vc = calls(&plan, "virtual_clusters", Some(3));
+    assert_eq!(calls(&plan, "virtual_clusters", Some(4)).len(), 7 + 12);
+    // Its own calls, after the seven of reaching the cluster.
+    let vc: Vec<&Value> = calls(&plan, "virtual_clusters", Some(3))
+        .into_iter()
+        .filter(|c| c.get("once").is_none())
+        .collect();
     assert_eq!(
         operations(&vc),
         [
@@ -333,4 +355,63 @@ fn every_canned_runbook_plans_on_aws() {
             assert_eq!(listed, !utility, "{path}: {step}");
         }
     }
+}
+
+/// A runbook that only works in a cluster that exists lists, for its first step there,
+/// what reaching the cluster takes: EKS's DescribeCluster for the endpoint, then the
+/// run's watches of pods, preemption events and nodes. So its least-privilege policy
+/// grants `eks:DescribeCluster` (without it, the run could not connect; the canned
+/// runbooks all create their cluster and had it from create-cluster's calls).
+#[test]
+fn a_runbook_on_an_existing_cluster_plans_and_is_granted_reaching_it() {
+    let yaml = r#"name: namespaces
+steps:
+  - id: batch
+    action: create-namespace
+    with: { cluster: demo, name: batch }
+  - id: adhoc
+    action: create-namespace
+    with: { cluster: demo, name: adhoc }
+"#;
+    let t = Test::new().runbook("namespaces.yaml", yaml);
+    let plan = t
+        .args([
+            "--output",
+            "json",
+            "plan",
+            "--target",
+            "aws",
+            "namespaces.yaml",
+        ])
+        .run()
+        .success()
+        .json();
+    for step in ["batch", "adhoc"] {
+        // Each step may be the first (a resumed run starts at the second).
+        let calls = calls(&plan, step, None);
+        assert_eq!(operations(&calls[..7]), REACHING_A_CLUSTER, "{step}");
+        for call in &calls[..7] {
+            assert_eq!(
+                call["when"],
+                "if the run has not reached cluster `demo` yet"
+            );
+            assert_eq!(call["once"], true);
+        }
+        assert_eq!(
+            operations(&calls[7..]),
+            ["Kubernetes create Namespace", "Kubernetes get Namespace"]
+        );
+    }
+    let policy = t
+        .args(["plan", "--target", "aws", "--iam-policy", "namespaces.yaml"])
+        .run()
+        .success()
+        .json();
+    let granted: Vec<&Value> = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| s["Action"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(granted, [&json!("eks:DescribeCluster")], "{policy:#}");
 }

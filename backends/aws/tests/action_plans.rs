@@ -42,6 +42,12 @@ fn low_job() -> Value {
     )
 }
 
+/// The step's own calls: without those a run makes once, when a step first reaches a
+/// cluster ([`the_first_operation_on_a_cluster_reaches_it`]).
+fn own(calls: Vec<PlannedCall>) -> Vec<PlannedCall> {
+    calls.into_iter().filter(|call| !call.once).collect()
+}
+
 /// Each call as `SERVICE Operation`, for comparing the order of calls.
 fn operations(calls: &[PlannedCall]) -> Vec<String> {
     calls
@@ -436,6 +442,7 @@ fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
         json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
         "virtual_clusters[3]",
     )
+    .map(own)
     .expect("calls");
     assert_eq!(
         operations(&calls),
@@ -495,6 +502,57 @@ fn the_plan_shows_rbac_aws_auth_and_the_virtual_cluster() {
     assert_eq!(calls[10].when.as_deref(), Some("if there is none to adopt"));
 }
 
+/// The first operation of a step on a cluster reaches it: EKS's DescribeCluster for
+/// the API endpoint and CA, then the observer's list and watch of every pod, the
+/// preemption events and every node (which need those permissions in the cluster).
+/// Each is conditional and made at most once by a run, so a step whose operations
+/// each reach the cluster (register-vc: a namespace, then the EMR access in it) lists
+/// them once, before its first operation; and the IAM policy gets
+/// `eks:DescribeCluster` from them.
+#[test]
+fn the_first_operation_on_a_cluster_reaches_it() {
+    let calls = planned(
+        "register-vc",
+        json!({"cluster": "eks-emr-cluster", "namespace": "monthly-batch"}),
+        "virtual_clusters[0]",
+    )
+    .expect("calls");
+    let reaching: Vec<&PlannedCall> = calls.iter().take_while(|call| call.once).collect();
+    assert_eq!(
+        reaching
+            .iter()
+            .map(|c| format!("{} {}", c.service, c.operation))
+            .collect::<Vec<_>>(),
+        [
+            "EKS DescribeCluster",
+            "Kubernetes list Pod",
+            "Kubernetes watch Pod",
+            "Kubernetes list Event",
+            "Kubernetes watch Event",
+            "Kubernetes list Node",
+            "Kubernetes watch Node",
+        ]
+    );
+    assert_eq!(reaching[0].detail, json!({"name": "eks-emr-cluster"}));
+    assert_eq!(
+        reaching[3].detail,
+        json!({"namespace": "<all namespaces>", "fieldSelector": "reason=Preempted"})
+    );
+    for call in &reaching {
+        assert_eq!(
+            call.when.as_deref(),
+            Some("if the run has not reached cluster `eks-emr-cluster` yet"),
+            "{call}"
+        );
+    }
+    assert_eq!(
+        calls.iter().filter(|call| call.once).count(),
+        reaching.len(),
+        "listed once, though both of register-vc's Kubernetes operations reach the cluster"
+    );
+    assert_eq!(calls[reaching.len()].operation, "create Namespace");
+}
+
 /// One server-side apply per document, named by kind and name, after the API
 /// server's discovery of each apiVersion and kind (once).
 #[test]
@@ -505,6 +563,7 @@ fn the_plan_applies_each_document() {
         json!({"cluster": "c", "manifest": manifest}),
         "m",
     )
+    .map(own)
     .expect("calls");
     assert_eq!(
         operations(&calls),
@@ -538,6 +597,7 @@ fn the_plan_shows_the_pod_listing_with_emrs_labels() {
         json!({"cluster": "c", "namespace": "monthly-batch", "job": "<steps.low_job.outputs.job_id>", "role": "executor", "running": 2, "timeout": "5m"}),
         "low_running",
     )
+    .map(own)
     .expect("calls");
     assert_eq!(operations(&calls), ["Kubernetes list Pod"]);
     assert_eq!(

@@ -103,6 +103,11 @@ pub struct PlannedCall {
     /// How the call is repeated or what it is for (`repeated until ACTIVE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Made at most once by a run's process, by whichever step needs it first
+    /// (reaching a cluster: connecting, starting its watches): a step's plan lists it
+    /// once, however many of its operations would need it ([`PlannedCalls::listed_once`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
 }
 
 impl PlannedCall {
@@ -113,7 +118,15 @@ impl PlannedCall {
             detail,
             when: None,
             note: None,
+            once: false,
         }
+    }
+
+    /// Marks the call as made at most once by a run ([`PlannedCall::once`]).
+    #[must_use]
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
     }
 
     /// Marks the call as conditional.
@@ -152,9 +165,14 @@ pub trait PlannedCalls {
     /// Every call also conditional on `condition` ([`PlannedCall::under`]).
     #[must_use]
     fn under(self, condition: &str) -> Self;
-    /// Every call with `note` ([`PlannedCall::note`]).
+    /// Every call with `note` ([`PlannedCall::note`]), but those made once (reaching a
+    /// cluster), which an operation that repeats its own calls does not repeat.
     #[must_use]
     fn note(self, note: &str) -> Self;
+    /// Without the repeats of a call made at most once ([`PlannedCall::once`]): an
+    /// action whose operations each reach the cluster reaches it with the first.
+    #[must_use]
+    fn listed_once(self) -> Self;
 }
 
 impl PlannedCalls for Vec<PlannedCall> {
@@ -163,7 +181,19 @@ impl PlannedCalls for Vec<PlannedCall> {
     }
 
     fn note(self, note: &str) -> Self {
-        self.into_iter().map(|call| call.note(note)).collect()
+        self.into_iter()
+            .map(|call| if call.once { call } else { call.note(note) })
+            .collect()
+    }
+
+    fn listed_once(self) -> Self {
+        let mut listed: Vec<PlannedCall> = Vec::with_capacity(self.len());
+        for call in self {
+            if !(call.once && listed.contains(&call)) {
+                listed.push(call);
+            }
+        }
+        listed
     }
 }
 
@@ -230,8 +260,7 @@ tokio::task_local! {
     static STEP: String;
     /// The call the current task is about to make ([`declared`]).
     static DECLARED: PlannedCall;
-    /// What the plan of the current task's step lists, if it was made ([`in_planned_step`]);
-    /// `None` inside [`unplanned`].
+    /// What the plan of the current task's step lists, if it was made ([`in_planned_step`]).
     static STEP_PLAN: Option<Arc<Vec<PlannedCall>>>;
 }
 
@@ -246,12 +275,6 @@ pub async fn in_planned_step<F: Future>(
 ) -> F::Output {
     STEP.scope(step_key, STEP_PLAN.scope(plan.map(Arc::new), action))
         .await
-}
-
-/// Runs `calls`, the target's own business inside a step (connecting to a cluster's
-/// API), which no step's plan lists.
-pub async fn unplanned<F: Future>(calls: F) -> F::Output {
-    STEP_PLAN.scope(None, calls).await
 }
 
 /// Why `call` does not fit its step's plan, if it does not ([`misfit`]).
@@ -510,11 +533,33 @@ mod tests {
                 .await
                 .expect_err("not planned");
             assert!(unlisted.to_string().ends_with("but its step's plan does not list it"), "{unlisted}");
-            unplanned(send(PlannedCall::new(Service::Logs, "DeleteLogGroup", json!({}))))
-                .await
-                .expect("the target's own business");
         })
         .await;
+    }
+
+    /// Reaching a cluster is made once by a run: an action whose operations each list
+    /// it keeps the first, and a note an operation puts on its own (repeated) calls
+    /// does not go on it.
+    #[test]
+    fn a_call_made_once_is_listed_once_with_its_own_note() {
+        let reach = PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": "demo"}))
+            .note("to connect")
+            .once();
+        let list = PlannedCall::new(Service::Kubernetes, "list Node", json!({}));
+        let calls = vec![reach.clone(), list.clone()].note("repeated until Ready");
+        assert_eq!(calls[0].note.as_deref(), Some("to connect"));
+        assert_eq!(calls[1].note.as_deref(), Some("repeated until Ready"));
+        let apply = PlannedCall::new(
+            Service::Kubernetes,
+            "server-side apply ConfigMap",
+            json!({"name": "cm"}),
+        );
+        let listed = vec![reach.clone(), apply.clone(), reach.clone(), apply.clone()].listed_once();
+        assert_eq!(
+            listed,
+            [reach, apply.clone(), apply],
+            "a call not made once is listed as often as it is made"
+        );
     }
 
     #[test]

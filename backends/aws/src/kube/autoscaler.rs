@@ -10,6 +10,7 @@ use ::kube::error::DiscoveryError;
 
 use super::AwsKube;
 use super::node_pool::node_pool_kind;
+use super::service::{label_selector, list_pods_call};
 use super::status::kube_error;
 use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{AutoscalerStatus, Kube, PodInfo, TargetResult};
@@ -65,10 +66,11 @@ fn running(pods: &[PodInfo]) -> Vec<String> {
 }
 
 /// The calls [`autoscaler_status`] makes.
-pub(super) fn planned_autoscaler_status(kube: &AwsKube, cluster: &str) -> Vec<PlannedCall> {
-    let mut calls = vec![discover_node_pool_call()];
-    calls.extend(kube.planned_pods(cluster, None, &controller_selector()));
-    calls
+pub(super) fn planned_autoscaler_status() -> Vec<PlannedCall> {
+    vec![
+        discover_node_pool_call(),
+        list_pods_call(None, &label_selector(&controller_selector())),
+    ]
 }
 
 /// The selector of Karpenter's controller pods.

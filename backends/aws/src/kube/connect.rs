@@ -11,7 +11,7 @@ use super::bearer::TokenSource;
 use super::status::{eks_error, error_chain};
 use runbook_backend::ActionError;
 use runbook_backend::TargetResult;
-use runbook_backend::calls::{CallLog, PlannedCall, Service, declared, unplanned};
+use runbook_backend::calls::{CallLog, PlannedCall, Service, declared};
 
 use crate::call_recording::RecordKubeCalls;
 
@@ -87,6 +87,23 @@ impl AwsKube {
         runbook_backend::only_cluster(&names)
     }
 
+    /// The calls [`AwsKube::client`] makes the first time a step reaches `cluster`,
+    /// before the step's own: through EKS, the cluster's endpoint and CA; then the
+    /// observer's watches, which go on in the run's own tasks. Every operation on a
+    /// cluster lists these first ([`Kube`](runbook_backend::Kube)'s `planned_` twins).
+    pub(super) fn planned_client(&self, cluster: &str) -> Vec<PlannedCall> {
+        let connect = match &self.connection {
+            Connection::Eks { .. } => Some(connect_call(cluster)),
+            Connection::Fixed { .. } | Connection::Context { .. } => None,
+        };
+        let condition = format!("if the run has not reached cluster `{cluster}` yet");
+        connect
+            .into_iter()
+            .chain(super::observer::planned_watches())
+            .map(|call| call.under(&condition).once())
+            .collect()
+    }
+
     /// The calls [`AwsKube::only_cluster`] makes.
     pub(super) fn planned_only_cluster(&self) -> Vec<PlannedCall> {
         match &self.connection {
@@ -101,6 +118,11 @@ fn list_clusters_call() -> PlannedCall {
         .note("the step names no cluster: the only one is used")
 }
 
+fn connect_call(cluster: &str) -> PlannedCall {
+    PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
+        .note("its API endpoint and certificate authority, to connect")
+}
+
 /// A client for an EKS cluster: its endpoint and CA, and a renewed EKS token.
 async fn connect_eks(
     eks: &aws_sdk_eks::Client,
@@ -108,12 +130,10 @@ async fn connect_eks(
     cluster: &str,
     calls: Option<&CallLog>,
 ) -> TargetResult<Client> {
-    // Connecting is the target's own business, which no step's plan lists.
-    let described = unplanned(declared(
-        PlannedCall::new(Service::Eks, "DescribeCluster", json!({"name": cluster}))
-            .note("its API endpoint and certificate authority, to connect"),
+    let described = declared(
+        connect_call(cluster),
         eks.describe_cluster().name(cluster).send(),
-    ))
+    )
     .await
     .map_err(|e| eks_error("DescribeCluster", cluster, e))?;
     let info = described.cluster();

@@ -13,12 +13,14 @@ use ::kube::{Api, Client};
 use async_trait::async_trait;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::node_events::NodeTracker;
 use super::pod_events::PodTracker;
 use super::status::error_chain;
+use runbook_backend::calls::{PlannedCall, Service};
 use runbook_backend::{Clock, EventListener, ObservedEvent, Observer, Participant, WaitOutcome};
 
 /// The first poll interval when `RUNBOOK_AWS_POLL_MS` does not set one.
@@ -245,6 +247,39 @@ impl Shared {
             self.changes.send_modify(|g| *g += 1);
         }
     }
+}
+
+/// The requests the watches of a cluster make ([`AwsObserver::watch`]): each lists its
+/// kind in every namespace, then watches from the list's resourceVersion (and lists
+/// again after an error). They run in the run's own tasks, belong to no step, and
+/// need `list` and `watch` on pods, events and nodes.
+pub(super) fn planned_watches() -> Vec<PlannedCall> {
+    let every = "<all namespaces>";
+    [
+        (
+            "Pod",
+            json!({"namespace": every}),
+            "every pod: the run's pod events",
+        ),
+        (
+            "Event",
+            json!({"namespace": every, "fieldSelector": "reason=Preempted"}),
+            "preemptions: who evicted whom",
+        ),
+        ("Node", json!({}), "every node: the run's node events"),
+    ]
+    .into_iter()
+    .flat_map(|(kind, detail, why)| {
+        ["list", "watch"].map(|verb| {
+            PlannedCall::new(
+                Service::Kubernetes,
+                format!("{verb} {kind}"),
+                detail.clone(),
+            )
+            .note(format!("in the background, {why}"))
+        })
+    })
+    .collect()
 }
 
 async fn watch_pods(shared: Arc<Shared>, cluster: String, api: Api<Pod>) {

@@ -322,52 +322,61 @@ impl Kube for AwsKube {
         autoscaler_status(self, cluster).await
     }
 
-    fn planned_create_namespace(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
-        vec![create_namespace_call(name), get_namespace_call(name)]
+    fn planned_create_namespace(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
+        self.on_cluster(
+            cluster,
+            vec![create_namespace_call(name), get_namespace_call(name)],
+        )
     }
 
     fn planned_grant_emr_access(
         &self,
-        _cluster: &str,
+        cluster: &str,
         namespace: &str,
         account_id: &str,
     ) -> Vec<PlannedCall> {
         let (create_role, replace_role) = rbac_calls(&emr_role(namespace));
         let (create_binding, replace_binding) = rbac_calls(&emr_role_binding(namespace));
         let arn = emr_service_role_arn(&self.partition, account_id);
-        vec![
-            create_role,
-            replace_role,
-            create_binding,
-            replace_binding,
-            get_aws_auth_call(),
-            write_aws_auth_call("replace", &arn),
-            write_aws_auth_call("create", &arn),
-        ]
+        self.on_cluster(
+            cluster,
+            vec![
+                create_role,
+                replace_role,
+                create_binding,
+                replace_binding,
+                get_aws_auth_call(),
+                write_aws_auth_call("replace", &arn),
+                write_aws_auth_call("create", &arn),
+            ],
+        )
     }
 
-    fn planned_delete_namespace(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
-        vec![delete_call("Namespace", name)]
+    fn planned_delete_namespace(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, vec![delete_call("Namespace", name)])
     }
 
     fn planned_create_priority_class(
         &self,
-        _cluster: &str,
+        cluster: &str,
         request: &PriorityClassRequest,
     ) -> Vec<PlannedCall> {
-        vec![
-            create_priority_class_call(request),
-            get_priority_class_call(&request.name),
-        ]
+        self.on_cluster(
+            cluster,
+            vec![
+                create_priority_class_call(request),
+                get_priority_class_call(&request.name),
+            ],
+        )
     }
 
-    fn planned_delete_priority_class(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
-        vec![delete_call("PriorityClass", name)]
+    fn planned_delete_priority_class(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, vec![delete_call("PriorityClass", name)])
     }
 
-    fn planned_apply_manifest(&self, _cluster: &str, documents: &[Value]) -> Vec<PlannedCall> {
+    fn planned_apply_manifest(&self, cluster: &str, documents: &[Value]) -> Vec<PlannedCall> {
         let mut discovered = std::collections::BTreeSet::new();
-        let mut calls = Vec::new();
+        let mut calls = self.planned_client(cluster);
         for doc in documents {
             let api_version = doc["apiVersion"].as_str().unwrap_or_default();
             let kind = doc["kind"].as_str().unwrap_or_default();
@@ -384,40 +393,53 @@ impl Kube for AwsKube {
         cluster: &str,
         request: &AutoscalingRequest,
     ) -> Vec<PlannedCall> {
-        karpenter::planned_apply(cluster, request)
+        self.on_cluster(cluster, karpenter::planned_apply(cluster, request))
     }
 
-    fn planned_autoscaling_readiness(&self, _cluster: &str, name: &str) -> Vec<PlannedCall> {
-        karpenter::planned_readiness(name)
+    fn planned_autoscaling_readiness(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, karpenter::planned_readiness(name))
     }
 
-    fn planned_remove_node_pools(&self, _cluster: &str) -> Vec<PlannedCall> {
-        karpenter::planned_remove()
+    fn planned_remove_node_pools(&self, cluster: &str) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, karpenter::planned_remove())
     }
 
-    fn planned_node_pool_nodes(&self, _cluster: &str, pools: &[String]) -> Vec<PlannedCall> {
-        karpenter::planned_nodes_of(pools)
+    fn planned_node_pool_nodes(&self, cluster: &str, pools: &[String]) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, karpenter::planned_nodes_of(pools))
     }
 
     fn planned_autoscaler(&self, cluster: &str) -> Vec<PlannedCall> {
-        super::autoscaler::planned_autoscaler_status(self, cluster)
+        self.on_cluster(cluster, super::autoscaler::planned_autoscaler_status())
     }
 
     fn planned_default_cluster(&self) -> Vec<PlannedCall> {
         self.planned_only_cluster()
     }
 
-    fn planned_nodes(&self, _cluster: &str) -> Vec<PlannedCall> {
-        vec![list_nodes_call()]
+    fn planned_nodes(&self, cluster: &str) -> Vec<PlannedCall> {
+        self.on_cluster(cluster, vec![list_nodes_call()])
     }
 
     fn planned_pods(
         &self,
-        _cluster: &str,
+        cluster: &str,
         namespace: Option<&str>,
         selector: &BTreeMap<String, String>,
     ) -> Vec<PlannedCall> {
-        vec![list_pods_call(namespace, &label_selector(selector))]
+        self.on_cluster(
+            cluster,
+            vec![list_pods_call(namespace, &label_selector(selector))],
+        )
+    }
+}
+
+impl AwsKube {
+    /// `calls`, an operation's on `cluster`, after those of reaching the cluster the
+    /// first time ([`AwsKube::planned_client`]).
+    fn on_cluster(&self, cluster: &str, calls: Vec<PlannedCall>) -> Vec<PlannedCall> {
+        let mut all = self.planned_client(cluster);
+        all.extend(calls);
+        all
     }
 }
 
@@ -590,7 +612,7 @@ fn pod_info(pod: &Pod) -> PodInfo {
 }
 
 /// `k=v,k2=v2`: the label selector of a set of labels.
-fn label_selector(selector: &BTreeMap<String, String>) -> String {
+pub(super) fn label_selector(selector: &BTreeMap<String, String>) -> String {
     selector
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -715,7 +737,7 @@ fn list_nodes_call() -> PlannedCall {
     kube_call("list Node", json!({}))
 }
 
-fn list_pods_call(namespace: Option<&str>, labels: &str) -> PlannedCall {
+pub(super) fn list_pods_call(namespace: Option<&str>, labels: &str) -> PlannedCall {
     kube_call(
         "list Pod",
         json!({
