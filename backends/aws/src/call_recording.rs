@@ -45,12 +45,13 @@ impl Intercept for RecordSdkCalls {
     }
 }
 
-/// Whether a call made without its declaration is refused: in a debug build (every
-/// test), when a step makes it. Those are the calls `plan --target aws` lists, so a
-/// step's call the plan could not know fails the tests instead of drifting from the
-/// plan; the target's own calls (its watches of the cluster) belong to no plan.
+/// Whether a call made without its declaration (or, in a step, outside its step's
+/// plan) is refused: in a debug build (every test), always. Every call the target
+/// sends is declared where it is made, its own included (the credentials check, its
+/// watches of a cluster), so one the code cannot name fails the tests instead of
+/// drifting from the plan and the record. A release build only records.
 fn refused(_undeclared: &runbook_backend::calls::Undeclared) -> bool {
-    cfg!(debug_assertions) && runbook_backend::calls::current_step().is_some()
+    cfg!(debug_assertions)
 }
 
 /// The log a target's clients record into: the run's (`--record-calls`), else, in a
@@ -305,12 +306,23 @@ mod tests {
         )
         .await
         .expect("a declared call is sent");
-        // The target's own calls (connecting, its watches) belong to no step's plan.
-        logs.delete_log_group()
+        // Outside a step (the target's own calls), declared and in no plan.
+        declared(
+            PlannedCall::new(Service::Logs, "DeleteLogGroup", json!({})),
+            logs.delete_log_group().log_group_name("/a").send(),
+        )
+        .await
+        .expect("declared, outside a step");
+        let undeclared = logs
+            .delete_log_group()
             .log_group_name("/a")
             .send()
             .await
-            .expect("outside a step");
+            .expect_err("undeclared, outside a step");
+        assert!(
+            crate::error::chain(&undeclared).contains("the code declared none"),
+            "{undeclared:?}"
+        );
     }
 
     fn op(method: Method, uri: &str, content_type: Option<&str>) -> String {

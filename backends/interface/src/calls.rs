@@ -258,8 +258,9 @@ pub struct Undeclared {
 tokio::task_local! {
     /// The step instance whose action the current task is running.
     static STEP: String;
-    /// The call the current task is about to make ([`declared`]).
-    static DECLARED: PlannedCall;
+    /// The call the current task is about to make ([`declared`]), or the calls one of
+    /// which it makes ([`declared_any`]).
+    static DECLARED: Arc<[PlannedCall]>;
     /// What the plan of the current task's step lists, if it was made ([`in_planned_step`]).
     static STEP_PLAN: Option<Arc<Vec<PlannedCall>>>;
 }
@@ -313,7 +314,13 @@ pub fn misfit(plan: &[PlannedCall], call: &PlannedCall) -> Option<String> {
 /// the recorders take `call` as its record. Every request the `aws` target sends goes
 /// through here, with the declaration its plan lists.
 pub async fn declared<F: Future>(call: PlannedCall, send: F) -> F::Output {
-    DECLARED.scope(call, send).await
+    DECLARED.scope(Arc::new([call]), send).await
+}
+
+/// [`declared`], for a future that sends one of `calls`, which it alone decides: a
+/// poll of a watch stream, which lists, or watches from where its list ended.
+pub async fn declared_any<F: Future>(calls: &Arc<[PlannedCall]>, send: F) -> F::Output {
+    DECLARED.scope(Arc::clone(calls), send).await
 }
 
 /// Runs `action` as the step instance `step_key`: the calls it makes are recorded as
@@ -366,16 +373,21 @@ impl CallLog {
             operation: operation.to_string(),
             why,
         };
-        let (call, checked) = match declared {
-            Some(call) if call.service == service && call.operation == operation => {
-                let checked = match outside_plan(&call) {
+        let sent = declared.as_deref().and_then(|calls| {
+            calls
+                .iter()
+                .find(|call| call.service == service && call.operation == operation)
+        });
+        let (call, checked) = match sent {
+            Some(call) => {
+                let checked = match outside_plan(call) {
                     Some(why) => Err(refusal(why)),
                     None => Ok(()),
                 };
-                (call, checked)
+                (call.clone(), checked)
             }
-            other => {
-                let why = match other {
+            None => {
+                let why = match declared.as_deref().and_then(<[PlannedCall]>::first) {
                     Some(call) => format!(
                         "without its plan entry (the code declared {} {})",
                         call.service, call.operation

@@ -283,6 +283,7 @@ mod tests {
     use crate::kube::{AwsKube, AwsObserver};
     use runbook_backend::ActionError;
     use runbook_backend::Kube;
+    use runbook_backend::calls::{PlannedCall, Service, declared};
 
     /// A self-signed CA certificate (no key is needed: nothing here speaks TLS).
     const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
@@ -542,9 +543,18 @@ ZVRVaUTN2AV7vQYk/+L3
         let api: ::kube::Api<k8s_openapi::api::core::v1::Namespace> = ::kube::Api::all(client);
         let namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "spark"}}))
             .expect("namespace");
-        api.create(&::kube::api::PostParams::default(), &namespace)
-            .await
-            .expect("created at the context's server, not the current context's");
+        // A debug build's client refuses what the code does not declare.
+        let create = PlannedCall::new(
+            Service::Kubernetes,
+            "create Namespace",
+            serde_json::json!({"name": "spark"}),
+        );
+        declared(
+            create,
+            api.create(&::kube::api::PostParams::default(), &namespace),
+        )
+        .await
+        .expect("created at the context's server, not the current context's");
         let head = seen.lock().expect("seen")[0].clone();
         assert!(
             head.lines()

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::node_events::NodeTracker;
 use super::pod_events::PodTracker;
 use super::status::error_chain;
-use runbook_backend::calls::{PlannedCall, Service};
+use runbook_backend::calls::{PlannedCall, Service, declared_any};
 use runbook_backend::{Clock, EventListener, ObservedEvent, Observer, Participant, WaitOutcome};
 
 /// The first poll interval when `RUNBOOK_AWS_POLL_MS` does not set one.
@@ -254,39 +254,52 @@ impl Shared {
 /// again after an error). They run in the run's own tasks, belong to no step, and
 /// need `list` and `watch` on pods, events and nodes.
 pub(super) fn planned_watches() -> Vec<PlannedCall> {
-    let every = "<all namespaces>";
-    [
-        (
-            "Pod",
-            json!({"namespace": every}),
-            "every pod: the run's pod events",
-        ),
-        (
-            "Event",
-            json!({"namespace": every, "fieldSelector": "reason=Preempted"}),
-            "preemptions: who evicted whom",
-        ),
-        ("Node", json!({}), "every node: the run's node events"),
-    ]
-    .into_iter()
-    .flat_map(|(kind, detail, why)| {
-        ["list", "watch"].map(|verb| {
-            PlannedCall::new(
-                Service::Kubernetes,
-                format!("{verb} {kind}"),
-                detail.clone(),
-            )
-            .note(format!("in the background, {why}"))
-        })
-    })
-    .collect()
+    [Watched::Pods, Watched::Events, Watched::Nodes]
+        .iter()
+        .flat_map(|watched| watched.calls().to_vec())
+        .collect()
+}
+
+/// Only the events that say who preempted whom.
+const PREEMPTED: &str = "reason=Preempted";
+
+impl Watched {
+    /// The calls of this watch, either of which a poll of its stream may send: its
+    /// list, and its watch from where the list ended.
+    fn calls(self) -> Arc<[PlannedCall]> {
+        let every = "<all namespaces>";
+        let (kind, detail, why) = match self {
+            Watched::Pods => (
+                "Pod",
+                json!({"namespace": every}),
+                "every pod: the run's pod events",
+            ),
+            Watched::Events => (
+                "Event",
+                json!({"namespace": every, "fieldSelector": PREEMPTED}),
+                "preemptions: who evicted whom",
+            ),
+            Watched::Nodes => ("Node", json!({}), "every node: the run's node events"),
+        };
+        ["list", "watch"]
+            .map(|verb| {
+                PlannedCall::new(
+                    Service::Kubernetes,
+                    format!("{verb} {kind}"),
+                    detail.clone(),
+                )
+                .note(format!("in the background, {why}"))
+            })
+            .into()
+    }
 }
 
 async fn watch_pods(shared: Arc<Shared>, cluster: String, api: Api<Pod>) {
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    while let Some(item) = stream.next().await {
+    let calls = Watched::Pods.calls();
+    while let Some(item) = declared_any(&calls, stream.next()).await {
         match item {
             Ok(watcher::Event::Init) => shared.update(&cluster, Watched::Pods, |t, _| {
                 t.relist_started();
@@ -308,9 +321,10 @@ async fn watch_pods(shared: Arc<Shared>, cluster: String, api: Api<Pod>) {
 }
 
 async fn watch_events(shared: Arc<Shared>, cluster: String, api: Api<Event>) {
-    let config = watcher::Config::default().fields("reason=Preempted");
+    let config = watcher::Config::default().fields(PREEMPTED);
     let mut stream = watcher(api, config).default_backoff().boxed();
-    while let Some(item) = stream.next().await {
+    let calls = Watched::Events.calls();
+    while let Some(item) = declared_any(&calls, stream.next()).await {
         match item {
             Ok(watcher::Event::InitApply(event) | watcher::Event::Apply(event)) => {
                 shared.update(&cluster, Watched::Events, |t, now| {
@@ -328,7 +342,8 @@ async fn watch_nodes(shared: Arc<Shared>, cluster: String, api: Api<Node>) {
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    while let Some(item) = stream.next().await {
+    let calls = Watched::Nodes.calls();
+    while let Some(item) = declared_any(&calls, stream.next()).await {
         match item {
             Ok(watcher::Event::Init) => shared.update_nodes(&cluster, |t, _| {
                 t.relist_started();
