@@ -39,6 +39,8 @@ resourceVersion, creationTimestamp, `<Kind>List`s, `Status` objects for errors):
   is already marked as default. Only one default can exist"); changing a
   PriorityClass's `value` or `preemptionPolicy` answers 422 Invalid ("value:
   Forbidden: may not be changed in an update.");
+- SelfSubjectAccessReviews (authorization.k8s.io/v1, what `kubectl auth can-i` sends):
+  allowed, unless a 403 fault would refuse the request the permission stands for;
 - for tests: GET /debug/objects (every stored object), POST /debug/reset (back to the
   seeded state, no faults), POST/GET/DELETE /debug/faults (answer chosen requests,
   watches included, with 401, 403, 409, 422, 429 with Retry-After, 500 or 503 and the
@@ -504,8 +506,9 @@ class Faults:
         asks first, so that it can revoke the token the 401 refused."""
         return self.take(method, path, watch, only=401) is not None
 
-    def take(self, method, path, watch, only=None):
-        """The rule that answers this request, its times counted down, or None."""
+    def take(self, method, path, watch, only=None, count=True):
+        """The rule that answers this request, its times counted down (unless `count`
+        is false: a question about the request, not the request), or None."""
         with self.lock:
             for rule in self.rules:
                 if only is not None and rule["status"] != only:
@@ -518,6 +521,8 @@ class Faults:
                     continue
                 if not re.search(rule["path"], path):
                     continue
+                if not count:
+                    return dict(rule)
                 if rule["times"] is not None:
                     rule["times"] -= 1
                 rule["hits"] += 1
@@ -561,6 +566,35 @@ def fault_error(rule, method, target, watch):
         message = "the server is currently unable to handle the request"
     headers = {"Retry-After": str(rule["retry_after"])} if code in (429, 503) else None
     return ApiError(code, reason, rule["message"] or message, det, headers)
+
+
+# The HTTP method of each verb a SelfSubjectAccessReview asks about.
+VERB_METHODS = {"get": "GET", "list": "GET", "watch": "GET", "create": "POST", "update": "PUT",
+                "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}
+
+
+def access_review(review):
+    """A SelfSubjectAccessReview answered (what `kubectl auth can-i` asks): allowed,
+    unless a 403 fault a test switched on would refuse the request the permission
+    stands for, so that one rule makes both the question and the request fail. The
+    fault is not counted down: the question is not the request."""
+    attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
+    verb = attrs.get("verb") or ""
+    group, version = attrs.get("group") or "", attrs.get("version") or "v1"
+    plural, ns = attrs.get("resource") or "", attrs.get("namespace") or ""
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    path = f"{base}/namespaces/{ns}/{plural}" if ns else f"{base}/{plural}"
+    method = VERB_METHODS.get(verb, verb.upper())
+    rule = FAULTS.take(method, path, verb == "watch", only=403, count=False)
+    status = {"allowed": rule is None}
+    if rule is not None:
+        scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+        status.update(denied=True, reason=rule["message"] or (
+            f'User "{FAULT_USER}" cannot {verb} resource "{plural}" in API group "{group}" {scope}'))
+    answered = dict(review)
+    answered.update(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectAccessReview", status=status)
+    answered.setdefault("metadata", {})
+    return answered
 
 
 class TokenLog:
@@ -1065,6 +1099,8 @@ class Handler(BaseHTTPRequestHandler):
             found = self.discovery(segs)
             if found is not None:
                 return 200, found
+        if method == "POST" and segs == ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]:
+            return 201, access_review(parse_body(body, "application/json"))
         target = self.parse_resource_path(segs)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})

@@ -1,7 +1,7 @@
 //! `runbook preflight`: read-only checks of whether a runbook can succeed in the
 //! target's account, the same on `sim` (against the simulated account) as on `aws`.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::aws_harness::AwsWorld;
 use crate::aws_sdk::Sdk;
@@ -72,6 +72,7 @@ fn preflight_on_sim_reads_the_runbooks_needs_from_its_plan() {
         [
             "credentials",
             "permissions",
+            "kubernetes-permissions",
             "kubernetes-version",
             "subnets",
             "vcpu-quota",
@@ -123,7 +124,7 @@ fn a_version_eks_retired_fails_preflight_with_the_fix() {
         .run()
         .code(1);
     assert!(
-        out.stdout.contains("fail          kubernetes-version  cluster eks-emr-cluster (step platform/cluster): EKS in us-east-2 does not offer Kubernetes 1.22; it offers 1.35, 1.34, 1.33, 1.32"),
+        out.stdout.contains("fail          kubernetes-version      cluster eks-emr-cluster (step platform/cluster): EKS in us-east-2 does not offer Kubernetes 1.22; it offers 1.35, 1.34, 1.33, 1.32"),
         "{}",
         out.stdout
     );
@@ -135,7 +136,7 @@ fn a_version_eks_retired_fails_preflight_with_the_fix() {
     );
     assert!(
         out.stdout
-            .ends_with("6 passed, 1 failed, 0 cannot be checked\n"),
+            .ends_with("7 passed, 1 failed, 0 cannot be checked\n"),
         "{}",
         out.stdout
     );
@@ -254,8 +255,7 @@ fn cluster_sets(world: &AwsWorld) -> Vec<String> {
 
 /// `runbook --output json preflight --target aws --kube-context fake RUNBOOK ...` on
 /// `world`, expecting `code`.
-fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String], code: i32) -> Value {
-    let path = canned(runbook);
+fn preflight_on(world: &AwsWorld, t: &Test, path: &str, sets: &[String], code: i32) -> Value {
     let mut args = vec![
         "--output",
         "json",
@@ -264,7 +264,7 @@ fn preflight_on(world: &AwsWorld, t: &Test, runbook: &str, sets: &[String], code
         "aws",
         "--kube-context",
         "fake",
-        path.as_str(),
+        path,
     ];
     args.extend(sets.iter().map(String::as_str));
     world.env_for(t.args(args)).run().code(code).json()
@@ -285,7 +285,7 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
     let world = AwsWorld::start();
     let t = Test::new();
     let sets = cluster_sets(&world);
-    let report = preflight_on(&world, &t, "platform-setup.yaml", &sets, 0);
+    let report = preflight_on(&world, &t, &canned("platform-setup.yaml"), &sets, 0);
     assert_eq!(report["target"], "aws");
     assert_eq!(report["account_id"], "123456789012");
     assert_eq!(report["region"], "us-east-2");
@@ -319,11 +319,15 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
         check(&report, "existing")["detail"],
         "nothing exists yet: the run creates everything"
     );
+    assert_eq!(
+        check(&report, "kubernetes-permissions")["detail"],
+        "cluster eks-emr-cluster does not exist yet: the run creates it, and EKS makes its creator (these credentials) its admin"
+    );
     assert!(t.runs().is_empty(), "preflight records nothing");
 
     run_on(&world, &t, "platform-setup.yaml", &sets);
 
-    let report = preflight_on(&world, &t, "platform-setup.yaml", &sets, 0);
+    let report = preflight_on(&world, &t, &canned("platform-setup.yaml"), &sets, 0);
     let buckets = check(&report, "buckets")["detail"]
         .as_str()
         .expect("detail");
@@ -344,6 +348,85 @@ fn preflight_on_aws_checks_the_account_and_lists_what_a_run_reuses() {
     }
 }
 
+/// Work in a cluster that exists needs Kubernetes permissions there, which preflight
+/// asks the API server about (a SelfSubjectAccessReview each): all granted, it
+/// passes; with PriorityClasses forbidden to the caller (as AmazonEKSEditPolicy
+/// forbids them), it fails naming the permission and the step, and `run --preflight`
+/// starts nothing.
+#[test]
+fn preflight_on_aws_asks_the_cluster_for_the_runs_kubernetes_permissions() {
+    let world = AwsWorld::start();
+    let t = Test::new().runbook(
+        "classes.yaml",
+        r#"name: classes
+steps:
+  - id: namespace
+    action: create-namespace
+    with: { cluster: eks-emr-cluster, name: batch }
+  - id: high
+    action: create-priority-class
+    with: { cluster: eks-emr-cluster, name: high-priority, value: 1000 }
+"#,
+    );
+    let sets = cluster_sets(&world);
+    run_on(&world, &t, "platform-setup.yaml", &sets);
+    let classes = t.path("classes.yaml").display().to_string();
+
+    let report = preflight_on(&world, &t, &classes, &[], 0);
+    let permissions = check(&report, "kubernetes-permissions");
+    assert_eq!(permissions["status"], "pass", "{report}");
+    // create, get Namespace; create, get PriorityClass; the watches' list and watch of
+    // Pods, Events and Nodes.
+    assert_eq!(
+        permissions["detail"],
+        "in cluster eks-emr-cluster, these credentials may do the 10 things the run does there"
+    );
+
+    world.kube_fault(&json!({
+        "status": 403,
+        "method": "POST",
+        "path": "priorityclasses",
+        "times": null,
+    }));
+    let report = preflight_on(&world, &t, &classes, &[], 1);
+    let permissions = check(&report, "kubernetes-permissions");
+    assert_eq!(permissions["status"], "fail", "{report}");
+    assert_eq!(
+        permissions["detail"],
+        "in cluster eks-emr-cluster, these credentials may not create PriorityClass (scheduling.k8s.io/v1) (steps high): User \"runbook-test\" cannot create resource \"priorityclasses\" in API group \"scheduling.k8s.io\" at the cluster scope"
+    );
+    assert!(
+        permissions["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("AmazonEKSClusterAdminPolicy")),
+        "{permissions}"
+    );
+    let before = t.runs().len();
+    let out = world
+        .env_for(t.args([
+            "run",
+            "--preflight",
+            "--target",
+            "aws",
+            "--kube-context",
+            "fake",
+            classes.as_str(),
+        ]))
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("kubernetes-permissions"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.runs().len(), before, "a failed preflight starts no run");
+    assert!(
+        world.kube_faults()[0]["hits"] == 0,
+        "a question about a request is not the request: {:?}",
+        world.kube_faults()
+    );
+}
+
 /// The autoscaling demo needs Karpenter on its cluster: before the cluster exists
 /// that cannot be checked; on a cluster without a running controller it fails; with
 /// one it passes.
@@ -353,12 +436,12 @@ fn preflight_on_aws_checks_karpenter_on_the_autoscaled_cluster() {
     let world = AwsWorld::builder().karpenter_crds().start();
     let t = Test::new();
     let sets = cluster_sets(&world);
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 0);
+    let report = preflight_on(&world, &t, &canned("autoscaling-demo.yaml"), &sets, 0);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "cannot-check", "{autoscaler}");
 
     run_on(&world, &t, "simple-job.yaml", &sets);
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 1);
+    let report = preflight_on(&world, &t, &canned("autoscaling-demo.yaml"), &sets, 1);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "fail", "{autoscaler}");
     assert_eq!(
@@ -382,7 +465,7 @@ fn preflight_on_aws_checks_karpenter_on_the_autoscaled_cluster() {
         "/api/v1/namespaces/kube-system/pods",
         Some(&controller.to_string()),
     );
-    let report = preflight_on(&world, &t, "autoscaling-demo.yaml", &sets, 0);
+    let report = preflight_on(&world, &t, &canned("autoscaling-demo.yaml"), &sets, 0);
     let autoscaler = check(&report, "autoscaler");
     assert_eq!(autoscaler["status"], "pass", "{autoscaler}");
     assert_eq!(
@@ -412,7 +495,7 @@ fn preflight_on_aws_fails_subnets_eks_would_refuse() {
     let report = preflight_on(
         &world,
         &t,
-        "simple-job.yaml",
+        &canned("simple-job.yaml"),
         &with_subnets("subnet-0a1"),
         1,
     );
@@ -429,7 +512,7 @@ fn preflight_on_aws_fails_subnets_eks_would_refuse() {
     let report = preflight_on(
         &world,
         &t,
-        "simple-job.yaml",
+        &canned("simple-job.yaml"),
         &with_subnets(&one_zone.join(", ")),
         1,
     );

@@ -113,7 +113,7 @@ steps:
         .success();
     assert!(
         demo.stderr
-            .contains("existing            the run reuses cluster eks-emr-cluster (ACTIVE"),
+            .contains("existing                the run reuses cluster eks-emr-cluster (ACTIVE"),
         "{}",
         demo.stderr
     );

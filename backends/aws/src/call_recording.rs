@@ -228,6 +228,7 @@ fn kind_of(plural: &str) -> &str {
         "podtemplates" => "PodTemplate",
         "nodepools" => "NodePool",
         "ec2nodeclasses" => "EC2NodeClass",
+        "selfsubjectaccessreviews" => "SelfSubjectAccessReview",
         other => other,
     }
 }

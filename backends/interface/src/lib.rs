@@ -77,7 +77,8 @@ pub use events::ObservedEvent;
 pub use model::*;
 pub use only_cluster::only_cluster;
 pub use readiness::{
-    ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
+    AccessVerdict, ActionVerdict, AutoscalerStatus, BucketOwner, KubeAccess, OfferedVersion,
+    SubnetInfo, VcpuQuota,
 };
 pub use services::{Capacity, Eks, Emr, Iam, Kube, Logs, S3, TargetResult};
 

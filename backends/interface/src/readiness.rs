@@ -1,7 +1,7 @@
 //! What `runbook preflight` asks a target before anything is created: the answers of
 //! read-only calls about the account (which Kubernetes versions EKS offers, whether the
-//! caller may call what a runbook calls, who owns a bucket name, whether a cluster
-//! runs the Karpenter autoscaler).
+//! caller may call what a runbook calls, in the account and in a cluster, who owns a
+//! bucket name, whether a cluster runs the Karpenter autoscaler).
 
 use serde::Serialize;
 
@@ -65,4 +65,39 @@ pub struct VcpuQuota {
     pub value: f64,
     /// Whether this is AWS's default (no quota was applied to the account).
     pub default: bool,
+}
+
+/// A Kubernetes permission a run needs in a cluster: what `kubectl auth can-i VERB
+/// KIND [-n NAMESPACE]` asks the API server (a SelfSubjectAccessReview).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct KubeAccess {
+    /// `create`, `get`, `list`, `watch`, `update`, `patch`, `delete`.
+    pub verb: String,
+    /// `v1`, `scheduling.k8s.io/v1`.
+    pub api_version: String,
+    /// `PriorityClass`.
+    pub kind: String,
+    /// `None`: a cluster-scoped kind, or every namespace.
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for KubeAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.verb, self.kind, self.api_version)?;
+        match &self.namespace {
+            Some(namespace) => write!(f, " in namespace {namespace}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The API server's answer to a [`KubeAccess`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "kebab-case")]
+pub enum AccessVerdict {
+    Allowed,
+    /// Denied, with the authorizer's reason if it gave one.
+    Denied(String),
+    /// The question could not be asked (the cluster does not serve the kind yet).
+    Unknown(String),
 }

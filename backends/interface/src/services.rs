@@ -18,7 +18,8 @@ use super::model::{
     RoleInfo, VirtualClusterInfo,
 };
 use super::readiness::{
-    ActionVerdict, AutoscalerStatus, BucketOwner, OfferedVersion, SubnetInfo, VcpuQuota,
+    AccessVerdict, ActionVerdict, AutoscalerStatus, BucketOwner, KubeAccess, OfferedVersion,
+    SubnetInfo, VcpuQuota,
 };
 use crate::calls::PlannedCall;
 use crate::error::ActionError;
@@ -191,6 +192,16 @@ pub trait Kube: Send + Sync {
     /// Whether the cluster serves Karpenter's NodePool API and runs its controller.
     async fn autoscaler(&self, _cluster: &str) -> TargetResult<AutoscalerStatus> {
         not_offered("Kubernetes", "Autoscaler")
+    }
+    /// Whether the caller may do each of `asked` in `cluster`, in that order (what
+    /// `kubectl auth can-i` asks): preflight's check of the Kubernetes permissions a
+    /// run needs.
+    async fn access(
+        &self,
+        _cluster: &str,
+        _asked: &[KubeAccess],
+    ) -> TargetResult<Vec<AccessVerdict>> {
+        not_offered("Kubernetes", "SelfSubjectAccessReview")
     }
     /// Whether what `enable_autoscaling` applied for NodePool `name` is Ready (on
     /// `aws`: the NodePool and its EC2NodeClass).

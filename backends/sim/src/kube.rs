@@ -12,10 +12,10 @@ use runbook_sim::{
 use super::SimTarget;
 use runbook_backend::ActionError;
 use runbook_backend::karpenter_node_pool;
+use runbook_backend::{AccessVerdict, AutoscalerStatus, Kube, KubeAccess, TargetResult};
 use runbook_backend::{
     AppliedObject, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo, PriorityClassRequest,
 };
-use runbook_backend::{AutoscalerStatus, Kube, TargetResult};
 
 #[async_trait]
 impl Kube for SimTarget {
@@ -264,6 +264,19 @@ impl Kube for SimTarget {
             node_pool_api: true,
             controller_pods: vec!["karpenter (simulated)".to_string()],
         })
+    }
+
+    /// The simulated caller made the simulated clusters, so it is their admin (as EKS
+    /// makes a cluster's creator): everything is allowed.
+    async fn access(
+        &self,
+        cluster: &str,
+        asked: &[KubeAccess],
+    ) -> TargetResult<Vec<AccessVerdict>> {
+        self.world().cluster(cluster).map_err(|e| {
+            super::service_error("Kubernetes", "create SelfSubjectAccessReview", cluster, &e)
+        })?;
+        Ok(vec![AccessVerdict::Allowed; asked.len()])
     }
 
     /// The simulated autoscaler is Ready as soon as it is applied (it has no node

@@ -78,13 +78,13 @@ impl Preflight {
         text.push('\n');
         for check in &self.checks {
             text.push_str(&format!(
-                "  {:<12}  {:<18}  {}\n",
+                "  {:<12}  {:<22}  {}\n",
                 check.status.as_str(),
                 check.check,
                 check.detail
             ));
             if let Some(fix) = &check.fix {
-                text.push_str(&format!("  {:<12}  {:<18}  fix: {fix}\n", "", ""));
+                text.push_str(&format!("  {:<12}  {:<22}  fix: {fix}\n", "", ""));
             }
         }
         text.push_str(&self.summary());

@@ -367,6 +367,104 @@ pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
     }]
 }
 
+/// Whether these credentials may do in each existing cluster what the run's
+/// Kubernetes calls do there (a SelfSubjectAccessReview each, as `kubectl auth can-i`):
+/// an EKS access entry with less than cluster-admin fails here, naming the
+/// permissions and the steps that need them. A cluster the run creates makes its
+/// creator its admin (EKS's bootstrap access entry).
+pub(super) async fn kubernetes_permissions(target: &Target, needs: &Needs) -> Vec<Check> {
+    const CHECK: &str = "kubernetes-permissions";
+    let mut found = Vec::new();
+    for (named, needed) in &needs.kube_access {
+        let cluster = match (named, needs.clusters.as_slice()) {
+            (Some(name), _) => name.clone(),
+            (None, [only]) => only.name.clone(),
+            (None, _) => match target.kube.default_cluster().await {
+                Ok(name) => name,
+                Err(e) => {
+                    found.push(Check::cannot(CHECK, e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let created = needs.clusters.iter().any(|c| c.name == cluster);
+        match target.eks.describe_cluster(&cluster).await {
+            Ok(Some(_)) => {}
+            Ok(None) if created => {
+                found.push(Check::pass(
+                    CHECK,
+                    format!(
+                        "cluster {cluster} does not exist yet: the run creates it, and EKS makes its creator (these credentials) its admin"
+                    ),
+                ));
+                continue;
+            }
+            Ok(None) => {
+                found.push(Check::cannot(
+                    CHECK,
+                    format!("cluster {cluster} does not exist, so what may be done in it cannot be checked"),
+                ));
+                continue;
+            }
+            Err(e) => {
+                found.push(Check::cannot(CHECK, e.to_string()));
+                continue;
+            }
+        }
+        let asked: Vec<runbook_backend::KubeAccess> = needed.keys().cloned().collect();
+        let verdicts = match target.kube.access(&cluster, &asked).await {
+            Ok(verdicts) => verdicts,
+            Err(e) => {
+                found.push(Check::cannot(CHECK, e.to_string()));
+                continue;
+            }
+        };
+        let mut denied = Vec::new();
+        let mut unknown = Vec::new();
+        for ((access, steps), verdict) in needed.iter().zip(&verdicts) {
+            let steps = steps.iter().cloned().collect::<Vec<_>>().join(", ");
+            match verdict {
+                runbook_backend::AccessVerdict::Allowed => {}
+                runbook_backend::AccessVerdict::Denied(reason) if reason.is_empty() => {
+                    denied.push(format!("{access} (steps {steps})"));
+                }
+                runbook_backend::AccessVerdict::Denied(reason) => {
+                    denied.push(format!("{access} (steps {steps}): {reason}"));
+                }
+                runbook_backend::AccessVerdict::Unknown(why) => {
+                    unknown.push(format!("{access}: {why}"));
+                }
+            }
+        }
+        let unknown = if unknown.is_empty() {
+            String::new()
+        } else {
+            format!("; cannot be asked yet: {}", unknown.join("; "))
+        };
+        found.push(if denied.is_empty() {
+            Check::pass(
+                CHECK,
+                format!(
+                    "in cluster {cluster}, these credentials may do the {} things the run does there{unknown}",
+                    needed.len()
+                ),
+            )
+        } else {
+            Check::fail(
+                CHECK,
+                format!(
+                    "in cluster {cluster}, these credentials may not {}{unknown}",
+                    denied.join("; ")
+                ),
+                format!(
+                    "grant them in the cluster: an EKS access entry for the caller with AmazonEKSClusterAdminPolicy (aws eks associate-access-policy --cluster-name {cluster} --principal-arn <caller> --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster), or RBAC for the caller's Kubernetes user; `kubectl auth can-i` asks the same"
+                ),
+            )
+        });
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};

@@ -36,8 +36,8 @@ impl Status {
 /// One check's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `credentials`, `permissions`, `kubernetes-version`, `subnets`, `vcpu-quota`,
-    /// `buckets`, `existing`, `autoscaler`.
+    /// `credentials`, `permissions`, `kubernetes-permissions`, `kubernetes-version`,
+    /// `subnets`, `vcpu-quota`, `buckets`, `existing`, `autoscaler`.
     pub check: &'static str,
     pub status: Status,
     /// What was found, for people.
@@ -79,7 +79,7 @@ impl Check {
 /// in a fixed order.
 pub async fn run_checks(target: &Target, needs: &Needs) -> Vec<Check> {
     let credentials = checks::credentials(target);
-    let (permissions, versions, subnets, quotas, buckets, existing, autoscaler) = tokio::join!(
+    let (permissions, versions, subnets, quotas, buckets, existing, autoscaler, kube) = tokio::join!(
         checks::permissions(target, needs),
         checks::kubernetes_versions(target, needs),
         capacity::subnets(target, needs),
@@ -87,8 +87,10 @@ pub async fn run_checks(target: &Target, needs: &Needs) -> Vec<Check> {
         checks::buckets(target, needs),
         checks::existing(target, needs),
         checks::autoscaler(target, needs),
+        checks::kubernetes_permissions(target, needs),
     );
     let mut all = vec![credentials, permissions];
+    all.extend(kube);
     all.extend(versions);
     all.extend(subnets);
     all.extend(quotas);

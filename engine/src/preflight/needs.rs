@@ -1,9 +1,11 @@
 //! What a runbook needs from the account, read from its plan (the same source as
 //! `runbook plan --target aws`): the clusters, buckets, virtual clusters and roles its
-//! steps create or adopt, the IAM actions its calls need, and whether it autoscales.
+//! steps create or adopt, the IAM actions and Kubernetes permissions its calls need,
+//! and whether it autoscales.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use runbook_backend::KubeAccess;
 use serde_json::Value;
 
 use crate::iam_actions::iam_actions;
@@ -69,9 +71,55 @@ pub struct Needs {
     pub actions: BTreeMap<String, BTreeSet<String>>,
     /// Each step that needs the Karpenter autoscaler (`enable-autoscaling`).
     pub autoscaling: Vec<AutoscalingNeed>,
+    /// The Kubernetes permissions the plan's calls need, by cluster (`None`: the
+    /// account's only one), each with the steps that make the calls.
+    pub kube_access: BTreeMap<Option<String>, BTreeMap<KubeAccess, BTreeSet<String>>>,
     /// Step instances whose input only renders at run time (a loop over outputs):
     /// what they need cannot be read before the run.
     pub unknown: Vec<String>,
+}
+
+/// The permissions a planned Kubernetes call (`create Namespace`, `server-side apply
+/// NodePool`) needs: a server-side apply also creates what does not exist yet;
+/// discovery is open to every authenticated caller. A kind whose API version the plan
+/// does not say and runbook does not know is left out.
+fn kube_access(operation: &str, detail: &Value) -> Vec<KubeAccess> {
+    let Some((verb, kind)) = operation.rsplit_once(' ') else {
+        return Vec::new();
+    };
+    let verbs: &[&str] = match verb {
+        "create" | "get" | "list" | "watch" | "patch" | "delete" => &[verb],
+        "replace" => &["update"],
+        "server-side apply" => &["patch", "create"],
+        "delete collection" => &["deletecollection"],
+        _ => &[],
+    };
+    let api_version = match detail["apiVersion"].as_str().filter(|v| known(v)) {
+        Some(given) => given,
+        None => match kind {
+            "Namespace" | "Pod" | "Node" | "Event" | "ConfigMap" | "ServiceAccount" => "v1",
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => {
+                "rbac.authorization.k8s.io/v1"
+            }
+            "PriorityClass" => "scheduling.k8s.io/v1",
+            "NodePool" => "karpenter.sh/v1",
+            "EC2NodeClass" => "karpenter.k8s.aws/v1",
+            _ => return Vec::new(),
+        },
+    };
+    let namespace = detail["namespace"]
+        .as_str()
+        .filter(|ns| known(ns))
+        .map(str::to_string);
+    verbs
+        .iter()
+        .map(|verb| KubeAccess {
+            verb: (*verb).to_string(),
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.clone(),
+        })
+        .collect()
 }
 
 /// Whether a rendered value still holds a run-time placeholder (`<steps.x.outputs.y>`).
@@ -101,6 +149,9 @@ impl Needs {
                     needs.unknown.push(key);
                 }
             }
+            // The cluster a step's Kubernetes calls go to: the one its plan reaches
+            // (the DescribeCluster made once, before them).
+            let mut cluster: Option<String> = None;
             for call in step["calls"].as_array().into_iter().flatten() {
                 let key = match call.get("instance").and_then(Value::as_u64) {
                     Some(i) => format!("{id}[{i}]"),
@@ -110,6 +161,23 @@ impl Needs {
                 let operation = call["operation"].as_str().unwrap_or_default();
                 if (service, operation) == ("EKS", "CreateNodegroup") {
                     needs.add_node_group(key.clone(), &call["detail"]);
+                }
+                if (service, operation) == ("EKS", "DescribeCluster") && call["once"] == true {
+                    cluster = call["detail"]["name"]
+                        .as_str()
+                        .filter(|name| known(name))
+                        .map(str::to_string);
+                }
+                if service == "Kubernetes" {
+                    for access in kube_access(operation, &call["detail"]) {
+                        needs
+                            .kube_access
+                            .entry(cluster.clone())
+                            .or_default()
+                            .entry(access)
+                            .or_default()
+                            .insert(key.clone());
+                    }
                 }
                 for action in iam_actions(service, operation) {
                     needs.actions.entry(action).or_default().insert(key.clone());
@@ -215,6 +283,75 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The Kubernetes permissions a step's calls need go to the cluster its plan
+    /// reaches (the once-made DescribeCluster before them): a replace needs update, a
+    /// server-side apply patch and create, discovery nothing; a manifest's kind comes
+    /// with its apiVersion; a cluster only known at run time is the only cluster.
+    #[test]
+    fn kubernetes_permissions_are_read_by_cluster() {
+        let reach = |name: &str| json!({"service": "EKS", "operation": "DescribeCluster", "detail": {"name": name}, "once": true});
+        let plan = [
+            json!({"id": "vc", "action": "register-vc", "with": {"cluster": "c"}, "calls": [
+                reach("c"),
+                {"service": "Kubernetes", "operation": "watch Pod", "detail": {"namespace": "<all namespaces>"}, "once": true},
+                {"service": "Kubernetes", "operation": "replace Role", "detail": {"namespace": "a", "name": "emr-containers"}},
+                {"service": "EMR on EKS", "operation": "CreateVirtualCluster"},
+            ]}),
+            json!({"id": "m", "action": "apply-manifest", "with": {}, "calls": [
+                reach("<the only cluster>"),
+                {"service": "Kubernetes", "operation": "discover karpenter.sh/v1"},
+                {"service": "Kubernetes", "operation": "server-side apply NodePool", "detail": {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "name": "p"}},
+                {"service": "Kubernetes", "operation": "server-side apply Widget", "detail": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w", "namespace": "a"}},
+            ]}),
+        ];
+        let needs = Needs::from_plan(&plan);
+        let access =
+            |verb: &str, api_version: &str, kind: &str, namespace: Option<&str>| KubeAccess {
+                verb: verb.into(),
+                api_version: api_version.into(),
+                kind: kind.into(),
+                namespace: namespace.map(Into::into),
+            };
+        let on = |cluster: Option<&str>| -> Vec<(KubeAccess, Vec<String>)> {
+            needs.kube_access[&cluster.map(str::to_string)]
+                .iter()
+                .map(|(a, steps)| (a.clone(), steps.iter().cloned().collect()))
+                .collect()
+        };
+        assert_eq!(
+            on(Some("c")),
+            [
+                (
+                    access("update", "rbac.authorization.k8s.io/v1", "Role", Some("a")),
+                    vec!["vc".to_string()]
+                ),
+                (access("watch", "v1", "Pod", None), vec!["vc".to_string()]),
+            ]
+        );
+        assert_eq!(
+            on(None),
+            [
+                (
+                    access("create", "example.com/v1", "Widget", Some("a")),
+                    vec!["m".to_string()]
+                ),
+                (
+                    access("create", "karpenter.sh/v1", "NodePool", None),
+                    vec!["m".to_string()]
+                ),
+                (
+                    access("patch", "example.com/v1", "Widget", Some("a")),
+                    vec!["m".to_string()]
+                ),
+                (
+                    access("patch", "karpenter.sh/v1", "NodePool", None),
+                    vec!["m".to_string()]
+                ),
+            ]
+        );
+        assert_eq!(needs.kube_access.len(), 2);
+    }
 
     #[test]
     fn needs_are_read_from_each_instance_of_the_plan() {

@@ -13,6 +13,7 @@
 //! `delete-cluster` removes. The cluster
 //! creator's admin access, which EKS grants by default, covers all of it.
 
+mod access;
 mod autoscaler;
 mod bearer;
 mod connect;

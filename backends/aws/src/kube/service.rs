@@ -27,10 +27,10 @@ use super::status::{is, kube_error};
 use runbook_backend::ActionError;
 use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{
-    AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, ObjectReadiness, PodInfo,
-    PriorityClassRequest,
+    AccessVerdict, AppliedObject, AutoscalerStatus, AutoscalingRequest, NodeInfo, ObjectReadiness,
+    PodInfo, PriorityClassRequest,
 };
-use runbook_backend::{Kube, TargetResult};
+use runbook_backend::{Kube, KubeAccess, TargetResult};
 use runbook_emr_rbac::{
     EMR_NAME, add_emr_mapping, emr_role, emr_role_binding, emr_service_role_arn,
 };
@@ -320,6 +320,14 @@ impl Kube for AwsKube {
 
     async fn autoscaler(&self, cluster: &str) -> TargetResult<AutoscalerStatus> {
         autoscaler_status(self, cluster).await
+    }
+
+    async fn access(
+        &self,
+        cluster: &str,
+        asked: &[KubeAccess],
+    ) -> TargetResult<Vec<AccessVerdict>> {
+        super::access::access(self, cluster, asked).await
     }
 
     fn planned_create_namespace(&self, cluster: &str, name: &str) -> Vec<PlannedCall> {
