@@ -141,6 +141,23 @@ fn kubectl_reads_the_world_a_demo_left() {
     });
     let kubectl = Kubectl::of(&t, &served);
 
+    // The caller made the simulated cluster, so it is its admin: `kubectl auth can-i`
+    // (a SelfSubjectAccessReview, as `runbook preflight` asks) says yes.
+    for question in [
+        &["auth", "can-i", "create", "priorityclasses"][..],
+        &["auth", "can-i", "watch", "pods", "--all-namespaces"],
+        &[
+            "auth",
+            "can-i",
+            "update",
+            "roles.rbac.authorization.k8s.io",
+            "-n",
+            "monthly-batch",
+        ],
+    ] {
+        assert_eq!(kubectl.ok(question).trim(), "yes", "{question:?}");
+    }
+
     let nodes = kubectl.ok(&["get", "nodes"]);
     assert!(nodes.starts_with("NAME"), "{nodes}");
     let node = rows_with(&nodes, "ip-192-168-87-33.us-east-2.compute.internal");

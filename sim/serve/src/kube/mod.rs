@@ -6,7 +6,7 @@
 //! stores as clients write them: ConfigMaps, Roles, RoleBindings and Karpenter's
 //! EC2NodeClasses and NodePools (create, replace, patch, server-side apply and
 //! delete), with label and field selectors and server-side tables (what `kubectl
-//! get` prints). Every cluster comes with Karpenter v1 installed, as on an EKS
+//! get` prints), and SelfSubjectAccessReviews (`kubectl auth can-i`: all allowed). Every cluster comes with Karpenter v1 installed, as on an EKS
 //! cluster that followed Karpenter's getting-started guide: its APIs, its controller
 //! pod (`karpenter_controller`), and the world's autoscaler doing what the NodePool
 //! written says. Each
@@ -17,6 +17,7 @@
 //! The API is served at the root for the world's first cluster that exists, and at
 //! `/clusters/NAME/` for each by name.
 
+mod access_reviews;
 mod annotations;
 mod catalog;
 mod config_maps;
@@ -116,6 +117,9 @@ pub async fn handle_write(
     let Target::Resource(path) = request::target(&path) else {
         return status::no_such_path();
     };
+    if access_reviews::is_review(&path.group, &path.plural) && request.method == Method::POST {
+        return access_reviews::answer(content_type, body);
+    }
     let Some(resource) = resources::find(&path.group, &path.version, &path.plural) else {
         return status::no_such_path();
     };

@@ -1,7 +1,8 @@
 //! The Kubernetes protobuf encoding, read as far as the served writes need: kubectl's
 //! typed clients (`kubectl create namespace`, `kubectl create priorityclass`,
-//! `kubectl create configmap`, `kubectl create role`, `kubectl create rolebinding`)
-//! send `application/vnd.kubernetes.protobuf` and do not fall back to JSON.
+//! `kubectl create configmap`, `kubectl create role`, `kubectl create rolebinding`,
+//! `kubectl auth can-i`) send `application/vnd.kubernetes.protobuf` and do not fall
+//! back to JSON.
 //!
 //! A body is the magic `k8s\0` and a `runtime.Unknown` message (field 1 `typeMeta`,
 //! field 2 `raw`: the object's own message). The object's fields that the served
@@ -65,6 +66,27 @@ const ROLE_REF: &[Field] = &[
     (3, "name", Shape::Text),
 ];
 
+/// authorization/v1 `ResourceAttributes` and `NonResourceAttributes`, what a
+/// SelfSubjectAccessReview (`kubectl auth can-i`) asks about.
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    (1, "namespace", Shape::Text),
+    (2, "verb", Shape::Text),
+    (3, "group", Shape::Text),
+    (4, "version", Shape::Text),
+    (5, "resource", Shape::Text),
+    (6, "subresource", Shape::Text),
+    (7, "name", Shape::Text),
+];
+const NON_RESOURCE_ATTRIBUTES: &[Field] = &[(1, "path", Shape::Text), (2, "verb", Shape::Text)];
+const ACCESS_REVIEW_SPEC: &[Field] = &[
+    (1, "resourceAttributes", Shape::Message(RESOURCE_ATTRIBUTES)),
+    (
+        2,
+        "nonResourceAttributes",
+        Shape::Message(NON_RESOURCE_ATTRIBUTES),
+    ),
+];
+
 /// The fields read of an object of `kind`.
 fn schema(kind: &str) -> &'static [Field] {
     match kind {
@@ -87,6 +109,7 @@ fn schema(kind: &str) -> &'static [Field] {
             (2, "subjects", Shape::Messages(SUBJECT)),
             (3, "roleRef", Shape::Message(ROLE_REF)),
         ],
+        "SelfSubjectAccessReview" => &[METADATA, (2, "spec", Shape::Message(ACCESS_REVIEW_SPEC))],
         _ => &[METADATA],
     }
 }
