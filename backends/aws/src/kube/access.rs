@@ -26,7 +26,7 @@ pub(super) async fn access(
     cluster: &str,
     asked: &[KubeAccess],
 ) -> TargetResult<Vec<AccessVerdict>> {
-    let client = kube.client(cluster).await?;
+    let client = kube.unwatched_client(cluster).await?;
     let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     // A kind the cluster does not serve (Karpenter's, before it is installed) is
     // `None`: its permissions cannot be asked about yet.

@@ -32,18 +32,24 @@ impl AwsKube {
     /// The client of `cluster`, built on first use; the first one also starts the
     /// observer's watches of the cluster.
     pub(super) async fn client(&self, cluster: &str) -> TargetResult<Client> {
+        let client = self.unwatched_client(cluster).await?;
+        self.observer.watch(cluster, &client);
+        Ok(client)
+    }
+
+    /// [`AwsKube::client`] without starting the watches: for questions about the
+    /// cluster that no run's record needs (preflight's), which should not list every
+    /// pod of a large cluster to ask them.
+    pub(super) async fn unwatched_client(&self, cluster: &str) -> TargetResult<Client> {
         let mut clients = self.clients.lock().await;
-        let client = match clients.get(cluster) {
-            Some(client) => client.clone(),
+        match clients.get(cluster) {
+            Some(client) => Ok(client.clone()),
             None => {
                 let client = self.connect(cluster).await?;
                 clients.insert(cluster.to_string(), client.clone());
-                client
+                Ok(client)
             }
-        };
-        drop(clients);
-        self.observer.watch(cluster, &client);
-        Ok(client)
+        }
     }
 
     async fn connect(&self, cluster: &str) -> TargetResult<Client> {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::{AwsKube, AwsObserver};
 use runbook_backend::ActionError;
 use runbook_backend::events::{CapacityType, EventKind, TerminationReason};
-use runbook_backend::{AutoscalingRequest, PriorityClassRequest};
+use runbook_backend::{AccessVerdict, AutoscalingRequest, KubeAccess, PriorityClassRequest};
 use runbook_backend::{Clock, Kube, Observer, WaitOutcome};
 
 /// A request the API server received (other than the observer's list and watch).
@@ -41,6 +41,8 @@ type Reply = (u16, Value);
 /// the observer's watches from channels.
 struct FakeApi {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// How many of the observer's lists and watches reached the server.
+    observed: Arc<std::sync::atomic::AtomicUsize>,
     pod_watch: mpsc::UnboundedSender<String>,
     event_watch: mpsc::UnboundedSender<String>,
     node_watch: mpsc::UnboundedSender<String>,
@@ -101,6 +103,8 @@ fn fake_api(
     let event_rx = Arc::new(tokio::sync::Mutex::new(event_rx));
     let node_rx = Arc::new(tokio::sync::Mutex::new(node_rx));
     let recorded = Arc::clone(&calls);
+    let observed_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&observed_count);
     tokio::spawn(async move {
         while let Some((request, send)) = handle.next_request().await {
             let (parts, body) = request.into_parts();
@@ -118,6 +122,7 @@ fn fake_api(
                 || path == "/api/v1/events"
                 || path == "/api/v1/nodes";
             if observed {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if query.contains("watch=true") || query.contains("watch=1") {
                     let rx = match path.as_str() {
                         "/api/v1/pods" => Arc::clone(&pod_rx),
@@ -171,6 +176,7 @@ fn fake_api(
         client,
         FakeApi {
             calls,
+            observed: observed_count,
             pod_watch: pod_tx,
             event_watch: event_tx,
             node_watch: node_tx,
@@ -799,6 +805,99 @@ fn karpenter_pods(pods: &[(&str, &str, &str)]) -> Reply {
 /// Where pods of all namespaces are listed (by label: the observer's unlabelled lists
 /// never reach a test's handler).
 const CONTROLLER_PODS: &str = "/api/v1/pods";
+
+/// One SelfSubjectAccessReview per permission, for the resource discovery names (the
+/// namespace only for a namespaced one), answered as the authorizer says; a kind the
+/// cluster does not serve cannot be asked about. Preflight's questions start no
+/// watches: they need no record of the cluster's pods.
+#[tokio::test]
+async fn access_is_asked_per_permission_of_the_resource_discovery_names() {
+    let (kube, api) = kube_with(|call| match (call.method.as_str(), call.path()) {
+        ("GET", "/apis/scheduling.k8s.io/v1") => (
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "scheduling.k8s.io/v1",
+                   "resources": [{"name": "priorityclasses", "singularName": "", "namespaced": false,
+                                  "kind": "PriorityClass", "verbs": ["create", "get", "list"]}]}),
+        ),
+        ("GET", "/apis/rbac.authorization.k8s.io/v1") => (
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "rbac.authorization.k8s.io/v1",
+                   "resources": [{"name": "roles", "singularName": "", "namespaced": true,
+                                  "kind": "Role", "verbs": ["create", "update"]}]}),
+        ),
+        ("GET", "/apis/karpenter.sh/v1") => (404, json!("404 page not found")),
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
+            let mut review = call.body.clone();
+            let allowed = review["spec"]["resourceAttributes"]["resource"] != "priorityclasses";
+            review["status"] = if allowed {
+                json!({"allowed": true})
+            } else {
+                json!({"allowed": false, "reason": "no RBAC policy matched"})
+            };
+            (201, review)
+        }
+        (method, uri) => panic!("unexpected {method} {uri}"),
+    });
+    let ask = |verb: &str, api_version: &str, kind: &str, namespace: Option<&str>| KubeAccess {
+        verb: verb.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: namespace.map(Into::into),
+    };
+    let verdicts = kube
+        .access(
+            "demo",
+            &[
+                ask(
+                    "update",
+                    "rbac.authorization.k8s.io/v1",
+                    "Role",
+                    Some("batch"),
+                ),
+                ask(
+                    "create",
+                    "scheduling.k8s.io/v1",
+                    "PriorityClass",
+                    Some("ignored"),
+                ),
+                ask("patch", "karpenter.sh/v1", "NodePool", None),
+            ],
+        )
+        .await
+        .expect("asked");
+    assert_eq!(
+        verdicts,
+        [
+            AccessVerdict::Allowed,
+            AccessVerdict::Denied("no RBAC policy matched".into()),
+            AccessVerdict::Unknown(
+                "the cluster does not serve NodePool (karpenter.sh/v1) yet".into()
+            ),
+        ]
+    );
+    let reviews: Vec<Value> = api
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST")
+        .map(|c| c.body["spec"]["resourceAttributes"].clone())
+        .collect();
+    assert_eq!(
+        reviews,
+        [
+            json!({"verb": "update", "group": "rbac.authorization.k8s.io", "version": "v1",
+                   "resource": "roles", "namespace": "batch"}),
+            json!({"verb": "create", "group": "scheduling.k8s.io", "version": "v1",
+                   "resource": "priorityclasses"}),
+        ],
+        "a cluster-scoped kind is asked about at the cluster scope"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        api.observed.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "asking started the observer's watches"
+    );
+}
 
 #[tokio::test]
 async fn autoscaler_is_the_node_pool_api_and_the_running_controller_pods() {
