@@ -17,6 +17,7 @@ pub mod pace;
 pub mod params;
 pub mod preflight;
 pub mod progress;
+pub mod rbac_role;
 pub mod report;
 pub mod run_settings;
 pub mod runbook;

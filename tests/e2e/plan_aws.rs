@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use crate::canned_runbooks::canned;
 use crate::harness::{Cmd, Test};
 
 fn platform_setup() -> String {
@@ -414,4 +415,114 @@ steps:
         .flat_map(|s| s["Action"].as_array().into_iter().flatten())
         .collect();
     assert_eq!(granted, [&json!("eks:DescribeCluster")], "{policy:#}");
+}
+
+/// `plan --rbac` prints the ClusterRole a run needs in its clusters and its binding to
+/// the group an EKS access entry names: every verb on every resource of the run's
+/// Kubernetes calls (the watches' list and watch included), `escalate` and `bind` for
+/// writing EMR's Role and RoleBinding, and a manifest's own kinds named as left out.
+#[test]
+fn plan_rbac_prints_the_cluster_role_a_run_needs() {
+    let t = Test::new().runbook(
+        "widgets.yaml",
+        r#"name: widgets
+steps:
+  - id: widget
+    action: apply-manifest
+    with:
+      cluster: demo
+      manifest: |
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: { name: w, namespace: default }
+"#,
+    );
+    let out = t
+        .args([
+            "plan",
+            "--target",
+            "aws",
+            "--rbac",
+            &canned("priority-demo.yaml"),
+        ])
+        .run()
+        .success();
+    let documents: Vec<Value> = out
+        .stdout
+        .split("\n---\n")
+        .skip(1)
+        .map(|doc| serde_yaml_ng::from_str(doc).expect("a YAML document"))
+        .collect();
+    assert_eq!(documents.len(), 2, "{}", out.stdout);
+    let (role, binding) = (&documents[0], &documents[1]);
+    assert_eq!(role["kind"], "ClusterRole");
+    assert_eq!(role["metadata"]["name"], "runbook-priority-demo");
+    let rules: Vec<(String, String, Vec<String>)> = role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|rule| {
+            (
+                rule["apiGroups"][0].as_str().expect("group").to_string(),
+                rule["resources"][0].as_str().expect("resource").to_string(),
+                rule["verbs"]
+                    .as_array()
+                    .expect("verbs")
+                    .iter()
+                    .map(|v| v.as_str().expect("verb").to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    let rule = |group: &str, resource: &str, verbs: &[&str]| {
+        (
+            group.to_string(),
+            resource.to_string(),
+            verbs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        rules,
+        [
+            rule("", "configmaps", &["create", "get", "update"]),
+            rule("", "events", &["list", "watch"]),
+            rule("", "namespaces", &["create", "get"]),
+            rule("", "nodes", &["list", "watch"]),
+            rule("", "pods", &["list", "watch"]),
+            rule(
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                &["create", "update"]
+            ),
+            rule(
+                "rbac.authorization.k8s.io",
+                "roles",
+                &["bind", "create", "escalate", "update"]
+            ),
+            rule("scheduling.k8s.io", "priorityclasses", &["create", "get"]),
+        ]
+    );
+    assert_eq!(binding["kind"], "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], "runbook-priority-demo");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "runbook-operators"}])
+    );
+    assert!(
+        out.stdout.contains("--kubernetes-groups runbook-operators"),
+        "{}",
+        out.stdout
+    );
+
+    let out = t
+        .args(["plan", "--target", "aws", "--rbac", "widgets.yaml"])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains(
+            "# Not included: Widget (example.com/v1), whose resource names only the API server's discovery knows"
+        ),
+        "{}",
+        out.stdout
+    );
 }

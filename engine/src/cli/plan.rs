@@ -33,6 +33,10 @@ pub struct PlanArgs {
     /// calls the plan lists
     #[arg(long)]
     pub iam_policy: bool,
+    /// Print instead the Kubernetes ClusterRole and ClusterRoleBinding (YAML) a run on
+    /// aws needs in its clusters, from the calls the plan lists
+    #[arg(long, conflicts_with = "iam_policy")]
+    pub rbac: bool,
 }
 
 /// A value known only at run time; renders as `<path>` and grows with attribute access.
@@ -61,6 +65,15 @@ pub(super) fn plan(global: &Global, args: &PlanArgs) -> Result<Exit, Error> {
         println!(
             "{}",
             serde_json::to_string_pretty(&crate::iam_policy::policy(&steps)).unwrap_or_default()
+        );
+        return Ok(Exit::Ok);
+    }
+    if args.rbac {
+        let steps = aws_plan(&loaded, &args.params, global.region.as_deref(), None)?;
+        let needs = crate::preflight::Needs::from_plan(&steps);
+        print!(
+            "{}",
+            crate::rbac_role::manifests(&loaded.runbook.name, &needs)
         );
         return Ok(Exit::Ok);
     }

@@ -457,7 +457,8 @@ pub(super) async fn kubernetes_permissions(target: &Target, needs: &Needs) -> Ve
                     denied.join("; ")
                 ),
                 format!(
-                    "grant them in the cluster: an EKS access entry for the caller with AmazonEKSClusterAdminPolicy (aws eks associate-access-policy --cluster-name {cluster} --principal-arn <caller> --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster), or RBAC for the caller's Kubernetes user; `kubectl auth can-i` asks the same"
+                    "grant them in the cluster: `runbook plan --target aws --rbac FILE` prints the ClusterRole and its binding to group {group}, for an access entry naming that group (aws eks create-access-entry --cluster-name {cluster} --principal-arn <caller> --kubernetes-groups {group}); or give the caller AmazonEKSClusterAdminPolicy (aws eks associate-access-policy --cluster-name {cluster} --principal-arn <caller> --policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster); `kubectl auth can-i` asks the same",
+                    group = crate::rbac_role::GROUP
                 ),
             )
         });
