@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::preflight::{Needs, known_kind};
+use runbook_backend::kube_kinds;
+
+use crate::preflight::Needs;
 
 /// The Kubernetes group the binding names, for `aws eks create-access-entry
 /// --kubernetes-groups`.
@@ -26,7 +28,7 @@ pub fn manifests(runbook: &str, needs: &Needs) -> String {
             .split_once('/')
             .map_or("", |(group, _)| group)
             .to_string();
-        let Some((_, plural)) = known_kind(&access.kind) else {
+        let Some((_, plural)) = kube_kinds::of_kind(&access.kind) else {
             unknown.insert(format!("{} ({})", access.kind, access.api_version));
             continue;
         };

@@ -203,33 +203,12 @@ pub(crate) fn kube_operation(
         ("DELETE", false) => "delete collection",
         (other, _) => other,
     };
-    let kind = kind_of(plural);
+    // The kinds runbook's actions touch by name; any other resource by its plural
+    // (`widgets`), as the API names it.
+    let kind = runbook_backend::kube_kinds::of_resource(plural).unwrap_or(plural);
     match subresource {
         Some(sub) => format!("{verb} {kind}/{sub}"),
         None => format!("{verb} {kind}"),
-    }
-}
-
-/// The kind a resource's plural names, for the kinds runbook's actions touch; any
-/// other resource is shown by its plural (`widgets`), as the API names it.
-fn kind_of(plural: &str) -> &str {
-    match plural {
-        "namespaces" => "Namespace",
-        "pods" => "Pod",
-        "nodes" => "Node",
-        "events" => "Event",
-        "configmaps" => "ConfigMap",
-        "serviceaccounts" => "ServiceAccount",
-        "priorityclasses" => "PriorityClass",
-        "roles" => "Role",
-        "rolebindings" => "RoleBinding",
-        "clusterroles" => "ClusterRole",
-        "clusterrolebindings" => "ClusterRoleBinding",
-        "podtemplates" => "PodTemplate",
-        "nodepools" => "NodePool",
-        "ec2nodeclasses" => "EC2NodeClass",
-        "selfsubjectaccessreviews" => "SelfSubjectAccessReview",
-        other => other,
     }
 }
 

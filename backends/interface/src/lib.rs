@@ -66,6 +66,7 @@ mod eks_role;
 mod error;
 pub mod events;
 pub mod karpenter_node_pool;
+pub mod kube_kinds;
 mod model;
 mod only_cluster;
 mod readiness;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use runbook_backend::{ActionError, BucketOwner, Target};
+use runbook_backend::{AccessVerdict, ActionError, BucketOwner, Target, TargetResult};
 
 use super::Check;
 use super::needs::Needs;
@@ -307,6 +307,20 @@ pub(super) async fn existing(target: &Target, needs: &Needs) -> Option<Check> {
     })
 }
 
+/// The cluster a step means: the one it names, else the one the runbook creates, else
+/// the account's only cluster.
+async fn cluster_meant(
+    target: &Target,
+    needs: &Needs,
+    named: Option<&String>,
+) -> TargetResult<String> {
+    match (named, needs.clusters.as_slice()) {
+        (Some(name), _) => Ok(name.clone()),
+        (None, [only]) => Ok(only.name.clone()),
+        (None, _) => target.kube.default_cluster().await,
+    }
+}
+
 /// Whether the cluster a runbook autoscales runs Karpenter: `enable-autoscaling`
 /// applies a NodePool, which needs Karpenter's API and controller on the cluster
 /// (`create-cluster` does not install it).
@@ -315,14 +329,10 @@ pub(super) async fn autoscaler(target: &Target, needs: &Needs) -> Vec<Check> {
     let Some(need) = needs.autoscaling.first() else {
         return Vec::new();
     };
-    let (step, given) = (&need.step, &need.cluster);
-    let cluster = match (given, needs.clusters.as_slice()) {
-        (Some(name), _) => name.clone(),
-        (None, [only]) => only.name.clone(),
-        (None, _) => match target.kube.default_cluster().await {
-            Ok(name) => name,
-            Err(e) => return vec![Check::cannot(CHECK, format!("step {step}: {e}"))],
-        },
+    let step = &need.step;
+    let cluster = match cluster_meant(target, needs, need.cluster.as_ref()).await {
+        Ok(name) => name,
+        Err(e) => return vec![Check::cannot(CHECK, format!("step {step}: {e}"))],
     };
     match target.eks.describe_cluster(&cluster).await {
         Ok(Some(_)) => {}
@@ -376,16 +386,12 @@ pub(super) async fn kubernetes_permissions(target: &Target, needs: &Needs) -> Ve
     const CHECK: &str = "kubernetes-permissions";
     let mut found = Vec::new();
     for (named, needed) in &needs.kube_access {
-        let cluster = match (named, needs.clusters.as_slice()) {
-            (Some(name), _) => name.clone(),
-            (None, [only]) => only.name.clone(),
-            (None, _) => match target.kube.default_cluster().await {
-                Ok(name) => name,
-                Err(e) => {
-                    found.push(Check::cannot(CHECK, e.to_string()));
-                    continue;
-                }
-            },
+        let cluster = match cluster_meant(target, needs, named.as_ref()).await {
+            Ok(name) => name,
+            Err(e) => {
+                found.push(Check::cannot(CHECK, e.to_string()));
+                continue;
+            }
         };
         let created = needs.clusters.iter().any(|c| c.name == cluster);
         match target.eks.describe_cluster(&cluster).await {
@@ -424,14 +430,14 @@ pub(super) async fn kubernetes_permissions(target: &Target, needs: &Needs) -> Ve
         for ((access, steps), verdict) in needed.iter().zip(&verdicts) {
             let steps = steps.iter().cloned().collect::<Vec<_>>().join(", ");
             match verdict {
-                runbook_backend::AccessVerdict::Allowed => {}
-                runbook_backend::AccessVerdict::Denied(reason) if reason.is_empty() => {
+                AccessVerdict::Allowed => {}
+                AccessVerdict::Denied(reason) if reason.is_empty() => {
                     denied.push(format!("{access} (steps {steps})"));
                 }
-                runbook_backend::AccessVerdict::Denied(reason) => {
+                AccessVerdict::Denied(reason) => {
                     denied.push(format!("{access} (steps {steps}): {reason}"));
                 }
-                runbook_backend::AccessVerdict::Unknown(why) => {
+                AccessVerdict::Unknown(why) => {
                     unknown.push(format!("{access}: {why}"));
                 }
             }

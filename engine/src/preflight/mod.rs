@@ -10,7 +10,7 @@ mod needs;
 use runbook_backend::Target;
 use serde::Serialize;
 
-pub use needs::{Needs, known_kind};
+pub use needs::Needs;
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -79,28 +79,6 @@ pub struct Needs {
     pub unknown: Vec<String>,
 }
 
-/// The API version and resource (plural) of a kind runbook's actions touch; `None`
-/// for any other (a manifest's own kinds: only the API server's discovery knows their
-/// resource names).
-pub fn known_kind(kind: &str) -> Option<(&'static str, &'static str)> {
-    Some(match kind {
-        "Namespace" => ("v1", "namespaces"),
-        "Pod" => ("v1", "pods"),
-        "Node" => ("v1", "nodes"),
-        "Event" => ("v1", "events"),
-        "ConfigMap" => ("v1", "configmaps"),
-        "ServiceAccount" => ("v1", "serviceaccounts"),
-        "Role" => ("rbac.authorization.k8s.io/v1", "roles"),
-        "RoleBinding" => ("rbac.authorization.k8s.io/v1", "rolebindings"),
-        "ClusterRole" => ("rbac.authorization.k8s.io/v1", "clusterroles"),
-        "ClusterRoleBinding" => ("rbac.authorization.k8s.io/v1", "clusterrolebindings"),
-        "PriorityClass" => ("scheduling.k8s.io/v1", "priorityclasses"),
-        "NodePool" => ("karpenter.sh/v1", "nodepools"),
-        "EC2NodeClass" => ("karpenter.k8s.aws/v1", "ec2nodeclasses"),
-        _ => return None,
-    })
-}
-
 /// The permissions a planned Kubernetes call (`create Namespace`, `server-side apply
 /// NodePool`) needs: a server-side apply also creates what does not exist yet;
 /// discovery is open to every authenticated caller. A kind whose API version the plan
@@ -118,7 +96,7 @@ fn kube_access(operation: &str, detail: &Value) -> Vec<KubeAccess> {
     };
     let api_version = match detail["apiVersion"].as_str().filter(|v| known(v)) {
         Some(given) => given,
-        None => match known_kind(kind) {
+        None => match runbook_backend::kube_kinds::of_kind(kind) {
             Some((api_version, _)) => api_version,
             None => return Vec::new(),
         },

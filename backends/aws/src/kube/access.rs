@@ -16,6 +16,7 @@ use k8s_openapi::api::authorization::v1::{
 use serde_json::json;
 
 use super::AwsKube;
+use super::service::discover_call;
 use super::status::kube_error;
 use runbook_backend::calls::{PlannedCall, Service, declared};
 use runbook_backend::{AccessVerdict, KubeAccess, TargetResult};
@@ -91,7 +92,12 @@ async fn resource_of(
         .split_once('/')
         .unwrap_or(("", &access.api_version));
     let gvk = GroupVersionKind::gvk(group, version, &access.kind);
-    match declared(discover_call(access), discovery::pinned_kind(client, &gvk)).await {
+    match declared(
+        discover_call(&access.api_version, &access.kind),
+        discovery::pinned_kind(client, &gvk),
+    )
+    .await
+    {
         Ok((resource, capabilities)) => {
             Ok(Some((resource, capabilities.scope == Scope::Namespaced)))
         }
@@ -103,15 +109,6 @@ async fn resource_of(
             &e,
         )),
     }
-}
-
-fn discover_call(access: &KubeAccess) -> PlannedCall {
-    PlannedCall::new(
-        Service::Kubernetes,
-        format!("discover {}", access.api_version),
-        serde_json::Value::Null,
-    )
-    .note(format!("which resource {} is", access.kind))
 }
 
 fn review_call(attributes: &ResourceAttributes) -> PlannedCall {

@@ -717,7 +717,7 @@ fn write_aws_auth_call(verb: &str, role_arn: &str) -> PlannedCall {
     }
 }
 
-fn discover_call(api_version: &str, kind: &str) -> PlannedCall {
+pub(super) fn discover_call(api_version: &str, kind: &str) -> PlannedCall {
     kube_call(format!("discover {api_version}"), Value::Null)
         .note(format!("which resource {kind} is"))
 }
